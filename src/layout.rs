@@ -1,0 +1,1 @@
+//! TODO: pure rectangle math and directional focus.

@@ -1,0 +1,24 @@
+//! agentmux: run a team of Claude Code agents side by side in one terminal.
+//!
+//! Layers, imports pointing down (see the README's "Architecture"):
+//! `agent` (engine), `layout` -> `transcript`, `render`, `config`, `store`, `worktree`, `sim`,
+//! `control`, `supervisor` -> `app` (msg, state, update, effects) -> `ui` (views) -> `run` (the
+//! loop) and `cli`.
+
+pub mod agent;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod control;
+pub mod layout;
+pub mod render;
+pub mod run;
+pub mod sim;
+pub mod store;
+pub mod supervisor;
+pub mod transcript;
+pub mod ui;
+pub mod worktree;
+
+/// The hidden subcommand that runs the simulated claude.
+pub const SIM_SUBCOMMAND: &str = "__sim-claude";
