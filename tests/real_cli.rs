@@ -402,6 +402,60 @@ fn record_fixtures() {
         ("api-error-400", &api, vec!["--", "fail 400"]),
         ("max-turns", &api, vec!["--max-turns", "1", "--", "run: echo hi"]),
     ];
+    // `--permission-prompt-tool` through a stand-in approval server (needs python3).
+    let mcp = |decision: &str| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/mcp_approve.py");
+        json!({ "mcpServers": { "agentmux": {
+            "command": "python3", "args": [script.display().to_string(), decision] } } })
+        .to_string()
+    };
+    let (allow, deny) = (mcp("allow"), mcp("deny"));
+    let broken =
+        json!({ "mcpServers": { "agentmux": { "command": "/nonexistent/mcp" } } }).to_string();
+    let prompt_tool = "mcp__agentmux__approve";
+    let mut scenarios = scenarios;
+    if std::process::Command::new("python3").arg("--version").output().is_ok() {
+        scenarios.extend([
+            (
+                "mcp-approval-allow",
+                &api,
+                vec![
+                    "--mcp-config",
+                    &allow,
+                    "--permission-prompt-tool",
+                    prompt_tool,
+                    "--",
+                    "run: touch approved.txt",
+                ],
+            ),
+            (
+                "mcp-approval-deny",
+                &api,
+                vec![
+                    "--mcp-config",
+                    &deny,
+                    "--permission-prompt-tool",
+                    prompt_tool,
+                    "--",
+                    "run: touch refused.txt",
+                ],
+            ),
+        ]);
+    } else {
+        eprintln!("python3 not found: the mcp-approval-* fixtures are not recorded");
+    }
+    scenarios.push((
+        "mcp-approval-unreachable",
+        &api,
+        vec![
+            "--mcp-config",
+            &broken,
+            "--permission-prompt-tool",
+            prompt_tool,
+            "--",
+            "run: touch x.txt",
+        ],
+    ));
     for (name, api, args) in scenarios {
         let run = run(&claude, &sandbox, api, &args);
         let path = dir.join(format!("{name}.ndjson"));

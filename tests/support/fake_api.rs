@@ -52,7 +52,15 @@
 //! - Every turn that ran ends with the exit sequence
 //!   `ESC[?1006l ESC[?1003l ESC[?1002l ESC[?1000l ESC(B SI ESC[>4m ESC[<u ESC[?1004l ESC[?2031l
 //!   ESC[?2004l ESC[?25h ESC7 ESC[r ESC8 ESC]0; BEL ESC[?25h` (no spaces, no newline).
-//! - A whole offline turn takes about 0.5 s of wall time.
+//! - `--mcp-config '{"mcpServers":{"agentmux":{...}}}' --permission-prompt-tool
+//!   mcp__agentmux__approve` works offline: for a call that needs permission the CLI sends the
+//!   MCP server `tools/call` `approve` with `{tool_name, input, tool_use_id}` and obeys a text
+//!   content of `{"behavior":"allow","updatedInput":...}` or `{"behavior":"deny","message":...}`
+//!   (the message becomes the is_error tool_result, listed in `permission_denials`). The approval
+//!   tool is not offered to the model. With the server missing, the CLI prints `Error: MCP tool
+//!   ... not found` as plain text and exits 1 with no `result`, and a `user` JSON line follows the
+//!   exit escape sequence on the same line (decoders must strip escapes before looking for JSON).
+//! - A whole offline turn takes about 0.5 s of wall time (2 s with an MCP server to start).
 
 #![allow(dead_code)] // each test binary uses a different part of the support code
 
