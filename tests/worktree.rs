@@ -1,0 +1,511 @@
+//! Agent worktrees on real repositories made in temporary directories.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use agentmux::worktree::{
+    self, delete_branch, open, AgentWorktree, DiffScope, DiffStat, FileStatus, Git, LineKind, Loss,
+    Notice, OpenRequest, Start, WorktreeError,
+};
+
+/// Git that ignores this machine's global and system config: tests see only what they set.
+fn git() -> Git {
+    Git::default()
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+}
+
+/// Runs git for the test's own setup steps; panics with git's stderr when it fails.
+fn sh(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn write(path: &Path, text: &str) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    std::fs::write(path, text).expect("write file");
+}
+
+struct Repo {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+}
+
+/// An empty repository on branch `main` with a local identity.
+fn empty_repo() -> Repo {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().canonicalize().expect("canonical").join("repo");
+    std::fs::create_dir(&dir).expect("mkdir repo");
+    sh(&dir, &["init", "-q", "-b", "main"]);
+    sh(&dir, &["config", "user.name", "Test User"]);
+    sh(&dir, &["config", "user.email", "test@example.invalid"]);
+    Repo { _tmp: tmp, dir }
+}
+
+/// A repository with one commit: a README and src/lib.rs (4 lines).
+fn repo() -> Repo {
+    let r = empty_repo();
+    write(&r.dir.join("README.md"), "# demo\n");
+    write(&r.dir.join("src/lib.rs"), "fn a() {}\nfn b() {}\nfn c() {}\nfn d() {}\n");
+    write(&r.dir.join(".gitignore"), ".env\n");
+    sh(&r.dir, &["add", "-A"]);
+    sh(&r.dir, &["commit", "-q", "-m", "first"]);
+    r
+}
+
+fn open_agent(r: &Repo, agent: &str) -> AgentWorktree {
+    open(&git(), &OpenRequest::new(agent, &r.dir)).expect("open worktree")
+}
+
+/// What a simulated agent turn does: edit a tracked file and create a new one.
+fn agent_edits(wt: &AgentWorktree) {
+    write(
+        &wt.path.join("src/lib.rs"),
+        "fn a() {}\nfn b() { 2 }\nfn c() {}\nfn d() {}\nfn e() {}\n",
+    );
+    write(&wt.path.join("notes/plan.md"), "one\ntwo\nthree\n");
+}
+
+#[test]
+fn git_can_be_run() {
+    let version = git().version().expect("git --version");
+    assert!(version.starts_with("git version"), "{version}");
+    let missing = Git::with_program("/nonexistent/git").version();
+    assert!(matches!(missing, Err(WorktreeError::GitNotRunnable { .. })));
+}
+
+#[test]
+fn create_places_the_worktree_outside_the_tracked_tree_and_reopens_it() {
+    let r = repo();
+    let wt = open_agent(&r, "backend");
+    assert!(wt.created);
+    assert_eq!(wt.branch, "agentmux/backend");
+    assert_eq!(wt.base.reference, "main");
+    assert_eq!(wt.base.commit, sh(&r.dir, &["rev-parse", "HEAD"]));
+    assert_eq!(wt.path, r.dir.join(".git/agentmux-worktrees/backend"));
+    assert_eq!(wt.cwd, wt.path);
+    assert!(wt.path.join("src/lib.rs").is_file());
+    assert!(wt.notices.is_empty(), "{:?}", wt.notices);
+    // The main checkout sees nothing new: the worktree is not in its tracked tree.
+    assert_eq!(sh(&r.dir, &["status", "--porcelain", "--ignored"]), "");
+    assert_eq!(sh(&wt.path, &["symbolic-ref", "--short", "HEAD"]), "agentmux/backend");
+
+    // The main checkout moves on; reopening finds the same worktree and the same base.
+    write(&r.dir.join("README.md"), "# demo\nmore\n");
+    sh(&r.dir, &["commit", "-qam", "second"]);
+    let again = open_agent(&r, "backend");
+    assert!(!again.created);
+    assert_eq!(again.path, wt.path);
+    assert_eq!(again.branch, wt.branch);
+    assert_eq!(again.base, wt.base);
+    let changes = again.changes(&git()).expect("changes");
+    assert_eq!(changes.commits_ahead, 0);
+    assert!(changes.total.is_empty(), "{changes:?}");
+}
+
+#[test]
+fn a_data_directory_can_hold_the_worktrees_and_a_subdirectory_is_kept() {
+    let r = repo();
+    let data = r.dir.parent().expect("parent").join("data");
+    let req = OpenRequest {
+        root: Some(data.clone()),
+        ..OpenRequest::new("Front End", r.dir.join("src"))
+    };
+    let wt = open(&git(), &req).expect("open");
+    assert_eq!(wt.branch, "agentmux/Front-End");
+    assert_eq!(wt.path, data.join("Front-End"));
+    assert_eq!(wt.cwd, data.join("Front-End/src"));
+    assert_eq!(wt.repo, r.dir);
+}
+
+#[test]
+fn changes_are_counted_after_an_agent_edits_files_then_commits() {
+    let r = repo();
+    let wt = open_agent(&r, "qa");
+    agent_edits(&wt);
+
+    let c = wt.changes(&git()).expect("changes");
+    assert_eq!(c.branch.as_deref(), Some("agentmux/qa"));
+    assert_eq!(c.base, "main");
+    assert_eq!(c.commits_ahead, 0);
+    assert_eq!(c.committed, DiffStat::default());
+    // src/lib.rs: +2 -1; notes/plan.md (untracked): +3.
+    let expected = DiffStat {
+        files: 2,
+        added: 5,
+        removed: 1,
+    };
+    assert_eq!(c.uncommitted, expected);
+    assert_eq!(c.total, expected);
+    assert_eq!(
+        c.loss(),
+        Loss {
+            uncommitted_files: 2,
+            unmerged_commits: 0
+        }
+    );
+    // The user's own checkout is untouched.
+    assert_eq!(sh(&r.dir, &["status", "--porcelain"]), "");
+
+    let files = wt.diff(&git(), DiffScope::All).expect("diff");
+    let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["notes/plan.md", "src/lib.rs"]);
+    assert_eq!(files[0].status, FileStatus::Untracked);
+    assert_eq!((files[0].added, files[0].removed), (3, 0));
+    assert_eq!((files[1].added, files[1].removed), (2, 1));
+    let lines = &files[1].hunks[0].lines;
+    assert!(lines
+        .iter()
+        .any(|l| l.kind == LineKind::Removed && l.text == "fn b() {}"));
+    assert!(lines
+        .iter()
+        .any(|l| l.kind == LineKind::Added && l.text == "fn e() {}"));
+
+    let done = wt.commit(&git(), "Edit lib and add a plan").expect("commit");
+    assert_eq!(done.files, 2);
+    assert_eq!(sh(&wt.path, &["log", "-1", "--format=%s"]), "Edit lib and add a plan");
+    let c = wt.changes(&git()).expect("changes after commit");
+    assert_eq!(c.commits_ahead, 1);
+    assert_eq!(c.committed, expected);
+    assert_eq!(c.uncommitted, DiffStat::default());
+    assert_eq!(c.total, expected);
+    assert!(wt
+        .diff(&git(), DiffScope::Uncommitted)
+        .expect("diff")
+        .is_empty());
+    assert_eq!(wt.diff(&git(), DiffScope::Committed).expect("diff").len(), 2);
+
+    // More uncommitted work on top of the commit is counted apart.
+    write(&wt.path.join("README.md"), "# demo\nby qa\n");
+    let c = wt.changes(&git()).expect("changes");
+    assert_eq!(
+        c.uncommitted,
+        DiffStat {
+            files: 1,
+            added: 1,
+            removed: 0
+        }
+    );
+    assert_eq!(c.total.files, 3);
+
+    assert!(matches!(
+        wt.commit(&git(), "  \n"),
+        Err(WorktreeError::EmptyMessage)
+    ));
+    wt.commit(&git(), "# README line kept").expect("commit");
+    assert_eq!(sh(&wt.path, &["log", "-1", "--format=%s"]), "# README line kept");
+    let nothing = wt.commit(&git(), "again");
+    assert!(matches!(nothing, Err(WorktreeError::NothingToCommit { .. })));
+}
+
+#[test]
+fn remove_refuses_while_work_would_be_lost_until_confirmed_with_the_counts() {
+    let r = repo();
+    let wt = open_agent(&r, "dev");
+    agent_edits(&wt);
+
+    let err = wt.remove(&git(), None).expect_err("must refuse");
+    let WorktreeError::WouldLoseWork { loss, .. } = &err else {
+        panic!("unexpected {err:?}");
+    };
+    let loss = *loss;
+    assert_eq!(
+        loss,
+        Loss {
+            uncommitted_files: 2,
+            unmerged_commits: 0
+        }
+    );
+    assert!(err.to_string().contains("2 uncommitted files"), "{err}");
+    // A confirmation for other counts (the agent changed more since) is not enough.
+    let stale = Loss {
+        uncommitted_files: 1,
+        unmerged_commits: 0,
+    };
+    assert!(wt.remove(&git(), Some(stale)).is_err());
+    assert!(wt.path.is_dir());
+
+    let removed = wt.remove(&git(), Some(loss)).expect("confirmed removal");
+    assert!(!wt.path.exists());
+    assert_eq!(removed.lost, loss);
+    assert!(removed.message().contains("branch agentmux/dev is kept"));
+    assert_eq!(
+        sh(&r.dir, &["branch", "--list", "agentmux/dev"]),
+        "agentmux/dev"
+    );
+}
+
+#[test]
+fn remove_without_pending_work_needs_no_confirmation_and_merged_commits_count_as_safe() {
+    let r = repo();
+    let clean = open_agent(&r, "idle");
+    clean.remove(&git(), None).expect("clean removal");
+    assert!(!clean.path.exists());
+
+    let wt = open_agent(&r, "merged");
+    agent_edits(&wt);
+    wt.commit(&git(), "work").expect("commit");
+    let err = wt.remove(&git(), None).expect_err("an unmerged commit");
+    assert!(
+        err.to_string().contains("1 unmerged commit"),
+        "{err}"
+    );
+    sh(&r.dir, &["merge", "-q", "--ff-only", "agentmux/merged"]);
+    wt.remove(&git(), None).expect("merged into main: nothing lost");
+}
+
+#[test]
+fn deleting_a_branch_is_a_separate_step_that_refuses_unmerged_commits() {
+    let r = repo();
+    let wt = open_agent(&r, "tmp");
+    agent_edits(&wt);
+    wt.commit(&git(), "work").expect("commit");
+    // Git refuses while the worktree holds the branch.
+    assert!(delete_branch(&git(), &r.dir, "agentmux/tmp", Some(1)).is_err());
+    wt.remove(
+        &git(),
+        Some(Loss {
+            uncommitted_files: 0,
+            unmerged_commits: 1,
+        }),
+    )
+    .expect("remove");
+    let err = delete_branch(&git(), &r.dir, "agentmux/tmp", None).expect_err("unmerged");
+    assert!(matches!(
+        err,
+        WorktreeError::BranchNotMerged {
+            unmerged_commits: 1,
+            ..
+        }
+    ));
+    let said = delete_branch(&git(), &r.dir, "agentmux/tmp", Some(1)).expect("confirmed");
+    assert!(said.starts_with("deleted branch agentmux/tmp"), "{said}");
+    assert_eq!(sh(&r.dir, &["branch", "--list", "agentmux/tmp"]), "");
+}
+
+#[test]
+fn a_removed_worktree_comes_back_on_its_kept_branch() {
+    let r = repo();
+    let wt = open_agent(&r, "again");
+    agent_edits(&wt);
+    wt.commit(&git(), "work").expect("commit");
+    let loss = wt.loss(&git()).expect("loss");
+    wt.remove(&git(), Some(loss)).expect("remove");
+
+    let back = open_agent(&r, "again");
+    assert!(back.created);
+    assert!(back
+        .notices
+        .contains(&Notice::BranchReused {
+            branch: "agentmux/again".into()
+        }));
+    assert_eq!(back.base, wt.base);
+    assert_eq!(back.changes(&git()).expect("changes").commits_ahead, 1);
+}
+
+#[test]
+fn an_existing_branch_can_be_chosen() {
+    let r = repo();
+    sh(&r.dir, &["switch", "-q", "-c", "feature"]);
+    write(&r.dir.join("feature.txt"), "f\n");
+    sh(&r.dir, &["add", "-A"]);
+    sh(&r.dir, &["commit", "-qm", "feature work"]);
+    sh(&r.dir, &["switch", "-q", "main"]);
+
+    let req = OpenRequest {
+        start: Start::Branch("feature".into()),
+        ..OpenRequest::new("helper", &r.dir)
+    };
+    let wt = open(&git(), &req).expect("open on feature");
+    assert_eq!(wt.branch, "feature");
+    assert_eq!(wt.base.reference, "main");
+    let c = wt.changes(&git()).expect("changes");
+    assert_eq!(c.branch.as_deref(), Some("feature"));
+    assert_eq!(c.commits_ahead, 1);
+    assert_eq!(c.committed.files, 1);
+
+    let missing = OpenRequest {
+        start: Start::Branch("nope".into()),
+        ..OpenRequest::new("other", &r.dir)
+    };
+    let err = open(&git(), &missing).expect_err("no such branch");
+    assert!(matches!(err, WorktreeError::UnknownBranch { .. }), "{err:?}");
+    assert!(err.to_string().contains("no branch `nope`"), "{err}");
+
+    // The checkout's own branch is in use there.
+    let busy = OpenRequest {
+        start: Start::Branch("main".into()),
+        ..OpenRequest::new("third", &r.dir)
+    };
+    let err = open(&git(), &busy).expect_err("main is checked out");
+    assert!(matches!(err, WorktreeError::BranchInUse { .. }), "{err:?}");
+}
+
+#[test]
+fn a_chosen_base_and_an_unknown_base() {
+    let r = repo();
+    let first = sh(&r.dir, &["rev-parse", "HEAD"]);
+    write(&r.dir.join("README.md"), "# demo\nv2\n");
+    sh(&r.dir, &["commit", "-qam", "second"]);
+    let req = OpenRequest {
+        start: Start::From(first.clone()),
+        ..OpenRequest::new("old", &r.dir)
+    };
+    let wt = open(&git(), &req).expect("open from first commit");
+    assert_eq!(wt.base.commit, first);
+    assert_eq!(sh(&wt.path, &["rev-parse", "HEAD"]), first);
+
+    let bad = OpenRequest {
+        start: Start::From("no-such-rev".into()),
+        ..OpenRequest::new("bad", &r.dir)
+    };
+    let err = open(&git(), &bad).expect_err("unknown base");
+    assert!(matches!(err, WorktreeError::UnknownBase { .. }), "{err:?}");
+}
+
+#[test]
+fn a_directory_that_is_not_a_repository_says_so() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let err = open(&git(), &OpenRequest::new("a", tmp.path())).expect_err("not a repo");
+    assert!(matches!(err, WorktreeError::NotARepository { .. }), "{err:?}");
+    assert!(err.to_string().contains("is not inside a git repository"), "{err}");
+
+    let gone = tmp.path().join("missing");
+    let err = open(&git(), &OpenRequest::new("a", &gone)).expect_err("no dir");
+    assert!(matches!(err, WorktreeError::NoSuchDirectory { .. }), "{err:?}");
+}
+
+#[test]
+fn a_repository_with_no_commits_says_so() {
+    let r = empty_repo();
+    let err = open(&git(), &OpenRequest::new("a", &r.dir)).expect_err("no commits");
+    assert!(matches!(err, WorktreeError::NoCommits { .. }), "{err:?}");
+    assert!(err.to_string().contains("has no commits yet"), "{err}");
+    assert!(!r.dir.join(".git/agentmux-worktrees").exists());
+}
+
+#[test]
+fn a_detached_head_is_a_base_and_the_notice_names_the_commit() {
+    let r = repo();
+    sh(&r.dir, &["checkout", "-q", "--detach"]);
+    let head = sh(&r.dir, &["rev-parse", "HEAD"]);
+    let wt = open_agent(&r, "loose");
+    assert_eq!(wt.base.reference, head);
+    assert_eq!(wt.base.label(), head[..7]);
+    let notice = Notice::DetachedBase {
+        commit: head.clone(),
+    };
+    assert!(wt.notices.contains(&notice), "{:?}", wt.notices);
+    assert!(notice.to_string().contains(&head[..7]));
+    agent_edits(&wt);
+    wt.commit(&git(), "work").expect("commit");
+    assert_eq!(wt.changes(&git()).expect("changes").commits_ahead, 1);
+}
+
+#[test]
+fn setup_commands_run_once_after_creation() {
+    let r = repo();
+    write(&r.dir.join(".env"), "SECRET=1\n");
+    let req = OpenRequest {
+        setup: vec![
+            vec!["cp".into(), "{repo}/.env".into(), ".".into()],
+            vec!["git".into(), "status".into(), "--short".into()],
+        ],
+        ..OpenRequest::new("setup", &r.dir)
+    };
+    let wt = open(&git(), &req).expect("open with setup");
+    assert_eq!(
+        std::fs::read_to_string(wt.path.join(".env")).expect(".env copied"),
+        "SECRET=1\n"
+    );
+    assert!(wt.notices.contains(&Notice::SetupRan { commands: 2 }));
+
+    // Reopening does not run them again: a command that would fail is never started.
+    std::fs::remove_file(wt.path.join(".env")).expect("rm");
+    let again = OpenRequest {
+        setup: vec![vec!["false".into()]],
+        ..req.clone()
+    };
+    let reopened = open(&git(), &again).expect("reopen skips setup");
+    assert!(!reopened.path.join(".env").exists());
+
+    // A failing setup on a new worktree says which command failed.
+    let failing = OpenRequest {
+        setup: vec![vec!["ls".into(), "/nonexistent-agentmux-path".into()]],
+        ..OpenRequest::new("broken", &r.dir)
+    };
+    let err = open(&git(), &failing).expect_err("setup fails");
+    assert!(matches!(err, WorktreeError::SetupFailed { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("setup command `ls /nonexistent-agentmux-path` failed"),
+        "{err}"
+    );
+}
+
+#[test]
+fn submodules_are_left_uninitialised_with_a_notice() {
+    let r = repo();
+    let sub = r.dir.parent().expect("parent").join("sub");
+    std::fs::create_dir(&sub).expect("mkdir sub");
+    sh(&sub, &["init", "-q", "-b", "main"]);
+    write(&sub.join("x"), "x\n");
+    sh(&sub, &["add", "-A"]);
+    sh(
+        &sub,
+        &["-c", "user.name=t", "-c", "user.email=t@e.invalid", "commit", "-qm", "sub"],
+    );
+    let url = sub.to_string_lossy().into_owned();
+    sh(
+        &r.dir,
+        &["-c", "protocol.file.allow=always", "submodule", "add", "-q", &url, "vendor/sub"],
+    );
+    sh(&r.dir, &["commit", "-qm", "add submodule"]);
+
+    let wt = open_agent(&r, "subs");
+    let expected = Notice::SubmodulesNotInitialised {
+        paths: vec!["vendor/sub".into()],
+    };
+    assert!(wt.notices.contains(&expected), "{:?}", wt.notices);
+    assert!(expected.to_string().contains("git submodule update --init"));
+}
+
+#[test]
+fn change_counts_are_fast_on_a_small_repository() {
+    let r = repo();
+    let wt = open_agent(&r, "fast");
+    agent_edits(&wt);
+    // Warm the file system cache once, then time a few reads.
+    wt.changes(&git()).expect("changes");
+    let runs = 5;
+    let start = Instant::now();
+    for _ in 0..runs {
+        wt.changes(&git()).expect("changes");
+    }
+    let each = start.elapsed() / runs;
+    eprintln!("changes() on a small repository: {each:?} per call");
+    assert!(each.as_millis() < 1_000, "changes() took {each:?}");
+}
+
+#[test]
+fn slugs_and_errors_read_well() {
+    assert_eq!(worktree::agent_branch("a b").as_deref(), Some("agentmux/a-b"));
+    let r = repo();
+    let err = open(&git(), &OpenRequest::new("///", &r.dir)).expect_err("bad name");
+    assert!(matches!(err, WorktreeError::InvalidAgentName { .. }));
+}
