@@ -11,9 +11,7 @@ use agentmux::worktree::{
 
 /// Git that ignores this machine's global and system config: tests see only what they set.
 fn git() -> Git {
-    Git::default()
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
+    Git::default().env("GIT_CONFIG_GLOBAL", "/dev/null").env("GIT_CONFIG_NOSYSTEM", "1")
 }
 
 /// Runs git for the test's own setup steps; panics with git's stderr when it fails.
@@ -26,11 +24,7 @@ fn sh(dir: &Path, args: &[&str]) -> String {
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .output()
         .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -145,20 +139,10 @@ fn changes_are_counted_after_an_agent_edits_files_then_commits() {
     assert_eq!(c.commits_ahead, 0);
     assert_eq!(c.committed, DiffStat::default());
     // src/lib.rs: +2 -1; notes/plan.md (untracked): +3.
-    let expected = DiffStat {
-        files: 2,
-        added: 5,
-        removed: 1,
-    };
+    let expected = DiffStat { files: 2, added: 5, removed: 1 };
     assert_eq!(c.uncommitted, expected);
     assert_eq!(c.total, expected);
-    assert_eq!(
-        c.loss(),
-        Loss {
-            uncommitted_files: 2,
-            unmerged_commits: 0
-        }
-    );
+    assert_eq!(c.loss(), Loss { uncommitted_files: 2, unmerged_commits: 0 });
     // The user's own checkout is untouched.
     assert_eq!(sh(&r.dir, &["status", "--porcelain"]), "");
 
@@ -169,12 +153,8 @@ fn changes_are_counted_after_an_agent_edits_files_then_commits() {
     assert_eq!((files[0].added, files[0].removed), (3, 0));
     assert_eq!((files[1].added, files[1].removed), (2, 1));
     let lines = &files[1].hunks[0].lines;
-    assert!(lines
-        .iter()
-        .any(|l| l.kind == LineKind::Removed && l.text == "fn b() {}"));
-    assert!(lines
-        .iter()
-        .any(|l| l.kind == LineKind::Added && l.text == "fn e() {}"));
+    assert!(lines.iter().any(|l| l.kind == LineKind::Removed && l.text == "fn b() {}"));
+    assert!(lines.iter().any(|l| l.kind == LineKind::Added && l.text == "fn e() {}"));
 
     let done = wt.commit(&git(), "Edit lib and add a plan").expect("commit");
     assert_eq!(done.files, 2);
@@ -184,29 +164,16 @@ fn changes_are_counted_after_an_agent_edits_files_then_commits() {
     assert_eq!(c.committed, expected);
     assert_eq!(c.uncommitted, DiffStat::default());
     assert_eq!(c.total, expected);
-    assert!(wt
-        .diff(&git(), DiffScope::Uncommitted)
-        .expect("diff")
-        .is_empty());
+    assert!(wt.diff(&git(), DiffScope::Uncommitted).expect("diff").is_empty());
     assert_eq!(wt.diff(&git(), DiffScope::Committed).expect("diff").len(), 2);
 
     // More uncommitted work on top of the commit is counted apart.
     write(&wt.path.join("README.md"), "# demo\nby qa\n");
     let c = wt.changes(&git()).expect("changes");
-    assert_eq!(
-        c.uncommitted,
-        DiffStat {
-            files: 1,
-            added: 1,
-            removed: 0
-        }
-    );
+    assert_eq!(c.uncommitted, DiffStat { files: 1, added: 1, removed: 0 });
     assert_eq!(c.total.files, 3);
 
-    assert!(matches!(
-        wt.commit(&git(), "  \n"),
-        Err(WorktreeError::EmptyMessage)
-    ));
+    assert!(matches!(wt.commit(&git(), "  \n"), Err(WorktreeError::EmptyMessage)));
     wt.commit(&git(), "# README line kept").expect("commit");
     assert_eq!(sh(&wt.path, &["log", "-1", "--format=%s"]), "# README line kept");
     let nothing = wt.commit(&git(), "again");
@@ -224,19 +191,10 @@ fn remove_refuses_while_work_would_be_lost_until_confirmed_with_the_counts() {
         panic!("unexpected {err:?}");
     };
     let loss = *loss;
-    assert_eq!(
-        loss,
-        Loss {
-            uncommitted_files: 2,
-            unmerged_commits: 0
-        }
-    );
+    assert_eq!(loss, Loss { uncommitted_files: 2, unmerged_commits: 0 });
     assert!(err.to_string().contains("2 uncommitted files"), "{err}");
     // A confirmation for other counts (the agent changed more since) is not enough.
-    let stale = Loss {
-        uncommitted_files: 1,
-        unmerged_commits: 0,
-    };
+    let stale = Loss { uncommitted_files: 1, unmerged_commits: 0 };
     assert!(wt.remove(&git(), Some(stale)).is_err());
     assert!(wt.path.is_dir());
 
@@ -244,10 +202,7 @@ fn remove_refuses_while_work_would_be_lost_until_confirmed_with_the_counts() {
     assert!(!wt.path.exists());
     assert_eq!(removed.lost, loss);
     assert!(removed.message().contains("branch agentmux/dev is kept"));
-    assert_eq!(
-        sh(&r.dir, &["branch", "--list", "agentmux/dev"]),
-        "agentmux/dev"
-    );
+    assert_eq!(sh(&r.dir, &["branch", "--list", "agentmux/dev"]), "agentmux/dev");
 }
 
 #[test]
@@ -261,10 +216,7 @@ fn remove_without_pending_work_needs_no_confirmation_and_merged_commits_count_as
     agent_edits(&wt);
     wt.commit(&git(), "work").expect("commit");
     let err = wt.remove(&git(), None).expect_err("an unmerged commit");
-    assert!(
-        err.to_string().contains("1 unmerged commit"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("1 unmerged commit"), "{err}");
     sh(&r.dir, &["merge", "-q", "--ff-only", "agentmux/merged"]);
     wt.remove(&git(), None).expect("merged into main: nothing lost");
 }
@@ -277,22 +229,9 @@ fn deleting_a_branch_is_a_separate_step_that_refuses_unmerged_commits() {
     wt.commit(&git(), "work").expect("commit");
     // Git refuses while the worktree holds the branch.
     assert!(delete_branch(&git(), &r.dir, "agentmux/tmp", Some(1)).is_err());
-    wt.remove(
-        &git(),
-        Some(Loss {
-            uncommitted_files: 0,
-            unmerged_commits: 1,
-        }),
-    )
-    .expect("remove");
+    wt.remove(&git(), Some(Loss { uncommitted_files: 0, unmerged_commits: 1 })).expect("remove");
     let err = delete_branch(&git(), &r.dir, "agentmux/tmp", None).expect_err("unmerged");
-    assert!(matches!(
-        err,
-        WorktreeError::BranchNotMerged {
-            unmerged_commits: 1,
-            ..
-        }
-    ));
+    assert!(matches!(err, WorktreeError::BranchNotMerged { unmerged_commits: 1, .. }));
     let said = delete_branch(&git(), &r.dir, "agentmux/tmp", Some(1)).expect("confirmed");
     assert!(said.starts_with("deleted branch agentmux/tmp"), "{said}");
     assert_eq!(sh(&r.dir, &["branch", "--list", "agentmux/tmp"]), "");
@@ -309,11 +248,7 @@ fn a_removed_worktree_comes_back_on_its_kept_branch() {
 
     let back = open_agent(&r, "again");
     assert!(back.created);
-    assert!(back
-        .notices
-        .contains(&Notice::BranchReused {
-            branch: "agentmux/again".into()
-        }));
+    assert!(back.notices.contains(&Notice::BranchReused { branch: "agentmux/again".into() }));
     assert_eq!(back.base, wt.base);
     assert_eq!(back.changes(&git()).expect("changes").commits_ahead, 1);
 }
@@ -339,19 +274,15 @@ fn an_existing_branch_can_be_chosen() {
     assert_eq!(c.commits_ahead, 1);
     assert_eq!(c.committed.files, 1);
 
-    let missing = OpenRequest {
-        start: Start::Branch("nope".into()),
-        ..OpenRequest::new("other", &r.dir)
-    };
+    let missing =
+        OpenRequest { start: Start::Branch("nope".into()), ..OpenRequest::new("other", &r.dir) };
     let err = open(&git(), &missing).expect_err("no such branch");
     assert!(matches!(err, WorktreeError::UnknownBranch { .. }), "{err:?}");
     assert!(err.to_string().contains("no branch `nope`"), "{err}");
 
     // The checkout's own branch is in use there.
-    let busy = OpenRequest {
-        start: Start::Branch("main".into()),
-        ..OpenRequest::new("third", &r.dir)
-    };
+    let busy =
+        OpenRequest { start: Start::Branch("main".into()), ..OpenRequest::new("third", &r.dir) };
     let err = open(&git(), &busy).expect_err("main is checked out");
     assert!(matches!(err, WorktreeError::BranchInUse { .. }), "{err:?}");
 }
@@ -362,18 +293,13 @@ fn a_chosen_base_and_an_unknown_base() {
     let first = sh(&r.dir, &["rev-parse", "HEAD"]);
     write(&r.dir.join("README.md"), "# demo\nv2\n");
     sh(&r.dir, &["commit", "-qam", "second"]);
-    let req = OpenRequest {
-        start: Start::From(first.clone()),
-        ..OpenRequest::new("old", &r.dir)
-    };
+    let req = OpenRequest { start: Start::From(first.clone()), ..OpenRequest::new("old", &r.dir) };
     let wt = open(&git(), &req).expect("open from first commit");
     assert_eq!(wt.base.commit, first);
     assert_eq!(sh(&wt.path, &["rev-parse", "HEAD"]), first);
 
-    let bad = OpenRequest {
-        start: Start::From("no-such-rev".into()),
-        ..OpenRequest::new("bad", &r.dir)
-    };
+    let bad =
+        OpenRequest { start: Start::From("no-such-rev".into()), ..OpenRequest::new("bad", &r.dir) };
     let err = open(&git(), &bad).expect_err("unknown base");
     assert!(matches!(err, WorktreeError::UnknownBase { .. }), "{err:?}");
 }
@@ -407,9 +333,7 @@ fn a_detached_head_is_a_base_and_the_notice_names_the_commit() {
     let wt = open_agent(&r, "loose");
     assert_eq!(wt.base.reference, head);
     assert_eq!(wt.base.label(), head[..7]);
-    let notice = Notice::DetachedBase {
-        commit: head.clone(),
-    };
+    let notice = Notice::DetachedBase { commit: head.clone() };
     assert!(wt.notices.contains(&notice), "{:?}", wt.notices);
     assert!(notice.to_string().contains(&head[..7]));
     agent_edits(&wt);
@@ -429,18 +353,12 @@ fn setup_commands_run_once_after_creation() {
         ..OpenRequest::new("setup", &r.dir)
     };
     let wt = open(&git(), &req).expect("open with setup");
-    assert_eq!(
-        std::fs::read_to_string(wt.path.join(".env")).expect(".env copied"),
-        "SECRET=1\n"
-    );
+    assert_eq!(std::fs::read_to_string(wt.path.join(".env")).expect(".env copied"), "SECRET=1\n");
     assert!(wt.notices.contains(&Notice::SetupRan { commands: 2 }));
 
     // Reopening does not run them again: a command that would fail is never started.
     std::fs::remove_file(wt.path.join(".env")).expect("rm");
-    let again = OpenRequest {
-        setup: vec![vec!["false".into()]],
-        ..req.clone()
-    };
+    let again = OpenRequest { setup: vec![vec!["false".into()]], ..req.clone() };
     let reopened = open(&git(), &again).expect("reopen skips setup");
     assert!(!reopened.path.join(".env").exists());
 
@@ -452,8 +370,7 @@ fn setup_commands_run_once_after_creation() {
     let err = open(&git(), &failing).expect_err("setup fails");
     assert!(matches!(err, WorktreeError::SetupFailed { .. }), "{err:?}");
     assert!(
-        err.to_string()
-            .contains("setup command `ls /nonexistent-agentmux-path` failed"),
+        err.to_string().contains("setup command `ls /nonexistent-agentmux-path` failed"),
         "{err}"
     );
 }
@@ -466,21 +383,13 @@ fn submodules_are_left_uninitialised_with_a_notice() {
     sh(&sub, &["init", "-q", "-b", "main"]);
     write(&sub.join("x"), "x\n");
     sh(&sub, &["add", "-A"]);
-    sh(
-        &sub,
-        &["-c", "user.name=t", "-c", "user.email=t@e.invalid", "commit", "-qm", "sub"],
-    );
+    sh(&sub, &["-c", "user.name=t", "-c", "user.email=t@e.invalid", "commit", "-qm", "sub"]);
     let url = sub.to_string_lossy().into_owned();
-    sh(
-        &r.dir,
-        &["-c", "protocol.file.allow=always", "submodule", "add", "-q", &url, "vendor/sub"],
-    );
+    sh(&r.dir, &["-c", "protocol.file.allow=always", "submodule", "add", "-q", &url, "vendor/sub"]);
     sh(&r.dir, &["commit", "-qm", "add submodule"]);
 
     let wt = open_agent(&r, "subs");
-    let expected = Notice::SubmodulesNotInitialised {
-        paths: vec!["vendor/sub".into()],
-    };
+    let expected = Notice::SubmodulesNotInitialised { paths: vec!["vendor/sub".into()] };
     assert!(wt.notices.contains(&expected), "{:?}", wt.notices);
     assert!(expected.to_string().contains("git submodule update --init"));
 }
@@ -508,4 +417,112 @@ fn slugs_and_errors_read_well() {
     let r = repo();
     let err = open(&git(), &OpenRequest::new("///", &r.dir)).expect_err("bad name");
     assert!(matches!(err, WorktreeError::InvalidAgentName { .. }));
+}
+
+mod view {
+    use super::*;
+    use agentmux::ui::diff::{
+        file_rows, header_fragment, header_text, hunk_viewport, DiffScroll, DiffView, ADDED,
+        HUNK_HEADER, REMOVED,
+    };
+    use agentmux::worktree::{Changes, FileDiff};
+    use ratatui::backend::TestBackend;
+    use ratatui::layout::Rect;
+    use ratatui::style::Color;
+    use ratatui::Terminal;
+
+    /// A worktree where the agent changed three files: an edit, a new file, a deletion.
+    fn edited_worktree() -> (Repo, AgentWorktree, Vec<FileDiff>) {
+        let r = repo();
+        let wt = open_agent(&r, "qa");
+        agent_edits(&wt);
+        std::fs::remove_file(wt.path.join("README.md")).expect("rm");
+        let files = wt.diff(&git(), DiffScope::All).expect("diff");
+        (r, wt, files)
+    }
+
+    fn draw(files: &[FileDiff], scroll: DiffScroll, w: u16, h: u16) -> Terminal<TestBackend> {
+        let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+        term.draw(|f| f.render_widget(DiffView::new(files, scroll, "main"), f.area()))
+            .expect("draw");
+        term
+    }
+
+    #[test]
+    fn diff_view_lists_files_and_colours_the_selected_hunks() {
+        let (_r, _wt, files) = edited_worktree();
+        assert_eq!(files.len(), 3);
+        let src = files.iter().position(|f| f.path == "src/lib.rs").expect("lib.rs in the diff");
+        let scroll = DiffScroll { selected: src, offset: 0 };
+        let term = draw(&files, scroll, 72, 12);
+        insta::assert_snapshot!("diff_view_split", term.backend());
+
+        // Colours: find the rows by their text and check the style of their first cell.
+        let buf = term.backend().buffer();
+        let row_style = |needle: &str| {
+            (0..buf.area.height).find_map(|y| {
+                let row: String =
+                    (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect();
+                row.find(needle).map(|col| {
+                    let x = row[..col].chars().count() as u16;
+                    buf[(x, y)].fg
+                })
+            })
+        };
+        assert_eq!(row_style("+fn e() {}"), ADDED.fg);
+        assert_eq!(row_style("-fn b() {}"), REMOVED.fg);
+        assert_eq!(row_style("@@ -1,4 +1,5 @@"), HUNK_HEADER.fg);
+        assert_eq!(row_style(" fn a() {}"), Some(Color::Reset));
+    }
+
+    #[test]
+    fn diff_view_scrolls_and_narrows() {
+        let (_r, _wt, files) = edited_worktree();
+        let src = files.iter().position(|f| f.path == "src/lib.rs").expect("lib.rs");
+        let area = Rect::new(0, 0, 36, 5);
+        let viewport = hunk_viewport(area);
+        let mut scroll = DiffScroll { selected: src, offset: 0 };
+        scroll.scroll(3, file_rows(&files[src]), viewport);
+        let term = draw(&files, scroll, area.width, area.height);
+        insta::assert_snapshot!("diff_view_narrow_scrolled", term.backend());
+
+        // An offset past the end draws the last page, not an empty pane.
+        let far = DiffScroll { selected: src, offset: 1_000 };
+        let term = draw(&files, far, area.width, area.height);
+        let text = term.backend().to_string();
+        assert!(text.contains("+fn e() {}"), "{text}");
+    }
+
+    #[test]
+    fn diff_view_survives_tiny_sizes_and_no_changes() {
+        let (_r, _wt, files) = edited_worktree();
+        for (w, h) in [(1, 1), (2, 1), (5, 2), (47, 3), (48, 2), (48, 1), (120, 1)] {
+            for selected in [0, 2, 99] {
+                draw(&files, DiffScroll { selected, offset: 7 }, w, h);
+            }
+        }
+        let term = draw(&[], DiffScroll::default(), 30, 2);
+        insta::assert_snapshot!("diff_view_empty", term.backend());
+    }
+
+    #[test]
+    fn header_fragment_says_branch_counts_and_state() {
+        let (_r, wt, _files) = edited_worktree();
+        let changes = wt.changes(&git()).expect("changes");
+        let mut term = Terminal::new(TestBackend::new(60, 1)).expect("terminal");
+        term.draw(|f| f.render_widget(header_fragment(&changes), f.area())).expect("draw");
+        insta::assert_snapshot!("header_fragment_uncommitted", term.backend());
+
+        wt.commit(&git(), "work").expect("commit");
+        let committed = wt.changes(&git()).expect("changes");
+        write(&wt.path.join("extra.txt"), "x\n");
+        let both = wt.changes(&git()).expect("changes");
+        let texts = [
+            header_text(&changes),
+            header_text(&committed),
+            header_text(&both),
+            header_text(&Changes { branch: Some("agentmux/idle".into()), ..Default::default() }),
+        ];
+        insta::assert_snapshot!("header_fragment_texts", texts.join("\n"));
+    }
 }

@@ -139,10 +139,10 @@ fn side_path(rest: &str) -> Option<String> {
 
 /// The path from "diff --git a/P b/P" when the file has no ---/+++ lines (binary, mode only).
 fn header_path(rest: &str) -> String {
-    if rest.starts_with('"') {
-        // Quoted names: take the last quoted token.
-        if let Some(start) = rest[1..].find("\" ").map(|i| i + 3) {
-            return side_path(&rest[start..]).unwrap_or_default();
+    if let Some(quoted) = rest.strip_prefix('"') {
+        // Quoted names: take the second token ("a/.." "b/..").
+        if let Some(end) = quoted.find("\" ") {
+            return side_path(&quoted[end + 2..]).unwrap_or_default();
         }
     }
     // Unquoted "a/P b/P" with the same P on both sides: split in the middle.

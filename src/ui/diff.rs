@@ -1,0 +1,391 @@
+//! The diff view: an agent's changed files with +/- counts, and the selected file's hunks,
+//! coloured and scrollable. Also the one-line header fragment a pane shows after each turn.
+//!
+//! The view only reads: [`DiffScroll`] is plain state the app keeps and moves with pure
+//! methods; [`DiffView`] clamps it while drawing.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+use unicode_width::UnicodeWidthStr;
+
+use crate::worktree::{Changes, FileDiff, FileStatus, LineKind};
+
+/// Below this width the file list is dropped and one line names the selected file.
+pub const MIN_SPLIT_WIDTH: u16 = 48;
+
+pub const ADDED: Style = Style::new().fg(Color::Green);
+pub const REMOVED: Style = Style::new().fg(Color::Red);
+pub const HUNK_HEADER: Style = Style::new().fg(Color::Cyan);
+const DIM: Style = Style::new().add_modifier(Modifier::DIM);
+const SELECTED: Style = Style::new().add_modifier(Modifier::REVERSED);
+const TITLE: Style = Style::new().add_modifier(Modifier::BOLD);
+
+/// Which file is selected and how far its hunks are scrolled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DiffScroll {
+    pub selected: usize,
+    /// Rows of the selected file's hunks scrolled past.
+    pub offset: usize,
+}
+
+impl DiffScroll {
+    /// Selects file `index` (clamped to the list) and shows it from the top.
+    pub fn select(&mut self, index: usize, files: usize) {
+        self.selected = index.min(files.saturating_sub(1));
+        self.offset = 0;
+    }
+
+    pub fn next_file(&mut self, files: usize) {
+        self.select(self.selected.saturating_add(1), files);
+    }
+
+    pub fn prev_file(&mut self, files: usize) {
+        self.select(self.selected.saturating_sub(1), files);
+    }
+
+    /// Scrolls by `delta` rows within `rows` rows of content shown `viewport` rows at a time.
+    pub fn scroll(&mut self, delta: isize, rows: usize, viewport: usize) {
+        let max = max_offset(rows, viewport);
+        let from = self.offset.min(max);
+        self.offset = if delta < 0 {
+            from.saturating_sub(delta.unsigned_abs())
+        } else {
+            from.saturating_add(delta.unsigned_abs()).min(max)
+        };
+    }
+
+    pub fn page_down(&mut self, rows: usize, viewport: usize) {
+        self.scroll(viewport.saturating_sub(1).max(1) as isize, rows, viewport);
+    }
+
+    pub fn page_up(&mut self, rows: usize, viewport: usize) {
+        self.scroll(-(viewport.saturating_sub(1).max(1) as isize), rows, viewport);
+    }
+
+    pub fn to_end(&mut self, rows: usize, viewport: usize) {
+        self.offset = max_offset(rows, viewport);
+    }
+
+    /// The offset to draw with: never past the last page, whatever was stored.
+    pub fn effective_offset(&self, rows: usize, viewport: usize) -> usize {
+        self.offset.min(max_offset(rows, viewport))
+    }
+}
+
+pub fn max_offset(rows: usize, viewport: usize) -> usize {
+    rows.saturating_sub(viewport)
+}
+
+/// The first row of a list of `len` rows shown `height` at a time that keeps `selected` in view.
+pub fn list_offset(selected: usize, len: usize, height: usize) -> usize {
+    if height == 0 || len <= height {
+        return 0;
+    }
+    let selected = selected.min(len - 1);
+    // Keep the selection in the middle where the list allows it.
+    selected.saturating_sub(height / 2).min(len - height)
+}
+
+/// The rows a file's hunks take in the view (its title line not included).
+pub fn file_rows(file: &FileDiff) -> usize {
+    if file.binary || file.hunks.is_empty() {
+        return 1;
+    }
+    let body: usize = file.hunks.iter().map(|h| 1 + h.lines.len()).sum();
+    body + usize::from(file.truncated)
+}
+
+/// The rows the hunk pane has for content in a view of `area` (a title line takes one).
+pub fn hunk_viewport(area: Rect) -> usize {
+    usize::from(area.height.saturating_sub(1))
+}
+
+fn status_letter(status: &FileStatus) -> (&'static str, Style) {
+    match status {
+        FileStatus::Modified => ("M", Style::new().fg(Color::Yellow)),
+        FileStatus::Added => ("A", ADDED),
+        FileStatus::Untracked => ("?", ADDED),
+        FileStatus::Deleted => ("D", REMOVED),
+        FileStatus::Renamed { .. } => ("R", Style::new().fg(Color::Magenta)),
+    }
+}
+
+/// Tabs as spaces and control characters dropped, so a line takes the cells it says.
+fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\t' => out.push_str("    "),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `text` cut to `width` cells, its start replaced by "…" when it does not fit (the end of
+/// a path is the part worth seeing).
+fn fit_left(text: &str, width: usize) -> String {
+    if text.width() <= width {
+        return text.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut kept: Vec<char> = Vec::new();
+    let mut used = 1;
+    for c in text.chars().rev() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w > width {
+            break;
+        }
+        used += w;
+        kept.push(c);
+    }
+    kept.reverse();
+    format!("…{}", kept.into_iter().collect::<String>())
+}
+
+/// The diff view widget.
+pub struct DiffView<'a> {
+    files: &'a [FileDiff],
+    scroll: DiffScroll,
+    /// What the changes are measured against, for the empty message.
+    base: &'a str,
+}
+
+impl<'a> DiffView<'a> {
+    pub fn new(files: &'a [FileDiff], scroll: DiffScroll, base: &'a str) -> Self {
+        DiffView { files, scroll, base }
+    }
+}
+
+impl Widget for DiffView<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        if area.width == 0 || area.height == 0 {
+            return;
+        }
+        if self.files.is_empty() {
+            let text = format!("No changes against {}.", self.base);
+            buf.set_line(area.x, area.y, &Line::styled(text, DIM), area.width);
+            return;
+        }
+        let selected = self.scroll.selected.min(self.files.len() - 1);
+        let file = &self.files[selected];
+        if area.width < MIN_SPLIT_WIDTH {
+            render_hunks(file, selected, self.files.len(), self.scroll, area, buf);
+            return;
+        }
+        let list_width = (area.width / 3).clamp(16, 40);
+        let list = Rect { width: list_width, ..area };
+        let sep_x = area.x + list_width;
+        let hunks = Rect { x: sep_x + 1, width: area.width - list_width - 1, ..area };
+        render_list(self.files, selected, list, buf);
+        for y in area.y..area.y + area.height {
+            buf.set_string(sep_x, y, "│", DIM);
+        }
+        render_hunks(file, selected, self.files.len(), self.scroll, hunks, buf);
+    }
+}
+
+fn render_list(files: &[FileDiff], selected: usize, area: Rect, buf: &mut Buffer) {
+    let height = usize::from(area.height);
+    let first = list_offset(selected, files.len(), height);
+    for (row, (i, file)) in files.iter().enumerate().skip(first).take(height).enumerate() {
+        let y = area.y + row as u16;
+        let (letter, letter_style) = status_letter(&file.status);
+        let counts = if file.binary {
+            vec![Span::styled("bin", DIM)]
+        } else {
+            vec![
+                Span::styled(format!("+{}", file.added), ADDED),
+                Span::raw(" "),
+                Span::styled(format!("−{}", file.removed), REMOVED),
+            ]
+        };
+        let counts_width: usize = counts.iter().map(|s| s.content.width()).sum();
+        let width = usize::from(area.width);
+        // "M path  +1 −2": the path gets what the letter and the counts leave.
+        let path_width = width.saturating_sub(2 + 1 + counts_width);
+        let path = fit_left(&printable(&file.path), path_width);
+        let pad = path_width.saturating_sub(path.width());
+        let mut spans = vec![
+            Span::styled(letter, letter_style),
+            Span::raw(" "),
+            Span::raw(path),
+            Span::raw(" ".repeat(pad + 1)),
+        ];
+        spans.extend(counts);
+        let mut line = Line::from(spans);
+        if i == selected {
+            line = line.patch_style(SELECTED);
+        }
+        buf.set_line(area.x, y, &line, area.width);
+    }
+}
+
+fn title_line(file: &FileDiff, selected: usize, count: usize, width: usize) -> Line<'static> {
+    let position = if count > 1 { format!(" {}/{count}", selected + 1) } else { String::new() };
+    let note = match &file.status {
+        FileStatus::Renamed { from } => format!(" (renamed from {})", printable(from)),
+        FileStatus::Added => " (new)".into(),
+        FileStatus::Untracked => " (new, untracked)".into(),
+        FileStatus::Deleted => " (deleted)".into(),
+        FileStatus::Modified => String::new(),
+    };
+    let counts = format!(" +{} −{}", file.added, file.removed);
+    let fixed = position.width() + note.width() + counts.width();
+    let path = fit_left(&printable(&file.path), width.saturating_sub(fixed).max(1));
+    Line::from(vec![
+        Span::styled(path, TITLE),
+        Span::styled(note, DIM),
+        Span::styled(format!(" +{}", file.added), ADDED),
+        Span::styled(format!(" −{}", file.removed), REMOVED),
+        Span::styled(position, DIM),
+    ])
+}
+
+fn render_hunks(
+    file: &FileDiff,
+    selected: usize,
+    count: usize,
+    scroll: DiffScroll,
+    area: Rect,
+    buf: &mut Buffer,
+) {
+    let title = title_line(file, selected, count, usize::from(area.width));
+    buf.set_line(area.x, area.y, &title, area.width);
+    let viewport = hunk_viewport(area);
+    if viewport == 0 {
+        return;
+    }
+    let mut rows: Vec<Line> = Vec::new();
+    if file.binary {
+        rows.push(Line::styled("Binary file: contents not shown.", DIM));
+    } else if file.hunks.is_empty() {
+        let text = if file.truncated {
+            "Too large to show."
+        } else {
+            "No content changes (mode or empty file)."
+        };
+        rows.push(Line::styled(text, DIM));
+    }
+    let offset = scroll.effective_offset(file_rows(file), viewport);
+    let wanted = offset + viewport;
+    'hunks: for hunk in &file.hunks {
+        rows.push(Line::styled(printable(&hunk.header), HUNK_HEADER));
+        for l in &hunk.lines {
+            if rows.len() >= wanted {
+                break 'hunks;
+            }
+            let (mark, style) = match l.kind {
+                LineKind::Added => ("+", ADDED),
+                LineKind::Removed => ("-", REMOVED),
+                LineKind::Context => (" ", Style::new()),
+                LineKind::NoNewline => ("", DIM),
+            };
+            rows.push(Line::styled(format!("{mark}{}", printable(&l.text)), style));
+        }
+    }
+    if file.truncated && !file.hunks.is_empty() {
+        rows.push(Line::styled("… more lines not shown", DIM));
+    }
+    for (i, line) in rows.iter().skip(offset).take(viewport).enumerate() {
+        buf.set_line(area.x, area.y + 1 + i as u16, line, area.width);
+    }
+}
+
+/// The pane header's worktree fragment, e.g. "⎇ agentmux/qa +12 −3 · 2 files (uncommitted)".
+pub fn header_fragment(changes: &Changes) -> Line<'static> {
+    let branch = changes.branch.clone().unwrap_or_else(|| "(detached)".into());
+    let mut spans = vec![Span::styled(format!("⎇ {branch}"), Style::new().fg(Color::Magenta))];
+    let total = changes.total;
+    if total.is_empty() && changes.commits_ahead == 0 {
+        spans.push(Span::styled(" · no changes", DIM));
+        return Line::from(spans);
+    }
+    spans.push(Span::styled(format!(" +{}", total.added), ADDED));
+    spans.push(Span::styled(format!(" −{}", total.removed), REMOVED));
+    let files =
+        if total.files == 1 { "1 file".to_string() } else { format!("{} files", total.files) };
+    let commits = match changes.commits_ahead {
+        0 => None,
+        1 => Some("1 commit".to_string()),
+        n => Some(format!("{n} commits")),
+    };
+    let state = match (commits, changes.uncommitted.is_empty()) {
+        (None, _) => "uncommitted".to_string(),
+        (Some(c), true) => c,
+        (Some(c), false) => format!("{c} + uncommitted"),
+    };
+    spans.push(Span::styled(format!(" · {files} ({state})"), DIM));
+    Line::from(spans)
+}
+
+/// The header fragment as plain text.
+pub fn header_text(changes: &Changes) -> String {
+    header_fragment(changes).spans.iter().map(|s| s.content.as_ref()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrolling_stays_within_the_content() {
+        let mut s = DiffScroll::default();
+        s.scroll(5, 20, 10);
+        assert_eq!(s.offset, 5);
+        s.scroll(50, 20, 10);
+        assert_eq!(s.offset, 10);
+        s.scroll(-3, 20, 10);
+        assert_eq!(s.offset, 7);
+        s.scroll(-30, 20, 10);
+        assert_eq!(s.offset, 0);
+        s.scroll(4, 5, 10);
+        assert_eq!(s.offset, 0, "content shorter than the view does not scroll");
+        s.page_down(20, 10);
+        s.page_down(20, 10);
+        assert_eq!(s.offset, 0, "nothing to page through when all rows fit");
+        s.page_down(40, 10);
+        assert_eq!(s.offset, 9);
+        s.page_up(40, 10);
+        assert_eq!(s.offset, 0);
+        s.to_end(40, 10);
+        assert_eq!(s.offset, 30);
+        assert_eq!(s.effective_offset(12, 10), 2);
+    }
+
+    #[test]
+    fn selecting_files_resets_the_scroll_and_clamps() {
+        let mut s = DiffScroll { selected: 0, offset: 9 };
+        s.next_file(3);
+        assert_eq!(s, DiffScroll { selected: 1, offset: 0 });
+        s.next_file(3);
+        s.next_file(3);
+        assert_eq!(s.selected, 2);
+        s.prev_file(3);
+        assert_eq!(s.selected, 1);
+        s.select(7, 0);
+        assert_eq!(s.selected, 0);
+    }
+
+    #[test]
+    fn the_file_list_keeps_the_selection_in_view() {
+        assert_eq!(list_offset(0, 5, 10), 0);
+        assert_eq!(list_offset(9, 20, 4), 7);
+        assert_eq!(list_offset(19, 20, 4), 16);
+        assert_eq!(list_offset(3, 20, 0), 0);
+    }
+
+    #[test]
+    fn long_paths_keep_their_end() {
+        assert_eq!(fit_left("src/worktree/open.rs", 10), "…e/open.rs");
+        assert_eq!(fit_left("a.rs", 10), "a.rs");
+        assert_eq!(fit_left("abc", 0), "");
+        assert_eq!(printable("a\tb\u{1b}c"), "a    bc");
+    }
+}
