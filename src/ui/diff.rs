@@ -347,9 +347,12 @@ mod tests {
         assert_eq!(s.offset, 0);
         s.scroll(4, 5, 10);
         assert_eq!(s.offset, 0, "content shorter than the view does not scroll");
-        s.page_down(20, 10);
-        s.page_down(20, 10);
+        s.page_down(8, 10);
         assert_eq!(s.offset, 0, "nothing to page through when all rows fit");
+        s.page_down(20, 10);
+        s.page_down(20, 10);
+        assert_eq!(s.offset, 10, "paging stops at the last page");
+        s.offset = 0;
         s.page_down(40, 10);
         assert_eq!(s.offset, 9);
         s.page_up(40, 10);
