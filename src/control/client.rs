@@ -1,0 +1,534 @@
+//! The client side of the control subcommands (`agentmux ls`, `send`, `new`, `wait`, `tail`,
+//! `kill`, `broadcast`): find the socket, send one request, print the answer for people.
+//!
+//! Blocking std I/O on purpose: a client does one thing and exits, and agents run it from their
+//! Bash tool, so it should start fast and need no runtime.
+//!
+//! Exit status: 0 done; 1 the request failed (an error answer, or `wait` on a turn that did not
+//! succeed); 2 usage (clap, or unreadable stdin for `send -`); 3 agentmux is not reachable.
+
+use std::ffi::OsString;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use crate::control::proto::{
+    decode_answer, AgentInfo, Answer, ProtoError, Request, RequestLine, TurnReport,
+};
+use crate::control::server;
+
+/// Set in every agent's environment: the control socket of the agentmux that runs it.
+pub const ENV_SOCKET: &str = "AGENTMUX_SOCKET";
+/// Set in every agent's environment: the agent's own name (sent as `from`).
+pub const ENV_AGENT: &str = "AGENTMUX_AGENT";
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_UNREACHABLE: u8 = 3;
+
+/// The control subcommands, ready to be flattened into the command line's own
+/// (`#[command(flatten)] Control(ControlCommand)`).
+#[derive(Clone, Debug, PartialEq, clap::Subcommand)]
+pub enum ControlCommand {
+    /// List the running agents: state, turns, cost, session id.
+    Ls {
+        /// Print the agents as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a follow-up to an agent (queued if it is busy).
+    Send {
+        name: String,
+        /// The text; `-` reads it from stdin.
+        text: String,
+    },
+    /// Create an agent.
+    New {
+        name: String,
+        /// Its directory (default: the workspace's).
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+        #[arg(long)]
+        model: Option<String>,
+        #[arg(long)]
+        role: Option<String>,
+        /// Its first prompt.
+        #[arg(long)]
+        prompt: Option<String>,
+    },
+    /// Wait until an agent is idle; exit 0 if its last turn succeeded. Prints the result.
+    Wait { name: String },
+    /// Follow an agent's events as NDJSON.
+    Tail { name: String },
+    /// Interrupt an agent's running turn.
+    Kill { name: String },
+    /// Send one follow-up to every worker.
+    Broadcast {
+        /// The text; `-` reads it from stdin.
+        text: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(
+        "agentmux is not running{}",
+        match .0 { Some(p) => format!(" (nothing answers at {})", p.display()), None => String::new() }
+    )]
+    NotRunning(Option<PathBuf>),
+    #[error(
+        "several agentmux workspaces are running ({}); cd into one or set {ENV_SOCKET}",
+        .0.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    Ambiguous(Vec<PathBuf>),
+    #[error("control socket {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("agentmux closed the connection without answering")]
+    NoAnswer,
+    #[error("unexpected answer from agentmux: {0}")]
+    Proto(#[from] ProtoError),
+    #[error(transparent)]
+    Socket(#[from] server::ControlError),
+}
+
+/// Which socket to talk to: `AGENTMUX_SOCKET` when set (every agent has it), else the socket of
+/// the named workspace, else the only live socket in the runtime directory.
+pub fn find_socket(
+    env_socket: Option<OsString>,
+    workspace: Option<&str>,
+) -> Result<PathBuf, ClientError> {
+    if let Some(s) = env_socket.filter(|s| !s.is_empty()) {
+        return Ok(PathBuf::from(s));
+    }
+    if let Some(ws) = workspace {
+        return Ok(server::socket_path(ws)?);
+    }
+    let dir = server::runtime_dir()?;
+    only_live_socket(&dir)
+}
+
+/// The one socket in `dir` that answers; none is "not running", several is ambiguous.
+pub fn only_live_socket(dir: &Path) -> Result<PathBuf, ClientError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(ClientError::NotRunning(None)),
+        Err(source) => return Err(ClientError::Io { path: dir.to_path_buf(), source }),
+    };
+    let mut live: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sock"))
+        .filter(|p| UnixStream::connect(p).is_ok())
+        .collect();
+    live.sort();
+    match live.len() {
+        0 => Err(ClientError::NotRunning(None)),
+        1 => Ok(live.remove(0)),
+        _ => Err(ClientError::Ambiguous(live)),
+    }
+}
+
+/// A connection to agentmux.
+pub struct Client {
+    path: PathBuf,
+    from: Option<String>,
+    writer: UnixStream,
+    reader: BufReader<UnixStream>,
+}
+
+impl Client {
+    /// Connect; `from` is the asking agent's name (`AGENTMUX_AGENT`), if any.
+    pub fn connect(path: &Path, from: Option<String>) -> Result<Client, ClientError> {
+        let stream = UnixStream::connect(path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
+                ClientError::NotRunning(Some(path.to_path_buf()))
+            }
+            _ => ClientError::Io { path: path.to_path_buf(), source: e },
+        })?;
+        let reader = stream
+            .try_clone()
+            .map_err(|source| ClientError::Io { path: path.to_path_buf(), source })?;
+        Ok(Client {
+            path: path.to_path_buf(),
+            from,
+            writer: stream,
+            reader: BufReader::new(reader),
+        })
+    }
+
+    fn io(&self) -> impl FnOnce(io::Error) -> ClientError + '_ {
+        |source| ClientError::Io { path: self.path.clone(), source }
+    }
+
+    /// Send one request and read its answer.
+    pub fn request(&mut self, request: Request) -> Result<Answer, ClientError> {
+        let mut line = RequestLine::new(self.from.clone(), request).to_line();
+        line.push('\n');
+        self.writer
+            .write_all(line.as_bytes())
+            .map_err(|e| ClientError::Io { path: self.path.clone(), source: e })?;
+        self.read_answer()
+    }
+
+    fn read_answer(&mut self) -> Result<Answer, ClientError> {
+        let mut line = String::new();
+        let n = self
+            .reader
+            .read_line(&mut line)
+            .map_err(|e| ClientError::Io { path: self.path.clone(), source: e })?;
+        if n == 0 {
+            return Err(ClientError::NoAnswer);
+        }
+        Ok(decode_answer(&line)?.answer)
+    }
+
+    /// After a `tailing` answer: the next event line, `None` when the stream ended.
+    pub fn next_line(&mut self) -> Result<Option<String>, ClientError> {
+        let mut line = String::new();
+        let n = self.reader.read_line(&mut line).map_err(self.io())?;
+        if n == 0 {
+            return Ok(None);
+        }
+        if line.ends_with('\n') {
+            line.pop();
+        }
+        Ok(Some(line))
+    }
+}
+
+/// The process's standard streams, or buffers in tests.
+pub struct Stdio<'a> {
+    pub stdin: &'a mut dyn Read,
+    pub stdout: &'a mut dyn Write,
+    pub stderr: &'a mut dyn Write,
+}
+
+/// `agentmux <control command>` with the real environment and streams.
+pub fn main(cmd: ControlCommand, workspace: Option<&str>) -> std::process::ExitCode {
+    let (stdin, stdout, stderr) = (io::stdin(), io::stdout(), io::stderr());
+    let (mut i, mut o, mut e) = (stdin.lock(), stdout.lock(), stderr.lock());
+    let mut stdio = Stdio { stdin: &mut i, stdout: &mut o, stderr: &mut e };
+    let socket = match find_socket(std::env::var_os(ENV_SOCKET), workspace) {
+        Ok(s) => s,
+        Err(err) => {
+            let _ = writeln!(stdio.stderr, "agentmux: {err}");
+            return std::process::ExitCode::from(EXIT_UNREACHABLE);
+        }
+    };
+    let from = std::env::var(ENV_AGENT).ok().filter(|s| !s.is_empty());
+    std::process::ExitCode::from(run(&socket, from, cmd, &mut stdio, now_ms()))
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Run one control command against `socket`; returns the exit status.
+/// `now_ms` (Unix milliseconds) is used for the "last activity" column of `ls`.
+pub fn run(
+    socket: &Path,
+    from: Option<String>,
+    cmd: ControlCommand,
+    io: &mut Stdio<'_>,
+    now_ms: u64,
+) -> u8 {
+    match run_inner(socket, from, cmd, io, now_ms) {
+        Ok(code) => code,
+        Err(RunError::Usage(msg)) => {
+            let _ = writeln!(io.stderr, "agentmux: {msg}");
+            EXIT_USAGE
+        }
+        Err(RunError::Client(e)) => {
+            let _ = writeln!(io.stderr, "agentmux: {e}");
+            EXIT_UNREACHABLE
+        }
+    }
+}
+
+enum RunError {
+    Usage(String),
+    Client(ClientError),
+}
+
+impl From<ClientError> for RunError {
+    fn from(e: ClientError) -> Self {
+        RunError::Client(e)
+    }
+}
+
+fn text_arg(text: String, stdin: &mut dyn Read) -> Result<String, RunError> {
+    if text != "-" {
+        return Ok(text);
+    }
+    let mut s = String::new();
+    stdin
+        .read_to_string(&mut s)
+        .map_err(|e| RunError::Usage(format!("reading the text from stdin: {e}")))?;
+    if s.trim().is_empty() {
+        return Err(RunError::Usage("stdin was empty: nothing to send".into()));
+    }
+    Ok(s)
+}
+
+fn run_inner(
+    socket: &Path,
+    from: Option<String>,
+    cmd: ControlCommand,
+    io: &mut Stdio<'_>,
+    now_ms: u64,
+) -> Result<u8, RunError> {
+    let mut json = false;
+    let tail = matches!(cmd, ControlCommand::Tail { .. });
+    let request = match cmd {
+        ControlCommand::Ls { json: j } => {
+            json = j;
+            Request::Ls
+        }
+        ControlCommand::Send { name, text } => {
+            Request::Send { agent: name, text: text_arg(text, io.stdin)? }
+        }
+        ControlCommand::New { name, cwd, model, role, prompt } => {
+            // The server runs elsewhere: a relative directory means the client's.
+            let cwd = match cwd {
+                Some(d) if d.is_relative() => Some(
+                    std::env::current_dir()
+                        .map(|c| c.join(&d))
+                        .unwrap_or(d)
+                        .to_string_lossy()
+                        .into_owned(),
+                ),
+                Some(d) => Some(d.to_string_lossy().into_owned()),
+                None => None,
+            };
+            Request::New { name, cwd, model, role, prompt }
+        }
+        ControlCommand::Wait { name } => Request::Wait { agent: name },
+        ControlCommand::Tail { name } => Request::Tail { agent: name },
+        ControlCommand::Kill { name } => Request::Kill { agent: name },
+        ControlCommand::Broadcast { text } => {
+            Request::Broadcast { text: text_arg(text, io.stdin)? }
+        }
+    };
+    let mut client = Client::connect(socket, from)?;
+    let answer = client.request(request)?;
+    let out = &mut *io.stdout;
+    // Output errors (a closed pipe: `agentmux tail w | head`) end the command quietly.
+    let code = match answer {
+        Answer::Error { code, message } => {
+            let _ = writeln!(io.stderr, "agentmux: {message} ({})", code.as_str());
+            EXIT_FAILED
+        }
+        Answer::Agents { agents } => {
+            let text = if json {
+                serde_json::to_string_pretty(&agents).unwrap_or_default() + "\n"
+            } else {
+                ls_table(&agents, now_ms)
+            };
+            let _ = out.write_all(text.as_bytes());
+            EXIT_OK
+        }
+        Answer::Sent { agent, queued } => {
+            let _ = if queued {
+                writeln!(out, "queued for {agent} (busy: it runs when the current turn ends)")
+            } else {
+                writeln!(out, "sent to {agent}")
+            };
+            EXIT_OK
+        }
+        Answer::Created { agent } => {
+            let _ = writeln!(out, "created {agent}");
+            EXIT_OK
+        }
+        Answer::TurnEnded(report) => print_turn(&report, out, io.stderr),
+        Answer::Killed { agent, was_running } => {
+            let _ = if was_running {
+                writeln!(out, "interrupted {agent}")
+            } else {
+                writeln!(out, "{agent} had no turn running")
+            };
+            EXIT_OK
+        }
+        Answer::Broadcast { sent } => {
+            let names = |queued: bool| {
+                sent.iter()
+                    .filter(|s| s.queued == queued)
+                    .map(|s| s.agent.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let (now, later) = (names(false), names(true));
+            if sent.is_empty() {
+                let _ = writeln!(out, "no workers to send to");
+            }
+            if !now.is_empty() {
+                let _ = writeln!(out, "sent to {now}");
+            }
+            if !later.is_empty() {
+                let _ = writeln!(out, "queued for {later} (busy)");
+            }
+            EXIT_OK
+        }
+        Answer::Tailing { .. } if tail => {
+            while let Some(line) = client.next_line()? {
+                if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+                    break;
+                }
+            }
+            EXIT_OK
+        }
+        other => {
+            let _ = writeln!(io.stderr, "agentmux: unexpected answer {other:?}");
+            EXIT_UNREACHABLE
+        }
+    };
+    let _ = out.flush();
+    Ok(code)
+}
+
+fn print_turn(report: &TurnReport, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    if let Some(text) = &report.result {
+        let _ = writeln!(out, "{}", text.trim_end());
+    }
+    if report.outcome.ok() {
+        return EXIT_OK;
+    }
+    let detail = report.detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
+    let _ = writeln!(
+        err,
+        "agentmux: {}'s turn ended: {}{detail}",
+        report.agent,
+        report.outcome.as_str()
+    );
+    EXIT_FAILED
+}
+
+/// "12s", "4m", "3h", "2d" ago; "-" for never.
+fn ago(then_ms: Option<u64>, now_ms: u64) -> String {
+    let Some(then) = then_ms else { return "-".into() };
+    let s = now_ms.saturating_sub(then) / 1000;
+    match s {
+        0..60 => format!("{s}s ago"),
+        60..3600 => format!("{}m ago", s / 60),
+        3600..86400 => format!("{}h ago", s / 3600),
+        _ => format!("{}d ago", s / 86400),
+    }
+}
+
+/// `ls` for people: one row per agent, columns padded to their widest cell.
+pub fn ls_table(agents: &[AgentInfo], now_ms: u64) -> String {
+    let header = ["NAME", "ROLE", "STATE", "TURNS", "QUEUED", "COST", "LAST", "SESSION"];
+    let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
+    for a in agents {
+        let role = match (&a.role, a.supervisor) {
+            (Some(r), true) => format!("{r} (supervisor)"),
+            (None, true) => "supervisor".into(),
+            (Some(r), false) => r.clone(),
+            (None, false) => "-".into(),
+        };
+        rows.push(vec![
+            a.name.clone(),
+            role,
+            a.state.as_str().into(),
+            a.turns.to_string(),
+            a.queued.to_string(),
+            format!("${:.4}", a.cost_usd),
+            ago(a.last_activity_ms, now_ms),
+            a.session_id.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    let cols = header.len();
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .map(|r| unicode_width::UnicodeWidthStr::width(r[c].as_str()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut s = String::new();
+    for r in &rows {
+        let mut line = String::new();
+        for (c, cell) in r.iter().enumerate() {
+            line.push_str(cell);
+            if c + 1 < cols {
+                let pad = widths[c] - unicode_width::UnicodeWidthStr::width(cell.as_str()) + 2;
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        s.push_str(line.trim_end());
+        s.push('\n');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::proto::AgentState;
+
+    #[test]
+    fn ls_table_lines_up() {
+        let agents = vec![
+            AgentInfo {
+                name: "lead".into(),
+                role: None,
+                state: AgentState::Working,
+                supervisor: true,
+                cwd: "/w".into(),
+                session_id: Some("s-1".into()),
+                turns: 3,
+                cost_usd: 0.01234,
+                queued: 0,
+                last_activity_ms: Some(95_000),
+            },
+            AgentInfo {
+                name: "backend-dev".into(),
+                role: Some("API".into()),
+                state: AgentState::Idle,
+                supervisor: false,
+                cwd: "/w/api".into(),
+                session_id: None,
+                turns: 0,
+                cost_usd: 0.0,
+                queued: 2,
+                last_activity_ms: None,
+            },
+        ];
+        let t = ls_table(&agents, 100_000);
+        assert_eq!(
+            t,
+            "NAME         ROLE        STATE    TURNS  QUEUED  COST     LAST    SESSION\n\
+             lead         supervisor  working  3      0       $0.0123  5s ago  s-1\n\
+             backend-dev  API         idle     0      2       $0.0000  -       -\n"
+        );
+    }
+
+    #[test]
+    fn the_env_socket_wins_over_the_workspace() {
+        let p = find_socket(Some("/x/y.sock".into()), Some("ignored"));
+        assert_eq!(p.ok(), Some(PathBuf::from("/x/y.sock")));
+    }
+
+    #[test]
+    fn the_only_live_socket_is_found_and_dead_ones_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(only_live_socket(dir.path()), Err(ClientError::NotRunning(None))));
+        let live = dir.path().join("a.sock");
+        let _l = std::os::unix::net::UnixListener::bind(&live).unwrap();
+        let dead = dir.path().join("b.sock");
+        drop(std::os::unix::net::UnixListener::bind(&dead).unwrap());
+        assert_eq!(only_live_socket(dir.path()).ok(), Some(live));
+        let _l2 = std::os::unix::net::UnixListener::bind(dir.path().join("c.sock")).unwrap();
+        assert!(
+            matches!(only_live_socket(dir.path()), Err(ClientError::Ambiguous(v)) if v.len() == 2)
+        );
+    }
+}

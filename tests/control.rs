@@ -1,0 +1,620 @@
+//! The control socket end to end: the real server and the real client subcommands against a
+//! fake app (a task answering `ControlCall`s from a small in-memory table).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use agentmux::control::client::{self, ControlCommand, Stdio};
+use agentmux::control::proto::{
+    AgentInfo, AgentState, Answer, ErrorCode, Request, SentTo, TurnOutcome, TurnReport,
+};
+use agentmux::control::server::{self, ControlCall, ControlError, ControlServer, Reply};
+use agentmux::control::ServerHandle;
+use tokio::sync::{mpsc, oneshot};
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Default)]
+struct FakeAgent {
+    supervisor: bool,
+    busy: bool,
+    queued: usize,
+    turns: u64,
+    waiters: Vec<oneshot::Sender<Reply>>,
+    tails: Vec<mpsc::Sender<String>>,
+    last: Option<TurnReport>,
+}
+
+/// What a test makes the fake app do, besides answering calls.
+enum Script {
+    /// An event line from the agent: goes to its `tail` subscribers.
+    Emit(&'static str, String),
+    /// The agent's turn ends: `wait`ers are answered.
+    EndTurn(&'static str, TurnOutcome, &'static str),
+    /// The agent is closed: its subscriptions end.
+    Close(&'static str),
+    Observe(oneshot::Sender<Observed>),
+}
+
+#[derive(Debug, Default)]
+struct Observed {
+    /// Live tail subscriptions per agent (the app drops those whose client left).
+    tails: BTreeMap<String, usize>,
+    /// Waiters still wanting an answer.
+    waiters: usize,
+    calls: Vec<(Option<String>, Request)>,
+}
+
+struct FakeApp {
+    agents: BTreeMap<String, FakeAgent>,
+    calls: Vec<(Option<String>, Request)>,
+}
+
+impl FakeApp {
+    fn new() -> Self {
+        let mut agents = BTreeMap::new();
+        agents.insert("lead".to_string(), FakeAgent { supervisor: true, ..Default::default() });
+        agents.insert("api".to_string(), FakeAgent { turns: 2, ..Default::default() });
+        agents.insert("web".to_string(), FakeAgent { busy: true, turns: 1, ..Default::default() });
+        FakeApp { agents, calls: Vec::new() }
+    }
+
+    fn info(&self) -> Vec<AgentInfo> {
+        self.agents
+            .iter()
+            .map(|(name, a)| AgentInfo {
+                name: name.clone(),
+                role: None,
+                state: if a.busy { AgentState::Working } else { AgentState::Idle },
+                supervisor: a.supervisor,
+                cwd: format!("/w/{name}"),
+                session_id: Some(format!("sess-{name}")),
+                turns: a.turns,
+                cost_usd: 0.5,
+                queued: a.queued,
+                last_activity_ms: Some(1_000),
+            })
+            .collect()
+    }
+
+    fn call(&mut self, call: ControlCall) {
+        self.calls.push((call.from.clone(), call.request.clone()));
+        let answer = match &call.request {
+            Request::Ls => Answer::Agents { agents: self.info() },
+            Request::Send { agent, .. } => match self.agents.get_mut(agent) {
+                None => Answer::no_such_agent(agent),
+                Some(a) if a.busy => {
+                    a.queued += 1;
+                    Answer::Sent { agent: agent.clone(), queued: true }
+                }
+                Some(a) => {
+                    a.busy = true;
+                    Answer::Sent { agent: agent.clone(), queued: false }
+                }
+            },
+            Request::New { name, .. } => {
+                if self.agents.contains_key(name) {
+                    Answer::error(ErrorCode::NameTaken, format!("{name} exists"))
+                } else {
+                    self.agents.insert(name.clone(), FakeAgent::default());
+                    Answer::Created { agent: name.clone() }
+                }
+            }
+            Request::Wait { agent } => match self.agents.get_mut(agent) {
+                None => Answer::no_such_agent(agent),
+                Some(a) if a.busy => {
+                    a.waiters.push(call.reply);
+                    return;
+                }
+                Some(a) => Answer::TurnEnded(a.last.clone().unwrap_or(TurnReport {
+                    agent: agent.clone(),
+                    outcome: TurnOutcome::None,
+                    detail: None,
+                    result: None,
+                    cost_usd: None,
+                })),
+            },
+            Request::Tail { agent } => match self.agents.get_mut(agent) {
+                None => Answer::no_such_agent(agent),
+                Some(a) => {
+                    let (tx, rx) = mpsc::channel(server::TAIL_BUFFER);
+                    a.tails.push(tx);
+                    let _ = call.reply.send(Reply::Tail { agent: agent.clone(), lines: rx });
+                    return;
+                }
+            },
+            Request::Kill { agent } => match self.agents.get_mut(agent) {
+                None => Answer::no_such_agent(agent),
+                Some(a) => {
+                    let was_running = a.busy;
+                    a.busy = false;
+                    Answer::Killed { agent: agent.clone(), was_running }
+                }
+            },
+            Request::Broadcast { .. } => Answer::Broadcast {
+                sent: self
+                    .agents
+                    .iter_mut()
+                    .filter(|(_, a)| !a.supervisor)
+                    .map(|(name, a)| {
+                        let queued = a.busy;
+                        a.busy = true;
+                        SentTo { agent: name.clone(), queued }
+                    })
+                    .collect(),
+            },
+        };
+        call.answer(answer);
+    }
+
+    fn script(&mut self, s: Script) {
+        match s {
+            Script::Emit(agent, line) => {
+                if let Some(a) = self.agents.get_mut(agent) {
+                    // A subscriber that is gone is forgotten (what the real app does too).
+                    a.tails.retain(|t| t.try_send(line.clone()).is_ok());
+                }
+            }
+            Script::EndTurn(agent, outcome, text) => {
+                if let Some(a) = self.agents.get_mut(agent) {
+                    a.busy = false;
+                    a.turns += 1;
+                    let report = TurnReport {
+                        agent: agent.to_string(),
+                        outcome,
+                        detail: (outcome == TurnOutcome::Error).then(|| "error_max_turns".into()),
+                        result: Some(text.to_string()),
+                        cost_usd: Some(0.01),
+                    };
+                    a.last = Some(report.clone());
+                    for w in a.waiters.drain(..) {
+                        let _ = w.send(Reply::Answer(Answer::TurnEnded(report.clone())));
+                    }
+                }
+            }
+            Script::Close(agent) => {
+                self.agents.remove(agent);
+            }
+            Script::Observe(tx) => {
+                let tails = self
+                    .agents
+                    .iter()
+                    .map(|(n, a)| (n.clone(), a.tails.iter().filter(|t| !t.is_closed()).count()))
+                    .collect();
+                let waiters = self
+                    .agents
+                    .values()
+                    .flat_map(|a| &a.waiters)
+                    .filter(|w| !w.is_closed())
+                    .count();
+                let _ = tx.send(Observed { tails, waiters, calls: self.calls.clone() });
+            }
+        }
+    }
+}
+
+struct Harness {
+    dir: tempfile::TempDir,
+    path: PathBuf,
+    script: mpsc::Sender<Script>,
+    _server: ServerHandle,
+}
+
+async fn start() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ws.sock");
+    let server = ControlServer::bind(&path).unwrap();
+    let (calls_tx, mut calls) = mpsc::channel::<ControlCall>(16);
+    let (script_tx, mut script) = mpsc::channel::<Script>(16);
+    tokio::spawn(async move {
+        let mut app = FakeApp::new();
+        loop {
+            tokio::select! {
+                Some(c) = calls.recv() => app.call(c),
+                Some(s) = script.recv() => app.script(s),
+                else => break,
+            }
+        }
+    });
+    let handle = server.serve(calls_tx).unwrap();
+    Harness { dir, path, script: script_tx, _server: handle }
+}
+
+struct Run {
+    code: u8,
+    out: String,
+    err: String,
+}
+
+impl Harness {
+    async fn cli(&self, from: Option<&str>, cmd: ControlCommand) -> Run {
+        self.cli_stdin(from, cmd, "").await
+    }
+
+    async fn cli_stdin(&self, from: Option<&str>, cmd: ControlCommand, stdin: &str) -> Run {
+        let cli = run_cli(&self.path, from, cmd, stdin);
+        tokio::time::timeout(TIMEOUT, cli).await.expect("the client finished in time").unwrap()
+    }
+
+    async fn do_(&self, s: Script) {
+        self.script.send(s).await.unwrap();
+    }
+
+    async fn observe(&self) -> Observed {
+        let (tx, rx) = oneshot::channel();
+        self.do_(Script::Observe(tx)).await;
+        rx.await.unwrap()
+    }
+
+    /// Observe until `ok` holds, or fail after the timeout.
+    async fn until(&self, what: &str, ok: impl Fn(&Observed) -> bool) -> Observed {
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        loop {
+            let o = self.observe().await;
+            if ok(&o) {
+                return o;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}: {o:?}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+fn run_cli(
+    path: &Path,
+    from: Option<&str>,
+    cmd: ControlCommand,
+    stdin: &str,
+) -> tokio::task::JoinHandle<Run> {
+    let path = path.to_path_buf();
+    let from = from.map(String::from);
+    let stdin = stdin.to_string();
+    let blocking = tokio::task::spawn_blocking(move || {
+        let (mut i, mut o, mut e) = (stdin.as_bytes(), Vec::new(), Vec::new());
+        let mut io = Stdio { stdin: &mut i, stdout: &mut o, stderr: &mut e };
+        let code = client::run(&path, from, cmd, &mut io, 61_000);
+        Run {
+            code,
+            out: String::from_utf8_lossy(&o).into_owned(),
+            err: String::from_utf8_lossy(&e).into_owned(),
+        }
+    });
+    tokio::spawn(async move { blocking.await.unwrap() })
+}
+
+fn name(s: &str) -> String {
+    s.to_string()
+}
+
+/// A raw connection, for what the client never sends.
+fn raw(path: &Path) -> (UnixStream, BufReader<UnixStream>) {
+    let s = UnixStream::connect(path).unwrap();
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let r = BufReader::new(s.try_clone().unwrap());
+    (s, r)
+}
+
+fn read_json(r: &mut BufReader<UnixStream>) -> serde_json::Value {
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ls_prints_a_table_and_json() {
+    let h = start().await;
+    let r = h.cli(None, ControlCommand::Ls { json: false }).await;
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert_eq!(
+        r.out,
+        "NAME  ROLE        STATE    TURNS  QUEUED  COST     LAST    SESSION\n\
+         api   -           idle     2      0       $0.5000  1m ago  sess-api\n\
+         lead  supervisor  idle     0      0       $0.5000  1m ago  sess-lead\n\
+         web   -           working  1      0       $0.5000  1m ago  sess-web\n"
+    );
+    let r = h.cli(None, ControlCommand::Ls { json: true }).await;
+    assert_eq!(r.code, 0);
+    let agents: Vec<AgentInfo> = serde_json::from_str(&r.out).unwrap();
+    assert_eq!(agents.len(), 3);
+    assert_eq!(agents[2].state, AgentState::Working);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_starts_or_queues_and_says_which_and_who_asked() {
+    let h = start().await;
+    let r =
+        h.cli(Some("lead"), ControlCommand::Send { name: name("api"), text: name("do it") }).await;
+    assert_eq!((r.code, r.out.as_str()), (0, "sent to api\n"));
+    let r = h.cli(None, ControlCommand::Send { name: name("web"), text: name("-") }).await;
+    assert_eq!(r.code, 2, "empty stdin is a usage error");
+    let r = h
+        .cli_stdin(
+            None,
+            ControlCommand::Send { name: name("web"), text: name("-") },
+            "from\nstdin\n",
+        )
+        .await;
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert!(r.out.starts_with("queued for web (busy"), "{}", r.out);
+    let o = h.observe().await;
+    assert_eq!(
+        o.calls,
+        vec![
+            (Some(name("lead")), Request::Send { agent: name("api"), text: name("do it") }),
+            (None, Request::Send { agent: name("web"), text: name("from\nstdin\n") }),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_agent_is_an_error_with_exit_1() {
+    let h = start().await;
+    for cmd in [
+        ControlCommand::Send { name: name("nobody"), text: name("x") },
+        ControlCommand::Wait { name: name("nobody") },
+        ControlCommand::Tail { name: name("nobody") },
+        ControlCommand::Kill { name: name("nobody") },
+    ] {
+        let r = h.cli(None, cmd).await;
+        assert_eq!(r.code, 1);
+        assert_eq!(r.err, "agentmux: no agent named \"nobody\" (no_such_agent)\n");
+        assert_eq!(r.out, "");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_creates_once() {
+    let h = start().await;
+    let new = || ControlCommand::New {
+        name: name("docs"),
+        cwd: Some(PathBuf::from("/srv/docs")),
+        model: Some(name("sonnet")),
+        role: Some(name("writer")),
+        prompt: None,
+    };
+    let r = h.cli(None, new()).await;
+    assert_eq!((r.code, r.out.as_str()), (0, "created docs\n"));
+    let r = h.cli(None, new()).await;
+    assert_eq!(r.code, 1);
+    assert!(r.err.contains("(name_taken)"), "{}", r.err);
+    let o = h.observe().await;
+    assert_eq!(
+        o.calls[0].1,
+        Request::New {
+            name: name("docs"),
+            cwd: Some(name("/srv/docs")),
+            model: Some(name("sonnet")),
+            role: Some(name("writer")),
+            prompt: None
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_answers_when_the_turn_ends_with_its_outcome() {
+    let h = start().await;
+    let waiting = run_cli(&h.path, None, ControlCommand::Wait { name: name("web") }, "");
+    h.until("the waiter", |o| o.waiters == 1).await;
+    assert!(!waiting.is_finished());
+    h.do_(Script::EndTurn("web", TurnOutcome::Success, "all green")).await;
+    let r = tokio::time::timeout(TIMEOUT, waiting).await.unwrap().unwrap();
+    assert_eq!((r.code, r.out.as_str(), r.err.as_str()), (0, "all green\n", ""));
+
+    // An idle agent answers at once with its last turn.
+    let r = h.cli(None, ControlCommand::Wait { name: name("web") }).await;
+    assert_eq!((r.code, r.out.as_str()), (0, "all green\n"));
+
+    h.cli(None, ControlCommand::Send { name: name("web"), text: name("again") }).await;
+    let waiting = run_cli(&h.path, None, ControlCommand::Wait { name: name("web") }, "");
+    h.until("the waiter", |o| o.waiters == 1).await;
+    h.do_(Script::EndTurn("web", TurnOutcome::Error, "gave up")).await;
+    let r = tokio::time::timeout(TIMEOUT, waiting).await.unwrap().unwrap();
+    assert_eq!(r.code, 1);
+    assert_eq!(r.out, "gave up\n");
+    assert_eq!(r.err, "agentmux: web's turn ended: error (error_max_turns)\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_leaves_a_wait_drops_it() {
+    let h = start().await;
+    let (mut s, r) = raw(&h.path);
+    writeln!(s, r#"{{"v":1,"cmd":"wait","agent":"web"}}"#).unwrap();
+    h.until("the waiter", |o| o.waiters == 1).await;
+    drop((s, r));
+    h.until("the waiter to be dropped", |o| o.waiters == 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_follows_events_until_the_agent_closes() {
+    let h = start().await;
+    let tailing = run_cli(&h.path, None, ControlCommand::Tail { name: name("web") }, "");
+    h.until("the subscription", |o| o.tails.get("web") == Some(&1)).await;
+    h.do_(Script::Emit("web", r#"{"type":"system","subtype":"init"}"#.into())).await;
+    h.do_(Script::Emit("web", r#"{"type":"result","result":"ok"}"#.into())).await;
+    h.do_(Script::Close("web")).await;
+    let r = tokio::time::timeout(TIMEOUT, tailing).await.unwrap().unwrap();
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert_eq!(
+        r.out,
+        "{\"type\":\"system\",\"subtype\":\"init\"}\n{\"type\":\"result\",\"result\":\"ok\"}\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_disconnects_mid_tail_drops_the_subscription() {
+    let h = start().await;
+    let (mut s, mut r) = raw(&h.path);
+    writeln!(s, r#"{{"v":1,"cmd":"tail","agent":"api"}}"#).unwrap();
+    assert_eq!(read_json(&mut r)["type"], "tailing");
+    h.do_(Script::Emit("api", r#"{"n":1}"#.into())).await;
+    assert_eq!(read_json(&mut r)["n"], 1);
+    // Leave while the agent is quiet: the server notices without any event to write.
+    s.shutdown(std::net::Shutdown::Both).unwrap();
+    drop((s, r));
+    h.until("the subscription to close", |o| o.tails.get("api") == Some(&0)).await;
+    // Events after that go nowhere and do not disturb anything.
+    h.do_(Script::Emit("api", r#"{"n":2}"#.into())).await;
+    let r = h.cli(None, ControlCommand::Ls { json: true }).await;
+    assert_eq!(r.code, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_and_broadcast() {
+    let h = start().await;
+    let r = h.cli(None, ControlCommand::Kill { name: name("web") }).await;
+    assert_eq!((r.code, r.out.as_str()), (0, "interrupted web\n"));
+    let r = h.cli(None, ControlCommand::Kill { name: name("web") }).await;
+    assert_eq!((r.code, r.out.as_str()), (0, "web had no turn running\n"));
+    h.cli(None, ControlCommand::Send { name: name("web"), text: name("busy now") }).await;
+    let r = h.cli(None, ControlCommand::Broadcast { text: name("stop and commit") }).await;
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert_eq!(r.out, "sent to api\nqueued for web (busy)\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_get_error_answers_and_the_connection_lives_on() {
+    let h = start().await;
+    let (mut s, mut r) = raw(&h.path);
+    let cases = [
+        ("this is not json", "bad_request"),
+        (r#"{"cmd":"ls"}"#, "bad_request"),
+        (r#"{"v":7,"cmd":"ls"}"#, "version"),
+        (r#"{"v":1,"cmd":"teleport"}"#, "bad_request"),
+        (r#"{"v":1,"cmd":"send","agnet":"api","text":"x"}"#, "bad_request"),
+        ("\u{0}\u{1}\u{ff}", "bad_request"),
+    ];
+    for (line, code) in cases {
+        writeln!(s, "{line}").unwrap();
+        let a = read_json(&mut r);
+        assert_eq!(a["v"], 1, "{line}");
+        assert_eq!(a["type"], "error", "{line}");
+        assert_eq!(a["code"], code, "{line}: {a}");
+        assert!(a["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    // Blank lines are skipped; then a good request on the same connection works.
+    s.write_all(b"\n\r\n{\"v\":1,\"cmd\":\"ls\"}\n").unwrap();
+    let a = read_json(&mut r);
+    assert_eq!(a["type"], "agents");
+    assert_eq!(a["agents"].as_array().map(Vec::len), Some(3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_request_is_refused_and_the_server_stays_up() {
+    let h = start().await;
+    let (mut s, mut r) = raw(&h.path);
+    let big = vec![b'x'; agentmux::control::proto::MAX_REQUEST_BYTES + 10];
+    // The server may close before all of it is written.
+    let _ = s.write_all(&big);
+    let a = read_json(&mut r);
+    assert_eq!(a["code"], "bad_request");
+    assert!(a["message"].as_str().unwrap_or("").contains("longer than"));
+    let r = h.cli(None, ControlCommand::Ls { json: true }).await;
+    assert_eq!(r.code, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clients_at_once() {
+    let h = start().await;
+    // One client holds a wait and another a tail while two more ask and get answers.
+    let waiting = run_cli(&h.path, None, ControlCommand::Wait { name: name("web") }, "");
+    let tailing = run_cli(&h.path, None, ControlCommand::Tail { name: name("web") }, "");
+    h.until("both held", |o| o.waiters == 1 && o.tails.get("web") == Some(&1)).await;
+    let (a, b) = tokio::join!(
+        h.cli(None, ControlCommand::Ls { json: true }),
+        h.cli(None, ControlCommand::Send { name: name("api"), text: name("t") }),
+    );
+    assert_eq!((a.code, b.code), (0, 0));
+    h.do_(Script::Emit("web", "{}".into())).await;
+    h.do_(Script::EndTurn("web", TurnOutcome::Success, "done")).await;
+    h.do_(Script::Close("web")).await;
+    let w = tokio::time::timeout(TIMEOUT, waiting).await.unwrap().unwrap();
+    let t = tokio::time::timeout(TIMEOUT, tailing).await.unwrap().unwrap();
+    assert_eq!((w.code, w.out.as_str()), (0, "done\n"));
+    assert_eq!((t.code, t.out.as_str()), (0, "{}\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_socket_is_replaced_and_a_live_one_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ws.sock");
+    // A crashed agentmux leaves its socket file behind.
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    assert!(path.exists());
+    let (tx, mut rx) = mpsc::channel(4);
+    let handle = ControlServer::bind(&path).unwrap().serve(tx).unwrap();
+    tokio::spawn(async move {
+        while let Some(c) = rx.recv().await {
+            let c: ControlCall = c;
+            c.answer(Answer::Agents { agents: vec![] });
+        }
+    });
+    let r =
+        tokio::time::timeout(TIMEOUT, run_cli(&path, None, ControlCommand::Ls { json: true }, ""))
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!((r.code, r.out.as_str()), (0, "[]\n"));
+
+    // A second agentmux for the same workspace is refused with a clear message.
+    let err = ControlServer::bind(&path).unwrap_err();
+    assert!(matches!(err, ControlError::AlreadyRunning(_)));
+    assert!(err.to_string().contains("already running"), "{err}");
+
+    // Quitting removes the socket; a file that is not a socket is never replaced.
+    drop(handle);
+    assert!(!path.exists());
+    std::fs::write(&path, "notes").unwrap();
+    assert!(matches!(ControlServer::bind(&path), Err(ControlError::NotASocket(_))));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "notes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_socket_and_its_directory_are_private() {
+    let h = start().await;
+    let mode = std::fs::metadata(&h.path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+
+    let dir = h.dir.path().join("runtime");
+    server::ensure_private_dir(&dir).unwrap();
+    assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+    server::ensure_private_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let err = server::ensure_private_dir(&dir).unwrap_err();
+    assert!(err.to_string().contains("lets others in"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_with_nobody_listening_says_agentmux_is_not_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("none.sock");
+    let r =
+        tokio::time::timeout(TIMEOUT, run_cli(&path, None, ControlCommand::Ls { json: false }, ""))
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(r.code, 3);
+    assert_eq!(
+        r.err,
+        format!("agentmux: agentmux is not running (nothing answers at {})\n", path.display())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_after_the_app_quit_are_answered_shutting_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ws.sock");
+    let (tx, rx) = mpsc::channel::<ControlCall>(1);
+    let _h = ControlServer::bind(&path).unwrap().serve(tx).unwrap();
+    drop(rx);
+    let r =
+        tokio::time::timeout(TIMEOUT, run_cli(&path, None, ControlCommand::Ls { json: false }, ""))
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(r.code, 1);
+    assert!(r.err.contains("shutting_down"), "{}", r.err);
+}
