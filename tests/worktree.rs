@@ -506,6 +506,44 @@ mod view {
     }
 
     #[test]
+    fn drawing_the_end_of_a_huge_file_costs_about_what_its_top_costs() {
+        use agentmux::worktree::{DiffLine, FileStatus, Hunk};
+        let lines: Vec<DiffLine> = (0..20_000)
+            .map(|i| DiffLine {
+                kind: LineKind::Added,
+                text: format!("line {i} of a generated file"),
+            })
+            .collect();
+        let files = vec![FileDiff {
+            path: "Cargo.lock".into(),
+            status: FileStatus::Modified,
+            added: 20_000,
+            removed: 0,
+            binary: false,
+            truncated: false,
+            hunks: vec![Hunk { header: "@@ -0,0 +1,20000 @@".into(), lines }],
+        }];
+        let mut term = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
+        let mut time = |offset: usize| {
+            let scroll = DiffScroll { selected: 0, offset };
+            let start = Instant::now();
+            for _ in 0..20 {
+                term.draw(|f| f.render_widget(DiffView::new(&files, scroll, "main"), f.area()))
+                    .expect("draw");
+            }
+            start.elapsed() / 20
+        };
+        let end = time(19_990);
+        let top = time(0);
+        let end = end.min(time(19_990));
+        let text = term.backend().to_string();
+        assert!(text.contains("+line 19999 of a generated file"), "{text}");
+        eprintln!("diff view frame, 20,000-line file: top {top:?}, end {end:?}");
+        // Generous: a frame that walked every line would be far slower than this.
+        assert!(end < top * 5 + std::time::Duration::from_millis(5), "top {top:?}, end {end:?}");
+    }
+
+    #[test]
     fn header_fragment_says_branch_counts_and_state() {
         let (_r, wt, _files) = edited_worktree();
         let changes = wt.changes(&git()).expect("changes");

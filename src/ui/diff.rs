@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 use unicode_width::UnicodeWidthStr;
 
-use crate::worktree::{Changes, FileDiff, FileStatus, LineKind};
+use crate::worktree::{Changes, DiffLine, FileDiff, FileStatus, LineKind};
 
 /// Below this width the file list is dropped and one line names the selected file.
 pub const MIN_SPLIT_WIDTH: u16 = 48;
@@ -262,40 +262,69 @@ fn render_hunks(
     if viewport == 0 {
         return;
     }
-    let mut rows: Vec<Line> = Vec::new();
-    if file.binary {
-        rows.push(Line::styled("Binary file: contents not shown.", DIM));
-    } else if file.hunks.is_empty() {
-        let text = if file.truncated {
+    let offset = scroll.effective_offset(file_rows(file), viewport);
+    for (i, line) in visible_rows(file, offset, viewport).into_iter().enumerate() {
+        buf.set_line(area.x, area.y + 1 + i as u16, &line, area.width);
+    }
+}
+
+fn diff_line(l: &DiffLine) -> Line<'static> {
+    let (mark, style) = match l.kind {
+        LineKind::Added => ("+", ADDED),
+        LineKind::Removed => ("-", REMOVED),
+        LineKind::Context => (" ", Style::new()),
+        LineKind::NoNewline => ("", DIM),
+    };
+    Line::styled(format!("{mark}{}", printable(&l.text)), style)
+}
+
+/// Rows `offset..offset + count` of a file's hunk pane ([`file_rows`] says how many there
+/// are). Hunks above the offset are skipped by arithmetic, so a file of 20,000 lines costs
+/// the same per frame as a short one.
+fn visible_rows(file: &FileDiff, offset: usize, count: usize) -> Vec<Line<'static>> {
+    if file.binary || file.hunks.is_empty() {
+        let text = if file.binary {
+            "Binary file: contents not shown."
+        } else if file.truncated {
             "Too large to show."
         } else {
             "No content changes (mode or empty file)."
         };
-        rows.push(Line::styled(text, DIM));
+        return (offset == 0 && count > 0).then(|| Line::styled(text, DIM)).into_iter().collect();
     }
-    let offset = scroll.effective_offset(file_rows(file), viewport);
-    let wanted = offset + viewport;
-    'hunks: for hunk in &file.hunks {
-        rows.push(Line::styled(printable(&hunk.header), HUNK_HEADER));
-        for l in &hunk.lines {
-            if rows.len() >= wanted {
-                break 'hunks;
+    if count == 0 {
+        return Vec::new();
+    }
+    let mut out = Vec::with_capacity(count);
+    let mut row = 0usize;
+    for hunk in &file.hunks {
+        let rows = 1 + hunk.lines.len();
+        if row + rows <= offset {
+            row += rows;
+            continue;
+        }
+        if row >= offset {
+            out.push(Line::styled(printable(&hunk.header), HUNK_HEADER));
+        }
+        // Index of the first line of this hunk that is at or after the offset.
+        let first = (offset.saturating_sub(row + 1)).min(hunk.lines.len());
+        for l in &hunk.lines[first..] {
+            if out.len() >= count {
+                return out;
             }
-            let (mark, style) = match l.kind {
-                LineKind::Added => ("+", ADDED),
-                LineKind::Removed => ("-", REMOVED),
-                LineKind::Context => (" ", Style::new()),
-                LineKind::NoNewline => ("", DIM),
-            };
-            rows.push(Line::styled(format!("{mark}{}", printable(&l.text)), style));
+            out.push(diff_line(l));
+        }
+        row += rows;
+        if out.len() >= count {
+            return out;
         }
     }
-    if file.truncated && !file.hunks.is_empty() {
-        rows.push(Line::styled("… more lines not shown", DIM));
+    // `row` is now the index of the "more lines" row.
+    if file.truncated && out.len() < count && offset <= row {
+        out.push(Line::styled("… more lines not shown", DIM));
     }
-    for (i, line) in rows.iter().skip(offset).take(viewport).enumerate() {
-        buf.set_line(area.x, area.y + 1 + i as u16, line, area.width);
-    }
+    out.truncate(count);
+    out
 }
 
 /// The pane header's worktree fragment, e.g. "⎇ agentmux/qa +12 −3 · 2 files (uncommitted)".
@@ -382,6 +411,38 @@ mod tests {
         assert_eq!(list_offset(9, 20, 4), 7);
         assert_eq!(list_offset(19, 20, 4), 16);
         assert_eq!(list_offset(3, 20, 0), 0);
+    }
+
+    #[test]
+    fn visible_rows_start_at_the_offset_across_hunks() {
+        use crate::worktree::Hunk;
+        let line = |t: &str| DiffLine { kind: LineKind::Context, text: t.into() };
+        let file = FileDiff {
+            path: "f".into(),
+            status: FileStatus::Modified,
+            added: 0,
+            removed: 0,
+            binary: false,
+            truncated: true,
+            hunks: vec![
+                Hunk { header: "@@ 1 @@".into(), lines: vec![line("a"), line("b")] },
+                Hunk { header: "@@ 2 @@".into(), lines: vec![line("c")] },
+            ],
+        };
+        let text = |offset, count| -> Vec<String> {
+            visible_rows(&file, offset, count)
+                .iter()
+                .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+                .collect()
+        };
+        assert_eq!(file_rows(&file), 6);
+        assert_eq!(text(0, 10), ["@@ 1 @@", " a", " b", "@@ 2 @@", " c", "… more lines not shown"]);
+        assert_eq!(text(1, 2), [" a", " b"]);
+        assert_eq!(text(2, 3), [" b", "@@ 2 @@", " c"]);
+        assert_eq!(text(3, 1), ["@@ 2 @@"]);
+        assert_eq!(text(5, 4), ["… more lines not shown"]);
+        assert!(text(6, 4).is_empty());
+        assert!(text(0, 0).is_empty());
     }
 
     #[test]
