@@ -1,0 +1,123 @@
+//! Time for the simulation: paced delays (`AGENTMUX_SIM_SPEED`), jitter, timestamps.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Multiplies every simulated delay: 0 = none (tests), 1 = realistic, 2 = twice as slow.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pace {
+    pub factor: f64,
+    seed: u64,
+}
+
+impl Pace {
+    pub fn new(factor: f64, seed: u64) -> Pace {
+        let factor = if factor.is_finite() && factor >= 0.0 { factor } else { 1.0 };
+        Pace { factor, seed: seed | 1 }
+    }
+
+    /// From `AGENTMUX_SIM_SPEED`; missing or unreadable means realistic (1).
+    pub fn from_env(seed: u64) -> Pace {
+        let factor = std::env::var("AGENTMUX_SIM_SPEED")
+            .ok()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .unwrap_or(1.0);
+        Pace::new(factor, seed)
+    }
+
+    /// A pseudo-random number in `0..1` (xorshift: jitter only, nothing secret).
+    pub fn unit(&mut self) -> f64 {
+        let mut x = self.seed;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.seed = x;
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A whole number in `lo..=hi`.
+    pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
+        if hi <= lo {
+            return lo;
+        }
+        lo + (self.unit() * (hi - lo + 1) as f64) as u64 % (hi - lo + 1)
+    }
+
+    /// Sleeps `lo..=hi` realistic milliseconds, scaled by the factor.
+    pub fn wait(&mut self, lo: u64, hi: u64) {
+        let ms = self.between(lo, hi);
+        self.wait_ms(ms as f64);
+    }
+
+    pub fn wait_ms(&self, ms: f64) {
+        let scaled = ms * self.factor;
+        if scaled > 0.0 {
+            std::thread::sleep(Duration::from_secs_f64(scaled / 1000.0));
+        }
+    }
+}
+
+/// A seed from a string (the session id) and the clock.
+pub fn seed_from(s: &str) -> u64 {
+    let nanos =
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos() as u64).unwrap_or(0);
+    s.bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+        ^ nanos
+}
+
+/// `2026-11-21T08:53:17.526Z`, as the CLI writes `timestamp`.
+pub fn now_rfc3339() -> String {
+    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    rfc3339(d.as_secs() as i64, d.subsec_millis())
+}
+
+fn rfc3339(secs: i64, millis: u32) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Howard Hinnant's days-to-civil algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(1_795_251_197, 526), "2026-11-21T08:53:17.526Z");
+        assert_eq!(rfc3339(951_782_400, 5), "2000-02-29T00:00:00.005Z");
+    }
+
+    #[test]
+    fn jitter_stays_in_range_and_zero_speed_never_sleeps() {
+        let mut p = Pace::new(0.0, 42);
+        for _ in 0..1000 {
+            let v = p.between(3, 7);
+            assert!((3..=7).contains(&v));
+        }
+        let start = std::time::Instant::now();
+        p.wait(10_000, 20_000);
+        assert!(start.elapsed() < Duration::from_millis(100));
+        assert_eq!(Pace::new(f64::NAN, 1).factor, 1.0);
+    }
+}

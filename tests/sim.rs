@@ -1,0 +1,387 @@
+//! The simulated claude (`agentmux __sim-claude`) run as a plain child process, checked against
+//! the shapes and exit codes of the real CLI 2.1.197.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const EXE: &str = env!("CARGO_BIN_EXE_agentmux");
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+struct Sim {
+    home: tempfile::TempDir,
+    cwd: tempfile::TempDir,
+}
+
+struct Run {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    /// Every stdout line, parsed; panics on a line that is not a JSON object with a `type`.
+    fn events(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap_or_else(|e| {
+                    panic!("not JSON ({e}): {}", l.chars().take(200).collect::<String>())
+                });
+                assert!(v.get("type").and_then(Value::as_str).is_some(), "no type: {l}");
+                v
+            })
+            .collect()
+    }
+
+    fn result(&self) -> Value {
+        let events = self.events();
+        let last = events.last().cloned().expect("no output");
+        assert_eq!(last["type"], "result", "result is not last: {last}");
+        last
+    }
+}
+
+fn spawn(sim: &Sim, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Child {
+    let mut cmd = Command::new(EXE);
+    cmd.arg("__sim-claude")
+        .args(args)
+        .current_dir(sim.cwd.path())
+        .env("HOME", sim.home.path())
+        .env("AGENTMUX_SIM_HOME", sim.home.path().join("sessions"))
+        .env("AGENTMUX_SIM_SPEED", "0")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("AGENTMUX_SIM_FAIL")
+        .env_remove("AGENTMUX_SIM_PERSONA")
+        .env_remove("AGENTMUX_SOCKET")
+        .env_remove("IS_SANDBOX")
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn agentmux");
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(text.as_bytes()).expect("write stdin");
+    }
+    child
+}
+
+/// Waits for the child with a timeout, reading both pipes on threads so neither fills up.
+fn finish(mut child: Child) -> Run {
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let out_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        out.read_to_string(&mut s).map(|_| s)
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        err.read_to_string(&mut s).map(|_| s)
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        if start.elapsed() > TIMEOUT {
+            let _ = child.kill();
+            panic!("simulated claude did not finish within {TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Run {
+        status,
+        stdout: out_t.join().expect("join").expect("read stdout"),
+        stderr: err_t.join().expect("join").expect("read stderr"),
+    }
+}
+
+impl Sim {
+    fn new() -> Sim {
+        Sim { home: tempfile::tempdir().unwrap(), cwd: tempfile::tempdir().unwrap() }
+    }
+
+    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        finish(spawn(self, args, env, None))
+    }
+
+    /// A stream-json turn with `prompt` after `--`.
+    fn turn(&self, extra: &[&str], prompt: &str, env: &[(&str, &str)]) -> Run {
+        let mut args = vec!["-p", "--output-format", "stream-json", "--verbose"];
+        args.extend_from_slice(extra);
+        args.push("--");
+        args.push(prompt);
+        self.run(&args, env)
+    }
+}
+
+const SID: &str = "5b7c6f0e-1111-4222-8333-444455556666";
+
+fn cwd_str(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// Checks the common shape: init first with the session id, result last, every line tagged
+/// with the same session.
+fn check_turn(run: &Run, sim: &Sim, session: &str) -> Vec<Value> {
+    let events = run.events();
+    let init = &events[0];
+    assert_eq!(init["type"], "system");
+    assert_eq!(init["subtype"], "init");
+    assert_eq!(init["session_id"], session);
+    assert_eq!(init["cwd"], cwd_str(sim.cwd.path()));
+    assert!(init["tools"].as_array().is_some_and(|t| t.iter().any(|x| x == "Bash")));
+    assert!(init["model"].as_str().is_some_and(|m| m.starts_with("claude-")));
+    assert!(init["claude_code_version"].as_str().is_some_and(|v| v.starts_with("2.1.197")));
+    for e in &events {
+        assert_eq!(e["session_id"], session, "{e}");
+    }
+    run.result();
+    events
+}
+
+#[test]
+fn a_turn_has_init_text_tools_and_a_successful_result() {
+    let sim = Sim::new();
+    let run = sim.turn(&["--session-id", SID], "Say hello", &[]);
+    assert!(run.status.success(), "{}", run.stderr);
+    let events = check_turn(&run, &sim, SID);
+    assert_eq!(events[0]["apiKeySource"], "none");
+    assert_eq!(events[0]["permissionMode"], "default");
+    // A tool call and its result, with matching ids.
+    let tool_use = events
+        .iter()
+        .find_map(|e| {
+            (e["type"] == "assistant" && e["message"]["content"][0]["type"] == "tool_use")
+                .then(|| e["message"]["content"][0].clone())
+        })
+        .expect("a tool_use");
+    let id = tool_use["id"].as_str().expect("id");
+    assert!(id.starts_with("toolu_"));
+    let result_line = events.iter().find(|e| e["type"] == "user").expect("a tool_result");
+    assert_eq!(result_line["message"]["content"][0]["tool_use_id"], id);
+    assert_eq!(result_line["message"]["content"][0]["is_error"], false);
+    // No partial messages unless asked.
+    assert!(events.iter().all(|e| e["type"] != "stream_event"));
+    let result = run.result();
+    assert_eq!(result["subtype"], "success");
+    assert_eq!(result["is_error"], false);
+    assert_eq!(result["num_turns"], 2);
+    assert!(result["result"].as_str().is_some_and(|t| t.contains("Say hello")));
+    assert!(result["total_cost_usd"].as_f64().is_some_and(|c| c > 0.0));
+    assert!(result["usage"]["output_tokens"].as_u64().is_some_and(|n| n > 0));
+    assert!(result["duration_ms"].is_u64() && result["duration_api_ms"].is_u64());
+    assert_eq!(result["permission_denials"], serde_json::json!([]));
+    assert!(result["uuid"].is_string());
+    // Each line begins with its type, as the CLI writes it.
+    assert!(run.stdout.lines().all(|l| l.starts_with("{\"type\":")));
+}
+
+#[test]
+fn partial_messages_stream_deltas_that_add_up_to_the_message() {
+    let sim = Sim::new();
+    let run = sim.turn(&["--include-partial-messages"], "Explain the plan", &[]);
+    assert!(run.status.success(), "{}", run.stderr);
+    let events = run.events();
+    let sid = events[0]["session_id"].as_str().expect("session").to_string();
+    check_turn(&run, &sim, &sid);
+    let kinds: Vec<String> = events
+        .iter()
+        .filter(|e| e["type"] == "stream_event")
+        .map(|e| e["event"]["type"].as_str().unwrap_or("").to_string())
+        .collect();
+    for k in [
+        "message_start",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    ] {
+        assert!(kinds.iter().any(|x| x == k), "missing {k}");
+    }
+    // The last message's text deltas add up to its complete assistant line, which comes
+    // before its content_block_stop (as in the real CLI).
+    let last_start =
+        events.iter().rposition(|e| e["event"]["type"] == "message_start").expect("message_start");
+    let tail = &events[last_start..];
+    let streamed: String = tail
+        .iter()
+        .filter(|e| e["event"]["delta"]["type"] == "text_delta")
+        .filter_map(|e| e["event"]["delta"]["text"].as_str())
+        .collect();
+    let full_at = tail.iter().position(|e| e["type"] == "assistant").expect("assistant");
+    assert_eq!(tail[full_at]["message"]["content"][0]["text"], streamed.as_str());
+    assert_eq!(tail[full_at + 1]["event"]["type"], "content_block_stop");
+    assert_eq!(run.result()["result"], streamed.as_str());
+}
+
+#[test]
+fn resume_remembers_the_earlier_prompt() {
+    let sim = Sim::new();
+    let first = sim.turn(&["--session-id", SID], "Rename the config loader", &[]);
+    assert!(first.status.success(), "{}", first.stderr);
+    let second = sim.turn(&["--resume", SID], "and add a test", &[]);
+    assert!(second.status.success(), "{}", second.stderr);
+    check_turn(&second, &sim, SID);
+    let text = second.result()["result"].as_str().unwrap_or_default().to_string();
+    assert!(text.contains("Earlier you asked: \"Rename the config loader\""), "{text}");
+    assert!(text.contains("and add a test"), "{text}");
+    let third = sim.turn(&["--resume", SID], "one more", &[]);
+    let text = third.result()["result"].as_str().unwrap_or_default().to_string();
+    assert!(text.contains("Earlier you asked: \"and add a test\""), "{text}");
+    // The same id cannot start a second conversation.
+    let again = sim.turn(&["--session-id", SID], "hi", &[]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(again.stdout.is_empty());
+    assert!(again.stderr.contains("is already in use"), "{}", again.stderr);
+}
+
+#[test]
+fn an_unknown_session_fails_like_the_real_cli() {
+    let sim = Sim::new();
+    let id = "11111111-2222-3333-4444-555555555555";
+    let run = sim.turn(&["--resume", id], "hi", &[]);
+    assert_eq!(run.status.code(), Some(1));
+    let events = run.events();
+    assert_eq!(events.len(), 1, "{}", run.stdout);
+    let r = &events[0];
+    assert_eq!(r["type"], "result");
+    assert_eq!(r["subtype"], "error_during_execution");
+    assert_eq!(r["is_error"], true);
+    assert_eq!(r["num_turns"], 0);
+    assert_eq!(r["session_id"], id);
+    let message = format!("No conversation found with session ID: {id}");
+    assert_eq!(r["errors"], serde_json::json!([message]));
+    assert!(run.stderr.contains(&message));
+    // Not a UUID at all: the same answer, and no file is looked up outside the store.
+    let run = sim.turn(&["--resume", "../../etc/passwd"], "hi", &[]);
+    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(run.result()["subtype"], "error_during_execution");
+}
+
+#[test]
+fn early_errors_are_plain_text_with_exit_code_1() {
+    let sim = Sim::new();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["-p", "--output-format", "stream-json", "--verbose", "--bogus", "--", "x"],
+            "error: unknown option '--bogus'",
+        ),
+        (&["-p", "--output-format", "stream-json", "--", "x"], "requires --verbose"),
+        (
+            &[
+                "-p",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--session-id",
+                "nope",
+                "--",
+                "x",
+            ],
+            "Invalid session ID",
+        ),
+        (
+            &[
+                "-p",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--permission-mode",
+                "nope",
+                "--",
+                "x",
+            ],
+            "argument 'nope' is invalid",
+        ),
+        (&["-p", "--output-format", "stream-json", "--verbose"], "Input must be provided"),
+    ];
+    for (args, want) in cases {
+        let run = sim.run(args, &[]);
+        assert_eq!(run.status.code(), Some(1), "{args:?}");
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+        assert!(run.stderr.contains(want), "{args:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn bypass_permissions_as_root_is_refused_with_plain_text() {
+    let sim = Sim::new();
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let run = sim.turn(&["--permission-mode", "bypassPermissions"], "hi", &[]);
+    if root {
+        assert_eq!(run.status.code(), Some(1));
+        assert!(run.stdout.is_empty());
+        assert_eq!(
+            run.stderr.trim(),
+            "--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons"
+        );
+    } else {
+        assert!(run.status.success());
+        assert_eq!(run.events()[0]["permissionMode"], "bypassPermissions");
+    }
+}
+
+#[test]
+fn a_prompt_after_the_separator_may_start_with_a_dash_and_stdin_works_too() {
+    let sim = Sim::new();
+    let run = sim.turn(&[], "--help me with -p flags", &[]);
+    assert!(run.status.success(), "{}", run.stderr);
+    let text = run.result()["result"].as_str().unwrap_or_default().to_string();
+    assert!(text.contains("--help me with -p flags"), "{text}");
+
+    let child = spawn(
+        &sim,
+        &["-p", "--output-format", "stream-json", "--verbose"],
+        &[],
+        Some("from stdin please\n"),
+    );
+    let run = finish(child);
+    assert!(run.status.success(), "{}", run.stderr);
+    let text = run.result()["result"].as_str().unwrap_or_default().to_string();
+    assert!(text.contains("from stdin please"), "{text}");
+}
+
+#[test]
+fn api_key_source_follows_the_environment() {
+    let sim = Sim::new();
+    let run = sim.turn(&[], "hi", &[("ANTHROPIC_API_KEY", "sk-test")]);
+    assert_eq!(run.events()[0]["apiKeySource"], "ANTHROPIC_API_KEY");
+}
+
+#[test]
+fn speed_scales_the_delays() {
+    let sim = Sim::new();
+    let fast = Instant::now();
+    let run = sim.turn(&["--include-partial-messages"], "time me", &[]);
+    assert!(run.status.success());
+    let fast = fast.elapsed();
+    let slow = Instant::now();
+    let run =
+        sim.turn(&["--include-partial-messages"], "time me", &[("AGENTMUX_SIM_SPEED", "0.2")]);
+    assert!(run.status.success());
+    let slow = slow.elapsed();
+    // At 1/5 of realistic pacing a turn still takes well over 200 ms (start, time to first
+    // token, deltas); at speed 0 it takes only process start-up.
+    assert!(slow >= Duration::from_millis(200), "slow {slow:?}");
+    assert!(slow > fast, "slow {slow:?} fast {fast:?}");
+}
+
+#[test]
+fn text_and_json_output_formats_print_only_the_result() {
+    let sim = Sim::new();
+    let run = sim.run(&["-p", "--", "plain text please"], &[]);
+    assert!(run.status.success());
+    assert!(run.stdout.contains("plain text please"));
+    assert!(serde_json::from_str::<Value>(run.stdout.trim()).is_err());
+    let run = sim.run(&["-p", "--output-format", "json", "--", "json please"], &[]);
+    let v: Value = serde_json::from_str(run.stdout.trim()).expect("one JSON object");
+    assert_eq!(v["type"], "result");
+}
