@@ -236,7 +236,7 @@ fn edit(path: &Path, old: &str, new: &str) -> ToolResult {
     let Some(at) = original.find(old) else {
         return ToolResult::error(&format!("String to replace not found in file.\nString: {old}"));
     };
-    let line = original[..at].lines().count().max(1);
+    let line = original[..at].matches('\n').count() + 1;
     let mut lines: Vec<String> = old.lines().map(|l| format!("-{l}")).collect();
     lines.extend(new.lines().map(|l| format!("+{l}")));
     let detail = json!({
