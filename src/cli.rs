@@ -1,13 +1,488 @@
 //! The command line. `main.rs` only calls [`main`].
+//!
+//! `agentmux [-c FILE] [--claude PATH] [--workspace NAME]` opens a team; subcommands do the
+//! rest. To add a subcommand: a variant of [`Command`] and an arm in [`dispatch`].
+//! Errors are reported once, here: `agentmux: <what>: <cause>` on stderr, exit code 2 for
+//! usage mistakes and 1 for everything else.
 
+use std::ffi::OsString;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+use crate::agent::{AgentOptions, ClaudeCmd, PermissionMode};
+use crate::config::{ConfigError, Layers, Settings, Team, TEAM_FILE_NAME};
+use crate::run::{RunError, RunOptions};
+use crate::store::{self, Access, StoreError, Workspace, WorkspaceKey};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "agentmux",
+    version,
+    about = "Run a team of Claude Code agents side by side in one terminal",
+    long_about = "Run a team of Claude Code agents side by side in one terminal.\n\n\
+        Without a subcommand, agentmux opens the team described by -c FILE, or by ./agentmux.toml \
+        when there is one, or else an empty workspace for the current directory. Workspaces \
+        persist: reopening shows every pane, conversation and cost where it was.",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub open: OpenArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// How to open a team (the default action).
+#[derive(Debug, Default, Args)]
+pub struct OpenArgs {
+    /// The team file to open (default: ./agentmux.toml if it exists)
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The claude CLI to run (default: AGENTMUX_CLAUDE, your settings, PATH, usual places)
+    #[arg(long, value_name = "PATH", env = "AGENTMUX_CLAUDE")]
+    pub claude: Option<PathBuf>,
+    /// Keep this run in the workspace NAME instead of the team file's own
+    #[arg(long, value_name = "NAME")]
+    pub workspace: Option<String>,
+    /// Look at a workspace another agentmux has open, without changing it
+    #[arg(long)]
+    pub read_only: bool,
+    /// Model for every agent (over the team file)
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+    /// Permission mode for every agent (over the team file)
+    #[arg(long, value_name = "MODE", value_parser = parse_permission_mode)]
+    pub permission_mode: Option<PermissionMode>,
+    /// Spending limit per turn for every agent, in US dollars
+    #[arg(long, value_name = "USD")]
+    pub max_budget_usd: Option<f64>,
+    /// Limit of agentic turns per turn for every agent
+    #[arg(long, value_name = "N")]
+    pub max_turns: Option<u32>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// A supervisor and simulated agents at work (no claude, no network, nothing saved)
+    Demo,
+    /// List saved workspaces, or remove one
+    Workspaces {
+        #[command(subcommand)]
+        action: Option<WorkspacesAction>,
+    },
+    /// Write an agent's transcript as Markdown
+    Export {
+        /// The workspace (as `agentmux workspaces` lists it)
+        workspace: String,
+        /// The agent's name
+        agent: String,
+        /// Write to FILE instead of standard output
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Print a shell completion script (e.g. `agentmux completions bash > ...`)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspacesAction {
+    /// List workspaces (the default)
+    Ls,
+    /// Remove a workspace and its transcripts
+    Rm {
+        name: String,
+        /// Do not ask for confirmation
+        #[arg(short = 'y', long)]
+        yes: bool,
+    },
+}
+
+fn parse_permission_mode(s: &str) -> Result<PermissionMode, String> {
+    Ok(match s {
+        "default" => PermissionMode::Default,
+        "acceptEdits" => PermissionMode::AcceptEdits,
+        "bypassPermissions" => PermissionMode::BypassPermissions,
+        "plan" => PermissionMode::Plan,
+        "dontAsk" => PermissionMode::DontAsk,
+        _ => {
+            return Err(
+                "expected one of default, acceptEdits, bypassPermissions, plan, dontAsk".into()
+            )
+        }
+    })
+}
+
+/// Everything that can stop a command, reported as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A usage mistake (exit code 2).
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("claude: {0}")]
+    Claude(String),
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
 pub fn main() -> ExitCode {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let args: Vec<OsString> = std::env::args_os().collect();
     // The simulated claude takes claude's flags, not ours: dispatch before any parsing.
     if args.get(1).is_some_and(|a| a == crate::SIM_SUBCOMMAND) {
         return crate::sim::main(args[2..].to_vec());
     }
-    eprintln!("agentmux: not built yet");
-    ExitCode::FAILURE
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => return clap_exit(e),
+    };
+    match dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("agentmux: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// `--help` and `--version` print as clap renders them; a usage mistake becomes one line.
+fn clap_exit(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            ExitCode::SUCCESS
+        }
+        _ => {
+            let rendered = e.to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("agentmux: {first} (see agentmux --help)");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub fn dispatch(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        None => open(cli.open),
+        Some(Command::Demo) => demo(),
+        Some(Command::Workspaces { action: None | Some(WorkspacesAction::Ls) }) => {
+            list_workspaces()
+        }
+        Some(Command::Workspaces { action: Some(WorkspacesAction::Rm { name, yes }) }) => {
+            remove_workspace(&name, yes)
+        }
+        Some(Command::Export { workspace, agent, output }) => export(&workspace, &agent, output),
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(shell, &mut Cli::command(), "agentmux", &mut std::io::stdout());
+            Ok(())
+        }
+    }
+}
+
+/// The options given on the command line, the top layer over every agent's.
+fn command_line_options(args: &OpenArgs) -> Result<AgentOptions, CliError> {
+    if let Some(b) = args.max_budget_usd {
+        if !(b.is_finite() && b > 0.0) {
+            return Err(CliError::Usage(format!(
+                "--max-budget-usd {b}: expected a positive number of US dollars"
+            )));
+        }
+    }
+    Ok(AgentOptions {
+        model: args.model.clone(),
+        permission_mode: args.permission_mode,
+        max_budget_usd: args.max_budget_usd,
+        max_turns: args.max_turns,
+        ..AgentOptions::default()
+    })
+}
+
+/// What `agentmux` (no subcommand) would open, before anything is started.
+#[derive(Debug)]
+pub struct OpenPlan {
+    pub team: Team,
+    pub key: WorkspaceKey,
+    pub settings: Settings,
+}
+
+/// Resolves settings, the team file and the workspace key from the arguments and `cwd`.
+pub fn plan_open(args: &OpenArgs, cwd: &Path) -> Result<OpenPlan, CliError> {
+    let settings = Settings::load()?;
+    let layers =
+        Layers { user: settings.defaults.clone(), command_line: command_line_options(args)? };
+    let team_file = match &args.config {
+        Some(file) => Some(cwd.join(file)),
+        None => Some(cwd.join(TEAM_FILE_NAME)).filter(|f| f.is_file()),
+    };
+    let team = match &team_file {
+        Some(file) => Team::load(file, &layers)?,
+        None => Team::empty(&layers),
+    };
+    let key = match (&args.workspace, &team.path) {
+        (Some(name), _) => WorkspaceKey::Named(name.clone()),
+        (None, Some(path)) => WorkspaceKey::TeamFile(path.clone()),
+        (None, None) => {
+            WorkspaceKey::Directory(std::fs::canonicalize(cwd).unwrap_or(cwd.to_path_buf()))
+        }
+    };
+    if let Some(name) = &args.workspace {
+        key.dir_name().map_err(|_| {
+            CliError::Usage(format!(
+                "--workspace {name}: expected letters, digits, '-', '_' or '.' (not starting with '.')"
+            ))
+        })?;
+    }
+    Ok(OpenPlan { team, key, settings })
+}
+
+fn open(args: OpenArgs) -> Result<(), CliError> {
+    let cwd = std::env::current_dir()
+        .map_err(|source| CliError::Io { what: "current directory".into(), source })?;
+    let plan = plan_open(&args, &cwd)?;
+    let claude = find_claude(args.claude.as_deref(), plan.settings.claude.as_deref())?;
+    let data_dir = store::data_dir()?;
+    let access = if args.read_only { Access::ReadOnly } else { Access::Exclusive };
+    let workspace = Workspace::open_or_create(&data_dir, &plan.key, access)?;
+    crate::run::run(RunOptions {
+        team: plan.team,
+        claude: ClaudeCmd::real(claude),
+        workspace: Some(workspace),
+        demo: false,
+    })?;
+    Ok(())
+}
+
+fn demo() -> Result<(), CliError> {
+    let exe = std::env::current_exe()
+        .map_err(|source| CliError::Io { what: "the agentmux executable".into(), source })?;
+    // The simulated agents work in a scratch directory of their own.
+    let workdir = std::env::temp_dir().join(format!("agentmux-demo-{}", std::process::id()));
+    store::fsutil::create_private_dir(&workdir)
+        .map_err(|source| CliError::Io { what: workdir.display().to_string(), source })?;
+    let team = demo_team(&exe, &workdir);
+    let result = crate::run::run(RunOptions {
+        team,
+        claude: ClaudeCmd::simulated(exe),
+        workspace: None,
+        demo: true,
+    });
+    let _ = std::fs::remove_dir_all(&workdir);
+    result.map_err(CliError::from)
+}
+
+/// Stand-in for `sim::demo_team` until the simulated claude lands on main.
+// TODO(store): call `crate::sim::demo_team(exe, workdir)` once it exists.
+fn demo_team(_exe: &Path, workdir: &Path) -> Team {
+    use crate::agent::AgentSpec;
+    use crate::config::{SupervisorConfig, TeamAgent};
+    let agent = |name: &str, role: &str| TeamAgent {
+        spec: AgentSpec { role: Some(role.into()), ..AgentSpec::new(name, workdir) },
+        prompt: Some(format!("You are the {role}. Start on your part of the task.")),
+        worktree: false,
+    };
+    Team {
+        path: None,
+        defaults: AgentOptions::default(),
+        supervisor: Some(SupervisorConfig {
+            spec: AgentSpec::new(SupervisorConfig::DEFAULT_NAME, workdir),
+            prompt: Some("Plan the work and hand it out.".into()),
+            max_relay_depth: SupervisorConfig::DEFAULT_MAX_RELAY_DEPTH,
+            max_relays_per_minute: SupervisorConfig::DEFAULT_MAX_RELAYS_PER_MINUTE,
+            team_budget_usd: None,
+            report_chars: SupervisorConfig::DEFAULT_REPORT_CHARS,
+        }),
+        agents: vec![
+            agent("frontend", "frontend coder"),
+            agent("backend", "backend coder"),
+            agent("tests", "test writer"),
+        ],
+    }
+}
+
+/// Finds the claude CLI: an explicit path, the settings' `claude`, then PATH and the usual
+/// install places.
+// TODO(store): switch to `agent::discover` once the engine's lands on main.
+fn find_claude(explicit: Option<&Path>, from_settings: Option<&Path>) -> Result<PathBuf, CliError> {
+    if let Some(p) = explicit.or(from_settings) {
+        return if p.is_file() {
+            Ok(p.to_path_buf())
+        } else {
+            Err(CliError::Claude(format!("{} does not exist", p.display())))
+        };
+    }
+    let mut looked = Vec::new();
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let candidate = dir.join("claude");
+            if candidate.is_file() {
+                return Ok(candidate);
+            }
+        }
+        looked.push("PATH".to_string());
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let mut usual: Vec<PathBuf> = Vec::new();
+    if let Some(h) = &home {
+        usual.extend(
+            [".claude/local/claude", ".local/bin/claude", ".npm-global/bin/claude"]
+                .iter()
+                .map(|p| h.join(p)),
+        );
+    }
+    usual.extend(["/usr/local/bin/claude", "/opt/homebrew/bin/claude"].iter().map(PathBuf::from));
+    for candidate in &usual {
+        if candidate.is_file() {
+            return Ok(candidate.clone());
+        }
+        looked.push(candidate.display().to_string());
+    }
+    Err(CliError::Claude(format!(
+        "not found (looked in {}); install it with `npm install -g @anthropic-ai/claude-code` \
+         or point to it with --claude PATH or AGENTMUX_CLAUDE",
+        looked.join(", ")
+    )))
+}
+
+fn list_workspaces() -> Result<(), CliError> {
+    let data_dir = store::data_dir()?;
+    let list = store::list_workspaces(&data_dir)?;
+    let mut out = std::io::stdout().lock();
+    if list.is_empty() {
+        let _ =
+            writeln!(out, "no workspaces yet (in {})", store::workspaces_dir(&data_dir).display());
+        return Ok(());
+    }
+    let rows: Vec<[String; 5]> = list
+        .iter()
+        .map(|w| {
+            let mut name = w.name.clone();
+            if w.in_use {
+                name.push_str(" (in use)");
+            }
+            let agents = match &w.problem {
+                Some(p) => p.clone(),
+                None if w.agents.is_empty() => "-".into(),
+                None => format!("{}: {}", w.agents.len(), w.agents.join(", ")),
+            };
+            let last = if w.last_used_ms == 0 {
+                "-".into()
+            } else {
+                format!("{} UTC", store::fsutil::utc_minute(w.last_used_ms))
+            };
+            let source = w.source.as_ref().map_or("-".into(), |s| s.display().to_string());
+            [name, source, agents, last, format!("${:.2}", w.cost_usd)]
+        })
+        .collect();
+    let header = ["NAME", "FOR", "AGENTS", "LAST USED", "COST"];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 5]| {
+        let mut s = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i == 4 {
+                s.push_str(&format!("{cell:>w$}", w = widths[i]));
+            } else {
+                s.push_str(&format!("{cell:<w$}  ", w = widths[i]));
+            }
+        }
+        s
+    };
+    let _ = writeln!(out, "{}", line(header));
+    for row in &rows {
+        let _ = writeln!(out, "{}", line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
+    }
+    Ok(())
+}
+
+fn remove_workspace(name: &str, yes: bool) -> Result<(), CliError> {
+    let data_dir = store::data_dir()?;
+    let list = store::list_workspaces(&data_dir)?;
+    let Some(found) = list.iter().find(|w| w.name == name) else {
+        return Err(StoreError::NotFound(name.to_string()).into());
+    };
+    if !yes {
+        eprint!(
+            "Remove workspace {name} ({} agents, ${:.2}) and its transcripts? [y/N] ",
+            found.agents.len(),
+            found.cost_usd
+        );
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut answer)
+            .map_err(|source| CliError::Io { what: "reading the answer".into(), source })?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+            return Err(CliError::Other(format!("workspace {name} kept")));
+        }
+    }
+    let dir = store::remove_workspace(&data_dir, name)?;
+    println!("removed {}", dir.display());
+    Ok(())
+}
+
+fn export(workspace: &str, agent: &str, output: Option<PathBuf>) -> Result<(), CliError> {
+    let data_dir = store::data_dir()?;
+    let markdown = store::export_agent(&data_dir, workspace, agent)?;
+    match output {
+        Some(file) => std::fs::write(&file, markdown)
+            .map_err(|source| CliError::Io { what: file.display().to_string(), source }),
+        None => std::io::stdout()
+            .write_all(markdown.as_bytes())
+            .map_err(|source| CliError::Io { what: "standard output".into(), source }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn subcommands_and_team_flags_do_not_mix() {
+        assert!(Cli::try_parse_from(["agentmux", "-c", "x.toml", "demo"]).is_err());
+        let cli = Cli::try_parse_from(["agentmux", "workspaces", "rm", "w", "--yes"]);
+        assert!(matches!(
+            cli.map(|c| c.command),
+            Ok(Some(Command::Workspaces { action: Some(WorkspacesAction::Rm { yes: true, .. }) }))
+        ));
+    }
 }

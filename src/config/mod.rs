@@ -3,9 +3,18 @@
 //! Contract used by the app: a loaded [`Team`]. The loader (team files with errors that name
 //! file, line and key; user settings from the platform's config directory) lives here too.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::agent::{AgentOptions, AgentSpec};
+
+mod settings;
+mod team_file;
+
+pub use settings::{config_dir, settings_path, Settings};
+pub use team_file::forbidden_env;
+
+/// The team file `agentmux` opens when run without `-c` in a directory that has one.
+pub const TEAM_FILE_NAME: &str = "agentmux.toml";
 
 /// A team, resolved: every agent's options already layered over the defaults.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -37,4 +46,63 @@ pub struct SupervisorConfig {
     pub team_budget_usd: Option<f64>,
     /// Cut relayed result text at this many characters.
     pub report_chars: usize,
+}
+
+impl SupervisorConfig {
+    pub const DEFAULT_NAME: &'static str = "supervisor";
+    pub const DEFAULT_MAX_RELAY_DEPTH: u32 = 3;
+    pub const DEFAULT_MAX_RELAYS_PER_MINUTE: u32 = 12;
+    pub const DEFAULT_REPORT_CHARS: usize = 2000;
+}
+
+/// The option layers under and over a team file's own: user settings < team `[defaults]` <
+/// an agent's table < the command line.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Layers {
+    /// The user's personal defaults (see [`Settings`]).
+    pub user: AgentOptions,
+    /// Options given on the command line: they win over everything.
+    pub command_line: AgentOptions,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A mistake in a file: where it is and what was expected.
+    #[error("{}:{line}:{column}: {message}", file.display())]
+    Invalid { file: PathBuf, line: usize, column: usize, message: String },
+}
+
+impl Team {
+    /// Loads a team file: relative directories are taken from the file's directory.
+    pub fn load(path: &Path, layers: &Layers) -> Result<Team, ConfigError> {
+        let read_err = |source| ConfigError::Read { path: path.to_path_buf(), source };
+        let canonical = std::fs::canonicalize(path).map_err(read_err)?;
+        let text = std::fs::read_to_string(&canonical).map_err(read_err)?;
+        let base_dir = canonical.parent().unwrap_or(Path::new("/"));
+        let mut team = Team::parse_str(&text, path, base_dir, layers)?;
+        team.path = Some(canonical);
+        Ok(team)
+    }
+
+    /// Parses a team file's text. `file` names it in messages; relative paths are taken from
+    /// `base_dir`. The result has no `path`.
+    pub fn parse_str(
+        text: &str,
+        file: &Path,
+        base_dir: &Path,
+        layers: &Layers,
+    ) -> Result<Team, ConfigError> {
+        team_file::parse(&team_file::Source { file, text, base_dir }, layers)
+    }
+
+    /// A team with no file and no agents (agents are added at run time).
+    pub fn empty(layers: &Layers) -> Team {
+        Team { defaults: layers.command_line.over(&layers.user), ..Team::default() }
+    }
 }

@@ -1,0 +1,119 @@
+//! The user's settings file: `config.toml` in the platform's config directory
+//! (`AGENTMUX_CONFIG_DIR` overrides it): personal defaults, the theme and key bindings.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::team_file::{DefaultsTable, Source};
+use super::ConfigError;
+use crate::agent::AgentOptions;
+
+/// The user's settings. A missing file is the same as an empty one.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Settings {
+    /// The file these came from, when it existed.
+    pub path: Option<PathBuf>,
+    /// Personal defaults: the lowest layer under a team's `[defaults]`.
+    pub defaults: AgentOptions,
+    pub theme: Option<String>,
+    /// The claude CLI to use when neither `--claude` nor `AGENTMUX_CLAUDE` names one.
+    pub claude: Option<PathBuf>,
+    /// `[keys]`: action name -> key string, kept raw; the app's keymap parses it.
+    pub keys: toml::Table,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsFile {
+    defaults: Option<DefaultsTable>,
+    theme: Option<String>,
+    claude: Option<PathBuf>,
+    keys: Option<toml::Table>,
+}
+
+/// The directory holding `config.toml`.
+pub fn config_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("AGENTMUX_CONFIG_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    directories::ProjectDirs::from("", "", "agentmux").map(|p| p.config_dir().to_path_buf())
+}
+
+/// Where the user's settings file is (whether or not it exists).
+pub fn settings_path() -> Option<PathBuf> {
+    config_dir().map(|d| d.join("config.toml"))
+}
+
+impl Settings {
+    /// Loads the user's settings from [`settings_path`]; no file means default settings.
+    pub fn load() -> Result<Settings, ConfigError> {
+        match settings_path() {
+            Some(path) => Settings::load_from(&path),
+            None => Ok(Settings::default()),
+        }
+    }
+
+    pub fn load_from(path: &Path) -> Result<Settings, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Settings::default()),
+            Err(source) => return Err(ConfigError::Read { path: path.to_path_buf(), source }),
+        };
+        let base_dir = path.parent().unwrap_or(Path::new("."));
+        let cx = Source { file: path, text: &text, base_dir };
+        Settings::parse(&cx).map(|mut s| {
+            s.path = Some(path.to_path_buf());
+            s
+        })
+    }
+
+    /// Parses settings text; `file` is used in messages.
+    pub fn parse_str(text: &str, file: &Path) -> Result<Settings, ConfigError> {
+        let base_dir = file.parent().unwrap_or(Path::new("."));
+        Settings::parse(&Source { file, text, base_dir })
+    }
+
+    fn parse(cx: &Source<'_>) -> Result<Settings, ConfigError> {
+        let raw: SettingsFile = toml::from_str(cx.text).map_err(|e| cx.toml_error(&e))?;
+        let defaults = match &raw.defaults {
+            Some(d) => d.options(cx, "[defaults]")?,
+            None => AgentOptions::default(),
+        };
+        for (action, key) in raw.keys.iter().flatten() {
+            if !key.is_str() {
+                let span = find_key_span(cx.text, action);
+                return Err(cx.error_at(
+                    span,
+                    "[keys]",
+                    Some(action),
+                    format!("expected a key string such as \"ctrl-q\", found {}", key.type_str()),
+                ));
+            }
+        }
+        Ok(Settings {
+            path: None,
+            defaults,
+            theme: raw.theme,
+            claude: raw.claude.map(|c| if c.is_relative() { cx.base_dir.join(c) } else { c }),
+            keys: raw.keys.unwrap_or_default(),
+        })
+    }
+}
+
+/// Best effort: where `key =` appears after the `[keys]` header.
+fn find_key_span(text: &str, key: &str) -> std::ops::Range<usize> {
+    let start = text.find("[keys]").unwrap_or(0);
+    let mut offset = start;
+    for line in text[start..].split_inclusive('\n') {
+        let t = line.trim_start();
+        if let Some((k, _)) = t.split_once('=') {
+            if k.trim().trim_matches('"') == key {
+                let pos = offset + (line.len() - t.len());
+                return pos..pos + key.len();
+            }
+        }
+        offset += line.len();
+    }
+    start..start
+}

@@ -1,0 +1,502 @@
+//! Team files: TOML with `[defaults]`, `[supervisor]` and `[[agent]]` tables, resolved into a
+//! [`Team`]. Every mistake names the file, the line, the table and the key.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{ConfigError, Layers, SupervisorConfig, Team, TeamAgent};
+use crate::agent::{AgentOptions, AgentSpec, Billing, PermissionMode};
+
+/// Declares a file table that holds every agent option (flattening does not work with
+/// `deny_unknown_fields`, so the option keys are spelled out once here).
+macro_rules! options_table {
+    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub(super) struct $name {
+            $($(#[$fmeta])* $field: $ty,)*
+            model: Option<String>,
+            fallback_model: Option<String>,
+            permission_mode: Option<PermissionMode>,
+            allowed_tools: Option<Vec<String>>,
+            disallowed_tools: Option<Vec<String>>,
+            max_turns: Option<u32>,
+            max_budget_usd: Option<Spanned<f64>>,
+            append_system_prompt: Option<String>,
+            system_prompt: Option<String>,
+            add_dirs: Option<Vec<Spanned<PathBuf>>>,
+            mcp_config: Option<String>,
+            settings: Option<String>,
+            include_partial_messages: Option<bool>,
+            env: Option<BTreeMap<Spanned<String>, String>>,
+            billing: Option<Billing>,
+        }
+
+        impl $name {
+            /// The options of this table, paths resolved against `cx.base_dir`.
+            pub(super) fn options(&self, cx: &Source<'_>, table: &str) -> Result<AgentOptions, ConfigError> {
+                if let Some(budget) = &self.max_budget_usd {
+                    if !(budget.get_ref().is_finite() && *budget.get_ref() > 0.0) {
+                        return Err(cx.error_at(budget.span(), table, Some("max_budget_usd"),
+                            "expected a positive number of US dollars".into()));
+                    }
+                }
+                if let Some(env) = &self.env {
+                    for key in env.keys() {
+                        if let Some(why) = forbidden_env(key.get_ref()) {
+                            return Err(cx.error_at(key.span(), table, Some("env"),
+                                format!("`{}` may not be set: {why}", key.get_ref())));
+                        }
+                    }
+                }
+                Ok(AgentOptions {
+                    model: self.model.clone(),
+                    fallback_model: self.fallback_model.clone(),
+                    permission_mode: self.permission_mode,
+                    allowed_tools: self.allowed_tools.clone(),
+                    disallowed_tools: self.disallowed_tools.clone(),
+                    max_turns: self.max_turns,
+                    max_budget_usd: self.max_budget_usd.as_ref().map(|b| *b.get_ref()),
+                    append_system_prompt: self.append_system_prompt.clone(),
+                    system_prompt: self.system_prompt.clone(),
+                    add_dirs: match &self.add_dirs {
+                        None => None,
+                        Some(dirs) => Some(dirs.iter()
+                            .map(|d| cx.existing_dir(d, table, "add_dirs"))
+                            .collect::<Result<Vec<_>, _>>()?),
+                    },
+                    mcp_config: self.mcp_config.as_deref().map(|s| cx.path_or_json(s)),
+                    settings: self.settings.as_deref().map(|s| cx.path_or_json(s)),
+                    include_partial_messages: self.include_partial_messages,
+                    env: self.env.as_ref().map(|env| {
+                        env.iter().map(|(k, v)| (k.get_ref().clone(), v.clone())).collect()
+                    }),
+                    billing: self.billing,
+                })
+            }
+        }
+    };
+}
+
+options_table!(
+    /// `[defaults]` (team files) and the user settings' `[defaults]`.
+    DefaultsTable {}
+);
+
+options_table!(
+    /// One `[[agent]]` entry.
+    AgentTable {
+        name: Option<Spanned<String>>,
+        role: Option<String>,
+        cwd: Option<Spanned<PathBuf>>,
+        prompt: Option<String>,
+        #[serde(default)]
+        worktree: bool,
+    }
+);
+
+options_table!(
+    /// `[supervisor]`: an agent's keys plus the relay guard rails.
+    SupervisorTable {
+        name: Option<Spanned<String>>,
+        role: Option<String>,
+        cwd: Option<Spanned<PathBuf>>,
+        prompt: Option<String>,
+        max_relay_depth: Option<u32>,
+        max_relays_per_minute: Option<u32>,
+        team_budget_usd: Option<Spanned<f64>>,
+        report_chars: Option<usize>,
+    }
+);
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TeamFile {
+    defaults: Option<DefaultsTable>,
+    supervisor: Option<Spanned<SupervisorTable>>,
+    #[serde(default)]
+    agent: Vec<Spanned<AgentTable>>,
+}
+
+/// Environment variables a team may not set: they change what code runs in the child.
+pub fn forbidden_env(name: &str) -> Option<&'static str> {
+    if name == "LD_PRELOAD" || name == "LD_LIBRARY_PATH" || name.starts_with("DYLD_") {
+        Some("it changes which libraries the agent loads")
+    } else if name == "NODE_OPTIONS" {
+        Some("it changes how the claude CLI itself runs")
+    } else {
+        None
+    }
+}
+
+/// The text being loaded, for messages that point into it.
+pub(super) struct Source<'a> {
+    pub file: &'a Path,
+    pub text: &'a str,
+    pub base_dir: &'a Path,
+}
+
+impl Source<'_> {
+    /// 1-based line and column (in characters) of a byte offset.
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = self.text.get(..offset).unwrap_or(self.text);
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+        (line, column)
+    }
+
+    pub(super) fn error_at(
+        &self,
+        span: Range<usize>,
+        table: &str,
+        key: Option<&str>,
+        message: String,
+    ) -> ConfigError {
+        let (line, column) = self.line_col(span.start);
+        let mut text = String::new();
+        if !table.is_empty() {
+            text.push_str(table);
+            text.push_str(": ");
+        }
+        if let Some(key) = key {
+            text.push_str(&format!("key `{key}`: "));
+        }
+        text.push_str(&message);
+        ConfigError::Invalid { file: self.file.to_path_buf(), line, column, message: text }
+    }
+
+    fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+
+    fn existing_dir(
+        &self,
+        dir: &Spanned<PathBuf>,
+        table: &str,
+        key: &str,
+    ) -> Result<PathBuf, ConfigError> {
+        let path = self.resolve(dir.get_ref());
+        if path.is_dir() {
+            Ok(std::fs::canonicalize(&path).unwrap_or(path))
+        } else {
+            let what = if path.exists() { "is not a directory" } else { "does not exist" };
+            Err(self.error_at(
+                dir.span(),
+                table,
+                Some(key),
+                format!(
+                    "directory `{}` {what} (expected a directory, relative to the team file: {})",
+                    dir.get_ref().display(),
+                    path.display()
+                ),
+            ))
+        }
+    }
+
+    /// `mcp_config` / `settings`: JSON text stays as is, a relative path is taken from the file.
+    fn path_or_json(&self, s: &str) -> String {
+        if s.trim_start().starts_with('{') {
+            s.to_string()
+        } else {
+            self.resolve(Path::new(s)).to_string_lossy().into_owned()
+        }
+    }
+
+    /// Turns a serde error from the `toml` crate into a message naming line, table and key.
+    pub(super) fn toml_error(&self, err: &toml::de::Error) -> ConfigError {
+        let span = err.span().unwrap_or(0..0);
+        let table = self.table_at(span.start);
+        let (key, message) = explain(err.message(), self.key_at(span.start));
+        self.error_at(span, &table, key.as_deref(), message)
+    }
+
+    /// The table header governing `offset`, e.g. `[[agent]] #2 ("backend")` or `[defaults]`.
+    fn table_at(&self, offset: usize) -> String {
+        let before = self.text.get(..offset).unwrap_or(self.text);
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let current = self.text[line_start..].lines().next().unwrap_or("").trim_start();
+        let header = if current.starts_with('[') {
+            // The error is in a header itself: it belongs to the header's parent table.
+            let name: String =
+                current.chars().filter(|c| !c.is_whitespace() && *c != '[').collect();
+            match name.split_once('.') {
+                None => return String::new(),
+                Some(("agent", _)) => "[[agent]]".to_string(),
+                Some((parent, _)) => format!("[{parent}]"),
+            }
+        } else {
+            let mut header = None;
+            for line in before.lines().rev() {
+                let t = line.trim_start();
+                if t.starts_with('[') {
+                    header = Some(t.split('#').next().unwrap_or(t).trim().to_string());
+                    break;
+                }
+            }
+            match header {
+                Some(h) => h,
+                None => return String::new(),
+            }
+        };
+        let compact: String = header.chars().filter(|c| !c.is_whitespace()).collect();
+        if compact.starts_with("[[agent]]") || compact.starts_with("[agent.") {
+            let index = before
+                .lines()
+                .filter(|l| {
+                    l.chars().filter(|c| !c.is_whitespace()).collect::<String>() == "[[agent]]"
+                })
+                .count();
+            let name = toml::from_str::<toml::Table>(self.text).ok().and_then(|t| {
+                t.get("agent")?
+                    .as_array()?
+                    .get(index.checked_sub(1)?)?
+                    .get("name")?
+                    .as_str()
+                    .map(str::to_string)
+            });
+            match name {
+                Some(name) => format!("[[agent]] #{index} \"{name}\""),
+                None => format!("[[agent]] #{index}"),
+            }
+        } else {
+            header
+        }
+    }
+
+    /// The key whose `key = value` line holds `offset` (or the nearest such line above it).
+    fn key_at(&self, offset: usize) -> Option<String> {
+        let upto = self.text.get(..offset).unwrap_or(self.text);
+        let line_start = upto.rfind('\n').map_or(0, |i| i + 1);
+        let line_end =
+            self.text[line_start..].find('\n').map_or(self.text.len(), |i| line_start + i);
+        let current = &self.text[line_start..line_end];
+        let lines = std::iter::once(current).chain(self.text[..line_start].lines().rev());
+        for line in lines {
+            let t = line.trim_start();
+            if t.starts_with('[') && !t.starts_with("[[") && t.ends_with(']') && !t.contains('=') {
+                return None;
+            }
+            if t.starts_with("[[") {
+                return None;
+            }
+            if let Some((k, _)) = t.split_once('=') {
+                let k = k.trim().trim_matches('"');
+                if !k.is_empty()
+                    && k.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+                {
+                    return Some(k.to_string());
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Rewords serde's messages for people who write TOML, not Rust.
+fn explain(message: &str, key_on_line: Option<String>) -> (Option<String>, String) {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        if let Some((field, expected)) = rest.split_once('`') {
+            let expected = expected.trim_start_matches(", ");
+            let expected = expected
+                .strip_prefix("expected one of ")
+                .or_else(|| expected.strip_prefix("expected "))
+                .unwrap_or(expected)
+                .replace('`', "");
+            return (None, format!("unknown key `{field}`; expected one of: {expected}"));
+        }
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or(rest);
+        return (None, format!("missing key `{field}`"));
+    }
+    let mut m = message.to_string();
+    for (rust, human) in [
+        ("expected u32", "expected a whole number (0 or more)"),
+        ("expected usize", "expected a whole number (0 or more)"),
+        ("expected u64", "expected a whole number (0 or more)"),
+        ("expected f64", "expected a number"),
+        ("expected a boolean", "expected true or false"),
+        ("expected a sequence", "expected an array"),
+        ("expected a map", "expected a table"),
+        ("expected a string", "expected a string"),
+    ] {
+        if m.ends_with(rust) {
+            m.truncate(m.len() - rust.len());
+            m.push_str(human);
+        }
+    }
+    if let Some(rest) = m.strip_prefix("invalid type: ") {
+        // "invalid type: string \"five\", expected a whole number" -> "expected ..., found ..."
+        if let Some((found, expected)) = rest.split_once(", expected ") {
+            m = format!("expected {expected}, found {found}");
+        }
+    }
+    if let Some(rest) = m.strip_prefix("unknown variant `") {
+        if let Some((v, expected)) = rest.split_once('`') {
+            let expected = expected
+                .trim_start_matches(", ")
+                .trim_start_matches("expected one of ")
+                .trim_start_matches("expected ")
+                .replace('`', "\"");
+            let one_of = if expected.contains(", ") { "one of: " } else { "" };
+            m = format!("unknown value \"{v}\"; expected {one_of}{expected}");
+        }
+    }
+    (key_on_line, m)
+}
+
+fn check_name(cx: &Source<'_>, name: &Spanned<String>, table: &str) -> Result<(), ConfigError> {
+    let n = name.get_ref();
+    let ok = !n.is_empty()
+        && n.len() <= 64
+        && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        && !n.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(cx.error_at(
+            name.span(),
+            table,
+            Some("name"),
+            format!(
+                "\"{n}\" is not a usable name; expected 1 to 64 letters, digits, '-', '_' or '.' \
+                 (not starting with '.')"
+            ),
+        ))
+    }
+}
+
+/// Parses and resolves a team file's text. `file` is used in messages; relative paths are
+/// taken from `base_dir`.
+pub(super) fn parse(cx: &Source<'_>, layers: &Layers) -> Result<Team, ConfigError> {
+    let raw: TeamFile = toml::from_str(cx.text).map_err(|e| cx.toml_error(&e))?;
+
+    let team_defaults = match &raw.defaults {
+        Some(d) => d.options(cx, "[defaults]")?,
+        None => AgentOptions::default(),
+    };
+    let defaults = team_defaults.over(&layers.user);
+    let resolved_defaults = layers.command_line.over(&defaults);
+
+    let mut seen: HashMap<String, Range<usize>> = HashMap::new();
+    let mut agents = Vec::with_capacity(raw.agent.len());
+    for (i, entry) in raw.agent.iter().enumerate() {
+        let table = match &entry.get_ref().name {
+            Some(n) => format!("[[agent]] #{} \"{}\"", i + 1, n.get_ref()),
+            None => format!("[[agent]] #{}", i + 1),
+        };
+        let a = entry.get_ref();
+        let Some(name) = &a.name else {
+            return Err(cx.error_at(
+                entry.span(),
+                &table,
+                None,
+                "missing key `name` (every agent needs a name)".into(),
+            ));
+        };
+        check_name(cx, name, &table)?;
+        if seen.contains_key(name.get_ref()) {
+            let (first, _) = cx.line_col(seen[name.get_ref()].start);
+            return Err(cx.error_at(
+                name.span(),
+                &table,
+                Some("name"),
+                format!(
+                    "duplicate agent name \"{}\" (first used on line {first}); expected names \
+                     to be unique",
+                    name.get_ref()
+                ),
+            ));
+        }
+        seen.insert(name.get_ref().clone(), name.span());
+        let cwd = match &a.cwd {
+            Some(dir) => cx.existing_dir(dir, &table, "cwd")?,
+            None => cx.base_dir.to_path_buf(),
+        };
+        let options = layers.command_line.over(&a.options(cx, &table)?.over(&defaults));
+        agents.push(TeamAgent {
+            spec: AgentSpec { name: name.get_ref().clone(), role: a.role.clone(), cwd, options },
+            prompt: a.prompt.clone(),
+            worktree: a.worktree,
+        });
+    }
+
+    let supervisor = match &raw.supervisor {
+        None => None,
+        Some(sup) => {
+            let table = "[supervisor]";
+            let s = sup.get_ref();
+            let name = match &s.name {
+                Some(n) => {
+                    check_name(cx, n, table)?;
+                    if let Some(first) = seen.get(n.get_ref()) {
+                        let (line, _) = cx.line_col(first.start);
+                        return Err(cx.error_at(
+                            n.span(),
+                            table,
+                            Some("name"),
+                            format!(
+                                "\"{}\" is already the name of the agent on line {line}; expected \
+                                 a name of its own",
+                                n.get_ref()
+                            ),
+                        ));
+                    }
+                    n.get_ref().clone()
+                }
+                None => SupervisorConfig::DEFAULT_NAME.to_string(),
+            };
+            if s.name.is_none() && seen.contains_key(&name) {
+                return Err(cx.error_at(
+                    sup.span(),
+                    table,
+                    None,
+                    format!(
+                        "an agent is named \"{name}\", the supervisor's default name; give the \
+                         supervisor another `name`"
+                    ),
+                ));
+            }
+            if let Some(b) = &s.team_budget_usd {
+                if !(b.get_ref().is_finite() && *b.get_ref() > 0.0) {
+                    return Err(cx.error_at(
+                        b.span(),
+                        table,
+                        Some("team_budget_usd"),
+                        "expected a positive number of US dollars".into(),
+                    ));
+                }
+            }
+            let cwd = match &s.cwd {
+                Some(dir) => cx.existing_dir(dir, table, "cwd")?,
+                None => cx.base_dir.to_path_buf(),
+            };
+            let options = layers.command_line.over(&s.options(cx, table)?.over(&defaults));
+            Some(SupervisorConfig {
+                spec: AgentSpec { name, role: s.role.clone(), cwd, options },
+                prompt: s.prompt.clone(),
+                max_relay_depth: s
+                    .max_relay_depth
+                    .unwrap_or(SupervisorConfig::DEFAULT_MAX_RELAY_DEPTH),
+                max_relays_per_minute: s
+                    .max_relays_per_minute
+                    .unwrap_or(SupervisorConfig::DEFAULT_MAX_RELAYS_PER_MINUTE),
+                team_budget_usd: s.team_budget_usd.as_ref().map(|b| *b.get_ref()),
+                report_chars: s.report_chars.unwrap_or(SupervisorConfig::DEFAULT_REPORT_CHARS),
+            })
+        }
+    };
+
+    Ok(Team { path: None, defaults: resolved_defaults, supervisor, agents })
+}

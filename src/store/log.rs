@@ -1,0 +1,419 @@
+//! An agent's transcript: an append-only JSONL log, one record a line, written as things happen.
+//!
+//! Line shapes (keys in this order, so reading can take a fast path for events):
+//! - `{"ts":MS,"turn":N,"event":<the event's JSON text, verbatim>}`
+//! - `{"ts":MS,"turn":N,"text":"<a line that was not JSON>"}`
+//! - `{"ts":MS,"turn":N,"prompt":"<the prompt sent>"}`
+//! - `{"ts":MS,"turn":N,"started":{"session_id":"..","resume":false}}`
+//! - `{"ts":MS,"turn":N,"ended":{"status":"ok","exit_code":0,...}}`
+//!
+//! Event lines are the bulk: they are stored verbatim and read back as slices of one buffer,
+//! without parsing, so reopening costs little more than reading the bytes.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::ops::Range;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::fsutil;
+
+/// How a turn ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnStatus {
+    /// The process exited 0 and the result was not an error.
+    Ok,
+    /// The CLI reported an error or exited non-zero.
+    Error,
+    /// Stopped by the user (or a kill command).
+    Interrupted,
+    /// agentmux went away while the turn ran (found on reopen).
+    Lost,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TurnEnd {
+    pub status: TurnStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+    /// The turn's `total_cost_usd`, added to the agent's total.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    /// The session the turn ended in (the CLI may report another id than the one asked for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+}
+
+impl TurnEnd {
+    pub fn new(status: TurnStatus) -> Self {
+        TurnEnd { status, exit_code: None, signal: None, cost_usd: None, session_id: None }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TurnStart {
+    pub session_id: String,
+    /// `--resume` (a follow-up) rather than `--session-id` (a new conversation).
+    pub resume: bool,
+}
+
+/// One record to append. Borrowed, so logging an event line copies nothing.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Record<'a> {
+    Prompt(&'a str),
+    TurnStarted(&'a TurnStart),
+    /// A line the engine decoded as a JSON event: its text (`EngineMsg::Lines`' `String`).
+    Event(&'a str),
+    /// A line that was not JSON (the CLI's stderr shares the terminal).
+    Text(&'a str),
+    TurnEnded(&'a TurnEnd),
+}
+
+/// A record read back from a log.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RecordRef<'a> {
+    Prompt(&'a str),
+    TurnStarted(&'a TurnStart),
+    Event(&'a str),
+    Text(&'a str),
+    TurnEnded(&'a TurnEnd),
+}
+
+/// One log line, located in the log's text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub ts: u64,
+    pub turn: u64,
+    body: Body,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Body {
+    /// Byte range of the event's JSON in [`AgentLog::text`].
+    Event(Range<usize>),
+    Text(String),
+    Prompt(String),
+    Started(TurnStart),
+    Ended(TurnEnd),
+}
+
+impl Entry {
+    pub fn record<'a>(&'a self, text: &'a str) -> RecordRef<'a> {
+        match &self.body {
+            Body::Event(r) => RecordRef::Event(text.get(r.clone()).unwrap_or("")),
+            Body::Text(t) => RecordRef::Text(t),
+            Body::Prompt(p) => RecordRef::Prompt(p),
+            Body::Started(s) => RecordRef::TurnStarted(s),
+            Body::Ended(e) => RecordRef::TurnEnded(e),
+        }
+    }
+}
+
+/// A transcript as read back: its text and its records in order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AgentLog {
+    text: String,
+    entries: Vec<Entry>,
+}
+
+/// A line from `turn` on: `(timestamp ms, turn, record)`.
+pub type LogItem<'a> = (u64, u64, RecordRef<'a>);
+
+impl AgentLog {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The records in the order they were written.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = LogItem<'_>> + ExactSizeIterator + '_ {
+        self.entries.iter().map(|e| (e.ts, e.turn, e.record(&self.text)))
+    }
+
+    pub fn get(&self, index: usize) -> Option<LogItem<'_>> {
+        self.entries.get(index).map(|e| (e.ts, e.turn, e.record(&self.text)))
+    }
+
+    /// Bytes of log text held.
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+}
+
+/// What reading a log found besides its records.
+#[derive(Debug, Default)]
+pub struct ReadReport {
+    /// Length of the part made of whole lines; a writer cuts the file back to it.
+    pub whole_len: u64,
+    /// Bytes of a last line cut short (a crash mid-write), ignored.
+    pub truncated_tail: usize,
+    /// Lines in the middle that could not be read, skipped: (line number, first bytes).
+    pub unreadable: Vec<(usize, String)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("not UTF-8 text (byte {0})")]
+    NotText(usize),
+    #[error("no line of it is a transcript record")]
+    NoRecords,
+}
+
+/// Reads a whole log. A missing file is an empty log.
+pub fn read_log(path: &Path) -> Result<(AgentLog, ReadReport), ReadError> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Ok((AgentLog::default(), ReadReport::default()))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let len = file.metadata().map(|m| m.len() as usize).unwrap_or(0);
+    // One read into a buffer of the right size: the event records borrow from it.
+    let mut bytes = Vec::with_capacity(len + 1);
+    file.read_to_end(&mut bytes)?;
+    parse_log(bytes)
+}
+
+/// Parses a log's bytes (see [`read_log`]).
+pub fn parse_log(mut bytes: Vec<u8>) -> Result<(AgentLog, ReadReport), ReadError> {
+    let mut report = ReadReport::default();
+    let whole = match memchr::memrchr(b'\n', &bytes) {
+        Some(i) => i + 1,
+        None => 0,
+    };
+    report.truncated_tail = bytes.len() - whole;
+    report.whole_len = whole as u64;
+    bytes.truncate(whole);
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => return Err(ReadError::NotText(e.utf8_error().valid_up_to())),
+    };
+
+    // Most lines are events of a few hundred bytes.
+    let mut entries = Vec::with_capacity(text.len() / 256 + 16);
+    let b = text.as_bytes();
+    let mut start = 0;
+    let mut line_no = 0;
+    for end in memchr::memchr_iter(b'\n', b) {
+        line_no += 1;
+        let line = &b[start..end];
+        match parse_line(line, start) {
+            Some(entry) => entries.push(entry),
+            None if line.iter().all(u8::is_ascii_whitespace) => {}
+            None => {
+                if report.unreadable.len() < 1000 {
+                    let head = String::from_utf8_lossy(&line[..line.len().min(60)]).into_owned();
+                    report.unreadable.push((line_no, head));
+                }
+            }
+        }
+        start = end + 1;
+    }
+    if entries.is_empty() && !report.unreadable.is_empty() {
+        return Err(ReadError::NoRecords);
+    }
+    Ok((AgentLog { text, entries }, report))
+}
+
+const TS_PREFIX: &[u8] = b"{\"ts\":";
+const TURN_KEY: &[u8] = b",\"turn\":";
+const EVENT_KEY: &[u8] = b",\"event\":";
+
+/// Reads one line; `offset` is where it starts in the log text.
+fn parse_line(line: &[u8], offset: usize) -> Option<Entry> {
+    // Fast path: an event line is taken apart by position, its JSON is not parsed here.
+    if let Some(rest) = line.strip_prefix(TS_PREFIX) {
+        let (ts, rest) = take_number(rest)?;
+        let rest = rest.strip_prefix(TURN_KEY)?;
+        let (turn, rest) = take_number(rest)?;
+        if let Some(event) = rest.strip_prefix(EVENT_KEY) {
+            if event.len() >= 3 && event.ends_with(b"}}") && event[0] == b'{' {
+                let start = offset + (line.len() - event.len());
+                return Some(Entry { ts, turn, body: Body::Event(start..start + event.len() - 1) });
+            }
+            return None;
+        }
+    }
+    slow_line(std::str::from_utf8(line).ok()?)
+}
+
+fn take_number(b: &[u8]) -> Option<(u64, &[u8])> {
+    let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits == 0 || digits > 19 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &d in &b[..digits] {
+        n = n * 10 + u64::from(d - b'0');
+    }
+    Some((n, &b[digits..]))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LineFields {
+    ts: u64,
+    #[serde(default)]
+    turn: u64,
+    text: Option<String>,
+    prompt: Option<String>,
+    started: Option<TurnStart>,
+    ended: Option<TurnEnd>,
+}
+
+fn slow_line(line: &str) -> Option<Entry> {
+    let f: LineFields = serde_json::from_str(line).ok()?;
+    let body = match (f.text, f.prompt, f.started, f.ended) {
+        (Some(t), None, None, None) => Body::Text(t),
+        (None, Some(p), None, None) => Body::Prompt(p),
+        (None, None, Some(s), None) => Body::Started(s),
+        (None, None, None, Some(e)) => Body::Ended(e),
+        _ => return None,
+    };
+    Some(Entry { ts: f.ts, turn: f.turn, body })
+}
+
+/// Formats one record as a line (with its `\n`) onto `out`.
+pub fn format_record(out: &mut Vec<u8>, ts: u64, turn: u64, record: &Record<'_>) {
+    let _ = write!(out, "{{\"ts\":{ts},\"turn\":{turn},");
+    // Writing into a Vec cannot fail; serde_json only fails on non-string map keys.
+    let json = |out: &mut Vec<u8>, key: &str, value: &dyn erased::Ser| {
+        out.push(b'"');
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+        value.write(out);
+    };
+    match record {
+        Record::Event(line) if is_verbatim_json(line) => {
+            out.extend_from_slice(b"\"event\":");
+            out.extend_from_slice(line.as_bytes());
+        }
+        // Not an object on one line: keep it, as text.
+        Record::Event(text) | Record::Text(text) => json(out, "text", text),
+        Record::Prompt(p) => json(out, "prompt", p),
+        Record::TurnStarted(s) => json(out, "started", *s),
+        Record::TurnEnded(e) => json(out, "ended", *e),
+    }
+    out.extend_from_slice(b"}\n");
+}
+
+/// An event's text can be stored verbatim when it is one JSON object on one line.
+fn is_verbatim_json(line: &str) -> bool {
+    let b = line.as_bytes();
+    b.first() == Some(&b'{')
+        && b.last() == Some(&b'}')
+        && memchr::memchr2(b'\n', b'\r', b).is_none()
+}
+
+mod erased {
+    /// Serialises any of the record payloads without generic closures.
+    pub trait Ser {
+        fn write(&self, out: &mut Vec<u8>);
+    }
+    impl<T: serde::Serialize + ?Sized> Ser for T {
+        fn write(&self, out: &mut Vec<u8>) {
+            if serde_json::to_writer(&mut *out, self).is_err() {
+                out.extend_from_slice(b"null");
+            }
+        }
+    }
+}
+
+/// The open end of one agent's log. Each append is one `write` of whole lines.
+#[derive(Debug)]
+pub struct LogWriter {
+    file: File,
+    buf: Vec<u8>,
+}
+
+impl LogWriter {
+    /// Opens (creating, mode 0600) the log at `path`, first cutting off a partial last line
+    /// past `whole_len` so new records start on a line of their own.
+    pub fn open(path: &Path, whole_len: Option<u64>) -> io::Result<LogWriter> {
+        let file = fsutil::open_append(path)?;
+        if let Some(len) = whole_len {
+            if file.metadata()?.len() > len {
+                file.set_len(len)?;
+            }
+        }
+        Ok(LogWriter { file, buf: Vec::with_capacity(4096) })
+    }
+
+    /// Appends records and hands them to the OS in one write.
+    pub fn append(&mut self, ts: u64, turn: u64, records: &[Record<'_>]) -> io::Result<()> {
+        self.buf.clear();
+        for r in records {
+            format_record(&mut self.buf, ts, turn, r);
+        }
+        self.file.write_all(&self.buf)?;
+        if self.buf.capacity() > 1 << 20 {
+            self.buf = Vec::with_capacity(4096);
+        }
+        Ok(())
+    }
+
+    /// Waits until what was appended is on the disk.
+    pub fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(r: Record<'_>) -> String {
+        let mut out = Vec::new();
+        format_record(&mut out, 12, 3, &r);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    #[test]
+    fn every_record_is_one_json_line_and_reads_back() {
+        let start = TurnStart { session_id: "s-1".into(), resume: true };
+        let mut end = TurnEnd::new(TurnStatus::Error);
+        end.exit_code = Some(1);
+        end.cost_usd = Some(0.25);
+        let records = [
+            Record::Prompt("fix \"it\"\nplease"),
+            Record::TurnStarted(&start),
+            Record::Event(r#"{"type":"assistant","message":{"content":[]}}"#),
+            Record::Event("not json {"),
+            Record::Text("warning: something"),
+            Record::TurnEnded(&end),
+        ];
+        let mut bytes = Vec::new();
+        for r in &records {
+            let l = line(*r);
+            assert!(l.ends_with('\n') && l.matches('\n').count() == 1, "{l}");
+            let v: serde_json::Value = serde_json::from_str(&l).unwrap_or_default();
+            assert_eq!(v["ts"], 12, "{l}");
+            bytes.extend_from_slice(l.as_bytes());
+        }
+        let (log, report) = parse_log(bytes).unwrap_or_default();
+        assert_eq!(report.truncated_tail, 0);
+        assert!(report.unreadable.is_empty());
+        let got: Vec<_> = log.iter().map(|(_, turn, r)| (turn, r)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (3, RecordRef::Prompt("fix \"it\"\nplease")),
+                (3, RecordRef::TurnStarted(&start)),
+                (3, RecordRef::Event(r#"{"type":"assistant","message":{"content":[]}}"#)),
+                (3, RecordRef::Text("not json {")),
+                (3, RecordRef::Text("warning: something")),
+                (3, RecordRef::TurnEnded(&end)),
+            ]
+        );
+    }
+}

@@ -1,0 +1,294 @@
+//! Team files and user settings: every kind of mistake gives its message (snapshotted), the
+//! layers stack in the documented order, and the examples in config/ load.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use agentmux::agent::{AgentOptions, Billing, PermissionMode};
+use agentmux::config::{Layers, Settings, Team};
+
+/// The error message for a team file's text, with the temp dir replaced by `<dir>`.
+fn mistake(text: &str) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("web")).expect("mkdir");
+    let err = Team::parse_str(text, Path::new("team.toml"), dir.path(), &Layers::default())
+        .expect_err("the file has a mistake");
+    err.to_string().replace(&dir.path().display().to_string(), "<dir>")
+}
+
+#[test]
+fn unknown_key_in_an_agent() {
+    insta::assert_snapshot!(mistake(
+        "[[agent]]\nname = \"a\"\n\n[[agent]]\nname = \"web\"\nmodle = \"opus\"\n"
+    ));
+}
+
+#[test]
+fn unknown_top_level_table() {
+    insta::assert_snapshot!(mistake("[[agents]]\nname = \"a\"\n"));
+}
+
+#[test]
+fn unknown_subtable_of_an_agent() {
+    insta::assert_snapshot!(mistake(
+        "[[agent]]\nname = \"a\"\n\n[agent.options]\nmodel = \"opus\"\n"
+    ));
+}
+
+#[test]
+fn unknown_key_in_defaults() {
+    insta::assert_snapshot!(mistake("[defaults]\nmodel = \"opus\"\nname = \"x\"\n"));
+}
+
+#[test]
+fn wrong_type_for_a_number() {
+    insta::assert_snapshot!(mistake("[[agent]]\nname = \"a\"\nmax_turns = \"five\"\n"));
+}
+
+#[test]
+fn wrong_type_for_a_list() {
+    insta::assert_snapshot!(mistake("[[agent]]\nname = \"a\"\nallowed_tools = \"Read\"\n"));
+}
+
+#[test]
+fn wrong_type_inside_a_multiline_list() {
+    insta::assert_snapshot!(mistake("[defaults]\ndisallowed_tools = [\n  \"Bash\",\n  3,\n]\n"));
+}
+
+#[test]
+fn unknown_permission_mode() {
+    insta::assert_snapshot!(mistake("[supervisor]\npermission_mode = \"readonly\"\n"));
+}
+
+#[test]
+fn unknown_billing() {
+    insta::assert_snapshot!(mistake("[defaults]\nbilling = \"free\"\n"));
+}
+
+#[test]
+fn duplicate_agent_names() {
+    insta::assert_snapshot!(mistake(
+        "[[agent]]\nname = \"web\"\n\n[[agent]]\nname = \"api\"\n\n[[agent]]\nname = \"web\"\n"
+    ));
+}
+
+#[test]
+fn supervisor_named_like_an_agent() {
+    insta::assert_snapshot!(mistake("[supervisor]\nname = \"web\"\n\n[[agent]]\nname = \"web\"\n"));
+}
+
+#[test]
+fn missing_agent_name() {
+    insta::assert_snapshot!(mistake("[[agent]]\nrole = \"coder\"\n"));
+}
+
+#[test]
+fn unusable_agent_name() {
+    insta::assert_snapshot!(mistake("[[agent]]\nname = \"my agent/1\"\n"));
+}
+
+#[test]
+fn missing_directory() {
+    insta::assert_snapshot!(mistake("[[agent]]\nname = \"a\"\ncwd = \"frontend\"\n"));
+}
+
+#[test]
+fn missing_add_dir() {
+    insta::assert_snapshot!(mistake("[defaults]\nadd_dirs = [\"web\", \"../nowhere\"]\n"));
+}
+
+#[test]
+fn forbidden_env_ld_preload() {
+    insta::assert_snapshot!(mistake(
+        "[[agent]]\nname = \"a\"\nenv = { FOO = \"1\", LD_PRELOAD = \"/tmp/x.so\" }\n"
+    ));
+}
+
+#[test]
+fn forbidden_env_dyld_in_a_subtable() {
+    insta::assert_snapshot!(mistake(
+        "[[agent]]\nname = \"a\"\n\n[agent.env]\nDYLD_INSERT_LIBRARIES = \"x\"\n"
+    ));
+}
+
+#[test]
+fn forbidden_env_node_options_in_defaults() {
+    insta::assert_snapshot!(mistake("[defaults.env]\nNODE_OPTIONS = \"--require x\"\n"));
+}
+
+#[test]
+fn forbidden_env_ld_library_path() {
+    insta::assert_snapshot!(mistake("[supervisor]\nenv = { LD_LIBRARY_PATH = \"/x\" }\n"));
+}
+
+#[test]
+fn negative_budget() {
+    insta::assert_snapshot!(mistake("[[agent]]\nname = \"a\"\nmax_budget_usd = -1\n"));
+}
+
+#[test]
+fn toml_syntax_error() {
+    insta::assert_snapshot!(mistake("[[agent]]\nname = \"a\nrole = \"x\"\n"));
+}
+
+#[test]
+fn settings_key_binding_must_be_a_string() {
+    let err = Settings::parse_str(
+        "theme = \"dark\"\n\n[keys]\nquit = \"ctrl-q\"\nzoom = 3\n",
+        Path::new("config.toml"),
+    )
+    .expect_err("a number is not a key");
+    insta::assert_snapshot!(err.to_string());
+}
+
+#[test]
+fn settings_unknown_key() {
+    let err = Settings::parse_str("colour = \"dark\"\n", Path::new("config.toml"))
+        .expect_err("unknown key");
+    insta::assert_snapshot!(err.to_string());
+}
+
+#[test]
+fn layers_stack_user_then_team_then_agent_then_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("web")).expect("mkdir");
+    let text = r#"
+[defaults]
+model = "sonnet"
+max_turns = 10
+env = { TEAM = "1", SHARED = "team" }
+
+[[agent]]
+name = "web"
+cwd = "web"
+max_turns = 20
+env = { SHARED = "agent" }
+prompt = "start"
+worktree = true
+
+[[agent]]
+name = "plain"
+"#;
+    let layers = Layers {
+        user: AgentOptions {
+            model: Some("haiku".into()),
+            billing: Some(Billing::Api),
+            max_budget_usd: Some(3.0),
+            ..Default::default()
+        },
+        command_line: AgentOptions {
+            permission_mode: Some(PermissionMode::Plan),
+            max_budget_usd: Some(1.5),
+            ..Default::default()
+        },
+    };
+    let team = Team::parse_str(text, Path::new("team.toml"), dir.path(), &layers).expect("valid");
+    assert!(team.supervisor.is_none());
+    assert_eq!(team.agents.len(), 2);
+    let web = &team.agents[0];
+    assert_eq!(web.spec.name, "web");
+    assert_eq!(web.spec.cwd, std::fs::canonicalize(dir.path().join("web")).expect("canon"));
+    assert_eq!(web.prompt.as_deref(), Some("start"));
+    assert!(web.worktree);
+    let o = &web.spec.options;
+    assert_eq!(o.model.as_deref(), Some("sonnet"), "team defaults beat user settings");
+    assert_eq!(o.max_turns, Some(20), "the agent beats team defaults");
+    assert_eq!(o.billing, Some(Billing::Api), "user settings fill what nobody else sets");
+    assert_eq!(o.max_budget_usd, Some(1.5), "the command line beats everything");
+    assert_eq!(o.permission_mode, Some(PermissionMode::Plan));
+    let env = o.env.clone().unwrap_or_default();
+    assert_eq!(
+        env,
+        BTreeMap::from([("SHARED".to_string(), "agent".to_string()), ("TEAM".into(), "1".into())])
+    );
+    let plain = &team.agents[1];
+    assert_eq!(plain.spec.cwd, dir.path());
+    assert_eq!(plain.spec.options.max_turns, Some(10));
+    assert!(!plain.worktree);
+    assert_eq!(team.defaults.model.as_deref(), Some("sonnet"));
+    assert_eq!(team.defaults.max_budget_usd, Some(1.5));
+}
+
+#[test]
+fn supervisor_guard_rails_and_defaults() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = "[supervisor]\nprompt = \"go\"\nmax_relay_depth = 5\nteam_budget_usd = 7\n";
+    let team =
+        Team::parse_str(text, Path::new("t.toml"), dir.path(), &Layers::default()).expect("valid");
+    let sup = team.supervisor.expect("a supervisor");
+    assert_eq!(sup.spec.name, "supervisor");
+    assert_eq!(sup.prompt.as_deref(), Some("go"));
+    assert_eq!(sup.max_relay_depth, 5);
+    assert_eq!(sup.team_budget_usd, Some(7.0));
+    assert_eq!(sup.report_chars, agentmux::config::SupervisorConfig::DEFAULT_REPORT_CHARS);
+}
+
+#[test]
+fn settings_load_from_the_config_dir_and_keep_keys_raw() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("config.toml");
+    std::fs::write(
+        &path,
+        "theme = \"light\"\nclaude = \"bin/claude\"\n\n[defaults]\nmodel = \"opus\"\n\n[keys]\nquit = \"ctrl-q\"\n",
+    )
+    .expect("write");
+    let s = Settings::load_from(&path).expect("valid");
+    assert_eq!(s.theme.as_deref(), Some("light"));
+    assert_eq!(s.defaults.model.as_deref(), Some("opus"));
+    assert_eq!(s.keys.get("quit").and_then(|v| v.as_str()), Some("ctrl-q"));
+    assert_eq!(s.claude, Some(dir.path().join("bin/claude")));
+    assert_eq!(s.path, Some(path));
+    // No file: default settings, not an error.
+    let none = Settings::load_from(&dir.path().join("absent.toml")).expect("defaults");
+    assert_eq!(none, Settings::default());
+}
+
+fn examples() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("config/ exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_example_loads() {
+    let files = examples();
+    assert!(files.len() >= 3, "examples: {files:?}");
+    for file in files {
+        let team = Team::load(&file, &Layers::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        assert!(!team.agents.is_empty(), "{} has agents", file.display());
+        assert_eq!(team.path.as_deref(), std::fs::canonicalize(&file).ok().as_deref());
+    }
+}
+
+#[test]
+fn examples_say_what_they_promise() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let load = |name: &str| {
+        Team::load(&dir.join(name), &Layers::default()).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let fb = load("supervisor-frontend-backend.toml");
+    let names: Vec<_> = fb.agents.iter().map(|a| a.spec.name.as_str()).collect();
+    assert_eq!(names, ["frontend", "backend"]);
+    assert!(fb.supervisor.is_some());
+
+    let solo = load("solo.toml");
+    assert_eq!(solo.agents.len(), 1);
+    assert!(solo.supervisor.is_none());
+    assert!(solo.agents[0].prompt.is_some());
+
+    let rev = load("reviewers.toml");
+    assert!(rev.agents.len() >= 2);
+    for a in &rev.agents {
+        assert_eq!(a.spec.options.permission_mode, Some(PermissionMode::Plan), "{}", a.spec.name);
+        let denied = a.spec.options.disallowed_tools.clone().unwrap_or_default();
+        for tool in ["Edit", "Write", "Bash"] {
+            assert!(denied.iter().any(|d| d == tool), "{} denies {tool}", a.spec.name);
+        }
+    }
+}
