@@ -1,6 +1,169 @@
-//! TODO(engine)
+//! The environment of an agent's process.
+//!
+//! The parent's environment is passed on (PATH, HOME, TERM, locale, ...), except the API keys
+//! under subscription billing: running claude in a PTY is about being billed to the user's
+//! subscription, and an inherited `ANTHROPIC_API_KEY` would silently switch to per-token billing.
+//! Then the agent's own variables (some names refused: they change what code runs), then the
+//! app's.
+
+use std::collections::BTreeMap;
+
+use crate::agent::spec::Billing;
+
+/// Variables that select per-token billing; not inherited under `Billing::Subscription`.
+pub const API_KEY_VARS: &[&str] = &["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"];
+
+/// Variables an agent's configuration may not set (exact names; `DYLD_*` as a prefix).
+pub const FORBIDDEN_VARS: &[&str] = &["LD_PRELOAD", "LD_LIBRARY_PATH", "NODE_OPTIONS"];
+
 #[derive(Debug, thiserror::Error)]
 pub enum EnvError {
     #[error("env sets {0}, which agentmux does not pass to agents (it could change what runs)")]
     Forbidden(String),
+    #[error(
+        "env sets {0} while billing is \"subscription\"; set billing = \"api\" to pay per token"
+    )]
+    KeyWithSubscription(String),
+    #[error("env variable {0:?} has an invalid name or value (empty, '=' or NUL in the name, NUL in the value)")]
+    Invalid(String),
+}
+
+/// Whether an agent's configuration may set `name`.
+pub fn is_forbidden(name: &str) -> bool {
+    FORBIDDEN_VARS.contains(&name) || name.starts_with("DYLD_")
+}
+
+/// Checks an agent's own variables (also useful when a team file is loaded, to fail early).
+pub fn check_spec_env(
+    spec_env: Option<&BTreeMap<String, String>>,
+    billing: Billing,
+) -> Result<(), EnvError> {
+    for (k, v) in spec_env.into_iter().flatten() {
+        check_name_value(k, v)?;
+        if is_forbidden(k) {
+            return Err(EnvError::Forbidden(k.clone()));
+        }
+        if billing == Billing::Subscription && API_KEY_VARS.contains(&k.as_str()) {
+            return Err(EnvError::KeyWithSubscription(k.clone()));
+        }
+    }
+    Ok(())
+}
+
+fn check_name_value(k: &str, v: &str) -> Result<(), EnvError> {
+    if k.is_empty() || k.contains('=') || k.contains('\0') || v.contains('\0') {
+        return Err(EnvError::Invalid(k.to_owned()));
+    }
+    Ok(())
+}
+
+/// The child's whole environment, in order of precedence: the parent's (less the API keys
+/// under subscription billing), the agent's own, then the app's `extra`.
+pub fn child_env(
+    parent: impl IntoIterator<Item = (String, String)>,
+    spec_env: Option<&BTreeMap<String, String>>,
+    billing: Billing,
+    extra: &[(String, String)],
+) -> Result<BTreeMap<String, String>, EnvError> {
+    check_spec_env(spec_env, billing)?;
+    let mut env: BTreeMap<String, String> = parent
+        .into_iter()
+        .filter(|(k, _)| billing == Billing::Api || !API_KEY_VARS.contains(&k.as_str()))
+        .collect();
+    // The CLI behaves better with a terminal type; a parent without one (a service) gets a
+    // plain one.
+    env.entry("TERM".into()).or_insert_with(|| "xterm-256color".into());
+    for (k, v) in spec_env.into_iter().flatten() {
+        env.insert(k.clone(), v.clone());
+    }
+    for (k, v) in extra {
+        check_name_value(k, v)?;
+        env.insert(k.clone(), v.clone());
+    }
+    Ok(env)
+}
+
+/// The parent process's environment, skipping variables that are not valid UTF-8.
+pub fn parent_env() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parent() -> Vec<(String, String)> {
+        [
+            ("PATH", "/usr/bin"),
+            ("HOME", "/root"),
+            ("ANTHROPIC_API_KEY", "sk-secret"),
+            ("ANTHROPIC_AUTH_TOKEN", "tok"),
+            ("ANTHROPIC_BASE_URL", "http://127.0.0.1:1"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .to_vec()
+    }
+
+    #[test]
+    fn subscription_drops_the_api_keys_and_keeps_the_rest() {
+        let env = child_env(parent(), None, Billing::Subscription, &[]).unwrap();
+        assert!(!env.contains_key("ANTHROPIC_API_KEY"));
+        assert!(!env.contains_key("ANTHROPIC_AUTH_TOKEN"));
+        assert_eq!(env["PATH"], "/usr/bin");
+        assert_eq!(env["HOME"], "/root");
+        assert_eq!(env["ANTHROPIC_BASE_URL"], "http://127.0.0.1:1");
+        assert_eq!(env["TERM"], "xterm-256color");
+    }
+
+    #[test]
+    fn api_billing_passes_the_keys() {
+        let env = child_env(parent(), None, Billing::Api, &[]).unwrap();
+        assert_eq!(env["ANTHROPIC_API_KEY"], "sk-secret");
+        assert_eq!(env["ANTHROPIC_AUTH_TOKEN"], "tok");
+    }
+
+    #[test]
+    fn spec_env_then_extra_env_override_the_parent() {
+        let spec = BTreeMap::from([("HOME".to_owned(), "/spec".to_owned())]);
+        let extra = [("AGENTMUX_AGENT".to_owned(), "a".to_owned())];
+        let env = child_env(parent(), Some(&spec), Billing::Subscription, &extra).unwrap();
+        assert_eq!(env["HOME"], "/spec");
+        assert_eq!(env["AGENTMUX_AGENT"], "a");
+        let extra = [("HOME".to_owned(), "/extra".to_owned())];
+        let env = child_env(parent(), Some(&spec), Billing::Subscription, &extra).unwrap();
+        assert_eq!(env["HOME"], "/extra");
+    }
+
+    #[test]
+    fn forbidden_names_are_a_clear_error() {
+        for name in ["LD_PRELOAD", "LD_LIBRARY_PATH", "NODE_OPTIONS", "DYLD_INSERT_LIBRARIES"] {
+            let spec = BTreeMap::from([(name.to_owned(), "x".to_owned())]);
+            let err = child_env(parent(), Some(&spec), Billing::Api, &[]).unwrap_err();
+            assert!(matches!(&err, EnvError::Forbidden(n) if n == name));
+            assert!(err.to_string().contains(name), "{err}");
+        }
+        // Look-alikes are fine.
+        let spec = BTreeMap::from([("LD_PRELOADX".to_owned(), "x".to_owned())]);
+        assert!(child_env(parent(), Some(&spec), Billing::Api, &[]).is_ok());
+    }
+
+    #[test]
+    fn an_api_key_in_spec_env_under_subscription_is_an_error() {
+        let spec = BTreeMap::from([("ANTHROPIC_API_KEY".to_owned(), "k".to_owned())]);
+        let err = child_env(parent(), Some(&spec), Billing::Subscription, &[]).unwrap_err();
+        assert!(err.to_string().contains("billing"), "{err}");
+        let env = child_env(parent(), Some(&spec), Billing::Api, &[]).unwrap();
+        assert_eq!(env["ANTHROPIC_API_KEY"], "k");
+    }
+
+    #[test]
+    fn invalid_names_are_refused() {
+        let spec = BTreeMap::from([("A=B".to_owned(), "x".to_owned())]);
+        assert!(matches!(
+            child_env(parent(), Some(&spec), Billing::Api, &[]),
+            Err(EnvError::Invalid(_))
+        ));
+        let extra = [("X".to_owned(), "a\0b".to_owned())];
+        assert!(child_env(parent(), None, Billing::Api, &extra).is_err());
+    }
 }

@@ -1,0 +1,493 @@
+use super::*;
+
+const LIMIT: usize = crate::agent::DEFAULT_MAX_LINE_BYTES;
+
+fn fixture(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/stream-json")
+        .join(format!("{name}.ndjson"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+const FIXTURES: &[&str] = &[
+    "foksa-2.1.29-hello-world",
+    "foksa-2.1.29-interrupt",
+    "foksa-2.1.29-multi-turn",
+    "foksa-2.1.29-plan-mode-ls",
+    "foksa-2.1.29-streaming-haiku",
+    "gleam-2.1.7-basic-query",
+    "nairid-1.0.x-refactor-session-head40",
+];
+
+fn frame_all(chunks: &[&[u8]], limit: usize) -> Vec<Frame> {
+    let mut f = Framer::new(limit);
+    let mut out = Vec::new();
+    for c in chunks {
+        f.push(c, &mut out);
+    }
+    f.finish(&mut out);
+    out
+}
+
+fn lines(frames: &[Frame]) -> Vec<&str> {
+    frames
+        .iter()
+        .map(|f| match f {
+            Frame::Line(s) => s.as_str(),
+            Frame::TooLong { .. } => "<too long>",
+        })
+        .collect()
+}
+
+fn event(line: &str) -> Event {
+    match decode_line(line) {
+        Line::Event(e) => e,
+        other => panic!("not an event: {other:?}"),
+    }
+}
+
+// --- framing -----------------------------------------------------------------------------------
+
+#[test]
+fn crlf_and_lf_both_end_lines_without_the_cr() {
+    let frames = frame_all(&[b"one\r\ntwo\nthree\r\n"], LIMIT);
+    assert_eq!(lines(&frames), ["one", "two", "three"]);
+}
+
+#[test]
+fn a_cr_split_from_its_lf_is_still_dropped() {
+    let frames = frame_all(&[b"one\r", b"\ntwo\r", b"\n"], LIMIT);
+    assert_eq!(lines(&frames), ["one", "two"]);
+}
+
+#[test]
+fn escape_sequences_are_stripped() {
+    let input = b"\x1b[?25l\x1b[31m{\"a\":1}\x1b[0m\r\n\x1b]0;title\x07plain\x1b]8;;http://x\x1b\\ok\r\n\x1b(Bcharset\x1b=\r\n";
+    let frames = frame_all(&[input], LIMIT);
+    assert_eq!(lines(&frames), ["{\"a\":1}", "plainok", "charset"]);
+}
+
+#[test]
+fn the_clis_exit_sequences_without_a_newline_make_no_line() {
+    let input = b"{\"type\":\"result\"}\r\n\x1b[?25h\x1b[?1004l\x1b[?2004l\x1b[<u\x1b]0;\x07";
+    let frames = frame_all(&[input], LIMIT);
+    assert_eq!(lines(&frames), ["{\"type\":\"result\"}"]);
+}
+
+#[test]
+fn a_last_line_without_newline_is_kept() {
+    let frames = frame_all(&[b"first\r\nlast words"], LIMIT);
+    assert_eq!(lines(&frames), ["first", "last words"]);
+}
+
+#[test]
+fn a_broken_escape_does_not_eat_the_stream() {
+    // An OSC that never ends: the newline still ends the line, and the next line is intact.
+    let frames = frame_all(&[b"a\x1b]unterminated\nnext\n\x1b[12\nafter\n"], LIMIT);
+    assert_eq!(lines(&frames), ["a", "next", "", "after"]);
+}
+
+#[test]
+fn escape_split_at_every_byte() {
+    let input: &[u8] = b"x\x1b[1;31my\x1b]0;t\x1b\\z\x1b]2;q\x07w\r\n";
+    for cut in 0..=input.len() {
+        let (a, b) = input.split_at(cut);
+        assert_eq!(lines(&frame_all(&[a, b], LIMIT)), ["xyzw"], "cut at {cut}");
+    }
+}
+
+#[test]
+fn utf8_split_inside_a_character() {
+    let input = "h\u{e9}\u{1f600}\u{4e2d}\r\n".as_bytes();
+    for cut in 0..=input.len() {
+        let (a, b) = input.split_at(cut);
+        assert_eq!(lines(&frame_all(&[a, b], LIMIT)), ["h\u{e9}\u{1f600}\u{4e2d}"], "cut {cut}");
+    }
+}
+
+#[test]
+fn invalid_utf8_is_replaced_not_fatal() {
+    let frames = frame_all(&[b"ok \xff\xfe bad\n{\"type\":\"x\"}\n"], LIMIT);
+    assert_eq!(lines(&frames), ["ok \u{fffd}\u{fffd} bad", "{\"type\":\"x\"}"]);
+}
+
+/// Every fixture, turned into PTY output (CRLF, escapes at the end), split in two at every byte
+/// offset, frames into exactly the original lines.
+#[test]
+fn real_samples_split_at_every_byte_offset() {
+    for name in FIXTURES {
+        let text = fixture(name);
+        let expected: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+        let mut pty = Vec::new();
+        for l in &expected {
+            pty.extend_from_slice(l.as_bytes());
+            pty.extend_from_slice(b"\r\n");
+        }
+        pty.extend_from_slice(b"\x1b[?25h\x1b]0;\x07");
+        // The large file is long: every offset in its first and last 8 KiB, then a stride.
+        let offsets: Vec<usize> = if pty.len() > 32 * 1024 {
+            (0..8192)
+                .chain((8192..pty.len() - 8192).step_by(97))
+                .chain(pty.len() - 8192..=pty.len())
+                .collect()
+        } else {
+            (0..=pty.len()).collect()
+        };
+        let mut framer = Framer::new(LIMIT);
+        for cut in offsets {
+            let (a, b) = pty.split_at(cut);
+            let mut out = Vec::new();
+            framer.push(a, &mut out);
+            framer.push(b, &mut out);
+            framer.finish(&mut out);
+            assert_eq!(lines(&out), expected, "{name}: cut at {cut}");
+        }
+        // And one byte at a time.
+        let mut out = Vec::new();
+        for b in &pty {
+            framer.push(std::slice::from_ref(b), &mut out);
+        }
+        framer.finish(&mut out);
+        assert_eq!(lines(&out), expected, "{name}: byte by byte");
+        // Every line of a real capture decodes to an event, never to text.
+        for l in &expected {
+            assert!(matches!(decode_line(l), Line::Event(_)), "{name}: {l:.80}");
+        }
+    }
+}
+
+#[test]
+fn a_20_mib_line_passes_with_the_default_limit() {
+    let text = "x".repeat(20 * 1024 * 1024);
+    let line = format!("{{\"type\":\"result\",\"subtype\":\"success\",\"result\":\"{text}\"}}\r\n");
+    let mut framer = Framer::new(LIMIT);
+    let mut out = Vec::new();
+    for chunk in line.as_bytes().chunks(64 * 1024) {
+        framer.push(chunk, &mut out);
+    }
+    assert_eq!(out.len(), 1);
+    let Frame::Line(s) = &out[0] else { panic!("too long") };
+    match decode_line(s) {
+        Line::Event(Event::Result(r)) => assert_eq!(r.result.map(|r| r.len()), Some(text.len())),
+        other => panic!("{:?}", std::mem::discriminant(&other)),
+    }
+}
+
+#[test]
+fn an_over_limit_line_becomes_one_error_and_framing_stays_in_sync() {
+    let limit = 1000;
+    let mut input = Vec::new();
+    input.extend_from_slice(b"{\"type\":\"assistant\",\"x\":\"");
+    input.extend(std::iter::repeat_n(b'a', 5000));
+    input.extend_from_slice(b"\"}\r\n{\"type\":\"result\",\"subtype\":\"success\"}\r\n");
+    for chunk_size in [1, 7, 100, 4096, input.len()] {
+        let chunks: Vec<&[u8]> = input.chunks(chunk_size).collect();
+        let mut framer = Framer::new(limit);
+        let mut out = Vec::new();
+        for c in &chunks {
+            framer.push(c, &mut out);
+            // Skipping never buffers the line (doubling growth may reserve up to twice the limit).
+            assert!(framer.buf.capacity() <= 2 * limit, "chunk {chunk_size}");
+        }
+        assert_eq!(
+            out,
+            [
+                Frame::TooLong { len: 5027, limit },
+                Frame::Line("{\"type\":\"result\",\"subtype\":\"success\"}".into())
+            ],
+            "chunk {chunk_size}"
+        );
+        assert_eq!(out[0].clone().decode().1, Line::TooLong { len: 5027, limit });
+    }
+}
+
+#[test]
+fn a_line_of_exactly_the_limit_passes() {
+    let frames = frame_all(&[b"12345\n123456\n"], 5);
+    assert_eq!(frames, [Frame::Line("12345".into()), Frame::TooLong { len: 6, limit: 5 }]);
+}
+
+// --- decoding ----------------------------------------------------------------------------------
+
+#[test]
+fn non_json_lines_are_text() {
+    assert_eq!(decode_line("Error: something broke"), Line::Text("Error: something broke".into()));
+    assert_eq!(decode_line(""), Line::Text(String::new()));
+    assert_eq!(decode_line("{not json"), Line::Text("{not json".into()));
+    assert_eq!(decode_line("[1,2]"), Line::Text("[1,2]".into()));
+    assert_eq!(decode_line("bell\u{7} here"), Line::Text("bell here".into()));
+}
+
+#[test]
+fn unknown_types_are_kept_whole() {
+    let line = r#"{"type":"control_response","response":{"subtype":"success"}}"#;
+    let Event::Unknown(v) = event(line) else { panic!() };
+    assert_eq!(v["response"]["subtype"], "success");
+    // No type at all, and a known type with a shape we cannot read, are kept too.
+    assert!(matches!(event(r#"{"hello":1}"#), Event::Unknown(_)));
+    assert!(matches!(event(r#"{"type":"result","usage":[1]}"#), Event::Result(_)));
+    assert!(matches!(event(r#"{"type":"assistant","message":"odd"}"#), Event::Unknown(_)));
+}
+
+#[test]
+fn system_init() {
+    let line = r#"{"type":"system","subtype":"init","cwd":"/w","session_id":"s1","tools":["Bash","Read"],"mcp_servers":[],"model":"claude-x","permissionMode":"default","apiKeySource":"ANTHROPIC_API_KEY","claude_code_version":"2.1.197","uuid":"u"}"#;
+    let Event::System(s) = event(line) else { panic!() };
+    assert_eq!(s.subtype, "init");
+    assert_eq!(s.session_id.as_deref(), Some("s1"));
+    let SystemKind::Init(init) = s.kind else { panic!() };
+    assert_eq!(init.cwd.as_deref(), Some("/w"));
+    assert_eq!(init.tools, ["Bash", "Read"]);
+    assert_eq!(init.model.as_deref(), Some("claude-x"));
+    assert_eq!(init.permission_mode.as_deref(), Some("default"));
+    assert_eq!(init.claude_code_version.as_deref(), Some("2.1.197"));
+    assert!(init.billed_per_token());
+}
+
+#[test]
+fn system_status_retry_compact_and_other() {
+    let Event::System(s) = event(r#"{"type":"system","subtype":"status","status":"compacting"}"#)
+    else {
+        panic!()
+    };
+    assert_eq!(s.kind, SystemKind::Status { status: Some("compacting".into()) });
+
+    let line = r#"{"type":"system","subtype":"api_retry","attempt":2,"max_retries":10,"retry_delay_ms":1200.5,"error_status":529,"error":"overloaded","session_id":"s"}"#;
+    let Event::System(s) = event(line) else { panic!() };
+    let SystemKind::ApiRetry(r) = s.kind else { panic!() };
+    assert_eq!((r.attempt, r.max_retries, r.retry_delay_ms), (Some(2), Some(10), Some(1200)));
+    assert_eq!(r.error_status, Some(529));
+    assert_eq!(r.error, Some(Value::String("overloaded".into())));
+
+    let line = r#"{"type":"system","subtype":"compact_boundary","compact_metadata":{"trigger":"auto","pre_tokens":150000}}"#;
+    let Event::System(s) = event(line) else { panic!() };
+    assert_eq!(
+        s.kind,
+        SystemKind::CompactBoundary { trigger: Some("auto".into()), pre_tokens: Some(150000) }
+    );
+
+    let line =
+        r#"{"type":"system","subtype":"session_state_changed","state":"idle","session_id":"s"}"#;
+    let Event::System(s) = event(line) else { panic!() };
+    assert_eq!(s.subtype, "session_state_changed");
+    assert_eq!(s.session_id.as_deref(), Some("s"));
+    let SystemKind::Other(v) = s.kind else { panic!() };
+    assert_eq!(v["state"], "idle");
+    // A system line with a field shape we do not expect still stays a system event.
+    let Event::System(s) = event(r#"{"type":"system","subtype":"hook","message":"text"}"#) else {
+        panic!()
+    };
+    assert_eq!(s.subtype, "hook");
+}
+
+#[test]
+fn rate_limit_event() {
+    let line = r#"{"type":"rate_limit_event","rate_limit_info":{"status":"allowed_warning","resetsAt":1770000000,"rateLimitType":"five_hour","utilization":0.9},"uuid":"u","session_id":"s"}"#;
+    assert_eq!(
+        event(line),
+        Event::RateLimit(RateLimitEvent {
+            status: Some("allowed_warning".into()),
+            limit_type: Some("five_hour".into()),
+            resets_at: Some(1770000000),
+            session_id: Some("s".into()),
+        })
+    );
+}
+
+#[test]
+fn assistant_blocks() {
+    let line = r#"{"type":"assistant","message":{"model":"m","id":"msg_1","content":[{"type":"text","text":"Hi \"there\""},{"type":"thinking","thinking":"hmm","signature":"x"},{"type":"tool_use","id":"t1","name":"Bash","input":{"command":"ls -la"}}],"usage":{"input_tokens":3,"output_tokens":5,"cache_read_input_tokens":null,"service_tier":"standard"}},"parent_tool_use_id":"toolu_parent","session_id":"s"}"#;
+    let e = event(line);
+    assert_eq!(e.parent_tool_use_id(), Some("toolu_parent"));
+    let Event::Assistant(m) = e else { panic!() };
+    assert_eq!(m.message_id.as_deref(), Some("msg_1"));
+    assert_eq!(m.model.as_deref(), Some("m"));
+    assert_eq!(
+        m.content,
+        [
+            ContentBlock::Text { text: "Hi \"there\"".into() },
+            ContentBlock::Thinking { thinking: "hmm".into() },
+            ContentBlock::ToolUse {
+                id: "t1".into(),
+                name: "Bash".into(),
+                input: serde_json::json!({"command": "ls -la"})
+            },
+        ]
+    );
+    assert_eq!(m.usage, Some(Usage { input_tokens: 3, output_tokens: 5, ..Default::default() }));
+}
+
+#[test]
+fn unknown_blocks_are_kept_whole_beside_known_ones() {
+    let line = r#"{"type":"assistant","message":{"content":[{"type":"text","text":"a"},{"type":"redacted_thinking","data":"zz"},{"type":"text","text":"b"}]}}"#;
+    let Event::Assistant(m) = event(line) else { panic!() };
+    assert_eq!(m.content.len(), 3);
+    assert_eq!(m.content[0], ContentBlock::Text { text: "a".into() });
+    let ContentBlock::Other(v) = &m.content[1] else { panic!() };
+    assert_eq!(v["data"], "zz");
+    assert_eq!(m.content[2], ContentBlock::Text { text: "b".into() });
+}
+
+#[test]
+fn user_content_as_plain_string_and_tool_results() {
+    let Event::User(m) = event(r#"{"type":"user","message":{"role":"user","content":"hello"}}"#)
+    else {
+        panic!()
+    };
+    assert_eq!(m.content, [ContentBlock::Text { text: "hello".into() }]);
+
+    let line = r#"{"type":"user","message":{"role":"user","content":[{"tool_use_id":"t1","type":"tool_result","content":"out","is_error":true},{"type":"tool_result","tool_use_id":"t2","content":[{"type":"text","text":"one"},{"type":"image","source":{}},{"type":"text","text":"two"}]}]},"tool_use_result":{"stdout":"out"}}"#;
+    let Event::User(m) = event(line) else { panic!() };
+    assert_eq!(
+        m.content,
+        [
+            ContentBlock::ToolResult {
+                tool_use_id: "t1".into(),
+                content: "out".into(),
+                is_error: true
+            },
+            ContentBlock::ToolResult {
+                tool_use_id: "t2".into(),
+                content: "one\n[image]\ntwo".into(),
+                is_error: false
+            },
+        ]
+    );
+}
+
+#[test]
+fn stream_events() {
+    let kind = |inner: &str| {
+        let line = format!(
+            r#"{{"type":"stream_event","event":{inner},"session_id":"s","parent_tool_use_id":null}}"#
+        );
+        match event(&line) {
+            Event::Stream(s) => s.kind,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(
+        kind(r#"{"type":"message_start","message":{"id":"msg_1","model":"m","content":[]}}"#),
+        StreamKind::MessageStart { message_id: Some("msg_1".into()), model: Some("m".into()) }
+    );
+    assert_eq!(
+        kind(
+            r#"{"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}}"#
+        ),
+        StreamKind::ContentBlockStart {
+            index: 1,
+            block: ContentBlock::Text { text: String::new() }
+        }
+    );
+    assert_eq!(
+        kind(
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}"#
+        ),
+        StreamKind::TextDelta { index: 0, text: "Hi".into() }
+    );
+    assert_eq!(
+        kind(
+            r#"{"type":"content_block_delta","index":2,"delta":{"type":"thinking_delta","thinking":"so"}}"#
+        ),
+        StreamKind::ThinkingDelta { index: 2, text: "so".into() }
+    );
+    assert_eq!(
+        kind(
+            r#"{"type":"content_block_delta","index":3,"delta":{"type":"input_json_delta","partial_json":"{\"a"}}"#
+        ),
+        StreamKind::InputJsonDelta { index: 3, partial_json: "{\"a".into() }
+    );
+    assert_eq!(
+        kind(
+            r#"{"type":"content_block_delta","index":1,"delta":{"type":"signature_delta","signature":"x"}}"#
+        ),
+        StreamKind::SignatureDelta { index: 1 }
+    );
+    assert_eq!(
+        kind(r#"{"type":"content_block_stop","index":0}"#),
+        StreamKind::ContentBlockStop { index: 0 }
+    );
+    assert_eq!(
+        kind(
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":33}}"#
+        ),
+        StreamKind::MessageDelta {
+            stop_reason: Some("end_turn".into()),
+            usage: Some(Usage { output_tokens: 33, ..Default::default() })
+        }
+    );
+    assert_eq!(kind(r#"{"type":"message_stop"}"#), StreamKind::MessageStop);
+    let StreamKind::Other(v) = kind(r#"{"type":"ping","n":1}"#) else { panic!() };
+    assert_eq!(v["n"], 1);
+    let StreamKind::Other(v) =
+        kind(r#"{"type":"content_block_delta","index":0,"delta":{"type":"citations_delta"}}"#)
+    else {
+        panic!()
+    };
+    assert_eq!(v["delta"]["type"], "citations_delta");
+    let StreamKind::ContentBlockStart { index: 4, block: ContentBlock::Other(b) } = kind(
+        r#"{"type":"content_block_start","index":4,"content_block":{"type":"server_tool_use","id":"x"}}"#,
+    ) else {
+        panic!()
+    };
+    assert_eq!(b["id"], "x");
+}
+
+#[test]
+fn result_with_all_fields_in_any_order() {
+    let line = r#"{"duration_api_ms":4182,"type":"result","subtype":"error_max_turns","is_error":true,"duration_ms":2419,"num_turns":3,"result":"partial","errors":["a","b"],"session_id":"s","total_cost_usd":0.0079033,"usage":{"input_tokens":3,"output_tokens":7,"cache_creation_input_tokens":1,"cache_read_input_tokens":2},"permission_denials":[{"tool_name":"Bash","tool_use_id":"t1","tool_input":{"command":"rm"}}],"terminal_reason":"max_turns","modelUsage":{}}"#;
+    let Event::Result(r) = event(line) else { panic!() };
+    assert_eq!(
+        r,
+        ResultEvent {
+            subtype: "error_max_turns".into(),
+            is_error: true,
+            result: Some("partial".into()),
+            errors: vec!["a".into(), "b".into()],
+            duration_ms: Some(2419),
+            duration_api_ms: Some(4182),
+            num_turns: Some(3),
+            total_cost_usd: Some(0.0079033),
+            usage: Some(Usage {
+                input_tokens: 3,
+                output_tokens: 7,
+                cache_creation_input_tokens: 1,
+                cache_read_input_tokens: 2
+            }),
+            permission_denials: vec![PermissionDenial {
+                tool_name: "Bash".into(),
+                tool_use_id: "t1".into(),
+                tool_input: serde_json::json!({"command": "rm"}),
+            }],
+            terminal_reason: Some("max_turns".into()),
+            session_id: Some("s".into()),
+        }
+    );
+}
+
+#[test]
+fn real_interrupt_capture_keeps_error_during_execution_with_is_error_false() {
+    let text = fixture("foksa-2.1.29-interrupt");
+    let results: Vec<ResultEvent> = text
+        .lines()
+        .filter_map(|l| match decode_line(l) {
+            Line::Event(Event::Result(r)) => Some(r),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].subtype, "error_during_execution");
+    assert!(!results[0].is_error);
+    assert!(!results[0].errors.is_empty());
+}
+
+#[test]
+fn real_plan_mode_capture_types_the_tool_call_and_its_result() {
+    let text = fixture("foksa-2.1.29-plan-mode-ls");
+    let events: Vec<Event> = text.lines().map(event).collect();
+    assert!(events.iter().any(|e| matches!(e,
+        Event::Assistant(m) if m.content.iter().any(|b| matches!(b, ContentBlock::ToolUse { name, .. } if name == "Bash")))));
+    assert!(events.iter().any(|e| matches!(e,
+        Event::User(m) if m.content.iter().any(|b| matches!(b, ContentBlock::ToolResult { content, .. } if content.starts_with("total 180"))))));
+    assert!(matches!(events.last(), Some(Event::Result(r)) if r.subtype == "success"));
+}
