@@ -51,7 +51,8 @@ const ESC: u8 = 0x1b;
 const BEL: u8 = 0x07;
 
 /// Cuts arbitrary byte chunks into lines. Survives splits at any byte: inside a UTF-8
-/// character, inside an escape sequence, between `\r` and `\n`.
+/// character, inside an escape sequence, between `\r` and `\n`. Lines left empty once escapes
+/// and control characters are gone are not reported.
 #[derive(Debug)]
 pub struct Framer {
     buf: Vec<u8>,
@@ -160,6 +161,16 @@ impl Framer {
             out.push(Frame::TooLong { len, limit: self.max_line_bytes });
             return;
         }
+        // Control characters left between escapes (the CLI's exit sequence has a shift-in,
+        // 0x0f, and may be followed by a JSON line on the same line). JSON never holds raw
+        // control characters, so removing them cannot damage an event.
+        if self.buf.iter().any(|&b| is_stray_control(b)) {
+            self.buf.retain(|&b| !is_stray_control(b));
+        }
+        if self.buf.is_empty() {
+            // Nothing but escapes and controls: no line.
+            return;
+        }
         let bytes = std::mem::take(&mut self.buf);
         let line = match String::from_utf8(bytes) {
             Ok(s) => s,
@@ -167,6 +178,10 @@ impl Framer {
         };
         out.push(Frame::Line(line));
     }
+}
+
+fn is_stray_control(b: u8) -> bool {
+    (b < 0x20 && b != b'\t') || b == 0x7f
 }
 
 impl Frame {
@@ -985,4 +1000,4 @@ fn lenient_strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Er
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// One line read from an agent's PTY, after framing.
+// Most lines are events: boxing them would add an allocation per line for no saving.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Line {
     /// A JSON object the decoder understood (or kept as `Event::Unknown`).

@@ -368,3 +368,62 @@ mod tests {
         assert_eq!(t.next_session(&resume, Some("old")).as_deref(), Some("cli-id"));
     }
 }
+
+#[cfg(test)]
+mod real_cli_captures {
+    use super::*;
+    use crate::agent::decode::tests::{decode_capture, pty_capture};
+
+    fn outcome(name: &str, code: i32) -> Turn {
+        let mut t = Turn::new();
+        for l in decode_capture(&pty_capture(name)) {
+            t.on_line(&l);
+        }
+        t.on_exit(&ExitInfo { code: Some(code), signal: None, tail: Vec::new() });
+        t
+    }
+
+    /// The exit codes are the ones the CLI returned when the captures were recorded.
+    #[test]
+    fn each_capture_ends_as_the_real_run_did() {
+        for (name, code) in [
+            ("turn", 0),
+            ("resume", 0),
+            ("turn-partial", 0),
+            ("tool-call", 0),
+            ("permission-denial", 0),
+            ("api-retry", 0),
+            ("mcp-approval-allow", 0),
+            ("mcp-approval-deny", 0),
+        ] {
+            let t = outcome(name, code);
+            assert!(matches!(t.state(), TurnState::Done(_)), "{name}: {:?}", t.state());
+            assert!(t.billed_per_token(), "{name}: the tests run with ANTHROPIC_API_KEY");
+        }
+        for (name, code, needle) in [
+            ("unknown-session", 1, "No conversation found"),
+            ("bypass-refused", 1, "cannot be used with root"),
+            ("api-error-400", 1, "400"),
+            ("max-turns", 1, "maximum number of turns"),
+            ("mcp-approval-unreachable", 1, "not found"),
+        ] {
+            let t = outcome(name, code);
+            let TurnState::Failed(f) = t.state() else { panic!("{name}: {:?}", t.state()) };
+            let all = format!("{} {}", f.summary, f.detail.join("\n"));
+            assert!(all.contains(needle), "{name}: {all}");
+        }
+    }
+
+    #[test]
+    fn unknown_session_changes_nothing_and_a_turn_adopts_the_clis_id() {
+        let t = outcome("unknown-session", 1);
+        let sent = SessionArg::Resume("old".into());
+        assert_eq!(t.next_session(&sent, Some("old")).as_deref(), Some("old"));
+        let t = outcome("bypass-refused", 1);
+        assert_eq!(t.next_session(&SessionArg::New("x".into()), None), None);
+        let t = outcome("turn", 0);
+        let reported = t.reported_session.clone();
+        assert!(reported.is_some());
+        assert_eq!(t.next_session(&SessionArg::New("x".into()), None), reported);
+    }
+}
