@@ -1,1 +1,24 @@
-//! TODO
+//! The application core, Elm style: [`Msg`] in, [`update`] changes the [`State`] and returns
+//! [`Effect`]s for the loop to carry out; views (`ui`) only read the state.
+
+pub mod body;
+pub mod command;
+pub mod effect;
+pub mod form;
+pub mod keymap;
+pub mod msg;
+pub mod query;
+pub mod state;
+pub mod update;
+
+#[cfg(test)]
+pub(crate) mod fixtures;
+#[cfg(test)]
+mod tests;
+
+pub use command::{Command, Context};
+pub use effect::Effect;
+pub use keymap::{KeySpec, Keymap, KeymapError};
+pub use msg::{ControlCmd, ControlError, ControlOk, ControlReply, Msg};
+pub use state::{Agent, State, TurnState};
+pub use update::{start_first_prompts, update};

@@ -1,0 +1,116 @@
+//! Named commands: what a key can do. The keymap binds keys to these; handlers act on them; the
+//! help overlay and the hint line describe them.
+
+macro_rules! commands {
+    ($($variant:ident => $name:literal, $help:literal;)*) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Command {
+            $($variant,)*
+        }
+
+        impl Command {
+            pub const ALL: &'static [Command] = &[$(Command::$variant,)*];
+
+            /// The name used in the user's `[keys]` table.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Command::$variant => $name,)*
+                }
+            }
+
+            /// One line for the help overlay.
+            pub fn help(self) -> &'static str {
+                match self {
+                    $(Command::$variant => $help,)*
+                }
+            }
+
+            pub fn from_name(name: &str) -> Option<Command> {
+                match name {
+                    $($name => Some(Command::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+commands! {
+    Send => "send", "send the input (queued while a turn runs)";
+    Newline => "newline", "insert a newline in the input";
+    HistoryPrev => "history-prev", "recall an earlier prompt (empty input)";
+    HistoryNext => "history-next", "recall a later prompt";
+    Interrupt => "interrupt", "interrupt the focused agent's turn";
+    EditQueued => "edit-queued", "edit the last queued follow-up";
+    CancelQueued => "cancel-queued", "cancel the last queued follow-up";
+    FocusNext => "focus-next", "focus the next pane";
+    FocusPrev => "focus-prev", "focus the previous pane";
+    FocusLeft => "focus-left", "focus the pane to the left";
+    FocusRight => "focus-right", "focus the pane to the right";
+    FocusUp => "focus-up", "focus the pane above";
+    FocusDown => "focus-down", "focus the pane below";
+    Zoom => "zoom", "zoom the focused pane / back";
+    CycleLayout => "layout", "switch layout: tiled, stacked, zoomed";
+    ScrollUp => "scroll-up", "scroll up a line";
+    ScrollDown => "scroll-down", "scroll down a line";
+    PageUp => "page-up", "scroll up a page";
+    PageDown => "page-down", "scroll down a page";
+    ScrollTop => "scroll-top", "scroll to the top";
+    ScrollBottom => "scroll-bottom", "scroll to the bottom and follow";
+    NewAgent => "new-agent", "create a new agent";
+    CloseAgent => "close-agent", "close the focused agent";
+    Help => "help", "show / hide this help";
+    Suspend => "suspend", "suspend agentmux (fg resumes)";
+    Quit => "quit", "quit agentmux";
+    Close => "close", "close this window";
+    NextField => "next-field", "next field";
+    PrevField => "prev-field", "previous field";
+    Submit => "submit", "create the agent";
+    Yes => "yes", "confirm";
+    No => "no", "cancel";
+}
+
+/// Where keys are read: each context has its own bindings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Context {
+    /// Panes: the focused pane's input box gets every key no binding takes.
+    Pane,
+    Help,
+    Form,
+    Confirm,
+}
+
+impl Context {
+    pub const ALL: &'static [Context] =
+        &[Context::Pane, Context::Help, Context::Form, Context::Confirm];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Context::Pane => "pane",
+            Context::Help => "help",
+            Context::Form => "form",
+            Context::Confirm => "confirm",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Context> {
+        Context::ALL.iter().copied().find(|c| c.name() == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for &c in Command::ALL {
+            assert_eq!(Command::from_name(c.name()), Some(c));
+            assert!(!c.help().is_empty());
+        }
+        assert_eq!(Command::from_name("nope"), None);
+        for &c in Context::ALL {
+            assert_eq!(Context::from_name(c.name()), Some(c));
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! What `update` asks the loop to do: the only way the core touches the world.
+
+use crate::agent::{AgentId, TurnRequest};
+
+#[derive(Debug, Clone)]
+pub enum Effect {
+    /// Start a turn (`spawn_turn`); a refusal comes back as `Msg::SpawnFailed`.
+    SpawnTurn(Box<TurnRequest>),
+    /// Stop an agent's running turn (the whole process group).
+    Interrupt { agent: AgentId, turn: u64 },
+    /// Something the workspace keeps changed (agents, session ids, queued follow-ups).
+    Persist,
+    /// Restore the terminal, stop the process (SIGTSTP), redraw when resumed.
+    Suspend,
+    /// Leave: restore the terminal and exit.
+    Quit,
+}

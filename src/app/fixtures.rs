@@ -1,0 +1,176 @@
+//! Test helpers: teams, engine messages and keys, built by hand.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::{update, Effect, Msg, State};
+use crate::agent::event::{
+    ContentBlock, Event, Init, MessageEvent, ResultEvent, StreamEvent, StreamKind, SystemEvent,
+    SystemKind, Usage,
+};
+use crate::agent::{AgentId, AgentSpec, ClaudeCmd, EngineMsg, ExitInfo, Line, SessionArg};
+use crate::config::{SupervisorConfig, Team, TeamAgent};
+
+pub fn spec(name: &str, role: Option<&str>) -> AgentSpec {
+    let mut s = AgentSpec::new(name, "/work/project");
+    s.role = role.map(String::from);
+    s.options.model = Some("claude-sonnet-4-5".into());
+    s
+}
+
+pub fn team(supervisor: bool, agents: &[(&str, &str)]) -> Team {
+    Team {
+        path: Some(PathBuf::from("/work/project/team.toml")),
+        defaults: Default::default(),
+        supervisor: supervisor.then(|| SupervisorConfig {
+            spec: spec("lead", Some("supervisor")),
+            prompt: None,
+            max_relay_depth: 3,
+            max_relays_per_minute: 10,
+            team_budget_usd: None,
+            report_chars: 2000,
+        }),
+        agents: agents
+            .iter()
+            .map(|(n, r)| TeamAgent { spec: spec(n, Some(r)), prompt: None, worktree: false })
+            .collect(),
+    }
+}
+
+pub fn state(supervisor: bool, agents: &[(&str, &str)], size: (u16, u16)) -> State {
+    State::new(&team(supervisor, agents), ClaudeCmd::real("claude"), size, Instant::now())
+}
+
+pub fn key(code: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+pub fn key_mod(code: KeyCode, mods: KeyModifiers) -> Msg {
+    Msg::Key(KeyEvent::new(code, mods))
+}
+
+pub fn type_text(state: &mut State, text: &str) -> Vec<Effect> {
+    text.chars().flat_map(|c| update(state, key(KeyCode::Char(c)))).collect()
+}
+
+pub fn spawned(fx: &[Effect]) -> Vec<&crate::agent::TurnRequest> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::SpawnTurn(r) => Some(r.as_ref()),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn sid(n: u32) -> String {
+    format!("5e55{n:04}-0000-4000-8000-000000000000")
+}
+
+pub fn lines(agent: AgentId, turn: u64, events: Vec<Event>) -> Msg {
+    Msg::Engine(EngineMsg::Lines {
+        agent,
+        turn,
+        lines: events.into_iter().map(|e| (String::new(), Line::Event(e))).collect(),
+    })
+}
+
+pub fn init(session: &str, api_key_source: &str) -> Event {
+    Event::System(SystemEvent {
+        subtype: "init".into(),
+        session_id: Some(session.into()),
+        kind: SystemKind::Init(Init {
+            model: Some("claude-sonnet-4-5".into()),
+            api_key_source: Some(api_key_source.into()),
+            ..Default::default()
+        }),
+    })
+}
+
+pub fn delta(text: &str) -> Event {
+    Event::Stream(StreamEvent {
+        parent_tool_use_id: None,
+        session_id: None,
+        kind: StreamKind::TextDelta { index: 0, text: text.into() },
+    })
+}
+
+pub fn text(text: &str) -> Event {
+    Event::Assistant(MessageEvent {
+        content: vec![ContentBlock::Text { text: text.into() }],
+        ..Default::default()
+    })
+}
+
+pub fn tool(name: &str, input: serde_json::Value) -> Event {
+    Event::Assistant(MessageEvent {
+        content: vec![ContentBlock::ToolUse { id: "t1".into(), name: name.into(), input }],
+        ..Default::default()
+    })
+}
+
+pub fn tool_result(content: &str, is_error: bool) -> Event {
+    Event::User(MessageEvent {
+        content: vec![ContentBlock::ToolResult {
+            tool_use_id: "t1".into(),
+            content: content.into(),
+            is_error,
+        }],
+        ..Default::default()
+    })
+}
+
+pub fn result(session: &str, subtype: &str, cost: f64) -> Event {
+    Event::Result(ResultEvent {
+        subtype: subtype.into(),
+        is_error: subtype != "success",
+        result: Some("done".into()),
+        duration_ms: Some(4200),
+        num_turns: Some(2),
+        total_cost_usd: Some(cost),
+        usage: Some(Usage { input_tokens: 1200, output_tokens: 340, ..Default::default() }),
+        session_id: Some(session.into()),
+        errors: if subtype == "success" { vec![] } else { vec![format!("{subtype} happened")] },
+        ..Default::default()
+    })
+}
+
+pub fn started(agent: AgentId, turn: u64) -> Msg {
+    Msg::Engine(EngineMsg::Started { agent, turn, pid: Some(4242) })
+}
+
+pub fn exited(agent: AgentId, turn: u64, code: i32) -> Msg {
+    Msg::Engine(EngineMsg::Exited {
+        agent,
+        turn,
+        exit: ExitInfo { code: Some(code), signal: None, tail: vec![] },
+    })
+}
+
+/// Send `prompt` to pane `i` as the user would, returning the effects.
+pub fn send(state: &mut State, i: usize, prompt: &str) -> Vec<Effect> {
+    state.set_focus(i);
+    let mut fx = type_text(state, prompt);
+    fx.extend(update(state, key(KeyCode::Enter)));
+    fx
+}
+
+/// Run a whole successful turn on pane `i`: send, start, stream `answer`, result, exit.
+pub fn full_turn(state: &mut State, i: usize, prompt: &str, answer: &str, session: &str) {
+    let fx = send(state, i, prompt);
+    let id = state.agents[i].id;
+    let turn = spawned(&fx).first().map(|r| r.turn).unwrap_or(0);
+    update(state, started(id, turn));
+    update(state, lines(id, turn, vec![init(session, "none"), text(answer)]));
+    update(state, lines(id, turn, vec![result(session, "success", 0.0123)]));
+    update(state, exited(id, turn, 0));
+}
+
+pub fn session_arg(fx: &[Effect]) -> Option<SessionArg> {
+    spawned(fx).first().map(|r| r.session.clone())
+}
+
+pub fn advance(state: &mut State, d: Duration) {
+    state.now += d;
+}

@@ -1,0 +1,82 @@
+//! The new-agent form: name, directory, model, first prompt.
+
+use std::path::Path;
+
+use tui_textarea::TextArea;
+
+use super::state::new_input;
+
+pub const FIELDS: [&str; 4] = ["name", "directory", "model", "first prompt"];
+pub const NAME: usize = 0;
+pub const DIR: usize = 1;
+pub const MODEL: usize = 2;
+pub const PROMPT: usize = 3;
+
+pub struct Form {
+    pub fields: [TextArea<'static>; 4],
+    pub active: usize,
+    pub error: Option<String>,
+}
+
+/// What a filled-in form asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewAgent {
+    pub name: String,
+    pub dir: String,
+    pub model: Option<String>,
+    pub prompt: Option<String>,
+}
+
+impl Form {
+    pub fn new(dir: &Path, model: Option<&str>) -> Form {
+        let field = |text: &str| {
+            let mut t = new_input();
+            t.insert_str(text);
+            t
+        };
+        Form {
+            fields: [
+                field(""),
+                field(&dir.display().to_string()),
+                field(model.unwrap_or("")),
+                field(""),
+            ],
+            active: NAME,
+            error: None,
+        }
+    }
+
+    pub fn text(&self, field: usize) -> String {
+        self.fields.get(field).map(|f| f.lines().join("\n")).unwrap_or_default()
+    }
+
+    pub fn next(&mut self) {
+        self.active = (self.active + 1) % FIELDS.len();
+    }
+
+    pub fn prev(&mut self) {
+        self.active = (self.active + FIELDS.len() - 1) % FIELDS.len();
+    }
+
+    pub fn active_field(&mut self) -> &mut TextArea<'static> {
+        &mut self.fields[self.active.min(FIELDS.len() - 1)]
+    }
+
+    /// The form's values, or what is wrong with them (which field to fix first).
+    pub fn values(&self) -> Result<NewAgent, (usize, String)> {
+        let name = self.text(NAME).trim().to_string();
+        if name.is_empty() {
+            return Err((NAME, "a name is needed".into()));
+        }
+        if name.chars().any(char::is_whitespace) {
+            return Err((NAME, "names have no spaces".into()));
+        }
+        let dir = self.text(DIR).trim().to_string();
+        if dir.is_empty() {
+            return Err((DIR, "a directory is needed".into()));
+        }
+        let model = Some(self.text(MODEL).trim().to_string()).filter(|m| !m.is_empty());
+        let prompt = Some(self.text(PROMPT).trim().to_string()).filter(|p| !p.is_empty());
+        Ok(NewAgent { name, dir, model, prompt })
+    }
+}

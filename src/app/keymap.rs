@@ -1,0 +1,509 @@
+//! Keymaps are data: key strings ("ctrl-x", "alt-enter", "f1") bound to named commands per
+//! context. Defaults live here; a user's `[keys]` table patches them; the help overlay and the
+//! hint line read the same bindings the handlers resolve.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::command::{Command, Context};
+
+/// One key with its modifiers, normalised so that a parsed string and a terminal event compare
+/// equal (letters carry their case, so SHIFT is dropped from characters).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct KeySpec {
+    pub code: KeyCode,
+    pub mods: KeyModifiers,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeymapError {
+    #[error("unknown key {0:?} (try \"ctrl-x\", \"alt-enter\", \"f1\", \"pageup\")")]
+    BadKey(String),
+    #[error("unknown command {0:?}")]
+    UnknownCommand(String),
+    #[error("unknown context {0:?} (pane, help, form or confirm)")]
+    UnknownContext(String),
+}
+
+impl KeySpec {
+    pub fn new(code: KeyCode, mods: KeyModifiers) -> Self {
+        KeySpec::normalised(code, mods)
+    }
+
+    fn normalised(code: KeyCode, mut mods: KeyModifiers) -> Self {
+        let code = match code {
+            // Terminals report shift-tab as BackTab, some with SHIFT set.
+            KeyCode::BackTab => {
+                mods.remove(KeyModifiers::SHIFT);
+                KeyCode::BackTab
+            }
+            KeyCode::Char(c) => {
+                mods.remove(KeyModifiers::SHIFT);
+                // Ctrl-letters arrive in lower case; keep bindings case-insensitive there.
+                if mods.contains(KeyModifiers::CONTROL) {
+                    KeyCode::Char(c.to_ascii_lowercase())
+                } else {
+                    KeyCode::Char(c)
+                }
+            }
+            other => other,
+        };
+        mods &= KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT;
+        KeySpec { code, mods }
+    }
+
+    pub fn from_event(ev: &KeyEvent) -> Option<KeySpec> {
+        if ev.kind == KeyEventKind::Release {
+            return None;
+        }
+        Some(KeySpec::normalised(ev.code, ev.modifiers))
+    }
+
+    /// Parse "ctrl-x", "alt-enter", "shift-up", "f1", "pageup", "?" (case-insensitive names).
+    pub fn parse(s: &str) -> Result<KeySpec, KeymapError> {
+        let bad = || KeymapError::BadKey(s.to_string());
+        let trimmed = s.trim();
+        if trimmed.is_empty() {
+            return Err(bad());
+        }
+        // The last part is the key; a trailing "-" is the minus key itself ("ctrl--").
+        let (prefix, key) = match trimmed.strip_suffix("--") {
+            Some(p) => (p, "-"),
+            None if trimmed == "-" => ("", "-"),
+            None => match trimmed.rfind('-') {
+                Some(i) => (&trimmed[..i], &trimmed[i + 1..]),
+                None => ("", trimmed),
+            },
+        };
+        let mut mods = KeyModifiers::NONE;
+        for m in prefix.split('-').filter(|m| !m.is_empty()) {
+            mods |= match m.to_ascii_lowercase().as_str() {
+                "ctrl" | "control" | "c" => KeyModifiers::CONTROL,
+                "alt" | "meta" | "m" | "a" => KeyModifiers::ALT,
+                "shift" | "s" => KeyModifiers::SHIFT,
+                _ => return Err(bad()),
+            };
+        }
+        let lower = key.to_ascii_lowercase();
+        let code = match lower.as_str() {
+            "enter" | "return" | "ret" => KeyCode::Enter,
+            "esc" | "escape" => KeyCode::Esc,
+            "tab" => KeyCode::Tab,
+            "backtab" => KeyCode::BackTab,
+            "backspace" | "bs" => KeyCode::Backspace,
+            "delete" | "del" => KeyCode::Delete,
+            "insert" | "ins" => KeyCode::Insert,
+            "home" => KeyCode::Home,
+            "end" => KeyCode::End,
+            "pageup" | "pgup" => KeyCode::PageUp,
+            "pagedown" | "pgdn" | "pgdown" => KeyCode::PageDown,
+            "up" => KeyCode::Up,
+            "down" => KeyCode::Down,
+            "left" => KeyCode::Left,
+            "right" => KeyCode::Right,
+            "space" => KeyCode::Char(' '),
+            f if f.len() >= 2
+                && f.starts_with('f')
+                && f[1..].chars().all(|c| c.is_ascii_digit()) =>
+            {
+                match f[1..].parse::<u8>() {
+                    Ok(n @ 1..=24) => KeyCode::F(n),
+                    _ => return Err(bad()),
+                }
+            }
+            _ => {
+                let mut chars = key.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) => KeyCode::Char(c),
+                    _ => return Err(bad()),
+                }
+            }
+        };
+        // "shift-tab" is how terminals spell BackTab.
+        if code == KeyCode::Tab && mods.contains(KeyModifiers::SHIFT) {
+            return Ok(KeySpec::normalised(KeyCode::BackTab, mods));
+        }
+        Ok(KeySpec::normalised(code, mods))
+    }
+
+    pub fn matches(&self, ev: &KeyEvent) -> bool {
+        KeySpec::from_event(ev).is_some_and(|k| k == *self)
+    }
+}
+
+impl fmt::Display for KeySpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.mods.contains(KeyModifiers::CONTROL) {
+            f.write_str("ctrl-")?;
+        }
+        if self.mods.contains(KeyModifiers::ALT) {
+            f.write_str("alt-")?;
+        }
+        if self.mods.contains(KeyModifiers::SHIFT) {
+            f.write_str("shift-")?;
+        }
+        match self.code {
+            KeyCode::Enter => f.write_str("enter"),
+            KeyCode::Esc => f.write_str("esc"),
+            KeyCode::Tab => f.write_str("tab"),
+            KeyCode::BackTab => f.write_str("shift-tab"),
+            KeyCode::Backspace => f.write_str("backspace"),
+            KeyCode::Delete => f.write_str("delete"),
+            KeyCode::Insert => f.write_str("insert"),
+            KeyCode::Home => f.write_str("home"),
+            KeyCode::End => f.write_str("end"),
+            KeyCode::PageUp => f.write_str("pageup"),
+            KeyCode::PageDown => f.write_str("pagedown"),
+            KeyCode::Up => f.write_str("up"),
+            KeyCode::Down => f.write_str("down"),
+            KeyCode::Left => f.write_str("left"),
+            KeyCode::Right => f.write_str("right"),
+            KeyCode::Char(' ') => f.write_str("space"),
+            KeyCode::Char(c) => write!(f, "{c}"),
+            KeyCode::F(n) => write!(f, "f{n}"),
+            other => write!(f, "{other:?}"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Binding {
+    pub context: Context,
+    pub command: Command,
+    pub keys: Vec<KeySpec>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Keymap {
+    bindings: Vec<Binding>,
+}
+
+/// The defaults. Every key here is one terminals deliver without extra protocols (Shift-Enter is
+/// a bonus where the terminal reports it; Alt-Enter always works).
+const DEFAULTS: &[(Context, Command, &[&str])] = &[
+    (Context::Pane, Command::Send, &["enter"]),
+    (Context::Pane, Command::Newline, &["alt-enter", "shift-enter"]),
+    (Context::Pane, Command::HistoryPrev, &["up"]),
+    (Context::Pane, Command::HistoryNext, &["down"]),
+    (Context::Pane, Command::FocusNext, &["tab"]),
+    (Context::Pane, Command::FocusPrev, &["shift-tab"]),
+    (Context::Pane, Command::FocusLeft, &["alt-left", "alt-h"]),
+    (Context::Pane, Command::FocusRight, &["alt-right", "alt-l"]),
+    (Context::Pane, Command::FocusUp, &["alt-up", "alt-k"]),
+    (Context::Pane, Command::FocusDown, &["alt-down", "alt-j"]),
+    (Context::Pane, Command::Interrupt, &["ctrl-c"]),
+    (Context::Pane, Command::Zoom, &["alt-z", "f11"]),
+    (Context::Pane, Command::CycleLayout, &["alt-s"]),
+    (Context::Pane, Command::ScrollUp, &["shift-up", "ctrl-up"]),
+    (Context::Pane, Command::ScrollDown, &["shift-down", "ctrl-down"]),
+    (Context::Pane, Command::PageUp, &["pageup"]),
+    (Context::Pane, Command::PageDown, &["pagedown"]),
+    (Context::Pane, Command::ScrollTop, &["ctrl-home", "alt-g"]),
+    (Context::Pane, Command::ScrollBottom, &["ctrl-end", "alt-G"]),
+    (Context::Pane, Command::EditQueued, &["alt-e"]),
+    (Context::Pane, Command::CancelQueued, &["alt-d"]),
+    (Context::Pane, Command::NewAgent, &["alt-n"]),
+    (Context::Pane, Command::CloseAgent, &["alt-w"]),
+    (Context::Pane, Command::Help, &["f1", "ctrl-g"]),
+    (Context::Pane, Command::Suspend, &["ctrl-z"]),
+    (Context::Pane, Command::Quit, &["ctrl-q"]),
+    (Context::Help, Command::Close, &["esc", "f1", "ctrl-g", "q", "enter"]),
+    (Context::Help, Command::ScrollUp, &["up", "k"]),
+    (Context::Help, Command::ScrollDown, &["down", "j"]),
+    (Context::Help, Command::Quit, &["ctrl-q"]),
+    (Context::Form, Command::Submit, &["enter"]),
+    (Context::Form, Command::NextField, &["tab", "down"]),
+    (Context::Form, Command::PrevField, &["shift-tab", "up"]),
+    (Context::Form, Command::Newline, &["alt-enter", "shift-enter"]),
+    (Context::Form, Command::Close, &["esc"]),
+    (Context::Confirm, Command::Yes, &["y", "Y", "enter"]),
+    (Context::Confirm, Command::No, &["n", "N", "esc"]),
+];
+
+/// What the hint line offers per context, in order of importance.
+const HINTS: &[(Context, Command, &str)] = &[
+    (Context::Pane, Command::Send, "send"),
+    (Context::Pane, Command::Interrupt, "interrupt"),
+    (Context::Pane, Command::EditQueued, "edit queued"),
+    (Context::Pane, Command::FocusNext, "focus"),
+    (Context::Pane, Command::Zoom, "zoom"),
+    (Context::Pane, Command::NewAgent, "new"),
+    (Context::Pane, Command::Help, "help"),
+    (Context::Pane, Command::Quit, "quit"),
+    (Context::Pane, Command::Newline, "newline"),
+    (Context::Pane, Command::CycleLayout, "layout"),
+    (Context::Pane, Command::PageUp, "scroll"),
+    (Context::Help, Command::Close, "close"),
+    (Context::Help, Command::ScrollDown, "scroll"),
+    (Context::Form, Command::Submit, "create"),
+    (Context::Form, Command::NextField, "next field"),
+    (Context::Form, Command::Close, "cancel"),
+    (Context::Confirm, Command::Yes, "yes"),
+    (Context::Confirm, Command::No, "no"),
+];
+
+impl Default for Keymap {
+    fn default() -> Self {
+        Keymap::defaults()
+    }
+}
+
+impl Keymap {
+    pub fn defaults() -> Keymap {
+        let bindings = DEFAULTS
+            .iter()
+            .map(|&(context, command, keys)| Binding {
+                context,
+                command,
+                // The defaults are literals tested below; a typo would fail `defaults_parse`.
+                keys: keys.iter().filter_map(|k| KeySpec::parse(k).ok()).collect(),
+            })
+            .collect();
+        Keymap { bindings }
+    }
+
+    pub fn bindings(&self) -> &[Binding] {
+        &self.bindings
+    }
+
+    /// The command a key means in a context, if any.
+    pub fn resolve(&self, context: Context, ev: &KeyEvent) -> Option<Command> {
+        let key = KeySpec::from_event(ev)?;
+        self.resolve_spec(context, key)
+    }
+
+    pub fn resolve_spec(&self, context: Context, key: KeySpec) -> Option<Command> {
+        self.bindings
+            .iter()
+            .find(|b| b.context == context && b.keys.contains(&key))
+            .map(|b| b.command)
+    }
+
+    pub fn keys(&self, context: Context, command: Command) -> &[KeySpec] {
+        self.bindings
+            .iter()
+            .find(|b| b.context == context && b.command == command)
+            .map(|b| b.keys.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// The first key of a command, as shown to the user ("alt-z").
+    pub fn key_label(&self, context: Context, command: Command) -> Option<String> {
+        self.keys(context, command).first().map(|k| k.to_string())
+    }
+
+    /// Bind `keys` to a command, replacing its keys; the keys are taken from whatever else had
+    /// them in that context, so the user's choice always wins.
+    pub fn bind(&mut self, context: Context, command: Command, keys: Vec<KeySpec>) {
+        for b in self.bindings.iter_mut().filter(|b| b.context == context) {
+            b.keys.retain(|k| !keys.contains(k));
+        }
+        match self.bindings.iter_mut().find(|b| b.context == context && b.command == command) {
+            Some(b) => b.keys = keys,
+            None => self.bindings.push(Binding { context, command, keys }),
+        }
+    }
+
+    /// Apply a user's `[keys]` table: `command = "key"` or `command = ["key", ...]` (an empty
+    /// list unbinds); a name may be prefixed with its context (`form.submit`), pane otherwise.
+    /// Nothing changes when any entry is wrong.
+    pub fn patch<'a>(
+        &mut self,
+        table: impl IntoIterator<Item = (&'a str, &'a [String])>,
+    ) -> Result<(), KeymapError> {
+        let mut staged = Vec::new();
+        for (name, keys) in table {
+            let (context, command) = match name.split_once('.') {
+                Some((ctx, cmd)) => (
+                    Context::from_name(ctx)
+                        .ok_or_else(|| KeymapError::UnknownContext(ctx.into()))?,
+                    cmd,
+                ),
+                None => (Context::Pane, name),
+            };
+            let command = Command::from_name(command)
+                .ok_or_else(|| KeymapError::UnknownCommand(command.to_string()))?;
+            let keys = keys.iter().map(|k| KeySpec::parse(k)).collect::<Result<Vec<_>, _>>()?;
+            staged.push((context, command, keys));
+        }
+        for (context, command, keys) in staged {
+            self.bind(context, command, keys);
+        }
+        Ok(())
+    }
+
+    /// Convenience for a TOML table already read into a map.
+    pub fn patch_map(&mut self, table: &BTreeMap<String, Vec<String>>) -> Result<(), KeymapError> {
+        self.patch(table.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
+    }
+
+    /// The hint line's entries for a context: (key label, short label), in order of importance,
+    /// skipping commands that are unbound or that `show` rejects for the current state.
+    pub fn hints(
+        &self,
+        context: Context,
+        show: impl Fn(Command) -> bool,
+    ) -> Vec<(String, &'static str)> {
+        HINTS
+            .iter()
+            .filter(|(c, cmd, _)| *c == context && show(*cmd))
+            .filter_map(|&(_, cmd, label)| Some((self.key_label(context, cmd)?, label)))
+            .collect()
+    }
+
+    /// Every binding of a context with its keys joined, for the help overlay.
+    pub fn help_rows(&self, context: Context) -> Vec<(String, &'static str)> {
+        self.bindings
+            .iter()
+            .filter(|b| b.context == context && !b.keys.is_empty())
+            .map(|b| {
+                let keys: Vec<String> = b.keys.iter().map(|k| k.to_string()).collect();
+                (keys.join(" "), b.command.help())
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, mods)
+    }
+
+    #[test]
+    fn defaults_parse() {
+        for (_, _, keys) in DEFAULTS {
+            for k in *keys {
+                assert!(KeySpec::parse(k).is_ok(), "{k}");
+            }
+        }
+        // No key means two things in one context.
+        let km = Keymap::defaults();
+        for &ctx in Context::ALL {
+            let mut seen = std::collections::HashSet::new();
+            for b in km.bindings().iter().filter(|b| b.context == ctx) {
+                for k in &b.keys {
+                    assert!(seen.insert(*k), "{ctx:?}: {k} bound twice");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn parsing_key_strings() {
+        let p = |s| KeySpec::parse(s);
+        assert_eq!(p("ctrl-x"), Ok(KeySpec::new(KeyCode::Char('x'), KeyModifiers::CONTROL)));
+        assert_eq!(p("Ctrl-X"), Ok(KeySpec::new(KeyCode::Char('x'), KeyModifiers::CONTROL)));
+        assert_eq!(p("alt-enter"), Ok(KeySpec::new(KeyCode::Enter, KeyModifiers::ALT)));
+        assert_eq!(p("f1"), Ok(KeySpec::new(KeyCode::F(1), KeyModifiers::NONE)));
+        assert_eq!(p("F12"), Ok(KeySpec::new(KeyCode::F(12), KeyModifiers::NONE)));
+        assert_eq!(p("shift-tab"), Ok(KeySpec::new(KeyCode::BackTab, KeyModifiers::NONE)));
+        assert_eq!(p("ctrl--"), Ok(KeySpec::new(KeyCode::Char('-'), KeyModifiers::CONTROL)));
+        assert_eq!(p("-"), Ok(KeySpec::new(KeyCode::Char('-'), KeyModifiers::NONE)));
+        assert_eq!(p("?"), Ok(KeySpec::new(KeyCode::Char('?'), KeyModifiers::NONE)));
+        assert_eq!(
+            p("ctrl-alt-pageup"),
+            Ok(KeySpec::new(KeyCode::PageUp, KeyModifiers::CONTROL | KeyModifiers::ALT))
+        );
+        for bad in ["", "hyper-x", "ctrl-", "f0", "f99", "enterr", "ctrl-xy"] {
+            assert!(p(bad).is_err(), "{bad:?} should not parse");
+        }
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for s in ["ctrl-x", "alt-enter", "f1", "shift-tab", "pageup", "ctrl-alt-left", "space"] {
+            let k = KeySpec::parse(s).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(k.to_string(), s);
+            assert_eq!(KeySpec::parse(&k.to_string()), Ok(k));
+        }
+    }
+
+    #[test]
+    fn resolving_terminal_events() {
+        let km = Keymap::defaults();
+        let r = |ctx, code, mods| km.resolve(ctx, &key(code, mods));
+        assert_eq!(r(Context::Pane, KeyCode::Enter, KeyModifiers::NONE), Some(Command::Send));
+        assert_eq!(r(Context::Pane, KeyCode::Enter, KeyModifiers::ALT), Some(Command::Newline));
+        assert_eq!(r(Context::Pane, KeyCode::Enter, KeyModifiers::SHIFT), Some(Command::Newline));
+        // Shift-Tab arrives as BackTab with SHIFT set.
+        assert_eq!(
+            r(Context::Pane, KeyCode::BackTab, KeyModifiers::SHIFT),
+            Some(Command::FocusPrev)
+        );
+        // Ctrl letters match whatever case the terminal reports.
+        assert_eq!(
+            r(Context::Pane, KeyCode::Char('Q'), KeyModifiers::CONTROL),
+            Some(Command::Quit)
+        );
+        assert_eq!(r(Context::Pane, KeyCode::Char('a'), KeyModifiers::NONE), None, "typing");
+        assert_eq!(
+            r(Context::Confirm, KeyCode::Char('Y'), KeyModifiers::SHIFT),
+            Some(Command::Yes)
+        );
+        assert_eq!(r(Context::Help, KeyCode::Esc, KeyModifiers::NONE), Some(Command::Close));
+        let mut release = key(KeyCode::Enter, KeyModifiers::NONE);
+        release.kind = KeyEventKind::Release;
+        assert_eq!(km.resolve(Context::Pane, &release), None);
+    }
+
+    #[test]
+    fn a_user_table_patches_bindings() {
+        let mut km = Keymap::defaults();
+        let quit = vec!["ctrl-x".to_string()];
+        let zoom = vec!["ctrl-q".to_string(), "f2".to_string()];
+        let none: Vec<String> = vec![];
+        km.patch([
+            ("quit", quit.as_slice()),
+            ("zoom", zoom.as_slice()),
+            ("form.close", none.as_slice()),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let r = |ctx, s: &str| {
+            km.resolve_spec(ctx, KeySpec::parse(s).unwrap_or_else(|e| panic!("{e}")))
+        };
+        assert_eq!(r(Context::Pane, "ctrl-x"), Some(Command::Quit));
+        assert_eq!(r(Context::Pane, "ctrl-q"), Some(Command::Zoom), "taken from quit");
+        assert_eq!(r(Context::Pane, "f2"), Some(Command::Zoom));
+        assert_eq!(r(Context::Pane, "alt-z"), None, "replaced");
+        assert_eq!(r(Context::Form, "esc"), None, "unbound");
+        assert_eq!(km.key_label(Context::Pane, Command::Quit).as_deref(), Some("ctrl-x"));
+        // The help and the hints follow.
+        assert!(km
+            .help_rows(Context::Pane)
+            .contains(&("ctrl-x".to_string(), Command::Quit.help())));
+        assert!(km.hints(Context::Pane, |_| true).contains(&("ctrl-x".to_string(), "quit")));
+    }
+
+    #[test]
+    fn a_bad_table_changes_nothing() {
+        let mut km = Keymap::defaults();
+        let good = vec!["ctrl-x".to_string()];
+        let bad = vec!["hyper-y".to_string()];
+        let err = km.patch([("quit", good.as_slice()), ("zoom", bad.as_slice())]);
+        assert_eq!(err, Err(KeymapError::BadKey("hyper-y".into())));
+        assert_eq!(km, Keymap::defaults());
+        assert_eq!(
+            km.patch([("fly", good.as_slice())]),
+            Err(KeymapError::UnknownCommand("fly".into()))
+        );
+        assert_eq!(
+            km.patch([("nowhere.quit", good.as_slice())]),
+            Err(KeymapError::UnknownContext("nowhere".into()))
+        );
+    }
+
+    #[test]
+    fn hints_skip_what_the_state_hides() {
+        let km = Keymap::defaults();
+        let all = km.hints(Context::Pane, |_| true);
+        let idle = km.hints(Context::Pane, |c| c != Command::Interrupt);
+        assert!(all.iter().any(|(_, l)| *l == "interrupt"));
+        assert!(!idle.iter().any(|(_, l)| *l == "interrupt"));
+        assert_eq!(idle[0], ("enter".to_string(), "send"));
+    }
+}

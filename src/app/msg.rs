@@ -1,0 +1,90 @@
+//! Everything that can happen to the app, as one type: the loop turns terminal events, engine
+//! messages, control requests and deadlines into these and hands them to `update`.
+
+use crossterm::event::{Event as TermEvent, KeyEvent, MouseEvent};
+
+use crate::agent::{AgentId, AgentSpec, EngineMsg};
+
+#[derive(Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    /// Bracketed paste: the text as pasted, newlines kept.
+    Paste(String),
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    /// Output of a turn (shared by every turn through one bounded channel).
+    Engine(EngineMsg),
+    /// `spawn_turn` refused the turn (no directory, no PTY, bad argv...).
+    SpawnFailed {
+        agent: AgentId,
+        turn: u64,
+        error: String,
+    },
+    /// A request from the control socket.
+    Control(ControlCmd, Option<ControlReplyTx>),
+    /// A deadline the state asked for passed (the spinner's next frame).
+    Wake,
+    /// Draw everything again (after a suspend, or when the terminal regained focus).
+    Redraw,
+    /// SIGTERM or SIGHUP: stop every turn and leave without asking.
+    Terminate,
+}
+
+impl Msg {
+    /// The message for a terminal event, if it means anything to the app.
+    pub fn from_terminal(ev: TermEvent) -> Option<Msg> {
+        match ev {
+            TermEvent::Key(k) => Some(Msg::Key(k)),
+            TermEvent::Mouse(m) => Some(Msg::Mouse(m)),
+            TermEvent::Paste(p) => Some(Msg::Paste(p)),
+            TermEvent::Resize(width, height) => Some(Msg::Resize { width, height }),
+            TermEvent::FocusGained => Some(Msg::Redraw),
+            TermEvent::FocusLost => None,
+        }
+    }
+}
+
+/// What the control socket can ask of the app that changes it. Read-only questions (`ls`,
+/// `tail`, `wait`) are answered from [`super::State`]'s query functions.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ControlCmd {
+    /// Send a prompt to an agent (queued while it runs).
+    Send { agent: String, prompt: String },
+    /// Create an agent, optionally with its first prompt.
+    New { spec: AgentSpec, prompt: Option<String> },
+    /// Interrupt an agent's running turn.
+    Interrupt { agent: String },
+    /// Close an agent (its running turn is stopped).
+    Kill { agent: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ControlOk {
+    Started,
+    Queued { position: usize },
+    Created { name: String },
+    Interrupted,
+    Closed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    #[error("no agent named {0:?}")]
+    NoSuchAgent(String),
+    #[error("an agent named {0:?} exists already")]
+    NameTaken(String),
+    #[error("agent names cannot be empty or contain whitespace: {0:?}")]
+    BadName(String),
+    #[error("{0} has no running turn")]
+    NotRunning(String),
+    #[error("the supervisor cannot be closed")]
+    Supervisor,
+    #[error("the prompt is empty")]
+    EmptyPrompt,
+}
+
+pub type ControlReply = Result<ControlOk, ControlError>;
+pub type ControlReplyTx = tokio::sync::oneshot::Sender<ControlReply>;

@@ -1,0 +1,80 @@
+//! Plain questions about the state, for the control socket (`ls`, `tail`, `wait`) and the views.
+
+use std::time::Duration;
+
+use super::state::{Agent, State, TurnState};
+
+/// One agent as `agentmux ls` shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentSummary {
+    pub name: String,
+    pub role: Option<String>,
+    pub supervisor: bool,
+    /// "idle", "running", "starting", "error", "interrupted", "rate-limited".
+    pub state: &'static str,
+    pub busy: bool,
+    pub queued: usize,
+    pub session: Option<String>,
+    pub model: Option<String>,
+    pub turns: u32,
+    pub cost_usd: f64,
+    pub tokens: u64,
+}
+
+pub fn state_name(turn: &TurnState) -> &'static str {
+    match turn {
+        TurnState::Idle => "idle",
+        TurnState::Starting { .. } => "starting",
+        TurnState::Running { .. } => "running",
+        TurnState::Error { .. } => "error",
+        TurnState::Interrupted => "interrupted",
+        TurnState::RateLimited { .. } => "rate-limited",
+    }
+}
+
+impl Agent {
+    pub fn summary(&self) -> AgentSummary {
+        AgentSummary {
+            name: self.spec.name.clone(),
+            role: self.spec.role.clone(),
+            supervisor: self.supervisor,
+            state: state_name(&self.turn),
+            busy: self.turn.is_active(),
+            queued: self.queue.len(),
+            session: self.session.clone(),
+            model: self.model.clone(),
+            turns: self.turns,
+            cost_usd: self.cost_usd,
+            tokens: self.tokens,
+        }
+    }
+}
+
+impl State {
+    pub fn summaries(&self) -> Vec<AgentSummary> {
+        self.agents.iter().map(Agent::summary).collect()
+    }
+
+    pub fn summary(&self, name: &str) -> Option<AgentSummary> {
+        self.index_named(name).map(|i| self.agents[i].summary())
+    }
+
+    /// Whether an agent still has work: a turn running or follow-ups queued (`wait` waits
+    /// until this is false). `None` when there is no such agent.
+    pub fn has_work(&self, name: &str) -> Option<bool> {
+        let a = &self.agents[self.index_named(name)?];
+        Some(a.turn.is_active() || !a.queue.is_empty())
+    }
+
+    /// The last `n` lines of an agent's transcript as plain text.
+    pub fn tail(&self, name: &str, n: usize) -> Option<Vec<String>> {
+        let a = &self.agents[self.index_named(name)?];
+        let lines = a.body.lines();
+        Some(lines[lines.len().saturating_sub(n)..].iter().map(|l| l.text.clone()).collect())
+    }
+
+    /// How long an agent's turn has been running.
+    pub fn elapsed(&self, agent: &Agent) -> Option<Duration> {
+        agent.turn.since().map(|s| self.now.saturating_duration_since(s))
+    }
+}

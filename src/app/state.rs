@@ -1,0 +1,373 @@
+//! The whole app state: agents, focus, layout, overlays. Only `update` changes it; views read it.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use ratatui::layout::Rect;
+use tui_textarea::TextArea;
+
+use super::body::{Body, Scroll};
+use super::form::Form;
+use super::keymap::Keymap;
+use crate::agent::{
+    AgentId, AgentOptions, AgentSpec, Billing, ClaudeCmd, SessionArg, TurnRequest,
+    DEFAULT_MAX_LINE_BYTES,
+};
+use crate::config::Team;
+use crate::layout::{self, Arrangement, PaneParts, Placed, TileRequest, Tiling};
+
+/// One spinner frame; also how often a running pane's elapsed time can change on screen.
+pub const SPINNER_FRAME: Duration = Duration::from_millis(100);
+pub const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TurnState {
+    /// No turn yet, or the last one ended well.
+    Idle,
+    /// Asked the engine for a turn; the process has not reported yet.
+    Starting {
+        since: Instant,
+    },
+    Running {
+        since: Instant,
+    },
+    /// The last turn failed; the message says why.
+    Error {
+        message: String,
+    },
+    /// The user stopped the last turn.
+    Interrupted,
+    /// The last turn was refused by a rate limit; `resets_at` in Unix seconds when known.
+    RateLimited {
+        resets_at: Option<i64>,
+    },
+}
+
+impl TurnState {
+    pub fn is_active(&self) -> bool {
+        matches!(self, TurnState::Starting { .. } | TurnState::Running { .. })
+    }
+
+    pub fn since(&self) -> Option<Instant> {
+        match self {
+            TurnState::Starting { since } | TurnState::Running { since } => Some(*since),
+            _ => None,
+        }
+    }
+}
+
+/// What the current turn reported so far, to decide how it ended.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TurnReport {
+    pub interrupt_requested: bool,
+    /// (subtype, is_error, first error) of the `result` line.
+    pub result: Option<(String, bool, Option<String>)>,
+    pub rate_limited: Option<Option<i64>>,
+    /// An `api_retry` with this HTTP status is going on.
+    pub retrying: Option<u16>,
+}
+
+pub struct Agent {
+    pub id: AgentId,
+    pub spec: AgentSpec,
+    pub supervisor: bool,
+    /// The conversation's id: ours before the first turn, then whatever the CLI reports.
+    pub session: Option<String>,
+    /// The CLI knows this session: follow-ups resume it.
+    pub session_live: bool,
+    pub turn: TurnState,
+    /// The number of the current (or last) turn; engine messages of older ones are stale.
+    pub turn_seq: u64,
+    pub report: TurnReport,
+    pub pid: Option<u32>,
+    pub queue: VecDeque<String>,
+    /// From the init event; `None` until one arrived.
+    pub billing: Option<Billing>,
+    pub model: Option<String>,
+    /// The last rate-limit status that was not "allowed".
+    pub rate_limit: Option<String>,
+    pub turns: u32,
+    pub cost_usd: f64,
+    pub tokens: u64,
+    pub body: Body,
+    pub scroll: Scroll,
+    pub input: TextArea<'static>,
+    pub history: Vec<String>,
+    pub history_pos: Option<usize>,
+}
+
+impl Agent {
+    pub fn new(id: AgentId, spec: AgentSpec, supervisor: bool) -> Agent {
+        Agent {
+            id,
+            model: spec.options.model.clone(),
+            spec,
+            supervisor,
+            session: None,
+            session_live: false,
+            turn: TurnState::Idle,
+            turn_seq: 0,
+            report: TurnReport::default(),
+            pid: None,
+            queue: VecDeque::new(),
+            billing: None,
+            rate_limit: None,
+            turns: 0,
+            cost_usd: 0.0,
+            tokens: 0,
+            body: Body::default(),
+            scroll: Scroll::default(),
+            input: new_input(),
+            history: Vec::new(),
+            history_pos: None,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    pub fn input_text(&self) -> String {
+        self.input.lines().join("\n")
+    }
+
+    pub fn input_is_empty(&self) -> bool {
+        self.input.is_empty()
+    }
+
+    /// Billing as the CLI reported it, or as configured until it did.
+    pub fn billing_shown(&self) -> Billing {
+        self.billing.unwrap_or_else(|| self.spec.options.billing())
+    }
+}
+
+pub fn new_input() -> TextArea<'static> {
+    let mut t = TextArea::default();
+    t.set_cursor_line_style(ratatui::style::Style::default());
+    t
+}
+
+pub enum Overlay {
+    Help { scroll: u16 },
+    NewAgent(Form),
+    Confirm(Confirm),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Confirm {
+    Quit { running: usize },
+    Close { agent: AgentId },
+}
+
+pub struct State {
+    /// The supervisor first when there is one, then the workers in order.
+    pub agents: Vec<Agent>,
+    pub focus: usize,
+    /// The worker the grid keeps on screen while the supervisor has the focus.
+    pub anchor: usize,
+    pub arrangement: Arrangement,
+    pub overlay: Option<Overlay>,
+    pub keymap: Keymap,
+    /// The terminal's size.
+    pub size: (u16, u16),
+    /// The time `update` and `view` see (set by the loop before each batch; fixed in tests).
+    pub now: Instant,
+    /// Something visible changed since the last draw.
+    pub dirty: bool,
+    pub claude: ClaudeCmd,
+    /// Options for agents created at run time.
+    pub defaults: AgentOptions,
+    /// The directory offered for new agents.
+    pub default_dir: PathBuf,
+    /// Variables every turn gets (the control socket's address, ...).
+    pub extra_env: Vec<(String, String)>,
+    /// A short note on the hint line until the next key.
+    pub flash: Option<String>,
+    pub quitting: bool,
+    next_id: u32,
+}
+
+impl State {
+    pub fn new(team: &Team, claude: ClaudeCmd, size: (u16, u16), now: Instant) -> State {
+        let mut s = State {
+            agents: Vec::new(),
+            focus: 0,
+            anchor: 0,
+            arrangement: Arrangement::Tiled,
+            overlay: None,
+            keymap: Keymap::defaults(),
+            size,
+            now,
+            dirty: true,
+            claude,
+            defaults: team.defaults.clone(),
+            default_dir: team
+                .path
+                .as_ref()
+                .and_then(|p| p.parent().map(PathBuf::from))
+                .or_else(|| team.agents.first().map(|a| a.spec.cwd.clone()))
+                .unwrap_or_else(|| PathBuf::from(".")),
+            extra_env: Vec::new(),
+            flash: None,
+            quitting: false,
+            next_id: 0,
+        };
+        if let Some(sup) = &team.supervisor {
+            s.add_agent(sup.spec.clone(), true);
+        }
+        for a in &team.agents {
+            s.add_agent(a.spec.clone(), false);
+        }
+        // The first agent has the focus; the supervisor when there is none.
+        s.focus = usize::from(team.supervisor.is_some() && !team.agents.is_empty());
+        s.anchor = s.focus;
+        s
+    }
+
+    /// The first prompts of the team, sent once at start.
+    pub fn first_prompts(team: &Team) -> Vec<Option<String>> {
+        let sup = team.supervisor.as_ref().map(|s| s.prompt.clone());
+        sup.into_iter().chain(team.agents.iter().map(|a| a.prompt.clone())).collect()
+    }
+
+    pub fn add_agent(&mut self, spec: AgentSpec, supervisor: bool) -> usize {
+        let id = AgentId(self.next_id);
+        self.next_id += 1;
+        let agent = Agent::new(id, spec, supervisor);
+        if supervisor {
+            self.agents.insert(0, agent);
+            0
+        } else {
+            self.agents.push(agent);
+            self.agents.len() - 1
+        }
+    }
+
+    pub fn has_supervisor(&self) -> bool {
+        self.agents.first().is_some_and(|a| a.supervisor)
+    }
+
+    pub fn index_of(&self, id: AgentId) -> Option<usize> {
+        self.agents.iter().position(|a| a.id == id)
+    }
+
+    pub fn index_named(&self, name: &str) -> Option<usize> {
+        self.agents.iter().position(|a| a.spec.name == name)
+    }
+
+    pub fn focused(&self) -> Option<&Agent> {
+        self.agents.get(self.focus)
+    }
+
+    pub fn focused_mut(&mut self) -> Option<&mut Agent> {
+        self.agents.get_mut(self.focus)
+    }
+
+    pub fn running(&self) -> usize {
+        self.agents.iter().filter(|a| a.turn.is_active()).count()
+    }
+
+    pub fn set_focus(&mut self, index: usize) {
+        if index < self.agents.len() {
+            if self.focus != index {
+                self.dirty = true;
+            }
+            self.focus = index;
+            if !(self.has_supervisor() && index == 0) {
+                self.anchor = index;
+            }
+        }
+    }
+
+    /// Whether the screen is big enough for panes.
+    pub fn usable(&self) -> bool {
+        self.size.0 >= layout::MIN_SCREEN_WIDTH && self.size.1 >= layout::MIN_SCREEN_HEIGHT
+    }
+
+    /// The panes' area: the screen less the hint line.
+    pub fn panes_area(&self) -> Rect {
+        Rect::new(0, 0, self.size.0, self.size.1.saturating_sub(1))
+    }
+
+    pub fn tiling(&self) -> Tiling {
+        if !self.usable() {
+            return Tiling::default();
+        }
+        let mut req = TileRequest::new(
+            self.agents.len(),
+            self.focus,
+            self.has_supervisor(),
+            self.arrangement,
+        );
+        req.anchor = self.anchor;
+        layout::tile(self.panes_area(), &req)
+    }
+
+    pub fn pane_parts(&self, placed: &Placed) -> PaneParts {
+        let Some(agent) = self.agents.get(placed.pane) else {
+            return layout::pane_parts(placed.rect, placed.collapsed, 0, 0);
+        };
+        let input_lines = if placed.pane == self.focus { agent.input.lines().len() } else { 0 };
+        layout::pane_parts(placed.rect, placed.collapsed, agent.queue.len(), input_lines)
+    }
+
+    /// The body height of a pane on screen (for page scrolling).
+    pub fn body_height(&self, pane: usize) -> usize {
+        self.tiling()
+            .placed
+            .iter()
+            .find(|p| p.pane == pane)
+            .map_or(1, |p| usize::from(self.pane_parts(p).body.height).max(1))
+    }
+
+    /// When the screen next changes by itself: the next spinner frame while any agent works.
+    /// `None` when everything is idle, so the loop sleeps.
+    pub fn next_wake(&self) -> Option<Instant> {
+        self.agents
+            .iter()
+            .filter_map(|a| a.turn.since())
+            .map(|since| {
+                let elapsed = self.now.saturating_duration_since(since);
+                let frame = SPINNER_FRAME.as_millis();
+                let into = elapsed.as_millis() % frame;
+                self.now + Duration::from_millis((frame - into) as u64)
+            })
+            .min()
+    }
+
+    /// Build the request for an agent's next turn and mark it starting.
+    pub fn begin_turn(&mut self, index: usize, prompt: String) -> Option<TurnRequest> {
+        let now = self.now;
+        let claude = self.claude.clone();
+        let mut env = self.extra_env.clone();
+        let agent = self.agents.get_mut(index)?;
+        env.push(("AGENTMUX_AGENT".into(), agent.spec.name.clone()));
+        agent.turn_seq += 1;
+        agent.turn = TurnState::Starting { since: now };
+        agent.report = TurnReport::default();
+        agent.pid = None;
+        let session = match (&agent.session, agent.session_live) {
+            (Some(id), true) => SessionArg::Resume(id.clone()),
+            _ => {
+                let id = uuid::Uuid::new_v4().to_string();
+                agent.session = Some(id.clone());
+                SessionArg::New(id)
+            }
+        };
+        agent.body.push_user(&prompt);
+        agent.scroll.to_bottom();
+        self.dirty = true;
+        Some(TurnRequest {
+            agent: agent.id,
+            turn: agent.turn_seq,
+            claude,
+            spec: agent.spec.clone(),
+            prompt,
+            session,
+            extra_env: env,
+            extra_args: Vec::new(),
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+        })
+    }
+}

@@ -1,0 +1,463 @@
+//! Update logic: what each message does to the state and which effects it asks for.
+
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+
+use super::fixtures::*;
+use super::state::{Confirm, Overlay};
+use super::{update, ControlCmd, ControlError, ControlOk, Effect, Msg, TurnState};
+use crate::agent::{Billing, SessionArg};
+use crate::layout::Arrangement;
+
+fn has_quit(fx: &[Effect]) -> bool {
+    fx.iter().any(|e| matches!(e, Effect::Quit))
+}
+
+fn interrupts(fx: &[Effect]) -> usize {
+    fx.iter().filter(|e| matches!(e, Effect::Interrupt { .. })).count()
+}
+
+#[test]
+fn the_first_agent_has_the_focus_and_the_supervisor_when_alone() {
+    let s = state(true, &[("api", "backend"), ("web", "frontend")], (80, 24));
+    assert_eq!(s.focused().map(|a| a.name()), Some("api"));
+    assert!(s.agents[0].supervisor);
+    let s = state(true, &[], (80, 24));
+    assert_eq!(s.focused().map(|a| a.name()), Some("lead"));
+    let s = state(false, &[("api", "backend")], (80, 24));
+    assert_eq!(s.focus, 0);
+}
+
+#[test]
+fn sending_starts_a_turn_with_a_fresh_session_then_resumes_the_adopted_one() {
+    let mut s = state(false, &[("api", "backend")], (80, 24));
+    let fx = send(&mut s, 0, "hello");
+    let reqs = spawned(&fx);
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].prompt, "hello");
+    assert_eq!(reqs[0].turn, 1);
+    assert!(reqs[0].extra_env.contains(&("AGENTMUX_AGENT".into(), "api".into())));
+    let Some(SessionArg::New(fresh)) = session_arg(&fx) else { panic!("expected a new session") };
+    assert!(uuid::Uuid::parse_str(&fresh).is_ok());
+    assert!(s.agents[0].input_is_empty(), "the input is cleared");
+    assert!(matches!(s.agents[0].turn, TurnState::Starting { .. }));
+
+    // The CLI reports another id: adopt it, and resume that one next time.
+    let id = s.agents[0].id;
+    update(&mut s, started(id, 1));
+    assert!(matches!(s.agents[0].turn, TurnState::Running { .. }));
+    let fx = update(&mut s, lines(id, 1, vec![init(&sid(7), "none")]));
+    assert!(fx.iter().any(|e| matches!(e, Effect::Persist)));
+    assert_eq!(s.agents[0].session.as_deref(), Some(sid(7).as_str()));
+    assert_eq!(s.agents[0].billing, Some(Billing::Subscription));
+    update(&mut s, lines(id, 1, vec![result(&sid(7), "success", 0.5)]));
+    update(&mut s, exited(id, 1, 0));
+    assert_eq!(s.agents[0].turn, TurnState::Idle);
+    assert_eq!(s.agents[0].turns, 1);
+    assert!((s.agents[0].cost_usd - 0.5).abs() < 1e-9);
+    assert_eq!(s.agents[0].tokens, 1540);
+
+    let fx = send(&mut s, 0, "again");
+    assert_eq!(session_arg(&fx), Some(SessionArg::Resume(sid(7))));
+    assert_eq!(spawned(&fx)[0].turn, 2);
+}
+
+#[test]
+fn a_failed_first_turn_starts_a_new_session_next_time() {
+    let mut s = state(false, &[("api", "")], (80, 24));
+    let fx = send(&mut s, 0, "hello");
+    let id = s.agents[0].id;
+    update(&mut s, Msg::SpawnFailed { agent: id, turn: 1, error: "no such dir".into() });
+    assert_eq!(s.agents[0].turn, TurnState::Error { message: "no such dir".into() });
+    let first = session_arg(&fx);
+    let fx = send(&mut s, 0, "hello again");
+    let second = session_arg(&fx);
+    assert!(matches!(second, Some(SessionArg::New(_))));
+    assert_ne!(first, second, "a fresh id, not one the CLI never saw");
+}
+
+#[test]
+fn a_session_the_cli_does_not_know_is_dropped() {
+    let mut s = state(false, &[("api", "")], (80, 24));
+    full_turn(&mut s, 0, "hi", "hello", &sid(1));
+    send(&mut s, 0, "more");
+    let id = s.agents[0].id;
+    let mut r = result(&sid(1), "error_during_execution", 0.0);
+    if let crate::agent::Event::Result(r) = &mut r {
+        r.errors = vec![format!("No conversation found with session ID: {}", sid(1))];
+    }
+    update(&mut s, lines(id, 2, vec![r]));
+    update(&mut s, exited(id, 2, 1));
+    assert!(matches!(s.agents[0].turn, TurnState::Error { .. }));
+    let fx = send(&mut s, 0, "retry");
+    assert!(matches!(session_arg(&fx), Some(SessionArg::New(_))));
+}
+
+#[test]
+fn sending_while_running_queues_and_the_end_of_the_turn_starts_the_next() {
+    let mut s = state(false, &[("api", "")], (80, 24));
+    send(&mut s, 0, "first");
+    let id = s.agents[0].id;
+    update(&mut s, started(id, 1));
+    let fx = send(&mut s, 0, "second");
+    assert!(spawned(&fx).is_empty(), "nothing starts while a turn runs");
+    send(&mut s, 0, "third");
+    assert_eq!(s.agents[0].queue, ["second", "third"]);
+
+    update(&mut s, lines(id, 1, vec![init(&sid(1), "none"), result(&sid(1), "success", 0.1)]));
+    let fx = update(&mut s, exited(id, 1, 0));
+    let reqs = spawned(&fx);
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].prompt, "second");
+    assert_eq!(reqs[0].session, SessionArg::Resume(sid(1)));
+    assert_eq!(s.agents[0].queue, ["third"]);
+    assert!(s.agents[0].turn.is_active());
+}
+
+#[test]
+fn stale_engine_messages_are_ignored() {
+    let mut s = state(false, &[("api", "")], (80, 24));
+    send(&mut s, 0, "first");
+    let id = s.agents[0].id;
+    update(&mut s, exited(id, 7, 1));
+    assert!(s.agents[0].turn.is_active(), "an old turn's exit changes nothing");
+    update(&mut s, lines(crate::agent::AgentId(99), 1, vec![text("who?")]));
+}
+
+#[test]
+fn queued_follow_ups_can_be_edited_and_cancelled() {
+    let mut s = state(false, &[("api", "")], (80, 24));
+    send(&mut s, 0, "first");
+    send(&mut s, 0, "second");
+    send(&mut s, 0, "third");
+    update(&mut s, key_mod(KeyCode::Char('d'), KeyModifiers::ALT));
+    assert_eq!(s.agents[0].queue, ["second"]);
+    update(&mut s, key_mod(KeyCode::Char('e'), KeyModifiers::ALT));
+    assert!(s.agents[0].queue.is_empty());
+    assert_eq!(s.agents[0].input_text(), "second");
+    type_text(&mut s, " edited");
+    update(&mut s, key(KeyCode::Enter));
+    assert_eq!(s.agents[0].queue, ["second edited"]);
+}
+
+#[test]
+fn an_interrupt_stops_the_turn_and_keeps_the_queue_for_later() {
+    let mut s = state(false, &[("api", "")], (80, 24));
+    send(&mut s, 0, "first");
+    send(&mut s, 0, "second");
+    let id = s.agents[0].id;
+    let fx = update(&mut s, key_mod(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert_eq!(interrupts(&fx), 1);
+    let fx = update(&mut s, exited(id, 1, 130));
+    assert_eq!(s.agents[0].turn, TurnState::Interrupted);
+    assert!(spawned(&fx).is_empty(), "the queue waits after an interrupt");
+    assert_eq!(s.agents[0].queue.len(), 1);
+    // An empty Enter starts it.
+    let fx = update(&mut s, key(KeyCode::Enter));
+    assert_eq!(spawned(&fx)[0].prompt, "second");
+    // Ctrl-C on an idle agent clears the input.
+    let id_turn = s.agents[0].turn_seq;
+    update(&mut s, exited(id, id_turn, 0));
+    type_text(&mut s, "draft");
+    let fx = update(&mut s, key_mod(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert_eq!(interrupts(&fx), 0);
+    assert!(s.agents[0].input_is_empty());
+}
+
+#[test]
+fn turn_outcomes() {
+    let mut s = state(false, &[("api", "")], (80, 24));
+    let id = s.agents[0].id;
+    // A failed result.
+    send(&mut s, 0, "a");
+    update(&mut s, lines(id, 1, vec![result(&sid(1), "error_max_turns", 0.0)]));
+    update(&mut s, exited(id, 1, 1));
+    assert_eq!(s.agents[0].turn, TurnState::Error { message: "error_max_turns happened".into() });
+    // No result and a failing exit: the tail says why.
+    send(&mut s, 0, "b");
+    update(
+        &mut s,
+        Msg::Engine(crate::agent::EngineMsg::Exited {
+            agent: id,
+            turn: 2,
+            exit: crate::agent::ExitInfo {
+                code: Some(1),
+                signal: None,
+                tail: vec!["Error: bad flag".into(), "".into()],
+            },
+        }),
+    );
+    assert_eq!(s.agents[0].turn, TurnState::Error { message: "Error: bad flag".into() });
+    // A rate limit refusal.
+    send(&mut s, 0, "c");
+    let rl = crate::agent::Event::RateLimit(crate::agent::event::RateLimitEvent {
+        status: Some("rejected".into()),
+        resets_at: Some(1_800_000_000),
+        ..Default::default()
+    });
+    update(&mut s, lines(id, 3, vec![rl]));
+    update(&mut s, exited(id, 3, 1));
+    assert_eq!(s.agents[0].turn, TurnState::RateLimited { resets_at: Some(1_800_000_000) });
+    assert_eq!(s.agents[0].rate_limit.as_deref(), Some("rejected"));
+    // Per-token billing from the init event.
+    send(&mut s, 0, "d");
+    update(&mut s, lines(id, 4, vec![init(&sid(2), "ANTHROPIC_API_KEY")]));
+    assert_eq!(s.agents[0].billing, Some(Billing::Api));
+}
+
+#[test]
+fn history_recalls_earlier_prompts_on_an_empty_input() {
+    let mut s = state(false, &[("api", "")], (80, 24));
+    full_turn(&mut s, 0, "one", "1", &sid(1));
+    full_turn(&mut s, 0, "two", "2", &sid(1));
+    update(&mut s, key(KeyCode::Up));
+    assert_eq!(s.agents[0].input_text(), "two");
+    update(&mut s, key(KeyCode::Up));
+    assert_eq!(s.agents[0].input_text(), "one");
+    update(&mut s, key(KeyCode::Up));
+    assert_eq!(s.agents[0].input_text(), "one", "stays at the oldest");
+    update(&mut s, key(KeyCode::Down));
+    assert_eq!(s.agents[0].input_text(), "two");
+    update(&mut s, key(KeyCode::Down));
+    assert!(s.agents[0].input_is_empty(), "past the newest: empty again");
+    // With text typed, Up moves the cursor instead.
+    type_text(&mut s, "draft");
+    update(&mut s, key(KeyCode::Up));
+    assert_eq!(s.agents[0].input_text(), "draft");
+}
+
+#[test]
+fn newlines_and_pastes_keep_lines() {
+    let mut s = state(false, &[("api", "")], (80, 24));
+    type_text(&mut s, "a");
+    update(&mut s, key_mod(KeyCode::Enter, KeyModifiers::ALT));
+    type_text(&mut s, "b");
+    update(&mut s, key_mod(KeyCode::Enter, KeyModifiers::SHIFT));
+    update(&mut s, Msg::Paste("c\r\nd\re".into()));
+    assert_eq!(s.agents[0].input_text(), "a\nb\nc\nd\ne");
+    let fx = update(&mut s, key(KeyCode::Enter));
+    assert_eq!(spawned(&fx)[0].prompt, "a\nb\nc\nd\ne");
+}
+
+#[test]
+fn focus_cycles_moves_by_direction_and_follows_clicks() {
+    // 160x48: the lead's column on the left, three workers beside it.
+    let mut s = state(true, &[("a", ""), ("b", ""), ("c", "")], (160, 48));
+    assert_eq!(s.focus, 1);
+    update(&mut s, key(KeyCode::Tab));
+    assert_eq!(s.focus, 2);
+    update(&mut s, key_mod(KeyCode::BackTab, KeyModifiers::SHIFT));
+    update(&mut s, key_mod(KeyCode::BackTab, KeyModifiers::SHIFT));
+    assert_eq!(s.focus, 0);
+    update(&mut s, key_mod(KeyCode::BackTab, KeyModifiers::SHIFT));
+    assert_eq!(s.focus, 3, "wraps");
+    update(&mut s, key_mod(KeyCode::Left, KeyModifiers::ALT));
+    assert_eq!(s.focus, 0, "left of any worker is the lead");
+    update(&mut s, key_mod(KeyCode::Right, KeyModifiers::ALT));
+    assert_ne!(s.focus, 0);
+    // A click on the lead's column.
+    let click = MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: 2,
+        row: 5,
+        modifiers: KeyModifiers::NONE,
+    };
+    update(&mut s, Msg::Mouse(click));
+    assert_eq!(s.focus, 0);
+}
+
+#[test]
+fn the_wheel_scrolls_the_pane_under_the_mouse() {
+    let mut s = state(false, &[("a", ""), ("b", "")], (80, 24));
+    for i in 0..50 {
+        full_turn(&mut s, 1, &format!("q{i}"), "answer", &sid(1));
+    }
+    s.set_focus(0);
+    let wheel =
+        |kind| Msg::Mouse(MouseEvent { kind, column: 60, row: 5, modifiers: KeyModifiers::NONE });
+    update(&mut s, wheel(MouseEventKind::ScrollUp));
+    assert!(!s.agents[1].scroll.following());
+    assert!(s.agents[0].scroll.following());
+    update(&mut s, wheel(MouseEventKind::ScrollDown));
+    assert!(s.agents[1].scroll.following(), "back at the bottom: following again");
+}
+
+#[test]
+fn scroll_keys_move_the_focused_pane() {
+    let mut s = state(false, &[("a", "")], (80, 24));
+    for i in 0..30 {
+        full_turn(&mut s, 0, &format!("q{i}"), "answer", &sid(1));
+    }
+    update(&mut s, key(KeyCode::PageUp));
+    let h = s.body_height(0);
+    let total = s.agents[0].body.len();
+    assert_eq!(s.agents[0].scroll.window(total, h).below, h - 2);
+    update(&mut s, key_mod(KeyCode::Home, KeyModifiers::CONTROL));
+    assert_eq!(s.agents[0].scroll.window(total, h).start, 0);
+    update(&mut s, key_mod(KeyCode::Down, KeyModifiers::SHIFT));
+    assert_eq!(s.agents[0].scroll.window(total, h).start, 1);
+    update(&mut s, key_mod(KeyCode::End, KeyModifiers::CONTROL));
+    assert!(s.agents[0].scroll.following());
+}
+
+#[test]
+fn zoom_and_layout_cycle() {
+    let mut s = state(true, &[("a", "")], (80, 24));
+    update(&mut s, key_mod(KeyCode::Char('z'), KeyModifiers::ALT));
+    assert_eq!(s.arrangement, Arrangement::Zoomed);
+    assert_eq!(s.tiling().placed.len(), 1);
+    update(&mut s, key_mod(KeyCode::Char('z'), KeyModifiers::ALT));
+    assert_eq!(s.arrangement, Arrangement::Tiled);
+    update(&mut s, key_mod(KeyCode::Char('s'), KeyModifiers::ALT));
+    assert_eq!(s.arrangement, Arrangement::Stacked);
+}
+
+#[test]
+fn quitting_asks_while_turns_run() {
+    let mut s = state(false, &[("a", "")], (80, 24));
+    let fx = update(&mut s, key_mod(KeyCode::Char('q'), KeyModifiers::CONTROL));
+    assert!(has_quit(&fx), "idle: quits at once");
+
+    let mut s = state(false, &[("a", "")], (80, 24));
+    send(&mut s, 0, "work");
+    let fx = update(&mut s, key_mod(KeyCode::Char('q'), KeyModifiers::CONTROL));
+    assert!(!has_quit(&fx));
+    assert!(matches!(s.overlay, Some(Overlay::Confirm(Confirm::Quit { running: 1 }))));
+    update(&mut s, key(KeyCode::Char('n')));
+    assert!(s.overlay.is_none());
+    update(&mut s, key_mod(KeyCode::Char('q'), KeyModifiers::CONTROL));
+    let fx = update(&mut s, key(KeyCode::Char('y')));
+    assert!(has_quit(&fx));
+    assert_eq!(interrupts(&fx), 1, "running turns are stopped");
+}
+
+#[test]
+fn terminate_quits_without_asking() {
+    let mut s = state(false, &[("a", "")], (80, 24));
+    send(&mut s, 0, "work");
+    let fx = update(&mut s, Msg::Terminate);
+    assert!(has_quit(&fx));
+    assert_eq!(interrupts(&fx), 1);
+}
+
+#[test]
+fn closing_asks_while_running_and_the_supervisor_stays() {
+    let mut s = state(true, &[("a", ""), ("b", "")], (80, 24));
+    send(&mut s, 1, "work");
+    let close = key_mod(KeyCode::Char('w'), KeyModifiers::ALT);
+    update(&mut s, close);
+    assert!(matches!(s.overlay, Some(Overlay::Confirm(Confirm::Close { .. }))));
+    let fx = update(&mut s, key(KeyCode::Enter));
+    assert_eq!(interrupts(&fx), 1);
+    assert_eq!(s.agents.iter().map(|a| a.name()).collect::<Vec<_>>(), ["lead", "b"]);
+    assert_eq!(s.focused().map(|a| a.name()), Some("b"));
+    update(&mut s, key_mod(KeyCode::Char('w'), KeyModifiers::ALT));
+    assert_eq!(s.agents.len(), 1, "idle: closed at once");
+    update(&mut s, key_mod(KeyCode::Char('w'), KeyModifiers::ALT));
+    assert_eq!(s.agents.len(), 1, "the supervisor stays");
+    assert!(s.flash.is_some());
+}
+
+#[test]
+fn the_form_creates_an_agent_and_sends_its_first_prompt() {
+    let mut s = state(false, &[("a", "")], (80, 24));
+    update(&mut s, key_mod(KeyCode::Char('n'), KeyModifiers::ALT));
+    assert!(matches!(s.overlay, Some(Overlay::NewAgent(_))));
+    // Submitting without a name says so.
+    update(&mut s, key(KeyCode::Enter));
+    let Some(Overlay::NewAgent(form)) = &s.overlay else { panic!("the form closed") };
+    assert!(form.error.is_some());
+    type_text(&mut s, "a");
+    update(&mut s, key(KeyCode::Enter));
+    let Some(Overlay::NewAgent(form)) = &s.overlay else { panic!("the form closed") };
+    assert!(form.error.as_deref().is_some_and(|e| e.contains("exists")), "{:?}", form.error);
+    type_text(&mut s, "2");
+    update(&mut s, key(KeyCode::Tab));
+    update(&mut s, key(KeyCode::Tab));
+    type_text(&mut s, "opus");
+    update(&mut s, key(KeyCode::Tab));
+    update(&mut s, Msg::Paste("line one\nline two".into()));
+    let fx = update(&mut s, key(KeyCode::Enter));
+    assert!(s.overlay.is_none());
+    assert_eq!(s.focused().map(|a| a.name()), Some("a2"));
+    let reqs = spawned(&fx);
+    assert_eq!(reqs[0].prompt, "line one\nline two");
+    assert_eq!(reqs[0].spec.options.model.as_deref(), Some("opus"));
+    assert_eq!(reqs[0].spec.cwd, std::path::PathBuf::from("/work/project"));
+}
+
+#[test]
+fn control_requests() {
+    let mut s = state(true, &[("a", "")], (80, 24));
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
+    let fx = update(
+        &mut s,
+        Msg::Control(ControlCmd::Send { agent: "a".into(), prompt: "hi".into() }, Some(tx)),
+    );
+    assert_eq!(rx.try_recv(), Ok(Ok(ControlOk::Started)));
+    assert_eq!(spawned(&fx).len(), 1);
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
+    update(
+        &mut s,
+        Msg::Control(ControlCmd::Send { agent: "a".into(), prompt: "more".into() }, Some(tx)),
+    );
+    assert_eq!(rx.try_recv(), Ok(Ok(ControlOk::Queued { position: 1 })));
+    assert_eq!(s.has_work("a"), Some(true));
+    assert_eq!(s.tail("a", 1), Some(vec!["› hi".to_string()]));
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
+    update(&mut s, Msg::Control(ControlCmd::Kill { agent: "nobody".into() }, Some(tx)));
+    assert_eq!(rx.try_recv(), Ok(Err(ControlError::NoSuchAgent("nobody".into()))));
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
+    let fx = update(
+        &mut s,
+        Msg::Control(
+            ControlCmd::New { spec: spec("b", None), prompt: Some("start".into()) },
+            Some(tx),
+        ),
+    );
+    assert_eq!(rx.try_recv(), Ok(Ok(ControlOk::Created { name: "b".into() })));
+    assert_eq!(spawned(&fx)[0].prompt, "start");
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
+    update(&mut s, Msg::Control(ControlCmd::Kill { agent: "lead".into() }, Some(tx)));
+    assert_eq!(rx.try_recv(), Ok(Err(ControlError::Supervisor)));
+    let names: Vec<_> = s.summaries().into_iter().map(|a| (a.name, a.state)).collect();
+    assert_eq!(
+        names,
+        [("lead".into(), "idle"), ("a".into(), "starting"), ("b".into(), "starting")]
+    );
+}
+
+#[test]
+fn the_spinner_asks_for_its_next_frame_and_idle_asks_for_nothing() {
+    let mut s = state(false, &[("a", "")], (80, 24));
+    assert_eq!(s.next_wake(), None);
+    send(&mut s, 0, "work");
+    let start = s.now;
+    advance(&mut s, Duration::from_millis(250));
+    assert_eq!(s.next_wake(), Some(start + Duration::from_millis(300)));
+    s.dirty = false;
+    update(&mut s, Msg::Wake);
+    assert!(s.dirty);
+    let id = s.agents[0].id;
+    update(&mut s, exited(id, 1, 0));
+    assert_eq!(s.next_wake(), None);
+    s.dirty = false;
+    update(&mut s, Msg::Wake);
+    assert!(!s.dirty, "an idle wake draws nothing");
+}
+
+#[test]
+fn resize_and_unbound_keys_type_into_the_input() {
+    let mut s = state(false, &[("a", "")], (80, 24));
+    update(&mut s, Msg::Resize { width: 20, height: 6 });
+    assert_eq!(s.size, (20, 6));
+    type_text(&mut s, "héllo 日本");
+    assert_eq!(s.agents[0].input_text(), "héllo 日本");
+    let fx = update(&mut s, key_mod(KeyCode::Char('z'), KeyModifiers::CONTROL));
+    assert!(fx.iter().any(|e| matches!(e, Effect::Suspend)));
+    update(&mut s, key(KeyCode::F(1)));
+    assert!(matches!(s.overlay, Some(Overlay::Help { .. })));
+    update(&mut s, key(KeyCode::Esc));
+    assert!(s.overlay.is_none());
+}

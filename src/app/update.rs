@@ -1,0 +1,706 @@
+//! `update(&mut State, Msg) -> Vec<Effect>`: every change to the state happens here.
+
+use std::path::PathBuf;
+
+use crossterm::event::{KeyEvent, MouseButton, MouseEvent, MouseEventKind};
+
+use super::command::{Command, Context};
+use super::effect::Effect;
+use super::form::{self, Form};
+use super::msg::{ControlCmd, ControlError, ControlOk, ControlReply, Msg};
+use super::state::{Confirm, Overlay, State, TurnState};
+use crate::agent::event::{Event, SystemKind};
+use crate::agent::{AgentId, AgentSpec, Billing, EngineMsg, ExitInfo, Line};
+use crate::layout::{self, Arrangement, Direction};
+
+/// Lines the mouse wheel scrolls.
+const WHEEL_LINES: isize = 3;
+
+pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    match msg {
+        Msg::Key(key) => on_key(state, key, &mut fx),
+        Msg::Mouse(m) => on_mouse(state, m),
+        Msg::Paste(text) => on_paste(state, &text),
+        Msg::Resize { width, height } => {
+            state.size = (width, height);
+            state.dirty = true;
+        }
+        Msg::Engine(m) => on_engine(state, m, &mut fx),
+        Msg::SpawnFailed { agent, turn, error } => {
+            if let Some(i) = current(state, agent, turn) {
+                let a = &mut state.agents[i];
+                a.body.push(super::body::LineKind::Error, &format!("could not start: {error}"));
+                a.turn = TurnState::Error { message: error };
+                state.dirty = true;
+            }
+        }
+        Msg::Control(cmd, reply) => {
+            let answer = control(state, cmd, &mut fx);
+            if let Some(tx) = reply {
+                // The asker may have gone away; nothing to do then.
+                let _ = tx.send(answer);
+            }
+        }
+        Msg::Wake => {
+            if state.running() > 0 {
+                state.dirty = true;
+            }
+        }
+        Msg::Redraw => state.dirty = true,
+        Msg::Terminate => quit_now(state, &mut fx),
+    }
+    fx
+}
+
+/// The index of an agent if `turn` is its current turn (messages of older turns are stale).
+fn current(state: &State, agent: AgentId, turn: u64) -> Option<usize> {
+    state.index_of(agent).filter(|&i| state.agents[i].turn_seq == turn)
+}
+
+fn quit_now(state: &mut State, fx: &mut Vec<Effect>) {
+    for a in &state.agents {
+        if a.turn.is_active() {
+            fx.push(Effect::Interrupt { agent: a.id, turn: a.turn_seq });
+        }
+    }
+    state.quitting = true;
+    fx.push(Effect::Quit);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys
+
+fn context(state: &State) -> Context {
+    match &state.overlay {
+        None => Context::Pane,
+        Some(Overlay::Help { .. }) => Context::Help,
+        Some(Overlay::NewAgent(_)) => Context::Form,
+        Some(Overlay::Confirm(_)) => Context::Confirm,
+    }
+}
+
+fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
+    if key.kind == crossterm::event::KeyEventKind::Release {
+        return;
+    }
+    if state.flash.take().is_some() {
+        state.dirty = true;
+    }
+    let ctx = context(state);
+    let command = state.keymap.resolve(ctx, &key);
+    match ctx {
+        Context::Pane => match command {
+            Some(c) => pane_command(state, c, key, fx),
+            None => type_into_input(state, key),
+        },
+        Context::Help => match command {
+            Some(Command::Close) => close_overlay(state),
+            Some(Command::ScrollUp) | Some(Command::ScrollDown) => {
+                if let Some(Overlay::Help { scroll }) = &mut state.overlay {
+                    *scroll = if command == Some(Command::ScrollUp) {
+                        scroll.saturating_sub(1)
+                    } else {
+                        scroll.saturating_add(1)
+                    };
+                    state.dirty = true;
+                }
+            }
+            Some(Command::Quit) => {
+                close_overlay(state);
+                ask_quit(state, fx);
+            }
+            _ => {}
+        },
+        Context::Form => form_key(state, command, key, fx),
+        Context::Confirm => match command {
+            Some(Command::Yes) => {
+                let confirm = match state.overlay.take() {
+                    Some(Overlay::Confirm(c)) => c,
+                    _ => return,
+                };
+                state.dirty = true;
+                match confirm {
+                    Confirm::Quit { .. } => quit_now(state, fx),
+                    Confirm::Close { agent } => {
+                        if let Some(i) = state.index_of(agent) {
+                            close_agent(state, i, fx);
+                        }
+                    }
+                }
+            }
+            Some(Command::No) => close_overlay(state),
+            _ => {}
+        },
+    }
+}
+
+fn close_overlay(state: &mut State) {
+    state.overlay = None;
+    state.dirty = true;
+}
+
+fn ask_quit(state: &mut State, fx: &mut Vec<Effect>) {
+    match state.running() {
+        0 => quit_now(state, fx),
+        running => {
+            state.overlay = Some(Overlay::Confirm(Confirm::Quit { running }));
+            state.dirty = true;
+        }
+    }
+}
+
+fn pane_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
+    let n = state.agents.len();
+    match command {
+        Command::Send => send_input(state, fx),
+        Command::Newline => {
+            if let Some(a) = state.focused_mut() {
+                a.input.insert_newline();
+                state.dirty = true;
+            }
+        }
+        Command::HistoryPrev => history(state, key, -1),
+        Command::HistoryNext => history(state, key, 1),
+        Command::Interrupt => interrupt_focused(state, fx),
+        Command::EditQueued => {
+            let Some(a) = state.focused_mut() else { return };
+            if !a.input_is_empty() {
+                state.flash = Some("clear the input first to edit a queued follow-up".into());
+            } else if let Some(text) = a.queue.pop_back() {
+                a.input.insert_str(&text);
+                fx.push(Effect::Persist);
+            } else {
+                state.flash = Some("nothing queued".into());
+            }
+            state.dirty = true;
+        }
+        Command::CancelQueued => {
+            let Some(a) = state.focused_mut() else { return };
+            if a.queue.pop_back().is_some() {
+                fx.push(Effect::Persist);
+            } else {
+                state.flash = Some("nothing queued".into());
+            }
+            state.dirty = true;
+        }
+        Command::FocusNext if n > 0 => state.set_focus((state.focus + 1) % n),
+        Command::FocusPrev if n > 0 => state.set_focus((state.focus + n - 1) % n),
+        Command::FocusLeft => focus_direction(state, Direction::Left),
+        Command::FocusRight => focus_direction(state, Direction::Right),
+        Command::FocusUp => focus_direction(state, Direction::Up),
+        Command::FocusDown => focus_direction(state, Direction::Down),
+        Command::Zoom => {
+            state.arrangement = match state.arrangement {
+                Arrangement::Zoomed => Arrangement::Tiled,
+                _ => Arrangement::Zoomed,
+            };
+            state.dirty = true;
+        }
+        Command::CycleLayout => {
+            state.arrangement = state.arrangement.next();
+            state.flash = Some(format!("layout: {}", state.arrangement.name()));
+            state.dirty = true;
+        }
+        Command::ScrollUp => scroll_focused(state, |s, t, h| s.by(-1, t, h)),
+        Command::ScrollDown => scroll_focused(state, |s, t, h| s.by(1, t, h)),
+        Command::PageUp => scroll_focused(state, |s, t, h| s.by(-(page(h) as isize), t, h)),
+        Command::PageDown => scroll_focused(state, |s, t, h| s.by(page(h) as isize, t, h)),
+        Command::ScrollTop => scroll_focused(state, |s, t, h| s.to_top(t, h)),
+        Command::ScrollBottom => scroll_focused(state, |s, _, _| s.to_bottom()),
+        Command::NewAgent => {
+            let model = state.defaults.model.clone();
+            state.overlay =
+                Some(Overlay::NewAgent(Form::new(&state.default_dir, model.as_deref())));
+            state.dirty = true;
+        }
+        Command::CloseAgent => {
+            let Some(a) = state.focused() else { return };
+            if a.supervisor {
+                state.flash = Some("the supervisor stays".into());
+            } else if a.turn.is_active() {
+                state.overlay = Some(Overlay::Confirm(Confirm::Close { agent: a.id }));
+            } else {
+                close_agent(state, state.focus, fx);
+            }
+            state.dirty = true;
+        }
+        Command::Help => {
+            state.overlay = Some(Overlay::Help { scroll: 0 });
+            state.dirty = true;
+        }
+        Command::Suspend => fx.push(Effect::Suspend),
+        Command::Quit => ask_quit(state, fx),
+        _ => {}
+    }
+}
+
+/// A page scroll keeps a couple of lines of context.
+fn page(height: usize) -> usize {
+    height.saturating_sub(2).max(1)
+}
+
+fn scroll_focused(state: &mut State, f: impl FnOnce(&mut super::body::Scroll, usize, usize)) {
+    let height = state.body_height(state.focus);
+    if let Some(a) = state.focused_mut() {
+        let total = a.body.len();
+        f(&mut a.scroll, total, height);
+        state.dirty = true;
+    }
+}
+
+fn focus_direction(state: &mut State, dir: Direction) {
+    let tiling = state.tiling();
+    if let Some(to) = layout::neighbor(&tiling.placed, state.focus, dir) {
+        state.set_focus(to);
+    } else if tiling.pages > 1 {
+        // Past the grid's edge, step to the neighbouring page.
+        let n = state.agents.len();
+        let shown: Vec<usize> = tiling.placed.iter().map(|p| p.pane).collect();
+        let forward = matches!(dir, Direction::Right | Direction::Down);
+        let next = if forward {
+            shown.iter().max().map(|m| (m + 1) % n)
+        } else {
+            shown
+                .iter()
+                .filter(|&&p| p != 0 || !state.has_supervisor())
+                .min()
+                .map(|m| (m + n - 1) % n)
+        };
+        if let Some(next) = next {
+            state.set_focus(next);
+        }
+    }
+}
+
+fn type_into_input(state: &mut State, key: KeyEvent) {
+    if let Some(a) = state.focused_mut() {
+        if a.input.input(key) {
+            a.history_pos = None;
+        }
+        state.dirty = true;
+    }
+}
+
+fn on_paste(state: &mut State, text: &str) {
+    // Terminals send CR for newlines in pastes; keep every line break as LF.
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    match &mut state.overlay {
+        Some(Overlay::NewAgent(form)) => {
+            let single_line = form.active != form::PROMPT;
+            let t = if single_line { text.replace('\n', " ") } else { text };
+            form.active_field().insert_str(t);
+        }
+        Some(_) => return,
+        None => {
+            if let Some(a) = state.focused_mut() {
+                a.input.insert_str(text);
+                a.history_pos = None;
+            }
+        }
+    }
+    state.dirty = true;
+}
+
+/// Up/Down recall earlier prompts while the input is empty (or shows a recalled prompt);
+/// otherwise they move the cursor in the input.
+fn history(state: &mut State, key: KeyEvent, step: isize) {
+    let Some(a) = state.focused_mut() else { return };
+    let browsing = match a.history_pos {
+        Some(i) => a.history.get(i).is_some_and(|h| *h == a.input_text()),
+        None => a.input_is_empty(),
+    };
+    if !browsing || a.history.is_empty() {
+        a.input.input(key);
+        state.dirty = true;
+        return;
+    }
+    let len = a.history.len();
+    let next = match (a.history_pos, step < 0) {
+        (None, true) => Some(len - 1),
+        (None, false) => return,
+        (Some(i), true) => Some(i.saturating_sub(1)),
+        (Some(i), false) if i + 1 < len => Some(i + 1),
+        (Some(_), false) => None,
+    };
+    a.history_pos = next;
+    a.input = super::state::new_input();
+    if let Some(i) = next {
+        let text = a.history[i].clone();
+        a.input.insert_str(text);
+    }
+    state.dirty = true;
+}
+
+fn send_input(state: &mut State, fx: &mut Vec<Effect>) {
+    let focus = state.focus;
+    let Some(a) = state.agents.get_mut(focus) else { return };
+    let text = a.input_text();
+    if text.trim().is_empty() {
+        // An empty Enter on an idle agent starts what an interrupt left queued.
+        if !a.turn.is_active() {
+            if let Some(next) = a.queue.pop_front() {
+                start_turn(state, focus, next, fx);
+                fx.push(Effect::Persist);
+            }
+        }
+        return;
+    }
+    a.input = super::state::new_input();
+    a.history_pos = None;
+    if a.history.last() != Some(&text) {
+        a.history.push(text.clone());
+    }
+    state.dirty = true;
+    submit(state, focus, text, fx);
+}
+
+/// Start a turn with `prompt`, or queue it while one runs. Returns the queue position (1-based)
+/// when queued.
+fn submit(state: &mut State, index: usize, prompt: String, fx: &mut Vec<Effect>) -> Option<usize> {
+    let a = state.agents.get_mut(index)?;
+    if a.turn.is_active() {
+        a.queue.push_back(prompt);
+        let pos = a.queue.len();
+        state.dirty = true;
+        fx.push(Effect::Persist);
+        Some(pos)
+    } else {
+        start_turn(state, index, prompt, fx);
+        None
+    }
+}
+
+fn start_turn(state: &mut State, index: usize, prompt: String, fx: &mut Vec<Effect>) {
+    if let Some(req) = state.begin_turn(index, prompt) {
+        fx.push(Effect::SpawnTurn(Box::new(req)));
+    }
+}
+
+/// Start the first prompts of a team (once, at start).
+pub fn start_first_prompts(state: &mut State, prompts: Vec<Option<String>>) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    for (i, p) in prompts.into_iter().enumerate() {
+        if let Some(p) = p.filter(|p| !p.trim().is_empty()) {
+            start_turn(state, i, p, &mut fx);
+        }
+    }
+    fx
+}
+
+fn interrupt_focused(state: &mut State, fx: &mut Vec<Effect>) {
+    let Some(a) = state.focused_mut() else { return };
+    if a.turn.is_active() {
+        a.report.interrupt_requested = true;
+        fx.push(Effect::Interrupt { agent: a.id, turn: a.turn_seq });
+        state.flash = Some(format!("interrupting {}…", a.spec.name));
+    } else if !a.input_is_empty() {
+        // Nothing to stop: clear the input instead, as shells do.
+        a.input = super::state::new_input();
+        a.history_pos = None;
+    } else {
+        let quit = state.keymap.key_label(Context::Pane, Command::Quit).unwrap_or_default();
+        state.flash = Some(format!("nothing running ({quit} quits)"));
+    }
+    state.dirty = true;
+}
+
+fn close_agent(state: &mut State, index: usize, fx: &mut Vec<Effect>) {
+    if index >= state.agents.len() || state.agents[index].supervisor {
+        return;
+    }
+    let a = state.agents.remove(index);
+    if a.turn.is_active() {
+        fx.push(Effect::Interrupt { agent: a.id, turn: a.turn_seq });
+    }
+    fx.push(Effect::Persist);
+    let n = state.agents.len();
+    let fix = |i: usize| if i > index { i - 1 } else { i.min(n.saturating_sub(1)) };
+    state.focus = fix(state.focus);
+    state.anchor = fix(state.anchor);
+    state.flash = Some(format!("closed {}", a.spec.name));
+    state.dirty = true;
+}
+
+fn form_key(state: &mut State, command: Option<Command>, key: KeyEvent, fx: &mut Vec<Effect>) {
+    let Some(Overlay::NewAgent(form)) = &mut state.overlay else { return };
+    state.dirty = true;
+    match command {
+        Some(Command::Close) => state.overlay = None,
+        Some(Command::NextField) => form.next(),
+        Some(Command::PrevField) => form.prev(),
+        Some(Command::Newline) if form.active == form::PROMPT => {
+            form.active_field().insert_newline()
+        }
+        Some(Command::Submit) => {
+            let values = form.values();
+            let result = values.map_err(|e| (e.0, e.1)).and_then(|v| {
+                create_agent(state, v.name, PathBuf::from(v.dir), v.model, v.prompt, fx)
+                    .map_err(|e| (form::NAME, e.to_string()))
+            });
+            match result {
+                Ok(_) => state.overlay = None,
+                Err((field, message)) => {
+                    if let Some(Overlay::NewAgent(form)) = &mut state.overlay {
+                        form.active = field;
+                        form.error = Some(message);
+                    }
+                }
+            }
+        }
+        _ => {
+            form.error = None;
+            form.active_field().input(key);
+        }
+    }
+}
+
+fn create_agent(
+    state: &mut State,
+    name: String,
+    dir: PathBuf,
+    model: Option<String>,
+    prompt: Option<String>,
+    fx: &mut Vec<Effect>,
+) -> Result<usize, ControlError> {
+    let mut spec = AgentSpec::new(name, dir);
+    spec.options = state.defaults.clone();
+    if model.is_some() {
+        spec.options.model = model;
+    }
+    add_spec(state, spec, prompt, fx)
+}
+
+fn add_spec(
+    state: &mut State,
+    spec: AgentSpec,
+    prompt: Option<String>,
+    fx: &mut Vec<Effect>,
+) -> Result<usize, ControlError> {
+    if spec.name.is_empty() || spec.name.chars().any(char::is_whitespace) {
+        return Err(ControlError::BadName(spec.name));
+    }
+    if state.index_named(&spec.name).is_some() {
+        return Err(ControlError::NameTaken(spec.name));
+    }
+    let index = state.add_agent(spec, false);
+    fx.push(Effect::Persist);
+    state.set_focus(index);
+    if let Some(p) = prompt.filter(|p| !p.trim().is_empty()) {
+        start_turn(state, index, p, fx);
+    }
+    state.dirty = true;
+    Ok(index)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mouse
+
+fn on_mouse(state: &mut State, m: MouseEvent) {
+    if state.overlay.is_some() {
+        return;
+    }
+    let tiling = state.tiling();
+    let Some(pane) = layout::hit(&tiling.placed, m.column, m.row) else { return };
+    match m.kind {
+        MouseEventKind::Down(MouseButton::Left) => state.set_focus(pane),
+        MouseEventKind::ScrollUp | MouseEventKind::ScrollDown => {
+            let delta = if m.kind == MouseEventKind::ScrollUp { -WHEEL_LINES } else { WHEEL_LINES };
+            let height = state.body_height(pane);
+            if let Some(a) = state.agents.get_mut(pane) {
+                let total = a.body.len();
+                a.scroll.by(delta, total, height);
+                state.dirty = true;
+            }
+        }
+        _ => {}
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Engine
+
+fn on_engine(state: &mut State, msg: EngineMsg, fx: &mut Vec<Effect>) {
+    match msg {
+        EngineMsg::Started { agent, turn, pid } => {
+            let now = state.now;
+            if let Some(i) = current(state, agent, turn) {
+                let a = &mut state.agents[i];
+                a.pid = pid;
+                if let TurnState::Starting { .. } = a.turn {
+                    a.turn = TurnState::Running { since: now };
+                }
+                state.dirty = true;
+            }
+        }
+        EngineMsg::Lines { agent, turn, lines } => {
+            if let Some(i) = current(state, agent, turn) {
+                for (_, line) in &lines {
+                    on_line(state, i, line, fx);
+                }
+                state.dirty = true;
+            }
+        }
+        EngineMsg::Exited { agent, turn, exit } => {
+            if let Some(i) = current(state, agent, turn) {
+                on_exit(state, i, exit, fx);
+            }
+        }
+    }
+}
+
+fn on_line(state: &mut State, i: usize, line: &Line, fx: &mut Vec<Effect>) {
+    let a = &mut state.agents[i];
+    a.body.apply(line);
+    let Line::Event(ev) = line else { return };
+    // Adopt the id the CLI reports: that is the conversation follow-ups must resume.
+    if let Some(sid) = ev.session_id() {
+        if !sid.is_empty() && a.session.as_deref() != Some(sid) {
+            a.session = Some(sid.to_string());
+            fx.push(Effect::Persist);
+        }
+        if !a.session_live && !sid.is_empty() {
+            a.session_live = true;
+            fx.push(Effect::Persist);
+        }
+    }
+    match ev {
+        Event::System(s) => match &s.kind {
+            SystemKind::Init(init) => {
+                if init.model.is_some() {
+                    a.model = init.model.clone();
+                }
+                a.billing = Some(if init.billed_per_token() {
+                    Billing::Api
+                } else {
+                    Billing::Subscription
+                });
+            }
+            SystemKind::ApiRetry(r) => a.report.retrying = r.error_status.or(Some(0)),
+            _ => {}
+        },
+        Event::Assistant(m) => {
+            a.report.retrying = None;
+            if let Some(model) = &m.model {
+                a.model = Some(model.clone());
+            }
+        }
+        Event::RateLimit(r) => {
+            let status = r.status.clone().unwrap_or_default();
+            if status == "rejected" {
+                a.report.rate_limited = Some(r.resets_at);
+            }
+            a.rate_limit = Some(status).filter(|s| s != "allowed" && !s.is_empty());
+        }
+        Event::Result(r) => {
+            a.turns += 1;
+            if let Some(c) = r.total_cost_usd {
+                a.cost_usd += c;
+            }
+            if let Some(u) = &r.usage {
+                a.tokens += u.total();
+            }
+            let first_error =
+                r.errors.first().cloned().or_else(|| r.result.clone().filter(|_| r.is_error));
+            // A resume of a conversation the CLI does not have: start a new one next time.
+            if r.errors.iter().any(|e| e.contains("No conversation found")) {
+                a.session_live = false;
+                a.session = None;
+                a.body.push(
+                    super::body::LineKind::Dim,
+                    "(the session was not found; the next message starts a new one)",
+                );
+            }
+            a.report.result = Some((r.subtype.clone(), r.is_error, first_error));
+        }
+        _ => {}
+    }
+}
+
+fn on_exit(state: &mut State, i: usize, exit: ExitInfo, fx: &mut Vec<Effect>) {
+    let a = &mut state.agents[i];
+    let report = std::mem::take(&mut a.report);
+    a.pid = None;
+    a.turn = if report.interrupt_requested {
+        TurnState::Interrupted
+    } else if let Some(resets_at) = report.rate_limited {
+        TurnState::RateLimited { resets_at }
+    } else {
+        match report.result {
+            Some((subtype, is_error, err)) if is_error || subtype != "success" => {
+                TurnState::Error { message: err.unwrap_or(subtype) }
+            }
+            Some(_) => TurnState::Idle,
+            None if exit.success() => TurnState::Idle,
+            None => {
+                let why = exit
+                    .tail
+                    .iter()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .cloned()
+                    .or_else(|| exit.signal.clone().map(|s| format!("killed by {s}")))
+                    .unwrap_or_else(|| match exit.code {
+                        Some(c) => format!("exited with code {c}"),
+                        None => "exited".into(),
+                    });
+                a.body.push(super::body::LineKind::Error, &why);
+                TurnState::Error { message: why }
+            }
+        }
+    };
+    state.dirty = true;
+    // The next queued follow-up starts now, unless the user stopped the agent.
+    let interrupted = matches!(a.turn, TurnState::Interrupted);
+    if !interrupted {
+        if let Some(next) = a.queue.pop_front() {
+            start_turn(state, i, next, fx);
+            fx.push(Effect::Persist);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Control
+
+fn control(state: &mut State, cmd: ControlCmd, fx: &mut Vec<Effect>) -> ControlReply {
+    let find = |state: &State, name: &str| {
+        state.index_named(name).ok_or_else(|| ControlError::NoSuchAgent(name.to_string()))
+    };
+    match cmd {
+        ControlCmd::Send { agent, prompt } => {
+            let i = find(state, &agent)?;
+            if prompt.trim().is_empty() {
+                return Err(ControlError::EmptyPrompt);
+            }
+            Ok(match submit(state, i, prompt, fx) {
+                Some(position) => ControlOk::Queued { position },
+                None => ControlOk::Started,
+            })
+        }
+        ControlCmd::New { spec, prompt } => {
+            let name = spec.name.clone();
+            add_spec(state, spec, prompt, fx)?;
+            Ok(ControlOk::Created { name })
+        }
+        ControlCmd::Interrupt { agent } => {
+            let i = find(state, &agent)?;
+            let a = &mut state.agents[i];
+            if !a.turn.is_active() {
+                return Err(ControlError::NotRunning(agent));
+            }
+            a.report.interrupt_requested = true;
+            fx.push(Effect::Interrupt { agent: a.id, turn: a.turn_seq });
+            state.dirty = true;
+            Ok(ControlOk::Interrupted)
+        }
+        ControlCmd::Kill { agent } => {
+            let i = find(state, &agent)?;
+            if state.agents[i].supervisor {
+                return Err(ControlError::Supervisor);
+            }
+            close_agent(state, i, fx);
+            Ok(ControlOk::Closed)
+        }
+    }
+}

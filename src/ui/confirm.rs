@@ -1,0 +1,47 @@
+//! A yes/no question (quit while turns run, close a running agent).
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget, Wrap};
+
+use crate::app::state::Confirm;
+use crate::app::{Command, Context, State};
+
+pub fn question(state: &State, confirm: &Confirm) -> String {
+    match confirm {
+        Confirm::Quit { running } => {
+            let turns = if *running == 1 { "1 turn is" } else { &format!("{running} turns are") };
+            format!("Quit agentmux? {turns} running and will be stopped.")
+        }
+        Confirm::Close { agent } => {
+            let name = state
+                .index_of(*agent)
+                .map(|i| state.agents[i].spec.name.clone())
+                .unwrap_or_default();
+            format!("Close {name}? Its running turn will be stopped.")
+        }
+    }
+}
+
+pub fn render(state: &State, confirm: &Confirm, area: Rect, buf: &mut Buffer) {
+    let keys = |c| state.keymap.key_label(Context::Confirm, c).unwrap_or_default();
+    let text = question(state, confirm);
+    let answer = format!("[{}] yes   [{}] no", keys(Command::Yes), keys(Command::No));
+    let w = area.width.min(52);
+    let inner_w = usize::from(w.saturating_sub(2)).max(1);
+    let text_rows = text.len().div_ceil(inner_w) as u16 + 1;
+    let h = area.height.min(text_rows + 4);
+    let rect = super::centered(area, w, h);
+    Clear.render(rect, buf);
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(Style::default().fg(Color::Yellow));
+    let lines = vec![
+        Line::raw(text),
+        Line::raw(""),
+        Line::styled(answer, Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
+    ];
+    Paragraph::new(lines).block(block).wrap(Wrap { trim: true }).render(rect, buf);
+}

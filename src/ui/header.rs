@@ -1,0 +1,208 @@
+//! A pane's header line: name and role, state, model, session, billing, turns, cost, tokens.
+//! Segments have priorities; when the line is too narrow the least important go first, then
+//! the name is cut with an ellipsis.
+
+use std::time::Duration;
+
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use unicode_width::UnicodeWidthStr;
+
+use crate::agent::Billing;
+use crate::app::state::{Agent, TurnState, SPINNER, SPINNER_FRAME};
+use crate::app::State;
+
+struct Segment {
+    text: String,
+    style: Style,
+    /// Higher stays longer.
+    priority: u8,
+}
+
+const SEP: &str = " · ";
+
+pub fn elapsed_label(d: Duration) -> String {
+    let s = d.as_secs();
+    if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    }
+}
+
+pub fn tokens_label(n: u64) -> String {
+    match n {
+        0..=999 => format!("{n} tok"),
+        1_000..=999_999 => format!("{:.1}k tok", n as f64 / 1e3),
+        _ => format!("{:.1}M tok", n as f64 / 1e6),
+    }
+}
+
+fn short_model(m: &str) -> &str {
+    m.strip_prefix("claude-").unwrap_or(m)
+}
+
+/// The state segment's text and colour.
+pub fn state_label(state: &State, agent: &Agent) -> (String, Style) {
+    match &agent.turn {
+        TurnState::Idle => ("idle".into(), Style::default().fg(Color::Green)),
+        TurnState::Starting { since } | TurnState::Running { since } => {
+            let elapsed = state.now.saturating_duration_since(*since);
+            let frame = (elapsed.as_millis() / SPINNER_FRAME.as_millis()) as usize % SPINNER.len();
+            let what = match (&agent.turn, agent.report.retrying, agent.report.interrupt_requested)
+            {
+                (_, _, true) => "stopping".to_string(),
+                (_, Some(status), _) if status > 0 => format!("retry {status}"),
+                (TurnState::Starting { .. }, _, _) => "starting".into(),
+                _ => "running".into(),
+            };
+            (
+                format!("{} {what} {}", SPINNER[frame], elapsed_label(elapsed)),
+                Style::default().fg(Color::Yellow),
+            )
+        }
+        TurnState::Error { .. } => ("✗ error".into(), Style::default().fg(Color::Red)),
+        TurnState::Interrupted => ("interrupted".into(), Style::default().fg(Color::Yellow)),
+        TurnState::RateLimited { .. } => {
+            ("rate-limited".into(), Style::default().fg(Color::Magenta))
+        }
+    }
+}
+
+fn segments(state: &State, agent: &Agent) -> Vec<Segment> {
+    let dim = Style::default().fg(Color::Gray);
+    let mut s = Vec::new();
+    let name_style = Style::default().add_modifier(Modifier::BOLD).fg(if agent.supervisor {
+        Color::Magenta
+    } else {
+        Color::White
+    });
+    let mark = if agent.supervisor { "◆ " } else { "" };
+    s.push(Segment {
+        text: format!("{mark}{}", agent.spec.name),
+        style: name_style,
+        priority: 255,
+    });
+    if let Some(role) = agent.spec.role.as_ref().filter(|r| !r.is_empty()) {
+        s.push(Segment { text: role.clone(), style: dim, priority: 30 });
+    }
+    let (label, style) = state_label(state, agent);
+    s.push(Segment { text: label, style, priority: 250 });
+    if !agent.queue.is_empty() {
+        s.push(Segment {
+            text: format!("queued {}", agent.queue.len()),
+            style: Style::default().fg(Color::Cyan),
+            priority: 240,
+        });
+    }
+    if let Some(rl) = &agent.rate_limit {
+        s.push(Segment {
+            text: format!("limit {rl}"),
+            style: Style::default().fg(Color::Magenta),
+            priority: 200,
+        });
+    }
+    if let Some(m) = &agent.model {
+        s.push(Segment { text: short_model(m).to_string(), style: dim, priority: 90 });
+    }
+    if let Some(id) = &agent.session {
+        s.push(Segment { text: id.chars().take(8).collect(), style: dim, priority: 20 });
+    }
+    let billing = match agent.billing_shown() {
+        Billing::Subscription => "sub",
+        Billing::Api => "api",
+    };
+    s.push(Segment { text: billing.into(), style: dim, priority: 40 });
+    if agent.turns > 0 {
+        let t =
+            if agent.turns == 1 { "1 turn".to_string() } else { format!("{} turns", agent.turns) };
+        s.push(Segment { text: t, style: dim, priority: 50 });
+    }
+    if agent.cost_usd > 0.0 {
+        s.push(Segment { text: format!("${:.2}", agent.cost_usd), style: dim, priority: 80 });
+    }
+    if agent.tokens > 0 {
+        s.push(Segment { text: tokens_label(agent.tokens), style: dim, priority: 60 });
+    }
+    s
+}
+
+fn width_of(segs: &[Segment]) -> usize {
+    segs.iter().map(|s| s.text.width()).sum::<usize>() + SEP.len() * segs.len().saturating_sub(1)
+}
+
+/// The header fitted to `width` cells.
+pub fn header_line(state: &State, agent: &Agent, width: usize) -> Line<'static> {
+    let mut segs = segments(state, agent);
+    while width_of(&segs) > width && segs.len() > 1 {
+        // Drop the least important segment (the last of equals).
+        let Some((i, _)) = segs.iter().enumerate().rev().min_by_key(|(_, s)| s.priority) else {
+            break;
+        };
+        segs.remove(i);
+    }
+    if width_of(&segs) > width {
+        segs.truncate(1);
+        segs[0].text = truncate(&segs[0].text, width);
+    }
+    let sep = Style::default().fg(Color::DarkGray);
+    let mut spans = Vec::with_capacity(segs.len() * 2);
+    for (i, seg) in segs.into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(SEP, sep));
+        }
+        spans.push(Span::styled(seg.text, seg.style));
+    }
+    Line::from(spans)
+}
+
+/// Cut `s` to `width` cells, ending with "…" when cut. Wide characters never split.
+pub fn truncate(s: &str, width: usize) -> String {
+    if s.width() <= width {
+        return s.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w > width - 1 {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels() {
+        assert_eq!(elapsed_label(Duration::from_millis(12_300)), "12s");
+        assert_eq!(elapsed_label(Duration::from_secs(65)), "1m05s");
+        assert_eq!(elapsed_label(Duration::from_secs(7322)), "2h02m");
+        assert_eq!(tokens_label(999), "999 tok");
+        assert_eq!(tokens_label(12_345), "12.3k tok");
+        assert_eq!(tokens_label(2_500_000), "2.5M tok");
+    }
+
+    #[test]
+    fn truncation_respects_wide_characters() {
+        assert_eq!(truncate("hello", 5), "hello");
+        assert_eq!(truncate("hello", 4), "hel…");
+        assert_eq!(truncate("日本語テキスト", 6), "日本…");
+        assert_eq!(truncate("日本語", 1), "…");
+        assert_eq!(truncate("abc", 0), "");
+        for w in 0..10 {
+            assert!(truncate("日本語テキスト", w).width() <= w.max(0));
+        }
+    }
+}

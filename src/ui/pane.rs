@@ -1,0 +1,163 @@
+//! One agent's pane: the border with the header in it, the transcript body, the queued
+//! follow-ups and, in the focused pane, the input box.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Widget};
+
+use super::header::{header_line, truncate};
+use crate::app::body::LineKind;
+use crate::app::state::Agent;
+use crate::app::{Command, Context, State};
+use crate::layout::Placed;
+
+pub fn border_style(focused: bool, supervisor: bool) -> Style {
+    match (focused, supervisor) {
+        (true, _) => Style::default().fg(Color::Cyan),
+        (false, true) => Style::default().fg(Color::Magenta),
+        (false, false) => Style::default().fg(Color::DarkGray),
+    }
+}
+
+pub fn render(state: &State, placed: &Placed, buf: &mut Buffer) {
+    let Some(agent) = state.agents.get(placed.pane) else { return };
+    let focused = placed.pane == state.focus;
+    let rect = placed.rect;
+    let parts = state.pane_parts(placed);
+
+    if placed.collapsed || rect.height < 3 || rect.width < 3 {
+        // One line: the header on a tinted row.
+        let row = Rect { height: 1, ..rect };
+        let style = border_style(focused, agent.supervisor);
+        let mark = if focused { "▸ " } else { "  " };
+        buf.set_style(row, Style::default().bg(Color::Black));
+        buf.set_string(row.x, row.y, truncate(mark, usize::from(row.width)), style);
+        let width = usize::from(row.width.saturating_sub(2));
+        let header = header_line(state, agent, width);
+        buf.set_line(row.x + 2.min(row.width), row.y, &header, row.width.saturating_sub(2));
+        if !placed.collapsed {
+            draw_body(agent, parts.body, buf);
+        }
+        return;
+    }
+
+    let style = border_style(focused, agent.supervisor);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_type(if focused { BorderType::Thick } else { BorderType::Rounded })
+        .border_style(style);
+    block.render(rect, buf);
+    // The header sits in the top border, one cell in from each corner.
+    let width = rect.width.saturating_sub(4);
+    let mut header = header_line(state, agent, usize::from(width));
+    header.spans.insert(0, Span::raw(" "));
+    header.spans.push(Span::raw(" "));
+    buf.set_line(rect.x + 1, rect.y, &header, rect.width.saturating_sub(2));
+
+    draw_body(agent, parts.body, buf);
+    draw_queue(agent, parts.queue, buf);
+    if parts.rule.height > 0 {
+        let hint = if agent.queue.is_empty() {
+            String::new()
+        } else {
+            let edit = state.keymap.key_label(Context::Pane, Command::EditQueued);
+            let cancel = state.keymap.key_label(Context::Pane, Command::CancelQueued);
+            match (edit, cancel) {
+                (Some(e), Some(c)) => format!(" {e} edit · {c} cancel "),
+                _ => String::new(),
+            }
+        };
+        let rule = "─".repeat(usize::from(parts.rule.width));
+        buf.set_string(parts.rule.x, parts.rule.y, &rule, Style::default().fg(Color::DarkGray));
+        let hint = truncate(&hint, usize::from(parts.rule.width));
+        buf.set_string(parts.rule.x + 1, parts.rule.y, hint, Style::default().fg(Color::DarkGray));
+    }
+    if focused && parts.input.height > 0 {
+        draw_input(agent, parts.input, buf);
+    }
+}
+
+fn line_style(kind: LineKind) -> Style {
+    match kind {
+        LineKind::User => Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+        LineKind::Assistant => Style::default(),
+        LineKind::Tool => Style::default().fg(Color::Blue),
+        LineKind::ToolResult => Style::default().fg(Color::DarkGray),
+        LineKind::Error => Style::default().fg(Color::Red),
+        LineKind::Dim => Style::default().fg(Color::DarkGray),
+        LineKind::Footer => Style::default().fg(Color::Green).add_modifier(Modifier::DIM),
+    }
+}
+
+/// The transcript: the lines in the scroll window, and a note when new output waits below.
+fn draw_body(agent: &Agent, area: Rect, buf: &mut Buffer) {
+    if area.height == 0 || area.width == 0 {
+        return;
+    }
+    if agent.body.is_empty() {
+        let note =
+            if agent.turn.is_active() { "waiting for the first output…" } else { "no turns yet" };
+        let note = truncate(note, usize::from(area.width));
+        buf.set_string(area.x, area.y, note, Style::default().fg(Color::DarkGray));
+        return;
+    }
+    let height = usize::from(area.height);
+    let window = agent.scroll.window(agent.body.len(), height);
+    let lines: Vec<Line> = agent.body.lines()[window.start..]
+        .iter()
+        .take(height)
+        .map(|l| Line::styled(l.text.clone(), line_style(l.kind)))
+        .collect();
+    Paragraph::new(lines).render(area, buf);
+    if window.below > 0 {
+        let note = format!(" ↓ {} more ", window.below);
+        let note = truncate(&note, usize::from(area.width));
+        let w = unicode_width::UnicodeWidthStr::width(note.as_str()) as u16;
+        let y = area.y + area.height - 1;
+        buf.set_string(
+            area.x + area.width - w,
+            y,
+            note,
+            Style::default().fg(Color::Black).bg(Color::Yellow),
+        );
+    }
+}
+
+fn draw_queue(agent: &Agent, area: Rect, buf: &mut Buffer) {
+    let rows = usize::from(area.height);
+    if rows == 0 {
+        return;
+    }
+    let n = agent.queue.len();
+    // With more than fit, the last row counts the rest.
+    let shown = if n > rows { rows - 1 } else { n };
+    let style = Style::default().fg(Color::Cyan);
+    for (i, q) in agent.queue.iter().take(shown).enumerate() {
+        let first = q.lines().next().unwrap_or("");
+        let more = if q.lines().count() > 1 { " …" } else { "" };
+        let text = truncate(&format!("⏸ {}. {first}{more}", i + 1), usize::from(area.width));
+        buf.set_string(area.x, area.y + i as u16, text, style);
+    }
+    if n > shown {
+        let text = truncate(&format!("⏸ +{} more queued", n - shown), usize::from(area.width));
+        buf.set_string(area.x, area.y + shown as u16, text, style);
+    }
+}
+
+fn draw_input(agent: &Agent, area: Rect, buf: &mut Buffer) {
+    let prompt_style = Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD);
+    buf.set_string(area.x, area.y, "›", prompt_style);
+    let text_area =
+        Rect { x: area.x + 2.min(area.width), width: area.width.saturating_sub(2), ..area };
+    if text_area.width == 0 {
+        return;
+    }
+    (&agent.input).render(text_area, buf);
+    if agent.input_is_empty() {
+        let hint = if agent.turn.is_active() { "queue a follow-up…" } else { "message…" };
+        let hint = truncate(hint, usize::from(text_area.width.saturating_sub(1)));
+        buf.set_string(text_area.x + 1, text_area.y, hint, Style::default().fg(Color::DarkGray));
+    }
+}

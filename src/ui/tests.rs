@@ -1,0 +1,204 @@
+//! Screens on TestBackend, as insta snapshots (text only; colours are checked where they carry
+//! meaning).
+
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+use crate::app::fixtures::*;
+use crate::app::{update, Msg, State};
+
+fn screen(state: &State) -> String {
+    let (w, h) = state.size;
+    let mut t = match Terminal::new(TestBackend::new(w, h)) {
+        Ok(t) => t,
+        Err(e) => panic!("{e}"),
+    };
+    if let Err(e) = t.draw(|f| super::view(state, f)) {
+        panic!("{e}");
+    }
+    let buf = t.backend().buffer();
+    let mut out = String::new();
+    for y in 0..h {
+        let mut line = String::new();
+        for x in 0..w {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// A supervisor and three workers: one finished with tools, one streaming, one failed.
+fn busy_team(size: (u16, u16)) -> State {
+    let mut s = state(true, &[("api", "backend"), ("web", "frontend"), ("docs", "writer")], size);
+    let (lead, api, web, docs) = (s.agents[0].id, s.agents[1].id, s.agents[2].id, s.agents[3].id);
+    // The lead finished a turn.
+    full_turn(&mut s, 0, "Plan the release", "Three agents: api, web, docs.", &sid(0));
+    let _ = lead;
+    // api: a turn with tools, done.
+    send(&mut s, 1, "Fix the failing test in src/lib.rs");
+    update(&mut s, started(api, 1));
+    update(
+        &mut s,
+        lines(
+            api,
+            1,
+            vec![
+                init(&sid(1), "none"),
+                tool("Read", serde_json::json!({"file_path": "src/lib.rs"})),
+                tool_result("fn add(a: i32, b: i32) -> i32 {\n    a - b\n}", false),
+                tool("Bash", serde_json::json!({"command": "cargo test"})),
+                tool_result("error: test failed", true),
+                text("The `add` function subtracts. Fixed it;\nall 12 tests pass now."),
+                result(&sid(1), "success", 0.0432),
+            ],
+        ),
+    );
+    update(&mut s, exited(api, 1, 0));
+    // web: streaming right now, 12.3 s in.
+    send(&mut s, 2, "Build the settings page");
+    update(&mut s, started(web, 1));
+    update(&mut s, lines(web, 1, vec![init(&sid(2), "ANTHROPIC_API_KEY")]));
+    update(
+        &mut s,
+        lines(web, 1, vec![delta("I'll start with the form.\nFirst the "), delta("layout")]),
+    );
+    // docs: failed.
+    send(&mut s, 3, "Write the changelog");
+    update(
+        &mut s,
+        lines(docs, 1, vec![init(&sid(3), "none"), result(&sid(3), "error_max_turns", 0.01)]),
+    );
+    update(&mut s, exited(docs, 1, 1));
+    advance(&mut s, Duration::from_millis(12_300));
+    s.set_focus(1);
+    s
+}
+
+#[test]
+fn empty_team() {
+    for size in [(80, 24), (160, 48)] {
+        let s = state(false, &[], size);
+        insta::assert_snapshot!(format!("empty_team_{}x{}", size.0, size.1), screen(&s));
+    }
+}
+
+#[test]
+fn several_panes_with_a_streaming_answer() {
+    for size in [(80, 24), (160, 48)] {
+        let s = busy_team(size);
+        insta::assert_snapshot!(format!("streaming_{}x{}", size.0, size.1), screen(&s));
+    }
+}
+
+#[test]
+fn queued_follow_ups_are_shown_in_the_pane() {
+    let mut s = busy_team((80, 24));
+    send(&mut s, 2, "Also add a dark mode toggle");
+    send(&mut s, 2, "And write tests for it\nwith two lines");
+    type_text(&mut s, "draft in prog");
+    let text = screen(&s);
+    assert!(text.contains("queued 2"), "{text}");
+    insta::assert_snapshot!("queued_80x24", text);
+}
+
+#[test]
+fn zoomed_pane() {
+    let mut s = busy_team((80, 24));
+    s.set_focus(2);
+    update(&mut s, key_mod(KeyCode::Char('z'), KeyModifiers::ALT));
+    insta::assert_snapshot!("zoom_80x24", screen(&s));
+}
+
+#[test]
+fn stacked_panes() {
+    let mut s = busy_team((80, 24));
+    update(&mut s, key_mod(KeyCode::Char('s'), KeyModifiers::ALT));
+    insta::assert_snapshot!("stacked_80x24", screen(&s));
+}
+
+#[test]
+fn help_overlay() {
+    for size in [(80, 24), (160, 48)] {
+        let mut s = busy_team(size);
+        update(&mut s, key(KeyCode::F(1)));
+        insta::assert_snapshot!(format!("help_{}x{}", size.0, size.1), screen(&s));
+    }
+}
+
+#[test]
+fn new_agent_form() {
+    let mut s = busy_team((80, 24));
+    update(&mut s, key_mod(KeyCode::Char('n'), KeyModifiers::ALT));
+    type_text(&mut s, "tests");
+    update(&mut s, key(KeyCode::Tab));
+    insta::assert_snapshot!("new_agent_80x24", screen(&s));
+}
+
+#[test]
+fn quit_confirmation() {
+    let mut s = busy_team((80, 24));
+    update(&mut s, key_mod(KeyCode::Char('q'), KeyModifiers::CONTROL));
+    insta::assert_snapshot!("quit_80x24", screen(&s));
+}
+
+#[test]
+fn tiny_terminals() {
+    let s = busy_team((20, 6));
+    insta::assert_snapshot!("tiny_20x6", screen(&s));
+    let s = busy_team((12, 3));
+    insta::assert_snapshot!("too_small_12x3", screen(&s));
+}
+
+#[test]
+fn many_agents_page_and_the_hint_line_says_so() {
+    let names: Vec<(String, String)> =
+        (0..12).map(|i| (format!("agent{i}"), String::new())).collect();
+    let refs: Vec<(&str, &str)> = names.iter().map(|(n, r)| (n.as_str(), r.as_str())).collect();
+    let mut s = state(true, &refs, (80, 24));
+    let text = screen(&s);
+    assert!(text.contains("page 1/"), "{text}");
+    s.set_focus(12);
+    let text = screen(&s);
+    assert!(text.contains("agent11"), "the focused pane is on screen: {text}");
+}
+
+#[test]
+fn every_size_draws_without_panicking() {
+    let mut s = busy_team((80, 24));
+    send(&mut s, 2, "queued one");
+    type_text(&mut s, "typing");
+    for w in 0..=100u16 {
+        for h in 0..=30u16 {
+            update(&mut s, Msg::Resize { width: w, height: h });
+            let _ = screen(&s);
+        }
+    }
+    // With every overlay too.
+    for open in [key(KeyCode::F(1)), key_mod(KeyCode::Char('n'), KeyModifiers::ALT)] {
+        let mut s = busy_team((80, 24));
+        update(&mut s, open);
+        for (w, h) in [(20, 6), (21, 7), (25, 5), (30, 10), (0, 0), (1, 1)] {
+            update(&mut s, Msg::Resize { width: w, height: h });
+            let _ = screen(&s);
+        }
+    }
+}
+
+#[test]
+fn a_scrolled_pane_says_how_much_waits_below() {
+    let mut s = state(false, &[("a", "")], (80, 24));
+    for i in 0..20 {
+        full_turn(&mut s, 0, &format!("question {i}"), "answer", &sid(1));
+    }
+    update(&mut s, key(KeyCode::PageUp));
+    let below = s.body_height(0) - 2;
+    let text = screen(&s);
+    assert!(text.contains(&format!("↓ {below} more")), "{text}");
+    update(&mut s, key_mod(KeyCode::End, KeyModifiers::CONTROL));
+    assert!(!screen(&s).contains("more"));
+}
