@@ -54,7 +54,7 @@ pub enum ControlCmd {
     /// Send a prompt to an agent (queued while it runs).
     Send { agent: String, prompt: String },
     /// Create an agent, optionally with its first prompt.
-    New { spec: AgentSpec, prompt: Option<String> },
+    New { spec: Box<AgentSpec>, prompt: Option<String> },
     /// Interrupt an agent's running turn.
     Interrupt { agent: String },
     /// Close an agent (its running turn is stopped).

@@ -150,7 +150,7 @@ pub fn new_input() -> TextArea<'static> {
 
 pub enum Overlay {
     Help { scroll: u16 },
-    NewAgent(Form),
+    NewAgent(Box<Form>),
     Confirm(Confirm),
 }
 

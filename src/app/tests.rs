@@ -412,7 +412,7 @@ fn control_requests() {
     let fx = update(
         &mut s,
         Msg::Control(
-            ControlCmd::New { spec: spec("b", None), prompt: Some("start".into()) },
+            ControlCmd::New { spec: Box::new(spec("b", None)), prompt: Some("start".into()) },
             Some(tx),
         ),
     );

@@ -211,7 +211,7 @@ fn pane_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec
         Command::NewAgent => {
             let model = state.defaults.model.clone();
             state.overlay =
-                Some(Overlay::NewAgent(Form::new(&state.default_dir, model.as_deref())));
+                Some(Overlay::NewAgent(Box::new(Form::new(&state.default_dir, model.as_deref()))));
             state.dirty = true;
         }
         Command::CloseAgent => {
@@ -680,7 +680,7 @@ fn control(state: &mut State, cmd: ControlCmd, fx: &mut Vec<Effect>) -> ControlR
         }
         ControlCmd::New { spec, prompt } => {
             let name = spec.name.clone();
-            add_spec(state, spec, prompt, fx)?;
+            add_spec(state, *spec, prompt, fx)?;
             Ok(ControlOk::Created { name })
         }
         ControlCmd::Interrupt { agent } => {
