@@ -60,6 +60,10 @@
 //!   tool is not offered to the model. With the server missing, the CLI prints `Error: MCP tool
 //!   ... not found` as plain text and exits 1 with no `result`, and a `user` JSON line follows the
 //!   exit escape sequence on the same line (decoders must strip escapes before looking for JSON).
+//! - SIGINT while the CLI waits on the API: it exits with code 0 and writes no `result`, only
+//!   the exit escape sequence. A later `--resume` sends the interrupted prompt (its text block
+//!   followed by a `Continue from where you left off.` block), a synthetic assistant message
+//!   `No response requested.`, then the new prompt.
 //! - A whole offline turn takes about 0.5 s of wall time (2 s with an MCP server to start).
 
 #![allow(dead_code)] // each test binary uses a different part of the support code
