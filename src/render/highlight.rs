@@ -1,0 +1,123 @@
+//! Syntax highlighting of fenced code with syntect's bundled syntaxes and themes.
+//!
+//! The syntax set takes tens of milliseconds to load, so it loads once, on first use. Highlighting
+//! is a regex engine per line: above `MAX_HIGHLIGHT_BYTES` (or `MAX_HIGHLIGHT_LINES`) a block is
+//! shown unhighlighted rather than stalling a frame.
+
+use std::sync::OnceLock;
+
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Span;
+use syntect::easy::HighlightLines;
+use syntect::highlighting::{FontStyle, Theme, ThemeSet};
+use syntect::parsing::SyntaxSet;
+use syntect::util::LinesWithEndings;
+
+/// Code blocks larger than this are drawn without highlighting.
+pub const MAX_HIGHLIGHT_BYTES: usize = 64 * 1024;
+pub const MAX_HIGHLIGHT_LINES: usize = 2_000;
+
+const THEME: &str = "base16-ocean.dark";
+
+struct Highlighter {
+    syntaxes: SyntaxSet,
+    theme: Theme,
+}
+
+fn highlighter() -> Option<&'static Highlighter> {
+    static CELL: OnceLock<Option<Highlighter>> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let syntaxes = SyntaxSet::load_defaults_newlines();
+        let mut themes = ThemeSet::load_defaults();
+        let theme = themes.themes.remove(THEME)?;
+        Some(Highlighter { syntaxes, theme })
+    })
+    .as_ref()
+}
+
+/// Is `lang` (a fence's info string) a language we can highlight?
+pub fn knows(lang: &str) -> bool {
+    let token = lang_token(lang);
+    !token.is_empty()
+        && highlighter().is_some_and(|h| h.syntaxes.find_syntax_by_token(token).is_some())
+}
+
+fn lang_token(lang: &str) -> &str {
+    // "rust,ignore" or "python title=x.py": the first word names the language.
+    lang.split(|c: char| c == ',' || c.is_whitespace()).next().unwrap_or("")
+}
+
+/// Highlight `code` as `lang`: one vector of spans per source line (without its newline), or
+/// `None` when the language is unknown, the block too large, or syntect fails.
+pub fn highlight(code: &str, lang: &str) -> Option<Vec<Vec<Span<'static>>>> {
+    if code.len() > MAX_HIGHLIGHT_BYTES || code.lines().count() > MAX_HIGHLIGHT_LINES {
+        return None;
+    }
+    let token = lang_token(lang);
+    if token.is_empty() {
+        return None;
+    }
+    let h = highlighter()?;
+    let syntax = h.syntaxes.find_syntax_by_token(token)?;
+    let mut hl = HighlightLines::new(syntax, &h.theme);
+    let mut out = Vec::new();
+    for line in LinesWithEndings::from(code) {
+        let ranges = hl.highlight_line(line, &h.syntaxes).ok()?;
+        let spans = ranges
+            .into_iter()
+            .filter_map(|(style, text)| {
+                let text = text.trim_end_matches(['\n', '\r']);
+                if text.is_empty() {
+                    return None;
+                }
+                Some(Span::styled(text.to_string(), convert(style)))
+            })
+            .collect();
+        out.push(spans);
+    }
+    Some(out)
+}
+
+fn convert(s: syntect::highlighting::Style) -> Style {
+    let fg = s.foreground;
+    let mut style = Style::default().fg(Color::Rgb(fg.r, fg.g, fg.b));
+    if s.font_style.contains(FontStyle::BOLD) {
+        style = style.add_modifier(Modifier::BOLD);
+    }
+    if s.font_style.contains(FontStyle::ITALIC) {
+        style = style.add_modifier(Modifier::ITALIC);
+    }
+    if s.font_style.contains(FontStyle::UNDERLINE) {
+        style = style.add_modifier(Modifier::UNDERLINED);
+    }
+    style
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rust_is_highlighted_line_by_line() {
+        let lines = highlight("fn main() {\n    let x = 1;\n}\n", "rust").expect("rust is bundled");
+        assert_eq!(lines.len(), 3);
+        let first: String = lines[0].iter().map(|s| s.content.as_ref()).collect();
+        assert_eq!(first, "fn main() {");
+        // More than one colour on the line: it was really highlighted.
+        assert!(lines[0].len() > 1);
+    }
+
+    #[test]
+    fn unknown_languages_and_huge_blocks_are_left_plain() {
+        assert!(highlight("x", "no-such-language").is_none());
+        assert!(highlight("x", "").is_none());
+        let huge = "let x = 1;\n".repeat(MAX_HIGHLIGHT_LINES + 1);
+        assert!(highlight(&huge, "rust").is_none());
+    }
+
+    #[test]
+    fn info_strings_name_the_language_by_their_first_word() {
+        assert!(highlight("x = 1", "python title=a.py").is_some());
+        assert!(knows("rs"));
+    }
+}

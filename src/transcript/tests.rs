@@ -1,0 +1,401 @@
+//! Cell building from typed events.
+
+use serde_json::json;
+
+use super::*;
+use crate::agent::event::{PermissionDenial, Usage};
+
+fn ev(e: Event) -> AgentLine {
+    AgentLine::Event(e)
+}
+
+fn assistant(msg: &str, block: ContentBlock) -> AgentLine {
+    ev(Event::Assistant(MessageEvent {
+        message_id: Some(msg.to_string()),
+        content: vec![block],
+        ..Default::default()
+    }))
+}
+
+fn sub_assistant(parent: &str, msg: &str, block: ContentBlock) -> AgentLine {
+    ev(Event::Assistant(MessageEvent {
+        message_id: Some(msg.to_string()),
+        content: vec![block],
+        parent_tool_use_id: Some(parent.to_string()),
+        ..Default::default()
+    }))
+}
+
+fn text(t: &str) -> ContentBlock {
+    ContentBlock::Text { text: t.to_string() }
+}
+
+fn tool_use(id: &str, name: &str, input: serde_json::Value) -> ContentBlock {
+    ContentBlock::ToolUse { id: id.to_string(), name: name.to_string(), input }
+}
+
+fn tool_result(id: &str, content: &str, is_error: bool) -> AgentLine {
+    ev(Event::User(MessageEvent {
+        content: vec![ContentBlock::ToolResult {
+            tool_use_id: id.to_string(),
+            content: content.to_string(),
+            is_error,
+        }],
+        ..Default::default()
+    }))
+}
+
+fn stream(kind: StreamKind) -> AgentLine {
+    ev(Event::Stream(StreamEvent { parent_tool_use_id: None, session_id: None, kind }))
+}
+
+fn result(subtype: &str, is_error: bool) -> ResultEvent {
+    ResultEvent {
+        subtype: subtype.to_string(),
+        is_error,
+        duration_ms: Some(9081),
+        num_turns: Some(2),
+        total_cost_usd: Some(0.0123),
+        usage: Some(Usage { input_tokens: 100, output_tokens: 50, ..Default::default() }),
+        ..Default::default()
+    }
+}
+
+fn kinds(t: &Transcript) -> Vec<&'static str> {
+    t.cells()
+        .iter()
+        .map(|c| match c.kind {
+            CellKind::Prompt(_) => "prompt",
+            CellKind::Assistant(_) => "assistant",
+            CellKind::Thinking(_) => "thinking",
+            CellKind::Tool(_) => "tool",
+            CellKind::Output(_) => "output",
+            CellKind::Note(_) => "note",
+            CellKind::Error(_) => "error",
+            CellKind::Footer(_) => "footer",
+        })
+        .collect()
+}
+
+fn assistant_text(c: &Cell) -> &str {
+    match &c.kind {
+        CellKind::Assistant(b) => &b.text,
+        other => panic!("not an assistant cell: {other:?}"),
+    }
+}
+
+fn tool_of(c: &Cell) -> &ToolCall {
+    match &c.kind {
+        CellKind::Tool(t) => t,
+        other => panic!("not a tool cell: {other:?}"),
+    }
+}
+
+#[test]
+fn an_assistant_line_alone_makes_a_text_cell() {
+    let mut t = Transcript::new();
+    t.push_prompt("what is 2+2?");
+    t.apply(&assistant("msg_1", text("4")));
+    assert_eq!(kinds(&t), ["prompt", "assistant"]);
+    assert_eq!(assistant_text(&t.cells()[1]), "4");
+    assert!(!t.cells()[1].is_streaming());
+}
+
+#[test]
+fn streamed_deltas_grow_one_cell_and_the_assistant_line_does_not_repeat_it() {
+    let mut t = Transcript::new();
+    t.apply(&stream(StreamKind::MessageStart { message_id: Some("msg_1".into()), model: None }));
+    t.apply(&stream(StreamKind::ContentBlockStart { index: 0, block: text("") }));
+    t.apply(&stream(StreamKind::TextDelta { index: 0, text: "Here".into() }));
+    t.apply(&stream(StreamKind::TextDelta { index: 0, text: " it is".into() }));
+    assert_eq!(kinds(&t), ["assistant"]);
+    assert!(t.cells()[0].is_streaming());
+    assert_eq!(assistant_text(&t.cells()[0]), "Here it is");
+    // The complete line arrives before content_block_stop (as the real CLI does).
+    t.apply(&assistant("msg_1", text("Here it is")));
+    assert_eq!(kinds(&t), ["assistant"]);
+    t.apply(&stream(StreamKind::ContentBlockStop { index: 0 }));
+    t.apply(&stream(StreamKind::MessageStop));
+    assert_eq!(kinds(&t), ["assistant"]);
+    assert!(!t.cells()[0].is_streaming());
+}
+
+#[test]
+fn block_indexes_may_start_at_one_and_thinking_may_be_empty() {
+    let mut t = Transcript::new();
+    t.apply(&stream(StreamKind::MessageStart { message_id: Some("m".into()), model: None }));
+    t.apply(&stream(StreamKind::ContentBlockStart {
+        index: 0,
+        block: ContentBlock::Thinking { thinking: String::new() },
+    }));
+    t.apply(&stream(StreamKind::SignatureDelta { index: 0 }));
+    t.apply(&assistant("m", ContentBlock::Thinking { thinking: String::new() }));
+    t.apply(&stream(StreamKind::ContentBlockStop { index: 0 }));
+    t.apply(&stream(StreamKind::TextDelta { index: 1, text: "answer".into() }));
+    t.apply(&assistant("m", text("answer")));
+    assert_eq!(kinds(&t), ["thinking", "assistant"]);
+    assert_eq!(assistant_text(&t.cells()[1]), "answer");
+}
+
+#[test]
+fn the_complete_line_wins_over_lost_deltas() {
+    let mut t = Transcript::new();
+    t.apply(&stream(StreamKind::MessageStart { message_id: Some("m".into()), model: None }));
+    t.apply(&stream(StreamKind::TextDelta { index: 0, text: "Hel".into() }));
+    t.apply(&assistant("m", text("Hello")));
+    assert_eq!(assistant_text(&t.cells()[0]), "Hello");
+}
+
+#[test]
+fn one_response_split_over_lines_makes_one_cell_per_block() {
+    let mut t = Transcript::new();
+    t.apply(&assistant("m", text("I'll list the files.")));
+    t.apply(&assistant("m", tool_use("toolu_1", "Bash", json!({"command": "ls -la"}))));
+    t.apply(&tool_result("toolu_1", "total 180\n.\n..", false));
+    t.apply(&assistant("m2", text("Done.")));
+    assert_eq!(kinds(&t), ["assistant", "tool", "assistant"]);
+    let call = tool_of(&t.cells()[1]);
+    assert_eq!(call.name, "Bash");
+    assert_eq!(call.result.as_ref().map(|r| r.content.as_str()), Some("total 180\n.\n.."));
+}
+
+#[test]
+fn streamed_tool_input_is_parsed_when_its_block_stops() {
+    let mut t = Transcript::new();
+    t.apply(&stream(StreamKind::ContentBlockStart {
+        index: 1,
+        block: tool_use("toolu_9", "Read", json!({})),
+    }));
+    t.apply(&stream(StreamKind::InputJsonDelta {
+        index: 1,
+        partial_json: "{\"file_path\":".into(),
+    }));
+    t.apply(&stream(StreamKind::InputJsonDelta {
+        index: 1,
+        partial_json: "\"src/main.rs\"}".into(),
+    }));
+    t.apply(&stream(StreamKind::ContentBlockStop { index: 1 }));
+    assert_eq!(tool_of(&t.cells()[0]).input, json!({"file_path": "src/main.rs"}));
+    // The assistant line for the same call updates, never duplicates.
+    t.apply(&assistant("m", tool_use("toolu_9", "Read", json!({"file_path": "src/main.rs"}))));
+    assert_eq!(kinds(&t), ["tool"]);
+}
+
+#[test]
+fn errors_and_denials_mark_their_tool_call() {
+    let mut t = Transcript::new();
+    t.apply(&assistant("m", tool_use("t1", "Bash", json!({"command": "rm -rf /"}))));
+    t.apply(&tool_result("t1", "Claude requested permissions to use Bash", true));
+    let mut r = result("success", false);
+    r.permission_denials = vec![
+        PermissionDenial {
+            tool_name: "Bash".into(),
+            tool_use_id: "t1".into(),
+            tool_input: json!({}),
+        },
+        PermissionDenial {
+            tool_name: "Write".into(),
+            tool_use_id: "unseen".into(),
+            tool_input: json!({}),
+        },
+    ];
+    t.apply(&ev(Event::Result(r)));
+    let call = tool_of(&t.cells()[0]);
+    assert!(call.denied);
+    assert!(call.result.as_ref().is_some_and(|r| r.is_error));
+    assert_eq!(kinds(&t), ["tool", "note"]);
+}
+
+#[test]
+fn failed_turns_say_why_and_the_footer_comes_from_the_result() {
+    let mut t = Transcript::new();
+    t.push_prompt("go");
+    let mut r = result("error_during_execution", true);
+    r.errors = vec!["No conversation found with session ID: abc".into()];
+    t.apply(&ev(Event::Result(r)));
+    let footer = t.result_footer().cloned().expect("a result arrived");
+    assert!(matches!(footer.status, TurnStatus::Failed(_)));
+    t.end_turn(footer);
+    assert_eq!(kinds(&t), ["prompt", "error", "footer"]);
+    match &t.cells()[1].kind {
+        CellKind::Error(e) => assert!(e.contains("No conversation found"), "{e}"),
+        _ => unreachable!(),
+    }
+    assert!(t.result_footer().is_none(), "end_turn consumes it");
+    let ok = TurnFooter::from_result(&result("success", false));
+    assert_eq!(ok.status, TurnStatus::Done);
+    assert_eq!(ok.tokens, Some(150));
+    let max = TurnFooter::from_result(&result("error_max_turns", true));
+    assert!(
+        matches!(max.status, TurnStatus::Failed(ref s) if s.contains("maximum number of turns"))
+    );
+}
+
+#[test]
+fn subagent_cells_nest_under_their_task_call() {
+    let mut t = Transcript::new();
+    t.apply(&assistant("m", tool_use("task_a", "Task", json!({"description": "A"}))));
+    t.apply(&assistant("m", tool_use("task_b", "Task", json!({"description": "B"}))));
+    t.apply(&sub_assistant("task_a", "s1", text("looking")));
+    t.apply(&sub_assistant("task_b", "s2", text("other")));
+    t.apply(&sub_assistant("task_a", "s1", tool_use("g1", "Grep", json!({"pattern": "x"}))));
+    t.apply(&tool_result("g1", "found", false));
+    t.apply(&tool_result("task_a", "A done", false));
+    let layout: Vec<(u8, &str)> = t
+        .cells()
+        .iter()
+        .map(|c| {
+            let name = match &c.kind {
+                CellKind::Tool(call) => call.id.as_str(),
+                CellKind::Assistant(b) => b.text.as_str(),
+                _ => "?",
+            };
+            (c.depth, name)
+        })
+        .collect();
+    assert_eq!(layout, [(0, "task_a"), (1, "looking"), (1, "g1"), (0, "task_b"), (1, "other")]);
+    // The inserted cells moved task_b; its result still finds it.
+    t.apply(&tool_result("task_b", "B done", false));
+    assert!(tool_of(&t.cells()[3]).result.is_some());
+    assert!(tool_of(&t.cells()[2]).result.is_some(), "g1 found after the shift");
+}
+
+#[test]
+fn plain_text_output_merges_into_one_dim_cell() {
+    let mut t = Transcript::new();
+    t.apply(&AgentLine::Text("Error: something odd".into()));
+    t.apply(&AgentLine::Text("  at line 2".into()));
+    t.apply(&AgentLine::Text("   ".into()));
+    assert_eq!(kinds(&t), ["output"]);
+    t.apply(&AgentLine::TooLong { len: 80 * 1024 * 1024, limit: 64 * 1024 * 1024 });
+    assert_eq!(kinds(&t), ["output", "error"]);
+}
+
+#[test]
+fn system_notes_retries_replace_each_other() {
+    let mut t = Transcript::new();
+    let retry = |attempt| {
+        ev(Event::System(SystemEvent {
+            subtype: "api_retry".into(),
+            session_id: None,
+            kind: SystemKind::ApiRetry(ApiRetry {
+                attempt: Some(attempt),
+                max_retries: Some(10),
+                retry_delay_ms: Some(1500),
+                error_status: Some(529),
+                error: None,
+            }),
+        }))
+    };
+    t.apply(&retry(1));
+    t.apply(&retry(2));
+    assert_eq!(kinds(&t), ["note"]);
+    match &t.cells()[0].kind {
+        CellKind::Note(n) => {
+            assert_eq!(n.text, "API error 529 · retrying in 2s (attempt 2/10)")
+        }
+        _ => unreachable!(),
+    }
+    t.apply(&ev(Event::System(SystemEvent {
+        subtype: "compact_boundary".into(),
+        session_id: None,
+        kind: SystemKind::CompactBoundary {
+            trigger: Some("auto".into()),
+            pre_tokens: Some(150_000),
+        },
+    })));
+    t.apply(&ev(Event::Unknown(json!({"type": "control_response"}))));
+    t.apply(&ev(Event::System(SystemEvent {
+        subtype: "hook_started".into(),
+        session_id: None,
+        kind: SystemKind::Other(json!({})),
+    })));
+    let texts: Vec<String> = t
+        .cells()
+        .iter()
+        .filter_map(|c| match &c.kind {
+            CellKind::Note(n) => Some(n.text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        texts[1..],
+        [
+            "conversation compacted (auto, 150.0k tokens before)",
+            "control_response event",
+            "system: hook_started"
+        ]
+    );
+}
+
+#[test]
+fn rate_limit_notes_only_on_change() {
+    let mut t = Transcript::new();
+    let rl = |s: &str| {
+        ev(Event::RateLimit(RateLimitEvent {
+            status: Some(s.into()),
+            limit_type: Some("five_hour".into()),
+            resets_at: Some(1_700_000_000),
+            session_id: None,
+        }))
+    };
+    t.apply(&rl("allowed"));
+    assert!(t.is_empty(), "the usual state is not news");
+    t.apply(&rl("allowed_warning"));
+    t.apply(&rl("allowed_warning"));
+    assert_eq!(kinds(&t), ["note"]);
+}
+
+#[test]
+fn selection_moves_over_expandable_cells_and_toggles() {
+    let mut t = Transcript::new();
+    t.push_prompt("p");
+    t.apply(&assistant("m", tool_use("a", "Bash", json!({"command": "ls"}))));
+    t.apply(&assistant("m", text("words")));
+    t.apply(&assistant("m", tool_use("b", "Read", json!({"file_path": "x"}))));
+    assert_eq!(t.select_prev(), Some(3));
+    assert_eq!(t.select_prev(), Some(1));
+    assert_eq!(t.select_prev(), Some(1), "stays on the first");
+    t.toggle_selected();
+    assert!(t.cells()[1].expanded);
+    assert_eq!(t.select_next(), Some(3));
+    assert_eq!(t.select_next(), None);
+    // Prompts are not expandable.
+    t.set_expanded(0, true);
+    assert!(!t.cells()[0].expanded);
+}
+
+#[test]
+fn heights_change_only_for_cells_that_change() {
+    let mut t = Transcript::new();
+    for i in 0..50 {
+        t.push_prompt(&format!("prompt {i}"));
+        t.apply(&assistant(&format!("m{i}"), text("one\n\ntwo")));
+    }
+    let h = t.height(40);
+    // Each pair: margin + prompt, margin + 3 lines (first prompt has no margin).
+    assert_eq!(h, 50 * 6 - 1);
+    let (top, height) = t.cell_span(3, 40).expect("cell 3");
+    assert_eq!((top, height), (7, 4));
+    t.apply(&stream(StreamKind::TextDelta { index: 0, text: "streaming".into() }));
+    assert_eq!(t.height(40), h + 2);
+    t.apply(&stream(StreamKind::TextDelta { index: 0, text: "\n\nmore".into() }));
+    assert_eq!(t.height(40), h + 4);
+    assert_eq!(t.cell_at_line(7, 40), Some(3));
+    // Expanding a tool grows it; the cache notices.
+    t.apply(&assistant("x", tool_use("z", "Bash", json!({"command": "ls"}))));
+    let before = t.height(40);
+    let last = t.len() - 1;
+    t.set_expanded(last, true);
+    assert!(t.height(40) > before);
+}
+
+#[test]
+fn a_clone_measures_like_the_original() {
+    let mut t = Transcript::new();
+    t.push_prompt("hello");
+    t.apply(&assistant("m", text("a\n\nb")));
+    let c = t.clone();
+    assert_eq!(c.height(20), t.height(20));
+    assert_eq!(c, t);
+}
