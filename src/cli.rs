@@ -88,6 +88,9 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// `ls`, `send`, `new`, `wait`, `tail`, `kill`, `broadcast`: drive a running agentmux.
+    #[command(flatten)]
+    Control(crate::control::ControlCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -161,6 +164,10 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return clap_exit(e),
     };
+    // The control commands have exit statuses of their own (see `control::client`).
+    if let Some(Command::Control(cmd)) = cli.command {
+        return control(cmd);
+    }
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -206,7 +213,23 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
             clap_complete::generate(shell, &mut Cli::command(), "agentmux", &mut std::io::stdout());
             Ok(())
         }
+        Some(Command::Control(cmd)) => match control(cmd) {
+            c if c == ExitCode::SUCCESS => Ok(()),
+            _ => Err(CliError::Other("the control command failed".into())),
+        },
     }
+}
+
+/// A control command against the running agentmux: `AGENTMUX_SOCKET`, else the workspace of the
+/// current directory (as `agentmux` there would open it), else the only one running.
+fn control(cmd: crate::control::ControlCommand) -> ExitCode {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let team_file = cwd.join(TEAM_FILE_NAME);
+    let key = match std::fs::canonicalize(&team_file) {
+        Ok(file) if file.is_file() => WorkspaceKey::TeamFile(file),
+        _ => WorkspaceKey::Directory(std::fs::canonicalize(&cwd).unwrap_or(cwd)),
+    };
+    crate::control::client::main(cmd, key.dir_name().ok().as_deref())
 }
 
 /// The options given on the command line, the top layer over every agent's.

@@ -618,3 +618,71 @@ async fn requests_after_the_app_quit_are_answered_shutting_down() {
     assert_eq!(r.code, 1);
     assert!(r.err.contains("shutting_down"), "{}", r.err);
 }
+
+#[test]
+fn the_command_line_has_the_control_subcommands() {
+    use agentmux::cli::{Cli, Command};
+    use clap::Parser;
+    let parse = |args: &[&str]| match Cli::try_parse_from(args).map(|c| c.command) {
+        Ok(Some(Command::Control(c))) => c,
+        other => panic!("{args:?}: {other:?}"),
+    };
+    assert_eq!(parse(&["agentmux", "ls", "--json"]), ControlCommand::Ls { json: true });
+    assert_eq!(
+        parse(&["agentmux", "send", "api", "-"]),
+        ControlCommand::Send { name: name("api"), text: name("-") }
+    );
+    assert_eq!(
+        parse(&["agentmux", "new", "docs", "--cwd", "d", "--role", "writer"]),
+        ControlCommand::New {
+            name: name("docs"),
+            cwd: Some(PathBuf::from("d")),
+            model: None,
+            role: Some(name("writer")),
+            prompt: None
+        }
+    );
+    assert_eq!(parse(&["agentmux", "wait", "a"]), ControlCommand::Wait { name: name("a") });
+    assert_eq!(parse(&["agentmux", "tail", "a"]), ControlCommand::Tail { name: name("a") });
+    assert_eq!(parse(&["agentmux", "kill", "a"]), ControlCommand::Kill { name: name("a") });
+    assert_eq!(
+        parse(&["agentmux", "broadcast", "hi all"]),
+        ControlCommand::Broadcast { text: name("hi all") }
+    );
+    assert!(Cli::try_parse_from(["agentmux", "send", "only-a-name"]).is_err());
+}
+
+/// The real executable, as an agent runs it: socket and name from the environment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_executable_uses_the_agents_environment() {
+    let h = start().await;
+    let exe = env!("CARGO_BIN_EXE_agentmux");
+    let out = tokio::process::Command::new(exe)
+        .args(["send", "api", "from the supervisor"])
+        .env("AGENTMUX_SOCKET", &h.path)
+        .env("AGENTMUX_AGENT", "lead")
+        .output();
+    let out = tokio::time::timeout(TIMEOUT, out).await.unwrap().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "sent to api\n");
+    let o = h.observe().await;
+    assert_eq!(
+        o.calls,
+        vec![(
+            Some(name("lead")),
+            Request::Send { agent: name("api"), text: name("from the supervisor") }
+        )]
+    );
+    let out = tokio::process::Command::new(exe)
+        .args(["kill", "nobody"])
+        .env("AGENTMUX_SOCKET", &h.path)
+        .env_remove("AGENTMUX_AGENT")
+        .output();
+    let out = tokio::time::timeout(TIMEOUT, out).await.unwrap().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let gone = h.dir.path().join("gone.sock");
+    let out = tokio::process::Command::new(exe).args(["ls"]).env("AGENTMUX_SOCKET", &gone).output();
+    let out = tokio::time::timeout(TIMEOUT, out).await.unwrap().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("agentmux is not running"));
+}

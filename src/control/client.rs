@@ -31,41 +31,41 @@ pub const EXIT_UNREACHABLE: u8 = 3;
 /// (`#[command(flatten)] Control(ControlCommand)`).
 #[derive(Clone, Debug, PartialEq, clap::Subcommand)]
 pub enum ControlCommand {
-    /// List the running agents: state, turns, cost, session id.
+    /// List the running agents: state, turns, cost, session id
     Ls {
-        /// Print the agents as JSON.
+        /// Print the agents as JSON
         #[arg(long)]
         json: bool,
     },
-    /// Send a follow-up to an agent (queued if it is busy).
+    /// Send a follow-up to an agent (queued while it is busy)
     Send {
         name: String,
-        /// The text; `-` reads it from stdin.
+        /// The text; `-` reads it from stdin
         text: String,
     },
-    /// Create an agent.
+    /// Create an agent in the running agentmux
     New {
         name: String,
-        /// Its directory (default: the workspace's).
+        /// Its directory (default: the workspace's)
         #[arg(long)]
         cwd: Option<PathBuf>,
         #[arg(long)]
         model: Option<String>,
         #[arg(long)]
         role: Option<String>,
-        /// Its first prompt.
+        /// Its first prompt
         #[arg(long)]
         prompt: Option<String>,
     },
-    /// Wait until an agent is idle; exit 0 if its last turn succeeded. Prints the result.
+    /// Wait until an agent is idle, print its last result; exit 0 if that turn succeeded
     Wait { name: String },
-    /// Follow an agent's events as NDJSON.
+    /// Follow an agent's events as NDJSON
     Tail { name: String },
-    /// Interrupt an agent's running turn.
+    /// Interrupt an agent's running turn
     Kill { name: String },
-    /// Send one follow-up to every worker.
+    /// Send one follow-up to every worker
     Broadcast {
-        /// The text; `-` reads it from stdin.
+        /// The text; `-` reads it from stdin
         text: String,
     },
 }
@@ -97,7 +97,7 @@ pub enum ClientError {
 }
 
 /// Which socket to talk to: `AGENTMUX_SOCKET` when set (every agent has it), else the socket of
-/// the named workspace, else the only live socket in the runtime directory.
+/// the named workspace when it exists, else the only live socket in the runtime directory.
 pub fn find_socket(
     env_socket: Option<OsString>,
     workspace: Option<&str>,
@@ -105,10 +105,14 @@ pub fn find_socket(
     if let Some(s) = env_socket.filter(|s| !s.is_empty()) {
         return Ok(PathBuf::from(s));
     }
-    if let Some(ws) = workspace {
-        return Ok(server::socket_path(ws)?);
-    }
     let dir = server::runtime_dir()?;
+    if let Some(ws) = workspace {
+        let path = server::socket_path_in(&dir, ws);
+        // A stale file still names this workspace: connecting says "not running" precisely.
+        if path.exists() {
+            return Ok(path);
+        }
+    }
     only_live_socket(&dir)
 }
 

@@ -39,9 +39,9 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         prompt: Option<String>,
     },
-    /// Answered with [`Answer::TurnEnded`] once the agent is idle: its running turn and any
-    /// follow-ups queued when the request arrived have ended. An idle agent answers at once with
-    /// its last turn (outcome `none` if it never ran one).
+    /// Answered with [`Answer::TurnEnded`] once the agent is idle: no turn running and no
+    /// follow-up queued (an interrupted agent's queue waits for the user: idle). An idle agent
+    /// answers at once with its last turn (outcome `none` if it never ran one).
     Wait { agent: String },
     /// A subscription: answered with [`Answer::Tailing`], then the agent's events, one
     /// stream-json line each, until the agent is closed or the client disconnects.
