@@ -73,16 +73,17 @@ fn spawn(sim: &Sim, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) ->
 
 /// Waits for the child with a timeout, reading both pipes on threads so neither fills up.
 fn finish(mut child: Child) -> Run {
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let out_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        out.read_to_string(&mut s).map(|_| s)
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        err.read_to_string(&mut s).map(|_| s)
-    });
+    fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            if let Some(mut p) = pipe {
+                p.read_to_string(&mut s).expect("read pipe");
+            }
+            s
+        })
+    }
+    let out_t = drain(child.stdout.take());
+    let err_t = drain(child.stderr.take());
     let start = Instant::now();
     let status = loop {
         if let Some(st) = child.try_wait().expect("wait") {
@@ -96,8 +97,8 @@ fn finish(mut child: Child) -> Run {
     };
     Run {
         status,
-        stdout: out_t.join().expect("join").expect("read stdout"),
-        stderr: err_t.join().expect("join").expect("read stderr"),
+        stdout: out_t.join().expect("join"),
+        stderr: err_t.join().expect("join"),
     }
 }
 
@@ -384,4 +385,203 @@ fn text_and_json_output_formats_print_only_the_result() {
     let run = sim.run(&["-p", "--output-format", "json", "--", "json please"], &[]);
     let v: Value = serde_json::from_str(run.stdout.trim()).expect("one JSON object");
     assert_eq!(v["type"], "result");
+}
+
+fn directive(sim: &Sim, extra: &[&str], words: &str) -> Run {
+    sim.turn(extra, &format!("Fix the flaky test\n/sim {words}"), &[])
+}
+
+fn subtype(run: &Run) -> String {
+    run.result()["subtype"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn max_turns_ends_with_error_max_turns() {
+    let sim = Sim::new();
+    let run = directive(&sim, &[], "fail=max_turns");
+    assert_eq!(run.status.code(), Some(1));
+    let r = run.result();
+    assert_eq!(r["subtype"], "error_max_turns");
+    assert_eq!(r["is_error"], true);
+    assert_eq!(r["num_turns"], 3);
+    assert_eq!(r["errors"], serde_json::json!(["Reached maximum number of turns (2)"]));
+    assert!(r.get("result").is_none());
+    // --max-turns alone cuts a script that needs more calls (the generic one needs 2).
+    let run = sim.turn(&["--max-turns", "1"], "look around", &[]);
+    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(subtype(&run), "error_max_turns");
+    assert_eq!(run.result()["errors"][0], "Reached maximum number of turns (1)");
+    let run = sim.turn(&["--max-turns", "5"], "look around", &[]);
+    assert!(run.status.success());
+    // The directive honours the flag's limit.
+    let run = directive(&sim, &["--max-turns", "4"], "max_turns");
+    assert_eq!(run.result()["num_turns"], 5);
+}
+
+#[test]
+fn budget_ends_with_error_max_budget_usd() {
+    let sim = Sim::new();
+    let run = directive(&sim, &[], "fail=budget");
+    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(subtype(&run), "error_max_budget_usd");
+    assert_eq!(run.result()["is_error"], true);
+    let run = sim.turn(&["--max-budget-usd", "0.000001"], "hi", &[]);
+    assert_eq!(run.status.code(), Some(1));
+    let r = run.result();
+    assert_eq!(r["subtype"], "error_max_budget_usd");
+    assert_eq!(r["errors"][0], "Reached maximum budget ($0.000001)");
+    assert!(r["total_cost_usd"].as_f64().is_some_and(|c| c > 0.000001));
+    let run = sim.turn(&["--max-budget-usd", "50"], "hi", &[]);
+    assert!(run.status.success());
+}
+
+#[test]
+fn api_retries_come_before_a_successful_answer() {
+    let sim = Sim::new();
+    let run = directive(&sim, &[], "retry=3");
+    assert!(run.status.success(), "{}", run.stderr);
+    let events = run.events();
+    let retries: Vec<&Value> = events.iter().filter(|e| e["subtype"] == "api_retry").collect();
+    assert_eq!(retries.len(), 3);
+    for (i, r) in retries.iter().enumerate() {
+        assert_eq!(r["type"], "system");
+        assert_eq!(r["attempt"], i as u64 + 1);
+        assert!(r["retry_delay_ms"].as_f64().is_some_and(|d| d > 0.0));
+        assert!(r["error_status"].is_u64());
+    }
+    assert_eq!(subtype(&run), "success");
+}
+
+#[test]
+fn a_crash_leaves_stderr_text_and_no_result() {
+    use std::os::unix::process::ExitStatusExt;
+    let sim = Sim::new();
+    for (words, signal) in [("crash", None), ("crash=signal", Some(libc::SIGKILL))] {
+        let run = directive(&sim, &["--include-partial-messages"], words);
+        let events = run.events();
+        assert_eq!(events[0]["subtype"], "init");
+        assert!(events.iter().all(|e| e["type"] != "result"), "{words}");
+        assert!(events.iter().any(|e| e["event"]["type"] == "content_block_delta"), "{words}");
+        assert!(run.stderr.contains("TypeError"), "{words}: {}", run.stderr);
+        match signal {
+            None => assert_eq!(run.status.code(), Some(1)),
+            Some(sig) => assert_eq!(run.status.signal(), Some(sig)),
+        }
+    }
+}
+
+#[test]
+fn a_flood_writes_n_deltas_and_still_ends_with_a_result() {
+    let sim = Sim::new();
+    let run = directive(&sim, &[], "flood=5000");
+    assert!(run.status.success());
+    let events = run.events();
+    let deltas = events
+        .iter()
+        .filter(|e| e["event"]["delta"]["type"] == "text_delta")
+        .count();
+    assert!(deltas >= 5000, "{deltas}");
+    assert_eq!(subtype(&run), "success");
+}
+
+#[test]
+fn huge_writes_one_line_of_that_size() {
+    let sim = Sim::new();
+    let bytes = 20_000_000;
+    let run = directive(&sim, &[], &format!("huge={bytes}"));
+    assert!(run.status.success());
+    let longest = run.stdout.lines().map(str::len).max().unwrap_or(0);
+    assert!(longest >= bytes && longest < bytes + 100_000, "{longest}");
+    let events = run.events();
+    let big = events
+        .iter()
+        .find(|e| e["type"] == "user")
+        .expect("a tool result");
+    assert_eq!(big["message"]["content"][0]["content"].as_str().map(str::len), Some(bytes));
+    assert_eq!(subtype(&run), "success");
+}
+
+#[test]
+fn stderr_noise_goes_between_json_lines() {
+    let sim = Sim::new();
+    let run = directive(&sim, &[], "stderr=3");
+    assert!(run.status.success());
+    run.events(); // stdout stays pure JSON
+    let noise: Vec<&str> = run.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(noise.len(), 3, "{}", run.stderr);
+    assert!(noise.iter().all(|l| serde_json::from_str::<Value>(l).is_err()));
+}
+
+#[test]
+fn a_denied_write_is_an_error_result_and_a_listed_denial() {
+    let sim = Sim::new();
+    let run = directive(&sim, &[], "deny");
+    assert!(run.status.success());
+    let events = run.events();
+    let denied = events
+        .iter()
+        .find(|e| e["type"] == "user" && e["message"]["content"][0]["is_error"] == true)
+        .expect("an is_error tool_result");
+    let id = denied["message"]["content"][0]["tool_use_id"].clone();
+    let r = run.result();
+    assert_eq!(r["subtype"], "success");
+    let denials = r["permission_denials"].as_array().expect("denials");
+    assert_eq!(denials.len(), 1);
+    assert_eq!(denials[0]["tool_use_id"], id);
+    assert_eq!(denials[0]["tool_name"], "Write");
+    assert!(denials[0]["tool_input"]["file_path"].is_string());
+    // The file was not written.
+    assert!(!sim.cwd.path().join("NOTES.md").exists());
+}
+
+#[test]
+fn a_disallowed_tool_is_missing_from_init_and_fails_when_called() {
+    let sim = Sim::new();
+    let run = sim.turn(&["--disallowedTools", "Glob"], "look around", &[]);
+    assert!(run.status.success());
+    let events = run.events();
+    assert!(events[0]["tools"].as_array().is_some_and(|t| !t.iter().any(|x| x == "Glob")));
+    let result = events.iter().find(|e| e["type"] == "user").expect("tool result");
+    let block = &result["message"]["content"][0];
+    assert_eq!(block["is_error"], true);
+    assert!(block["content"].as_str().is_some_and(|c| c.contains("No such tool available: Glob")));
+}
+
+#[test]
+fn the_fail_environment_variable_applies_to_every_turn() {
+    let sim = Sim::new();
+    let run = sim.turn(&[], "hello", &[("AGENTMUX_SIM_FAIL", "budget")]);
+    assert_eq!(subtype(&run), "error_max_budget_usd");
+}
+
+#[test]
+fn a_hang_dies_on_sigint_and_sigterm() {
+    use std::io::BufRead;
+    use std::os::unix::process::ExitStatusExt;
+    let sim = Sim::new();
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        let mut child = spawn(
+            &sim,
+            &["-p", "--output-format", "stream-json", "--verbose", "--", "/sim hang"],
+            &[],
+            None,
+        );
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let first = rx.recv_timeout(TIMEOUT).expect("init before the hang");
+        assert!(first.contains("\"subtype\":\"init\""));
+        // Still running: nothing more comes.
+        assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+        assert!(child.try_wait().expect("wait").is_none());
+        let pid = i32::try_from(child.id()).expect("pid");
+        // SAFETY: signalling our own child, whose pid we hold and have not reaped.
+        unsafe { libc::kill(pid, signal) };
+        let run = finish(child);
+        assert_eq!(run.status.signal(), Some(signal));
+    }
 }

@@ -202,17 +202,17 @@ impl Turn {
             }
         }
         if let Some(bytes) = self.directives.huge {
-            let line =
-                "2026-11-21T08:53:17.526Z INFO request handled in 3ms path=/api/tasks status=200\n";
-            let mut output = line.repeat(bytes / line.len() + 1);
+            // Base64 needs no JSON escaping, so the line is `bytes` long plus the envelope.
+            let chunk = "iVBORw0KGgoAAAANSUhEUgAAAoAAAAHgCAYAAAA10dzkAAAABHNCSVQICAgIfAhkiAAAIABJREFU";
+            let mut output = chunk.repeat(bytes / chunk.len() + 1);
             output.truncate(bytes);
             let tool = Action::Bash {
-                command: "cat logs/server.log".into(),
-                description: "Show the server log".into(),
+                command: "base64 -w0 assets/screenshot.png".into(),
+                description: "Encode the screenshot".into(),
                 output,
                 exit_code: 0,
             };
-            script.calls.insert(0, Call::with("Let me check the server log first.", vec![tool]));
+            script.calls.insert(0, Call::with("I need the screenshot as base64 first.", vec![tool]));
         }
         if self.directives.deny {
             let has_write = script.calls.iter().any(|c| {
@@ -403,7 +403,13 @@ impl Turn {
                 _ => (30, 120),
             };
             self.pace.wait(lo, hi);
-            action.run(&self.setup.cwd)
+            let mut result = action.run(&self.setup.cwd);
+            if let Some(bytes) = self.directives.huge.filter(|b| result.content.len() >= *b) {
+                // Keep the huge line about `bytes` long: the payload once, not twice.
+                result.detail = json!({"stdout": "", "stderr": "", "interrupted": false,
+                    "isImage": false, "noOutputExpected": false, "outputBytes": bytes});
+            }
+            result
         };
         let v = shape::tool_result(
             &self.setup.session_id,
