@@ -95,11 +95,7 @@ fn finish(mut child: Child) -> Run {
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    Run {
-        status,
-        stdout: out_t.join().expect("join"),
-        stderr: err_t.join().expect("join"),
-    }
+    Run { status, stdout: out_t.join().expect("join"), stderr: err_t.join().expect("join") }
 }
 
 impl Sim {
@@ -476,10 +472,7 @@ fn a_flood_writes_n_deltas_and_still_ends_with_a_result() {
     let run = directive(&sim, &[], "flood=5000");
     assert!(run.status.success());
     let events = run.events();
-    let deltas = events
-        .iter()
-        .filter(|e| e["event"]["delta"]["type"] == "text_delta")
-        .count();
+    let deltas = events.iter().filter(|e| e["event"]["delta"]["type"] == "text_delta").count();
     assert!(deltas >= 5000, "{deltas}");
     assert_eq!(subtype(&run), "success");
 }
@@ -493,10 +486,7 @@ fn huge_writes_one_line_of_that_size() {
     let longest = run.stdout.lines().map(str::len).max().unwrap_or(0);
     assert!(longest >= bytes && longest < bytes + 100_000, "{longest}");
     let events = run.events();
-    let big = events
-        .iter()
-        .find(|e| e["type"] == "user")
-        .expect("a tool result");
+    let big = events.iter().find(|e| e["type"] == "user").expect("a tool result");
     assert_eq!(big["message"]["content"][0]["content"].as_str().map(str::len), Some(bytes));
     assert_eq!(subtype(&run), "success");
 }
@@ -584,4 +574,144 @@ fn a_hang_dies_on_sigint_and_sigterm() {
         let run = finish(child);
         assert_eq!(run.status.signal(), Some(signal));
     }
+}
+
+/// A turn of a demo persona in a directory holding the demo project.
+fn persona_turn(
+    sim: &Sim,
+    persona: &str,
+    extra: &[&str],
+    prompt: &str,
+    env: &[(&str, &str)],
+) -> Run {
+    let mut all = vec![("AGENTMUX_SIM_PERSONA", persona)];
+    all.extend_from_slice(env);
+    sim.turn(extra, prompt, &all)
+}
+
+fn demo_sim() -> Sim {
+    let sim = Sim::new();
+    let team = agentmux::sim::demo_team(Path::new(EXE), sim.cwd.path());
+    assert_eq!(team.agents.len(), 3);
+    sim
+}
+
+fn tool_results(events: &[Value]) -> Vec<&Value> {
+    events.iter().filter(|e| e["type"] == "user").map(|e| &e["message"]["content"][0]).collect()
+}
+
+fn tool_uses(events: &[Value]) -> Vec<&Value> {
+    events
+        .iter()
+        .filter(|e| e["type"] == "assistant" && e["message"]["content"][0]["type"] == "tool_use")
+        .map(|e| &e["message"]["content"][0])
+        .collect()
+}
+
+#[test]
+fn worker_personas_read_edit_and_run_tests_with_markdown_answers() {
+    let sim = demo_sim();
+    for persona in ["backend", "frontend", "tests"] {
+        let run = persona_turn(&sim, persona, &["--session-id", SID], "start", &[]);
+        assert!(run.status.success(), "{persona}: {}", run.stderr);
+        let events = check_turn(&run, &sim, SID);
+        let uses = tool_uses(&events);
+        let results = tool_results(&events);
+        assert_eq!(uses.len(), results.len(), "{persona}");
+        assert!(uses.iter().any(|u| u["name"] == "Read"), "{persona}");
+        assert!(uses.iter().any(|u| u["name"] == "Bash"), "{persona}");
+        // Read returns the real file's content.
+        let read_at = uses.iter().position(|u| u["name"] == "Read").unwrap_or(0);
+        let read = results[read_at]["content"].as_str().unwrap_or_default();
+        assert!(read.contains("\u{2192}"), "{persona}: {read}");
+        assert_eq!(results[read_at]["is_error"], false);
+        if persona != "tests" {
+            let edit = uses.iter().find(|u| u["name"] == "Edit").expect("an edit");
+            assert!(
+                edit["input"]["old_string"].is_string() && edit["input"]["new_string"].is_string()
+            );
+            assert!(results.iter().all(|r| r["is_error"] == false), "{persona}: {results:?}");
+        } else {
+            // The test run fails (exit 101) and the answer says so.
+            let failed = results.iter().find(|r| r["is_error"] == true).expect("a failing run");
+            assert!(failed["content"].as_str().is_some_and(|c| c.starts_with("Exit code 101")));
+        }
+        let text = run.result()["result"].as_str().unwrap_or_default().to_string();
+        assert!(text.starts_with("## "), "{persona}: {text}");
+        assert!(text.contains("\n- ") || text.contains("\n1. "), "{persona}: a list");
+        assert!(text.contains("```"), "{persona}: a code block");
+        assert!(text.contains("|---|"), "{persona}: a table");
+        // A follow-up refers to the prompt and the earlier turn.
+        let run =
+            persona_turn(&sim, persona, &["--resume", SID], "What about error handling?", &[]);
+        assert!(run.status.success());
+        let text = run.result()["result"].as_str().unwrap_or_default().to_string();
+        assert!(text.contains("What about error handling?"), "{persona}: {text}");
+        assert!(text.contains("Earlier you asked"), "{persona}: {text}");
+        // Nothing in the project was written.
+        let tasks = std::fs::read_to_string(sim.cwd.path().join("server/src/tasks.rs")).unwrap();
+        assert!(tasks.contains("tasks.sort_by_key(|t| t.due);"));
+        std::fs::remove_dir_all(sim.home.path().join("sessions")).unwrap();
+    }
+}
+
+#[test]
+fn the_supervisor_plans_and_relays_with_agentmux_send() {
+    let sim = demo_sim();
+    // Without a control socket the results are plausible stand-ins.
+    let run = persona_turn(&sim, "supervisor", &["--session-id", SID], "Ship it", &[]);
+    assert!(run.status.success(), "{}", run.stderr);
+    let events = run.events();
+    let uses = tool_uses(&events);
+    assert_eq!(uses.len(), 3);
+    for (u, worker) in uses.iter().zip(["backend", "frontend", "tests"]) {
+        assert_eq!(u["name"], "Bash");
+        let command = u["input"]["command"].as_str().unwrap_or_default();
+        assert!(command.starts_with(&format!("agentmux send {worker} \"")), "{command}");
+    }
+    assert!(tool_results(&events)
+        .iter()
+        .all(|r| r["content"].as_str().is_some_and(|c| c.starts_with("sent to"))));
+
+    // With AGENTMUX_SOCKET set it runs agentmux (here a stand-in script) without a shell.
+    let fake = sim.home.path().join("fake-agentmux");
+    std::fs::write(&fake, "#!/bin/sh\necho \"fake agentmux: $1 $2 [$3]\"\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let env = [
+        ("AGENTMUX_SOCKET", "/nonexistent/agentmux.sock"),
+        ("AGENTMUX_SIM_AGENTMUX", fake.to_str().unwrap()),
+    ];
+    let report = "[agentmux] A report from your worker:\n\n--- tests: success, $0.0301 ---\n## Test run: 1 FAILED\n| test | result |\n";
+    let run = persona_turn(&sim, "supervisor", &["--resume", SID], report, &env);
+    assert!(run.status.success(), "{}", run.stderr);
+    let events = run.events();
+    let results = tool_results(&events);
+    assert_eq!(results.len(), 1);
+    let content = results[0]["content"].as_str().unwrap_or_default();
+    assert!(
+        content.starts_with("fake agentmux: send backend [The tests agent reports"),
+        "{content}"
+    );
+    let text = run.result()["result"].as_str().unwrap_or_default().to_string();
+    assert!(text.contains("Next"), "{text}");
+    let synthesis = events
+        .iter()
+        .filter(|e| e["type"] == "assistant")
+        .filter_map(|e| e["message"]["content"][0]["text"].as_str())
+        .collect::<String>();
+    assert!(synthesis.contains("| tests | success | needs work |"), "{synthesis}");
+
+    // A report with nothing failing ends the chain: a synthesis, no tool calls.
+    let report = "[agentmux] A report from your worker:\n\n--- backend: success, $0.0201 ---\n## Fixed: tasks without a due date sort last\n";
+    let run = persona_turn(&sim, "supervisor", &["--resume", SID], report, &env);
+    let events = run.events();
+    assert!(tool_uses(&events).is_empty());
+    let text = run.result()["result"].as_str().unwrap_or_default().to_string();
+    assert!(
+        text.contains("## Synthesis") && text.contains("| backend | success | done |"),
+        "{text}"
+    );
 }

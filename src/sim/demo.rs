@@ -1,10 +1,126 @@
-//! `agentmux demo`: a supervisor and three simulated agents on a tiny project.
+//! `agentmux demo`: a supervisor and three simulated agents (`backend`, `frontend`, `tests`)
+//! working on a tiny project, `taskboard`, written into the demo's working directory.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::config::Team;
+use crate::agent::{AgentOptions, AgentSpec, PermissionMode};
+use crate::config::{SupervisorConfig, Team, TeamAgent};
+use crate::sim::lines;
 
+/// The tiny project the personas read, edit (in words only) and test.
+pub const PROJECT: &[(&str, &str)] = &[
+    (
+        "README.md",
+        "# taskboard\n\nA small task tracker: a Rust API (`server/`) and a React UI (`web/`).\n\n\
+         ```sh\ncd server && cargo test\ncd web && npm run typecheck\n```\n",
+    ),
+    (
+        "server/Cargo.toml",
+        "[package]\nname = \"taskboard-server\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [dependencies]\naxum = \"0.7\"\nserde = { version = \"1\", features = [\"derive\"] }\n\
+         tokio = { version = \"1\", features = [\"full\"] }\n",
+    ),
+    ("server/src/lib.rs", "pub mod tasks;\n"),
+    ("server/src/main.rs", lines::SERVER_MAIN),
+    ("server/src/tasks.rs", lines::SERVER_TASKS),
+    ("server/tests/api.rs", lines::SERVER_TESTS),
+    (
+        "web/package.json",
+        "{\n  \"name\": \"web\",\n  \"version\": \"0.1.0\",\n  \"private\": true,\n  \"scripts\": {\n    \
+         \"dev\": \"vite\",\n    \"typecheck\": \"tsc --noEmit\"\n  },\n  \"dependencies\": {\n    \
+         \"react\": \"^18.3.1\",\n    \"react-dom\": \"^18.3.1\"\n  }\n}\n",
+    ),
+    ("web/src/api.ts", lines::WEB_API),
+    ("web/src/TaskList.tsx", lines::WEB_TASK_LIST),
+];
+
+/// Writes the demo project into `workdir` (overwriting earlier copies of the same files).
+pub fn write_project(workdir: &Path) -> std::io::Result<()> {
+    for (path, content) in PROJECT {
+        let full = workdir.join(path);
+        if let Some(dir) = full.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(full, content)?;
+    }
+    Ok(())
+}
+
+fn persona_env(persona: &str, agentmux_exe: &Path, workdir: &Path) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("AGENTMUX_SIM_PERSONA".to_string(), persona.to_string()),
+        (
+            "AGENTMUX_SIM_HOME".to_string(),
+            workdir.join(".agentmux-sim").to_string_lossy().into_owned(),
+        ),
+        ("AGENTMUX_SIM_AGENTMUX".to_string(), agentmux_exe.to_string_lossy().into_owned()),
+    ])
+}
+
+/// The demo team: run it with the simulated claude (`ClaudeCmd::simulated(agentmux_exe)`).
+/// Also writes the demo project into `workdir`; if that fails the personas still talk, and
+/// their Read calls report missing files.
 pub fn demo_team(agentmux_exe: &Path, workdir: &Path) -> Team {
-    let _ = (agentmux_exe, workdir);
-    Team::default()
+    // A demo without its files still runs (Read says "File does not exist"), so a write
+    // failure is not worth refusing to start.
+    let _ = write_project(workdir);
+    let spec = |name: &str, role: &str, model: &str, mode: Option<PermissionMode>| AgentSpec {
+        name: name.to_string(),
+        role: Some(role.to_string()),
+        cwd: workdir.to_path_buf(),
+        options: AgentOptions {
+            model: Some(model.to_string()),
+            permission_mode: mode,
+            env: Some(persona_env(name, agentmux_exe, workdir)),
+            ..AgentOptions::default()
+        },
+    };
+    let agents = lines::WORKERS
+        .iter()
+        .map(|w| TeamAgent {
+            spec: spec(w.name, w.role, "sonnet", Some(PermissionMode::AcceptEdits)),
+            prompt: Some(w.first_prompt.to_string()),
+            worktree: false,
+        })
+        .collect();
+    Team {
+        path: None,
+        defaults: AgentOptions { include_partial_messages: Some(true), ..AgentOptions::default() },
+        supervisor: Some(SupervisorConfig {
+            spec: spec("supervisor", "plans and hands out work", "opus", None),
+            prompt: Some(lines::SUPERVISOR_FIRST_PROMPT.to_string()),
+            max_relay_depth: 3,
+            max_relays_per_minute: 12,
+            team_budget_usd: Some(5.0),
+            report_chars: 1200,
+        }),
+        agents,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_team_has_a_supervisor_and_three_personas_in_the_workdir() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = Path::new("/usr/bin/agentmux");
+        let team = demo_team(exe, dir.path());
+        let names: Vec<&str> = team.agents.iter().map(|a| a.spec.name.as_str()).collect();
+        assert_eq!(names, ["backend", "frontend", "tests"]);
+        let sup = team.supervisor.as_ref().unwrap();
+        for spec in team.agents.iter().map(|a| &a.spec).chain([&sup.spec]) {
+            assert_eq!(spec.cwd, dir.path());
+            assert!(spec.role.is_some());
+            let env = spec.options.env.as_ref().unwrap();
+            assert_eq!(env["AGENTMUX_SIM_PERSONA"], spec.name);
+            assert!(env["AGENTMUX_SIM_HOME"].starts_with(&*dir.path().to_string_lossy()));
+        }
+        assert!(team.agents.iter().all(|a| a.prompt.is_some()) && sup.prompt.is_some());
+        for (path, _) in PROJECT {
+            assert!(dir.path().join(path).is_file(), "{path}");
+        }
+    }
 }

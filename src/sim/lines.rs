@@ -1,25 +1,742 @@
-//! The demo personas' lines, as data. (Filled in by the persona work.)
+//! The demo personas' lines, as data: the project files they work on, each worker's first turn
+//! and keyword-chosen follow-ups, and the supervisor's plan, relays and syntheses.
+//!
+//! Answer templates may use `{asked}` (the prompt's first line) and `{earlier}` (the previous
+//! prompt's first line).
 
-use crate::sim::script::{Call, Script};
+use crate::sim::persona::gist;
+use crate::sim::script::{Action, Call, Script};
+
+// ---------------------------------------------------------------------------------------------
+// The project (see `demo::PROJECT`).
+
+pub const SERVER_MAIN: &str = r#"use axum::{extract::Query, routing::get, Json, Router};
+use serde::Deserialize;
+use taskboard_server::tasks::{self, Task};
+
+#[derive(Deserialize)]
+struct ListParams {
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+async fn list(Query(_params): Query<ListParams>) -> Json<Vec<Task>> {
+    Json(tasks::list_tasks(&tasks::sample()))
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let app = Router::new().route("/api/tasks", get(list));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    axum::serve(listener, app).await
+}
+"#;
+
+pub const SERVER_TASKS: &str = r#"use serde::Serialize;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Task {
+    pub id: u32,
+    pub title: String,
+    pub done: bool,
+    /// Days from today; `None` when the task has no due date.
+    pub due: Option<u32>,
+}
+
+pub fn sort_by_due(tasks: &mut [Task]) {
+    tasks.sort_by_key(|t| t.due);
+}
+
+pub fn list_tasks(store: &[Task]) -> Vec<Task> {
+    let mut tasks = store.to_vec();
+    sort_by_due(&mut tasks);
+    tasks
+}
+
+pub fn sample() -> Vec<Task> {
+    let task = |id, title: &str, due| Task { id, title: title.into(), done: false, due };
+    vec![
+        task(1, "Write the release notes", Some(3)),
+        task(2, "Fix the login redirect", Some(1)),
+        task(3, "Review the API draft", Some(7)),
+        task(4, "Clean up old branches", None),
+    ]
+}
+"#;
+
+pub const SERVER_TESTS: &str = r#"use taskboard_server::tasks::{list_tasks, sample, Task};
+
+#[test]
+fn lists_all_tasks() {
+    assert_eq!(list_tasks(&sample()).len(), 4);
+}
+
+#[test]
+fn creates_a_task() {
+    let t = Task { id: 9, title: "New".into(), done: false, due: None };
+    assert_eq!(t.title, "New");
+}
+
+#[test]
+fn marks_a_task_done() {
+    let mut t = sample().remove(0);
+    t.done = true;
+    assert!(t.done);
+}
+
+#[test]
+fn due_dates_sort_soonest_first() {
+    let ids: Vec<u32> = list_tasks(&sample()).iter().map(|t| t.id).collect();
+    assert_eq!(ids, vec![2, 1, 3, 4]);
+}
+"#;
+
+pub const WEB_API: &str = r#"export interface Task {
+  id: number;
+  title: string;
+  done: boolean;
+  due: number | null;
+}
+
+export async function fetchTasks(): Promise<Task[]> {
+  const res = await fetch("/api/tasks");
+  if (!res.ok) throw new Error(`GET /api/tasks: ${res.status}`);
+  return res.json();
+}
+"#;
+
+pub const WEB_TASK_LIST: &str = r#"import { useEffect, useState } from "react";
+import { fetchTasks, Task } from "./api";
+
+export function TaskList() {
+  const [tasks, setTasks] = useState<Task[]>([]);
+
+  useEffect(() => {
+    fetchTasks().then(setTasks);
+  }, []);
+
+  return (
+    <ul className="task-list">
+      {tasks.map((t) => (
+        <li key={t.id} className={t.done ? "done" : ""}>
+          {t.title}
+        </li>
+      ))}
+    </ul>
+  );
+}
+"#;
+
+// ---------------------------------------------------------------------------------------------
+// Scripted tool calls.
+
+/// A tool call as data; paths are relative to the agent's directory.
+#[derive(Clone, Copy, Debug)]
+pub enum Tool {
+    Read(&'static str),
+    Edit { path: &'static str, old: &'static str, new: &'static str },
+    Bash { command: &'static str, description: &'static str, output: &'static str, code: i32 },
+}
+
+impl Tool {
+    fn action(self) -> Action {
+        match self {
+            Tool::Read(path) => Action::Read { path: path.into() },
+            Tool::Edit { path, old, new } => {
+                Action::Edit { path: path.into(), old: old.into(), new: new.into() }
+            }
+            Tool::Bash { command, description, output, code } => Action::Bash {
+                command: command.into(),
+                description: description.into(),
+                output: output.into(),
+                exit_code: code,
+            },
+        }
+    }
+}
+
+/// Something said, then a tool called (one API call).
+#[derive(Clone, Copy, Debug)]
+pub struct Step {
+    pub say: &'static str,
+    pub tool: Tool,
+}
+
+/// A whole answer: steps, then the final Markdown. `keywords` choose a follow-up reply.
+#[derive(Clone, Copy, Debug)]
+pub struct Reply {
+    pub keywords: &'static [&'static str],
+    pub steps: &'static [Step],
+    pub answer: &'static str,
+}
+
+fn fill(template: &str, asked: &str, earlier: &str) -> String {
+    template.replace("{asked}", asked).replace("{earlier}", earlier)
+}
+
+impl Reply {
+    fn script(&self, asked: &str, earlier: &str) -> Script {
+        let mut calls: Vec<Call> =
+            self.steps.iter().map(|s| Call::with(s.say, vec![s.tool.action()])).collect();
+        calls.push(Call::text(fill(self.answer, asked, earlier)));
+        Script { calls }
+    }
+}
 
 pub struct Worker {
     pub name: &'static str,
+    pub role: &'static str,
+    pub first_prompt: &'static str,
+    pub first: Reply,
+    /// Follow-ups: the first reply whose keyword the prompt contains; the last is the default.
+    pub replies: &'static [Reply],
 }
 
-pub fn worker(_name: &str) -> Option<&'static Worker> {
-    None
+pub fn worker(name: &str) -> Option<&'static Worker> {
+    WORKERS.iter().find(|w| w.name == name)
 }
 
 impl Worker {
     pub fn first_turn(&self) -> Script {
-        Script { calls: vec![Call::text(self.name)] }
+        self.first.script(&gist(self.first_prompt, 80), "")
     }
 
-    pub fn follow_up(&self, _prompt: &str, _earlier: Option<&str>) -> Script {
-        Script { calls: vec![Call::text(self.name)] }
+    pub fn follow_up(&self, prompt: &str, earlier: Option<&str>) -> Script {
+        let lower = prompt.to_lowercase();
+        let reply = self
+            .replies
+            .iter()
+            .find(|r| r.keywords.iter().any(|k| lower.contains(k)))
+            .or(self.replies.last());
+        let asked = gist(prompt, 80);
+        let earlier = gist(earlier.unwrap_or(self.first_prompt), 80);
+        match reply {
+            Some(r) => r.script(&asked, &earlier),
+            None => Script { calls: vec![Call::text(asked)] },
+        }
     }
 }
 
-pub fn supervisor(prompt: &str, _earlier: Option<&str>) -> Script {
-    Script { calls: vec![Call::text(prompt)] }
+// ---------------------------------------------------------------------------------------------
+// Shared outputs.
+
+const CARGO_TEST_FAILING: &str = r#"   Compiling taskboard-server v0.1.0 (/work/taskboard/server)
+    Finished `test` profile [unoptimized + debuginfo] target(s) in 2.31s
+     Running tests/api.rs (target/debug/deps/api-3f9c2e1a0b7d4e55)
+
+running 4 tests
+test creates_a_task ... ok
+test lists_all_tasks ... ok
+test marks_a_task_done ... ok
+test due_dates_sort_soonest_first ... FAILED
+
+failures:
+
+---- due_dates_sort_soonest_first stdout ----
+
+thread 'due_dates_sort_soonest_first' panicked at tests/api.rs:24:5:
+assertion `left == right` failed
+  left: [4, 2, 1, 3]
+ right: [2, 1, 3, 4]
+note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
+
+
+failures:
+    due_dates_sort_soonest_first
+
+test result: FAILED. 3 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
+
+error: test failed, to rerun pass `--test api`"#;
+
+const CARGO_TEST_PASSING: &str = r#"   Compiling taskboard-server v0.1.0 (/work/taskboard/server)
+    Finished `test` profile [unoptimized + debuginfo] target(s) in 1.87s
+     Running tests/api.rs (target/debug/deps/api-3f9c2e1a0b7d4e55)
+
+running 4 tests
+test creates_a_task ... ok
+test lists_all_tasks ... ok
+test marks_a_task_done ... ok
+test due_dates_sort_soonest_first ... ok
+
+test result: ok. 4 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s"#;
+
+const CARGO_TEST_PAGINATION: &str = r#"    Finished `test` profile [unoptimized + debuginfo] target(s) in 1.42s
+     Running tests/api.rs (target/debug/deps/api-3f9c2e1a0b7d4e55)
+
+running 6 tests
+test creates_a_task ... ok
+test lists_all_tasks ... ok
+test marks_a_task_done ... ok
+test due_dates_sort_soonest_first ... ok
+test offset_past_the_end_is_empty ... ok
+test limit_zero_returns_nothing ... ok
+
+test result: ok. 6 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s"#;
+
+const TYPECHECK_OK: &str = "\n> web@0.1.0 typecheck\n> tsc --noEmit\n";
+
+const CARGO_TEST: Tool = Tool::Bash {
+    command: "cd server && cargo test",
+    description: "Run the server tests",
+    output: CARGO_TEST_PASSING,
+    code: 0,
+};
+
+const READ_TASKS: Tool = Tool::Read("server/src/tasks.rs");
+const READ_TESTS: Tool = Tool::Read("server/tests/api.rs");
+const READ_LIST: Tool = Tool::Read("web/src/TaskList.tsx");
+
+// ---------------------------------------------------------------------------------------------
+// The workers.
+
+pub const WORKERS: &[Worker] = &[
+    Worker {
+        name: "backend",
+        role: "Rust API (server/)",
+        first_prompt: "Add pagination to GET /api/tasks: `limit` and `offset` query parameters, \
+                       default limit 20, at most 100.",
+        first: Reply {
+            keywords: &[],
+            steps: &[
+                Step {
+                    say: "I'll start by reading the tasks module to see how listing works today.",
+                    tool: READ_TASKS,
+                },
+                Step {
+                    say: "`list_tasks` returns every task at once. I'll add a `Page` with \
+                          `offset` and `limit` and apply it after sorting.",
+                    tool: Tool::Edit {
+                        path: "server/src/tasks.rs",
+                        old: "pub fn list_tasks(store: &[Task]) -> Vec<Task> {\n    let mut tasks = store.to_vec();\n    sort_by_due(&mut tasks);\n    tasks\n}",
+                        new: "#[derive(Clone, Copy, Debug)]\npub struct Page {\n    pub offset: usize,\n    pub limit: usize,\n}\n\nimpl Default for Page {\n    fn default() -> Self {\n        Page { offset: 0, limit: 20 }\n    }\n}\n\npub fn list_tasks(store: &[Task], page: Page) -> Vec<Task> {\n    let mut tasks = store.to_vec();\n    sort_by_due(&mut tasks);\n    tasks.into_iter().skip(page.offset).take(page.limit.min(100)).collect()\n}",
+                    },
+                },
+                Step {
+                    say: "Now the handler passes the query parameters through.",
+                    tool: Tool::Edit {
+                        path: "server/src/main.rs",
+                        old: "async fn list(Query(_params): Query<ListParams>) -> Json<Vec<Task>> {\n    Json(tasks::list_tasks(&tasks::sample()))\n}",
+                        new: "async fn list(Query(params): Query<ListParams>) -> Json<Vec<Task>> {\n    let page = tasks::Page {\n        offset: params.offset.unwrap_or(0),\n        limit: params.limit.unwrap_or(20),\n    };\n    Json(tasks::list_tasks(&tasks::sample(), page))\n}",
+                    },
+                },
+                Step { say: "Let me run the server tests.", tool: CARGO_TEST },
+            ],
+            answer: "## Pagination for `GET /api/tasks`\n\n\
+                     Listing now takes a page, applied **after** sorting so pages are stable.\n\n\
+                     ### Changes\n\n\
+                     - `server/src/tasks.rs`: new `Page { offset, limit }` (default limit 20, capped at 100)\n\
+                     - `server/src/main.rs`: the handler reads `limit` and `offset` from the query\n\n\
+                     | parameter | default | limit |\n|---|---|---|\n| `limit` | 20 | 100 |\n| `offset` | 0 | none |\n\n\
+                     ```sh\ncurl 'http://127.0.0.1:3000/api/tasks?limit=2&offset=2'\n```\n\n\
+                     All 4 server tests pass. The UI still asks for the first page only; \
+                     `frontend` can add Prev/Next buttons.",
+        },
+        replies: &[
+            Reply {
+                keywords: &["fail", "fix", "sort", "due"],
+                steps: &[
+                    Step {
+                        say: "The failing test expects tasks without a due date last. \
+                              `Option` sorts `None` first, so I'll sort on `(is_none, due)`.",
+                        tool: Tool::Edit {
+                            path: "server/src/tasks.rs",
+                            old: "    tasks.sort_by_key(|t| t.due);",
+                            new: "    // Tasks without a due date go last.\n    tasks.sort_by_key(|t| (t.due.is_none(), t.due));",
+                        },
+                    },
+                    Step { say: "Running the tests again.", tool: CARGO_TEST },
+                ],
+                answer: "## Fixed: tasks without a due date sort last\n\n\
+                         You asked: *{asked}*\n\n\
+                         `Option<u32>` orders `None` before every `Some`, which put \
+                         \"Clean up old branches\" first. The key is now a tuple:\n\n\
+                         ```rust\ntasks.sort_by_key(|t| (t.due.is_none(), t.due));\n```\n\n\
+                         - `due_dates_sort_soonest_first` passes\n\
+                         - all 4 server tests pass",
+            },
+            Reply {
+                keywords: &["total", "count", "page", "pagination"],
+                steps: &[Step { say: "Let me look at the current listing code.", tool: READ_TASKS }],
+                answer: "## Adding a total count\n\n\
+                         You asked: *{asked}*\n\n\
+                         I'd wrap the list in an envelope so the UI can show page numbers:\n\n\
+                         ```rust\n#[derive(Serialize)]\npub struct TaskPage {\n    pub tasks: Vec<Task>,\n    pub total: usize,\n}\n```\n\n\
+                         1. `list_tasks` returns `TaskPage` with `total = store.len()`\n\
+                         2. the handler serializes it as is\n\
+                         3. `web/src/api.ts` reads `tasks` and `total`\n\n\
+                         This changes the response shape, so `frontend` needs to follow.",
+            },
+            Reply {
+                keywords: &[],
+                steps: &[Step { say: "Let me check the code first.", tool: READ_TASKS }],
+                answer: "## Backend: follow-up\n\n\
+                         Earlier you asked: *{earlier}*\n\n\
+                         Now: *{asked}*\n\n\
+                         - `server/src/tasks.rs` is the place for it; listing, sorting and paging live there\n\
+                         - I'd keep the handler in `main.rs` thin\n\n\
+                         Say the word and I'll make the change and run `cargo test`.",
+            },
+        ],
+    },
+    Worker {
+        name: "frontend",
+        role: "React UI (web/)",
+        first_prompt: "The task list shows nothing while it loads and nothing when it is empty. \
+                       Add a loading state and an empty state.",
+        first: Reply {
+            keywords: &[],
+            steps: &[
+                Step { say: "Let me read the task list component.", tool: READ_LIST },
+                Step {
+                    say: "I'll track loading separately from the data.",
+                    tool: Tool::Edit {
+                        path: "web/src/TaskList.tsx",
+                        old: "  const [tasks, setTasks] = useState<Task[]>([]);\n\n  useEffect(() => {\n    fetchTasks().then(setTasks);\n  }, []);",
+                        new: "  const [tasks, setTasks] = useState<Task[]>([]);\n  const [loading, setLoading] = useState(true);\n\n  useEffect(() => {\n    fetchTasks()\n      .then(setTasks)\n      .finally(() => setLoading(false));\n  }, []);\n\n  if (loading) return <p className=\"muted\">Loading tasks…</p>;\n  if (tasks.length === 0) return <p className=\"empty\">No tasks yet. Add one above.</p>;",
+                    },
+                },
+                Step {
+                    say: "Type-checking the UI.",
+                    tool: Tool::Bash {
+                        command: "cd web && npm run typecheck",
+                        description: "Type-check the web app",
+                        output: TYPECHECK_OK,
+                        code: 0,
+                    },
+                },
+            ],
+            answer: "## Loading and empty states\n\n\
+                     `TaskList` now has three states instead of one:\n\n\
+                     | state | shows |\n|---|---|\n| loading | *Loading tasks…* |\n| empty | *No tasks yet. Add one above.* |\n| loaded | the list |\n\n\
+                     ```tsx\nif (loading) return <p className=\"muted\">Loading tasks…</p>;\nif (tasks.length === 0) return <p className=\"empty\">No tasks yet.</p>;\n```\n\n\
+                     - `finally` clears the loading flag on errors too\n\
+                     - `npm run typecheck` is clean",
+        },
+        replies: &[
+            Reply {
+                keywords: &["page", "pagination", "button", "next", "prev"],
+                steps: &[
+                    Step { say: "Let me see how the API client fetches tasks.", tool: Tool::Read("web/src/api.ts") },
+                    Step {
+                        say: "`fetchTasks` takes no parameters yet; I'll add `limit` and `offset`.",
+                        tool: Tool::Edit {
+                            path: "web/src/api.ts",
+                            old: "export async function fetchTasks(): Promise<Task[]> {\n  const res = await fetch(\"/api/tasks\");",
+                            new: "export async function fetchTasks(limit = 20, offset = 0): Promise<Task[]> {\n  const res = await fetch(`/api/tasks?limit=${limit}&offset=${offset}`);",
+                        },
+                    },
+                    Step {
+                        say: "Type-checking.",
+                        tool: Tool::Bash {
+                            command: "cd web && npm run typecheck",
+                            description: "Type-check the web app",
+                            output: TYPECHECK_OK,
+                            code: 0,
+                        },
+                    },
+                ],
+                answer: "## Prev / Next paging\n\n\
+                         You asked: *{asked}*\n\n\
+                         ```tsx\nconst [offset, setOffset] = useState(0);\n<button disabled={offset === 0} onClick={() => setOffset(offset - 20)}>Prev</button>\n<button disabled={tasks.length < 20} onClick={() => setOffset(offset + 20)}>Next</button>\n```\n\n\
+                         - `fetchTasks(limit, offset)` passes the page to the API\n\
+                         - *Next* is disabled on a short page, so no total count is needed yet",
+            },
+            Reply {
+                keywords: &[],
+                steps: &[Step { say: "Let me re-read the component.", tool: READ_LIST }],
+                answer: "## Frontend: follow-up\n\n\
+                         Earlier you asked: *{earlier}*\n\n\
+                         Now: *{asked}*\n\n\
+                         1. It fits in `web/src/TaskList.tsx` without new dependencies\n\
+                         2. I'd keep fetching in `api.ts`\n\
+                         3. `npm run typecheck` after the change",
+            },
+        ],
+    },
+    Worker {
+        name: "tests",
+        role: "test suite and CI",
+        first_prompt: "Run the server test suite and triage any failures.",
+        first: Reply {
+            keywords: &[],
+            steps: &[
+                Step {
+                    say: "Running the whole server suite first.",
+                    tool: Tool::Bash {
+                        command: "cd server && cargo test",
+                        description: "Run the server tests",
+                        output: CARGO_TEST_FAILING,
+                        code: 101,
+                    },
+                },
+                Step { say: "One failure. Let me read the test.", tool: READ_TESTS },
+                Step { say: "And the sorting code it exercises.", tool: READ_TASKS },
+            ],
+            answer: "## Test run: 1 FAILED\n\n\
+                     | test | result |\n|---|---|\n| `lists_all_tasks` | ok |\n| `creates_a_task` | ok |\n| `marks_a_task_done` | ok |\n| `due_dates_sort_soonest_first` | **FAILED** |\n\n\
+                     ### Cause\n\n\
+                     `sort_by_due` sorts on `Option<u32>`, and `None` sorts **before** any `Some`, \
+                     so the task without a due date (id 4) comes first:\n\n\
+                     ```text\n  left: [4, 2, 1, 3]\n right: [2, 1, 3, 4]\n```\n\n\
+                     ### Suggested fix (for `backend`)\n\n\
+                     ```rust\ntasks.sort_by_key(|t| (t.due.is_none(), t.due));\n```\n\n\
+                     - the other 3 tests pass\n\
+                     - I'll re-run the suite once the fix is in",
+        },
+        replies: &[
+            Reply {
+                keywords: &["pagination", "edge", "page", "add test"],
+                steps: &[
+                    Step { say: "Let me see the existing tests.", tool: READ_TESTS },
+                    Step {
+                        say: "Adding two edge cases for paging.",
+                        tool: Tool::Edit {
+                            path: "server/tests/api.rs",
+                            old: "#[test]\nfn due_dates_sort_soonest_first() {",
+                            new: "#[test]\nfn offset_past_the_end_is_empty() {\n    let page = Page { offset: 10, limit: 20 };\n    assert!(list_tasks(&sample(), page).is_empty());\n}\n\n#[test]\nfn limit_zero_returns_nothing() {\n    let page = Page { offset: 0, limit: 0 };\n    assert!(list_tasks(&sample(), page).is_empty());\n}\n\n#[test]\nfn due_dates_sort_soonest_first() {",
+                        },
+                    },
+                    Step {
+                        say: "Running the suite.",
+                        tool: Tool::Bash {
+                            command: "cd server && cargo test",
+                            description: "Run the server tests",
+                            output: CARGO_TEST_PAGINATION,
+                            code: 0,
+                        },
+                    },
+                ],
+                answer: "## Paging edge cases covered\n\n\
+                         You asked: *{asked}*\n\n\
+                         | test | checks |\n|---|---|\n| `offset_past_the_end_is_empty` | offset 10 of 4 tasks |\n| `limit_zero_returns_nothing` | limit 0 |\n\n\
+                         All 6 tests pass.",
+            },
+            Reply {
+                keywords: &[],
+                steps: &[Step { say: "Re-running the suite.", tool: CARGO_TEST }],
+                answer: "## Tests: all green\n\n\
+                         Earlier you asked: *{earlier}*\n\n\
+                         Now: *{asked}*\n\n\
+                         - 4 passed, 0 failed\n\
+                         - `due_dates_sort_soonest_first` passes now",
+            },
+        ],
+    },
+];
+
+// ---------------------------------------------------------------------------------------------
+// The supervisor.
+
+pub const SUPERVISOR_FIRST_PROMPT: &str =
+    "Ship pagination for the task list end to end: API, UI and tests. Hand out the work and \
+     tell me when it is done.";
+
+/// The supervisor's opening plan: (worker, task) sent with `agentmux send`.
+const PLAN: &[(&str, &str)] = &[
+    (
+        "backend",
+        "When pagination is in, add a total count to the response so the UI can show page numbers.",
+    ),
+    (
+        "frontend",
+        "Add Prev/Next buttons to the task list using the new limit and offset parameters.",
+    ),
+    ("tests", "Add tests for the pagination edge cases: offset past the end, limit 0."),
+];
+
+fn send(worker: &str, task: &str) -> Action {
+    Action::Agentmux {
+        args: vec!["send".into(), worker.into(), task.into()],
+        description: format!("Hand the task to {worker}"),
+        fallback: format!("sent to {worker}"),
+    }
+}
+
+/// One worker's report, parsed from the relay prompt (`--- NAME: OUTCOME, $COST ---`).
+struct Report {
+    worker: String,
+    outcome: String,
+    first_line: String,
+    failing: bool,
+}
+
+fn parse_reports(prompt: &str) -> Vec<Report> {
+    let mut reports: Vec<Report> = Vec::new();
+    for line in prompt.lines() {
+        let header = line
+            .trim()
+            .strip_prefix("--- ")
+            .and_then(|l| l.strip_suffix(" ---"))
+            .and_then(|l| l.split_once(": "));
+        if let Some((worker, rest)) = header {
+            let outcome = rest.split([',', ' ']).next().unwrap_or("").to_string();
+            let failing = outcome != "success";
+            reports.push(Report {
+                worker: worker.into(),
+                outcome,
+                first_line: String::new(),
+                failing,
+            });
+        } else if let Some(r) = reports.last_mut() {
+            if r.first_line.is_empty() && !line.trim().is_empty() {
+                r.first_line = gist(line.trim_start_matches('#').trim(), 60);
+            }
+            r.failing |= line.contains("FAILED");
+        }
+    }
+    reports
+}
+
+/// What the supervisor says and does for a prompt.
+pub fn supervisor(prompt: &str, earlier: Option<&str>) -> Script {
+    let reports = parse_reports(prompt);
+    if !reports.is_empty() {
+        return synthesis(&reports);
+    }
+    if earlier.is_none() {
+        let table: String = PLAN.iter().map(|(w, t)| format!("| {w} | {t} |\n")).collect();
+        return Script {
+            calls: vec![
+                Call::with(
+                    format!(
+                        "## Plan\n\nThe team already has the first pieces in flight; I'll queue \
+                         the follow-ups so nobody waits:\n\n| worker | next task |\n|---|---|\n{table}"
+                    ),
+                    PLAN.iter().map(|(w, t)| send(w, t)).collect(),
+                ),
+                Call::text(
+                    "## Handed out\n\n\
+                     - **backend**: pagination, then a total count\n\
+                     - **frontend**: loading and empty states, then Prev/Next\n\
+                     - **tests**: triage the suite, then paging edge cases\n\n\
+                     I'll summarize as their reports come in.",
+                ),
+            ],
+        };
+    }
+    let lower = prompt.to_lowercase();
+    let asked = gist(prompt, 80);
+    if let Some(w) = WORKERS.iter().find(|w| lower.contains(w.name)) {
+        return Script {
+            calls: vec![
+                Call::with(
+                    format!("I'll pass this on to **{}**.", w.name),
+                    vec![send(w.name, prompt.trim())],
+                ),
+                Call::text(format!(
+                    "## Relayed\n\n- **{}** has it: *{asked}*\n- I'll report back when it is done.",
+                    w.name
+                )),
+            ],
+        };
+    }
+    let ls = Action::Agentmux {
+        args: vec!["ls".into()],
+        description: "See what the team is doing".into(),
+        fallback: "NAME        STATE    TURNS  COST\nsupervisor  working      2  $0.0412\nbackend     idle         2  $0.0385\nfrontend    idle         2  $0.0291\ntests       idle         2  $0.0330".into(),
+    };
+    Script {
+        calls: vec![
+            Call::with("Let me check on the team first.", vec![ls]),
+            Call::text(format!(
+                "## Status\n\nYou asked: *{asked}*\n\n\
+                 Earlier: *{}*\n\n\
+                 1. Everyone is idle, so new work can start right away\n\
+                 2. Name a worker (`backend`, `frontend`, `tests`) and I'll hand it over",
+                gist(earlier.unwrap_or(""), 80)
+            )),
+        ],
+    }
+}
+
+fn synthesis(reports: &[Report]) -> Script {
+    let rows: String = reports
+        .iter()
+        .map(|r| {
+            let mark = if r.failing { "needs work" } else { "done" };
+            format!("| {} | {} | {mark} | {} |\n", r.worker, r.outcome, r.first_line)
+        })
+        .collect();
+    let table = format!("| worker | outcome | status | summary |\n|---|---|---|---|\n{rows}");
+    let failing: Vec<&Report> = reports.iter().filter(|r| r.failing).collect();
+    if failing.is_empty() {
+        return Script {
+            calls: vec![Call::text(format!(
+                "## Synthesis\n\n{table}\nEverything reported is done. Nothing blocks the release."
+            ))],
+        };
+    }
+    // A failing test run goes to backend to fix; any other failure back to its worker.
+    let sends: Vec<Action> = failing
+        .iter()
+        .map(|r| {
+            if r.worker == "tests" {
+                send("backend", "The tests agent reports a FAILED test, due_dates_sort_soonest_first: tasks without a due date sort first. Please fix the sort in server/src/tasks.rs.")
+            } else {
+                send(&r.worker, "Your last turn did not succeed; please look at the error and try again.")
+            }
+        })
+        .collect();
+    Script {
+        calls: vec![
+            Call::with(
+                format!("## Synthesis\n\n{table}\nSomething needs fixing; handing it back."),
+                sends,
+            ),
+            Call::text("## Next\n\n- A fix is on its way; I'll check the next report."),
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_are_parsed_from_the_relay_prompt() {
+        let prompt = "[agentmux] 2 reports from your workers:\n\n--- tests: success, $0.0301 ---\n## Test run: 1 FAILED\n| a | b |\n\n--- frontend: success, $0.0200 ---\n## Loading states\n";
+        let r = parse_reports(prompt);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].worker, "tests");
+        assert!(r[0].failing);
+        assert_eq!(r[0].first_line, "Test run: 1 FAILED");
+        assert!(!r[1].failing);
+        let s = supervisor(prompt, Some("earlier"));
+        let Action::Agentmux { args, .. } = &s.calls[0].tools[0] else { panic!("a send") };
+        assert_eq!(args[..2], ["send".to_string(), "backend".to_string()]);
+    }
+
+    #[test]
+    fn every_scripted_edit_matches_the_project_files() {
+        let files: &[(&str, &str)] = &[
+            ("server/src/tasks.rs", SERVER_TASKS),
+            ("server/src/main.rs", SERVER_MAIN),
+            ("server/tests/api.rs", SERVER_TESTS),
+            ("web/src/TaskList.tsx", WEB_TASK_LIST),
+            ("web/src/api.ts", WEB_API),
+        ];
+        let replies = WORKERS.iter().flat_map(|w| std::iter::once(&w.first).chain(w.replies));
+        for step in replies.flat_map(|r| r.steps) {
+            match step.tool {
+                Tool::Edit { path, old, .. } => {
+                    let (_, text) = files.iter().find(|(p, _)| *p == path).expect("known file");
+                    assert!(text.contains(old), "{path}: {old}");
+                }
+                Tool::Read(path) => assert!(files.iter().any(|(p, _)| *p == path), "{path}"),
+                Tool::Bash { .. } => {}
+            }
+        }
+    }
+
+    #[test]
+    fn follow_ups_pick_a_reply_by_keyword_and_quote_the_prompt() {
+        let backend = worker("backend").unwrap();
+        let s = backend.follow_up("Please fix the failing sort", Some("Add pagination"));
+        assert!(matches!(s.calls[0].tools[0], Action::Edit { .. }));
+        let last = &s.calls.last().unwrap().text;
+        assert!(last.contains("Please fix the failing sort"));
+        let s = backend.follow_up("What about caching?", Some("Add pagination"));
+        let last = &s.calls.last().unwrap().text;
+        assert!(last.contains("Earlier you asked: *Add pagination*"), "{last}");
+    }
 }

@@ -35,7 +35,6 @@ impl Call {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-#[allow(dead_code)] // Read, Edit and Agentmux are used by the demo personas (next commit).
 pub enum Action {
     Read {
         path: String,
@@ -298,9 +297,15 @@ fn glob(cwd: &Path, pattern: &str) -> ToolResult {
     ToolResult::ok(content, detail)
 }
 
-/// The agentmux executable: `agentmux` on PATH, else the one next to this executable, else
-/// this executable (the simulated claude is agentmux).
+/// The agentmux executable: `AGENTMUX_SIM_AGENTMUX` (the demo sets it), else `agentmux` on
+/// PATH, else the one next to this executable, else this executable (the simulated claude is
+/// agentmux).
 fn agentmux_exe() -> Option<PathBuf> {
+    let named =
+        std::env::var_os("AGENTMUX_SIM_AGENTMUX").map(PathBuf::from).filter(|p| p.is_file());
+    if named.is_some() {
+        return named;
+    }
     let on_path = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths).map(|d| d.join("agentmux")).find(|p| p.is_file())
     });

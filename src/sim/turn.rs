@@ -100,6 +100,22 @@ fn chunks(text: &str, pace: &mut Pace) -> Vec<String> {
     out
 }
 
+/// Splits tool input JSON into pieces of about `size` bytes (on character boundaries).
+fn json_pieces(text: &str, size: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut end = size.min(rest.len());
+        while !rest.is_char_boundary(end) {
+            end += 1;
+        }
+        let (piece, tail) = rest.split_at(end);
+        out.push(piece);
+        rest = tail;
+    }
+    out
+}
+
 const STACK_TRACE: &[&str] = &[
     "file:///usr/lib/node_modules/@anthropic-ai/claude-code/cli.js:4821",
     "        throw new TypeError(`Cannot read properties of undefined (reading 'content')`);",
@@ -203,7 +219,8 @@ impl Turn {
         }
         if let Some(bytes) = self.directives.huge {
             // Base64 needs no JSON escaping, so the line is `bytes` long plus the envelope.
-            let chunk = "iVBORw0KGgoAAAANSUhEUgAAAoAAAAHgCAYAAAA10dzkAAAABHNCSVQICAgIfAhkiAAAIABJREFU";
+            let chunk =
+                "iVBORw0KGgoAAAANSUhEUgAAAoAAAAHgCAYAAAA10dzkAAAABHNCSVQICAgIfAhkiAAAIABJREFU";
             let mut output = chunk.repeat(bytes / chunk.len() + 1);
             output.truncate(bytes);
             let tool = Action::Bash {
@@ -212,7 +229,9 @@ impl Turn {
                 output,
                 exit_code: 0,
             };
-            script.calls.insert(0, Call::with("I need the screenshot as base64 first.", vec![tool]));
+            script
+                .calls
+                .insert(0, Call::with("I need the screenshot as base64 first.", vec![tool]));
         }
         if self.directives.deny {
             let has_write = script.calls.iter().any(|c| {
@@ -281,7 +300,12 @@ impl Turn {
             self.emit(shape::status_requesting(&sid))?;
         }
         let ttft_at = Instant::now();
-        self.pace.wait(450, 1100);
+        // The first request of a turn waits longest (a cold prompt cache).
+        if first {
+            self.pace.wait(450, 1100);
+        } else {
+            self.pace.wait(250, 600);
+        }
         let mut start = shape::stream_event(&sid, shape::message_start(&msg_id, &model, &usage));
         if let Some(map) = start.as_object_mut() {
             map.insert("ttft_ms".into(), json!(ttft_at.elapsed().as_millis() as u64));
@@ -317,9 +341,8 @@ impl Turn {
                 shape::tool_use_block(&id, action.tool_name(), &empty),
             ))?;
             let json_text = input.to_string();
-            let pieces = chunks(&json_text, &mut self.pace);
-            for piece in pieces {
-                self.pace.wait(10, 30);
+            for piece in json_pieces(&json_text, 48) {
+                self.pace.wait(5, 12);
                 self.stream(shape::input_json_delta(index, &piece))?;
             }
             let block = shape::tool_use_block(&id, action.tool_name(), &input);
@@ -397,7 +420,7 @@ impl Turn {
                 Action::Bash { command, .. }
                     if command.contains("test") || command.contains("build") =>
                 {
-                    (1200, 2600)
+                    (900, 1800)
                 }
                 Action::Bash { .. } | Action::Agentmux { .. } => (150, 600),
                 _ => (30, 120),
@@ -513,4 +536,20 @@ pub fn no_conversation(session_id: &str, message: &str) -> Value {
         permission_denials: &[],
     };
     shape::result(&outcome, &totals)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_and_pieces_keep_every_byte() {
+        let text = "## Title\n\nsome text, with ünïcödé and  double  spaces\n- a\n";
+        let mut pace = Pace::new(0.0, 7);
+        let c = chunks(text, &mut pace);
+        assert!(c.len() > 3);
+        assert_eq!(c.concat(), text);
+        let p = json_pieces("{\"a\":\"ééééééééé\"}", 4);
+        assert_eq!(p.concat(), "{\"a\":\"ééééééééé\"}");
+    }
 }
