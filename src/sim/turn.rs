@@ -343,7 +343,7 @@ impl Turn {
             let json_text = input.to_string();
             for piece in json_pieces(&json_text, 48) {
                 self.pace.wait(5, 12);
-                self.stream(shape::input_json_delta(index, &piece))?;
+                self.stream(shape::input_json_delta(index, piece))?;
             }
             let block = shape::tool_use_block(&id, action.tool_name(), &input);
             self.emit(shape::assistant(&sid, &msg_id, &model, block, &usage))?;
