@@ -1,8 +1,36 @@
 //! The run loop: terminal, inbox, control socket, update and view wired together.
 //!
 //! Contract: `cli` builds [`RunOptions`] and calls [`run`].
+//!
+//! One inbox: terminal events, engine messages (one bounded channel shared by every turn),
+//! control requests and the loop's own messages. The loop awaits the next message, drains
+//! whatever else is ready, applies it all, then draws at most once per frame if something
+//! visible changed. Nothing ticks: a running spinner asks for its next deadline
+//! ([`State::next_wake`]) and an idle app sleeps until something arrives.
+//!
+//! The loop is generic over the ratatui backend and the terminal event stream, so the whole app
+//! runs headless on `TestBackend` (tests, benchmarks); [`run`] adds the real terminal around it.
 
-use crate::agent::ClaudeCmd;
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crossterm::event::{
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+    Event as TermEvent, EventStream, KeyboardEnhancementFlags, PopKeyboardEnhancementFlags,
+    PushKeyboardEnhancementFlags,
+};
+use crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use futures_util::{FutureExt, Stream, StreamExt};
+use ratatui::backend::{Backend, CrosstermBackend};
+use ratatui::Terminal;
+use tokio::sync::mpsc;
+
+use crate::agent::{AgentId, ClaudeCmd, EngineMsg, TurnHandle, TurnRequest};
+use crate::app::{start_first_prompts, update, Effect, Msg, State};
 use crate::config::Team;
 
 pub struct RunOptions {
@@ -21,7 +49,573 @@ pub enum RunError {
     Terminal(#[from] std::io::Error),
 }
 
+/// At most one draw per frame (about 60 a second).
+pub const FRAME: Duration = Duration::from_millis(16);
+/// Engine messages that may wait in the shared channel before readers are pushed back.
+pub const ENGINE_CHANNEL: usize = 1024;
+/// Messages applied before the screen gets a chance to draw, so a flood cannot starve it.
+const MAX_BATCH: usize = 4096;
+
+/// Where the loop's messages come from, besides the terminal.
+pub struct Inbox {
+    /// Every turn's output (the receiving end of the channel `spawn_turn` writes to).
+    pub engine: mpsc::Receiver<EngineMsg>,
+    /// Requests from the control socket, already turned into messages.
+    pub control: mpsc::Receiver<Msg>,
+    /// Signals and the loop's own notes.
+    pub local: mpsc::UnboundedReceiver<Msg>,
+}
+
+/// How a turn is started; the real one is [`crate::agent::spawn_turn`]. Tests and benchmarks
+/// can start something else.
+pub type Spawner =
+    Box<dyn FnMut(TurnRequest, mpsc::Sender<EngineMsg>) -> Result<TurnHandle, String> + Send>;
+
+/// Carries out the effects `update` returns.
+pub struct Executor {
+    engine_tx: mpsc::Sender<EngineMsg>,
+    spawn: Spawner,
+    running: HashMap<AgentId, (u64, TurnHandle)>,
+}
+
+impl Executor {
+    pub fn new(engine_tx: mpsc::Sender<EngineMsg>, spawn: Spawner) -> Executor {
+        Executor { engine_tx, spawn, running: HashMap::new() }
+    }
+
+    /// The real engine.
+    pub fn engine(engine_tx: mpsc::Sender<EngineMsg>) -> Executor {
+        Executor::new(
+            engine_tx,
+            Box::new(|req, tx| crate::agent::spawn_turn(req, tx).map_err(|e| e.to_string())),
+        )
+    }
+
+    /// Start or stop turns; anything the loop must handle comes back as a message or an
+    /// [`Outcome`].
+    fn apply(&mut self, effect: Effect, replies: &mut VecDeque<Msg>) -> Outcome {
+        match effect {
+            Effect::SpawnTurn(req) => {
+                let (agent, turn) = (req.agent, req.turn);
+                match (self.spawn)(*req, self.engine_tx.clone()) {
+                    Ok(handle) => {
+                        self.running.insert(agent, (turn, handle));
+                    }
+                    Err(error) => replies.push_back(Msg::SpawnFailed { agent, turn, error }),
+                }
+                Outcome::Continue
+            }
+            Effect::Interrupt { agent, turn } => {
+                if let Some((t, handle)) = self.running.get(&agent) {
+                    if *t == turn {
+                        handle.interrupt();
+                    }
+                }
+                Outcome::Continue
+            }
+            // The workspace store hooks in here once it is wired to the loop.
+            Effect::Persist => Outcome::Continue,
+            Effect::Suspend => Outcome::Suspend,
+            Effect::Quit => Outcome::Quit,
+        }
+    }
+
+    /// Forget a turn that ended (its handle has nothing left to stop).
+    fn ended(&mut self, msg: &Msg) {
+        if let Msg::Engine(EngineMsg::Exited { agent, turn, .. }) = msg {
+            if self.running.get(agent).is_some_and(|(t, _)| t == turn) {
+                self.running.remove(agent);
+            }
+        }
+    }
+
+    pub fn interrupt_all(&mut self) {
+        for (_, handle) in self.running.values() {
+            handle.interrupt();
+        }
+    }
+}
+
+enum Outcome {
+    Continue,
+    Suspend,
+    Quit,
+}
+
+/// What the loop needs from the real terminal (suspend and resume); nothing for a test backend.
+pub trait Host {
+    /// Give the terminal back, stop the process until it is continued, take the terminal again.
+    fn suspend(&mut self) -> io::Result<()>;
+}
+
+/// A host with nothing to suspend (headless runs).
+pub struct Headless;
+
+impl Host for Headless {
+    fn suspend(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Apply messages to the state and draw if anything visible changed: the core without a loop,
+/// for tests and benchmarks on any backend.
+pub fn apply<B: Backend>(
+    state: &mut State,
+    terminal: &mut Terminal<B>,
+    msgs: impl IntoIterator<Item = Msg>,
+) -> io::Result<Vec<Effect>> {
+    let mut fx = Vec::new();
+    for m in msgs {
+        fx.extend(update(state, m));
+    }
+    if state.dirty {
+        draw(state, terminal)?;
+    }
+    Ok(fx)
+}
+
+fn draw<B: Backend>(state: &mut State, terminal: &mut Terminal<B>) -> io::Result<()> {
+    terminal.draw(|f| crate::ui::view(state, f))?;
+    state.dirty = false;
+    Ok(())
+}
+
+/// The loop. Returns when the user quits, a terminate signal arrives or the terminal's event
+/// stream ends.
+pub async fn event_loop<B, S>(
+    terminal: &mut Terminal<B>,
+    state: &mut State,
+    mut events: S,
+    mut inbox: Inbox,
+    exec: &mut Executor,
+    host: &mut dyn Host,
+    first: Vec<Effect>,
+) -> Result<(), RunError>
+where
+    B: Backend,
+    S: Stream<Item = io::Result<TermEvent>> + Unpin,
+{
+    let mut pending: VecDeque<Msg> = VecDeque::new();
+    for e in first {
+        if let Outcome::Quit = exec.apply(e, &mut pending) {
+            return Ok(());
+        }
+    }
+    state.now = Instant::now();
+    draw(state, terminal)?;
+    let mut last_draw = Instant::now();
+    let mut stdin_open = true;
+
+    loop {
+        if pending.is_empty() {
+            let wake = state.next_wake();
+            // A change waiting for the frame cap gets its own deadline.
+            let frame_due = state.dirty.then_some(last_draw + FRAME);
+            let deadline = match (wake, frame_due) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                ev = events.next(), if stdin_open => match ev {
+                    Some(Ok(ev)) => pending.extend(Msg::from_terminal(ev)),
+                    Some(Err(e)) => return Err(e.into()),
+                    // The terminal is gone: leave as on SIGHUP.
+                    None => {
+                        stdin_open = false;
+                        pending.push_back(Msg::Terminate);
+                    }
+                },
+                Some(m) = inbox.engine.recv() => pending.push_back(Msg::Engine(m)),
+                Some(m) = inbox.control.recv() => pending.push_back(m),
+                Some(m) = inbox.local.recv() => pending.push_back(m),
+                () = sleep => pending.push_back(Msg::Wake),
+            }
+        }
+        // Drain everything already waiting, up to a batch.
+        while pending.len() < MAX_BATCH {
+            let before = pending.len();
+            if stdin_open {
+                if let Some(Some(Ok(ev))) = events.next().now_or_never() {
+                    pending.extend(Msg::from_terminal(ev));
+                }
+            }
+            while pending.len() < MAX_BATCH {
+                match inbox.engine.try_recv() {
+                    Ok(m) => pending.push_back(Msg::Engine(m)),
+                    Err(_) => break,
+                }
+            }
+            if let Ok(m) = inbox.control.try_recv() {
+                pending.push_back(m);
+            }
+            if let Ok(m) = inbox.local.try_recv() {
+                pending.push_back(m);
+            }
+            if pending.len() == before {
+                break;
+            }
+        }
+
+        state.now = Instant::now();
+        let mut replies = VecDeque::new();
+        let mut suspend = false;
+        let mut quit = false;
+        for msg in pending.drain(..) {
+            exec.ended(&msg);
+            for effect in update(state, msg) {
+                match exec.apply(effect, &mut replies) {
+                    Outcome::Continue => {}
+                    Outcome::Suspend => suspend = true,
+                    Outcome::Quit => quit = true,
+                }
+            }
+        }
+        pending = replies;
+        if quit {
+            exec.interrupt_all();
+            return Ok(());
+        }
+        if suspend {
+            host.suspend()?;
+            terminal.clear()?;
+            state.dirty = true;
+            last_draw = Instant::now() - FRAME;
+        }
+        let now = Instant::now();
+        if state.dirty && now >= last_draw + FRAME {
+            state.now = now;
+            draw(state, terminal)?;
+            last_draw = now;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real terminal
+
+/// Whether the terminal is in our modes (raw, alternate screen...), so restoring twice (quit,
+/// then the panic hook, say) does nothing the second time.
+static TERMINAL_TAKEN: AtomicBool = AtomicBool::new(false);
+
+fn take_terminal() -> io::Result<()> {
+    enable_raw_mode()?;
+    TERMINAL_TAKEN.store(true, Ordering::SeqCst);
+    let mut out = io::stdout();
+    crossterm::execute!(
+        out,
+        EnterAlternateScreen,
+        EnableMouseCapture,
+        EnableBracketedPaste,
+        // Where the terminal speaks the kitty protocol, Shift-Enter becomes distinct from
+        // Enter; terminals that do not simply ignore the request.
+        PushKeyboardEnhancementFlags(KeyboardEnhancementFlags::DISAMBIGUATE_ESCAPE_CODES),
+        crossterm::cursor::Hide,
+    )?;
+    out.flush()
+}
+
+/// Put the terminal back as we found it. Safe to call from any exit path, more than once.
+pub fn restore_terminal() {
+    if !TERMINAL_TAKEN.swap(false, Ordering::SeqCst) {
+        return;
+    }
+    let mut out = io::stdout();
+    let _ = crossterm::execute!(
+        out,
+        PopKeyboardEnhancementFlags,
+        DisableBracketedPaste,
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show,
+    );
+    let _ = disable_raw_mode();
+    let _ = out.flush();
+}
+
+/// Restores the terminal when dropped (normal return and errors).
+struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        previous(info);
+    }));
+}
+
+struct RealTerminal;
+
+impl Host for RealTerminal {
+    fn suspend(&mut self) -> io::Result<()> {
+        restore_terminal();
+        // SIGSTOP rather than SIGTSTP: agentmux handles SIGTSTP itself (to restore first).
+        // SAFETY: raise has no memory-safety preconditions.
+        unsafe {
+            libc::raise(libc::SIGSTOP);
+        }
+        take_terminal()
+    }
+}
+
+/// Signals become messages: SIGTERM, SIGHUP and SIGINT end the run (the terminal is restored
+/// on the way out); SIGTSTP from outside suspends as Ctrl-Z does; SIGCONT redraws.
+fn forward_signals(tx: mpsc::UnboundedSender<Msg>) -> io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let kinds = [
+        (SignalKind::terminate(), SignalMsg::Terminate),
+        (SignalKind::hangup(), SignalMsg::Terminate),
+        (SignalKind::interrupt(), SignalMsg::Terminate),
+        (SignalKind::from_raw(libc::SIGTSTP), SignalMsg::Suspend),
+        (SignalKind::from_raw(libc::SIGCONT), SignalMsg::Redraw),
+    ];
+    for (kind, what) in kinds {
+        let mut stream = signal(kind)?;
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while stream.recv().await.is_some() {
+                let msg = match what {
+                    SignalMsg::Terminate => Msg::Terminate,
+                    SignalMsg::Suspend => Msg::Suspend,
+                    SignalMsg::Redraw => Msg::Redraw,
+                };
+                if tx.send(msg).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy)]
+enum SignalMsg {
+    Terminate,
+    Suspend,
+    Redraw,
+}
+
 pub fn run(opts: RunOptions) -> Result<(), RunError> {
-    let _ = opts;
-    todo!("app")
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let result = runtime.block_on(run_terminal(opts));
+    // Readers of ended turns may still be blocked on their PTYs: do not wait for them.
+    runtime.shutdown_background();
+    result
+}
+
+async fn run_terminal(opts: RunOptions) -> Result<(), RunError> {
+    let (local_tx, local_rx) = mpsc::unbounded_channel();
+    forward_signals(local_tx.clone())?;
+    install_panic_hook();
+    take_terminal()?;
+    let _guard = TerminalGuard;
+    let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    terminal.clear()?;
+    let size = terminal.size()?;
+
+    let mut state =
+        State::new(&opts.team, opts.claude.clone(), (size.width, size.height), Instant::now());
+    let keymap_note = apply_user_keys(&mut state);
+    state.flash = keymap_note;
+    let first = start_first_prompts(&mut state, State::first_prompts(&opts.team));
+
+    let (engine_tx, engine_rx) = mpsc::channel(ENGINE_CHANNEL);
+    let (_control_tx, control_rx) = mpsc::channel(64);
+    let inbox = Inbox { engine: engine_rx, control: control_rx, local: local_rx };
+    let mut exec = Executor::engine(engine_tx);
+    let result = event_loop(
+        &mut terminal,
+        &mut state,
+        EventStream::new(),
+        inbox,
+        &mut exec,
+        &mut RealTerminal,
+        first,
+    )
+    .await;
+    exec.interrupt_all();
+    result
+}
+
+/// Patch the keymap from the user's `[keys]` table; a note to show when it could not be used.
+fn apply_user_keys(state: &mut State) -> Option<String> {
+    let settings = crate::config::Settings::load().ok()?;
+    let table: Vec<(String, Vec<String>)> = settings
+        .keys
+        .iter()
+        .map(|(name, value)| {
+            let keys = match value {
+                toml::Value::String(s) => vec![s.clone()],
+                toml::Value::Array(a) => {
+                    a.iter().filter_map(|v| v.as_str().map(String::from)).collect()
+                }
+                _ => Vec::new(),
+            };
+            (name.clone(), keys)
+        })
+        .collect();
+    let entries = table.iter().map(|(n, k)| (n.as_str(), k.as_slice()));
+    match state.keymap.patch(entries) {
+        Ok(()) => None,
+        Err(e) => Some(format!("[keys] not applied: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::event::{Event, StreamEvent, StreamKind};
+    use crate::agent::{ExitInfo, Line};
+    use crate::app::fixtures;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::backend::TestBackend;
+
+    fn screen(t: &Terminal<TestBackend>) -> String {
+        let buf = t.backend().buffer();
+        let area = buf.area;
+        let mut out = String::new();
+        for y in 0..area.height {
+            for x in 0..area.width {
+                out.push_str(buf[(x, y)].symbol());
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// A spawner whose turns answer "echo: <prompt>" from a thread, as the engine would.
+    fn echo_spawner(done: std::sync::mpsc::Sender<u64>) -> Spawner {
+        Box::new(move |req: TurnRequest, tx: mpsc::Sender<EngineMsg>| {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let (agent, turn) = (req.agent, req.turn);
+                let delta = |text: String| {
+                    Line::Event(Event::Stream(StreamEvent {
+                        parent_tool_use_id: None,
+                        session_id: None,
+                        kind: StreamKind::TextDelta { index: 0, text },
+                    }))
+                };
+                let msgs = [
+                    EngineMsg::Started { agent, turn, pid: None },
+                    EngineMsg::Lines {
+                        agent,
+                        turn,
+                        lines: vec![
+                            (String::new(), Line::Event(fixtures::init(&fixtures::sid(1), "none"))),
+                            (String::new(), delta(format!("echo: {}", req.prompt))),
+                            (
+                                String::new(),
+                                Line::Event(fixtures::result(&fixtures::sid(1), "success", 0.01)),
+                            ),
+                        ],
+                    },
+                    EngineMsg::Exited {
+                        agent,
+                        turn,
+                        exit: ExitInfo { code: Some(0), signal: None, tail: vec![] },
+                    },
+                ];
+                for m in msgs {
+                    if tx.blocking_send(m).is_err() {
+                        return;
+                    }
+                }
+                let _ = done.send(turn);
+            });
+            Ok(TurnHandle { pid: None })
+        })
+    }
+
+    #[tokio::test]
+    async fn the_loop_sends_a_prompt_shows_the_answer_and_quits() {
+        let mut state = fixtures::state(true, &[("api", "backend")], (80, 24));
+        let mut terminal = match Terminal::new(TestBackend::new(80, 24)) {
+            Ok(t) => t,
+            Err(e) => panic!("{e}"),
+        };
+        let (engine_tx, engine_rx) = mpsc::channel(ENGINE_CHANNEL);
+        let (_control_tx, control_rx) = mpsc::channel(4);
+        let (_local_tx, local_rx) = mpsc::unbounded_channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let mut exec = Executor::new(engine_tx, echo_spawner(done_tx));
+        let (term_tx, mut term_rx) = mpsc::unbounded_channel::<io::Result<TermEvent>>();
+        let events = futures_util::stream::poll_fn(move |cx| term_rx.poll_recv(cx));
+        let inbox = Inbox { engine: engine_rx, control: control_rx, local: local_rx };
+
+        let key = |code| Ok(TermEvent::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+        let driver = async {
+            for c in "hello".chars() {
+                let _ = term_tx.send(key(KeyCode::Char(c)));
+            }
+            let _ = term_tx.send(key(KeyCode::Enter));
+            // Wait for the turn to end, off the runtime (the loop runs on this thread).
+            let turn =
+                tokio::task::spawn_blocking(move || done_rx.recv_timeout(Duration::from_secs(10)))
+                    .await
+                    .ok()
+                    .and_then(Result::ok);
+            assert_eq!(turn, Some(1));
+            let _ = term_tx
+                .send(Ok(TermEvent::Key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::CONTROL))));
+        };
+        let mut host = Headless;
+        let looped =
+            event_loop(&mut terminal, &mut state, events, inbox, &mut exec, &mut host, vec![]);
+        let (result, ()) =
+            tokio::time::timeout(Duration::from_secs(20), async { tokio::join!(looped, driver) })
+                .await
+                .unwrap_or_else(|_| panic!("the loop did not finish"));
+        assert!(result.is_ok());
+        assert!(state.quitting);
+        assert_eq!(state.agents[1].turn, crate::app::TurnState::Idle);
+        assert_eq!(state.agents[1].session.as_deref(), Some(fixtures::sid(1).as_str()));
+        // The quit may come within a frame of the answer: draw the final state once more.
+        state.dirty = true;
+        if let Err(e) = apply(&mut state, &mut terminal, []) {
+            panic!("{e}");
+        }
+        let text = screen(&terminal);
+        assert!(text.contains("echo: hello"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_spawn_comes_back_as_an_error_in_the_pane() {
+        let mut state = fixtures::state(false, &[("api", "")], (80, 24));
+        let mut terminal = match Terminal::new(TestBackend::new(80, 24)) {
+            Ok(t) => t,
+            Err(e) => panic!("{e}"),
+        };
+        let (engine_tx, engine_rx) = mpsc::channel(4);
+        let (_control_tx, control_rx) = mpsc::channel(4);
+        let (local_tx, local_rx) = mpsc::unbounded_channel();
+        let mut exec = Executor::new(engine_tx, Box::new(|_, _| Err("no such directory".into())));
+        let first = start_first_prompts(&mut state, vec![Some("go".into())]);
+        // The terminal's stream ends at once: the loop leaves as on SIGHUP, after the refusal
+        // was applied.
+        let events = futures_util::stream::empty();
+        let _ = local_tx.send(Msg::Redraw);
+        let inbox = Inbox { engine: engine_rx, control: control_rx, local: local_rx };
+        let result = tokio::time::timeout(
+            Duration::from_secs(10),
+            event_loop(&mut terminal, &mut state, events, inbox, &mut exec, &mut Headless, first),
+        )
+        .await;
+        assert!(matches!(result, Ok(Ok(()))));
+        assert_eq!(
+            state.agents[0].turn,
+            crate::app::TurnState::Error { message: "no such directory".into() }
+        );
+    }
 }

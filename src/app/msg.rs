@@ -29,6 +29,8 @@ pub enum Msg {
     Wake,
     /// Draw everything again (after a suspend, or when the terminal regained focus).
     Redraw,
+    /// SIGTSTP from outside: suspend as Ctrl-Z does.
+    Suspend,
     /// SIGTERM or SIGHUP: stop every turn and leave without asking.
     Terminate,
 }

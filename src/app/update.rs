@@ -48,6 +48,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             }
         }
         Msg::Redraw => state.dirty = true,
+        Msg::Suspend => fx.push(Effect::Suspend),
         Msg::Terminate => quit_now(state, &mut fx),
     }
     fx
