@@ -350,7 +350,32 @@ fn a_prompt_after_the_separator_may_start_with_a_dash_and_stdin_works_too() {
 fn api_key_source_follows_the_environment() {
     let sim = Sim::new();
     let run = sim.turn(&[], "hi", &[("ANTHROPIC_API_KEY", "sk-test")]);
-    assert_eq!(run.events()[0]["apiKeySource"], "ANTHROPIC_API_KEY");
+    let events = run.events();
+    assert_eq!(events[0]["apiKeySource"], "ANTHROPIC_API_KEY");
+    // Billed per token: no subscription rate-limit window.
+    assert!(events.iter().all(|e| e["type"] != "rate_limit_event"));
+    let run = sim.turn(&[], "hi", &[]);
+    let events = run.events();
+    let rl = events.iter().find(|e| e["type"] == "rate_limit_event").expect("rate limit");
+    assert_eq!(rl["rate_limit_info"]["status"], "allowed");
+    assert_eq!(rl["rate_limit_info"]["rateLimitType"], "five_hour");
+    assert!(rl["rate_limit_info"]["resetsAt"].is_u64());
+    let run = sim.turn(&[], "hi\n/sim ratelimit", &[]);
+    let events = run.events();
+    let rl = events.iter().find(|e| e["type"] == "rate_limit_event").expect("rate limit");
+    assert_eq!(rl["rate_limit_info"]["status"], "allowed_warning");
+}
+
+#[test]
+fn continue_picks_the_latest_conversation_in_this_directory() {
+    let sim = Sim::new();
+    let first = sim.turn(&["--session-id", SID], "Remember the number 42", &[]);
+    assert!(first.status.success());
+    let run = sim.turn(&["--continue"], "what number?", &[]);
+    assert!(run.status.success());
+    check_turn(&run, &sim, SID);
+    let text = run.result()["result"].as_str().unwrap_or_default().to_string();
+    assert!(text.contains("Earlier you asked: \"Remember the number 42\""), "{text}");
 }
 
 #[test]
@@ -549,13 +574,12 @@ fn a_hang_dies_on_sigint_and_sigterm() {
     use std::io::BufRead;
     use std::os::unix::process::ExitStatusExt;
     let sim = Sim::new();
-    for signal in [libc::SIGINT, libc::SIGTERM] {
-        let mut child = spawn(
-            &sim,
-            &["-p", "--output-format", "stream-json", "--verbose", "--", "/sim hang"],
-            &[],
-            None,
-        );
+    let ids = [SID, "6c8d7f1e-2222-4333-8444-555566667777"];
+    for (signal, id) in [libc::SIGINT, libc::SIGTERM].into_iter().zip(ids) {
+        let args = ["-p", "--output-format", "stream-json", "--verbose", "--session-id", id, "--"];
+        let mut args = args.to_vec();
+        args.push("A long task\n/sim hang");
+        let mut child = spawn(&sim, &args, &[], None);
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -573,6 +597,11 @@ fn a_hang_dies_on_sigint_and_sigterm() {
         unsafe { libc::kill(pid, signal) };
         let run = finish(child);
         assert_eq!(run.status.signal(), Some(signal));
+        // The interrupted conversation can be resumed.
+        let run = sim.turn(&["--resume", id], "go on", &[]);
+        assert!(run.status.success(), "{}", run.stderr);
+        let text = run.result()["result"].as_str().unwrap_or_default().to_string();
+        assert!(text.contains("Earlier you asked: \"A long task\""), "{text}");
     }
 }
 

@@ -25,6 +25,8 @@ pub struct Directives {
     pub stderr_lines: u32,
     pub deny: bool,
     pub hang: bool,
+    /// The subscription's rate limit is close (`rate_limit_event` status `allowed_warning`).
+    pub rate_limit_warning: bool,
     /// Words that were not understood (reported on stderr, never fatal).
     pub unknown: Vec<String>,
 }
@@ -83,6 +85,7 @@ impl Directives {
             ("stderr", _) => self.stderr_lines = number.unwrap_or(3) as u32,
             ("deny" | "denial" | "permission", _) => self.deny = true,
             ("hang", _) => self.hang = true,
+            ("ratelimit" | "rate_limit", _) => self.rate_limit_warning = true,
             _ => self.unknown.push(word.to_string()),
         }
     }

@@ -30,6 +30,8 @@
 //! - `deny`: a Write (or the script's edits) is denied: `tool_result` with `is_error` and the
 //!   denial listed in the result's `permission_denials`;
 //! - `hang`: after init, sleep until a signal (SIGINT, SIGTERM) ends the process.
+//! - `ratelimit`: the `rate_limit_event` (written for subscriptions, i.e. without
+//!   `ANTHROPIC_API_KEY`) says `allowed_warning` instead of `allowed`.
 //!
 //! The simulation never writes a project file and never runs a shell; the supervisor persona
 //! runs `agentmux send ...` for real only when `AGENTMUX_SOCKET` is set (see `script`).

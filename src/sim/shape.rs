@@ -138,6 +138,23 @@ pub fn status_requesting(session_id: &str) -> Value {
     })
 }
 
+/// What a subscription's rate-limit headers say, after the first response.
+pub fn rate_limit(session_id: &str, status: &str, resets_at: u64) -> Value {
+    json!({
+        "type": "rate_limit_event",
+        "rate_limit_info": {
+            "status": status,
+            "resetsAt": resets_at,
+            "rateLimitType": "five_hour",
+            "overageStatus": "rejected",
+            "overageDisabledReason": "org_level_disabled",
+            "isUsingOverage": false
+        },
+        "uuid": uuid(),
+        "session_id": session_id
+    })
+}
+
 pub fn api_retry(session_id: &str, attempt: u32, delay_ms: f64, status: u16, error: &str) -> Value {
     json!({
         "type": "system",

@@ -176,6 +176,9 @@ impl Turn {
             self.hang()?;
         }
         self.retries()?;
+        if self.setup.api_key_source == "none" {
+            self.rate_limit()?;
+        }
         let total = script.calls.len();
         for (i, call) in script.calls.into_iter().enumerate() {
             let k = i as u32 + 1;
@@ -274,6 +277,18 @@ impl Turn {
             self.pace.wait_ms(delay);
         }
         Ok(())
+    }
+
+    /// Subscriptions report their five-hour window (the real CLI reads the response headers).
+    fn rate_limit(&mut self) -> io::Result<()> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let resets_at = (now / 3600 + 3) * 3600;
+        let status = if self.directives.rate_limit_warning { "allowed_warning" } else { "allowed" };
+        let v = shape::rate_limit(&self.setup.session_id, status, resets_at);
+        self.emit(v)
     }
 
     fn usage_for(&mut self, call: &Call, first: bool) -> Tokens {
