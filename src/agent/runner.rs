@@ -10,8 +10,15 @@
 //! - `TurnHandle::interrupt` stops the whole process group: SIGINT, then SIGTERM, then SIGKILL
 //!   after a grace period, without blocking the caller.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
+use tokio::sync::mpsc::Sender;
+
+use crate::agent::decode::{Frame, Framer};
+use crate::agent::pty::{self, ProcessState, PtySpawnError, Wake};
 use crate::agent::{AgentId, AgentSpec, Line};
 
 /// How to start claude: the real CLI's path, or agentmux's own simulated claude
@@ -115,18 +122,232 @@ pub enum SpawnError {
 #[derive(Debug)]
 pub struct TurnHandle {
     pub pid: Option<u32>,
+    state: Arc<ProcessState>,
 }
 
+/// How long each signal of an interrupt gets before the next, harder one.
+pub const INTERRUPT_GRACE: Duration = Duration::from_millis(1500);
+
+/// The last plain-text lines kept for `ExitInfo::tail`.
+const TAIL_LINES: usize = crate::agent::turn::TAIL_LINES;
+
+/// One read of the PTY; lines are batched per read.
+const READ_BUF: usize = 64 * 1024;
+
 impl TurnHandle {
+    /// Stops the turn's whole process group: SIGINT, then SIGTERM and SIGKILL each after
+    /// [`INTERRUPT_GRACE`] if a process of the group is still there. Returns at once; a second
+    /// call while one is under way does nothing.
     pub fn interrupt(&self) {
-        todo!("engine")
+        let Some(pgid) = self.pid else { return };
+        if self.state.exited.is_set() || !self.state.begin_interrupt() {
+            return;
+        }
+        let state = Arc::clone(&self.state);
+        let spawned = std::thread::Builder::new()
+            .name(format!("interrupt-{pgid}"))
+            .spawn(move || escalate(pgid, &state));
+        if spawned.is_err() {
+            // No thread to wait in: go straight to the end.
+            pty::signal_group(pgid, libc::SIGKILL);
+        }
+    }
+
+    /// Whether the process has been reaped.
+    pub fn has_exited(&self) -> bool {
+        self.state.exited.is_set()
     }
 }
 
-pub fn spawn_turn(
-    req: TurnRequest,
-    tx: tokio::sync::mpsc::Sender<EngineMsg>,
-) -> Result<TurnHandle, SpawnError> {
-    let _ = (req, tx);
-    todo!("engine")
+fn escalate(pgid: u32, state: &ProcessState) {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGKILL] {
+        if !pty::signal_group(pgid, sig) {
+            return; // nobody left in the group
+        }
+        if sig == libc::SIGKILL {
+            return;
+        }
+        // The leader exiting is the usual end; the rest of the group (children that ignore
+        // SIGINT, like a shell's background jobs) still gets the next signal.
+        state.exited.wait_timeout(INTERRUPT_GRACE);
+        let deadline = std::time::Instant::now() + INTERRUPT_GRACE;
+        while std::time::Instant::now() < deadline {
+            if !pty::signal_group(pgid, 0) {
+                return;
+            }
+            if state.exited.is_set() && group_all_gone(pgid) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+/// Whether every process still in group `pgid` is a zombie (only /proc knows; without it,
+/// assume not).
+fn group_all_gone(pgid: u32) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return false };
+    for entry in dir.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
+        // Fields after the name: state, ppid, pgrp.
+        let mut f = rest.split_whitespace();
+        let (state, _ppid, pgrp) = (f.next(), f.next(), f.next());
+        if pgrp.and_then(|p| p.parse::<u32>().ok()) == Some(pgid) && state != Some("Z") {
+            return false;
+        }
+    }
+    true
+}
+
+/// Spawns one turn in a fresh PTY and returns at once; see the module's contract.
+pub fn spawn_turn(req: TurnRequest, tx: Sender<EngineMsg>) -> Result<TurnHandle, SpawnError> {
+    let argv = crate::agent::argv::build_argv(
+        &req.spec,
+        &req.prompt,
+        &req.session,
+        &req.extra_args,
+    )?;
+    let opts = &req.spec.options;
+    let env = crate::agent::env::child_env(
+        crate::agent::env::parent_env(),
+        opts.env.as_ref(),
+        opts.billing(),
+        &req.extra_env,
+    )?;
+    if !req.spec.cwd.is_dir() {
+        return Err(SpawnError::NoCwd(req.spec.cwd.clone()));
+    }
+    let mut args = req.claude.pre_args.clone();
+    args.extend(argv);
+    let wake = Wake::new().map_err(|e| SpawnError::Pty(e.to_string()))?;
+    let notifier = wake.notifier().map_err(|e| SpawnError::Pty(e.to_string()))?;
+    let proc = pty::spawn(&req.claude.program, &args, &req.spec.cwd, env).map_err(|e| match e {
+        PtySpawnError::Pty(reason) => SpawnError::Pty(reason),
+        PtySpawnError::Spawn(reason) => {
+            SpawnError::Spawn { path: req.claude.program.clone(), reason }
+        }
+    })?;
+    let pid = proc.pid;
+    let state = ProcessState::new();
+
+    // The waiter reaps the child, then wakes the reader, which drains what is left and sends
+    // `Exited` last.
+    let (status_tx, status_rx) = std::sync::mpsc::channel();
+    let waiter_state = Arc::clone(&state);
+    let waiter = move || {
+        let status = pty::wait(pid);
+        waiter_state.exited.set();
+        let _ = status_tx.send(status);
+        notifier.notify();
+    };
+    if let Err(e) = std::thread::Builder::new().name(format!("wait-{pid}")).spawn(waiter) {
+        // Without a waiter nobody could ever report the exit: stop the process now.
+        pty::signal_group(pid, libc::SIGKILL);
+        let _ = pty::wait(pid);
+        return Err(SpawnError::Spawn {
+            path: req.claude.program.clone(),
+            reason: format!("no thread to wait for it: {e}"),
+        });
+    }
+
+    let (agent, turn, max_line_bytes) = (req.agent, req.turn, req.max_line_bytes);
+    let reader = proc.into_reader(wake);
+    let read_loop = move || {
+        read_turn(agent, turn, max_line_bytes, reader, &tx, pid, status_rx);
+    };
+    if let Err(e) = std::thread::Builder::new().name(format!("read-{pid}")).spawn(read_loop) {
+        pty::signal_group(pid, libc::SIGKILL);
+        return Err(SpawnError::Spawn {
+            path: req.claude.program.clone(),
+            reason: format!("no thread to read it: {e}"),
+        });
+    }
+    Ok(TurnHandle { pid: Some(pid), state })
+}
+
+/// The reader thread: `Started`, every line in batches per read, then exactly one `Exited`.
+fn read_turn(
+    agent: AgentId,
+    turn: u64,
+    max_line_bytes: usize,
+    mut reader: pty::PtyReader,
+    tx: &Sender<EngineMsg>,
+    pid: u32,
+    status_rx: std::sync::mpsc::Receiver<std::io::Result<pty::ExitStatus>>,
+) {
+    // When the app is gone, keep reading (and dropping) so the process never blocks on a full
+    // terminal.
+    let mut app_gone = tx.blocking_send(EngineMsg::Started { agent, turn, pid: Some(pid) }).is_err();
+    let mut framer = Framer::new(max_line_bytes);
+    let mut frames = Vec::new();
+    let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
+    let mut buf = vec![0u8; READ_BUF];
+    let mut read_error = None;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => {
+                read_error = Some(e);
+                break;
+            }
+        };
+        framer.push(&buf[..n], &mut frames);
+        send_frames(agent, turn, &mut frames, &mut tail, tx, &mut app_gone);
+    }
+    framer.finish(&mut frames);
+    send_frames(agent, turn, &mut frames, &mut tail, tx, &mut app_gone);
+    // Release the terminal before waiting: a process still writing gets EIO, not a stall.
+    drop(reader);
+
+    let mut tail: Vec<String> = tail.into();
+    let exit = match status_rx.recv() {
+        Ok(Ok(status)) => ExitInfo { code: status.code, signal: status.signal, tail },
+        Ok(Err(e)) => {
+            tail.push(format!("agentmux could not wait for the process: {e}"));
+            ExitInfo { code: None, signal: None, tail }
+        }
+        Err(_) => {
+            tail.push("agentmux lost the process's waiter".into());
+            ExitInfo { code: None, signal: None, tail }
+        }
+    };
+    let exit = match read_error {
+        Some(e) => {
+            let mut exit = exit;
+            exit.tail.push(format!("agentmux could not read the terminal: {e}"));
+            exit
+        }
+        None => exit,
+    };
+    let _ = tx.blocking_send(EngineMsg::Exited { agent, turn, exit });
+}
+
+fn send_frames(
+    agent: AgentId,
+    turn: u64,
+    frames: &mut Vec<Frame>,
+    tail: &mut VecDeque<String>,
+    tx: &Sender<EngineMsg>,
+    app_gone: &mut bool,
+) {
+    if frames.is_empty() {
+        return;
+    }
+    let lines: Vec<(String, Line)> = frames.drain(..).map(Frame::decode).collect();
+    for (_, line) in &lines {
+        if let Line::Text(t) = line {
+            if tail.len() == TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(t.clone());
+        }
+    }
+    if !*app_gone {
+        *app_gone = tx.blocking_send(EngineMsg::Lines { agent, turn, lines }).is_err();
+    }
 }
