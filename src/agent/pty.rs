@@ -152,10 +152,8 @@ impl ExitFlag {
     /// Waits until set or until `timeout`; says whether it is set.
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         let done = self.done.lock().unwrap_or_else(|p| p.into_inner());
-        let (done, _) = self
-            .cv
-            .wait_timeout_while(done, timeout, |d| !*d)
-            .unwrap_or_else(|p| p.into_inner());
+        let (done, _) =
+            self.cv.wait_timeout_while(done, timeout, |d| !*d).unwrap_or_else(|p| p.into_inner());
         *done
     }
 }
@@ -271,7 +269,9 @@ impl PtyReader {
 pub fn process_gone(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         // The state follows the parenthesised command name.
-        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Ok(stat) => {
+            stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        }
         Err(_) => true,
     }
 }

@@ -205,12 +205,8 @@ fn group_all_gone(pgid: u32) -> bool {
 
 /// Spawns one turn in a fresh PTY and returns at once; see the module's contract.
 pub fn spawn_turn(req: TurnRequest, tx: Sender<EngineMsg>) -> Result<TurnHandle, SpawnError> {
-    let argv = crate::agent::argv::build_argv(
-        &req.spec,
-        &req.prompt,
-        &req.session,
-        &req.extra_args,
-    )?;
+    let argv =
+        crate::agent::argv::build_argv(&req.spec, &req.prompt, &req.session, &req.extra_args)?;
     let opts = &req.spec.options;
     let env = crate::agent::env::child_env(
         crate::agent::env::parent_env(),
@@ -281,7 +277,8 @@ fn read_turn(
 ) {
     // When the app is gone, keep reading (and dropping) so the process never blocks on a full
     // terminal.
-    let mut app_gone = tx.blocking_send(EngineMsg::Started { agent, turn, pid: Some(pid) }).is_err();
+    let mut app_gone =
+        tx.blocking_send(EngineMsg::Started { agent, turn, pid: Some(pid) }).is_err();
     let mut framer = Framer::new(max_line_bytes);
     let mut frames = Vec::new();
     let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
