@@ -57,6 +57,9 @@ commands! {
     PageDown => "page-down", "scroll down a page";
     ScrollTop => "scroll-top", "scroll to the top";
     ScrollBottom => "scroll-bottom", "scroll to the bottom and follow";
+    SelectPrev => "select-prev", "select the previous tool call";
+    SelectNext => "select-next", "select the next tool call";
+    ToggleExpand => "toggle", "expand / collapse the selected tool call";
     NewAgent => "new-agent", "create a new agent";
     CloseAgent => "close-agent", "close the focused agent";
     Help => "help", "show / hide this help";

@@ -103,17 +103,17 @@ pub fn text(text: &str) -> Event {
     })
 }
 
-pub fn tool(name: &str, input: serde_json::Value) -> Event {
+pub fn tool(id: &str, name: &str, input: serde_json::Value) -> Event {
     Event::Assistant(MessageEvent {
-        content: vec![ContentBlock::ToolUse { id: "t1".into(), name: name.into(), input }],
+        content: vec![ContentBlock::ToolUse { id: id.into(), name: name.into(), input }],
         ..Default::default()
     })
 }
 
-pub fn tool_result(content: &str, is_error: bool) -> Event {
+pub fn tool_result(id: &str, content: &str, is_error: bool) -> Event {
     Event::User(MessageEvent {
         content: vec![ContentBlock::ToolResult {
-            tool_use_id: "t1".into(),
+            tool_use_id: id.into(),
             content: content.into(),
             is_error,
         }],

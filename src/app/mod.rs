@@ -1,7 +1,6 @@
 //! The application core, Elm style: [`Msg`] in, [`update`] changes the [`State`] and returns
 //! [`Effect`]s for the loop to carry out; views (`ui`) only read the state.
 
-pub mod body;
 pub mod command;
 pub mod effect;
 pub mod form;

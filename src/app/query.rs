@@ -1,4 +1,4 @@
-//! Plain questions about the state, for the control socket (`ls`, `tail`, `wait`) and the views.
+//! Plain questions about the state, for the control socket (`ls`, `wait`) and the views.
 
 use std::time::Duration;
 
@@ -64,13 +64,6 @@ impl State {
     pub fn has_work(&self, name: &str) -> Option<bool> {
         let a = &self.agents[self.index_named(name)?];
         Some(a.turn.is_active() || !a.queue.is_empty())
-    }
-
-    /// The last `n` lines of an agent's transcript as plain text.
-    pub fn tail(&self, name: &str, n: usize) -> Option<Vec<String>> {
-        let a = &self.agents[self.index_named(name)?];
-        let lines = a.body.lines();
-        Some(lines[lines.len().saturating_sub(n)..].iter().map(|l| l.text.clone()).collect())
     }
 
     /// How long an agent's turn has been running.

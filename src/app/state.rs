@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use ratatui::layout::Rect;
 use tui_textarea::TextArea;
 
-use super::body::{Body, Scroll};
 use super::form::Form;
 use super::keymap::Keymap;
 use crate::agent::{
@@ -16,6 +15,7 @@ use crate::agent::{
 };
 use crate::config::Team;
 use crate::layout::{self, Arrangement, PaneParts, Placed, TileRequest, Tiling};
+use crate::transcript::{Scroll, Transcript, TranscriptView, Viewport};
 
 /// One spinner frame; also how often a running pane's elapsed time can change on screen.
 pub const SPINNER_FRAME: Duration = Duration::from_millis(100);
@@ -61,8 +61,9 @@ impl TurnState {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TurnReport {
     pub interrupt_requested: bool,
-    /// (subtype, is_error, first error) of the `result` line.
-    pub result: Option<(String, bool, Option<String>)>,
+    /// A `result` line arrived; `failure` says why the turn failed when it did.
+    pub result_seen: bool,
+    pub failure: Option<String>,
     pub rate_limited: Option<Option<i64>>,
     /// An `api_retry` with this HTTP status is going on.
     pub retrying: Option<u16>,
@@ -90,7 +91,7 @@ pub struct Agent {
     pub turns: u32,
     pub cost_usd: f64,
     pub tokens: u64,
-    pub body: Body,
+    pub transcript: Transcript,
     pub scroll: Scroll,
     pub input: TextArea<'static>,
     pub history: Vec<String>,
@@ -116,8 +117,8 @@ impl Agent {
             turns: 0,
             cost_usd: 0.0,
             tokens: 0,
-            body: Body::default(),
-            scroll: Scroll::default(),
+            transcript: Transcript::new(),
+            scroll: Scroll::new(),
             input: new_input(),
             history: Vec::new(),
             history_pos: None,
@@ -312,13 +313,17 @@ impl State {
         layout::pane_parts(placed.rect, placed.collapsed, agent.queue.len(), input_lines)
     }
 
-    /// The body height of a pane on screen (for page scrolling).
-    pub fn body_height(&self, pane: usize) -> usize {
-        self.tiling()
-            .placed
-            .iter()
-            .find(|p| p.pane == pane)
-            .map_or(1, |p| usize::from(self.pane_parts(p).body.height).max(1))
+    /// Where a pane's transcript is drawn, when the pane is on screen.
+    pub fn body_rect(&self, pane: usize) -> Option<Rect> {
+        self.tiling().placed.iter().find(|p| p.pane == pane).map(|p| self.pane_parts(p).body)
+    }
+
+    /// The scroll math's view of a pane (lines at its width, rows it shows).
+    pub fn viewport(&self, pane: usize) -> Viewport {
+        match (self.agents.get(pane), self.body_rect(pane)) {
+            (Some(a), Some(body)) => TranscriptView::viewport(&a.transcript, body),
+            _ => Viewport::new(0, 1),
+        }
     }
 
     /// When the screen next changes by itself: the next spinner frame while any agent works.
@@ -355,8 +360,8 @@ impl State {
                 SessionArg::New(id)
             }
         };
-        agent.body.push_user(&prompt);
-        agent.scroll.to_bottom();
+        agent.transcript.push_prompt(&prompt);
+        agent.scroll.end();
         self.dirty = true;
         Some(TurnRequest {
             agent: agent.id,

@@ -12,9 +12,7 @@ use super::state::{Confirm, Overlay, State, TurnState};
 use crate::agent::event::{Event, SystemKind};
 use crate::agent::{AgentId, AgentSpec, Billing, EngineMsg, ExitInfo, Line};
 use crate::layout::{self, Arrangement, Direction};
-
-/// Lines the mouse wheel scrolls.
-const WHEEL_LINES: isize = 3;
+use crate::transcript::{result_failure, NoteLevel, Scroll, TurnFooter, TurnStatus, Viewport};
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     let mut fx = Vec::new();
@@ -30,7 +28,8 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         Msg::SpawnFailed { agent, turn, error } => {
             if let Some(i) = current(state, agent, turn) {
                 let a = &mut state.agents[i];
-                a.body.push(super::body::LineKind::Error, &format!("could not start: {error}"));
+                a.transcript.push_error(&format!("could not start: {error}"));
+                a.transcript.end_turn(TurnFooter::new(TurnStatus::Failed(error.clone())));
                 a.turn = TurnState::Error { message: error };
                 state.dirty = true;
             }
@@ -203,12 +202,34 @@ fn pane_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec
             state.flash = Some(format!("layout: {}", state.arrangement.name()));
             state.dirty = true;
         }
-        Command::ScrollUp => scroll_focused(state, |s, t, h| s.by(-1, t, h)),
-        Command::ScrollDown => scroll_focused(state, |s, t, h| s.by(1, t, h)),
-        Command::PageUp => scroll_focused(state, |s, t, h| s.by(-(page(h) as isize), t, h)),
-        Command::PageDown => scroll_focused(state, |s, t, h| s.by(page(h) as isize, t, h)),
-        Command::ScrollTop => scroll_focused(state, |s, t, h| s.to_top(t, h)),
-        Command::ScrollBottom => scroll_focused(state, |s, _, _| s.to_bottom()),
+        Command::ScrollUp => scroll_focused(state, |s, v| s.up(1, v)),
+        Command::ScrollDown => scroll_focused(state, |s, v| s.down(1, v)),
+        Command::PageUp => scroll_focused(state, |s, v| s.page_up(v)),
+        Command::PageDown => scroll_focused(state, |s, v| s.page_down(v)),
+        Command::ScrollTop => scroll_focused(state, |s, v| s.home(v)),
+        Command::ScrollBottom => scroll_focused(state, |s, _| s.end()),
+        Command::SelectPrev | Command::SelectNext => {
+            let focus = state.focus;
+            let Some(a) = state.agents.get_mut(focus) else { return };
+            let selected = if command == Command::SelectPrev {
+                a.transcript.select_prev()
+            } else {
+                a.transcript.select_next()
+            };
+            reveal(state, focus, selected);
+            state.dirty = true;
+        }
+        Command::ToggleExpand => {
+            let focus = state.focus;
+            let Some(a) = state.agents.get_mut(focus) else { return };
+            if a.transcript.selected().is_none() {
+                a.transcript.select_prev();
+            }
+            a.transcript.toggle_selected();
+            let selected = a.transcript.selected();
+            reveal(state, focus, selected);
+            state.dirty = true;
+        }
         Command::NewAgent => {
             let model = state.defaults.model.clone();
             state.overlay =
@@ -236,17 +257,22 @@ fn pane_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec
     }
 }
 
-/// A page scroll keeps a couple of lines of context.
-fn page(height: usize) -> usize {
-    height.saturating_sub(2).max(1)
+fn scroll_focused(state: &mut State, f: impl FnOnce(&mut Scroll, Viewport)) {
+    let v = state.viewport(state.focus);
+    if let Some(a) = state.focused_mut() {
+        f(&mut a.scroll, v);
+        state.dirty = true;
+    }
 }
 
-fn scroll_focused(state: &mut State, f: impl FnOnce(&mut super::body::Scroll, usize, usize)) {
-    let height = state.body_height(state.focus);
-    if let Some(a) = state.focused_mut() {
-        let total = a.body.len();
-        f(&mut a.scroll, total, height);
-        state.dirty = true;
+/// Scroll a pane so that a selected cell is on screen.
+fn reveal(state: &mut State, pane: usize, cell: Option<usize>) {
+    let (Some(cell), Some(body)) = (cell, state.body_rect(pane)) else { return };
+    let v = state.viewport(pane);
+    if let Some(a) = state.agents.get_mut(pane) {
+        if let Some((top, height)) = a.transcript.cell_span(cell, body.width) {
+            a.scroll.reveal(top, height, v);
+        }
     }
 }
 
@@ -504,13 +530,37 @@ fn on_mouse(state: &mut State, m: MouseEvent) {
     let tiling = state.tiling();
     let Some(pane) = layout::hit(&tiling.placed, m.column, m.row) else { return };
     match m.kind {
-        MouseEventKind::Down(MouseButton::Left) => state.set_focus(pane),
+        MouseEventKind::Down(MouseButton::Left) => {
+            state.set_focus(pane);
+            // A click on a tool call (or other expandable cell) opens or closes it.
+            let Some(body) = state.body_rect(pane) else { return };
+            let inside = m.column >= body.x
+                && m.column < body.x + body.width
+                && m.row >= body.y
+                && m.row < body.y + body.height;
+            if !inside {
+                return;
+            }
+            let v = state.viewport(pane);
+            let Some(a) = state.agents.get_mut(pane) else { return };
+            let line = a.scroll.top(v) + usize::from(m.row - body.y);
+            if let Some(cell) = a.transcript.cell_at_line(line, body.width) {
+                let expandable = a.transcript.get(cell).is_some_and(|c| c.is_expandable());
+                if expandable {
+                    a.transcript.select(Some(cell));
+                    a.transcript.toggle(cell);
+                    state.dirty = true;
+                }
+            }
+        }
         MouseEventKind::ScrollUp | MouseEventKind::ScrollDown => {
-            let delta = if m.kind == MouseEventKind::ScrollUp { -WHEEL_LINES } else { WHEEL_LINES };
-            let height = state.body_height(pane);
+            let v = state.viewport(pane);
             if let Some(a) = state.agents.get_mut(pane) {
-                let total = a.body.len();
-                a.scroll.by(delta, total, height);
+                if m.kind == MouseEventKind::ScrollUp {
+                    a.scroll.wheel_up(v);
+                } else {
+                    a.scroll.wheel_down(v);
+                }
                 state.dirty = true;
             }
         }
@@ -552,7 +602,7 @@ fn on_engine(state: &mut State, msg: EngineMsg, fx: &mut Vec<Effect>) {
 
 fn on_line(state: &mut State, i: usize, line: &Line, fx: &mut Vec<Effect>) {
     let a = &mut state.agents[i];
-    a.body.apply(line);
+    a.transcript.apply(line);
     let Line::Event(ev) = line else { return };
     // Adopt the id the CLI reports: that is the conversation follow-ups must resume.
     if let Some(sid) = ev.session_id() {
@@ -601,18 +651,17 @@ fn on_line(state: &mut State, i: usize, line: &Line, fx: &mut Vec<Effect>) {
             if let Some(u) = &r.usage {
                 a.tokens += u.total();
             }
-            let first_error =
-                r.errors.first().cloned().or_else(|| r.result.clone().filter(|_| r.is_error));
             // A resume of a conversation the CLI does not have: start a new one next time.
             if r.errors.iter().any(|e| e.contains("No conversation found")) {
                 a.session_live = false;
                 a.session = None;
-                a.body.push(
-                    super::body::LineKind::Dim,
-                    "(the session was not found; the next message starts a new one)",
+                a.transcript.push_note(
+                    "the session was not found; the next message starts a new one",
+                    NoteLevel::Info,
                 );
             }
-            a.report.result = Some((r.subtype.clone(), r.is_error, first_error));
+            a.report.result_seen = true;
+            a.report.failure = result_failure(r);
         }
         _ => {}
     }
@@ -622,34 +671,35 @@ fn on_exit(state: &mut State, i: usize, exit: ExitInfo, fx: &mut Vec<Effect>) {
     let a = &mut state.agents[i];
     let report = std::mem::take(&mut a.report);
     a.pid = None;
+    // The footer the result described, or one saying how the turn ended without it.
+    let mut footer = a.transcript.result_footer().cloned();
     a.turn = if report.interrupt_requested {
+        let f = footer.get_or_insert_with(|| TurnFooter::new(TurnStatus::Interrupted));
+        f.status = TurnStatus::Interrupted;
         TurnState::Interrupted
     } else if let Some(resets_at) = report.rate_limited {
         TurnState::RateLimited { resets_at }
+    } else if let Some(message) = report.failure {
+        TurnState::Error { message }
+    } else if report.result_seen || exit.success() {
+        TurnState::Idle
     } else {
-        match report.result {
-            Some((subtype, is_error, err)) if is_error || subtype != "success" => {
-                TurnState::Error { message: err.unwrap_or(subtype) }
-            }
-            Some(_) => TurnState::Idle,
-            None if exit.success() => TurnState::Idle,
-            None => {
-                let why = exit
-                    .tail
-                    .iter()
-                    .rev()
-                    .find(|l| !l.trim().is_empty())
-                    .cloned()
-                    .or_else(|| exit.signal.clone().map(|s| format!("killed by {s}")))
-                    .unwrap_or_else(|| match exit.code {
-                        Some(c) => format!("exited with code {c}"),
-                        None => "exited".into(),
-                    });
-                a.body.push(super::body::LineKind::Error, &why);
-                TurnState::Error { message: why }
-            }
-        }
+        let why = exit
+            .tail
+            .iter()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .cloned()
+            .or_else(|| exit.signal.clone().map(|s| format!("killed by {s}")))
+            .unwrap_or_else(|| match exit.code {
+                Some(c) => format!("exited with code {c}"),
+                None => "exited".into(),
+            });
+        a.transcript.push_error(&why);
+        footer = Some(TurnFooter::new(TurnStatus::Failed(why.clone())));
+        TurnState::Error { message: why }
     };
+    a.transcript.end_turn(footer.unwrap_or_else(|| TurnFooter::new(TurnStatus::Done)));
     state.dirty = true;
     // The next queued follow-up starts now, unless the user stopped the agent.
     let interrupted = matches!(a.turn, TurnState::Interrupted);

@@ -4,14 +4,14 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Widget};
+use ratatui::text::Span;
+use ratatui::widgets::{Block, BorderType, Borders, Widget};
 
 use super::header::{header_line, truncate};
-use crate::app::body::LineKind;
 use crate::app::state::Agent;
 use crate::app::{Command, Context, State};
 use crate::layout::Placed;
+use crate::transcript::TranscriptView;
 
 pub fn border_style(focused: bool, supervisor: bool) -> Style {
     match (focused, supervisor) {
@@ -38,7 +38,7 @@ pub fn render(state: &State, placed: &Placed, buf: &mut Buffer) {
         let header = header_line(state, agent, width);
         buf.set_line(row.x + 2.min(row.width), row.y, &header, row.width.saturating_sub(2));
         if !placed.collapsed {
-            draw_body(agent, parts.body, buf);
+            draw_body(agent, focused, parts.body, buf);
         }
         return;
     }
@@ -56,7 +56,7 @@ pub fn render(state: &State, placed: &Placed, buf: &mut Buffer) {
     header.spans.push(Span::raw(" "));
     buf.set_line(rect.x + 1, rect.y, &header, rect.width.saturating_sub(2));
 
-    draw_body(agent, parts.body, buf);
+    draw_body(agent, focused, parts.body, buf);
     draw_queue(agent, parts.queue, buf);
     if parts.rule.height > 0 {
         let hint = if agent.queue.is_empty() {
@@ -79,50 +79,19 @@ pub fn render(state: &State, placed: &Placed, buf: &mut Buffer) {
     }
 }
 
-fn line_style(kind: LineKind) -> Style {
-    match kind {
-        LineKind::User => Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD),
-        LineKind::Assistant => Style::default(),
-        LineKind::Tool => Style::default().fg(Color::Blue),
-        LineKind::ToolResult => Style::default().fg(Color::DarkGray),
-        LineKind::Error => Style::default().fg(Color::Red),
-        LineKind::Dim => Style::default().fg(Color::DarkGray),
-        LineKind::Footer => Style::default().fg(Color::Green).add_modifier(Modifier::DIM),
-    }
-}
-
-/// The transcript: the lines in the scroll window, and a note when new output waits below.
-fn draw_body(agent: &Agent, area: Rect, buf: &mut Buffer) {
+/// The transcript through its widget (only the visible cells are drawn), or a note while empty.
+fn draw_body(agent: &Agent, focused: bool, area: Rect, buf: &mut Buffer) {
     if area.height == 0 || area.width == 0 {
         return;
     }
-    if agent.body.is_empty() {
+    if agent.transcript.is_empty() {
         let note =
             if agent.turn.is_active() { "waiting for the first output…" } else { "no turns yet" };
         let note = truncate(note, usize::from(area.width));
         buf.set_string(area.x, area.y, note, Style::default().fg(Color::DarkGray));
         return;
     }
-    let height = usize::from(area.height);
-    let window = agent.scroll.window(agent.body.len(), height);
-    let lines: Vec<Line> = agent.body.lines()[window.start..]
-        .iter()
-        .take(height)
-        .map(|l| Line::styled(l.text.clone(), line_style(l.kind)))
-        .collect();
-    Paragraph::new(lines).render(area, buf);
-    if window.below > 0 {
-        let note = format!(" ↓ {} more ", window.below);
-        let note = truncate(&note, usize::from(area.width));
-        let w = unicode_width::UnicodeWidthStr::width(note.as_str()) as u16;
-        let y = area.y + area.height - 1;
-        buf.set_string(
-            area.x + area.width - w,
-            y,
-            note,
-            Style::default().fg(Color::Black).bg(Color::Yellow),
-        );
-    }
+    TranscriptView::new(&agent.transcript, &agent.scroll).show_selection(focused).render(area, buf);
 }
 
 fn draw_queue(agent: &Agent, area: Rect, buf: &mut Buffer) {

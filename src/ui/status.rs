@@ -29,7 +29,7 @@ fn relevant(state: &State, command: Command) -> bool {
         Command::Send | Command::Newline => focused.is_some(),
         Command::FocusNext => state.agents.len() > 1,
         Command::Zoom => !state.agents.is_empty(),
-        Command::PageUp => focused.is_some_and(|a| !a.body.is_empty()),
+        Command::PageUp => focused.is_some_and(|a| !a.transcript.is_empty()),
         _ => true,
     }
 }

@@ -49,10 +49,10 @@ fn busy_team(size: (u16, u16)) -> State {
             1,
             vec![
                 init(&sid(1), "none"),
-                tool("Read", serde_json::json!({"file_path": "src/lib.rs"})),
-                tool_result("fn add(a: i32, b: i32) -> i32 {\n    a - b\n}", false),
-                tool("Bash", serde_json::json!({"command": "cargo test"})),
-                tool_result("error: test failed", true),
+                tool("t1", "Read", serde_json::json!({"file_path": "src/lib.rs"})),
+                tool_result("t1", "fn add(a: i32, b: i32) -> i32 {\n    a - b\n}", false),
+                tool("t2", "Bash", serde_json::json!({"command": "cargo test"})),
+                tool_result("t2", "error: test failed", true),
                 text("The `add` function subtracts. Fixed it;\nall 12 tests pass now."),
                 result(&sid(1), "success", 0.0432),
             ],
@@ -195,10 +195,34 @@ fn a_scrolled_pane_says_how_much_waits_below() {
     for i in 0..20 {
         full_turn(&mut s, 0, &format!("question {i}"), "answer", &sid(1));
     }
+    send(&mut s, 0, "and now?");
+    let id = s.agents[0].id;
     update(&mut s, key(KeyCode::PageUp));
-    let below = s.body_height(0) - 2;
-    let text = screen(&s);
-    assert!(text.contains(&format!("↓ {below} more")), "{text}");
+    let below = s.viewport(0).height - 1;
+    let shown = screen(&s);
+    assert!(shown.contains(&format!("↓ {below} more lines")), "{shown}");
+    // Output arriving while scrolled up is counted as new, and the view stays put.
+    let top = s.agents[0].scroll.top(s.viewport(0));
+    update(&mut s, lines(id, 21, vec![text("line one\n\nline two")]));
+    assert_eq!(s.agents[0].scroll.top(s.viewport(0)), top);
+    let shown = screen(&s);
+    assert!(shown.contains("new lines"), "{shown}");
     update(&mut s, key_mod(KeyCode::End, KeyModifiers::CONTROL));
-    assert!(!screen(&s).contains("more"));
+    assert!(!screen(&s).contains("↓"));
+}
+
+#[test]
+fn a_tool_call_expands_and_collapses() {
+    let mut s = busy_team((80, 24));
+    s.set_focus(1);
+    update(&mut s, key_mod(KeyCode::Char('z'), KeyModifiers::ALT));
+    // Select the Read call (the last expandable cell but one) and open it.
+    update(&mut s, key_mod(KeyCode::Char(','), KeyModifiers::ALT));
+    update(&mut s, key_mod(KeyCode::Char(','), KeyModifiers::ALT));
+    update(&mut s, key_mod(KeyCode::Char('o'), KeyModifiers::CONTROL));
+    let open = screen(&s);
+    assert!(open.contains("a - b"), "the result shows: {open}");
+    insta::assert_snapshot!("tool_expanded_80x24", open);
+    update(&mut s, key_mod(KeyCode::Char('o'), KeyModifiers::CONTROL));
+    assert!(!screen(&s).contains("a - b"), "collapsed again");
 }
