@@ -37,6 +37,11 @@
 //!   directories...", even inside the cwd; for Write "Claude requested permissions to write to
 //!   <path>, but you haven't granted it yet.") and the `result` lists it in
 //!   `permission_denials`, subtype still `success`. `--allowedTools 'Bash(touch:*)'` lets it run.
+//!   A command that writes no file, e.g. `agentmux send worker hi`, is denied with the text
+//!   "This command requires approval". `--allowedTools 'Bash(agentmux send:*)' 'Bash(agentmux
+//!   ls:*)'` (the flag takes several values, ended by `--`) allows `agentmux send worker "..."`,
+//!   `agentmux ls && agentmux send worker hi` and `echo hi | agentmux send worker -`, and still
+//!   denies `agentmux kill worker`. Bash runs with the child's `PATH`.
 //!   A tool in `--disallowedTools` is not offered at all: calling it gives "No such tool
 //!   available" and is NOT listed in `permission_denials`.
 //! - `--resume <unknown id>`: a plain-text line `No conversation found with session ID: <id>`,
