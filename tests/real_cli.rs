@@ -1,7 +1,9 @@
-//! The real Claude Code CLI (2.1.197) against a loopback stand-in of the Messages API.
+//! The real Claude Code CLI (2.1.197) driven through agentmux's engine (`spawn_turn`), against
+//! a loopback stand-in of the Messages API (`support::fake_api`).
 //!
 //! Needs the CLI (see `support::cli::find_claude`); without it these tests print a skip note and
-//! pass, except in CI where its absence fails them. No request leaves 127.0.0.1.
+//! pass, except in CI where its absence fails them. No request leaves 127.0.0.1. Each test is one
+//! scenario, so libtest runs them in parallel; a turn takes about half a second.
 
 mod support;
 
@@ -10,6 +12,12 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use agentmux::agent::event::{ContentBlock, Init, ResultEvent, SystemKind};
+use agentmux::agent::turn::{Turn, TurnState};
+use agentmux::agent::{
+    spawn_turn, AgentId, AgentOptions, AgentSpec, Billing, ClaudeCmd, EngineMsg, Event, ExitInfo,
+    Line, PermissionMode, SessionArg, TurnHandle, TurnRequest, DEFAULT_MAX_LINE_BYTES,
+};
 use serde_json::{json, Value};
 use support::cli::{claude_or_skip, offline_env, run_in_pty, PtyRun};
 use support::fake_api::{Countdown, FakeApi, MessagesRequest, Reply};
@@ -69,54 +77,409 @@ impl Sandbox {
     }
 }
 
-fn run(claude: &Path, sandbox: &Sandbox, api: &FakeApi, args: &[&str]) -> PtyRun {
-    let mut argv = vec!["-p", "--output-format", "stream-json", "--verbose"];
-    argv.extend_from_slice(args);
-    run_in_pty(
-        claude,
-        &argv,
-        &sandbox.work(),
-        &offline_env(&api.base_url(), &sandbox.home()),
-        TURN_TIMEOUT,
-    )
-    .unwrap_or_else(|e| panic!("running claude {argv:?}: {e}"))
-}
-
-fn result_of(run: &PtyRun) -> Value {
-    run.json_lines()
-        .into_iter()
-        .find(|v| v["type"] == "result")
-        .unwrap_or_else(|| panic!("no result line in:\n{}", run.text()))
-}
-
 fn uuid() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-#[test]
-fn a_turn_streams_text_and_a_resume_sees_the_first_turn() {
+/// Everything the engine reported for one turn.
+struct TurnOutput {
+    lines: Vec<(String, Line)>,
+    exit: ExitInfo,
+    /// The turn's lifecycle, fed the same lines and exit as the app would.
+    turn: Turn,
+}
+
+impl TurnOutput {
+    fn events(&self) -> impl Iterator<Item = &Event> {
+        self.lines.iter().filter_map(|(_, l)| match l {
+            Line::Event(e) => Some(e),
+            _ => None,
+        })
+    }
+
+    /// The plain-text (non-JSON) lines.
+    fn texts(&self) -> Vec<&str> {
+        self.lines
+            .iter()
+            .filter_map(|(_, l)| match l {
+                Line::Text(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// All lines as read, for failure messages.
+    fn dump(&self) -> String {
+        let lines: Vec<&str> = self.lines.iter().map(|(raw, _)| raw.as_str()).collect();
+        format!("exit {:?}\n{}", self.exit, lines.join("\n"))
+    }
+
+    fn init(&self) -> Option<&Init> {
+        self.events().find_map(|e| match e {
+            Event::System(s) => match &s.kind {
+                SystemKind::Init(init) => Some(init),
+                _ => None,
+            },
+            _ => None,
+        })
+    }
+
+    fn result(&self) -> &ResultEvent {
+        self.events()
+            .find_map(|e| match e {
+                Event::Result(r) => Some(r),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no result event:\n{}", self.dump()))
+    }
+
+    fn blocks<'a>(&'a self, user: bool) -> impl Iterator<Item = &'a ContentBlock> + 'a {
+        self.events()
+            .filter_map(move |e| match (e, user) {
+                (Event::User(m), true) | (Event::Assistant(m), false) => Some(&m.content),
+                _ => None,
+            })
+            .flatten()
+    }
+
+    /// (content, is_error) of every tool result the CLI reported.
+    fn tool_results(&self) -> Vec<(String, bool)> {
+        self.blocks(true)
+            .filter_map(|b| match b {
+                ContentBlock::ToolResult { content, is_error, .. } => {
+                    Some((content.clone(), *is_error))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// (name, input) of every tool call the assistant made.
+    fn tool_uses(&self) -> Vec<(String, Value)> {
+        self.blocks(false)
+            .filter_map(|b| match b {
+                ContentBlock::ToolUse { name, input, .. } => Some((name.clone(), input.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The streamed text deltas, concatenated.
+    fn streamed_text(&self) -> String {
+        use agentmux::agent::event::StreamKind;
+        self.events()
+            .filter_map(|e| match e {
+                Event::Stream(s) => match &s.kind {
+                    StreamKind::TextDelta { text, .. } => Some(text.as_str()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// One agent with a sandboxed home and cwd, billed per token so the fake key reaches the CLI.
+struct Agent {
+    claude: PathBuf,
+    sandbox: Sandbox,
+    options: AgentOptions,
+    turns: u64,
+}
+
+impl Agent {
+    fn new(claude: PathBuf) -> Agent {
+        Agent {
+            claude,
+            sandbox: Sandbox::new(),
+            options: AgentOptions { billing: Some(Billing::Api), ..Default::default() },
+            turns: 0,
+        }
+    }
+
+    fn with(mut self, options: AgentOptions) -> Agent {
+        self.options = AgentOptions { billing: Some(Billing::Api), ..options };
+        self
+    }
+
+    fn request(&mut self, api: &FakeApi, prompt: &str, session: SessionArg) -> TurnRequest {
+        self.turns += 1;
+        let mut spec = AgentSpec::new("real", self.sandbox.work());
+        spec.options = self.options.clone();
+        TurnRequest {
+            agent: AgentId(7),
+            turn: self.turns,
+            claude: ClaudeCmd::real(&self.claude),
+            spec,
+            prompt: prompt.to_string(),
+            session,
+            extra_env: offline_env(&api.base_url(), &self.sandbox.home()),
+            extra_args: Vec::new(),
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+        }
+    }
+
+    /// Runs one turn through the engine to its end.
+    async fn turn(&mut self, api: &FakeApi, prompt: &str, session: SessionArg) -> TurnOutput {
+        let req = self.request(api, prompt, session);
+        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+        let _handle = spawn_turn(req, tx).expect("spawn_turn");
+        collect(&mut rx, self.turns, false).await
+    }
+}
+
+/// Reads the engine's messages for one turn until `Exited`, checking their order.
+/// `interrupted`: the test interrupted the turn (the lifecycle is told so before the exit).
+async fn collect(
+    rx: &mut tokio::sync::mpsc::Receiver<EngineMsg>,
+    turn_no: u64,
+    interrupted: bool,
+) -> TurnOutput {
+    let mut lines = Vec::new();
+    let mut turn = Turn::new();
+    let mut started = false;
+    loop {
+        let msg = match tokio::time::timeout(TURN_TIMEOUT, rx.recv()).await {
+            Ok(Some(msg)) => msg,
+            Ok(None) => panic!("the engine closed the channel before Exited"),
+            Err(_) => panic!("the turn did not end within {TURN_TIMEOUT:?}; lines: {lines:#?}"),
+        };
+        match msg {
+            EngineMsg::Started { agent, turn: n, .. } => {
+                assert!(!started, "Started twice");
+                assert_eq!((agent, n), (AgentId(7), turn_no));
+                started = true;
+            }
+            EngineMsg::Lines { agent, turn: n, lines: batch } => {
+                assert!(started, "Lines before Started");
+                assert_eq!((agent, n), (AgentId(7), turn_no));
+                for (_, line) in &batch {
+                    turn.on_line(line);
+                }
+                lines.extend(batch);
+            }
+            EngineMsg::Exited { agent, turn: n, exit } => {
+                assert!(started, "Exited before Started");
+                assert_eq!((agent, n), (AgentId(7), turn_no));
+                if interrupted {
+                    turn.on_interrupt();
+                }
+                turn.on_exit(&exit);
+                return TurnOutput { lines, exit, turn };
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_streams_text_and_a_resume_sees_the_first_turn() {
     let Some(claude) = claude_or_skip("a_turn_streams_text_and_a_resume_sees_the_first_turn")
     else {
         return;
     };
     let api = FakeApi::start(script());
-    let sandbox = Sandbox::new();
+    let mut agent = Agent::new(claude);
     let session = uuid();
-    let first = run(&claude, &sandbox, &api, &["--session-id", &session, "--", "remember banana"]);
-    assert_eq!(first.exit_code, Some(0), "{}", first.text());
-    let result = result_of(&first);
-    assert_eq!(result["subtype"], "success");
-    assert_eq!(result["session_id"], session.as_str());
-    assert_eq!(result["result"], "You said: remember banana. Prompts so far: 1.");
+    let first = agent.turn(&api, "remember banana", SessionArg::New(session.clone())).await;
+    assert!(first.exit.success(), "{}", first.dump());
+    let init = first.init().unwrap_or_else(|| panic!("no init:\n{}", first.dump()));
+    assert_eq!(init.claude_code_version.as_deref(), Some(support::cli::PINNED_VERSION));
+    assert_eq!(init.api_key_source.as_deref(), Some("ANTHROPIC_API_KEY"));
+    assert!(first.turn.billed_per_token());
+    assert_eq!(Path::new(init.cwd.as_deref().unwrap_or_default()), agent.sandbox.work());
+    let answer = "You said: remember banana. Prompts so far: 1.";
+    // Partial messages are on by default: the text streams as deltas.
+    assert_eq!(first.streamed_text(), answer, "{}", first.dump());
+    let result = first.result();
+    assert_eq!((result.subtype.as_str(), result.is_error), ("success", false));
+    assert_eq!(result.result.as_deref(), Some(answer));
+    assert_eq!(result.session_id.as_deref(), Some(session.as_str()));
+    let TurnState::Done(_) = first.turn.state() else {
+        panic!("{:?}\n{}", first.turn.state(), first.dump())
+    };
+    let next = first.turn.next_session(&SessionArg::New(session.clone()), None);
+    assert_eq!(next.as_deref(), Some(session.as_str()));
 
-    let second = run(&claude, &sandbox, &api, &["--resume", &session, "--", "what word?"]);
-    assert_eq!(second.exit_code, Some(0), "{}", second.text());
-    assert_eq!(result_of(&second)["result"], "You said: what word?. Prompts so far: 2.");
+    let second = agent.turn(&api, "what word?", SessionArg::Resume(session.clone())).await;
+    assert!(second.exit.success(), "{}", second.dump());
+    assert_eq!(second.result().result.as_deref(), Some("You said: what word?. Prompts so far: 2."));
+    let requests = api.messages_requests();
+    assert_eq!(requests.len(), 2);
+    let follow_up = &requests[1];
+    assert_eq!(follow_up.user_texts(), ["remember banana", "what word?"]);
+    assert_eq!(follow_up.assistant_texts(), [answer]);
+    assert_eq!(follow_up.session_id.as_deref(), Some(session.as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allowed_tool_call_runs_and_its_result_goes_back_to_the_api() {
+    let Some(claude) =
+        claude_or_skip("an_allowed_tool_call_runs_and_its_result_goes_back_to_the_api")
+    else {
+        return;
+    };
+    let api = FakeApi::start(script());
+    // `touch` is refused in the default mode unless a rule allows it.
+    let mut agent = Agent::new(claude).with(AgentOptions {
+        allowed_tools: Some(vec!["Bash(touch:*)".into()]),
+        ..Default::default()
+    });
+    let out = agent.turn(&api, "run: touch made.txt", SessionArg::New(uuid())).await;
+    assert!(out.exit.success(), "{}", out.dump());
+    assert!(agent.sandbox.work().join("made.txt").exists(), "the Bash call ran in the cwd");
+    assert_eq!(
+        out.tool_uses(),
+        [(
+            "Bash".to_string(),
+            json!({ "command": "touch made.txt", "description": "run a command" })
+        )]
+    );
+    assert_eq!(out.tool_results(), [("(Bash completed with no output)".to_string(), false)]);
+    let result = out.result();
+    assert_eq!(result.num_turns, Some(2));
+    assert!(result.permission_denials.is_empty());
+    assert_eq!(result.result.as_deref(), Some("The tool said: (Bash completed with no output)"));
+    let requests = api.messages_requests();
+    assert_eq!(requests.len(), 2);
+    let sent = requests[1].tool_results();
+    assert_eq!(sent.len(), 1);
+    assert!(!sent[0].is_error);
+    assert!(sent[0].tool_use_id.starts_with("toolu_fake_"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_without_permission_is_denied_and_listed() {
+    let Some(claude) = claude_or_skip("a_tool_without_permission_is_denied_and_listed") else {
+        return;
+    };
+    let api = FakeApi::start(script());
+    let mut agent = Agent::new(claude);
+    let out = agent.turn(&api, "run: touch denied.txt", SessionArg::New(uuid())).await;
+    assert!(out.exit.success(), "{}", out.dump());
+    assert!(!agent.sandbox.work().join("denied.txt").exists());
+    let results = out.tool_results();
+    assert_eq!(results.len(), 1, "{}", out.dump());
+    assert!(results[0].1, "the tool result is an error: {results:?}");
+    let result = out.result();
+    assert_eq!((result.subtype.as_str(), result.is_error), ("success", false));
+    assert_eq!(result.permission_denials.len(), 1, "{result:?}");
+    assert_eq!(result.permission_denials[0].tool_name, "Bash");
+    assert_eq!(result.permission_denials[0].tool_input["command"], "touch denied.txt");
+    assert!(api.messages_requests()[1].tool_results()[0].is_error);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_session_id_fails_with_the_reason() {
+    let Some(claude) = claude_or_skip("an_unknown_session_id_fails_with_the_reason") else {
+        return;
+    };
+    let api = FakeApi::start(script());
+    let mut agent = Agent::new(claude);
+    let unknown = uuid();
+    let out = agent.turn(&api, "hello?", SessionArg::Resume(unknown.clone())).await;
+    assert_eq!(out.exit.code, Some(1), "{}", out.dump());
+    let expected = format!("No conversation found with session ID: {unknown}");
+    let result = out.result();
+    assert_eq!((result.subtype.as_str(), result.is_error), ("error_during_execution", true));
+    assert_eq!(result.errors, std::slice::from_ref(&expected));
+    assert_eq!(out.texts(), [expected.as_str()], "the CLI's plain-text line is kept");
+    assert!(out.exit.tail.contains(&expected), "{:?}", out.exit.tail);
+    let TurnState::Failed(failure) = out.turn.state() else { panic!("{:?}", out.turn.state()) };
+    assert_eq!(failure.detail, [expected]);
+    // Nothing reached a conversation: the agent keeps the session it had.
+    let kept = out.turn.next_session(&SessionArg::Resume(unknown), Some("before"));
+    assert_eq!(kept.as_deref(), Some("before"));
+    assert!(api.messages_requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bypass_permissions_as_root_is_refused_and_the_reason_is_kept() {
+    let name = "bypass_permissions_as_root_is_refused_and_the_reason_is_kept";
+    let Some(claude) = claude_or_skip(name) else {
+        return;
+    };
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED {name}: the CLI refuses bypassPermissions only for root");
+        return;
+    }
+    let api = FakeApi::start(script());
+    let mut agent = Agent::new(claude).with(AgentOptions {
+        permission_mode: Some(PermissionMode::BypassPermissions),
+        ..Default::default()
+    });
+    let out = agent.turn(&api, "hi", SessionArg::New(uuid())).await;
+    assert_eq!((out.exit.code, out.exit.signal.as_deref()), (Some(1), None), "{}", out.dump());
+    let reason = "--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons";
+    // The red SGR escapes around it are gone.
+    assert_eq!(out.texts(), [reason], "{}", out.dump());
+    assert_eq!(out.events().count(), 0);
+    assert_eq!(out.exit.tail, [reason]);
+    let TurnState::Failed(failure) = out.turn.state() else { panic!("{:?}", out.turn.state()) };
+    assert!(failure.result.is_none());
+    assert_eq!(failure.detail, [reason]);
+    assert!(api.messages_requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_errors_are_retried_with_api_retry_events() {
+    let Some(claude) = claude_or_skip("api_errors_are_retried_with_api_retry_events") else {
+        return;
+    };
+    let api = FakeApi::start(script());
+    let mut agent = Agent::new(claude);
+    let out = agent.turn(&api, "fail 429 500", SessionArg::New(uuid())).await;
+    assert!(out.exit.success(), "{}", out.dump());
+    let retries: Vec<_> = out
+        .events()
+        .filter_map(|e| match e {
+            Event::System(s) => match &s.kind {
+                SystemKind::ApiRetry(r) => Some(r.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    let seen: Vec<_> = retries.iter().map(|r| (r.attempt, r.error_status)).collect();
+    assert_eq!(seen, [(Some(1), Some(429)), (Some(2), Some(500))], "{}", out.dump());
+    assert!(retries.iter().all(|r| r.retry_delay_ms.is_some_and(|ms| ms > 0)));
+    assert_eq!(out.result().subtype, "success");
+    assert_eq!(api.messages_requests().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_turn_stops_and_stays_resumable() {
+    let Some(claude) = claude_or_skip("an_interrupted_turn_stops_and_stays_resumable") else {
+        return;
+    };
+    let hang = std::sync::atomic::AtomicBool::new(true);
+    let api = FakeApi::start(move |req| {
+        if hang.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            Reply::Hang
+        } else {
+            Reply::text(format!("Prompts so far: {}.", req.user_texts().len()))
+        }
+    });
+    let mut agent = Agent::new(claude);
+    let session = uuid();
+    let req = agent.request(&api, "wait forever", SessionArg::New(session.clone()));
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let handle: TurnHandle = spawn_turn(req, tx).expect("spawn_turn");
+    assert!(api.wait_for_messages_requests(1, TURN_TIMEOUT), "the CLI never called the API");
+    handle.interrupt();
+    let out = collect(&mut rx, agent.turns, true).await;
+    // The CLI exits on SIGINT (with code 0) and writes no result.
+    assert!(!out.events().any(|e| matches!(e, Event::Result(_))), "{}", out.dump());
+    assert_eq!(out.turn.state(), &TurnState::Interrupted, "{}", out.dump());
+
+    let next = agent.turn(&api, "and now?", SessionArg::Resume(session.clone())).await;
+    assert!(next.exit.success(), "{}", next.dump());
     let requests = api.messages_requests();
     let last = requests.last().expect("a request");
-    assert_eq!(last.user_texts(), ["remember banana", "what word?"]);
-    assert_eq!(last.assistant_texts(), ["You said: remember banana. Prompts so far: 1."]);
-    assert_eq!(last.session_id.as_deref(), Some(session.as_str()));
+    let prompts = last.user_texts();
+    assert_eq!(prompts.last().map(String::as_str), Some("and now?"));
+    // The CLI resumes with the interrupted prompt (plus "Continue from where you left off.").
+    assert!(prompts[0].starts_with("wait forever"), "{prompts:?}");
 }
 
 /// A raw HTTP/1.1 exchange with the fake, without the CLI: runs everywhere.
@@ -238,130 +601,12 @@ fn read_response(reader: &mut impl BufRead, head: bool) -> (u16, String) {
     (status, String::from_utf8(body).expect("utf-8 body"))
 }
 
-fn tool_results(run: &PtyRun) -> Vec<Value> {
-    run.json_lines()
-        .into_iter()
-        .filter(|v| v["type"] == "user")
-        .flat_map(|v| v["message"]["content"].as_array().cloned().unwrap_or_default())
-        .filter(|b| b["type"] == "tool_result")
-        .collect()
-}
-
-#[test]
-fn an_allowed_tool_call_runs_and_its_result_goes_back_to_the_api() {
-    let Some(claude) =
-        claude_or_skip("an_allowed_tool_call_runs_and_its_result_goes_back_to_the_api")
-    else {
-        return;
-    };
-    let api = FakeApi::start(script());
-    let sandbox = Sandbox::new();
-    // `touch` is refused in the default mode unless a rule allows it.
-    let run = run(
-        &claude,
-        &sandbox,
-        &api,
-        &["--allowedTools", "Bash(touch:*)", "--", "run: touch made.txt"],
-    );
-    assert_eq!(run.exit_code, Some(0), "{}", run.text());
-    assert!(sandbox.work().join("made.txt").exists(), "the Bash call ran in the cwd");
-    let results = tool_results(&run);
-    assert_eq!(results.len(), 1, "{}", run.text());
-    assert_eq!(results[0]["is_error"], false);
-    let result = result_of(&run);
-    assert_eq!(result["num_turns"], 2);
-    assert_eq!(result["permission_denials"], json!([]));
-    let requests = api.messages_requests();
-    assert_eq!(requests.len(), 2);
-    let sent = requests[1].tool_results();
-    assert_eq!(sent.len(), 1);
-    assert!(!sent[0].is_error);
-    assert!(sent[0].tool_use_id.starts_with("toolu_fake_"));
-}
-
-#[test]
-fn a_tool_without_permission_is_denied_and_listed() {
-    let Some(claude) = claude_or_skip("a_tool_without_permission_is_denied_and_listed") else {
-        return;
-    };
-    let api = FakeApi::start(script());
-    let sandbox = Sandbox::new();
-    let run = run(&claude, &sandbox, &api, &["--", "run: touch denied.txt"]);
-    assert_eq!(run.exit_code, Some(0), "{}", run.text());
-    assert!(!sandbox.work().join("denied.txt").exists());
-    let results = tool_results(&run);
-    assert_eq!(results.len(), 1, "{}", run.text());
-    assert_eq!(results[0]["is_error"], true);
-    let result = result_of(&run);
-    assert_eq!(result["subtype"], "success");
-    let denials = result["permission_denials"].as_array().cloned().unwrap_or_default();
-    assert_eq!(denials.len(), 1, "{result}");
-    assert_eq!(denials[0]["tool_name"], "Bash");
-    assert_eq!(denials[0]["tool_input"]["command"], "touch denied.txt");
-    assert!(api.messages_requests()[1].tool_results()[0].is_error);
-}
-
-#[test]
-fn an_unknown_session_id_fails_with_the_reason() {
-    let Some(claude) = claude_or_skip("an_unknown_session_id_fails_with_the_reason") else {
-        return;
-    };
-    let api = FakeApi::start(script());
-    let sandbox = Sandbox::new();
-    let unknown = uuid();
-    let run = run(&claude, &sandbox, &api, &["--resume", &unknown, "--", "hello?"]);
-    assert_eq!(run.exit_code, Some(1), "{}", run.text());
-    let expected = format!("No conversation found with session ID: {unknown}");
-    let result = result_of(&run);
-    assert_eq!(result["subtype"], "error_during_execution");
-    assert_eq!(result["is_error"], true);
-    assert_eq!(result["errors"], json!([expected]));
-    assert!(run.text().starts_with(&format!("{expected}\r\n")), "{}", run.text());
-    assert!(api.messages_requests().is_empty());
-}
-
-#[test]
-fn bypass_permissions_as_root_is_refused_in_plain_text() {
-    let Some(claude) = claude_or_skip("bypass_permissions_as_root_is_refused_in_plain_text") else {
-        return;
-    };
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIPPED bypass_permissions_as_root_is_refused_in_plain_text: not root");
-        return;
-    }
-    let api = FakeApi::start(script());
-    let sandbox = Sandbox::new();
-    let run = run(&claude, &sandbox, &api, &["--permission-mode", "bypassPermissions", "--", "hi"]);
-    assert_eq!(run.exit_code, Some(1), "{}", run.text());
-    assert!(
-        run.text().contains("cannot be used with root/sudo privileges for security reasons"),
-        "{}",
-        run.text()
-    );
-    assert!(run.json_lines().is_empty());
-    assert!(api.messages_requests().is_empty());
-}
-
-#[test]
-fn api_errors_are_retried_with_api_retry_events() {
-    let Some(claude) = claude_or_skip("api_errors_are_retried_with_api_retry_events") else {
-        return;
-    };
-    let api = FakeApi::start(script());
-    let sandbox = Sandbox::new();
-    let run = run(&claude, &sandbox, &api, &["--", "fail 429 500"]);
-    assert_eq!(run.exit_code, Some(0), "{}", run.text());
-    let retries: Vec<Value> = run
-        .json_lines()
-        .into_iter()
-        .filter(|v| v["type"] == "system" && v["subtype"] == "api_retry")
-        .collect();
-    let statuses: Vec<&Value> = retries.iter().map(|v| &v["error_status"]).collect();
-    assert_eq!(statuses, [&json!(429), &json!(500)], "{}", run.text());
-    assert_eq!(retries[0]["attempt"], 1);
-    assert_eq!(result_of(&run)["subtype"], "success");
-    assert_eq!(api.messages_requests().len(), 3);
+fn run_raw(claude: &Path, sandbox: &Sandbox, api: &FakeApi, args: &[&str]) -> PtyRun {
+    let mut argv = vec!["-p", "--output-format", "stream-json", "--verbose"];
+    argv.extend_from_slice(args);
+    let env = offline_env(&api.base_url(), &sandbox.home());
+    run_in_pty(claude, &argv, &sandbox.work(), &env, TURN_TIMEOUT)
+        .unwrap_or_else(|e| panic!("running claude {argv:?}: {e}"))
 }
 
 /// Records the raw PTY output of each scenario into `tests/fixtures/cli-2.1.197/` (see the
@@ -457,7 +702,7 @@ fn record_fixtures() {
         ],
     ));
     for (name, api, args) in scenarios {
-        let run = run(&claude, &sandbox, api, &args);
+        let run = run_raw(&claude, &sandbox, api, &args);
         let path = dir.join(format!("{name}.ndjson"));
         std::fs::write(&path, &run.output).expect("write fixture");
         eprintln!("{name}: exit {:?}, {} bytes", run.exit_code, run.output.len());
