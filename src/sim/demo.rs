@@ -6,46 +6,8 @@ use std::path::Path;
 
 use crate::agent::{AgentOptions, AgentSpec, PermissionMode};
 use crate::config::{SupervisorConfig, Team, TeamAgent};
-use crate::sim::lines;
-
-/// The tiny project the personas read, edit (in words only) and test.
-pub const PROJECT: &[(&str, &str)] = &[
-    (
-        "README.md",
-        "# taskboard\n\nA small task tracker: a Rust API (`server/`) and a React UI (`web/`).\n\n\
-         ```sh\ncd server && cargo test\ncd web && npm run typecheck\n```\n",
-    ),
-    (
-        "server/Cargo.toml",
-        "[package]\nname = \"taskboard-server\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-         [dependencies]\naxum = \"0.7\"\nserde = { version = \"1\", features = [\"derive\"] }\n\
-         tokio = { version = \"1\", features = [\"full\"] }\n",
-    ),
-    ("server/src/lib.rs", "pub mod tasks;\n"),
-    ("server/src/main.rs", lines::SERVER_MAIN),
-    ("server/src/tasks.rs", lines::SERVER_TASKS),
-    ("server/tests/api.rs", lines::SERVER_TESTS),
-    (
-        "web/package.json",
-        "{\n  \"name\": \"web\",\n  \"version\": \"0.1.0\",\n  \"private\": true,\n  \"scripts\": {\n    \
-         \"dev\": \"vite\",\n    \"typecheck\": \"tsc --noEmit\"\n  },\n  \"dependencies\": {\n    \
-         \"react\": \"^18.3.1\",\n    \"react-dom\": \"^18.3.1\"\n  }\n}\n",
-    ),
-    ("web/src/api.ts", lines::WEB_API),
-    ("web/src/TaskList.tsx", lines::WEB_TASK_LIST),
-];
-
-/// Writes the demo project into `workdir` (overwriting earlier copies of the same files).
-pub fn write_project(workdir: &Path) -> std::io::Result<()> {
-    for (path, content) in PROJECT {
-        let full = workdir.join(path);
-        if let Some(dir) = full.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(full, content)?;
-    }
-    Ok(())
-}
+use crate::sim::project::write_project;
+use crate::sim::{lead, workers};
 
 fn persona_env(persona: &str, agentmux_exe: &Path, workdir: &Path) -> BTreeMap<String, String> {
     BTreeMap::from([
@@ -76,7 +38,7 @@ pub fn demo_team(agentmux_exe: &Path, workdir: &Path) -> Team {
             ..AgentOptions::default()
         },
     };
-    let agents = lines::WORKERS
+    let agents = workers::WORKERS
         .iter()
         .map(|w| TeamAgent {
             spec: spec(w.name, w.role, "sonnet", Some(PermissionMode::AcceptEdits)),
@@ -89,7 +51,7 @@ pub fn demo_team(agentmux_exe: &Path, workdir: &Path) -> Team {
         defaults: AgentOptions { include_partial_messages: Some(true), ..AgentOptions::default() },
         supervisor: Some(SupervisorConfig {
             spec: spec("supervisor", "plans and hands out work", "opus", None),
-            prompt: Some(lines::SUPERVISOR_FIRST_PROMPT.to_string()),
+            prompt: Some(lead::SUPERVISOR_FIRST_PROMPT.to_string()),
             max_relay_depth: 3,
             max_relays_per_minute: 12,
             team_budget_usd: Some(5.0),
@@ -102,6 +64,7 @@ pub fn demo_team(agentmux_exe: &Path, workdir: &Path) -> Team {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::project::PROJECT;
 
     #[test]
     fn the_team_has_a_supervisor_and_three_personas_in_the_workdir() {

@@ -39,11 +39,12 @@ pub struct Out {
     /// Plain-text lines still to write on stderr, one after each JSON line.
     noise_left: u32,
     noise_next: usize,
+    buf: Vec<u8>,
 }
 
 impl Out {
     pub fn new(format: Format, noise_lines: u32) -> Out {
-        Out { format, noise_left: noise_lines, noise_next: 0 }
+        Out { format, noise_left: noise_lines, noise_next: 0, buf: Vec::with_capacity(4096) }
     }
 
     /// Writes one event. An error means stdout is gone (the reader closed the PTY or pipe).
@@ -77,11 +78,20 @@ impl Out {
         Ok(())
     }
 
+    /// Serializes into a reused buffer, then one write and a flush: a reader never sees half a
+    /// line from us, and a flood costs no allocation per line.
     fn json_line(&mut self, v: &Value) -> io::Result<()> {
-        let mut out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
-        write_ordered(&mut out, v)?;
-        out.write_all(b"\n")?;
-        out.flush()
+        self.buf.clear();
+        write_ordered(&mut self.buf, v)?;
+        self.buf.push(b'\n');
+        let mut out = io::stdout().lock();
+        out.write_all(&self.buf)?;
+        out.flush()?;
+        if self.buf.capacity() > 1024 * 1024 {
+            // Do not keep a huge line's buffer for the rest of the turn.
+            self.buf = Vec::new();
+        }
+        Ok(())
     }
 }
 

@@ -41,12 +41,14 @@ mod clock;
 mod demo;
 mod directive;
 mod emit;
-mod lines;
+mod lead;
 mod persona;
+mod project;
 mod script;
 mod session;
 mod shape;
 mod turn;
+mod workers;
 
 pub use demo::demo_team;
 

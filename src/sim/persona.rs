@@ -1,11 +1,11 @@
 //! What the simulated claude says: a generic assistant, or one of the demo personas chosen by
-//! `AGENTMUX_SIM_PERSONA` (see `demo`). The scripted content lives in `lines` as data.
+//! `AGENTMUX_SIM_PERSONA` (see `demo`). The scripted content lives in `workers` and `lead`, as data.
 
 use std::path::Path;
 
-use crate::sim::lines;
 use crate::sim::script::{Action, Call, Script};
 use crate::sim::session::{Entry, Role};
+use crate::sim::{lead, workers};
 
 /// The first line of a prompt, cut to `max` characters, for quoting back.
 pub fn gist(prompt: &str, max: usize) -> String {
@@ -23,10 +23,10 @@ fn last_prompt(history: &[Entry]) -> Option<&str> {
 
 /// The turn's script for `persona` (None or unknown: the generic assistant).
 pub fn script(persona: Option<&str>, prompt: &str, history: &[Entry], cwd: &Path) -> Script {
-    let worker = persona.and_then(lines::worker);
+    let worker = persona.and_then(workers::worker);
     let earlier = last_prompt(history);
     match (persona, worker) {
-        (Some("supervisor"), _) => lines::supervisor(prompt, earlier),
+        (Some("supervisor"), _) => lead::supervisor(prompt, earlier),
         (_, Some(w)) if history.is_empty() => w.first_turn(),
         (_, Some(w)) => w.follow_up(prompt, earlier),
         _ => generic(prompt, earlier, cwd),
