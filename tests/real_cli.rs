@@ -283,7 +283,11 @@ async fn a_turn_streams_text_and_a_resume_sees_the_first_turn() {
     let first = agent.turn(&api, "remember banana", SessionArg::New(session.clone())).await;
     assert!(first.exit.success(), "{}", first.dump());
     let init = first.init().unwrap_or_else(|| panic!("no init:\n{}", first.dump()));
-    assert_eq!(init.claude_code_version.as_deref(), Some(support::cli::PINNED_VERSION));
+    assert_eq!(
+        init.claude_code_version.as_deref(),
+        Some(support::cli::PINNED_VERSION),
+        "these tests are pinned to that CLI version: install it into target/claude-cli"
+    );
     assert_eq!(init.api_key_source.as_deref(), Some("ANTHROPIC_API_KEY"));
     assert!(first.turn.billed_per_token());
     assert_eq!(Path::new(init.cwd.as_deref().unwrap_or_default()), agent.sandbox.work());

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the support code
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -48,10 +48,17 @@ pub fn claude_or_skip(test: &str) -> Option<PathBuf> {
              (AGENTMUX_TEST_CLAUDE, target/claude-cli, PATH); `.ci/run` installs it"
         ),
         None => {
-            eprintln!(
-                "SKIPPED {test}: no real claude CLI found. Set AGENTMUX_TEST_CLAUDE, or run \
-                 `npm install --prefix target/claude-cli @anthropic-ai/claude-code@{PINNED_VERSION}`"
-            );
+            // Written to the stderr handle, not with eprintln!, so that libtest's capture does
+            // not hide it; once per test binary.
+            static NOTE: std::sync::Once = std::sync::Once::new();
+            NOTE.call_once(|| {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "SKIPPED the real-CLI tests ({test}, ...): no claude CLI found. Set \
+                     AGENTMUX_TEST_CLAUDE, or run `npm install --prefix target/claude-cli \
+                     @anthropic-ai/claude-code@{PINNED_VERSION}`"
+                );
+            });
             None
         }
     }
