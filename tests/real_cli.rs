@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -564,6 +564,49 @@ fn the_fake_api_streams_sse_answers_json_and_records_requests() {
     assert_eq!(messages[0].system, "sys");
     assert_eq!(messages[0].session_id.as_deref(), Some("s1"));
     assert_eq!(messages[0].conversation().count(), 1);
+}
+
+/// Errors come back as Anthropic-shaped JSON; a hung answer does not keep the fake from stopping.
+#[test]
+fn the_fake_api_answers_errors_and_stops_while_a_request_hangs() {
+    let api = FakeApi::start(|req| match req.last_user_text().as_str() {
+        "hang" => Reply::Hang,
+        _ => Reply::error(429),
+    });
+    let body = |text: &str| {
+        json!({ "model": "m", "stream": true,
+                "messages": [{ "role": "user", "content": text }] })
+        .to_string()
+    };
+    let post = |text: &str| {
+        let body = body(text);
+        let mut conn = TcpStream::connect(api.addr()).expect("connect");
+        write!(
+            conn,
+            "POST /v1/messages HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("write");
+        conn
+    };
+    let conn = post("please");
+    let (status, text) = read_response(&mut BufReader::new(conn), false);
+    assert_eq!(status, 429);
+    let error: Value = serde_json::from_str(&text).expect("JSON error body");
+    assert_eq!(error["error"]["type"], "rate_limit_error");
+
+    let hung = post("hang");
+    assert!(api.wait_for_messages_requests(2, Duration::from_secs(10)));
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(api);
+        let _ = done_tx.send(());
+    });
+    assert!(done_rx.recv_timeout(Duration::from_secs(10)).is_ok(), "drop did not return");
+    // The hung request's connection was closed without an answer.
+    let mut rest = Vec::new();
+    let _ = BufReader::new(hung).read_to_end(&mut rest);
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
 }
 
 /// Reads one response: (status, body), with chunked or Content-Length bodies.
