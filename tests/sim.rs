@@ -744,3 +744,80 @@ fn the_supervisor_plans_and_relays_with_agentmux_send() {
         "{text}"
     );
 }
+
+/// Runs the simulated claude in a real PTY and returns everything it wrote there.
+fn in_pty(sim: &Sim, args: &[&str]) -> (Vec<u8>, u32) {
+    use portable_pty::{native_pty_system, CommandBuilder, PtySize};
+    let pair = native_pty_system()
+        .openpty(PtySize { rows: 24, cols: 80, pixel_width: 0, pixel_height: 0 })
+        .expect("openpty");
+    let mut cmd = CommandBuilder::new(EXE);
+    cmd.arg("__sim-claude");
+    for a in args {
+        cmd.arg(a);
+    }
+    cmd.cwd(sim.cwd.path());
+    cmd.env("HOME", sim.home.path());
+    cmd.env("AGENTMUX_SIM_HOME", sim.home.path().join("sessions"));
+    cmd.env("AGENTMUX_SIM_SPEED", "0");
+    cmd.env_remove("ANTHROPIC_API_KEY");
+    cmd.env_remove("AGENTMUX_SIM_FAIL");
+    cmd.env_remove("AGENTMUX_SIM_PERSONA");
+    let mut child = pair.slave.spawn_command(cmd).expect("spawn in pty");
+    drop(pair.slave);
+    let mut reader = pair.master.try_clone_reader().expect("reader");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 65536];
+        // EIO once the child is gone and the slave is closed: the end of the output.
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+        }
+        let _ = tx.send(all);
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        assert!(start.elapsed() < TIMEOUT, "no exit in the PTY");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    drop(pair.master);
+    let out = rx.recv_timeout(TIMEOUT).expect("pty output");
+    (out, status.exit_code())
+}
+
+#[test]
+fn in_a_terminal_lines_end_in_crlf_and_the_exit_sequences_follow_without_newline() {
+    let sim = Sim::new();
+    let (out, code) =
+        in_pty(&sim, &["-p", "--output-format", "stream-json", "--verbose", "--", "hi"]);
+    assert_eq!(code, 0);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    assert!(text.contains("}\r\n{"), "CRLF line ends");
+    let tail_at = text.rfind("}\r\n").expect("a last JSON line") + 3;
+    let tail = &text[tail_at..];
+    assert!(tail.starts_with("\u{1b}[?1006l") && tail.ends_with("\u{1b}[?25h"), "{tail:?}");
+    assert!(!tail.contains('\n'));
+    let last_json = text[..tail_at].trim_end().rsplit("\r\n").next().unwrap_or("");
+    let v: Value = serde_json::from_str(last_json).expect("result JSON");
+    assert_eq!(v["type"], "result");
+    // An early error is red on a terminal and ends with "show cursor".
+    let (out, code) = in_pty(
+        &sim,
+        &["-p", "--output-format", "stream-json", "--verbose", "--session-id", "x", "--", "hi"],
+    );
+    assert_eq!(code, 1);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    assert!(text.starts_with("\u{1b}[0m\u{1b}[31mError: Invalid session ID"), "{text:?}");
+    assert!(text.ends_with("\r\n\u{1b}[?25h"), "{text:?}");
+    // No prompt and a terminal on stdin: fail at once instead of waiting for input.
+    let (out, code) = in_pty(&sim, &["-p", "--output-format", "stream-json", "--verbose"]);
+    assert_eq!(code, 1);
+    assert!(String::from_utf8_lossy(&out).contains("Input must be provided"));
+}

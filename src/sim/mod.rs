@@ -53,7 +53,7 @@ mod workers;
 pub use demo::demo_team;
 
 use std::ffi::OsString;
-use std::io::Read;
+use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -79,9 +79,31 @@ const USAGE: &str = "Usage: agentmux __sim-claude -p [options] [--] <prompt>
 agentmux's simulated Claude Code CLI (same flags as `claude -p --output-format stream-json
 --verbose`). See the `sim` module documentation for its environment and /sim directives.";
 
-/// A plain-text error on stderr and exit code 1, like the real CLI's early failures.
+/// What the real CLI writes on a terminal as it exits (mouse modes, keyboard protocol, bracketed
+/// paste and cursor restored, title cleared), with no newline. Measured on 2.1.197 in a PTY.
+const EXIT_SEQUENCE: &str = "\x1b[?1006l\x1b[?1003l\x1b[?1002l\x1b[?1000l\x1b(B\x0f\x1b[>4m\x1b[<u\x1b[?1004l\x1b[?2031l\x1b[?2004l\x1b[?25h\x1b7\x1b[r\x1b8\x1b]0;\x07\x1b[?25h";
+/// What it writes after an early error: only "show the cursor".
+const SHOW_CURSOR: &str = "\x1b[?25h";
+
+/// Terminal escapes on stdout when it is a terminal (as in agentmux's PTYs).
+fn terminal_trailer(sequence: &str) {
+    let mut out = std::io::stdout();
+    if out.is_terminal() {
+        // Best effort: the reader may be gone already.
+        let _ = out.write_all(sequence.as_bytes()).and_then(|()| out.flush());
+    }
+}
+
+/// A plain-text error on stderr and exit code 1, like the real CLI's early failures: its own
+/// errors are red on a terminal, the option parser's are not.
 fn fail(message: &str) -> ExitCode {
-    let _ = stderr_line(message);
+    let red = !message.starts_with("error:") && std::io::stderr().is_terminal();
+    let _ = if red {
+        stderr_line(&format!("\x1b[0m\x1b[31m{message}\x1b[0m"))
+    } else {
+        stderr_line(message)
+    };
+    terminal_trailer(SHOW_CURSOR);
     ExitCode::from(1)
 }
 
@@ -126,6 +148,8 @@ pub fn main(raw: Vec<OsString>) -> ExitCode {
 fn read_prompt(args: &SimArgs) -> std::io::Result<String> {
     match &args.prompt {
         Some(p) => Ok(p.clone()),
+        // With nothing piped in there is nothing to wait for (the real CLI fails at once).
+        None if std::io::stdin().is_terminal() => Ok(String::new()),
         None => {
             let mut s = String::new();
             std::io::stdin().read_to_string(&mut s)?;
@@ -154,10 +178,13 @@ fn run(args: SimArgs, format: Format) -> std::io::Result<ExitCode> {
         };
         let found = session::parse_id(wanted).filter(|id| store.exists(id));
         let Some(id) = found else {
+            // As the real CLI: the message on stderr first, then the result, exit code 1.
             let message = format!("No conversation found with session ID: {wanted}");
+            stderr_line(&message)?;
             let mut out = Out::new(format, 0);
             out.event(&turn::no_conversation(wanted, &message))?;
-            return Ok(fail(&message));
+            terminal_trailer(EXIT_SEQUENCE);
+            return Ok(ExitCode::from(1));
         };
         match store.load(&id) {
             Ok(h) => (id, h),
@@ -229,6 +256,9 @@ fn run(args: SimArgs, format: Format) -> std::io::Result<ExitCode> {
     if persist && !report.answer.is_empty() {
         // The answer is what a follow-up refers to; failing to keep it is not the turn's failure.
         let _ = store.append(&id, &entry(Role::Assistant, &report.answer));
+    }
+    if matches!(report.ending, Ending::Exit(_)) {
+        terminal_trailer(EXIT_SEQUENCE);
     }
     Ok(match report.ending {
         Ending::Exit(0) => ExitCode::SUCCESS,
