@@ -67,9 +67,10 @@ pub struct Inbox {
 }
 
 /// How a turn is started; the real one is [`crate::agent::spawn_turn`]. Tests and benchmarks
-/// can start something else.
-pub type Spawner =
-    Box<dyn FnMut(TurnRequest, mpsc::Sender<EngineMsg>) -> Result<TurnHandle, String> + Send>;
+/// can start something else (with no process to interrupt: `Ok(None)`).
+pub type Spawner = Box<
+    dyn FnMut(TurnRequest, mpsc::Sender<EngineMsg>) -> Result<Option<TurnHandle>, String> + Send,
+>;
 
 /// Carries out the effects `update` returns.
 pub struct Executor {
@@ -87,7 +88,9 @@ impl Executor {
     pub fn engine(engine_tx: mpsc::Sender<EngineMsg>) -> Executor {
         Executor::new(
             engine_tx,
-            Box::new(|req, tx| crate::agent::spawn_turn(req, tx).map_err(|e| e.to_string())),
+            Box::new(|req, tx| {
+                crate::agent::spawn_turn(req, tx).map(Some).map_err(|e| e.to_string())
+            }),
         )
     }
 
@@ -98,9 +101,10 @@ impl Executor {
             Effect::SpawnTurn(req) => {
                 let (agent, turn) = (req.agent, req.turn);
                 match (self.spawn)(*req, self.engine_tx.clone()) {
-                    Ok(handle) => {
+                    Ok(Some(handle)) => {
                         self.running.insert(agent, (turn, handle));
                     }
+                    Ok(None) => {}
                     Err(error) => replies.push_back(Msg::SpawnFailed { agent, turn, error }),
                 }
                 Outcome::Continue
@@ -534,7 +538,7 @@ mod tests {
                 }
                 let _ = done.send(turn);
             });
-            Ok(TurnHandle { pid: None })
+            Ok(None)
         })
     }
 
