@@ -122,7 +122,21 @@ pub enum SpawnError {
 #[derive(Debug)]
 pub struct TurnHandle {
     pub pid: Option<u32>,
-    state: Arc<ProcessState>,
+}
+
+/// The turns whose process has not been reaped yet, by pid. A handle finds its process here,
+/// so it never signals a pid that was reaped (and may belong to someone else by now), and a
+/// handle made by hand (`TurnHandle { pid: None }`, as the app's tests do) is inert.
+static LIVE: std::sync::Mutex<Option<std::collections::HashMap<u32, Arc<ProcessState>>>> =
+    std::sync::Mutex::new(None);
+
+fn live(
+) -> std::sync::MutexGuard<'static, Option<std::collections::HashMap<u32, Arc<ProcessState>>>> {
+    LIVE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn live_state(pid: u32) -> Option<Arc<ProcessState>> {
+    live().as_ref().and_then(|m| m.get(&pid).cloned())
 }
 
 /// How long each signal of an interrupt gets before the next, harder one.
@@ -140,10 +154,10 @@ impl TurnHandle {
     /// call while one is under way does nothing.
     pub fn interrupt(&self) {
         let Some(pgid) = self.pid else { return };
-        if self.state.exited.is_set() || !self.state.begin_interrupt() {
+        let Some(state) = live_state(pgid) else { return };
+        if state.exited.is_set() || !state.begin_interrupt() {
             return;
         }
-        let state = Arc::clone(&self.state);
         let spawned = std::thread::Builder::new()
             .name(format!("interrupt-{pgid}"))
             .spawn(move || escalate(pgid, &state));
@@ -153,9 +167,9 @@ impl TurnHandle {
         }
     }
 
-    /// Whether the process has been reaped.
+    /// Whether the process has been reaped (or there never was one).
     pub fn has_exited(&self) -> bool {
-        self.state.exited.is_set()
+        self.pid.and_then(live_state).is_none_or(|s| s.exited.is_set())
     }
 }
 
@@ -233,10 +247,13 @@ pub fn spawn_turn(req: TurnRequest, tx: Sender<EngineMsg>) -> Result<TurnHandle,
     // The waiter reaps the child, then wakes the reader, which drains what is left and sends
     // `Exited` last.
     let (status_tx, status_rx) = std::sync::mpsc::channel();
-    let waiter_state = Arc::clone(&state);
+    live().get_or_insert_with(Default::default).insert(pid, Arc::clone(&state));
     let waiter = move || {
         let status = pty::wait(pid);
-        waiter_state.exited.set();
+        state.exited.set();
+        if let Some(m) = live().as_mut() {
+            m.remove(&pid);
+        }
         let _ = status_tx.send(status);
         notifier.notify();
     };
@@ -244,6 +261,9 @@ pub fn spawn_turn(req: TurnRequest, tx: Sender<EngineMsg>) -> Result<TurnHandle,
         // Without a waiter nobody could ever report the exit: stop the process now.
         pty::signal_group(pid, libc::SIGKILL);
         let _ = pty::wait(pid);
+        if let Some(m) = live().as_mut() {
+            m.remove(&pid);
+        }
         return Err(SpawnError::Spawn {
             path: req.claude.program.clone(),
             reason: format!("no thread to wait for it: {e}"),
@@ -262,7 +282,7 @@ pub fn spawn_turn(req: TurnRequest, tx: Sender<EngineMsg>) -> Result<TurnHandle,
             reason: format!("no thread to read it: {e}"),
         });
     }
-    Ok(TurnHandle { pid: Some(pid), state })
+    Ok(TurnHandle { pid: Some(pid) })
 }
 
 /// The reader thread: `Started`, every line in batches per read, then exactly one `Exited`.
