@@ -151,6 +151,8 @@ test limit_zero_returns_nothing ... ok
 
 test result: ok. 6 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s"#;
 
+const CARGO_BUILD_OK: &str = "   Compiling taskboard-server v0.1.0 (/work/taskboard/server)\n    Finished `dev` profile [unoptimized + debuginfo] target(s) in 3.12s";
+
 const TYPECHECK_OK: &str = "\n> web@0.1.0 typecheck\n> tsc --noEmit\n";
 
 const CARGO_TEST: Tool = Tool::Bash {
@@ -197,7 +199,15 @@ pub const WORKERS: &[Worker] = &[
                         new: "async fn list(Query(params): Query<ListParams>) -> Json<Vec<Task>> {\n    let page = tasks::Page {\n        offset: params.offset.unwrap_or(0),\n        limit: params.limit.unwrap_or(20),\n    };\n    Json(tasks::list_tasks(&tasks::sample(), page))\n}",
                     },
                 },
-                Step { say: "Let me run the server tests.", tool: CARGO_TEST },
+                Step {
+                    say: "Let me make sure it builds.",
+                    tool: Tool::Bash {
+                        command: "cd server && cargo build",
+                        description: "Build the server",
+                        output: CARGO_BUILD_OK,
+                        code: 0,
+                    },
+                },
             ],
             answer: "## Pagination for `GET /api/tasks`\n\n\
                      Listing now takes a page, applied **after** sorting so pages are stable.\n\n\
@@ -206,7 +216,7 @@ pub const WORKERS: &[Worker] = &[
                      - `server/src/main.rs`: the handler reads `limit` and `offset` from the query\n\n\
                      | parameter | default | limit |\n|---|---|---|\n| `limit` | 20 | 100 |\n| `offset` | 0 | none |\n\n\
                      ```sh\ncurl 'http://127.0.0.1:3000/api/tasks?limit=2&offset=2'\n```\n\n\
-                     All 4 server tests pass. The UI still asks for the first page only; \
+                     It builds; the `tests` agent runs the suite. The UI still asks for the first page only; \
                      `frontend` can add Prev/Next buttons.",
         },
         replies: &[
