@@ -277,6 +277,25 @@ async fn interrupt_stops_the_whole_process_group() {
     assert!(handle.has_exited());
 }
 
+#[tokio::test]
+async fn a_process_ignoring_sigint_gets_sigterm_after_one_grace_period() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body = "trap '' INT\necho ready\nwhile :; do sleep 0.05; done";
+    let claude = ClaudeCmd::real(script(dir.path(), "claude", body));
+    let (tx, mut rx) = mpsc::channel(16);
+    let handle = spawn_turn(request(1, claude, dir.path(), "hi"), tx).expect("spawn");
+    let mut seen = HashMap::new();
+    pump(&mut rx, &mut seen, |seen| seen.get(&AgentId(1)).is_some_and(|s| !s.lines.is_empty()))
+        .await;
+    let asked = Instant::now();
+    handle.interrupt();
+    pump(&mut rx, &mut seen, |seen| exited(seen, 1)).await;
+    let took = asked.elapsed();
+    let exit = seen[&AgentId(1)].exit.clone().expect("exit");
+    assert_eq!(exit.signal.as_deref(), Some("SIGTERM"));
+    assert!(took >= Duration::from_millis(1400) && took < Duration::from_millis(2900), "{took:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixteen_agents_at_once_each_get_all_their_lines() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -174,25 +174,30 @@ impl TurnHandle {
 }
 
 fn escalate(pgid: u32, state: &ProcessState) {
+    const STEP: Duration = Duration::from_millis(25);
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGKILL] {
-        if !pty::signal_group(pgid, sig) {
-            return; // nobody left in the group
-        }
-        if sig == libc::SIGKILL {
-            return;
+        if !pty::signal_group(pgid, sig) || sig == libc::SIGKILL {
+            return; // nobody left in the group, or nothing harder to send
         }
         // The leader exiting is the usual end; the rest of the group (children that ignore
         // SIGINT, like a shell's background jobs) still gets the next signal.
-        state.exited.wait_timeout(INTERRUPT_GRACE);
         let deadline = std::time::Instant::now() + INTERRUPT_GRACE;
-        while std::time::Instant::now() < deadline {
-            if !pty::signal_group(pgid, 0) {
-                return;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() || !pty::signal_group(pgid, 0) {
+                break;
             }
-            if state.exited.is_set() && group_all_gone(pgid) {
-                return;
+            if state.exited.is_set() {
+                if group_all_gone(pgid) {
+                    return;
+                }
+                std::thread::sleep(left.min(STEP));
+            } else {
+                state.exited.wait_timeout(left.min(STEP));
             }
-            std::thread::sleep(Duration::from_millis(25));
+        }
+        if !pty::signal_group(pgid, 0) {
+            return;
         }
     }
 }
