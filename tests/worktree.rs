@@ -125,6 +125,9 @@ fn a_data_directory_can_hold_the_worktrees_and_a_subdirectory_is_kept() {
     assert_eq!(wt.path, data.join("Front-End"));
     assert_eq!(wt.cwd, data.join("Front-End/src"));
     assert_eq!(wt.repo, r.dir);
+    // A shell opened for the agent starts where the agent works.
+    let shell = worktree::shell_command(&wt);
+    assert_eq!(shell.get_current_dir(), Some(wt.cwd.as_path()));
 }
 
 #[test]

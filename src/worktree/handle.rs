@@ -124,6 +124,19 @@ impl AgentWorktree {
     }
 }
 
+/// The user's shell to open in the worktree: `$SHELL`, else `/bin/sh`, started in the
+/// agent's directory. The run loop suspends the terminal UI while it runs.
+pub fn shell_command(wt: &AgentWorktree) -> std::process::Command {
+    let shell =
+        std::env::var_os("SHELL").filter(|s| !s.is_empty()).unwrap_or_else(|| "/bin/sh".into());
+    let mut cmd = std::process::Command::new(shell);
+    let dir = if wt.cwd.is_dir() { &wt.cwd } else { &wt.path };
+    cmd.current_dir(dir);
+    cmd.env("AGENTMUX_AGENT", &wt.agent);
+    cmd.env("AGENTMUX_WORKTREE", &wt.path);
+    cmd
+}
+
 /// Commits on `branch` that its recorded base (or, without one, the checkout's HEAD) does
 /// not contain.
 pub fn unmerged_commits(git: &Git, repo: &Path, branch: &str) -> Result<u32> {

@@ -26,7 +26,8 @@ mod stats;
 pub use error::{Loss, Result, WorktreeError};
 pub use git::Git;
 pub use handle::{
-    delete_branch, propose_commit_message, unmerged_commits, Committed, Removed, SUBJECT_CHARS,
+    delete_branch, propose_commit_message, shell_command, unmerged_commits, Committed, Removed,
+    SUBJECT_CHARS,
 };
 pub use open::{
     agent_branch, agent_slug, open, AgentWorktree, Base, Notice, OpenRequest, Start, SETUP_MARKER,
