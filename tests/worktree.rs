@@ -567,3 +567,263 @@ mod view {
         insta::assert_snapshot!("header_fragment_texts", texts.join("\n"));
     }
 }
+
+/// The worktree inside the app: turns, header counts, the diff view, commit, removal and the
+/// shared-edit warnings, driven through `update` with git jobs run in place of the loop.
+mod app {
+    use super::*;
+    use agentmux::agent::event::{ContentBlock, Event, MessageEvent, ResultEvent};
+    use agentmux::agent::{AgentSpec, ClaudeCmd, EngineMsg, ExitInfo, Line};
+    use agentmux::app::state::{Confirm, Overlay};
+    use agentmux::app::worktree::WorktreeMsg;
+    use agentmux::app::{update, Effect, Msg, State};
+    use agentmux::config::{Team, TeamAgent};
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+    use serde_json::json;
+
+    fn team(dir: &Path, names: &[&str], worktree: bool) -> Team {
+        Team {
+            path: None,
+            defaults: Default::default(),
+            supervisor: None,
+            agents: names
+                .iter()
+                .map(|n| TeamAgent { spec: AgentSpec::new(*n, dir), prompt: None, worktree })
+                .collect(),
+        }
+    }
+
+    fn state_with_worktree(r: &Repo) -> (State, AgentWorktree) {
+        let mut s = State::new(
+            &team(&r.dir, &["api"], true),
+            ClaudeCmd::real("claude"),
+            (100, 20),
+            Instant::now(),
+        );
+        let wt = open_agent(r, "api");
+        assert!(s.attach_worktree("api", wt.clone()));
+        assert_eq!(s.agents[0].spec.cwd, wt.cwd, "turns run in the worktree");
+        (s, wt)
+    }
+
+    /// Runs every git job among `fx` the way the loop does (off the UI thread there), feeds
+    /// the answers back, and returns the effects that are not git jobs.
+    fn drive(s: &mut State, fx: Vec<Effect>) -> Vec<Effect> {
+        let mut rest = Vec::new();
+        let mut queue = fx;
+        while let Some(e) = queue.pop() {
+            match e {
+                Effect::Worktree(job) => {
+                    let msg = job.run(&git());
+                    queue.extend(update(s, Msg::Worktree(msg)));
+                }
+                other => rest.push(other),
+            }
+        }
+        rest
+    }
+
+    fn assistant(blocks: Vec<ContentBlock>) -> Line {
+        Line::Event(Event::Assistant(MessageEvent { content: blocks, ..Default::default() }))
+    }
+
+    fn edit_tool(path: &str) -> ContentBlock {
+        ContentBlock::ToolUse {
+            id: "t".into(),
+            name: "Edit".into(),
+            input: json!({ "file_path": path }),
+        }
+    }
+
+    /// One turn of agent `i`: started, `lines`, a result with `result_text`, exit 0. `during`
+    /// runs while the turn is under way (the agent editing files).
+    fn turn(
+        s: &mut State,
+        i: usize,
+        lines: Vec<Line>,
+        result_text: &str,
+        during: impl FnOnce(),
+    ) -> Vec<Effect> {
+        let req = s.begin_turn(i, "go".into()).expect("a turn");
+        let (agent, n) = (req.agent, req.turn);
+        update(s, Msg::Engine(EngineMsg::Started { agent, turn: n, pid: Some(1) }));
+        let mut all = lines;
+        all.push(Line::Event(Event::Result(ResultEvent {
+            subtype: "success".into(),
+            result: Some(result_text.into()),
+            ..Default::default()
+        })));
+        update(
+            s,
+            Msg::Engine(EngineMsg::Lines {
+                agent,
+                turn: n,
+                lines: all.into_iter().map(|l| (String::new(), l)).collect(),
+            }),
+        );
+        during();
+        update(
+            s,
+            Msg::Engine(EngineMsg::Exited {
+                agent,
+                turn: n,
+                exit: ExitInfo { code: Some(0), signal: None, tail: vec![] },
+            }),
+        )
+    }
+
+    fn key(s: &mut State, code: KeyCode, mods: KeyModifiers) -> Vec<Effect> {
+        update(s, Msg::Key(KeyEvent::new(code, mods)))
+    }
+
+    /// Session ids are random: fix them so the headers in snapshots do not change per run.
+    fn fixed_sessions(s: &mut State) {
+        for a in &mut s.agents {
+            a.session = a.session.as_ref().map(|_| "5e55aaaa-0000-4000-8000-000000000000".into());
+        }
+    }
+
+    fn screen(s: &State) -> Terminal<TestBackend> {
+        let mut term = Terminal::new(TestBackend::new(s.size.0, s.size.1)).expect("terminal");
+        term.draw(|f| agentmux::ui::view(s, f)).expect("draw");
+        term
+    }
+
+    #[test]
+    fn after_a_turn_the_header_shows_the_worktree_counts() {
+        let r = repo();
+        let (mut s, wt) = state_with_worktree(&r);
+        let fx = turn(&mut s, 0, vec![], "Edited lib", || agent_edits(&wt));
+        assert!(
+            fx.iter().any(|e| matches!(e, Effect::Worktree(_))),
+            "a turn's end asks for the counts"
+        );
+        drive(&mut s, fx);
+        let tree = s.agents[0].tree.as_ref().expect("tree");
+        assert_eq!(tree.changes.as_ref().map(|c| c.total.files), Some(2));
+        fixed_sessions(&mut s);
+        insta::assert_snapshot!("app_header_with_counts", screen(&s).backend());
+    }
+
+    #[test]
+    fn the_diff_view_opens_scrolls_and_closes() {
+        let r = repo();
+        let (mut s, wt) = state_with_worktree(&r);
+        let fx = turn(&mut s, 0, vec![], "Edited lib", || agent_edits(&wt));
+        drive(&mut s, fx);
+        let fx = key(&mut s, KeyCode::Char('v'), KeyModifiers::ALT);
+        let Some(Overlay::Diff(view)) = &s.overlay else { panic!("no diff view") };
+        assert!(view.files.is_none(), "loading until git answers");
+        drive(&mut s, fx);
+        key(&mut s, KeyCode::Tab, KeyModifiers::NONE);
+        let Some(Overlay::Diff(view)) = &s.overlay else { panic!("no diff view") };
+        assert_eq!(view.scroll.selected, 1);
+        fixed_sessions(&mut s);
+        insta::assert_snapshot!("app_diff_overlay", screen(&s).backend());
+        key(&mut s, KeyCode::Esc, KeyModifiers::NONE);
+        assert!(s.overlay.is_none());
+    }
+
+    #[test]
+    fn commit_proposes_the_turn_result_and_commits_what_the_user_confirms() {
+        let r = repo();
+        let (mut s, wt) = state_with_worktree(&r);
+        let fx = turn(&mut s, 0, vec![], "**Added** the plan and fixed `b`.\n\nDetails.", || {
+            agent_edits(&wt)
+        });
+        drive(&mut s, fx);
+        key(&mut s, KeyCode::Char('c'), KeyModifiers::ALT);
+        let Some(Overlay::Commit(form)) = &s.overlay else { panic!("no commit box") };
+        assert_eq!(form.message(), "Added the plan and fixed b.");
+        // The user edits the proposal before committing.
+        for c in " (qa)".chars() {
+            key(&mut s, KeyCode::Char(c), KeyModifiers::NONE);
+        }
+        fixed_sessions(&mut s);
+        insta::assert_snapshot!("app_commit_box", screen(&s).backend());
+        let fx = key(&mut s, KeyCode::Enter, KeyModifiers::NONE);
+        assert!(matches!(&s.overlay, Some(Overlay::Commit(f)) if f.busy));
+        drive(&mut s, fx);
+        assert!(s.overlay.is_none());
+        assert!(s.flash.as_deref().is_some_and(|f| f.starts_with("committed ")), "{:?}", s.flash);
+        assert_eq!(sh(&wt.path, &["log", "-1", "--format=%s"]), "Added the plan and fixed b. (qa)");
+        let changes = s.agents[0].tree.as_ref().and_then(|t| t.changes.clone()).expect("counts");
+        assert_eq!(changes.commits_ahead, 1);
+        assert!(changes.uncommitted.is_empty());
+    }
+
+    #[test]
+    fn removal_asks_with_the_counts_then_the_agent_goes_home_and_the_branch_stays() {
+        let r = repo();
+        let (mut s, wt) = state_with_worktree(&r);
+        let fx = turn(&mut s, 0, vec![], "x", || agent_edits(&wt));
+        drive(&mut s, fx);
+        let fx = key(&mut s, KeyCode::Char('x'), KeyModifiers::ALT);
+        drive(&mut s, fx);
+        let Some(Overlay::Confirm(Confirm::RemoveWorktree { loss, .. })) = &s.overlay else {
+            panic!("no question: {:?}", s.flash)
+        };
+        assert_eq!(loss.uncommitted_files, 2);
+        fixed_sessions(&mut s);
+        insta::assert_snapshot!("app_remove_question", screen(&s).backend());
+        assert!(wt.path.is_dir(), "nothing removed before the answer");
+        let fx = key(&mut s, KeyCode::Char('y'), KeyModifiers::NONE);
+        let rest = drive(&mut s, fx);
+        assert!(rest.iter().any(|e| matches!(e, Effect::Persist)));
+        assert!(!wt.path.exists());
+        assert!(s.agents[0].tree.is_none());
+        assert_eq!(s.agents[0].spec.cwd, r.dir, "the agent works in its own directory again");
+        assert!(s.flash.as_deref().is_some_and(|f| f.contains("branch agentmux/api is kept")));
+        assert_eq!(sh(&r.dir, &["branch", "--list", "agentmux/api"]), "agentmux/api");
+    }
+
+    #[test]
+    fn worktree_keys_explain_themselves_without_a_worktree_and_the_shell_is_an_effect() {
+        let r = repo();
+        let mut s = State::new(
+            &team(&r.dir, &["api"], false),
+            ClaudeCmd::real("claude"),
+            (100, 20),
+            Instant::now(),
+        );
+        let fx = key(&mut s, KeyCode::Char('v'), KeyModifiers::ALT);
+        assert!(fx.is_empty());
+        assert!(s.flash.as_deref().is_some_and(|f| f.contains("api has no worktree")));
+
+        let (mut s, wt) = state_with_worktree(&r);
+        let fx = key(&mut s, KeyCode::Char('o'), KeyModifiers::ALT);
+        let [Effect::Shell { agent, wt: shell_wt }] = fx.as_slice() else { panic!("{fx:?}") };
+        assert_eq!(shell_wt.path, wt.path);
+        // When the shell exits the counts are read again.
+        let fx = update(&mut s, Msg::Worktree(WorktreeMsg::ShellExited { agent: *agent }));
+        assert!(matches!(fx.as_slice(), [Effect::Worktree(_)]));
+    }
+
+    #[test]
+    fn agents_sharing_a_directory_are_warned_about_the_same_file() {
+        let r = repo();
+        let mut s = State::new(
+            &team(&r.dir, &["api", "web", "docs"], false),
+            ClaudeCmd::real("claude"),
+            (120, 20),
+            Instant::now(),
+        );
+        // Absolute and relative paths name the same file (the absolute form is in unit tests
+        // of `overlap`; a temporary path would make the snapshot differ per run).
+        turn(&mut s, 0, vec![assistant(vec![edit_tool("./src/../src/lib.rs")])], "ok", || {});
+        turn(&mut s, 1, vec![assistant(vec![edit_tool("src/lib.rs")])], "ok", || {});
+        turn(&mut s, 2, vec![assistant(vec![edit_tool("README.md")])], "ok", || {});
+        let warnings = |name: &str| s.edits.warnings_for(name).len();
+        assert_eq!((warnings("api"), warnings("web"), warnings("docs")), (1, 1, 0));
+        // Each pane says so in its transcript, and in its header while there is room.
+        let text = screen(&s).backend().to_string();
+        assert!(text.contains("⚠ src/lib.rs is also edited by web"), "{text}");
+        assert!(text.contains("⚠ src/lib.rs is also edited by api"), "{text}");
+        assert_eq!(text.matches("is also edited").count(), 2, "{text}");
+        s.size = (200, 20);
+        fixed_sessions(&mut s);
+        insta::assert_snapshot!("app_shared_edit_warnings", screen(&s).backend());
+    }
+}

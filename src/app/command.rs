@@ -71,6 +71,13 @@ commands! {
     Submit => "submit", "create the agent";
     Yes => "yes", "confirm";
     No => "no", "cancel";
+    Diff => "diff", "show what the agent changed in its worktree";
+    Commit => "commit", "commit the agent's worktree changes";
+    Shell => "shell", "open a shell in the agent's worktree";
+    RemoveWorktree => "remove-worktree", "remove the agent's worktree (the branch stays)";
+    NextFile => "next-file", "next file";
+    PrevFile => "prev-file", "previous file";
+    Refresh => "refresh", "read the diff again";
 }
 
 /// Where keys are read: each context has its own bindings.
@@ -81,11 +88,21 @@ pub enum Context {
     Help,
     Form,
     Confirm,
+    /// The diff view of an agent's worktree.
+    Diff,
+    /// The commit message box.
+    Commit,
 }
 
 impl Context {
-    pub const ALL: &'static [Context] =
-        &[Context::Pane, Context::Help, Context::Form, Context::Confirm];
+    pub const ALL: &'static [Context] = &[
+        Context::Pane,
+        Context::Help,
+        Context::Form,
+        Context::Confirm,
+        Context::Diff,
+        Context::Commit,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -93,6 +110,8 @@ impl Context {
             Context::Help => "help",
             Context::Form => "form",
             Context::Confirm => "confirm",
+            Context::Diff => "diff",
+            Context::Commit => "commit",
         }
     }
 

@@ -14,4 +14,10 @@ pub enum Effect {
     Suspend,
     /// Leave: restore the terminal and exit.
     Quit,
+    /// Git work on an agent's worktree: run `job.run(&git)` on a blocking task and send the
+    /// answer back as `Msg::Worktree`.
+    Worktree(super::worktree::WorktreeJob),
+    /// Suspend the UI, run `worktree::shell_command(&wt)` until it exits, redraw, then send
+    /// `Msg::Worktree(WorktreeMsg::ShellExited { agent })`.
+    Shell { agent: AgentId, wt: Box<crate::worktree::AgentWorktree> },
 }

@@ -23,7 +23,7 @@ pub enum KeymapError {
     BadKey(String),
     #[error("unknown command {0:?}")]
     UnknownCommand(String),
-    #[error("unknown context {0:?} (pane, help, form or confirm)")]
+    #[error("unknown context {0:?} (pane, help, form, confirm, diff or commit)")]
     UnknownContext(String),
 }
 
@@ -223,6 +223,24 @@ const DEFAULTS: &[(Context, Command, &[&str])] = &[
     (Context::Form, Command::Close, &["esc"]),
     (Context::Confirm, Command::Yes, &["y", "Y", "enter"]),
     (Context::Confirm, Command::No, &["n", "N", "esc"]),
+    (Context::Pane, Command::Diff, &["alt-v"]),
+    (Context::Pane, Command::Commit, &["alt-c"]),
+    (Context::Pane, Command::Shell, &["alt-o"]),
+    (Context::Pane, Command::RemoveWorktree, &["alt-x"]),
+    (Context::Diff, Command::Close, &["esc", "q", "alt-v"]),
+    (Context::Diff, Command::ScrollUp, &["up", "k"]),
+    (Context::Diff, Command::ScrollDown, &["down", "j"]),
+    (Context::Diff, Command::PageUp, &["pageup", "b"]),
+    (Context::Diff, Command::PageDown, &["pagedown", "space"]),
+    (Context::Diff, Command::ScrollTop, &["home", "g"]),
+    (Context::Diff, Command::ScrollBottom, &["end", "G"]),
+    (Context::Diff, Command::NextFile, &["tab", "right", "l", "n"]),
+    (Context::Diff, Command::PrevFile, &["shift-tab", "left", "h", "p"]),
+    (Context::Diff, Command::Refresh, &["r"]),
+    (Context::Diff, Command::Commit, &["c"]),
+    (Context::Commit, Command::Submit, &["enter"]),
+    (Context::Commit, Command::Newline, &["alt-enter", "shift-enter"]),
+    (Context::Commit, Command::Close, &["esc"]),
 ];
 
 /// What the hint line offers per context, in order of importance.
@@ -246,6 +264,12 @@ const HINTS: &[(Context, Command, &str)] = &[
     (Context::Form, Command::Close, "cancel"),
     (Context::Confirm, Command::Yes, "yes"),
     (Context::Confirm, Command::No, "no"),
+    (Context::Diff, Command::NextFile, "file"),
+    (Context::Diff, Command::PageDown, "scroll"),
+    (Context::Diff, Command::Commit, "commit"),
+    (Context::Diff, Command::Close, "close"),
+    (Context::Commit, Command::Submit, "commit"),
+    (Context::Commit, Command::Close, "cancel"),
 ];
 
 impl Default for Keymap {

@@ -9,6 +9,7 @@ pub mod msg;
 pub mod query;
 pub mod state;
 pub mod update;
+pub mod worktree;
 
 #[cfg(test)]
 pub(crate) mod fixtures;

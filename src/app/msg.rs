@@ -33,6 +33,8 @@ pub enum Msg {
     Suspend,
     /// SIGTERM or SIGHUP: stop every turn and leave without asking.
     Terminate,
+    /// A worktree job came back (see `Effect::Worktree`).
+    Worktree(super::worktree::WorktreeMsg),
 }
 
 impl Msg {

@@ -96,6 +96,8 @@ pub struct Agent {
     pub input: TextArea<'static>,
     pub history: Vec<String>,
     pub history_pos: Option<usize>,
+    /// The agent's git worktree, when it works in one.
+    pub tree: Option<super::worktree::AgentTree>,
 }
 
 impl Agent {
@@ -122,6 +124,7 @@ impl Agent {
             input: new_input(),
             history: Vec::new(),
             history_pos: None,
+            tree: None,
         }
     }
 
@@ -153,12 +156,23 @@ pub enum Overlay {
     Help { scroll: u16 },
     NewAgent(Box<Form>),
     Confirm(Confirm),
+    Diff(Box<super::worktree::DiffOverlay>),
+    Commit(Box<super::worktree::CommitForm>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Confirm {
-    Quit { running: usize },
-    Close { agent: AgentId },
+    Quit {
+        running: usize,
+    },
+    Close {
+        agent: AgentId,
+    },
+    /// Removing the agent's worktree loses this much.
+    RemoveWorktree {
+        agent: AgentId,
+        loss: crate::worktree::Loss,
+    },
 }
 
 pub struct State {
@@ -186,6 +200,8 @@ pub struct State {
     /// A short note on the hint line until the next key.
     pub flash: Option<String>,
     pub quitting: bool,
+    /// Files edited by agents that share a directory (for the warnings in their headers).
+    pub edits: crate::worktree::overlap::EditLog,
     next_id: u32,
 }
 
@@ -212,6 +228,7 @@ impl State {
             extra_env: Vec::new(),
             flash: None,
             quitting: false,
+            edits: Default::default(),
             next_id: 0,
         };
         if let Some(sup) = &team.supervisor {
@@ -243,6 +260,16 @@ impl State {
             self.agents.push(agent);
             self.agents.len() - 1
         }
+    }
+
+    /// Puts the agent named `name` in its worktree: its turns run in the worktree from now on.
+    pub fn attach_worktree(&mut self, name: &str, wt: crate::worktree::AgentWorktree) -> bool {
+        let Some(i) = self.index_named(name) else { return false };
+        let agent = &mut self.agents[i];
+        let home = std::mem::replace(&mut agent.spec.cwd, wt.cwd.clone());
+        agent.tree = Some(super::worktree::AgentTree::new(wt, home));
+        self.dirty = true;
+        true
     }
 
     pub fn has_supervisor(&self) -> bool {

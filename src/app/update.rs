@@ -49,6 +49,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         Msg::Redraw => state.dirty = true,
         Msg::Suspend => fx.push(Effect::Suspend),
         Msg::Terminate => quit_now(state, &mut fx),
+        Msg::Worktree(m) => super::worktree::on_msg(state, m, &mut fx),
     }
     fx
 }
@@ -77,6 +78,8 @@ fn context(state: &State) -> Context {
         Some(Overlay::Help { .. }) => Context::Help,
         Some(Overlay::NewAgent(_)) => Context::Form,
         Some(Overlay::Confirm(_)) => Context::Confirm,
+        Some(Overlay::Diff(_)) => Context::Diff,
+        Some(Overlay::Commit(_)) => Context::Commit,
     }
 }
 
@@ -113,6 +116,8 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
             _ => {}
         },
         Context::Form => form_key(state, command, key, fx),
+        Context::Diff => super::worktree::diff_key(state, command, fx),
+        Context::Commit => super::worktree::commit_key(state, command, key, fx),
         Context::Confirm => match command {
             Some(Command::Yes) => {
                 let confirm = match state.overlay.take() {
@@ -126,6 +131,9 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
                         if let Some(i) = state.index_of(agent) {
                             close_agent(state, i, fx);
                         }
+                    }
+                    Confirm::RemoveWorktree { agent, loss } => {
+                        super::worktree::confirm_remove(state, agent, loss, fx)
                     }
                 }
             }
@@ -253,7 +261,9 @@ fn pane_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec
         }
         Command::Suspend => fx.push(Effect::Suspend),
         Command::Quit => ask_quit(state, fx),
-        _ => {}
+        other => {
+            super::worktree::pane_command(state, other, fx);
+        }
     }
 }
 
@@ -635,6 +645,7 @@ fn on_line(state: &mut State, i: usize, line: &Line, fx: &mut Vec<Effect>) {
             if let Some(model) = &m.model {
                 a.model = Some(model.clone());
             }
+            super::worktree::on_message(state, i, m);
         }
         Event::RateLimit(r) => {
             let status = r.status.clone().unwrap_or_default();
@@ -662,6 +673,7 @@ fn on_line(state: &mut State, i: usize, line: &Line, fx: &mut Vec<Effect>) {
             }
             a.report.result_seen = true;
             a.report.failure = result_failure(r);
+            super::worktree::on_result_text(state, i, r.result.as_deref());
         }
         _ => {}
     }
@@ -701,6 +713,9 @@ fn on_exit(state: &mut State, i: usize, exit: ExitInfo, fx: &mut Vec<Effect>) {
     };
     a.transcript.end_turn(footer.unwrap_or_else(|| TurnFooter::new(TurnStatus::Done)));
     state.dirty = true;
+    // What the turn changed in the agent's worktree, read off the UI thread.
+    super::worktree::after_turn(state, i, fx);
+    let a = &mut state.agents[i];
     // The next queued follow-up starts now, unless the user stopped the agent.
     let interrupted = matches!(a.turn, TurnState::Interrupted);
     if !interrupted {

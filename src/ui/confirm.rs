@@ -22,6 +22,17 @@ pub fn question(state: &State, confirm: &Confirm) -> String {
                 .unwrap_or_default();
             format!("Close {name}? Its running turn will be stopped.")
         }
+        Confirm::RemoveWorktree { agent, loss } => {
+            let (name, branch) = state
+                .index_of(*agent)
+                .map(|i| &state.agents[i])
+                .map(|a| {
+                    let branch = a.tree.as_ref().map(|t| t.wt.branch.clone()).unwrap_or_default();
+                    (a.spec.name.clone(), branch)
+                })
+                .unwrap_or_default();
+            format!("Remove {name}'s worktree? This loses {loss}. Branch {branch} is kept.")
+        }
     }
 }
 

@@ -1,16 +1,20 @@
 //! The diff view: an agent's changed files with +/- counts, and the selected file's hunks,
 //! coloured and scrollable. Also the one-line header fragment a pane shows after each turn.
 //!
-//! The view only reads: [`DiffScroll`] is plain state the app keeps and moves with pure
-//! methods; [`DiffView`] clamps it while drawing.
+//! The view only reads: [`DiffScroll`] is plain state the app keeps (`app::worktree`) and
+//! moves with pure methods; [`DiffView`] clamps it while drawing.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Widget;
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget, Wrap};
 use unicode_width::UnicodeWidthStr;
 
+use crate::app::worktree::{diff_overlay_inner, diff_overlay_rect, CommitForm, DiffOverlay};
+pub use crate::app::worktree::{file_rows, hunk_viewport, max_offset, DiffScroll};
+use crate::app::{Command, Context, State};
+use crate::worktree::overlap::SharedEdit;
 use crate::worktree::{Changes, DiffLine, FileDiff, FileStatus, LineKind};
 
 /// Below this width the file list is dropped and one line names the selected file.
@@ -23,62 +27,6 @@ const DIM: Style = Style::new().add_modifier(Modifier::DIM);
 const SELECTED: Style = Style::new().add_modifier(Modifier::REVERSED);
 const TITLE: Style = Style::new().add_modifier(Modifier::BOLD);
 
-/// Which file is selected and how far its hunks are scrolled.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DiffScroll {
-    pub selected: usize,
-    /// Rows of the selected file's hunks scrolled past.
-    pub offset: usize,
-}
-
-impl DiffScroll {
-    /// Selects file `index` (clamped to the list) and shows it from the top.
-    pub fn select(&mut self, index: usize, files: usize) {
-        self.selected = index.min(files.saturating_sub(1));
-        self.offset = 0;
-    }
-
-    pub fn next_file(&mut self, files: usize) {
-        self.select(self.selected.saturating_add(1), files);
-    }
-
-    pub fn prev_file(&mut self, files: usize) {
-        self.select(self.selected.saturating_sub(1), files);
-    }
-
-    /// Scrolls by `delta` rows within `rows` rows of content shown `viewport` rows at a time.
-    pub fn scroll(&mut self, delta: isize, rows: usize, viewport: usize) {
-        let max = max_offset(rows, viewport);
-        let from = self.offset.min(max);
-        self.offset = if delta < 0 {
-            from.saturating_sub(delta.unsigned_abs())
-        } else {
-            from.saturating_add(delta.unsigned_abs()).min(max)
-        };
-    }
-
-    pub fn page_down(&mut self, rows: usize, viewport: usize) {
-        self.scroll(viewport.saturating_sub(1).max(1) as isize, rows, viewport);
-    }
-
-    pub fn page_up(&mut self, rows: usize, viewport: usize) {
-        self.scroll(-(viewport.saturating_sub(1).max(1) as isize), rows, viewport);
-    }
-
-    pub fn to_end(&mut self, rows: usize, viewport: usize) {
-        self.offset = max_offset(rows, viewport);
-    }
-
-    /// The offset to draw with: never past the last page, whatever was stored.
-    pub fn effective_offset(&self, rows: usize, viewport: usize) -> usize {
-        self.offset.min(max_offset(rows, viewport))
-    }
-}
-
-pub fn max_offset(rows: usize, viewport: usize) -> usize {
-    rows.saturating_sub(viewport)
-}
-
 /// The first row of a list of `len` rows shown `height` at a time that keeps `selected` in view.
 pub fn list_offset(selected: usize, len: usize, height: usize) -> usize {
     if height == 0 || len <= height {
@@ -87,20 +35,6 @@ pub fn list_offset(selected: usize, len: usize, height: usize) -> usize {
     let selected = selected.min(len - 1);
     // Keep the selection in the middle where the list allows it.
     selected.saturating_sub(height / 2).min(len - height)
-}
-
-/// The rows a file's hunks take in the view (its title line not included).
-pub fn file_rows(file: &FileDiff) -> usize {
-    if file.binary || file.hunks.is_empty() {
-        return 1;
-    }
-    let body: usize = file.hunks.iter().map(|h| 1 + h.lines.len()).sum();
-    body + usize::from(file.truncated)
-}
-
-/// The rows the hunk pane has for content in a view of `area` (a title line takes one).
-pub fn hunk_viewport(area: Rect) -> usize {
-    usize::from(area.height.saturating_sub(1))
 }
 
 fn status_letter(status: &FileStatus) -> (&'static str, Style) {
@@ -327,6 +261,82 @@ fn visible_rows(file: &FileDiff, offset: usize, count: usize) -> Vec<Line<'stati
     out
 }
 
+/// The diff view as an overlay over the panes, with the agent's branch and base in its title
+/// and the keys in its bottom border.
+pub fn render_overlay(state: &State, view: &DiffOverlay, panes: Rect, buf: &mut Buffer) {
+    let rect = diff_overlay_rect(panes);
+    if rect.width < 3 || rect.height < 3 {
+        return;
+    }
+    Clear.render(rect, buf);
+    let agent = state.index_of(view.agent).map(|i| &state.agents[i]);
+    let tree = agent.and_then(|a| a.tree.as_ref());
+    let (branch, base) = tree.map(|t| (t.wt.branch.clone(), t.wt.base.label())).unwrap_or_default();
+    let title = format!(" diff · {branch} vs {base} ");
+    let keys = |c| state.keymap.key_label(Context::Diff, c).unwrap_or_default();
+    let hint = format!(
+        " {} file · {} scroll · {} commit · {} close ",
+        keys(Command::NextFile),
+        keys(Command::PageDown),
+        keys(Command::Commit),
+        keys(Command::Close)
+    );
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(Style::new().fg(Color::Cyan))
+        .title(title)
+        .title_bottom(Line::styled(hint, DIM));
+    block.render(rect, buf);
+    let inner = diff_overlay_inner(panes);
+    if let Some(err) = &view.error {
+        let line = Line::styled(format!("could not read the diff: {err}"), REMOVED);
+        Paragraph::new(line).wrap(Wrap { trim: true }).render(inner, buf);
+        return;
+    }
+    match &view.files {
+        None => {
+            buf.set_line(inner.x, inner.y, &Line::styled("reading the diff…", DIM), inner.width);
+        }
+        Some(files) => DiffView::new(files, view.scroll, &base).render(inner, buf),
+    }
+}
+
+/// The commit message box: the proposed message, editable.
+pub fn render_commit(state: &State, form: &CommitForm, panes: Rect, buf: &mut Buffer) {
+    let w = panes.width.min(80);
+    let lines = form.input.lines().len() as u16;
+    let h = panes.height.min(lines.clamp(1, 8) + 4);
+    let rect = super::centered(panes, w, h);
+    if rect.width < 3 || rect.height < 3 {
+        return;
+    }
+    Clear.render(rect, buf);
+    let name = state
+        .index_of(form.agent)
+        .and_then(|i| state.agents[i].tree.as_ref())
+        .map(|t| t.wt.branch.clone())
+        .unwrap_or_default();
+    let keys = |c| state.keymap.key_label(Context::Commit, c).unwrap_or_default();
+    let hint = if form.busy {
+        " committing… ".to_string()
+    } else {
+        format!(" {} commit · {} cancel ", keys(Command::Submit), keys(Command::Close))
+    };
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(Style::new().fg(Color::Yellow))
+        .title(format!(" commit all changes on {name} "))
+        .title_bottom(Line::styled(hint, DIM));
+    let inner = block.inner(rect);
+    block.render(rect, buf);
+    let input_area = Rect { height: inner.height.saturating_sub(1), ..inner };
+    form.input.render(input_area, buf);
+    if let Some(err) = &form.error {
+        let y = inner.y + inner.height.saturating_sub(1);
+        buf.set_line(inner.x, y, &Line::styled(err.clone(), REMOVED), inner.width);
+    }
+}
+
 /// The pane header's worktree fragment, e.g. "⎇ agentmux/qa +12 −3 · 2 files (uncommitted)".
 pub fn header_fragment(changes: &Changes) -> Line<'static> {
     let branch = changes.branch.clone().unwrap_or_else(|| "(detached)".into());
@@ -357,6 +367,24 @@ pub fn header_fragment(changes: &Changes) -> Line<'static> {
 /// The header fragment as plain text.
 pub fn header_text(changes: &Changes) -> String {
     header_fragment(changes).spans.iter().map(|s| s.content.as_ref()).collect()
+}
+
+/// The warning a pane shows when files it edited were edited by another agent in the same
+/// directory: "⚠ lib.rs also edited by api", "⚠ 3 files also edited by api, web".
+pub fn shared_warning(shared: &[SharedEdit]) -> String {
+    let mut others: Vec<&str> =
+        shared.iter().flat_map(|s| s.agents.iter().map(String::as_str)).collect();
+    others.sort_unstable();
+    others.dedup();
+    let what = match shared {
+        [one] => one
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| one.path.display().to_string()),
+        many => format!("{} files", many.len()),
+    };
+    format!("⚠ {what} also edited by {}", others.join(", "))
 }
 
 #[cfg(test)]

@@ -126,6 +126,21 @@ fn segments(state: &State, agent: &Agent) -> Vec<Segment> {
     if agent.tokens > 0 {
         s.push(Segment { text: tokens_label(agent.tokens), style: dim, priority: 60 });
     }
+    if let Some(tree) = &agent.tree {
+        let text = match &tree.changes {
+            Some(c) => super::diff::header_text(c),
+            None => format!("⎇ {}", tree.wt.branch),
+        };
+        s.push(Segment { text, style: Style::default().fg(Color::Magenta), priority: 150 });
+    }
+    let shared = state.edits.warnings_for(&agent.spec.name);
+    if !shared.is_empty() {
+        s.push(Segment {
+            text: super::diff::shared_warning(&shared),
+            style: Style::default().fg(Color::Yellow),
+            priority: 235,
+        });
+    }
     s
 }
 

@@ -16,6 +16,8 @@ pub fn rows(state: &State) -> Vec<Line<'static>> {
         (Context::Pane, "Panes (other keys go to the input box)"),
         (Context::Form, "New-agent form"),
         (Context::Confirm, "Questions"),
+        (Context::Diff, "Diff view"),
+        (Context::Commit, "Commit message"),
         (Context::Help, "This help"),
     ] {
         if !lines.is_empty() {

@@ -59,6 +59,8 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
         Some(Overlay::Help { scroll }) => help::render(state, *scroll, panes, buf),
         Some(Overlay::NewAgent(form)) => new_agent::render(state, form, panes, buf),
         Some(Overlay::Confirm(c)) => confirm::render(state, c, panes, buf),
+        Some(Overlay::Diff(view)) => diff::render_overlay(state, view, panes, buf),
+        Some(Overlay::Commit(form)) => diff::render_commit(state, form, panes, buf),
     }
 }
 

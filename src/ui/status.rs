@@ -17,6 +17,8 @@ pub fn context(state: &State) -> Context {
         Some(Overlay::Help { .. }) => Context::Help,
         Some(Overlay::NewAgent(_)) => Context::Form,
         Some(Overlay::Confirm(_)) => Context::Confirm,
+        Some(Overlay::Diff(_)) => Context::Diff,
+        Some(Overlay::Commit(_)) => Context::Commit,
     }
 }
 
