@@ -47,6 +47,12 @@ pub struct RunOptions {
 pub enum RunError {
     #[error("terminal: {0}")]
     Terminal(#[from] std::io::Error),
+    #[error("the worktree of agent {agent}: {source}")]
+    Worktree {
+        agent: String,
+        #[source]
+        source: crate::worktree::WorktreeError,
+    },
 }
 
 /// At most one draw per frame (about 60 a second).
@@ -77,11 +83,26 @@ pub struct Executor {
     engine_tx: mpsc::Sender<EngineMsg>,
     spawn: Spawner,
     running: HashMap<AgentId, (u64, TurnHandle)>,
+    /// Where git jobs answer from their blocking task; without it they run in place (tests).
+    worktree_tx: Option<mpsc::UnboundedSender<Msg>>,
+    git: crate::worktree::Git,
 }
 
 impl Executor {
     pub fn new(engine_tx: mpsc::Sender<EngineMsg>, spawn: Spawner) -> Executor {
-        Executor { engine_tx, spawn, running: HashMap::new() }
+        Executor {
+            engine_tx,
+            spawn,
+            running: HashMap::new(),
+            worktree_tx: None,
+            git: crate::worktree::Git::default(),
+        }
+    }
+
+    /// Run git jobs (`Effect::Worktree`) on blocking tasks that answer into `tx`.
+    pub fn with_worktree_replies(mut self, tx: mpsc::UnboundedSender<Msg>) -> Executor {
+        self.worktree_tx = Some(tx);
+        self
     }
 
     /// The real engine.
@@ -121,6 +142,22 @@ impl Executor {
             Effect::Persist => Outcome::Continue,
             Effect::Suspend => Outcome::Suspend,
             Effect::Quit => Outcome::Quit,
+            Effect::Worktree(job) => {
+                let git = self.git.clone();
+                match &self.worktree_tx {
+                    // Git takes milliseconds to seconds: never on the loop's thread.
+                    Some(tx) => {
+                        let tx = tx.clone();
+                        tokio::task::spawn_blocking(move || {
+                            // The loop may have ended meanwhile; nothing to do then.
+                            let _ = tx.send(Msg::Worktree(job.run(&git)));
+                        });
+                    }
+                    None => replies.push_back(Msg::Worktree(job.run(&git))),
+                }
+                Outcome::Continue
+            }
+            Effect::Shell { agent, wt } => Outcome::Shell { agent, wt },
         }
     }
 
@@ -144,12 +181,20 @@ enum Outcome {
     Continue,
     Suspend,
     Quit,
+    Shell { agent: AgentId, wt: Box<crate::worktree::AgentWorktree> },
 }
 
 /// What the loop needs from the real terminal (suspend and resume); nothing for a test backend.
 pub trait Host {
     /// Give the terminal back, stop the process until it is continued, take the terminal again.
     fn suspend(&mut self) -> io::Result<()>;
+
+    /// Give the terminal to `cmd` (the user's shell in a worktree) until it exits, then take
+    /// it back. Headless hosts run nothing.
+    fn shell(&mut self, cmd: std::process::Command) -> io::Result<()> {
+        let _ = cmd;
+        Ok(())
+    }
 }
 
 /// A host with nothing to suspend (headless runs).
@@ -270,6 +315,7 @@ where
         let mut replies = VecDeque::new();
         let mut suspend = false;
         let mut quit = false;
+        let mut shell = None;
         for msg in pending.drain(..) {
             exec.ended(&msg);
             for effect in update(state, msg) {
@@ -277,6 +323,7 @@ where
                     Outcome::Continue => {}
                     Outcome::Suspend => suspend = true,
                     Outcome::Quit => quit = true,
+                    Outcome::Shell { agent, wt } => shell = Some((agent, wt)),
                 }
             }
         }
@@ -290,6 +337,17 @@ where
             terminal.clear()?;
             state.dirty = true;
             last_draw = Instant::now() - FRAME;
+        }
+        if let Some((agent, wt)) = shell {
+            // A shell that cannot start is reported, not fatal.
+            if let Err(e) = host.shell(crate::worktree::shell_command(&wt)) {
+                state.flash = Some(format!("could not open a shell: {e}"));
+            }
+            terminal.clear()?;
+            state.dirty = true;
+            last_draw = Instant::now() - FRAME;
+            let exited = crate::app::worktree::WorktreeMsg::ShellExited { agent };
+            pending.push_back(Msg::Worktree(exited));
         }
         let now = Instant::now();
         if state.dirty && now >= last_draw + FRAME {
@@ -371,6 +429,23 @@ impl Host for RealTerminal {
         }
         take_terminal()
     }
+
+    fn shell(&mut self, mut cmd: std::process::Command) -> io::Result<()> {
+        // crossterm's reader thread waits on the terminal for the loop's next event and would
+        // take the shell's first keystrokes. A resize event ends that wait; the loop does not
+        // ask for another event until the shell exits, so the thread stays off the terminal.
+        // SAFETY: raise has no memory-safety preconditions.
+        unsafe {
+            libc::raise(libc::SIGWINCH);
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        restore_terminal();
+        let dir = cmd.get_current_dir().map(|d| d.display().to_string()).unwrap_or_default();
+        println!("agentmux: a shell in {dir}; exit it to return to agentmux");
+        let status = cmd.status();
+        take_terminal()?;
+        status.map(|_| ())
+    }
 }
 
 /// Signals become messages: SIGTERM, SIGHUP and SIGINT end the run (the terminal is restored
@@ -411,14 +486,22 @@ enum SignalMsg {
 }
 
 pub fn run(opts: RunOptions) -> Result<(), RunError> {
+    // Before the terminal is taken: setup commands may take a while, and an error (not a
+    // repository, no commits...) reads best as a plain line.
+    let worktrees =
+        crate::app::worktree::open_team_worktrees(&crate::worktree::Git::default(), &opts.team)
+            .map_err(|(agent, source)| RunError::Worktree { agent, source })?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let result = runtime.block_on(run_terminal(opts));
+    let result = runtime.block_on(run_terminal(opts, worktrees));
     // Readers of ended turns may still be blocked on their PTYs: do not wait for them.
     runtime.shutdown_background();
     result
 }
 
-async fn run_terminal(opts: RunOptions) -> Result<(), RunError> {
+async fn run_terminal(
+    opts: RunOptions,
+    worktrees: Vec<(String, crate::worktree::AgentWorktree)>,
+) -> Result<(), RunError> {
     let (local_tx, local_rx) = mpsc::unbounded_channel();
     forward_signals(local_tx.clone())?;
     install_panic_hook();
@@ -432,12 +515,16 @@ async fn run_terminal(opts: RunOptions) -> Result<(), RunError> {
         State::new(&opts.team, opts.claude.clone(), (size.width, size.height), Instant::now());
     let keymap_note = apply_user_keys(&mut state);
     state.flash = keymap_note;
+    // Agents with `worktree = true` run in their worktrees from their first turn on.
+    for (name, wt) in worktrees {
+        state.attach_worktree(&name, wt);
+    }
     let first = start_first_prompts(&mut state, State::first_prompts(&opts.team));
 
     let (engine_tx, engine_rx) = mpsc::channel(ENGINE_CHANNEL);
     let (_control_tx, control_rx) = mpsc::channel(64);
     let inbox = Inbox { engine: engine_rx, control: control_rx, local: local_rx };
-    let mut exec = Executor::engine(engine_tx);
+    let mut exec = Executor::engine(engine_tx).with_worktree_replies(local_tx.clone());
     let result = event_loop(
         &mut terminal,
         &mut state,

@@ -793,7 +793,7 @@ mod app {
         assert!(s.flash.as_deref().is_some_and(|f| f.contains("api has no worktree")));
 
         let (mut s, wt) = state_with_worktree(&r);
-        let fx = key(&mut s, KeyCode::Char('o'), KeyModifiers::ALT);
+        let fx = key(&mut s, KeyCode::Char('t'), KeyModifiers::ALT);
         let [Effect::Shell { agent, wt: shell_wt }] = fx.as_slice() else { panic!("{fx:?}") };
         assert_eq!(shell_wt.path, wt.path);
         // When the shell exits the counts are read again.
@@ -825,5 +825,133 @@ mod app {
         s.size = (200, 20);
         fixed_sessions(&mut s);
         insta::assert_snapshot!("app_shared_edit_warnings", screen(&s).backend());
+    }
+}
+
+/// The run loop carries out the git jobs off its thread and applies their answers.
+mod run_loop {
+    use super::*;
+    use agentmux::agent::event::{Event, ResultEvent};
+    use agentmux::agent::{AgentSpec, ClaudeCmd, EngineMsg, ExitInfo, Line};
+    use agentmux::app::{Msg, State};
+    use agentmux::config::{Team, TeamAgent};
+    use agentmux::run::{event_loop, Executor, Headless, Inbox};
+    use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+    use std::time::Duration;
+    use tokio::sync::mpsc;
+
+    #[test]
+    fn team_agents_with_worktree_true_get_one_and_a_bad_directory_names_the_agent() {
+        let r = repo();
+        let agent = |name: &str, worktree| TeamAgent {
+            spec: AgentSpec::new(name, &r.dir),
+            prompt: None,
+            worktree,
+        };
+        let team =
+            Team { agents: vec![agent("api", true), agent("web", false)], ..Default::default() };
+        let opened =
+            agentmux::app::worktree::open_team_worktrees(&git(), &team).expect("worktrees");
+        assert_eq!(opened.len(), 1);
+        assert_eq!(opened[0].0, "api");
+        assert_eq!(opened[0].1.branch, "agentmux/api");
+
+        let elsewhere = tempfile::tempdir().expect("tempdir");
+        let team = Team {
+            agents: vec![TeamAgent {
+                spec: AgentSpec::new("lost", elsewhere.path()),
+                prompt: None,
+                worktree: true,
+            }],
+            ..Default::default()
+        };
+        let Err((name, err)) = agentmux::app::worktree::open_team_worktrees(&git(), &team) else {
+            panic!("a directory outside any repository must fail")
+        };
+        assert_eq!(name, "lost");
+        assert!(matches!(err, WorktreeError::NotARepository { .. }));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn after_a_turn_the_loop_reads_the_counts_off_its_thread() {
+        let r = repo();
+        let team = Team {
+            agents: vec![TeamAgent {
+                spec: AgentSpec::new("api", &r.dir),
+                prompt: None,
+                worktree: true,
+            }],
+            ..Default::default()
+        };
+        let mut state = State::new(&team, ClaudeCmd::real("claude"), (100, 20), Instant::now());
+        let wt = open_agent(&r, "api");
+        state.attach_worktree("api", wt.clone());
+        let mut terminal = Terminal::new(TestBackend::new(100, 20)).expect("terminal");
+
+        let (engine_tx, engine_rx) = mpsc::channel(64);
+        let (_control_tx, control_rx) = mpsc::channel(4);
+        let (local_tx, local_rx) = mpsc::unbounded_channel();
+        // Git answers pass through here on their way to the loop, so the test knows when.
+        let (git_tx, mut git_rx) = mpsc::unbounded_channel::<Msg>();
+        let (seen_tx, seen_rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let mut seen = Some(seen_tx);
+            while let Some(m) = git_rx.recv().await {
+                let _ = local_tx.send(m);
+                if let Some(tx) = seen.take() {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        // A turn under way: the engine's messages come from the test, as a reader thread
+        // would send them, after the "agent" edited a file where its turn runs.
+        let req = state.begin_turn(0, "go".into()).expect("a turn");
+        assert_eq!(req.spec.cwd, wt.cwd, "the turn runs in the worktree");
+        let (agent, turn) = (req.agent, req.turn);
+        let engine = engine_tx.clone();
+        let agent_turn = move || {
+            write(&req.spec.cwd.join("src/lib.rs"), "fn a() {}\nfn z() {}\n");
+            let result = Line::Event(Event::Result(ResultEvent {
+                subtype: "success".into(),
+                result: Some("rewrote lib".into()),
+                ..Default::default()
+            }));
+            let exit = ExitInfo { code: Some(0), signal: None, tail: vec![] };
+            [
+                EngineMsg::Started { agent, turn, pid: None },
+                EngineMsg::Lines { agent, turn, lines: vec![(String::new(), result)] },
+                EngineMsg::Exited { agent, turn, exit },
+            ]
+        };
+        let spawner: agentmux::run::Spawner = Box::new(|_, _| Err("no turns here".into()));
+        let mut exec = Executor::new(engine_tx, spawner).with_worktree_replies(git_tx);
+        let (term_tx, mut term_rx) = mpsc::unbounded_channel::<std::io::Result<TermEvent>>();
+        let events = futures_util::stream::poll_fn(move |cx| term_rx.poll_recv(cx));
+        let inbox = Inbox { engine: engine_rx, control: control_rx, local: local_rx };
+        let key = |code, mods| Ok(TermEvent::Key(KeyEvent::new(code, mods)));
+        let driver = async {
+            for m in agent_turn() {
+                assert!(engine.send(m).await.is_ok());
+            }
+            assert!(seen_rx.await.is_ok(), "git answered");
+            let _ = term_tx.send(key(KeyCode::Char('q'), KeyModifiers::CONTROL));
+        };
+        let mut host = Headless;
+        let looped =
+            event_loop(&mut terminal, &mut state, events, inbox, &mut exec, &mut host, vec![]);
+        let (result, ()) =
+            tokio::time::timeout(Duration::from_secs(30), async { tokio::join!(looped, driver) })
+                .await
+                .unwrap_or_else(|_| panic!("the loop did not finish"));
+        assert!(result.is_ok());
+        let changes =
+            state.agents[0].tree.as_ref().and_then(|t| t.changes.clone()).expect("counts");
+        assert_eq!(changes.uncommitted, DiffStat { files: 1, added: 1, removed: 3 }, "{changes:?}");
+        assert_eq!(
+            state.agents[0].tree.as_ref().and_then(|t| t.last_result.clone()).as_deref(),
+            Some("rewrote lib")
+        );
     }
 }

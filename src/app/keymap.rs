@@ -225,7 +225,7 @@ const DEFAULTS: &[(Context, Command, &[&str])] = &[
     (Context::Confirm, Command::No, &["n", "N", "esc"]),
     (Context::Pane, Command::Diff, &["alt-v"]),
     (Context::Pane, Command::Commit, &["alt-c"]),
-    (Context::Pane, Command::Shell, &["alt-o"]),
+    (Context::Pane, Command::Shell, &["alt-t"]),
     (Context::Pane, Command::RemoveWorktree, &["alt-x"]),
     (Context::Diff, Command::Close, &["esc", "q", "alt-v"]),
     (Context::Diff, Command::ScrollUp, &["up", "k"]),

@@ -267,6 +267,10 @@ impl State {
         let Some(i) = self.index_named(name) else { return false };
         let agent = &mut self.agents[i];
         let home = std::mem::replace(&mut agent.spec.cwd, wt.cwd.clone());
+        // What the user should know (detached base, submodules, setup) opens the transcript.
+        for notice in &wt.notices {
+            agent.transcript.push_note(&format!("⎇ {notice}"), crate::transcript::NoteLevel::Info);
+        }
         agent.tree = Some(super::worktree::AgentTree::new(wt, home));
         self.dirty = true;
         true

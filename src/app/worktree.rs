@@ -16,12 +16,28 @@ use super::effect::Effect;
 use super::state::{Confirm, Overlay, State};
 use crate::agent::event::MessageEvent;
 use crate::agent::AgentId;
+use crate::config::Team;
 use crate::transcript::NoteLevel;
 use crate::worktree::overlap::{EditLog, SharedEdit};
 use crate::worktree::{
-    propose_commit_message, AgentWorktree, Changes, Committed, FileDiff, Git, Loss, Removed,
-    WorktreeError,
+    open, propose_commit_message, AgentWorktree, Changes, Committed, FileDiff, Git, Loss,
+    OpenRequest, Removed, WorktreeError,
 };
+
+/// Opens (or reopens) the worktree of every team agent with `worktree = true`, in order. The
+/// first failure stops: an agent asked to be isolated must not run in the shared directory.
+pub fn open_team_worktrees(
+    git: &Git,
+    team: &Team,
+) -> Result<Vec<(String, AgentWorktree)>, (String, WorktreeError)> {
+    let mut opened = Vec::new();
+    for a in team.agents.iter().filter(|a| a.worktree) {
+        let req = OpenRequest::new(a.spec.name.clone(), a.spec.cwd.clone());
+        let wt = open(git, &req).map_err(|e| (a.spec.name.clone(), e))?;
+        opened.push((a.spec.name.clone(), wt));
+    }
+    Ok(opened)
+}
 
 /// An agent's worktree as the app knows it.
 #[derive(Clone, Debug, PartialEq)]
