@@ -295,3 +295,185 @@ fn a_tiny_pane_never_panics_and_never_overflows() {
         }
     }
 }
+
+// ---- real captures -----------------------------------------------------------------------
+
+fn replay(path: &str) -> Transcript {
+    use agentmux::agent::decode::Framer;
+    let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path);
+    let bytes = std::fs::read(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()));
+    let mut framer = Framer::new(agentmux::agent::DEFAULT_MAX_LINE_BYTES);
+    let mut frames = Vec::new();
+    framer.push(&bytes, &mut frames);
+    framer.finish(&mut frames);
+    let mut t = Transcript::new();
+    t.push_prompt("(prompt)");
+    for f in frames {
+        let (_, line) = f.decode();
+        t.apply(&line);
+        if let Some(footer) = t.result_footer().cloned() {
+            t.end_turn(footer);
+        }
+    }
+    t
+}
+
+fn describe(t: &Transcript) -> Vec<String> {
+    use agentmux::transcript::CellKind;
+    t.cells()
+        .iter()
+        .map(|c| {
+            let pad = "  ".repeat(c.depth as usize);
+            let s = match &c.kind {
+                CellKind::Prompt(p) => format!("prompt {p:?}"),
+                CellKind::Assistant(b) => format!(
+                    "assistant {:?}{}",
+                    b.text,
+                    if b.streaming { " (streaming)" } else { "" }
+                ),
+                CellKind::Thinking(b) => format!("thinking {:?}", b.text),
+                CellKind::Tool(call) => format!(
+                    "tool {} {} result={:?} denied={}",
+                    call.name,
+                    call.input,
+                    call.result
+                        .as_ref()
+                        .map(|r| (r.is_error, r.content.chars().take(40).collect::<String>())),
+                    call.denied
+                ),
+                CellKind::Output(o) => format!("output {o:?}"),
+                CellKind::Note(n) => format!("note {:?} {:?}", n.level, n.text),
+                CellKind::Error(e) => format!("error {e:?}"),
+                CellKind::Footer(f) => format!("footer {:?}", f.status),
+            };
+            format!("{pad}{s}")
+        })
+        .collect()
+}
+
+fn kinds(t: &Transcript) -> Vec<&'static str> {
+    use agentmux::transcript::CellKind;
+    t.cells()
+        .iter()
+        .map(|c| match c.kind {
+            CellKind::Prompt(_) => "prompt",
+            CellKind::Assistant(_) => "assistant",
+            CellKind::Thinking(_) => "thinking",
+            CellKind::Tool(_) => "tool",
+            CellKind::Output(_) => "output",
+            CellKind::Note(_) => "note",
+            CellKind::Error(_) => "error",
+            CellKind::Footer(_) => "footer",
+        })
+        .collect()
+}
+
+#[test]
+fn real_captures_become_the_expected_cells() {
+    let cases: &[(&str, &[&str])] = &[
+        ("cli-2.1.197/turn.ndjson", &["prompt", "assistant", "footer"]),
+        ("cli-2.1.197/resume.ndjson", &["prompt", "assistant", "footer"]),
+        // Streamed in four deltas, then the complete line: still one cell.
+        ("cli-2.1.197/turn-partial.ndjson", &["prompt", "assistant", "footer"]),
+        ("cli-2.1.197/tool-call.ndjson", &["prompt", "tool", "assistant", "footer"]),
+        ("cli-2.1.197/permission-denial.ndjson", &["prompt", "tool", "assistant", "footer"]),
+        ("cli-2.1.197/mcp-approval-allow.ndjson", &["prompt", "tool", "assistant", "footer"]),
+        ("cli-2.1.197/mcp-approval-deny.ndjson", &["prompt", "tool", "assistant", "footer"]),
+        ("cli-2.1.197/mcp-approval-unreachable.ndjson", &["prompt", "tool", "output"]),
+        ("cli-2.1.197/max-turns.ndjson", &["prompt", "tool", "error", "footer"]),
+        ("cli-2.1.197/unknown-session.ndjson", &["prompt", "output", "error", "footer"]),
+        ("cli-2.1.197/bypass-refused.ndjson", &["prompt", "output"]),
+        // Two api_retry lines make one note that counts.
+        ("cli-2.1.197/api-retry.ndjson", &["prompt", "note", "assistant", "footer"]),
+        // The synthetic "API Error" message is an error, shown once.
+        ("cli-2.1.197/api-error-400.ndjson", &["prompt", "error", "footer"]),
+        ("stream-json/foksa-2.1.29-hello-world.ndjson", &["prompt", "assistant", "footer"]),
+        ("stream-json/gleam-2.1.7-basic-query.ndjson", &["prompt", "assistant", "footer"]),
+        ("stream-json/foksa-2.1.29-streaming-haiku.ndjson", &["prompt", "assistant", "footer"]),
+        (
+            "stream-json/foksa-2.1.29-plan-mode-ls.ndjson",
+            &["prompt", "assistant", "tool", "assistant", "footer"],
+        ),
+        (
+            "stream-json/foksa-2.1.29-multi-turn.ndjson",
+            &["prompt", "assistant", "footer", "assistant", "footer"],
+        ),
+        (
+            "stream-json/foksa-2.1.29-interrupt.ndjson",
+            &["prompt", "note", "note", "error", "footer"],
+        ),
+    ];
+    for (file, expected) in cases {
+        let t = replay(file);
+        assert_eq!(&kinds(&t), expected, "{file}:\n{:#?}", describe(&t));
+        assert!(!t.is_streaming(), "{file}: nothing left streaming");
+    }
+}
+
+#[test]
+fn real_captures_details() {
+    use agentmux::transcript::{CellKind, NoteLevel};
+    let tool = |t: &Transcript, i: usize| match &t.cells()[i].kind {
+        CellKind::Tool(call) => call.clone(),
+        other => panic!("cell {i} is {other:?}"),
+    };
+    let t = replay("cli-2.1.197/tool-call.ndjson");
+    let call = tool(&t, 1);
+    assert_eq!(call.input["command"], "touch made.txt", "streamed input parsed");
+    assert!(call.result.as_ref().is_some_and(|r| !r.is_error));
+
+    for file in ["cli-2.1.197/permission-denial.ndjson", "cli-2.1.197/mcp-approval-deny.ndjson"] {
+        let call = tool(&replay(file), 1);
+        assert!(call.denied, "{file}");
+        assert!(call.result.as_ref().is_some_and(|r| r.is_error), "{file}");
+    }
+
+    let t = replay("cli-2.1.197/api-retry.ndjson");
+    match &t.cells()[1].kind {
+        CellKind::Note(n) => {
+            assert_eq!(n.level, NoteLevel::Warn);
+            assert!(n.text.contains("retrying in") && n.text.contains("attempt 2/"), "{}", n.text);
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let t = replay("stream-json/foksa-2.1.29-streaming-haiku.ndjson");
+    match &t.cells()[1].kind {
+        CellKind::Assistant(b) => {
+            assert!(b.text.starts_with("Here's a haiku about coding:\n\n```"));
+            assert_eq!(b.text.matches("Functions compile clean").count(), 1);
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Plain text is kept without the CLI's escape sequences.
+    let t = replay("cli-2.1.197/bypass-refused.ndjson");
+    match &t.cells()[1].kind {
+        CellKind::Output(o) => assert!(!o.contains('\u{1b}') && o.contains("root"), "{o:?}"),
+        other => panic!("{other:?}"),
+    }
+
+    // A long real session: every result found its call.
+    let t = replay("stream-json/nairid-1.0.x-refactor-session-head40.ndjson");
+    let tools: Vec<_> = (0..t.len())
+        .filter_map(|i| match &t.cells()[i].kind {
+            CellKind::Tool(c) => Some(c.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(tools.len() > 10);
+    assert!(tools.iter().all(|c| c.name != "(unknown tool)"));
+    assert!(tools.iter().filter(|c| c.result.is_some()).count() >= tools.len() - 1);
+}
+
+#[test]
+fn real_captures_drawn() {
+    snap(
+        "capture_plan_mode_ls",
+        &replay("stream-json/foksa-2.1.29-plan-mode-ls.ndjson"),
+        &Scroll::new(),
+    );
+    let mut t = replay("cli-2.1.197/permission-denial.ndjson");
+    t.set_expanded(1, true);
+    snap("capture_permission_denial", &t, &Scroll::new());
+}

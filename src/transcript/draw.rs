@@ -283,7 +283,7 @@ fn tool(call: &ToolCall, expanded: bool, w: u16, out: &mut Vec<Line<'static>>) {
                     Span::styled("(empty)", style::dim()),
                 ]));
             } else {
-                wrap_text(content, s, w, &pad, &pad, WrapMode::Char, out);
+                wrap_text(content, s, w, &pad, &pad, WrapMode::Word, out);
             }
         }
         None if is_subagent_tool(&call.name) => {}

@@ -202,7 +202,8 @@ impl Transcript {
             // The pane header shows what init says.
             SystemKind::Init(_) => {}
             SystemKind::Status { status } => {
-                if let Some(s) = status {
+                // "requesting" starts every API call: the header's spinner says as much.
+                if let Some(s) = status.as_deref().filter(|s| *s != "requesting") {
                     self.add_note(format!("status: {s}"), NoteLevel::Info, NoteKind::Status, None);
                 }
             }
@@ -236,6 +237,11 @@ impl Transcript {
             match block {
                 ContentBlock::Text { text } => {
                     if text.is_empty() {
+                        continue;
+                    }
+                    // The CLI reports API failures as a message of its own making.
+                    if m.model.as_deref() == Some("<synthetic>") {
+                        self.add(Cell::new(CellKind::Error(text.clone())), parent);
                         continue;
                     }
                     self.complete_text(m.message_id.as_deref(), parent, text, false);
@@ -523,6 +529,14 @@ impl Transcript {
             }
         }
         if let Some(reason) = result_failure(r) {
+            let said = self.cells.iter().rev().take(8).any(|c| match &c.kind {
+                CellKind::Error(e) => reason.contains(e.trim()) || e.contains(reason.trim()),
+                _ => false,
+            });
+            if said {
+                self.result = Some(TurnFooter::from_result(r));
+                return;
+            }
             let mut text = reason;
             // The rest of the errors (often stack traces) under the reason, shown expanded.
             let more: Vec<&str> = r
