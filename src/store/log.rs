@@ -95,10 +95,11 @@ pub struct Entry {
 enum Body {
     /// Byte range of the event's JSON in [`AgentLog::text`].
     Event(Range<usize>),
-    Text(String),
-    Prompt(String),
-    Started(TurnStart),
-    Ended(TurnEnd),
+    // The rare kinds are boxed so that the many events keep entries small (40 bytes).
+    Text(Box<str>),
+    Prompt(Box<str>),
+    Started(Box<TurnStart>),
+    Ended(Box<TurnEnd>),
 }
 
 impl Entry {
@@ -150,12 +151,24 @@ impl AgentLog {
 /// What reading a log found besides its records.
 #[derive(Debug, Default)]
 pub struct ReadReport {
-    /// Length of the part made of whole lines; a writer cuts the file back to it.
-    pub whole_len: u64,
+    /// How a writer must mend the end of the file before appending.
+    pub mend: Mend,
     /// Bytes of a last line cut short (a crash mid-write), ignored.
     pub truncated_tail: usize,
     /// Lines in the middle that could not be read, skipped: (line number, first bytes).
     pub unreadable: Vec<(usize, String)>,
+}
+
+/// The end of a log as found, and what a writer does before appending to it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mend {
+    /// It ends with a whole line.
+    #[default]
+    Nothing,
+    /// It ends in a record of ours cut short: cut the file back to this length.
+    CutTo(u64),
+    /// It ends in something else without a newline: end that line, keep its bytes.
+    EndLine,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -191,8 +204,18 @@ pub fn parse_log(mut bytes: Vec<u8>) -> Result<(AgentLog, ReadReport), ReadError
         Some(i) => i + 1,
         None => 0,
     };
-    report.truncated_tail = bytes.len() - whole;
-    report.whole_len = whole as u64;
+    let tail = &bytes[whole..];
+    let mut garbage_tail = None;
+    if !tail.is_empty() {
+        let ours = tail.starts_with(TS_PREFIX) || TS_PREFIX.starts_with(tail);
+        if ours {
+            report.truncated_tail = tail.len();
+            report.mend = Mend::CutTo(whole as u64);
+        } else {
+            report.mend = Mend::EndLine;
+            garbage_tail = Some(String::from_utf8_lossy(&tail[..tail.len().min(60)]).into_owned());
+        }
+    }
     bytes.truncate(whole);
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
@@ -218,6 +241,9 @@ pub fn parse_log(mut bytes: Vec<u8>) -> Result<(AgentLog, ReadReport), ReadError
             }
         }
         start = end + 1;
+    }
+    if let Some(head) = garbage_tail {
+        report.unreadable.push((line_no + 1, head));
     }
     if entries.is_empty() && !report.unreadable.is_empty() {
         return Err(ReadError::NoRecords);
@@ -274,10 +300,10 @@ struct LineFields {
 fn slow_line(line: &str) -> Option<Entry> {
     let f: LineFields = serde_json::from_str(line).ok()?;
     let body = match (f.text, f.prompt, f.started, f.ended) {
-        (Some(t), None, None, None) => Body::Text(t),
-        (None, Some(p), None, None) => Body::Prompt(p),
-        (None, None, Some(s), None) => Body::Started(s),
-        (None, None, None, Some(e)) => Body::Ended(e),
+        (Some(t), None, None, None) => Body::Text(t.into()),
+        (None, Some(p), None, None) => Body::Prompt(p.into()),
+        (None, None, Some(s), None) => Body::Started(Box::new(s)),
+        (None, None, None, Some(e)) => Body::Ended(Box::new(e)),
         _ => return None,
     };
     Some(Entry { ts: f.ts, turn: f.turn, body })
@@ -337,14 +363,18 @@ pub struct LogWriter {
 }
 
 impl LogWriter {
-    /// Opens (creating, mode 0600) the log at `path`, first cutting off a partial last line
-    /// past `whole_len` so new records start on a line of their own.
-    pub fn open(path: &Path, whole_len: Option<u64>) -> io::Result<LogWriter> {
-        let file = fsutil::open_append(path)?;
-        if let Some(len) = whole_len {
-            if file.metadata()?.len() > len {
-                file.set_len(len)?;
+    /// Opens (creating, mode 0600) the log at `path`, first mending its end as reading found
+    /// it, so new records start on a line of their own.
+    pub fn open(path: &Path, mend: Mend) -> io::Result<LogWriter> {
+        let mut file = fsutil::open_append(path)?;
+        match mend {
+            Mend::Nothing => {}
+            Mend::CutTo(len) => {
+                if file.metadata()?.len() > len {
+                    file.set_len(len)?;
+                }
             }
+            Mend::EndLine => file.write_all(b"\n")?,
         }
         Ok(LogWriter { file, buf: Vec::with_capacity(4096) })
     }
@@ -376,6 +406,11 @@ mod tests {
         let mut out = Vec::new();
         format_record(&mut out, 12, 3, &r);
         String::from_utf8(out).unwrap_or_default()
+    }
+
+    #[test]
+    fn entries_stay_small() {
+        assert!(std::mem::size_of::<Entry>() <= 40, "{}", std::mem::size_of::<Entry>());
     }
 
     #[test]

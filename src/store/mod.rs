@@ -181,8 +181,8 @@ pub struct Workspace {
     access: Access,
     _lock: Option<LockFile>,
     writers: HashMap<String, LogWriter>,
-    /// Where each log's whole lines end, as found on open: writers cut partial lines there.
-    whole_len: HashMap<String, u64>,
+    /// How each log's end must be mended before the first append (found on open).
+    mends: HashMap<String, log::Mend>,
     restored: Option<Restored>,
 }
 
@@ -256,6 +256,7 @@ impl Workspace {
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(StoreError::Io { path: state_path, source: e }),
         };
+        let fresh = state.is_none();
         let mut state =
             state.unwrap_or_else(|| WorkspaceState::new(name.clone(), source.clone(), now));
         state.name = name;
@@ -264,11 +265,16 @@ impl Workspace {
         }
 
         let mut restored = Restored { agents: Vec::with_capacity(state.agents.len()), notes };
-        let mut whole_len = HashMap::new();
-        for agent in &state.agents {
-            let (log, interrupted) =
-                read_agent_log(&dir, agent, access, &mut restored.notes, &mut whole_len)?;
-            restored.agents.push(RestoredAgent { state: agent.clone(), log, interrupted });
+        let mut mends = HashMap::new();
+        for (agent, read) in state.agents.iter().zip(read_logs(&dir, &state.agents, access)) {
+            let read = read?;
+            restored.notes.extend(read.notes);
+            mends.insert(agent.spec.name.clone(), read.mend);
+            restored.agents.push(RestoredAgent {
+                state: agent.clone(),
+                log: read.log,
+                interrupted: read.interrupted,
+            });
         }
 
         let mut ws = Workspace {
@@ -277,12 +283,16 @@ impl Workspace {
             access,
             _lock: lock,
             writers: HashMap::new(),
-            whole_len,
+            mends,
             restored: Some(restored),
         };
         if access == Access::Exclusive {
             ws.state.last_used_ms = now;
-            ws.save_state()?;
+            // An existing state is saved again when the workspace closes (see Drop): opening
+            // stays free of fsyncs.
+            if fresh {
+                ws.save_state()?;
+            }
         }
         Ok(ws)
     }
@@ -425,8 +435,8 @@ impl Workspace {
                     agent: agent.to_string(),
                 })?;
                 let path = self.log_path(state);
-                let whole = self.whole_len.get(agent).copied();
-                let w = LogWriter::open(&path, whole).map_err(io_err(&path))?;
+                let mend = self.mends.remove(agent).unwrap_or_default();
+                let w = LogWriter::open(&path, mend).map_err(io_err(&path))?;
                 self.writers.entry(agent.to_string()).or_insert(w)
             }
         };
@@ -476,15 +486,62 @@ impl Workspace {
     }
 }
 
-/// Reads one agent's log, moving a corrupt one aside; finds a turn left running.
-fn read_agent_log(
+/// One agent's log as read on open.
+struct LogRead {
+    log: AgentLog,
+    interrupted: Option<InterruptedTurn>,
+    notes: Vec<String>,
+    mend: log::Mend,
+}
+
+/// Reads every agent's log, on as many threads as there are cores (logs are independent).
+fn read_logs(
     dir: &Path,
-    agent: &AgentState,
+    agents: &[AgentState],
     access: Access,
-    notes: &mut Vec<String>,
-    whole_len: &mut HashMap<String, u64>,
-) -> Result<(AgentLog, Option<InterruptedTurn>), StoreError> {
+) -> Vec<Result<LogRead, StoreError>> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(agents.len());
+    if workers <= 1 {
+        return agents.iter().map(|a| read_agent_log(dir, a, access)).collect();
+    }
+    let mut results: Vec<Option<Result<LogRead, StoreError>>> =
+        (0..agents.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                scope.spawn(move || {
+                    (w..agents.len())
+                        .step_by(workers)
+                        .map(|i| (i, read_agent_log(dir, &agents[i], access)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            // A reader that panicked leaves its agents as None: reported below.
+            for (i, r) in h.join().unwrap_or_default() {
+                results[i] = Some(r);
+            }
+        }
+    });
+    results
+        .into_iter()
+        .zip(agents)
+        .map(|(r, a)| {
+            r.unwrap_or_else(|| {
+                Err(StoreError::Io {
+                    path: dir.join(LOGS_DIR).join(&a.log),
+                    source: io::Error::other("the reading thread failed"),
+                })
+            })
+        })
+        .collect()
+}
+
+/// Reads one agent's log, moving a corrupt one aside; finds a turn left running.
+fn read_agent_log(dir: &Path, agent: &AgentState, access: Access) -> Result<LogRead, StoreError> {
     let path = dir.join(LOGS_DIR).join(&agent.log);
+    let mut notes = Vec::new();
     let (log, report) = match log::read_log(&path) {
         Ok(r) => r,
         Err(log::ReadError::Io(e)) => return Err(StoreError::Io { path, source: e }),
@@ -500,11 +557,14 @@ fn read_agent_log(
             } else {
                 notes.push(format!("{}: could not be read ({e})", path.display()));
             }
-            whole_len.insert(agent.spec.name.clone(), 0);
-            return Ok((AgentLog::default(), None));
+            return Ok(LogRead {
+                log: AgentLog::default(),
+                interrupted: None,
+                notes,
+                mend: log::Mend::Nothing,
+            });
         }
     };
-    whole_len.insert(agent.spec.name.clone(), report.whole_len);
     if report.truncated_tail > 0 {
         notes.push(format!(
             "{}: the last line was cut short ({} bytes, a crash mid-write?) and is ignored",
@@ -520,7 +580,7 @@ fn read_agent_log(
         ));
     }
     let interrupted = find_interrupted(&log);
-    Ok((log, interrupted))
+    Ok(LogRead { log, interrupted, notes, mend: report.mend })
 }
 
 /// The last turn started and never ended, if the log ends inside one.
@@ -548,6 +608,15 @@ fn find_interrupted(log: &AgentLog) -> Option<InterruptedTurn> {
         }
     }
     None
+}
+
+impl Drop for Workspace {
+    /// Records when the workspace was last used; best effort (the records are already safe).
+    fn drop(&mut self) {
+        if self.access == Access::Exclusive {
+            let _ = self.save_state();
+        }
+    }
 }
 
 /// One line of `agentmux workspaces`.
