@@ -312,7 +312,7 @@ fn demo() -> Result<(), CliError> {
     let workdir = std::env::temp_dir().join(format!("agentmux-demo-{}", std::process::id()));
     store::fsutil::create_private_dir(&workdir)
         .map_err(|source| CliError::Io { what: workdir.display().to_string(), source })?;
-    let team = demo_team(&exe, &workdir);
+    let team = crate::sim::demo_team(&exe, &workdir);
     let result = crate::run::run(RunOptions {
         team,
         claude: ClaudeCmd::simulated(exe),
@@ -323,77 +323,19 @@ fn demo() -> Result<(), CliError> {
     result.map_err(CliError::from)
 }
 
-/// Stand-in for `sim::demo_team` until the simulated claude lands on main.
-// TODO(store): call `crate::sim::demo_team(exe, workdir)` once it exists.
-fn demo_team(_exe: &Path, workdir: &Path) -> Team {
-    use crate::agent::AgentSpec;
-    use crate::config::{SupervisorConfig, TeamAgent};
-    let agent = |name: &str, role: &str| TeamAgent {
-        spec: AgentSpec { role: Some(role.into()), ..AgentSpec::new(name, workdir) },
-        prompt: Some(format!("You are the {role}. Start on your part of the task.")),
-        worktree: false,
-    };
-    Team {
-        path: None,
-        defaults: AgentOptions::default(),
-        supervisor: Some(SupervisorConfig {
-            spec: AgentSpec::new(SupervisorConfig::DEFAULT_NAME, workdir),
-            prompt: Some("Plan the work and hand it out.".into()),
-            max_relay_depth: SupervisorConfig::DEFAULT_MAX_RELAY_DEPTH,
-            max_relays_per_minute: SupervisorConfig::DEFAULT_MAX_RELAYS_PER_MINUTE,
-            team_budget_usd: None,
-            report_chars: SupervisorConfig::DEFAULT_REPORT_CHARS,
-        }),
-        agents: vec![
-            agent("frontend", "frontend coder"),
-            agent("backend", "backend coder"),
-            agent("tests", "test writer"),
-        ],
-    }
-}
-
-/// Finds the claude CLI: an explicit path, the settings' `claude`, then PATH and the usual
-/// install places.
-// TODO(store): switch to `agent::discover` once the engine's lands on main.
+/// Finds the claude CLI: an explicit path (`--claude`, `AGENTMUX_CLAUDE`), the settings'
+/// `claude`, then PATH and the usual install places.
 fn find_claude(explicit: Option<&Path>, from_settings: Option<&Path>) -> Result<PathBuf, CliError> {
-    if let Some(p) = explicit.or(from_settings) {
-        return if p.is_file() {
-            Ok(p.to_path_buf())
-        } else {
-            Err(CliError::Claude(format!("{} does not exist", p.display())))
-        };
-    }
-    let mut looked = Vec::new();
-    if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
-            let candidate = dir.join("claude");
-            if candidate.is_file() {
-                return Ok(candidate);
-            }
-        }
-        looked.push("PATH".to_string());
-    }
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let mut usual: Vec<PathBuf> = Vec::new();
-    if let Some(h) = &home {
-        usual.extend(
-            [".claude/local/claude", ".local/bin/claude", ".npm-global/bin/claude"]
-                .iter()
-                .map(|p| h.join(p)),
-        );
-    }
-    usual.extend(["/usr/local/bin/claude", "/opt/homebrew/bin/claude"].iter().map(PathBuf::from));
-    for candidate in &usual {
-        if candidate.is_file() {
-            return Ok(candidate.clone());
-        }
-        looked.push(candidate.display().to_string());
-    }
-    Err(CliError::Claude(format!(
-        "not found (looked in {}); install it with `npm install -g @anthropic-ai/claude-code` \
-         or point to it with --claude PATH or AGENTMUX_CLAUDE",
-        looked.join(", ")
-    )))
+    use crate::agent::discover::{find_claude, DiscoverError};
+    find_claude(explicit.or(from_settings)).map_err(|e| match e {
+        // The engine's message lists one place a line; here it is one line.
+        DiscoverError::NotFound { looked } => CliError::Claude(format!(
+            "not found (looked at {}); install it with `npm install -g @anthropic-ai/claude-code` \
+             or point to it with --claude PATH or AGENTMUX_CLAUDE",
+            looked.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        )),
+        other => CliError::Claude(other.to_string()),
+    })
 }
 
 fn list_workspaces() -> Result<(), CliError> {

@@ -134,7 +134,7 @@ fn toml_syntax_error() {
 #[test]
 fn settings_key_binding_must_be_a_string() {
     let err = Settings::parse_str(
-        "theme = \"dark\"\n\n[keys]\nquit = \"ctrl-q\"\nzoom = 3\n",
+        "theme = \"dark\"\n\n[keys]\nquit = \"ctrl-q\"\nhelp = [\"?\", \"f1\"]\nzoom = 3\n",
         Path::new("config.toml"),
     )
     .expect_err("a number is not a key");
@@ -291,4 +291,53 @@ fn examples_say_what_they_promise() {
             assert!(denied.iter().any(|d| d == tool), "{} denies {tool}", a.spec.name);
         }
     }
+}
+
+#[test]
+fn the_command_line_finds_the_team_and_the_workspace_key() {
+    use agentmux::cli::{plan_open, OpenArgs};
+    use agentmux::store::WorkspaceKey;
+    // The only test here that reads the user's settings: point it at a file of our own.
+    let config = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        config.path().join("config.toml"),
+        "[defaults]\nmodel = \"haiku\"\nmax_turns = 3\n",
+    )
+    .expect("write");
+    std::env::set_var("AGENTMUX_CONFIG_DIR", config.path());
+
+    let project = tempfile::tempdir().expect("tempdir");
+    let dir = std::fs::canonicalize(project.path()).expect("canon");
+    // No team file: an empty team, keyed by the directory.
+    let plan = plan_open(&OpenArgs::default(), &dir).expect("plan");
+    assert!(plan.team.agents.is_empty() && plan.team.path.is_none());
+    assert_eq!(plan.key, WorkspaceKey::Directory(dir.clone()));
+    assert_eq!(plan.team.defaults.model.as_deref(), Some("haiku"), "user settings apply");
+
+    // ./agentmux.toml is picked up; the command line wins over the file and the settings.
+    std::fs::write(
+        dir.join("agentmux.toml"),
+        "[defaults]\nmodel = \"opus\"\n[[agent]]\nname = \"a\"\n",
+    )
+    .expect("write");
+    let args = OpenArgs { max_turns: Some(9), ..OpenArgs::default() };
+    let plan = plan_open(&args, &dir).expect("plan");
+    assert_eq!(plan.team.path.as_deref(), Some(dir.join("agentmux.toml").as_path()));
+    assert_eq!(plan.key, WorkspaceKey::TeamFile(dir.join("agentmux.toml")));
+    let o = &plan.team.agents[0].spec.options;
+    assert_eq!((o.model.as_deref(), o.max_turns), (Some("opus"), Some(9)));
+
+    // -c FILE relative to the directory, and --workspace NAME.
+    std::fs::write(dir.join("other.toml"), "[[agent]]\nname = \"b\"\n").expect("write");
+    let args = OpenArgs {
+        config: Some("other.toml".into()),
+        workspace: Some("mine".into()),
+        ..OpenArgs::default()
+    };
+    let plan = plan_open(&args, &dir).expect("plan");
+    assert_eq!(plan.team.agents[0].spec.name, "b");
+    assert_eq!(plan.key, WorkspaceKey::Named("mine".into()));
+    let bad = OpenArgs { workspace: Some("../up".into()), ..OpenArgs::default() };
+    let err = plan_open(&bad, &dir).expect_err("bad name");
+    assert_eq!(err.exit_code(), 2);
 }

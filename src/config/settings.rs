@@ -19,7 +19,8 @@ pub struct Settings {
     pub theme: Option<String>,
     /// The claude CLI to use when neither `--claude` nor `AGENTMUX_CLAUDE` names one.
     pub claude: Option<PathBuf>,
-    /// `[keys]`: action name -> key string, kept raw; the app's keymap parses it.
+    /// `[keys]`: action name -> a key string or a list of them, kept raw; the app's keymap
+    /// parses it.
     pub keys: toml::Table,
 }
 
@@ -81,13 +82,21 @@ impl Settings {
             None => AgentOptions::default(),
         };
         for (action, key) in raw.keys.iter().flatten() {
-            if !key.is_str() {
+            let keys_ok = match key {
+                toml::Value::String(_) => true,
+                toml::Value::Array(list) => list.iter().all(toml::Value::is_str),
+                _ => false,
+            };
+            if !keys_ok {
                 let span = find_key_span(cx.text, action);
                 return Err(cx.error_at(
                     span,
                     "[keys]",
                     Some(action),
-                    format!("expected a key string such as \"ctrl-q\", found {}", key.type_str()),
+                    format!(
+                        "expected a key such as \"ctrl-q\" or a list of keys, found {}",
+                        key.type_str()
+                    ),
                 ));
             }
         }
