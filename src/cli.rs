@@ -160,6 +160,10 @@ pub fn main() -> ExitCode {
     if args.get(1).is_some_and(|a| a == crate::SIM_SUBCOMMAND) {
         return crate::sim::main(args[2..].to_vec());
     }
+    // The approval server speaks MCP on stdio; the CLI starts it (see `approval::mcp`).
+    if args.get(1).is_some_and(|a| a == crate::approval::MCP_SUBCOMMAND) {
+        return crate::approval::mcp::main();
+    }
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => return clap_exit(e),

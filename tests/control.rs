@@ -135,6 +135,7 @@ impl FakeApp {
                     Answer::Killed { agent: agent.clone(), was_running }
                 }
             },
+            Request::Approve { .. } => Answer::error(ErrorCode::Refused, "no approvals here"),
             Request::Broadcast { .. } => Answer::Broadcast {
                 sent: self
                     .agents

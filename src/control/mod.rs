@@ -11,5 +11,7 @@ pub mod proto;
 pub mod server;
 
 pub use client::{Client, ControlCommand, ENV_AGENT, ENV_SOCKET};
-pub use proto::{AgentInfo, AgentState, Answer, ErrorCode, Request, TurnOutcome, TurnReport};
+pub use proto::{
+    AgentInfo, AgentState, Answer, Behavior, ErrorCode, Request, TurnOutcome, TurnReport,
+};
 pub use server::{ControlCall, ControlError, ControlServer, Reply, ServerHandle};

@@ -51,6 +51,18 @@ pub enum Request {
     /// The same follow-up to every worker (not the supervisor). Answered with
     /// [`Answer::Broadcast`].
     Broadcast { text: String },
+    /// An agent's tool call waits for the user's permission (sent by `agentmux __mcp-approve`,
+    /// the CLI's `--permission-prompt-tool`). Answered with [`Answer::Decision`] once the user
+    /// decides (or a rule decides at once); a client that leaves withdraws the request.
+    Approve {
+        agent: String,
+        tool_name: String,
+        /// The tool's input as the CLI sent it.
+        #[serde(default)]
+        input: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tool_use_id: Option<String>,
+    },
 }
 
 impl Request {
@@ -60,7 +72,8 @@ impl Request {
             Request::Send { agent, .. }
             | Request::Wait { agent }
             | Request::Tail { agent }
-            | Request::Kill { agent } => Some(agent),
+            | Request::Kill { agent }
+            | Request::Approve { agent, .. } => Some(agent),
             Request::New { name, .. } => Some(name),
             Request::Ls | Request::Broadcast { .. } => None,
         }
@@ -123,6 +136,26 @@ pub enum Answer {
         code: ErrorCode,
         message: String,
     },
+    /// The answer to `approve`: run the call (with `updated_input` when the user changed it) or
+    /// not (`message` tells the agent why).
+    Decision {
+        behavior: Behavior,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        updated_input: Option<Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+}
+
+/// Whether a tool call may run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Behavior {
+    Allow,
+    Deny,
+    /// A behavior from a newer agentmux: treated as a denial.
+    #[serde(other)]
+    Unknown,
 }
 
 impl Answer {
@@ -360,6 +393,7 @@ fn request_fields(cmd: &str) -> Option<&'static [&'static str]> {
         "new" => &["name", "cwd", "model", "role", "prompt"],
         "wait" | "tail" | "kill" => &["agent"],
         "broadcast" => &["text"],
+        "approve" => &["agent", "tool_name", "input", "tool_use_id"],
         _ => return None,
     })
 }
@@ -391,6 +425,12 @@ mod tests {
             Request::Tail { agent: "w".into() },
             Request::Kill { agent: "w".into() },
             Request::Broadcast { text: "hi".into() },
+            Request::Approve {
+                agent: "w".into(),
+                tool_name: "Bash".into(),
+                input: serde_json::json!({"command": "touch a\nb"}),
+                tool_use_id: Some("toolu_1".into()),
+            },
         ];
         for r in reqs {
             let line = RequestLine::new(Some("sup".into()), r.clone()).to_line();
@@ -412,6 +452,29 @@ mod tests {
             err,
             r#"{"v":1,"type":"error","code":"no_such_agent","message":"no agent named \"x\""}"#
         );
+    }
+
+    #[test]
+    fn decisions_on_the_wire() {
+        let allow = AnswerLine::new(Answer::Decision {
+            behavior: Behavior::Allow,
+            updated_input: Some(serde_json::json!({"command": "ls"})),
+            message: None,
+        });
+        let line = allow.to_line();
+        assert_eq!(
+            line,
+            r#"{"v":1,"type":"decision","behavior":"allow","updated_input":{"command":"ls"}}"#
+        );
+        assert_eq!(decode_answer(&line), Ok(allow));
+        let newer = decode_answer(r#"{"v":1,"type":"decision","behavior":"ask_later"}"#);
+        assert!(matches!(
+            newer.map(|l| l.answer),
+            Ok(Answer::Decision { behavior: Behavior::Unknown, .. })
+        ));
+        // An approve without input still parses (the input defaults to null).
+        let r = decode_request(r#"{"v":1,"cmd":"approve","agent":"w","tool_name":"Read"}"#);
+        assert!(matches!(r.map(|l| l.request), Ok(Request::Approve { input: Value::Null, .. })));
     }
 
     #[test]

@@ -338,7 +338,10 @@ async fn serve_connection(stream: UnixStream, calls: mpsc::Sender<ControlCall>) 
                 continue;
             }
         };
-        let long_lived = matches!(req.request, Request::Wait { .. } | Request::Tail { .. });
+        let long_lived = matches!(
+            req.request,
+            Request::Wait { .. } | Request::Tail { .. } | Request::Approve { .. }
+        );
         let (tx, mut rx) = oneshot::channel();
         let call = ControlCall { from: req.from, request: req.request, reply: tx };
         if calls.send(call).await.is_err() {
