@@ -2,7 +2,13 @@
 //!
 //! Every cell's height at the current width is kept, with running sums, so finding the cell at
 //! a scroll position is a binary search and a frame renders only the cells it shows. A change
-//! to a cell forgets only that cell's height (and the sums after it); a new width forgets all.
+//! to a cell forgets only that cell's height (and the sums after it).
+//!
+//! A new width (or a large batch of new cells, as when a workspace is reopened) does not
+//! re-render the whole history: heights become estimates from the source text, and a cell is
+//! measured exactly only when it comes into view (`exact_bottom`, `exact_window`). Resizing a
+//! pane with 100,000 lines therefore costs a scan of the text, not a render of it.
+//!
 //! The streaming assistant cell keeps its completed Markdown blocks rendered and re-renders
 //! only the unfinished tail.
 
@@ -12,19 +18,23 @@ use std::sync::Arc;
 use ratatui::text::Line;
 
 use super::cell::{Cell, CellKind};
-use super::draw::{assistant_body, cell_lines, content_width};
+use super::draw::{assistant_body, cell_lines, content_width, has_margin};
 use crate::render::markdown::stable_prefix_len;
 
 const UNKNOWN: u32 = u32::MAX;
+
+/// Above this many unmeasured cells at once, all but the newest are estimated.
+const EXACT_BATCH: usize = 256;
 
 #[derive(Debug, Default)]
 pub(crate) struct LayoutCache {
     /// The width the heights hold for (0: none yet).
     width: u16,
     heights: Vec<u32>,
+    /// Is `heights[i]` measured (true) or estimated from the text (false)?
+    exact: Vec<bool>,
     /// Cells whose height is unknown, in no order (duplicates are harmless).
     dirty: Vec<usize>,
-    all_dirty: bool,
     /// `prefix[i]` = lines above cell `i`; correct for `i <= prefix_valid`.
     prefix: Vec<usize>,
     prefix_valid: usize,
@@ -46,6 +56,7 @@ struct StreamCache {
 impl LayoutCache {
     pub(crate) fn on_push(&mut self) {
         self.heights.push(UNKNOWN);
+        self.exact.push(false);
         self.dirty.push(self.heights.len() - 1);
     }
 
@@ -62,6 +73,7 @@ impl LayoutCache {
 
     pub(crate) fn on_insert(&mut self, at: usize) {
         self.heights.insert(at, UNKNOWN);
+        self.exact.insert(at, false);
         for d in &mut self.dirty {
             if *d >= at {
                 *d += 1;
@@ -79,38 +91,107 @@ impl LayoutCache {
         self.on_change(at + 1);
     }
 
-    /// Bring heights and sums up to date for `width`.
+    /// Bring heights and sums up to date for `width`: changed cells are measured, the rest
+    /// keep their (exact or estimated) heights; a new width turns all heights into estimates.
     pub(crate) fn sync(&mut self, cells: &[Cell], width: u16) {
         debug_assert_eq!(self.heights.len(), cells.len());
+        let n = cells.len();
         if width != self.width {
             self.width = width;
-            self.heights.iter_mut().for_each(|h| *h = UNKNOWN);
-            self.all_dirty = true;
+            for i in 0..n {
+                self.heights[i] = estimate(cells, i, width);
+                self.exact[i] = false;
+            }
+            self.dirty.clear();
             self.rendered.clear();
             self.stream = None;
             self.prefix_valid = 0;
         }
-        if self.all_dirty {
-            self.dirty.clear();
-            self.all_dirty = false;
-            for i in 0..cells.len() {
-                self.heights[i] = self.measure(cells, i);
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.retain(|&i| i < n && self.heights[i] == UNKNOWN);
+        if dirty.len() > EXACT_BATCH {
+            // A flood of new cells (a reopened history): measure the newest, estimate the rest.
+            dirty.sort_unstable();
+            dirty.dedup();
+            let keep_from = dirty.len().saturating_sub(EXACT_BATCH);
+            for &i in &dirty[..keep_from] {
+                self.heights[i] = estimate(cells, i, width);
+                self.exact[i] = false;
             }
-        } else {
-            let dirty = std::mem::take(&mut self.dirty);
-            for i in dirty {
-                if i < cells.len() && self.heights[i] == UNKNOWN {
-                    self.heights[i] = self.measure(cells, i);
-                }
+            dirty.drain(..keep_from);
+        }
+        for i in dirty {
+            if self.heights[i] == UNKNOWN {
+                self.heights[i] = self.measure(cells, i);
+                self.exact[i] = true;
             }
         }
-        let n = cells.len();
+        self.fix_prefix(n);
+    }
+
+    fn fix_prefix(&mut self, n: usize) {
         self.prefix.resize(n + 1, 0);
         let start = self.prefix_valid.min(n);
         for i in start..n {
             self.prefix[i + 1] = self.prefix[i] + self.heights[i] as usize;
         }
         self.prefix_valid = n;
+    }
+
+    /// Measure cell `i` now if its height is an estimate (after `sync`).
+    pub(crate) fn exact_cell(&mut self, cells: &[Cell], i: usize) {
+        if self.make_exact(cells, i) {
+            self.fix_prefix(cells.len());
+        }
+    }
+
+    /// Measure cell `i` if its height is an estimate; true when it was.
+    fn make_exact(&mut self, cells: &[Cell], i: usize) -> bool {
+        if i >= cells.len() || self.exact[i] {
+            return false;
+        }
+        self.heights[i] = self.measure(cells, i);
+        self.exact[i] = true;
+        self.prefix_valid = self.prefix_valid.min(i);
+        true
+    }
+
+    /// Measure the last cells until they fill `rows` lines: what a pane following the
+    /// bottom shows (after `sync`).
+    pub(crate) fn exact_bottom(&mut self, cells: &[Cell], rows: usize) {
+        let mut filled = 0;
+        let mut changed = false;
+        for i in (0..cells.len()).rev() {
+            changed |= self.make_exact(cells, i);
+            filled += self.heights[i] as usize;
+            if filled >= rows {
+                break;
+            }
+        }
+        if changed {
+            self.fix_prefix(cells.len());
+        }
+    }
+
+    /// Measure the cells that lines `top..top + rows` fall in (after `sync`). Cells above
+    /// `top` keep their heights, so `top` keeps pointing at the same place.
+    pub(crate) fn exact_window(&mut self, cells: &[Cell], top: usize, rows: usize) {
+        if cells.is_empty() {
+            return;
+        }
+        let end = top + rows;
+        let mut i = self.cell_at(top.min(self.total().saturating_sub(1)));
+        let mut changed = false;
+        while i < cells.len() {
+            changed |= self.make_exact(cells, i);
+            if changed {
+                self.fix_prefix(cells.len());
+            }
+            if self.prefix[i + 1] >= end {
+                break;
+            }
+            i += 1;
+        }
     }
 
     pub(crate) fn total(&self) -> usize {
@@ -130,6 +211,11 @@ impl LayoutCache {
         let n = self.heights.len();
         let p = self.prefix[..n].partition_point(|&s| s <= line);
         p.saturating_sub(1)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn exact_count(&self) -> usize {
+        self.exact.iter().filter(|&&e| e).count()
     }
 
     fn measure(&mut self, cells: &[Cell], i: usize) -> u32 {
@@ -209,4 +295,39 @@ impl LayoutCache {
             self.rendered.retain(|&i, _| i >= first && i <= last);
         }
     }
+}
+
+/// A cheap guess of a cell's height at `width` from its source text: one line per
+/// `width` bytes of each source line, plus the margin. Corrected when the cell is seen.
+fn estimate(cells: &[Cell], i: usize, width: u16) -> u32 {
+    let cell = &cells[i];
+    let prev = i.checked_sub(1).map(|p| &cells[p]);
+    let w = usize::from(content_width(cell, width).saturating_sub(2).max(1));
+    let text_lines = |s: &str| -> usize { s.split('\n').map(|l| 1 + l.len() / w).sum() };
+    let body = match &cell.kind {
+        CellKind::Prompt(t) | CellKind::Output(t) => text_lines(t),
+        CellKind::Assistant(b) => text_lines(&b.text),
+        CellKind::Thinking(b) => 1 + if cell.expanded { text_lines(&b.text) } else { 0 },
+        CellKind::Note(n) => text_lines(&n.text),
+        CellKind::Error(e) => {
+            if cell.expanded {
+                text_lines(e)
+            } else {
+                1
+            }
+        }
+        CellKind::Footer(_) => 1,
+        CellKind::Tool(call) => {
+            let failed = call.denied || call.result.as_ref().is_some_and(|r| r.is_error);
+            if cell.expanded {
+                let input = call.input.to_string();
+                let result = call.result.as_ref().map_or(1, |r| 1 + text_lines(&r.content));
+                1 + 1 + input.len() / w + input.matches("\\n").count() + result
+            } else {
+                1 + usize::from(failed)
+            }
+        }
+    };
+    let margin = usize::from(has_margin(cell, prev));
+    u32::try_from(body + margin).unwrap_or(UNKNOWN - 1)
 }

@@ -688,17 +688,30 @@ impl Transcript {
 
     // ---- measuring ---------------------------------------------------------------------
 
-    /// Lines the whole transcript takes at `width`.
+    /// Lines the whole transcript takes at `width`. Right after a resize, cells not seen
+    /// since are estimated (see `cache`), so this can change a little as they are drawn.
     pub fn height(&self, width: u16) -> usize {
         let mut layout = self.layout();
         layout.sync(&self.cells, width.max(1));
         layout.total()
     }
 
+    /// The scroll math's view of a pane `width` x `rows`: the last `rows` lines are measured
+    /// exactly, so a pane following the bottom never sees an estimate.
+    pub fn viewport(&self, width: u16, rows: u16) -> Viewport {
+        let mut layout = self.layout();
+        layout.sync(&self.cells, width.max(1));
+        layout.exact_bottom(&self.cells, usize::from(rows));
+        Viewport::new(layout.total(), usize::from(rows))
+    }
+
     /// The first line of cell `i` and its height at `width`.
     pub fn cell_span(&self, i: usize, width: u16) -> Option<(usize, usize)> {
         let mut layout = self.layout();
         layout.sync(&self.cells, width.max(1));
+        if i < self.cells.len() {
+            layout.exact_cell(&self.cells, i);
+        }
         layout.span(i)
     }
 
@@ -723,6 +736,7 @@ impl Transcript {
         if rows == 0 || top >= layout.total() {
             return;
         }
+        layout.exact_window(&self.cells, top, rows);
         let first = layout.cell_at(top);
         let mut row = 0;
         let mut i = first;

@@ -399,3 +399,90 @@ fn a_clone_measures_like_the_original() {
     assert_eq!(c.height(20), t.height(20));
     assert_eq!(c, t);
 }
+
+fn long_transcript(turns: usize) -> Transcript {
+    let mut t = Transcript::new();
+    for i in 0..turns {
+        t.push_prompt(&format!("prompt {i} with enough words to wrap at narrow widths"));
+        t.apply(&assistant(
+            &format!("m{i}"),
+            text("A paragraph that is long enough to wrap differently at every width we try.\n\n- a list item\n- another one that is a bit longer\n\n```rust\nfn main() { println!(\"hi\"); }\n```"),
+        ));
+        t.apply(&assistant(
+            &format!("m{i}"),
+            tool_use(&format!("t{i}"), "Bash", json!({"command": "ls"})),
+        ));
+        t.apply(&tool_result(&format!("t{i}"), "a\nb", i % 3 == 0));
+    }
+    t
+}
+
+fn screen(t: &Transcript, scroll: &Scroll, w: u16, h: u16) -> Vec<String> {
+    use ratatui::buffer::Buffer;
+    use ratatui::layout::Rect;
+    use ratatui::widgets::Widget;
+    let area = Rect::new(0, 0, w, h);
+    let mut buf = Buffer::empty(area);
+    TranscriptView::new(t, scroll).render(area, &mut buf);
+    (0..h).map(|y| (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect()).collect()
+}
+
+#[test]
+fn a_resize_measures_only_what_is_seen() {
+    let t = long_transcript(300);
+    let follow = Scroll::new();
+    let _ = screen(&t, &follow, 60, 20);
+    let seen_at_60 = t.layout().exact_count();
+    assert!(seen_at_60 < 20, "measured {seen_at_60} cells for one screen");
+    let _ = screen(&t, &follow, 41, 20);
+    assert!(t.layout().exact_count() < 20);
+    assert_eq!(t.len(), 900);
+}
+
+#[test]
+fn after_a_resize_the_bottom_looks_as_if_measured_from_scratch() {
+    let t = long_transcript(200);
+    let follow = Scroll::new();
+    let _ = screen(&t, &follow, 70, 15);
+    for w in [33u16, 50, 90] {
+        let fresh = t.clone();
+        assert_eq!(screen(&t, &follow, w, 15), screen(&fresh, &follow, w, 15), "width {w}");
+    }
+    // Scrolled to the top after a resize: also exact.
+    let mut home = Scroll::new();
+    home.home(t.viewport(47, 15));
+    let fresh = t.clone();
+    assert_eq!(screen(&t, &home, 47, 15), screen(&fresh, &home, 47, 15));
+    // And a pinned place in the middle matches what a fully measured transcript shows there.
+    let mut mid = Scroll::new();
+    let v = t.viewport(52, 15);
+    mid.up(v.total / 2, v);
+    let shown = screen(&t, &mid, 52, 15);
+    // What it shows is a run of real lines, in order, as a fully measured transcript has
+    // them (the last row is the "more lines" indicator).
+    let full = t.clone();
+    let total = full.height(52);
+    let mut top = Scroll::new();
+    top.home(full.viewport(52, total as u16));
+    let all = screen(&full, &top, 52, total as u16);
+    let window = &shown[..14];
+    assert!(
+        all.windows(14).any(|w| w == window),
+        "the pinned window is not a slice of the real lines: {window:#?}"
+    );
+}
+
+#[test]
+fn a_flood_of_new_cells_measures_only_the_newest() {
+    let mut t = long_transcript(10);
+    let _ = t.height(80);
+    for i in 0..2000 {
+        t.push_prompt(&format!("p{i}"));
+    }
+    let _ = t.height(80);
+    let exact = t.layout().exact_count();
+    assert!(exact <= 256 + 40, "{exact} measured");
+    // The newest ones are exact: following the bottom needs no estimate.
+    let v = t.viewport(80, 10);
+    assert_eq!(v.total, t.height(80));
+}

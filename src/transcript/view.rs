@@ -43,7 +43,7 @@ impl<'a> TranscriptView<'a> {
         if area.width == 0 {
             return Viewport::new(0, usize::from(area.height));
         }
-        Viewport::new(transcript.height(area.width), usize::from(area.height))
+        transcript.viewport(area.width, area.height)
     }
 }
 
