@@ -585,13 +585,11 @@ mod app {
 
     fn team(dir: &Path, names: &[&str], worktree: bool) -> Team {
         Team {
-            path: None,
-            defaults: Default::default(),
-            supervisor: None,
             agents: names
                 .iter()
                 .map(|n| TeamAgent { spec: AgentSpec::new(*n, dir), prompt: None, worktree })
                 .collect(),
+            ..Default::default()
         }
     }
 
@@ -953,5 +951,46 @@ mod run_loop {
             state.agents[0].tree.as_ref().and_then(|t| t.last_result.clone()).as_deref(),
             Some("rewrote lib")
         );
+    }
+}
+
+/// The `[worktree]` table of team files reaches the worktrees.
+mod team_file {
+    use super::*;
+    use agentmux::config::{Layers, Team};
+
+    #[test]
+    fn setup_commands_and_the_directory_come_from_the_team_file() {
+        let r = repo();
+        write(&r.dir.join(".env"), "KEY=1\n");
+        let text = r#"
+[worktree]
+setup = [["cp", "{repo}/.env", "."], []]
+dir = "../trees"
+
+[[agent]]
+name = "api"
+worktree = true
+"#;
+        let team = Team::parse_str(text, Path::new("team.toml"), &r.dir, &Layers::default())
+            .expect("team file");
+        assert_eq!(team.worktree.setup, vec![vec!["cp", "{repo}/.env", "."]]);
+        assert_eq!(team.worktree.dir, Some(r.dir.join("../trees")));
+        let opened = agentmux::app::worktree::open_team_worktrees(&git(), &team).expect("open");
+        let wt = &opened[0].1;
+        assert_eq!(wt.path, r.dir.parent().expect("parent").join("trees/api"));
+        assert_eq!(std::fs::read_to_string(wt.path.join(".env")).expect(".env"), "KEY=1\n");
+
+        let wrong = "[worktree]\nsetup = \"make\"\n";
+        let err = Team::parse_str(wrong, Path::new("team.toml"), &r.dir, &Layers::default());
+        assert!(err.is_err(), "setup must be a list of argument lists");
+    }
+
+    #[test]
+    fn the_example_team_file_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/worktrees.toml");
+        let team = Team::load(&path, &Layers::default()).expect("config/worktrees.toml");
+        assert!(team.agents.iter().all(|a| a.worktree));
+        assert_eq!(team.worktree.setup.len(), 1);
     }
 }

@@ -36,6 +36,7 @@ pub fn team(supervisor: bool, agents: &[(&str, &str)]) -> Team {
             .iter()
             .map(|(n, r)| TeamAgent { spec: spec(n, Some(r)), prompt: None, worktree: false })
             .collect(),
+        worktree: Default::default(),
     }
 }
 

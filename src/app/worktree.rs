@@ -32,7 +32,11 @@ pub fn open_team_worktrees(
 ) -> Result<Vec<(String, AgentWorktree)>, (String, WorktreeError)> {
     let mut opened = Vec::new();
     for a in team.agents.iter().filter(|a| a.worktree) {
-        let req = OpenRequest::new(a.spec.name.clone(), a.spec.cwd.clone());
+        let req = OpenRequest {
+            root: team.worktree.dir.clone(),
+            setup: team.worktree.setup.clone(),
+            ..OpenRequest::new(a.spec.name.clone(), a.spec.cwd.clone())
+        };
         let wt = open(git, &req).map_err(|e| (a.spec.name.clone(), e))?;
         opened.push((a.spec.name.clone(), wt));
     }

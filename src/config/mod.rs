@@ -24,6 +24,19 @@ pub struct Team {
     pub defaults: AgentOptions,
     pub supervisor: Option<SupervisorConfig>,
     pub agents: Vec<TeamAgent>,
+    /// The `[worktree]` table, for agents with `worktree = true`.
+    pub worktree: WorktreeSettings,
+}
+
+/// The `[worktree]` table: how agents with `worktree = true` get their worktrees.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WorktreeSettings {
+    /// Commands run once in each new worktree: argv lists, never given to a shell; `{repo}`,
+    /// `{worktree}` and `{agent}` in an argument are replaced (see `worktree::OpenRequest`).
+    pub setup: Vec<Vec<String>>,
+    /// Where worktrees go instead of `<git common dir>/agentmux-worktrees` (relative to the
+    /// team file).
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{ConfigError, Layers, SupervisorConfig, Team, TeamAgent};
+use super::{ConfigError, Layers, SupervisorConfig, Team, TeamAgent, WorktreeSettings};
 use crate::agent::{AgentOptions, AgentSpec, Billing, PermissionMode};
 
 /// Declares a file table that holds every agent option (flattening does not work with
@@ -121,6 +121,16 @@ struct TeamFile {
     supervisor: Option<Spanned<SupervisorTable>>,
     #[serde(default)]
     agent: Vec<Spanned<AgentTable>>,
+    worktree: Option<WorktreeTable>,
+}
+
+/// `[worktree]`: setup commands and the directory for agents' worktrees.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorktreeTable {
+    #[serde(default)]
+    setup: Vec<Vec<String>>,
+    dir: Option<PathBuf>,
 }
 
 /// Environment variables a team may not set: they change what code runs in the child.
@@ -498,5 +508,12 @@ pub(super) fn parse(cx: &Source<'_>, layers: &Layers) -> Result<Team, ConfigErro
         }
     };
 
-    Ok(Team { path: None, defaults: resolved_defaults, supervisor, agents })
+    let worktree = match &raw.worktree {
+        None => WorktreeSettings::default(),
+        Some(w) => WorktreeSettings {
+            setup: w.setup.iter().filter(|argv| !argv.is_empty()).cloned().collect(),
+            dir: w.dir.as_ref().map(|d| cx.base_dir.join(d)),
+        },
+    };
+    Ok(Team { path: None, defaults: resolved_defaults, supervisor, agents, worktree })
 }

@@ -58,6 +58,7 @@ pub fn demo_team(agentmux_exe: &Path, workdir: &Path) -> Team {
             report_chars: 1200,
         }),
         agents,
+        worktree: Default::default(),
     }
 }
 
