@@ -24,7 +24,7 @@ use crossterm::event::{
 use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
 };
-use futures_util::{FutureExt, Stream, StreamExt};
+use futures_util::{Stream, StreamExt};
 use ratatui::backend::{Backend, CrosstermBackend};
 use ratatui::Terminal;
 use tokio::sync::mpsc;
@@ -62,8 +62,11 @@ pub const ENGINE_CHANNEL: usize = 1024;
 /// Messages applied before the screen gets a chance to draw, so a flood cannot starve it.
 const MAX_BATCH: usize = 4096;
 
-/// Where the loop's messages come from, besides the terminal.
+/// Where the loop's messages come from. Every source is a channel, so draining is a `try_recv`
+/// on each (a terminal event stream polled out of turn can lose its wake-up; a channel cannot).
 pub struct Inbox {
+    /// Terminal events (see [`forward_terminal`]); the channel closing means the terminal is gone.
+    pub terminal: mpsc::Receiver<io::Result<TermEvent>>,
     /// Every turn's output (the receiving end of the channel `spawn_turn` writes to).
     pub engine: mpsc::Receiver<EngineMsg>,
     /// Requests from the control socket, already turned into messages.
@@ -229,12 +232,30 @@ fn draw<B: Backend>(state: &mut State, terminal: &mut Terminal<B>) -> io::Result
     Ok(())
 }
 
+/// Terminal events waiting for the loop; a slow loop pushes back on the terminal reader.
+pub const TERMINAL_CHANNEL: usize = 256;
+
+/// Read a terminal event stream on its own task into a channel for [`Inbox::terminal`].
+pub fn forward_terminal<S>(mut events: S) -> mpsc::Receiver<io::Result<TermEvent>>
+where
+    S: Stream<Item = io::Result<TermEvent>> + Unpin + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(TERMINAL_CHANNEL);
+    tokio::spawn(async move {
+        while let Some(ev) = events.next().await {
+            if tx.send(ev).await.is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
 /// The loop. Returns when the user quits, a terminate signal arrives or the terminal's event
-/// stream ends.
-pub async fn event_loop<B, S>(
+/// channel closes.
+pub async fn event_loop<B>(
     terminal: &mut Terminal<B>,
     state: &mut State,
-    mut events: S,
     mut inbox: Inbox,
     exec: &mut Executor,
     host: &mut dyn Host,
@@ -242,7 +263,6 @@ pub async fn event_loop<B, S>(
 ) -> Result<(), RunError>
 where
     B: Backend,
-    S: Stream<Item = io::Result<TermEvent>> + Unpin,
 {
     let mut pending: VecDeque<Msg> = VecDeque::new();
     for e in first {
@@ -271,7 +291,7 @@ where
                 }
             };
             tokio::select! {
-                ev = events.next(), if stdin_open => match ev {
+                ev = inbox.terminal.recv(), if stdin_open => match ev {
                     Some(Ok(ev)) => pending.extend(Msg::from_terminal(ev)),
                     Some(Err(e)) => return Err(e.into()),
                     // The terminal is gone: leave as on SIGHUP.
@@ -290,8 +310,10 @@ where
         while pending.len() < MAX_BATCH {
             let before = pending.len();
             if stdin_open {
-                if let Some(Some(Ok(ev))) = events.next().now_or_never() {
-                    pending.extend(Msg::from_terminal(ev));
+                match inbox.terminal.try_recv() {
+                    Ok(Ok(ev)) => pending.extend(Msg::from_terminal(ev)),
+                    Ok(Err(e)) => return Err(e.into()),
+                    Err(_) => {}
                 }
             }
             while pending.len() < MAX_BATCH {
@@ -523,18 +545,15 @@ async fn run_terminal(
 
     let (engine_tx, engine_rx) = mpsc::channel(ENGINE_CHANNEL);
     let (_control_tx, control_rx) = mpsc::channel(64);
-    let inbox = Inbox { engine: engine_rx, control: control_rx, local: local_rx };
+    let inbox = Inbox {
+        terminal: forward_terminal(EventStream::new()),
+        engine: engine_rx,
+        control: control_rx,
+        local: local_rx,
+    };
     let mut exec = Executor::engine(engine_tx).with_worktree_replies(local_tx.clone());
-    let result = event_loop(
-        &mut terminal,
-        &mut state,
-        EventStream::new(),
-        inbox,
-        &mut exec,
-        &mut RealTerminal,
-        first,
-    )
-    .await;
+    let result =
+        event_loop(&mut terminal, &mut state, inbox, &mut exec, &mut RealTerminal, first).await;
     exec.interrupt_all();
     result
 }
@@ -641,16 +660,16 @@ mod tests {
         let (_local_tx, local_rx) = mpsc::unbounded_channel();
         let (done_tx, done_rx) = std::sync::mpsc::channel();
         let mut exec = Executor::new(engine_tx, echo_spawner(done_tx));
-        let (term_tx, mut term_rx) = mpsc::unbounded_channel::<io::Result<TermEvent>>();
-        let events = futures_util::stream::poll_fn(move |cx| term_rx.poll_recv(cx));
-        let inbox = Inbox { engine: engine_rx, control: control_rx, local: local_rx };
+        let (term_tx, term_rx) = mpsc::channel::<io::Result<TermEvent>>(64);
+        let inbox =
+            Inbox { terminal: term_rx, engine: engine_rx, control: control_rx, local: local_rx };
 
         let key = |code| Ok(TermEvent::Key(KeyEvent::new(code, KeyModifiers::NONE)));
         let driver = async {
             for c in "hello".chars() {
-                let _ = term_tx.send(key(KeyCode::Char(c)));
+                let _ = term_tx.try_send(key(KeyCode::Char(c)));
             }
-            let _ = term_tx.send(key(KeyCode::Enter));
+            let _ = term_tx.try_send(key(KeyCode::Enter));
             // Wait for the turn to end, off the runtime (the loop runs on this thread).
             let turn =
                 tokio::task::spawn_blocking(move || done_rx.recv_timeout(Duration::from_secs(10)))
@@ -658,12 +677,16 @@ mod tests {
                     .ok()
                     .and_then(Result::ok);
             assert_eq!(turn, Some(1));
-            let _ = term_tx
-                .send(Ok(TermEvent::Key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::CONTROL))));
+            let _ = term_tx.try_send(Ok(TermEvent::Key(KeyEvent::new(
+                KeyCode::Char('q'),
+                KeyModifiers::CONTROL,
+            ))));
+            // The turn's exit and the key may land in one batch in either order: if the app
+            // still saw the turn running it asks, and this answers.
+            let _ = term_tx.try_send(key(KeyCode::Char('y')));
         };
         let mut host = Headless;
-        let looped =
-            event_loop(&mut terminal, &mut state, events, inbox, &mut exec, &mut host, vec![]);
+        let looped = event_loop(&mut terminal, &mut state, inbox, &mut exec, &mut host, vec![]);
         let (result, ()) =
             tokio::time::timeout(Duration::from_secs(20), async { tokio::join!(looped, driver) })
                 .await
@@ -693,14 +716,15 @@ mod tests {
         let (local_tx, local_rx) = mpsc::unbounded_channel();
         let mut exec = Executor::new(engine_tx, Box::new(|_, _| Err("no such directory".into())));
         let first = start_first_prompts(&mut state, vec![Some("go".into())]);
-        // The terminal's stream ends at once: the loop leaves as on SIGHUP, after the refusal
-        // was applied.
-        let events = futures_util::stream::empty();
+        // The terminal's channel is closed at once: the loop leaves as on SIGHUP, after the
+        // refusal was applied.
+        let (_, term_rx) = mpsc::channel(1);
         let _ = local_tx.send(Msg::Redraw);
-        let inbox = Inbox { engine: engine_rx, control: control_rx, local: local_rx };
+        let inbox =
+            Inbox { terminal: term_rx, engine: engine_rx, control: control_rx, local: local_rx };
         let result = tokio::time::timeout(
             Duration::from_secs(10),
-            event_loop(&mut terminal, &mut state, events, inbox, &mut exec, &mut Headless, first),
+            event_loop(&mut terminal, &mut state, inbox, &mut exec, &mut Headless, first),
         )
         .await;
         assert!(matches!(result, Ok(Ok(()))));

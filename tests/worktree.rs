@@ -925,20 +925,19 @@ mod run_loop {
         };
         let spawner: agentmux::run::Spawner = Box::new(|_, _| Err("no turns here".into()));
         let mut exec = Executor::new(engine_tx, spawner).with_worktree_replies(git_tx);
-        let (term_tx, mut term_rx) = mpsc::unbounded_channel::<std::io::Result<TermEvent>>();
-        let events = futures_util::stream::poll_fn(move |cx| term_rx.poll_recv(cx));
-        let inbox = Inbox { engine: engine_rx, control: control_rx, local: local_rx };
+        let (term_tx, term_rx) = mpsc::channel::<std::io::Result<TermEvent>>(16);
+        let inbox =
+            Inbox { terminal: term_rx, engine: engine_rx, control: control_rx, local: local_rx };
         let key = |code, mods| Ok(TermEvent::Key(KeyEvent::new(code, mods)));
         let driver = async {
             for m in agent_turn() {
                 assert!(engine.send(m).await.is_ok());
             }
             assert!(seen_rx.await.is_ok(), "git answered");
-            let _ = term_tx.send(key(KeyCode::Char('q'), KeyModifiers::CONTROL));
+            let _ = term_tx.try_send(key(KeyCode::Char('q'), KeyModifiers::CONTROL));
         };
         let mut host = Headless;
-        let looped =
-            event_loop(&mut terminal, &mut state, events, inbox, &mut exec, &mut host, vec![]);
+        let looped = event_loop(&mut terminal, &mut state, inbox, &mut exec, &mut host, vec![]);
         let (result, ()) =
             tokio::time::timeout(Duration::from_secs(30), async { tokio::join!(looped, driver) })
                 .await

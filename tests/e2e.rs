@@ -1,0 +1,265 @@
+//! End to end: the real binary in a real PTY, read through a vt100 parser, running
+//! `agentmux demo` (simulated agents, no claude needed). Every wait is for text on the screen,
+//! with a timeout; nothing sleeps a fixed time.
+
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{native_pty_system, Child, CommandBuilder, MasterPty, PtySize};
+
+const ROWS: u16 = 40;
+const COLS: u16 = 140;
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+struct Term {
+    parser: Arc<Mutex<vt100::Parser>>,
+    /// Every byte the app wrote, for checks on escape sequences.
+    raw: Arc<Mutex<Vec<u8>>>,
+    writer: Box<dyn Write + Send>,
+    child: Box<dyn Child + Send + Sync>,
+    _master: Box<dyn MasterPty + Send>,
+    _home: tempfile::TempDir,
+}
+
+impl Term {
+    fn start(args: &[&str]) -> Term {
+        let pty = native_pty_system();
+        let pair = pty
+            .openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 })
+            .unwrap_or_else(|e| panic!("openpty: {e}"));
+        let home = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_agentmux"));
+        cmd.args(args);
+        cmd.cwd(home.path());
+        cmd.env("HOME", home.path());
+        cmd.env("AGENTMUX_CONFIG_DIR", home.path().join("config"));
+        cmd.env("XDG_DATA_HOME", home.path().join("data"));
+        cmd.env("TMPDIR", home.path());
+        cmd.env("TERM", "xterm-256color");
+        // Fast simulated agents, but not instant, so running states are visible.
+        cmd.env("AGENTMUX_SIM_SPEED", "0.05");
+        let child = pair.slave.spawn_command(cmd).unwrap_or_else(|e| panic!("spawn: {e}"));
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().unwrap_or_else(|e| panic!("reader: {e}"));
+        let writer = pair.master.take_writer().unwrap_or_else(|e| panic!("writer: {e}"));
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(ROWS, COLS, 0)));
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        {
+            let parser = Arc::clone(&parser);
+            let raw = Arc::clone(&raw);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                loop {
+                    match reader.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if let Ok(mut p) = parser.lock() {
+                                p.process(&buf[..n]);
+                            }
+                            if let Ok(mut r) = raw.lock() {
+                                r.extend_from_slice(&buf[..n]);
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        Term { parser, raw, writer, child, _master: pair.master, _home: home }
+    }
+
+    fn screen(&self) -> String {
+        self.parser.lock().map(|p| p.screen().contents()).unwrap_or_default()
+    }
+
+    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if ok(&s) {
+                return s;
+            }
+            if start.elapsed() > TIMEOUT {
+                panic!("timed out waiting for {what}; the screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn wait_text(&self, text: &str) -> String {
+        self.wait_for(text, |s| s.contains(text))
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).unwrap_or_else(|e| panic!("write: {e}"));
+        let _ = self.writer.flush();
+    }
+
+    /// Ctrl-Q, answering yes if asked; returns the exit status.
+    fn quit(&mut self) -> portable_pty::ExitStatus {
+        self.send(CTRL_Q);
+        let start = Instant::now();
+        loop {
+            if self.screen().contains("Quit agentmux?") {
+                self.send(b"y");
+                break;
+            }
+            if matches!(self.child.try_wait(), Ok(Some(_))) || start.elapsed() > TIMEOUT {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.wait_exit()
+    }
+
+    fn wait_exit(&mut self) -> portable_pty::ExitStatus {
+        let start = Instant::now();
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return status,
+                Ok(None) if start.elapsed() < TIMEOUT => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => {
+                    let _ = self.child.kill();
+                    panic!("agentmux did not exit; the screen:\n{}", self.screen());
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Term {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+const ENTER: &[u8] = b"\r";
+const TAB: &[u8] = b"\t";
+const ALT_Z: &[u8] = b"\x1bz";
+const CTRL_Q: &[u8] = b"\x11";
+const PAGE_UP: &[u8] = b"\x1b[5~";
+const CTRL_END: &[u8] = b"\x1b[1;5F";
+const F1: &[u8] = b"\x1bOP";
+const ESC: &[u8] = b"\x1b";
+
+/// The header of the focused pane (thick border) holds this name.
+fn focused_name(screen: &str) -> Option<String> {
+    screen.lines().find_map(|l| {
+        let start = l.find("┏ ")?;
+        let rest = &l[start + "┏ ".len()..];
+        rest.split(' ').next().map(String::from)
+    })
+}
+
+#[test]
+fn demo_runs_answers_a_follow_up_moves_focus_zooms_scrolls_and_quits() {
+    let mut t = Term::start(&["demo"]);
+    // The supervisor and the workers come up, and their first turns run to the end.
+    t.wait_text("supervisor");
+    t.wait_for("three finished turns", |s| s.matches("✓ done").count() >= 3);
+    let first = t.screen();
+    let focused = focused_name(&first).unwrap_or_default();
+    assert!(!focused.is_empty() && focused != "◆", "a worker has the focus:\n{first}");
+
+    // Wait for every turn to end (no spinner left), then send a follow-up.
+    t.wait_for("all turns idle", |s| !s.contains(" running "));
+    t.send(b"zebra42 please");
+    t.wait_text("zebra42 please");
+    t.send(ENTER);
+    // The prompt shows in the transcript and the simulated answer quotes it; then the turn ends.
+    t.wait_for("the follow-up's answer", |s| s.matches("zebra42").count() >= 2);
+    t.wait_for("the follow-up to end", |s| !s.contains(" running "));
+
+    // Scroll up a page (the pane says what waits below) and back to the bottom.
+    t.send(PAGE_UP);
+    t.wait_text("more line");
+    t.send(CTRL_END);
+    t.wait_for("the bottom again", |s| !s.contains("more line"));
+
+    // Focus moves with Tab.
+    t.send(TAB);
+    let moved = t.wait_for("focus to move", |s| focused_name(s).is_some_and(|n| n != focused));
+    let second = focused_name(&moved).unwrap_or_default();
+
+    // Zoom shows only the focused pane; again goes back.
+    t.send(ALT_Z);
+    t.wait_text("zoomed");
+    let zoomed = t.screen();
+    assert_eq!(zoomed.matches('┏').count(), 1, "one pane:\n{zoomed}");
+    assert_eq!(focused_name(&zoomed).as_deref(), Some(second.as_str()));
+    t.send(ALT_Z);
+    t.wait_for("tiles again", |s| !s.contains("zoomed"));
+
+    // Help opens and closes.
+    t.send(F1);
+    t.wait_text("Panes (other keys go to the input box)");
+    t.send(ESC);
+    t.wait_for("help to close", |s| !s.contains("Panes (other keys"));
+
+    // Quit: nothing runs, so no question.
+    t.send(CTRL_Q);
+    let status = t.wait_exit();
+    assert!(status.success(), "exit status {status:?}");
+    // The terminal was handed back: alternate screen left, cursor shown, modes off.
+    let parser = t.parser.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(!parser.screen().alternate_screen(), "still on the alternate screen");
+    assert!(!parser.screen().hide_cursor(), "the cursor is still hidden");
+    let raw = t.raw.lock().unwrap_or_else(|e| e.into_inner());
+    let tail = String::from_utf8_lossy(&raw[raw.len().saturating_sub(200)..]).to_string();
+    assert!(tail.contains("\x1b[?1049l"), "left the alternate screen last: {tail:?}");
+    assert!(tail.contains("\x1b[?2004l"), "bracketed paste off: {tail:?}");
+    assert!(tail.contains("\x1b[?1000l"), "mouse capture off: {tail:?}");
+}
+
+#[test]
+fn quitting_while_turns_run_asks_first_and_stops_them() {
+    let mut t = Term::start(&["demo"]);
+    t.wait_for("a running turn", |s| s.contains(" running "));
+    t.send(CTRL_Q);
+    t.wait_text("Quit agentmux?");
+    t.send(b"n");
+    t.wait_for("the question to go", |s| !s.contains("Quit agentmux?"));
+    // Either still running (question) or everything finished meanwhile (quits at once).
+    let status = t.quit();
+    assert!(status.success(), "exit status {status:?}");
+    let parser = t.parser.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(!parser.screen().alternate_screen());
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let t = Term::start(&["demo"]);
+    t.wait_text("supervisor");
+    let pid = t.child.process_id().unwrap_or_else(|| panic!("no pid"));
+    // SAFETY: kill with a pid we spawned and a valid signal number.
+    let rc = unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    assert_eq!(rc, 0);
+    let mut t = t;
+    let _ = t.wait_exit();
+    let parser = t.parser.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(!parser.screen().alternate_screen(), "SIGTERM left the alternate screen on");
+    assert!(!parser.screen().hide_cursor(), "SIGTERM left the cursor hidden");
+}
+
+#[test]
+fn a_tiny_terminal_and_resizes_do_not_break_it() {
+    let mut t = Term::start(&["demo"]);
+    t.wait_text("supervisor");
+    for (rows, cols) in [(6, 20), (3, 10), (24, 80), (6, 20), (40, 140)] {
+        t._master
+            .resize(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 })
+            .unwrap_or_else(|e| panic!("resize: {e}"));
+        if let Ok(mut p) = t.parser.lock() {
+            p.set_size(rows, cols);
+        }
+        if rows < 5 {
+            t.wait_text("too");
+        } else {
+            t.wait_for("a pane", |s| s.contains('┏') || s.contains('╭'));
+        }
+    }
+    let status = t.quit();
+    assert!(status.success(), "exit status {status:?}");
+}
