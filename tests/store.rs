@@ -522,3 +522,52 @@ fn usage_mistakes_exit_2_with_one_line() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("agentmux "));
 }
+
+#[test]
+fn reconcile_lines_the_team_up_with_what_the_workspace_remembers() {
+    use agentmux::config::{Layers, Team};
+    let data = tempfile::tempdir().expect("tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let team = |text: &str| {
+        Team::parse_str(text, Path::new("t.toml"), dir.path(), &Layers::default()).expect("team")
+    };
+    let first = team(
+        "[supervisor]\n[defaults]\nallowed_tools = [\"Read\"]\n[[agent]]\nname = \"a\"\nmodel = \"sonnet\"\n[[agent]]\nname = \"b\"\n",
+    );
+    {
+        let mut ws = open(data.path(), "t");
+        let r = ws.reconcile(&first).expect("reconcile");
+        let names: Vec<_> = r.agents.iter().map(|a| a.state.spec.name.as_str()).collect();
+        assert_eq!(names, ["supervisor", "a", "b"]);
+        assert!(r.agents[0].state.supervisor && !r.agents[0].state.prompt_sent);
+        write_turn(&mut ws, "a", 1, "s-a", 0.1);
+        ws.update_agent("a", |a| {
+            a.prompt_sent = true;
+            a.allowed_at_run_time.push("Bash(npm test:*)".into());
+        })
+        .expect("update");
+        ws.add_agent(spec("extra", dir.path()), false).expect("runtime agent");
+    }
+    // The file changed: a's model, b gone, c new.
+    let second = team(
+        "[supervisor]\n[defaults]\nallowed_tools = [\"Read\"]\n[[agent]]\nname = \"a\"\nmodel = \"opus\"\n[[agent]]\nname = \"c\"\n",
+    );
+    let mut ws = open(data.path(), "t");
+    let r = ws.reconcile(&second).expect("reconcile");
+    let names: Vec<_> = r.agents.iter().map(|a| a.state.spec.name.as_str()).collect();
+    assert_eq!(names, ["supervisor", "a", "c", "b", "extra"]);
+    let a = &r.agents[1];
+    assert_eq!(a.state.spec.options.model.as_deref(), Some("opus"), "the team file wins");
+    assert_eq!(
+        a.state.spec.options.allowed_tools.as_deref(),
+        Some(&["Read".to_string(), "Bash(npm test:*)".to_string()][..])
+    );
+    assert!(a.state.prompt_sent, "the first prompt is never sent again");
+    assert_eq!(a.state.session_id.as_deref(), Some("s-a"));
+    assert_eq!(a.log.len(), fixture_lines().len() + 4);
+    assert!(r.agents[2].log.is_empty() && !r.agents[2].state.prompt_sent);
+    drop(ws);
+    let saved = Workspace::open_or_create(data.path(), &named("t"), Access::ReadOnly).expect("ro");
+    let names: Vec<_> = saved.state().agents.iter().map(|a| a.spec.name.as_str()).collect();
+    assert_eq!(names, ["supervisor", "a", "c", "b", "extra"], "the order is saved");
+}

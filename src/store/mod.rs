@@ -8,6 +8,16 @@
 //!     logs/<agent>.jsonl   append-only transcript of each agent
 //! ```
 //! The API is synchronous and cheap enough for the run loop to call per event line.
+//!
+//! How the run loop uses it:
+//! - on start, [`Workspace::reconcile`] with the team: one [`RestoredAgent`] per pane (spec,
+//!   session id, queue, `prompt_sent`, cost, log records, a turn left running), plus notes;
+//!   rebuild each pane by feeding its log's [`RecordRef::Event`] texts to the decoder;
+//! - an agent created at run time: [`Workspace::add_agent`];
+//! - a turn: `append(agent, turn, Record::Prompt(..))`, then `Record::TurnStarted(..)`; every
+//!   `EngineMsg::Lines` batch: `append_many` with `Record::Event(text)` for decoded events and
+//!   `Record::Text(text)` for plain lines; at exit `Record::TurnEnded(..)` (with its cost);
+//! - queue, `prompt_sent`, session changes: [`Workspace::update_agent`] (atomic state write).
 
 mod export;
 pub mod fsutil;
@@ -322,6 +332,52 @@ impl Workspace {
         self.restored.take().unwrap_or_default()
     }
 
+    /// Lines the team up with what the workspace remembers, and returns the panes to build,
+    /// in order: the supervisor, the team's agents as in the file, then agents added at run
+    /// time in earlier sessions. Takes what [`Workspace::take_restored`] would.
+    ///
+    /// The team file wins for an agent's spec (edit the file, reopen, it applies), plus the
+    /// tools allowed at run time (`AgentState::allowed_at_run_time`). Sessions, queues, the
+    /// `prompt_sent` flag, costs and logs carry over; agents new to the workspace start empty.
+    /// On a read-only workspace nothing is written.
+    pub fn reconcile(&mut self, team: &crate::config::Team) -> Result<Restored, StoreError> {
+        let mut restored = self.take_restored();
+        let mut old: Vec<Option<RestoredAgent>> = restored.agents.drain(..).map(Some).collect();
+        let mut wanted: Vec<(crate::agent::AgentSpec, bool)> = Vec::new();
+        if let Some(sup) = &team.supervisor {
+            wanted.push((sup.spec.clone(), true));
+        }
+        wanted.extend(team.agents.iter().map(|a| (a.spec.clone(), false)));
+
+        let mut agents = Vec::with_capacity(wanted.len() + old.len());
+        for (spec, supervisor) in wanted {
+            let found = old
+                .iter_mut()
+                .find(|o| o.as_ref().is_some_and(|o| o.state.spec.name == spec.name))
+                .and_then(Option::take);
+            let mut agent = match found {
+                Some(a) => a,
+                None => RestoredAgent {
+                    state: AgentState::new(spec.clone(), self.unused_log_name(&spec.name)),
+                    log: AgentLog::default(),
+                    interrupted: None,
+                },
+            };
+            agent.state.spec = merge_spec(spec, &agent.state.allowed_at_run_time);
+            agent.state.supervisor = supervisor;
+            agents.push(agent);
+        }
+        // Agents made at run time in earlier sessions stay, after the team's.
+        agents.extend(old.into_iter().flatten());
+
+        self.state.agents = agents.iter().map(|a| a.state.clone()).collect();
+        if self.access == Access::Exclusive {
+            self.save_state()?;
+        }
+        restored.agents = agents;
+        Ok(restored)
+    }
+
     /// Path of an agent's log.
     pub fn log_path(&self, agent: &AgentState) -> PathBuf {
         self.dir.join(LOGS_DIR).join(&agent.log)
@@ -484,6 +540,20 @@ impl Workspace {
         }
         Ok(())
     }
+}
+
+/// The team's spec for an agent, plus the tools allowed at run time.
+fn merge_spec(team: crate::agent::AgentSpec, added: &[String]) -> crate::agent::AgentSpec {
+    let mut spec = team;
+    if !added.is_empty() {
+        let allowed = spec.options.allowed_tools.get_or_insert_with(Vec::new);
+        for tool in added {
+            if !allowed.contains(tool) {
+                allowed.push(tool.clone());
+            }
+        }
+    }
+    spec
 }
 
 /// One agent's log as read on open.

@@ -50,6 +50,10 @@ pub struct AgentState {
     /// Sum of the `cost_usd` of ended turns.
     #[serde(default)]
     pub cost_usd: f64,
+    /// Tools allowed at run time ("allow always" rules such as `Bash(npm test:*)`): kept
+    /// across reopens on top of the team file's `allowed_tools` (see `Workspace::reconcile`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_at_run_time: Vec<String>,
     /// Room for other parts of agentmux (worktree branch, approvals, ...), kept as is.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extras: BTreeMap<String, serde_json::Value>,
@@ -68,6 +72,7 @@ impl AgentState {
             prompt_sent: false,
             turns: 0,
             cost_usd: 0.0,
+            allowed_at_run_time: Vec::new(),
             extras: BTreeMap::new(),
         }
     }
