@@ -341,3 +341,48 @@ fn the_command_line_finds_the_team_and_the_workspace_key() {
     let err = plan_open(&bad, &dir).expect_err("bad name");
     assert_eq!(err.exit_code(), 2);
 }
+
+#[test]
+fn approvals_can_be_turned_off_for_the_team_or_one_agent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let parse = |text: &str| {
+        Team::parse_str(text, Path::new("team.toml"), dir.path(), &Layers::default())
+            .expect("valid team file")
+    };
+    let team = parse("[[agent]]\nname = \"a\"\n");
+    assert_eq!(team.agents[0].spec.options.approvals, None, "on unless said otherwise");
+    let team = parse("approvals = false\n\n[[agent]]\nname = \"a\"\n");
+    assert_eq!(team.agents[0].spec.options.approvals, Some(false));
+    let team = parse(
+        "approvals = false\n\n[[agent]]\nname = \"a\"\napprovals = true\n\n[[agent]]\nname = \"b\"\n",
+    );
+    assert_eq!(team.agents[0].spec.options.approvals, Some(true));
+    assert_eq!(team.agents[1].spec.options.approvals, Some(false));
+    let team = parse("[defaults]\napprovals = false\n\n[[agent]]\nname = \"a\"\n");
+    assert_eq!(team.agents[0].spec.options.approvals, Some(false));
+    let err = Team::parse_str(
+        "approvals = \"no\"\n",
+        Path::new("team.toml"),
+        dir.path(),
+        &Layers::default(),
+    )
+    .expect_err("a string is not a bool");
+    assert!(err.to_string().contains("approvals"), "{err}");
+}
+
+#[test]
+fn settings_notify() {
+    use agentmux::config::Notify;
+    let parse = |t: &str| Settings::parse_str(t, Path::new("config.toml"));
+    assert_eq!(parse("").expect("empty").notify, Notify::Off);
+    for (text, want) in [
+        ("notify = \"bell\"\n", Notify::Bell),
+        ("notify = \"osc9\"\n", Notify::Osc9),
+        ("notify = \"osc777\"\n", Notify::Osc777),
+        ("notify = \"off\"\n", Notify::Off),
+    ] {
+        assert_eq!(parse(text).expect(text).notify, want, "{text}");
+    }
+    let err = parse("notify = \"loud\"\n").expect_err("not a notify style");
+    assert!(err.to_string().contains("notify"), "{err}");
+}

@@ -174,6 +174,7 @@ mod tests {
             include_partial_messages: Some(false),
             env: None,
             billing: None,
+            approvals: None,
         };
         let argv = build_argv(
             &spec,

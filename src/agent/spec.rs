@@ -66,6 +66,9 @@ pub struct AgentOptions {
     /// Extra environment variables for the child (see `agent::env` for the forbidden ones).
     pub env: Option<BTreeMap<String, String>>,
     pub billing: Option<Billing>,
+    /// Ask the user about tool calls that need permission (agentmux's approval server); on
+    /// unless set to false or the permission mode never asks.
+    pub approvals: Option<bool>,
 }
 
 impl AgentOptions {
@@ -103,6 +106,7 @@ impl AgentOptions {
                 .or(base.include_partial_messages),
             env,
             billing: self.billing.or(base.billing),
+            approvals: self.approvals.or(base.approvals),
         }
     }
 

@@ -11,6 +11,9 @@
 //! - [`notify`]: the bell and desktop-notification escape sequences.
 
 pub mod mcp;
+pub mod notify;
+pub mod rules;
+pub mod wiring;
 
 /// The hidden subcommand that runs the approval server.
 pub const MCP_SUBCOMMAND: &str = "__mcp-approve";

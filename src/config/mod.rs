@@ -10,7 +10,7 @@ use crate::agent::{AgentOptions, AgentSpec};
 mod settings;
 mod team_file;
 
-pub use settings::{config_dir, settings_path, Settings};
+pub use settings::{config_dir, settings_path, Notify, Settings};
 pub use team_file::forbidden_env;
 
 /// The team file `agentmux` opens when run without `-c` in a directory that has one.

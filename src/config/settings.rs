@@ -22,6 +22,20 @@ pub struct Settings {
     /// `[keys]`: action name -> a key string or a list of them, kept raw; the app's keymap
     /// parses it.
     pub keys: toml::Table,
+    /// `notify`: how to get the user's attention when an agent needs them, finishes or fails.
+    pub notify: Notify,
+}
+
+/// The `notify` setting: nothing (the default), the terminal bell, or a desktop notification
+/// sequence (OSC 9 or OSC 777) the terminal turns into a system notification.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Notify {
+    #[default]
+    Off,
+    Bell,
+    Osc9,
+    Osc777,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -31,6 +45,7 @@ struct SettingsFile {
     theme: Option<String>,
     claude: Option<PathBuf>,
     keys: Option<toml::Table>,
+    notify: Option<Notify>,
 }
 
 /// The directory holding `config.toml`.
@@ -106,6 +121,7 @@ impl Settings {
             theme: raw.theme,
             claude: raw.claude.map(|c| if c.is_relative() { cx.base_dir.join(c) } else { c }),
             keys: raw.keys.unwrap_or_default(),
+            notify: raw.notify.unwrap_or_default(),
         })
     }
 }

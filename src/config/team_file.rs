@@ -35,6 +35,7 @@ macro_rules! options_table {
             include_partial_messages: Option<bool>,
             env: Option<BTreeMap<Spanned<String>, String>>,
             billing: Option<Billing>,
+            approvals: Option<bool>,
         }
 
         impl $name {
@@ -77,6 +78,7 @@ macro_rules! options_table {
                         env.iter().map(|(k, v)| (k.get_ref().clone(), v.clone())).collect()
                     }),
                     billing: self.billing,
+                    approvals: self.approvals,
                 })
             }
         }
@@ -117,6 +119,9 @@ options_table!(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TeamFile {
+    /// `approvals = false`: no agent asks the user (the same as `approvals = false` in
+    /// `[defaults]`).
+    approvals: Option<bool>,
     defaults: Option<DefaultsTable>,
     supervisor: Option<Spanned<SupervisorTable>>,
     #[serde(default)]
@@ -392,10 +397,11 @@ fn check_name(cx: &Source<'_>, name: &Spanned<String>, table: &str) -> Result<()
 pub(super) fn parse(cx: &Source<'_>, layers: &Layers) -> Result<Team, ConfigError> {
     let raw: TeamFile = toml::from_str(cx.text).map_err(|e| cx.toml_error(&e))?;
 
-    let team_defaults = match &raw.defaults {
+    let mut team_defaults = match &raw.defaults {
         Some(d) => d.options(cx, "[defaults]")?,
         None => AgentOptions::default(),
     };
+    team_defaults.approvals = team_defaults.approvals.or(raw.approvals);
     let defaults = team_defaults.over(&layers.user);
     let resolved_defaults = layers.command_line.over(&defaults);
 
