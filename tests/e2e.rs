@@ -121,8 +121,14 @@ impl Term {
                     std::thread::sleep(Duration::from_millis(20))
                 }
                 _ => {
+                    let state = self.child.process_id().and_then(proc_state);
+                    let raw = self.raw.lock().map(|r| r.clone()).unwrap_or_default();
+                    let tail = String::from_utf8_lossy(&raw[raw.len().saturating_sub(600)..]);
                     let _ = self.child.kill();
-                    panic!("agentmux did not exit; the screen:\n{}", self.screen());
+                    panic!(
+                        "agentmux did not exit (state {state:?}); the screen:\n{}\nlast output: {tail:?}",
+                        self.screen()
+                    );
                 }
             }
         }
@@ -163,14 +169,26 @@ fn demo_runs_answers_a_follow_up_moves_focus_zooms_scrolls_and_quits() {
     let focused = focused_name(&first).unwrap_or_default();
     assert!(!focused.is_empty() && focused != "◆", "a worker has the focus:\n{first}");
 
-    // Wait for every turn to end (no spinner left), then send a follow-up.
+    // Wait for every turn to end (no spinner left).
     t.wait_for("all turns idle", |s| !s.contains(" running "));
+
+    // Zoom shows only the focused pane, with its whole header.
+    t.send(ALT_Z);
+    t.wait_text("zoomed");
+    let zoomed = t.screen();
+    assert_eq!(zoomed.matches('┏').count(), 1, "one pane:\n{zoomed}");
+    assert!(!zoomed.contains('╭'), "no other pane:\n{zoomed}");
+    assert_eq!(focused_name(&zoomed).as_deref(), Some(focused.as_str()));
+
+    // A follow-up: its turn runs and ends, and its prompt or answer is on screen.
     t.send(b"zebra42 please");
     t.wait_text("zebra42 please");
     t.send(ENTER);
-    // The prompt shows in the transcript and the simulated answer quotes it; then the turn ends.
-    t.wait_for("the follow-up's answer", |s| s.matches("zebra42").count() >= 2);
-    t.wait_for("the follow-up to end", |s| !s.contains(" running "));
+    t.wait_for("the follow-up's turn to end", |s| {
+        s.contains("2 turns") && !s.contains(" running ") && s.contains("zebra42")
+    });
+    t.send(ALT_Z);
+    t.wait_for("tiles again", |s| !s.contains("zoomed"));
 
     // Scroll up a page (the pane says what waits below) and back to the bottom.
     t.send(PAGE_UP);
@@ -183,12 +201,10 @@ fn demo_runs_answers_a_follow_up_moves_focus_zooms_scrolls_and_quits() {
     let moved = t.wait_for("focus to move", |s| focused_name(s).is_some_and(|n| n != focused));
     let second = focused_name(&moved).unwrap_or_default();
 
-    // Zoom shows only the focused pane; again goes back.
+    // Zoom follows the focus.
     t.send(ALT_Z);
     t.wait_text("zoomed");
-    let zoomed = t.screen();
-    assert_eq!(zoomed.matches('┏').count(), 1, "one pane:\n{zoomed}");
-    assert_eq!(focused_name(&zoomed).as_deref(), Some(second.as_str()));
+    assert_eq!(focused_name(&t.screen()).as_deref(), Some(second.as_str()));
     t.send(ALT_Z);
     t.wait_for("tiles again", |s| !s.contains("zoomed"));
 
@@ -198,9 +214,8 @@ fn demo_runs_answers_a_follow_up_moves_focus_zooms_scrolls_and_quits() {
     t.send(ESC);
     t.wait_for("help to close", |s| !s.contains("Panes (other keys"));
 
-    // Quit: nothing runs, so no question.
-    t.send(CTRL_Q);
-    let status = t.wait_exit();
+    // Quit (answering yes should a turn have started meanwhile).
+    let status = t.quit();
     assert!(status.success(), "exit status {status:?}");
     // The terminal was handed back: alternate screen left, cursor shown, modes off.
     let parser = t.parser.lock().unwrap_or_else(|e| e.into_inner());
@@ -259,6 +274,54 @@ fn a_tiny_terminal_and_resizes_do_not_break_it() {
         } else {
             t.wait_for("a pane", |s| s.contains('┏') || s.contains('╭'));
         }
+    }
+    let status = t.quit();
+    assert!(status.success(), "exit status {status:?}");
+}
+
+/// The process state letter from /proc (R, S, T for stopped, ...).
+fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may hold spaces: the state follows the last ')'.
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+#[test]
+fn ctrl_z_suspends_with_the_terminal_restored_and_resumes_with_a_redraw() {
+    let mut t = Term::start(&["demo"]);
+    t.wait_text("supervisor");
+    let pid = t.child.process_id().unwrap_or_else(|| panic!("no pid"));
+    t.send(b"\x1a");
+    let start = Instant::now();
+    while proc_state(pid) != Some('T') {
+        assert!(start.elapsed() < TIMEOUT, "not stopped: {:?}", proc_state(pid));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    {
+        let parser = t.parser.lock().unwrap_or_else(|e| e.into_inner());
+        assert!(!parser.screen().alternate_screen(), "stopped on the alternate screen");
+        assert!(!parser.screen().hide_cursor(), "stopped with the cursor hidden");
+    }
+    // `fg` sends SIGCONT: the app takes the terminal back and draws everything again.
+    let before = t.raw.lock().map(|r| r.len()).unwrap_or(0);
+    // SAFETY: kill with a pid we spawned and a valid signal number.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGCONT) }, 0);
+    let start = Instant::now();
+    loop {
+        let redrawn = t
+            .raw
+            .lock()
+            .map(|r| String::from_utf8_lossy(&r[before.min(r.len())..]).contains("supervisor"));
+        if redrawn.unwrap_or(false) {
+            break;
+        }
+        assert!(start.elapsed() < TIMEOUT, "no redraw after SIGCONT:\n{}", t.screen());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    t.wait_for("the redraw", |s| s.contains("supervisor") && s.contains("alt-n"));
+    {
+        let parser = t.parser.lock().unwrap_or_else(|e| e.into_inner());
+        assert!(parser.screen().alternate_screen(), "back on the alternate screen");
     }
     let status = t.quit();
     assert!(status.success(), "exit status {status:?}");
