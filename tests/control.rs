@@ -376,6 +376,7 @@ async fn new_creates_once() {
         model: Some(name("sonnet")),
         role: Some(name("writer")),
         prompt: None,
+        worktree: false,
     };
     let r = h.cli(None, new()).await;
     assert_eq!((r.code, r.out.as_str()), (0, "created docs\n"));
@@ -390,7 +391,8 @@ async fn new_creates_once() {
             cwd: Some(name("/srv/docs")),
             model: Some(name("sonnet")),
             role: Some(name("writer")),
-            prompt: None
+            prompt: None,
+            worktree: false,
         }
     );
 }
@@ -640,7 +642,19 @@ fn the_command_line_has_the_control_subcommands() {
             cwd: Some(PathBuf::from("d")),
             model: None,
             role: Some(name("writer")),
-            prompt: None
+            prompt: None,
+            worktree: false,
+        }
+    );
+    assert_eq!(
+        parse(&["agentmux", "new", "iso", "--worktree"]),
+        ControlCommand::New {
+            name: name("iso"),
+            cwd: None,
+            model: None,
+            role: None,
+            prompt: None,
+            worktree: true,
         }
     );
     assert_eq!(parse(&["agentmux", "wait", "a"]), ControlCommand::Wait { name: name("a") });

@@ -800,6 +800,59 @@ mod app {
     }
 
     #[test]
+    fn an_agent_created_with_worktree_waits_for_it_then_starts_there() {
+        use agentmux::app::ControlCmd;
+        let r = repo();
+        let mut s = State::new(
+            &team(&r.dir, &[], false),
+            ClaudeCmd::real("claude"),
+            (100, 20),
+            Instant::now(),
+        );
+        let new = ControlCmd::New {
+            spec: Box::new(AgentSpec::new("iso", &r.dir)),
+            prompt: Some("first".into()),
+            worktree: true,
+        };
+        let fx = update(&mut s, Msg::Control(new, None));
+        assert!(!fx.iter().any(|e| matches!(e, Effect::SpawnTurn(_))), "nothing runs yet");
+        assert!(fx.iter().any(|e| matches!(e, Effect::Worktree(_))));
+        // A prompt sent meanwhile waits too, behind the first.
+        let send = ControlCmd::Send { agent: "iso".into(), prompt: "second".into() };
+        let more = update(&mut s, Msg::Control(send, None));
+        assert!(!more.iter().any(|e| matches!(e, Effect::SpawnTurn(_))));
+        let rest = drive(&mut s, fx);
+        let spawned: Vec<_> = rest
+            .iter()
+            .filter_map(|e| match e {
+                Effect::SpawnTurn(req) => Some(req),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(spawned.len(), 1);
+        assert_eq!(spawned[0].prompt, "first");
+        let tree = s.agents[0].tree.as_ref().expect("attached");
+        assert_eq!(tree.wt.branch, "agentmux/iso");
+        assert_eq!(spawned[0].spec.cwd, tree.wt.cwd, "the turn runs in the worktree");
+        assert_eq!(s.agents[0].queue.len(), 1, "the second prompt follows the first turn");
+
+        // Outside a repository the agent is told why, and nothing is sent.
+        let elsewhere = tempfile::tempdir().expect("tempdir");
+        let new = ControlCmd::New {
+            spec: Box::new(AgentSpec::new("lost", elsewhere.path())),
+            prompt: Some("go".into()),
+            worktree: true,
+        };
+        let fx = update(&mut s, Msg::Control(new, None));
+        let rest = drive(&mut s, fx);
+        assert!(!rest.iter().any(|e| matches!(e, Effect::SpawnTurn(_))));
+        assert!(s.agents[1].tree.is_none());
+        s.set_focus(1);
+        let text = screen(&s).backend().to_string();
+        assert!(text.contains("could not create the worktree"), "{text}");
+    }
+
+    #[test]
     fn agents_sharing_a_directory_are_warned_about_the_same_file() {
         let r = repo();
         let mut s = State::new(

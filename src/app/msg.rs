@@ -58,7 +58,13 @@ pub enum ControlCmd {
     /// Send a prompt to an agent (queued while it runs).
     Send { agent: String, prompt: String },
     /// Create an agent, optionally with its first prompt.
-    New { spec: Box<AgentSpec>, prompt: Option<String> },
+    New {
+        spec: Box<AgentSpec>,
+        prompt: Option<String>,
+        /// In a git worktree of its own (`agentmux new --worktree`): the first prompt waits
+        /// until the worktree is ready.
+        worktree: bool,
+    },
     /// Interrupt an agent's running turn.
     Interrupt { agent: String },
     /// Close an agent (its running turn is stopped).

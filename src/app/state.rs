@@ -202,6 +202,10 @@ pub struct State {
     pub quitting: bool,
     /// Files edited by agents that share a directory (for the warnings in their headers).
     pub edits: crate::worktree::overlap::EditLog,
+    /// Agents whose worktree is being created: their prompts wait in their queues.
+    pub opening_worktrees: Vec<AgentId>,
+    /// The team's `[worktree]` table, for agents created at run time.
+    pub worktree_settings: crate::config::WorktreeSettings,
     next_id: u32,
 }
 
@@ -229,6 +233,8 @@ impl State {
             flash: None,
             quitting: false,
             edits: Default::default(),
+            opening_worktrees: Vec::new(),
+            worktree_settings: team.worktree.clone(),
             next_id: 0,
         };
         if let Some(sup) = &team.supervisor {

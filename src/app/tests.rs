@@ -414,7 +414,11 @@ fn control_requests() {
     let fx = update(
         &mut s,
         Msg::Control(
-            ControlCmd::New { spec: Box::new(spec("b", None)), prompt: Some("start".into()) },
+            ControlCmd::New {
+                spec: Box::new(spec("b", None)),
+                prompt: Some("start".into()),
+                worktree: false,
+            },
             Some(tx),
         ),
     );

@@ -396,7 +396,8 @@ fn send_input(state: &mut State, fx: &mut Vec<Effect>) {
 /// when queued.
 fn submit(state: &mut State, index: usize, prompt: String, fx: &mut Vec<Effect>) -> Option<usize> {
     let a = state.agents.get_mut(index)?;
-    if a.turn.is_active() {
+    // An agent whose worktree is being made must not start in the shared directory.
+    if a.turn.is_active() || state.opening_worktrees.contains(&a.id) {
         a.queue.push_back(prompt);
         let pos = a.queue.len();
         state.dirty = true;
@@ -744,9 +745,15 @@ fn control(state: &mut State, cmd: ControlCmd, fx: &mut Vec<Effect>) -> ControlR
                 None => ControlOk::Started,
             })
         }
-        ControlCmd::New { spec, prompt } => {
+        ControlCmd::New { spec, prompt, worktree } => {
             let name = spec.name.clone();
-            add_spec(state, *spec, prompt, fx)?;
+            if worktree {
+                // The first prompt waits in the queue until the worktree is ready.
+                let index = add_spec(state, *spec, None, fx)?;
+                super::worktree::open_for(state, index, prompt, fx);
+            } else {
+                add_spec(state, *spec, prompt, fx)?;
+            }
             Ok(ControlOk::Created { name })
         }
         ControlCmd::Interrupt { agent } => {

@@ -68,10 +68,29 @@ impl AgentTree {
 /// Work for the loop to run off the UI thread; each job answers with one [`WorktreeMsg`].
 #[derive(Clone, Debug)]
 pub enum WorktreeJob {
-    Changes { agent: AgentId, wt: Box<AgentWorktree> },
-    Diff { agent: AgentId, wt: Box<AgentWorktree> },
-    Commit { agent: AgentId, wt: Box<AgentWorktree>, message: String },
-    Remove { agent: AgentId, wt: Box<AgentWorktree>, confirmed: Option<Loss> },
+    /// Create (or reopen) the worktree of an agent made at run time.
+    Open {
+        agent: AgentId,
+        request: Box<OpenRequest>,
+    },
+    Changes {
+        agent: AgentId,
+        wt: Box<AgentWorktree>,
+    },
+    Diff {
+        agent: AgentId,
+        wt: Box<AgentWorktree>,
+    },
+    Commit {
+        agent: AgentId,
+        wt: Box<AgentWorktree>,
+        message: String,
+    },
+    Remove {
+        agent: AgentId,
+        wt: Box<AgentWorktree>,
+        confirmed: Option<Loss>,
+    },
 }
 
 /// How a removal went.
@@ -85,6 +104,10 @@ pub enum RemoveOutcome {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum WorktreeMsg {
+    Opened {
+        agent: AgentId,
+        result: Result<Box<AgentWorktree>, String>,
+    },
     Changes {
         agent: AgentId,
         result: Result<Changes, String>,
@@ -111,6 +134,10 @@ impl WorktreeJob {
     /// Runs the job. Blocking: the loop calls it from `spawn_blocking`.
     pub fn run(self, git: &Git) -> WorktreeMsg {
         match self {
+            WorktreeJob::Open { agent, request } => WorktreeMsg::Opened {
+                agent,
+                result: open(git, &request).map(Box::new).map_err(|e| e.to_string()),
+            },
             WorktreeJob::Changes { agent, wt } => {
                 WorktreeMsg::Changes { agent, result: wt.changes(git).map_err(|e| e.to_string()) }
             }
@@ -253,6 +280,25 @@ impl CommitForm {
 
 fn job_wt(state: &State, index: usize) -> Option<Box<AgentWorktree>> {
     state.agents.get(index)?.tree.as_ref().map(|t| Box::new(t.wt.clone()))
+}
+
+/// Gives the agent at `index` (just created, idle) a worktree of its own. Until it is ready
+/// the agent's prompts wait in its queue, `prompt` first.
+pub fn open_for(state: &mut State, index: usize, prompt: Option<String>, fx: &mut Vec<Effect>) {
+    let settings = state.worktree_settings.clone();
+    let Some(a) = state.agents.get_mut(index) else { return };
+    if let Some(p) = prompt.filter(|p| !p.trim().is_empty()) {
+        a.queue.push_back(p);
+    }
+    a.transcript.push_note("⎇ preparing a git worktree…", NoteLevel::Info);
+    let request = OpenRequest {
+        root: settings.dir,
+        setup: settings.setup,
+        ..OpenRequest::new(a.spec.name.clone(), a.spec.cwd.clone())
+    };
+    state.opening_worktrees.push(a.id);
+    state.dirty = true;
+    fx.push(Effect::Worktree(WorktreeJob::Open { agent: a.id, request: Box::new(request) }));
 }
 
 /// After a turn: read the agent's changes (one read at a time; a second request waits).
@@ -471,6 +517,35 @@ pub fn commit_key(
 pub fn on_msg(state: &mut State, msg: WorktreeMsg, fx: &mut Vec<Effect>) {
     state.dirty = true;
     match msg {
+        WorktreeMsg::Opened { agent, result } => {
+            state.opening_worktrees.retain(|a| *a != agent);
+            let Some(i) = state.index_of(agent) else { return };
+            match result {
+                Ok(wt) => {
+                    let name = state.agents[i].spec.name.clone();
+                    state.attach_worktree(&name, *wt);
+                    fx.push(Effect::Persist);
+                    after_turn(state, i, fx);
+                    // The prompts that waited go out now, the first one at once.
+                    let a = &mut state.agents[i];
+                    if !a.turn.is_active() {
+                        if let Some(prompt) = a.queue.pop_front() {
+                            if let Some(req) = state.begin_turn(i, prompt) {
+                                fx.push(Effect::SpawnTurn(Box::new(req)));
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    let a = &mut state.agents[i];
+                    a.transcript.push_error(&format!(
+                        "could not create the worktree: {e}. Nothing was sent; close this agent \
+                         or send to run it in {} without a worktree.",
+                        a.spec.cwd.display()
+                    ));
+                }
+            }
+        }
         WorktreeMsg::Changes { agent, result } => {
             let Some(i) = state.index_of(agent) else { return };
             let Some(tree) = state.agents[i].tree.as_mut() else { return };

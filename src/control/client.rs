@@ -56,6 +56,9 @@ pub enum ControlCommand {
         /// Its first prompt
         #[arg(long)]
         prompt: Option<String>,
+        /// Give it a git worktree of its own (branch agentmux/NAME) in its directory's repository
+        #[arg(long)]
+        worktree: bool,
     },
     /// Wait until an agent is idle, print its last result; exit 0 if that turn succeeded
     Wait { name: String },
@@ -299,7 +302,7 @@ fn run_inner(
         ControlCommand::Send { name, text } => {
             Request::Send { agent: name, text: text_arg(text, io.stdin)? }
         }
-        ControlCommand::New { name, cwd, model, role, prompt } => {
+        ControlCommand::New { name, cwd, model, role, prompt, worktree } => {
             // The server runs elsewhere: a relative directory means the client's.
             let cwd = match cwd {
                 Some(d) if d.is_relative() => Some(
@@ -312,7 +315,7 @@ fn run_inner(
                 Some(d) => Some(d.to_string_lossy().into_owned()),
                 None => None,
             };
-            Request::New { name, cwd, model, role, prompt }
+            Request::New { name, cwd, model, role, prompt, worktree }
         }
         ControlCommand::Wait { name } => Request::Wait { agent: name },
         ControlCommand::Tail { name } => Request::Tail { agent: name },

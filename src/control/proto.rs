@@ -38,6 +38,9 @@ pub enum Request {
         /// The first prompt; without it the agent waits for one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         prompt: Option<String>,
+        /// In a git worktree of its own (branch `agentmux/<name>`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        worktree: bool,
     },
     /// Answered with [`Answer::TurnEnded`] once the agent is idle: no turn running and no
     /// follow-up queued (an interrupted agent's queue waits for the user: idle). An idle agent
@@ -390,7 +393,7 @@ fn request_fields(cmd: &str) -> Option<&'static [&'static str]> {
     Some(match cmd {
         "ls" => &[],
         "send" => &["agent", "text"],
-        "new" => &["name", "cwd", "model", "role", "prompt"],
+        "new" => &["name", "cwd", "model", "role", "prompt", "worktree"],
         "wait" | "tail" | "kill" => &["agent"],
         "broadcast" => &["text"],
         "approve" => &["agent", "tool_name", "input", "tool_use_id"],
@@ -420,6 +423,7 @@ mod tests {
                 model: Some("sonnet".into()),
                 role: Some("tests".into()),
                 prompt: Some("go".into()),
+                worktree: true,
             },
             Request::Wait { agent: "w".into() },
             Request::Tail { agent: "w".into() },
