@@ -63,7 +63,9 @@ fn transcript(lines: usize, width: u16) -> Transcript {
         turn += 1;
         t.push_prompt(&format!("Step {turn}: profile the decoder and report."));
         let m = format!("msg_{turn}");
-        t.apply(&assistant(&m, ContentBlock::Text { text: ANSWER.to_string() }));
+        // Each turn's code differs, so highlighting is not shared across turns.
+        let answer = ANSWER.replace("fn decode_line", &format!("fn decode_line_{turn}"));
+        t.apply(&assistant(&m, ContentBlock::Text { text: answer }));
         let bash = format!("b{turn}");
         t.apply(&assistant(
             &m,
@@ -217,5 +219,18 @@ fn relayout(bencher: Bencher, lines: usize) {
         let rs = if flip { &narrow } else { &rects };
         draw(&ts, &scrolls, rs, &mut buf);
         divan::black_box(&buf);
+    });
+}
+
+/// One Markdown answer (table, code, lists) rendered at a pane's width, with and without
+/// syntax highlighting: what a cell costs when it first comes into view.
+#[divan::bench(args = [false, true])]
+fn markdown_answer(bencher: Bencher, highlight: bool) {
+    let mut n = 0u64;
+    bencher.bench_local(|| {
+        // New code every time: the cost of a first sight, not of the highlight cache.
+        n += 1;
+        let text = ANSWER.replace("fn decode_line", &format!("fn decode_line_{n}"));
+        agentmux::render::markdown_lines(&text, 46, highlight).len()
     });
 }

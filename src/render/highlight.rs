@@ -4,7 +4,8 @@
 //! is a regex engine per line: above `MAX_HIGHLIGHT_BYTES` (or `MAX_HIGHLIGHT_LINES`) a block is
 //! shown unhighlighted rather than stalling a frame.
 
-use std::sync::OnceLock;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Span;
@@ -47,9 +48,26 @@ fn lang_token(lang: &str) -> &str {
     lang.split(|c: char| c == ',' || c.is_whitespace()).next().unwrap_or("")
 }
 
+/// Spans per source line of one highlighted block.
+pub type Highlighted = Arc<Vec<Vec<Span<'static>>>>;
+
+/// Recently highlighted blocks, by language and code: highlighting does not depend on the
+/// width, so a resize, or a cell scrolled out and back, does not pay for syntect again.
+struct Recent {
+    entries: VecDeque<(String, String, Highlighted)>,
+    bytes: usize,
+}
+
+const RECENT_BYTES: usize = 4 * 1024 * 1024;
+
+fn recent() -> &'static Mutex<Recent> {
+    static CELL: OnceLock<Mutex<Recent>> = OnceLock::new();
+    CELL.get_or_init(|| Mutex::new(Recent { entries: VecDeque::new(), bytes: 0 }))
+}
+
 /// Highlight `code` as `lang`: one vector of spans per source line (without its newline), or
 /// `None` when the language is unknown, the block too large, or syntect fails.
-pub fn highlight(code: &str, lang: &str) -> Option<Vec<Vec<Span<'static>>>> {
+pub fn highlight(code: &str, lang: &str) -> Option<Highlighted> {
     if code.len() > MAX_HIGHLIGHT_BYTES || code.lines().count() > MAX_HIGHLIGHT_LINES {
         return None;
     }
@@ -57,6 +75,30 @@ pub fn highlight(code: &str, lang: &str) -> Option<Vec<Vec<Span<'static>>>> {
     if token.is_empty() {
         return None;
     }
+    let h = highlighter()?;
+    let syntax = h.syntaxes.find_syntax_by_token(token)?;
+    // Keyed by the syntax, not the fence's word: "rs" and "rust" are the same.
+    let name = syntax.name.as_str();
+    {
+        let cache = recent().lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, _, h)) = cache.entries.iter().find(|(l, c, _)| l == name && c == code) {
+            return Some(Arc::clone(h));
+        }
+    }
+    let lines = Arc::new(highlight_uncached(code, token)?);
+    let mut cache = recent().lock().unwrap_or_else(|e| e.into_inner());
+    cache.bytes += code.len() * 3;
+    cache.entries.push_front((name.to_string(), code.to_string(), Arc::clone(&lines)));
+    while cache.bytes > RECENT_BYTES || cache.entries.len() > 512 {
+        match cache.entries.pop_back() {
+            Some((_, c, _)) => cache.bytes = cache.bytes.saturating_sub(c.len() * 3),
+            None => break,
+        }
+    }
+    Some(lines)
+}
+
+fn highlight_uncached(code: &str, token: &str) -> Option<Vec<Vec<Span<'static>>>> {
     let h = highlighter()?;
     let syntax = h.syntaxes.find_syntax_by_token(token)?;
     let mut hl = HighlightLines::new(syntax, &h.theme);
@@ -113,6 +155,14 @@ mod tests {
         assert!(highlight("x", "").is_none());
         let huge = "let x = 1;\n".repeat(MAX_HIGHLIGHT_LINES + 1);
         assert!(highlight(&huge, "rust").is_none());
+    }
+
+    #[test]
+    fn a_block_seen_again_is_not_highlighted_again() {
+        let code = "let cached = \"yes\";\n";
+        let a = highlight(code, "rust").expect("rust");
+        let b = highlight(code, "rs").expect("rust");
+        assert!(Arc::ptr_eq(&a, &b));
     }
 
     #[test]
