@@ -51,8 +51,8 @@ const ESC: u8 = 0x1b;
 const BEL: u8 = 0x07;
 
 /// Cuts arbitrary byte chunks into lines. Survives splits at any byte: inside a UTF-8
-/// character, inside an escape sequence, between `\r` and `\n`. Lines left empty once escapes
-/// and control characters are gone are not reported.
+/// character, inside an escape sequence, between `\r` and `\n`. Lines with nothing but escapes
+/// and control characters are not reported.
 #[derive(Debug)]
 pub struct Framer {
     buf: Vec<u8>,
@@ -161,14 +161,10 @@ impl Framer {
             out.push(Frame::TooLong { len, limit: self.max_line_bytes });
             return;
         }
-        // Control characters left between escapes (the CLI's exit sequence has a shift-in,
-        // 0x0f, and may be followed by a JSON line on the same line). JSON never holds raw
-        // control characters, so removing them cannot damage an event.
-        if self.buf.iter().any(|&b| is_stray_control(b)) {
-            self.buf.retain(|&b| !is_stray_control(b));
-        }
-        if self.buf.is_empty() {
-            // Nothing but escapes and controls: no line.
+        // Nothing but escapes and control characters: no line. (Stops at the first other byte,
+        // so a long line costs nothing here; controls inside a line are `decode_line`'s.)
+        if self.buf.iter().all(|&b| is_stray_control(b)) {
+            self.buf.clear();
             return;
         }
         let bytes = std::mem::take(&mut self.buf);
@@ -204,7 +200,9 @@ impl Frame {
 /// Decodes one framed line: a typed event, `Event::Unknown` for JSON objects of a type not known
 /// yet, or `Line::Text` for anything that is not a JSON object (the CLI's stderr).
 pub fn decode_line(line: &str) -> Line {
-    let trimmed = line.trim_matches(|c: char| c.is_ascii_whitespace());
+    // Control characters can sit before a JSON line (the CLI's exit sequence ends in a shift-in,
+    // 0x0f, and a line may follow it directly); JSON itself never holds raw ones.
+    let trimmed = line.trim_matches(|c: char| c.is_ascii_whitespace() || c.is_ascii_control());
     if !trimmed.starts_with('{') {
         return text_line(line);
     }
