@@ -264,6 +264,11 @@ async fn interrupt_stops_the_whole_process_group() {
         .find_map(|t| t.strip_prefix("child ").and_then(|p| p.parse::<u32>().ok()));
     let child = child.expect("child pid");
     assert!(!process_gone(child));
+    // The turn leads its own session and process group (what makes killpg reach the grandchild).
+    // SAFETY: plain queries about a live child process.
+    let (pgid, sid) = unsafe { (libc::getpgid(leader as i32), libc::getsid(leader as i32)) };
+    assert_eq!((pgid, sid), (leader as i32, leader as i32));
+    assert!(!handle.has_exited());
     let asked = Instant::now();
     handle.interrupt();
     // interrupt() does not block its caller.
