@@ -580,3 +580,54 @@ fn reconcile_lines_the_team_up_with_what_the_workspace_remembers() {
     let names: Vec<_> = saved.state().agents.iter().map(|a| a.spec.name.as_str()).collect();
     assert_eq!(names, ["supervisor", "a", "c", "b", "extra"], "the order is saved");
 }
+
+#[test]
+fn after_a_lost_state_file_the_team_takes_its_transcripts_back() {
+    use agentmux::config::{Layers, Team};
+    let data = tempfile::tempdir().expect("tempdir");
+    let team = Team::parse_str(
+        "[[agent]]\nname = \"a\"\nprompt = \"hello\"\n[[agent]]\nname = \"b\"\n",
+        Path::new("t.toml"),
+        data.path(),
+        &Layers::default(),
+    )
+    .expect("team");
+    let dir;
+    {
+        let mut ws = open(data.path(), "t");
+        ws.reconcile(&team).expect("reconcile");
+        write_turn(&mut ws, "a", 1, "s-1", 0.5);
+        write_turn(&mut ws, "a", 2, "s-2", 0.25);
+        ws.update_agent("a", |a| a.prompt_sent = true).expect("update");
+        dir = ws.dir().to_path_buf();
+    }
+    std::fs::write(dir.join("state.json"), b"\0\0\0").expect("clobber");
+    let mut ws = open(data.path(), "t");
+    let r = ws.reconcile(&team).expect("reconcile");
+    let a = &r.agents[0];
+    assert_eq!(a.log.len(), 2 * (fixture_lines().len() + 4));
+    assert!(a.state.prompt_sent, "the first prompt is not sent twice");
+    assert_eq!(a.state.session_id.as_deref(), Some("s-2"));
+    assert_eq!(a.state.turns, 2);
+    assert!((a.state.cost_usd - 0.75).abs() < 1e-9);
+    assert!(r.agents[1].log.is_empty());
+    assert!(r.notes.iter().any(|n| n.contains("moved aside")), "{:?}", r.notes);
+    assert!(
+        r.notes.iter().any(|n| n.contains("taken back as the transcript of a")),
+        "{:?}",
+        r.notes
+    );
+
+    // A removed agent's log is kept under another name; a new agent of that name starts empty.
+    ws.remove_agent("a").expect("remove");
+    drop(ws);
+    let kept = std::fs::read_dir(dir.join("logs"))
+        .expect("ls")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("a.jsonl.removed-"))
+        .count();
+    assert_eq!(kept, 1);
+    let mut ws = open(data.path(), "t");
+    let r = ws.reconcile(&team).expect("reconcile");
+    assert!(r.agents[0].log.is_empty() && !r.agents[0].state.prompt_sent);
+}

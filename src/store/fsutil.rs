@@ -75,8 +75,13 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// Moves a file that cannot be read out of the way: `<name>.corrupt-<stamp>`, never deleted.
 pub fn move_aside(path: &Path) -> io::Result<PathBuf> {
+    rename_with_suffix(path, "corrupt")
+}
+
+/// Renames `path` to `<name>.<label>-<stamp>` (numbered if that exists) and returns the new path.
+pub fn rename_with_suffix(path: &Path, label: &str) -> io::Result<PathBuf> {
     let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-    name.push(format!(".corrupt-{}", utc_stamp(now_ms())));
+    name.push(format!(".{label}-{}", utc_stamp(now_ms())));
     let mut target = path.with_file_name(&name);
     let mut n = 1;
     while target.exists() {

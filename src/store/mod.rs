@@ -357,11 +357,7 @@ impl Workspace {
                 .and_then(Option::take);
             let mut agent = match found {
                 Some(a) => a,
-                None => RestoredAgent {
-                    state: AgentState::new(spec.clone(), self.unused_log_name(&spec.name)),
-                    log: AgentLog::default(),
-                    interrupted: None,
-                },
+                None => self.adopt_or_start(&spec, &mut restored.notes)?,
             };
             agent.state.spec = merge_spec(spec, &agent.state.allowed_at_run_time);
             agent.state.supervisor = supervisor;
@@ -376,6 +372,51 @@ impl Workspace {
         }
         restored.agents = agents;
         Ok(restored)
+    }
+
+    /// A team agent the state does not know: a log of its name nobody claims (the state file
+    /// was lost) is taken back with what it tells (prompt sent, session, turns, cost);
+    /// otherwise the agent starts empty.
+    fn adopt_or_start(
+        &mut self,
+        spec: &crate::agent::AgentSpec,
+        notes: &mut Vec<String>,
+    ) -> Result<RestoredAgent, StoreError> {
+        let log_name = format!("{}.jsonl", log_base(&spec.name));
+        let claimed = self.state.agents.iter().any(|a| a.log == log_name);
+        let path = self.dir.join(LOGS_DIR).join(&log_name);
+        if claimed || !path.is_file() {
+            return Ok(RestoredAgent {
+                state: AgentState::new(spec.clone(), self.unused_log_name(&spec.name)),
+                log: AgentLog::default(),
+                interrupted: None,
+            });
+        }
+        let mut state = AgentState::new(spec.clone(), log_name);
+        let read = read_agent_log(&self.dir, &state, self.access)?;
+        notes.extend(read.notes);
+        self.mends.insert(spec.name.clone(), read.mend);
+        for (_, turn, record) in read.log.iter() {
+            state.turns = state.turns.max(turn);
+            match record {
+                RecordRef::Prompt(_) => state.prompt_sent = true,
+                RecordRef::TurnStarted(s) => state.set_session(&s.session_id),
+                RecordRef::TurnEnded(e) => {
+                    state.cost_usd += e.cost_usd.unwrap_or(0.0);
+                    if let Some(id) = &e.session_id {
+                        state.set_session(id);
+                    }
+                }
+                _ => {}
+            }
+        }
+        notes.push(format!(
+            "{}: taken back as the transcript of {} ({} records)",
+            path.display(),
+            spec.name,
+            read.log.len()
+        ));
+        Ok(RestoredAgent { state, log: read.log, interrupted: read.interrupted })
     }
 
     /// Path of an agent's log.
@@ -426,11 +467,7 @@ impl Workspace {
     }
 
     fn unused_log_name(&self, agent: &str) -> String {
-        let base: String = agent
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
-            .take(64)
-            .collect();
+        let base = log_base(agent);
         let taken = |n: &str| {
             self.state.agents.iter().any(|a| a.log == n) || self.dir.join(LOGS_DIR).join(n).exists()
         };
@@ -459,11 +496,18 @@ impl Workspace {
         self.save_state()
     }
 
-    /// Forgets an agent. Its log stays on disk (transcripts are never deleted by the app).
+    /// Forgets an agent. Its log is renamed `<log>.removed-<time>`, not deleted, so a later
+    /// agent of the same name starts afresh.
     pub fn remove_agent(&mut self, name: &str) -> Result<(), StoreError> {
         self.writable()?;
-        self.state.agents.retain(|a| a.spec.name != name);
         self.writers.remove(name);
+        if let Some(agent) = self.agent(name) {
+            let path = self.log_path(agent);
+            if path.exists() {
+                fsutil::rename_with_suffix(&path, "removed").map_err(io_err(&path))?;
+            }
+        }
+        self.state.agents.retain(|a| a.spec.name != name);
         self.save_state()
     }
 
@@ -540,6 +584,15 @@ impl Workspace {
         }
         Ok(())
     }
+}
+
+/// The file name stem of an agent's log.
+fn log_base(agent: &str) -> String {
+    agent
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .take(64)
+        .collect()
 }
 
 /// The team's spec for an agent, plus the tools allowed at run time.
