@@ -144,6 +144,7 @@ impl Executor {
             // The workspace store hooks in here once it is wired to the loop.
             Effect::Persist => Outcome::Continue,
             Effect::Suspend => Outcome::Suspend,
+            Effect::Notify(bytes) => Outcome::Notify(bytes),
             Effect::Quit => Outcome::Quit,
             Effect::Worktree(job) => {
                 let git = self.git.clone();
@@ -182,6 +183,7 @@ impl Executor {
 
 enum Outcome {
     Continue,
+    Notify(String),
     Suspend,
     Quit,
     Shell { agent: AgentId, wt: Box<crate::worktree::AgentWorktree> },
@@ -191,6 +193,11 @@ enum Outcome {
 pub trait Host {
     /// Give the terminal back, stop the process until it is continued, take the terminal again.
     fn suspend(&mut self) -> io::Result<()>;
+
+    /// Write a bell or notification sequence to the terminal (headless hosts write nothing).
+    fn notify(&mut self, bytes: &str) {
+        let _ = bytes;
+    }
 
     /// Give the terminal to `cmd` (the user's shell in a worktree) until it exits, then take
     /// it back. Headless hosts run nothing.
@@ -266,8 +273,10 @@ where
 {
     let mut pending: VecDeque<Msg> = VecDeque::new();
     for e in first {
-        if let Outcome::Quit = exec.apply(e, &mut pending) {
-            return Ok(());
+        match exec.apply(e, &mut pending) {
+            Outcome::Quit => return Ok(()),
+            Outcome::Notify(bytes) => host.notify(&bytes),
+            _ => {}
         }
     }
     state.now = Instant::now();
@@ -343,6 +352,7 @@ where
             for effect in update(state, msg) {
                 match exec.apply(effect, &mut replies) {
                     Outcome::Continue => {}
+                    Outcome::Notify(bytes) => host.notify(&bytes),
                     Outcome::Suspend => suspend = true,
                     Outcome::Quit => quit = true,
                     Outcome::Shell { agent, wt } => shell = Some((agent, wt)),
@@ -442,6 +452,12 @@ fn install_panic_hook() {
 struct RealTerminal;
 
 impl Host for RealTerminal {
+    fn notify(&mut self, bytes: &str) {
+        // Between frames: the bytes are not drawn, the terminal acts on them.
+        let mut out = io::stdout();
+        let _ = out.write_all(bytes.as_bytes()).and_then(|()| out.flush());
+    }
+
     fn suspend(&mut self) -> io::Result<()> {
         restore_terminal();
         // SIGSTOP rather than SIGTSTP: agentmux handles SIGTSTP itself (to restore first).
@@ -536,6 +552,8 @@ async fn run_terminal(
     let mut state =
         State::new(&opts.team, opts.claude.clone(), (size.width, size.height), Instant::now());
     let keymap_note = apply_user_keys(&mut state);
+    let notify = crate::config::Settings::load().map(|s| s.notify).unwrap_or_default();
+    crate::app::approvals::configure(&mut state.approvals, std::env::current_exe().ok(), notify);
     state.flash = keymap_note;
     // Agents with `worktree = true` run in their worktrees from their first turn on.
     for (name, wt) in worktrees {

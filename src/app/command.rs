@@ -78,6 +78,11 @@ commands! {
     NextFile => "next-file", "next file";
     PrevFile => "prev-file", "previous file";
     Refresh => "refresh", "read the diff again";
+    AllowOnce => "allow", "allow the waiting tool call once";
+    AllowAlways => "allow-always", "allow it and calls like it (this agent)";
+    Deny => "deny", "deny it (type a message, enter)";
+    NextApproval => "next-approval", "focus the next agent waiting for you";
+    AllowDenied => "allow-denied", "allow what the last turn was denied, re-run";
 }
 
 /// Where keys are read: each context has its own bindings.
@@ -92,6 +97,8 @@ pub enum Context {
     Diff,
     /// The commit message box.
     Commit,
+    /// A pane whose agent waits for the user's approval of a tool call.
+    Approval,
 }
 
 impl Context {
@@ -102,6 +109,7 @@ impl Context {
         Context::Confirm,
         Context::Diff,
         Context::Commit,
+        Context::Approval,
     ];
 
     pub fn name(self) -> &'static str {
@@ -112,6 +120,7 @@ impl Context {
             Context::Confirm => "confirm",
             Context::Diff => "diff",
             Context::Commit => "commit",
+            Context::Approval => "approval",
         }
     }
 

@@ -12,6 +12,9 @@ pub enum Effect {
     Persist,
     /// Restore the terminal, stop the process (SIGTSTP), redraw when resumed.
     Suspend,
+    /// Get the user's attention: write these bytes (a bell or a notification sequence) to the
+    /// terminal.
+    Notify(String),
     /// Leave: restore the terminal and exit.
     Quit,
     /// Git work on an agent's worktree: run `job.run(&git)` on a blocking task and send the

@@ -23,7 +23,7 @@ pub enum KeymapError {
     BadKey(String),
     #[error("unknown command {0:?}")]
     UnknownCommand(String),
-    #[error("unknown context {0:?} (pane, help, form, confirm, diff or commit)")]
+    #[error("unknown context {0:?} (pane, help, form, confirm, diff, commit or approval)")]
     UnknownContext(String),
 }
 
@@ -241,6 +241,13 @@ const DEFAULTS: &[(Context, Command, &[&str])] = &[
     (Context::Commit, Command::Submit, &["enter"]),
     (Context::Commit, Command::Newline, &["alt-enter", "shift-enter"]),
     (Context::Commit, Command::Close, &["esc"]),
+    (Context::Approval, Command::AllowOnce, &["y"]),
+    (Context::Approval, Command::AllowAlways, &["a"]),
+    (Context::Approval, Command::Deny, &["n"]),
+    (Context::Approval, Command::Send, &["enter"]),
+    (Context::Approval, Command::Close, &["esc"]),
+    (Context::Pane, Command::NextApproval, &["alt-a"]),
+    (Context::Pane, Command::AllowDenied, &["alt-r"]),
 ];
 
 /// What the hint line offers per context, in order of importance.
@@ -270,6 +277,11 @@ const HINTS: &[(Context, Command, &str)] = &[
     (Context::Diff, Command::Close, "close"),
     (Context::Commit, Command::Submit, "commit"),
     (Context::Commit, Command::Close, "cancel"),
+    (Context::Approval, Command::AllowOnce, "allow"),
+    (Context::Approval, Command::AllowAlways, "always"),
+    (Context::Approval, Command::Deny, "deny"),
+    (Context::Pane, Command::NextApproval, "next waiting"),
+    (Context::Pane, Command::AllowDenied, "allow denied"),
 ];
 
 impl Default for Keymap {

@@ -1,6 +1,7 @@
 //! The application core, Elm style: [`Msg`] in, [`update`] changes the [`State`] and returns
 //! [`Effect`]s for the loop to carry out; views (`ui`) only read the state.
 
+pub mod approvals;
 pub mod command;
 pub mod effect;
 pub mod form;

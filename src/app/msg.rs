@@ -23,6 +23,8 @@ pub enum Msg {
         turn: u64,
         error: String,
     },
+    /// A tool call waits for the user's approval (an `approve` request from the control socket).
+    Approval(crate::approval::Ask),
     /// A request from the control socket.
     Control(ControlCmd, Option<ControlReplyTx>),
     /// A deadline the state asked for passed (the spinner's next frame).

@@ -199,6 +199,8 @@ pub struct State {
     pub extra_env: Vec<(String, String)>,
     /// A short note on the hint line until the next key.
     pub flash: Option<String>,
+    /// Tool calls waiting for the user, and how turns ask (see `app::approvals`).
+    pub approvals: super::approvals::Approvals,
     pub quitting: bool,
     /// Files edited by agents that share a directory (for the warnings in their headers).
     pub edits: crate::worktree::overlap::EditLog,
@@ -231,6 +233,7 @@ impl State {
                 .unwrap_or_else(|| PathBuf::from(".")),
             extra_env: Vec::new(),
             flash: None,
+            approvals: Default::default(),
             quitting: false,
             edits: Default::default(),
             opening_worktrees: Vec::new(),
@@ -300,6 +303,10 @@ impl State {
 
     pub fn focused_mut(&mut self) -> Option<&mut Agent> {
         self.agents.get_mut(self.focus)
+    }
+
+    pub fn focus_is(&self, id: AgentId) -> bool {
+        self.focused().is_some_and(|a| a.id == id)
     }
 
     pub fn running(&self) -> usize {
@@ -400,7 +407,7 @@ impl State {
         agent.transcript.push_prompt(&prompt);
         agent.scroll.end();
         self.dirty = true;
-        Some(TurnRequest {
+        let mut req = TurnRequest {
             agent: agent.id,
             turn: agent.turn_seq,
             claude,
@@ -410,6 +417,17 @@ impl State {
             extra_env: env,
             extra_args: Vec::new(),
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
-        })
+        };
+        if let Err(why) = super::approvals::wire_turn(&mut self.approvals, &mut req) {
+            // The agent's own MCP config is broken: say so in its pane, start nothing.
+            let message = format!("cannot start the turn: {why}");
+            agent.transcript.push_error(&message);
+            agent.transcript.end_turn(crate::transcript::TurnFooter::new(
+                crate::transcript::TurnStatus::Failed(message.clone()),
+            ));
+            agent.turn = TurnState::Error { message };
+            return None;
+        }
+        Some(req)
     }
 }

@@ -34,6 +34,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 state.dirty = true;
             }
         }
+        Msg::Approval(ask) => super::approvals::on_ask(state, ask, &mut fx),
         Msg::Control(cmd, reply) => {
             let answer = control(state, cmd, &mut fx);
             if let Some(tx) = reply {
@@ -42,6 +43,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             }
         }
         Msg::Wake => {
+            super::approvals::prune(state);
             if state.running() > 0 {
                 state.dirty = true;
             }
@@ -74,6 +76,7 @@ fn quit_now(state: &mut State, fx: &mut Vec<Effect>) {
 
 fn context(state: &State) -> Context {
     match &state.overlay {
+        None if super::approvals::focused_waits(state) => Context::Approval,
         None => Context::Pane,
         Some(Overlay::Help { .. }) => Context::Help,
         Some(Overlay::NewAgent(_)) => Context::Form,
@@ -115,6 +118,17 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
             }
             _ => {}
         },
+        Context::Approval => {
+            if !super::approvals::key(state, command, fx) {
+                // Pane keys (focus, scroll, ...) still work; typing only while writing a denial,
+                // so a stray `y` never becomes a prompt.
+                match state.keymap.resolve(Context::Pane, &key) {
+                    Some(c) => pane_command(state, c, key, fx),
+                    None if state.approvals.composing => type_into_input(state, key),
+                    None => {}
+                }
+            }
+        }
         Context::Form => form_key(state, command, key, fx),
         Context::Diff => super::worktree::diff_key(state, command, fx),
         Context::Commit => super::worktree::commit_key(state, command, key, fx),
@@ -171,6 +185,17 @@ fn pane_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec
         Command::HistoryPrev => history(state, key, -1),
         Command::HistoryNext => history(state, key, 1),
         Command::Interrupt => interrupt_focused(state, fx),
+        Command::NextApproval => super::approvals::focus_next_waiting(state),
+        Command::AllowDenied => {
+            let focus = state.focus;
+            match super::approvals::allow_denied_focused(state, fx) {
+                Some(prompt) => start_turn(state, focus, prompt, fx),
+                None => {
+                    state.flash = Some("no denied tools to allow here".into());
+                    state.dirty = true;
+                }
+            }
+        }
         Command::EditQueued => {
             let Some(a) = state.focused_mut() else { return };
             if !a.input_is_empty() {
@@ -656,6 +681,10 @@ fn on_line(state: &mut State, i: usize, line: &Line, fx: &mut Vec<Effect>) {
             a.rate_limit = Some(status).filter(|s| s != "allowed" && !s.is_empty());
         }
         Event::Result(r) => {
+            if !r.permission_denials.is_empty() {
+                super::approvals::on_result(state, i, &r.permission_denials);
+            }
+            let a = &mut state.agents[i];
             a.turns += 1;
             if let Some(c) = r.total_cost_usd {
                 a.cost_usd += c;
@@ -716,6 +745,7 @@ fn on_exit(state: &mut State, i: usize, exit: ExitInfo, fx: &mut Vec<Effect>) {
     state.dirty = true;
     // What the turn changed in the agent's worktree, read off the UI thread.
     super::worktree::after_turn(state, i, fx);
+    super::approvals::on_turn_end(state, i, fx);
     let a = &mut state.agents[i];
     // The next queued follow-up starts now, unless the user stopped the agent.
     let interrupted = matches!(a.turn, TurnState::Interrupted);

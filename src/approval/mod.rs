@@ -23,3 +23,72 @@ pub const SERVER_NAME: &str = "agentmux";
 pub const TOOL_NAME: &str = "approve";
 /// What `--permission-prompt-tool` names: `mcp__<server>__<tool>`.
 pub const PERMISSION_PROMPT_TOOL: &str = "mcp__agentmux__approve";
+
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use crate::control::proto::{Answer, Behavior, Request};
+use crate::control::server::{ControlCall, Reply};
+
+/// A tool call waiting for the user, as the app holds it: answered through [`Ask::decide`].
+#[derive(Debug)]
+pub struct Ask {
+    pub agent: String,
+    pub tool_name: String,
+    pub input: Value,
+    pub tool_use_id: Option<String>,
+    reply: Option<oneshot::Sender<Reply>>,
+}
+
+/// The user's (or a rule's) answer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decision {
+    Allow,
+    Deny { message: Option<String> },
+}
+
+impl Ask {
+    /// An ask and the receiver its answer arrives on (what the control server waits on).
+    pub fn new(agent: &str, tool_name: &str, input: Value) -> (Ask, oneshot::Receiver<Reply>) {
+        let (tx, rx) = oneshot::channel();
+        let ask = Ask {
+            agent: agent.to_string(),
+            tool_name: tool_name.to_string(),
+            input,
+            tool_use_id: None,
+            reply: Some(tx),
+        };
+        (ask, rx)
+    }
+
+    /// The ask of an `approve` control call; any other call is handed back.
+    pub fn from_call(call: ControlCall) -> Result<Ask, Box<ControlCall>> {
+        match call.request {
+            Request::Approve { agent, tool_name, input, tool_use_id } => {
+                Ok(Ask { agent, tool_name, input, tool_use_id, reply: Some(call.reply) })
+            }
+            request => Err(Box::new(ControlCall { request, ..call })),
+        }
+    }
+
+    /// The approval server gave up (the CLI's turn ended, or it was stopped): nobody to answer.
+    pub fn withdrawn(&self) -> bool {
+        self.reply.as_ref().is_some_and(|r| r.is_closed())
+    }
+
+    /// Send the answer back to the waiting approval server.
+    pub fn decide(self, decision: Decision) {
+        let answer = match decision {
+            Decision::Allow => {
+                Answer::Decision { behavior: Behavior::Allow, updated_input: None, message: None }
+            }
+            Decision::Deny { message } => {
+                Answer::Decision { behavior: Behavior::Deny, updated_input: None, message }
+            }
+        };
+        if let Some(reply) = self.reply {
+            // The server may have gone meanwhile; the decision then has nobody to reach.
+            let _ = reply.send(Reply::Answer(answer));
+        }
+    }
+}

@@ -46,6 +46,11 @@ fn short_model(m: &str) -> &str {
 
 /// The state segment's text and colour.
 pub fn state_label(state: &State, agent: &Agent) -> (String, Style) {
+    if state.approvals.first_for(agent.id).is_some() {
+        let style =
+            Style::default().fg(Color::Black).bg(Color::Yellow).add_modifier(Modifier::BOLD);
+        return ("⚠ needs you".into(), style);
+    }
     match &agent.turn {
         TurnState::Idle => ("idle".into(), Style::default().fg(Color::Green)),
         TurnState::Starting { since } | TurnState::Running { since } => {

@@ -15,6 +15,7 @@ pub fn rows(state: &State) -> Vec<Line<'static>> {
     for (ctx, title) in [
         (Context::Pane, "Panes (other keys go to the input box)"),
         (Context::Form, "New-agent form"),
+        (Context::Approval, "A tool call waiting for your approval"),
         (Context::Confirm, "Questions"),
         (Context::Diff, "Diff view"),
         (Context::Commit, "Commit message"),

@@ -1,5 +1,6 @@
 //! Views: they read the [`State`] and draw; nothing here changes it. One file per widget.
 
+pub mod approval;
 pub mod confirm;
 pub mod diff;
 pub mod header;

@@ -56,7 +56,8 @@ pub fn render(state: &State, placed: &Placed, buf: &mut Buffer) {
     header.spans.push(Span::raw(" "));
     buf.set_line(rect.x + 1, rect.y, &header, rect.width.saturating_sub(2));
 
-    draw_body(agent, focused, parts.body, buf);
+    let body = draw_approval(state, agent, parts.body, buf);
+    draw_body(agent, focused, body, buf);
     draw_queue(agent, parts.queue, buf);
     if parts.rule.height > 0 {
         let hint = if agent.queue.is_empty() {
@@ -77,6 +78,36 @@ pub fn render(state: &State, placed: &Placed, buf: &mut Buffer) {
     if focused && parts.input.height > 0 {
         draw_input(agent, parts.input, buf);
     }
+}
+
+/// The approval box of a waiting call (or the note of denied tools) at the bottom of the body;
+/// returns what is left for the transcript.
+fn draw_approval(state: &State, agent: &Agent, body: Rect, buf: &mut Buffer) -> Rect {
+    if body.height < 4 {
+        return body;
+    }
+    if let Some(pending) = state.approvals.first_for(agent.id) {
+        // At most two thirds of the body: some transcript stays in view for context.
+        let room = (body.height * 2 / 3).max(4);
+        let h = super::approval::desired_height(pending, body.width).min(room);
+        let area = Rect { y: body.y + body.height - h, height: h, ..body };
+        super::approval::ApprovalView {
+            pending,
+            agent: agent.name(),
+            waiting: state.approvals.count_for(agent.id),
+            composing: state.approvals.composing && state.focus_is(agent.id),
+            keymap: &state.keymap,
+        }
+        .render(area, buf);
+        return Rect { height: body.height - h, ..body };
+    }
+    let denials = state.approvals.denials_of(agent.id);
+    if !denials.is_empty() && !agent.turn.is_active() {
+        let y = body.y + body.height - 1;
+        buf.set_line(body.x, y, &super::approval::denials_line(denials, &state.keymap), body.width);
+        return Rect { height: body.height - 1, ..body };
+    }
+    body
 }
 
 /// The transcript through its widget (only the visible cells are drawn), or a note while empty.

@@ -13,6 +13,7 @@ use crate::app::{Command, Context, State};
 
 pub fn context(state: &State) -> Context {
     match &state.overlay {
+        None if crate::app::approvals::focused_waits(state) => Context::Approval,
         None => Context::Pane,
         Some(Overlay::Help { .. }) => Context::Help,
         Some(Overlay::NewAgent(_)) => Context::Form,
@@ -32,6 +33,10 @@ fn relevant(state: &State, command: Command) -> bool {
         Command::FocusNext => state.agents.len() > 1,
         Command::Zoom => !state.agents.is_empty(),
         Command::PageUp => focused.is_some_and(|a| !a.transcript.is_empty()),
+        Command::NextApproval => state.approvals.waiting() > 0,
+        Command::AllowDenied => {
+            focused.is_some_and(|a| !state.approvals.denials_of(a.id).is_empty())
+        }
         _ => true,
     }
 }
@@ -81,6 +86,10 @@ fn right_side(state: &State) -> String {
     }
     if state.arrangement != crate::layout::Arrangement::Tiled {
         parts.push(state.arrangement.name().to_string());
+    }
+    let waiting = state.approvals.waiting();
+    if waiting > 0 {
+        parts.push(format!("{waiting} waiting"));
     }
     let running = state.running();
     if running > 0 {

@@ -1,0 +1,508 @@
+//! The app's side of approvals: tool calls waiting for the user (queued in arrival order across
+//! agents), their keys (allow once, allow always, deny with a message), "allow always" rules,
+//! the denials of turns that ran without the approval tool (allow them and re-run), and the
+//! attention effects (bell / desktop notification) when an agent needs the user, finishes or
+//! fails.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use super::command::Command;
+use super::effect::Effect;
+use super::state::{State, TurnState};
+use crate::agent::event::PermissionDenial;
+use crate::agent::{AgentId, TurnRequest};
+use crate::approval::wiring::{self, Wiring};
+use crate::approval::{notify, rules, Ask, Decision};
+use crate::config::Notify;
+
+/// The follow-up that re-runs an agent after its denied tools were allowed.
+pub const RERUN_PROMPT: &str = "The tools you were denied are now allowed; please continue.";
+
+/// One tool call waiting for the user.
+#[derive(Debug)]
+pub struct Pending {
+    pub agent: AgentId,
+    pub ask: Ask,
+    pub since: Instant,
+}
+
+/// Approval state of the whole app.
+#[derive(Debug, Default)]
+pub struct Approvals {
+    /// Waiting calls, oldest first, all agents mixed.
+    pub queue: VecDeque<Pending>,
+    /// The user is typing the message of a denial (in the focused pane's input box).
+    pub composing: bool,
+    /// The agentmux executable that serves approvals (`__mcp-approve`); `None`: turns run
+    /// without the approval tool. Turns also need a control socket (`AGENTMUX_SOCKET` in their
+    /// environment) to be wired.
+    pub exe: Option<PathBuf>,
+    /// How to get the user's attention.
+    pub notify: Notify,
+    /// Wrap notifications for tmux.
+    pub in_tmux: bool,
+    /// The `permission_denials` of an agent's last turn, when it ran without the approval tool.
+    pub denials: HashMap<AgentId, Vec<PermissionDenial>>,
+    /// Agents whose current turn runs without the approval tool.
+    unwired: std::collections::HashSet<AgentId>,
+}
+
+impl Approvals {
+    /// The first waiting call of an agent.
+    pub fn first_for(&self, agent: AgentId) -> Option<&Pending> {
+        self.queue.iter().find(|p| p.agent == agent)
+    }
+
+    pub fn count_for(&self, agent: AgentId) -> usize {
+        self.queue.iter().filter(|p| p.agent == agent).count()
+    }
+
+    pub fn waiting(&self) -> usize {
+        self.queue.len()
+    }
+
+    pub fn denials_of(&self, agent: AgentId) -> &[PermissionDenial] {
+        self.denials.get(&agent).map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+/// Set up approvals for a run: this executable serves them; the user's settings say how to get
+/// their attention.
+pub fn configure(approvals: &mut Approvals, exe: Option<PathBuf>, notify: Notify) {
+    approvals.exe = exe;
+    approvals.notify = notify;
+    approvals.in_tmux = notify::in_tmux();
+}
+
+/// Add the approval arguments to a turn (called as it is built). A broken MCP config of the
+/// agent's own is returned as the reason the turn cannot start.
+pub fn wire_turn(approvals: &mut Approvals, req: &mut TurnRequest) -> Result<(), String> {
+    approvals.denials.remove(&req.agent);
+    let socket = req
+        .extra_env
+        .iter()
+        .find(|(k, v)| k == crate::control::ENV_SOCKET && !v.is_empty())
+        .map(|(_, v)| PathBuf::from(v));
+    let wired = match (&approvals.exe, socket) {
+        (Some(exe), Some(socket)) if wiring::wanted(&req.spec.options) => {
+            let w = Wiring { exe: exe.clone(), socket };
+            wiring::apply(req, &w).map_err(|e| e.to_string())?;
+            true
+        }
+        _ => false,
+    };
+    if wired {
+        approvals.unwired.remove(&req.agent);
+    } else {
+        approvals.unwired.insert(req.agent);
+    }
+    Ok(())
+}
+
+fn attention(state: &State, title: &str, body: &str, fx: &mut Vec<Effect>) {
+    let a = &state.approvals;
+    if let Some(bytes) = notify::sequence(a.notify, title, body, a.in_tmux) {
+        fx.push(Effect::Notify(bytes));
+    }
+}
+
+/// Whether a rule the agent already has covers the call.
+fn covered(state: &State, index: usize, ask: &Ask) -> bool {
+    state.agents[index]
+        .spec
+        .options
+        .allowed_tools
+        .iter()
+        .flatten()
+        .any(|rule| rules::covers(rule, &ask.tool_name, &ask.input))
+}
+
+/// A request arrived from an agent's approval server.
+pub fn on_ask(state: &mut State, ask: Ask, fx: &mut Vec<Effect>) {
+    let Some(index) = state.index_named(&ask.agent) else {
+        let message = format!("agentmux has no agent named {:?}", ask.agent);
+        ask.decide(Decision::Deny { message: Some(message) });
+        return;
+    };
+    if covered(state, index, &ask) {
+        ask.decide(Decision::Allow);
+        return;
+    }
+    let agent = state.agents[index].id;
+    let first = state.approvals.first_for(agent).is_none();
+    let title = format!("{} needs you", state.agents[index].name());
+    let body = format!("may it run {}?", ask.tool_name);
+    state.approvals.queue.push_back(Pending { agent, ask, since: state.now });
+    state.dirty = true;
+    if first {
+        attention(state, &title, &body, fx);
+    }
+}
+
+/// Forget calls whose approval server gave up (its turn ended or was stopped).
+pub fn prune(state: &mut State) {
+    let before = state.approvals.queue.len();
+    state.approvals.queue.retain(|p| !p.ask.withdrawn());
+    if state.approvals.queue.len() != before {
+        state.dirty = true;
+        if !focused_waits(state) {
+            state.approvals.composing = false;
+        }
+    }
+}
+
+/// An agent's turn ended: its waiting calls can no longer be answered; say so if asked to.
+pub fn on_turn_end(state: &mut State, index: usize, fx: &mut Vec<Effect>) {
+    let Some(a) = state.agents.get(index) else { return };
+    let id = a.id;
+    state.approvals.queue.retain(|p| p.agent != id);
+    if !focused_waits(state) {
+        state.approvals.composing = false;
+    }
+    let name = a.name().to_string();
+    match &a.turn {
+        TurnState::Idle => attention(state, &name, "finished", fx),
+        TurnState::Error { message } => {
+            let body = format!("failed: {message}");
+            attention(state, &name, &body, fx)
+        }
+        _ => {}
+    }
+}
+
+/// Remember the denials of a turn that ran without the approval tool (to offer re-running).
+pub fn on_result(state: &mut State, index: usize, denials: &[PermissionDenial]) {
+    let Some(a) = state.agents.get(index) else { return };
+    if denials.is_empty() || !state.approvals.unwired.contains(&a.id) {
+        return;
+    }
+    state.approvals.denials.insert(a.id, denials.to_vec());
+    state.dirty = true;
+}
+
+/// Whether the focused agent has a call waiting (its pane takes the approval keys).
+pub fn focused_waits(state: &State) -> bool {
+    state.focused().is_some_and(|a| state.approvals.first_for(a.id).is_some())
+}
+
+/// Move the focus to the agent of the oldest waiting call (after the focused one's, if it waits).
+pub fn focus_next_waiting(state: &mut State) {
+    let focused = state.focused().map(|a| a.id);
+    let mut agents: Vec<AgentId> = Vec::new();
+    for p in &state.approvals.queue {
+        if !agents.contains(&p.agent) {
+            agents.push(p.agent);
+        }
+    }
+    let next = match agents.iter().position(|a| Some(*a) == focused) {
+        Some(i) => agents.get(i + 1).or(agents.first()),
+        None => agents.first(),
+    };
+    match next.and_then(|id| state.index_of(*id)) {
+        Some(i) => state.set_focus(i),
+        None => {
+            state.flash = Some("no agent is waiting for you".into());
+            state.dirty = true;
+        }
+    }
+}
+
+/// Keys in a pane whose agent waits for the user. Returns false when the key was not for us
+/// (the pane handles it as usual).
+pub fn key(state: &mut State, command: Option<Command>, fx: &mut Vec<Effect>) -> bool {
+    if state.approvals.composing {
+        return match command {
+            Some(Command::Send) => {
+                let text = state.focused().map(|a| a.input_text()).unwrap_or_default();
+                if let Some(a) = state.focused_mut() {
+                    a.input = super::state::new_input();
+                }
+                let message = Some(text.trim().to_string()).filter(|t| !t.is_empty());
+                decide_focused(state, Decision::Deny { message });
+                true
+            }
+            Some(Command::Close) => {
+                state.approvals.composing = false;
+                state.dirty = true;
+                true
+            }
+            _ => false,
+        };
+    }
+    match command {
+        Some(Command::AllowOnce) => decide_focused(state, Decision::Allow),
+        Some(Command::AllowAlways) => allow_always_focused(state, fx),
+        Some(Command::Deny) => {
+            state.approvals.composing = true;
+            state.dirty = true;
+        }
+        _ => return false,
+    }
+    true
+}
+
+fn take_first_of_focused(state: &mut State) -> Option<Pending> {
+    let id = state.focused()?.id;
+    let pos = state.approvals.queue.iter().position(|p| p.agent == id)?;
+    state.approvals.queue.remove(pos)
+}
+
+fn decide_focused(state: &mut State, decision: Decision) {
+    if let Some(p) = take_first_of_focused(state) {
+        p.ask.decide(decision);
+    }
+    state.approvals.composing = false;
+    state.dirty = true;
+}
+
+/// Add a rule to an agent's allowed tools (kept with the workspace, passed to later turns).
+fn add_rule(state: &mut State, index: usize, rule: &str, fx: &mut Vec<Effect>) {
+    let tools = state.agents[index].spec.options.allowed_tools.get_or_insert_with(Vec::new);
+    if !tools.iter().any(|t| t == rule) {
+        tools.push(rule.to_string());
+        fx.push(Effect::Persist);
+    }
+}
+
+fn allow_always_focused(state: &mut State, fx: &mut Vec<Effect>) {
+    let Some(p) = take_first_of_focused(state) else { return };
+    let index = state.focus;
+    let rule = rules::suggest(&p.ask.tool_name, &p.ask.input);
+    add_rule(state, index, &rule, fx);
+    p.ask.decide(Decision::Allow);
+    // Later calls of the same agent the rule covers need no answer either.
+    let id = state.agents[index].id;
+    let (covered, rest): (Vec<Pending>, Vec<Pending>) = state
+        .approvals
+        .queue
+        .drain(..)
+        .partition(|q| q.agent == id && rules::covers(&rule, &q.ask.tool_name, &q.ask.input));
+    state.approvals.queue = rest.into();
+    for q in covered {
+        q.ask.decide(Decision::Allow);
+    }
+    state.approvals.composing = false;
+    state.flash = Some(format!("{} may always use {rule}", state.agents[index].name()));
+    state.dirty = true;
+}
+
+/// Allow what the focused agent's last turn was denied and run it again (`--resume`, the rules
+/// added, a prompt saying so). Returns the prompt to send, or `None` when there is nothing to do.
+pub fn allow_denied_focused(state: &mut State, fx: &mut Vec<Effect>) -> Option<String> {
+    let index = state.focus;
+    let id = state.agents.get(index)?.id;
+    if state.agents[index].turn.is_active() {
+        return None;
+    }
+    let denials = state.approvals.denials.remove(&id)?;
+    let mut added = Vec::new();
+    for d in &denials {
+        let rule = rules::suggest(&d.tool_name, &d.tool_input);
+        if !added.contains(&rule) {
+            add_rule(state, index, &rule, fx);
+            added.push(rule);
+        }
+    }
+    state.flash = Some(format!("allowed {} and re-running", added.join(", ")));
+    state.dirty = true;
+    Some(RERUN_PROMPT.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    use serde_json::json;
+    use tokio::sync::oneshot;
+
+    use super::{configure, Effect, Notify, PermissionDenial, State, TurnState, RERUN_PROMPT};
+    use crate::app::fixtures::*;
+    use crate::app::{update, Msg};
+    use crate::approval::Ask;
+    use crate::control::proto::{Answer, Behavior};
+    use crate::control::server::Reply;
+
+    fn ask(
+        state: &mut State,
+        agent: &str,
+        tool: &str,
+        input: serde_json::Value,
+    ) -> (Vec<Effect>, oneshot::Receiver<Reply>) {
+        let (a, rx) = Ask::new(agent, tool, input);
+        (update(state, Msg::Approval(a)), rx)
+    }
+
+    fn answer(rx: &mut oneshot::Receiver<Reply>) -> Option<(Behavior, Option<String>)> {
+        match rx.try_recv() {
+            Ok(Reply::Answer(Answer::Decision { behavior, message, .. })) => {
+                Some((behavior, message))
+            }
+            Ok(other) => panic!("{other:?}"),
+            Err(_) => None,
+        }
+    }
+
+    fn bash(c: &str) -> serde_json::Value {
+        json!({"command": c, "description": "run it"})
+    }
+
+    #[test]
+    fn allow_once_answers_and_asks_again_next_time() {
+        let mut s = state(false, &[("api", "backend")], (80, 24));
+        let (_, mut rx) = ask(&mut s, "api", "Bash", bash("npm test"));
+        assert_eq!(s.approvals.waiting(), 1);
+        assert!(answer(&mut rx).is_none(), "waits for the user");
+        update(&mut s, key(KeyCode::Char('y')));
+        assert_eq!(answer(&mut rx), Some((Behavior::Allow, None)));
+        assert_eq!(s.approvals.waiting(), 0);
+        assert!(s.agents[0].input_is_empty(), "the y was not typed");
+        let (_, mut rx) = ask(&mut s, "api", "Bash", bash("npm test"));
+        assert!(answer(&mut rx).is_none(), "allowed once only");
+    }
+
+    #[test]
+    fn allow_always_adds_a_rule_that_answers_later_requests() {
+        let mut s = state(false, &[("api", "backend")], (80, 24));
+        let (_, mut first) = ask(&mut s, "api", "Bash", bash("npm test"));
+        let (_, mut other) = ask(&mut s, "api", "Bash", bash("rm -rf build"));
+        let fx = update(&mut s, key(KeyCode::Char('a')));
+        assert!(fx.iter().any(|e| matches!(e, Effect::Persist)), "saved with the workspace");
+        assert_eq!(answer(&mut first), Some((Behavior::Allow, None)));
+        assert_eq!(
+            s.agents[0].spec.options.allowed_tools.as_deref(),
+            Some(&["Bash(npm test:*)".to_string()][..])
+        );
+        assert!(answer(&mut other).is_none(), "a different command still asks");
+        let (_, mut again) = ask(&mut s, "api", "Bash", bash("npm test -- --watch"));
+        assert_eq!(answer(&mut again), Some((Behavior::Allow, None)), "not asked");
+        assert_eq!(s.approvals.waiting(), 1);
+        // Later turns pass the rule to the CLI.
+        update(&mut s, key(KeyCode::Char('n')));
+        update(&mut s, key(KeyCode::Enter));
+        let fx = send(&mut s, 0, "go on");
+        let req = spawned(&fx)[0];
+        assert_eq!(
+            req.spec.options.allowed_tools.as_deref(),
+            Some(&["Bash(npm test:*)".to_string()][..])
+        );
+    }
+
+    #[test]
+    fn deny_takes_a_message_from_the_input_box() {
+        let mut s = state(false, &[("api", "backend")], (80, 24));
+        let (_, mut rx) =
+            ask(&mut s, "api", "Write", json!({"file_path": "/etc/x", "content": "y"}));
+        update(&mut s, key(KeyCode::Char('n')));
+        assert!(s.approvals.composing);
+        type_text(&mut s, "not in /etc, yes?");
+        assert!(answer(&mut rx).is_none(), "typing y in the message does not allow");
+        update(&mut s, key(KeyCode::Enter));
+        assert_eq!(answer(&mut rx), Some((Behavior::Deny, Some("not in /etc, yes?".into()))));
+        assert!(s.agents[0].input_is_empty());
+        assert!(!s.approvals.composing);
+        // A bare n, enter: a denial without a message.
+        let (_, mut rx) = ask(&mut s, "api", "Write", json!({"file_path": "/etc/x"}));
+        update(&mut s, key(KeyCode::Char('n')));
+        update(&mut s, key(KeyCode::Enter));
+        assert_eq!(answer(&mut rx), Some((Behavior::Deny, None)));
+    }
+
+    #[test]
+    fn requests_of_several_agents_queue_in_order_and_focus_jumps_to_them() {
+        let mut s =
+            state(false, &[("api", "backend"), ("web", "frontend"), ("docs", "docs")], (120, 40));
+        s.set_focus(2);
+        let (_, mut web) = ask(&mut s, "web", "Bash", bash("make"));
+        let (_, mut api) = ask(&mut s, "api", "Bash", bash("make"));
+        assert_eq!(s.approvals.waiting(), 2);
+        // docs has nothing waiting: y types into its input, and answers nobody.
+        update(&mut s, key(KeyCode::Char('y')));
+        assert_eq!(s.agents[2].input_text(), "y");
+        update(&mut s, key_mod(KeyCode::Char('a'), KeyModifiers::ALT));
+        assert_eq!(s.focus, 1, "the oldest request first: web");
+        update(&mut s, key(KeyCode::Char('y')));
+        assert_eq!(answer(&mut web), Some((Behavior::Allow, None)));
+        assert!(answer(&mut api).is_none());
+        update(&mut s, key_mod(KeyCode::Char('a'), KeyModifiers::ALT));
+        assert_eq!(s.focus, 0);
+        update(&mut s, key(KeyCode::Char('y')));
+        assert_eq!(answer(&mut api), Some((Behavior::Allow, None)));
+    }
+
+    #[test]
+    fn unknown_agents_are_denied_and_withdrawn_requests_forgotten() {
+        let mut s = state(false, &[("api", "backend")], (80, 24));
+        let (_, mut rx) = ask(&mut s, "ghost", "Bash", bash("ls"));
+        assert!(matches!(answer(&mut rx), Some((Behavior::Deny, Some(m))) if m.contains("ghost")));
+        let (_, rx) = ask(&mut s, "api", "Bash", bash("ls"));
+        drop(rx);
+        update(&mut s, Msg::Wake);
+        assert_eq!(s.approvals.waiting(), 0);
+    }
+
+    #[test]
+    fn attention_effects_follow_the_setting() {
+        let mut s = state(false, &[("api", "backend")], (80, 24));
+        let (fx, _rx) = ask(&mut s, "api", "Bash", bash("ls"));
+        assert!(!fx.iter().any(|e| matches!(e, Effect::Notify(_))), "off by default");
+        s.approvals.notify = Notify::Osc9;
+        let (fx, _rx2) = ask(&mut s, "api", "Bash", bash("ls"));
+        assert!(
+            !fx.iter().any(|e| matches!(e, Effect::Notify(_))),
+            "once per agent while it waits"
+        );
+        update(&mut s, key(KeyCode::Char('y')));
+        update(&mut s, key(KeyCode::Char('y')));
+        let (fx, _rx3) = ask(&mut s, "api", "Bash", bash("ls"));
+        assert!(fx.iter().any(|e| matches!(e, Effect::Notify(b) if b == "\x1b]9;api needs you: may it run Bash?\x07")), "{fx:?}");
+    }
+
+    #[test]
+    fn turns_are_wired_when_there_is_a_socket_and_broken_configs_fail_the_turn() {
+        let mut s = state(false, &[("api", "backend")], (80, 24));
+        configure(&mut s.approvals, Some("/bin/agentmux".into()), Notify::Off);
+        let fx = send(&mut s, 0, "hi");
+        assert!(spawned(&fx)[0].extra_args.is_empty(), "no control socket: no approvals");
+        s.extra_env.push(("AGENTMUX_SOCKET".into(), "/run/a.sock".into()));
+        s.agents[0].turn = TurnState::Idle;
+        let fx = send(&mut s, 0, "hi");
+        let args = &spawned(&fx)[0].extra_args;
+        assert!(args.contains(&"--permission-prompt-tool".to_string()), "{args:?}");
+        s.agents[0].turn = TurnState::Idle;
+        s.agents[0].spec.options.mcp_config = Some("{broken".into());
+        let fx = send(&mut s, 0, "hi");
+        assert!(spawned(&fx).is_empty());
+        assert!(
+            matches!(&s.agents[0].turn, TurnState::Error { message } if message.contains("mcp_config"))
+        );
+    }
+
+    #[test]
+    fn denials_of_an_unwired_turn_can_be_allowed_and_re_run() {
+        let mut s = state(false, &[("api", "backend")], (80, 24));
+        let id = s.agents[0].id;
+        send(&mut s, 0, "touch it");
+        update(&mut s, started(id, 1));
+        let mut r = result(&sid(1), "success", 0.01);
+        if let crate::agent::event::Event::Result(res) = &mut r {
+            res.permission_denials = vec![PermissionDenial {
+                tool_name: "Bash".into(),
+                tool_use_id: "t1".into(),
+                tool_input: json!({"command": "touch denied.txt"}),
+            }];
+        }
+        update(&mut s, lines(id, 1, vec![init(&sid(1), "none"), r]));
+        update(&mut s, exited(id, 1, 0));
+        assert_eq!(s.approvals.denials_of(id).len(), 1);
+        let fx = update(&mut s, key_mod(KeyCode::Char('r'), KeyModifiers::ALT));
+        let req = spawned(&fx)[0];
+        assert_eq!(req.prompt, RERUN_PROMPT);
+        assert!(matches!(&req.session, crate::agent::SessionArg::Resume(_)));
+        assert_eq!(
+            req.spec.options.allowed_tools.as_deref(),
+            Some(&["Bash(touch:*)".to_string()][..])
+        );
+        assert!(s.approvals.denials_of(id).is_empty());
+    }
+}
