@@ -469,9 +469,10 @@ impl Host for RealTerminal {
     }
 
     fn shell(&mut self, mut cmd: std::process::Command) -> io::Result<()> {
-        // crossterm's reader thread waits on the terminal for the loop's next event and would
-        // take the shell's first keystrokes. A resize event ends that wait; the loop does not
-        // ask for another event until the shell exits, so the thread stays off the terminal.
+        // crossterm's reader thread may be waiting on the terminal for the loop's next event,
+        // racing the shell for its keystrokes. A resize event ends that wait, and the loop does
+        // not ask for another event until the shell exits. (A precaution: the e2e test in
+        // tests/worktree.rs did not lose keystrokes without it either.)
         // SAFETY: raise has no memory-safety preconditions.
         unsafe {
             libc::raise(libc::SIGWINCH);
