@@ -631,3 +631,37 @@ fn after_a_lost_state_file_the_team_takes_its_transcripts_back() {
     let r = ws.reconcile(&team).expect("reconcile");
     assert!(r.agents[0].log.is_empty() && !r.agents[0].state.prompt_sent);
 }
+
+#[test]
+fn engine_lines_are_logged_and_replay_decoded_as_they_arrived() {
+    use agentmux::agent::decode::decode_line;
+    use agentmux::agent::Line;
+    use agentmux::store::Replay;
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut batch: Vec<(String, Line)> =
+        fixture_lines().iter().map(|l| (l.to_string(), decode_line(l))).collect();
+    batch.insert(2, ("Error: something odd".into(), Line::Text("Error: something odd".into())));
+    batch.push((String::new(), Line::TooLong { len: 99_000_000, limit: 64 }));
+    {
+        let mut ws = open(data.path(), "w");
+        ws.add_agent(spec("a", data.path()), false).expect("add");
+        ws.append_lines("a", 1, &batch).expect("lines");
+    }
+    let mut ws = open(data.path(), "w");
+    let r = ws.take_restored();
+    let replayed: Vec<(String, Line)> = r.agents[0]
+        .log
+        .replay()
+        .filter_map(|(_, _, item)| match item {
+            Replay::Line(text, line) => Some((text.to_string(), line)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replayed.len(), batch.len());
+    assert_eq!(replayed[..batch.len() - 1], batch[..batch.len() - 1]);
+    assert!(
+        matches!(&replayed[batch.len() - 1].1, Line::Text(t) if t.contains("99000000 bytes was skipped")),
+        "{:?}",
+        replayed.last()
+    );
+}

@@ -83,6 +83,16 @@ pub enum RecordRef<'a> {
     TurnEnded(&'a TurnEnd),
 }
 
+/// A record with its line decoded (see [`AgentLog::replay`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Replay<'a> {
+    Prompt(&'a str),
+    TurnStarted(&'a TurnStart),
+    /// The line's text and what the decoder makes of it (`EngineMsg::Lines`' pairs).
+    Line(&'a str, crate::agent::Line),
+    TurnEnded(&'a TurnEnd),
+}
+
 /// One log line, located in the log's text.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
@@ -140,6 +150,21 @@ impl AgentLog {
 
     pub fn get(&self, index: usize) -> Option<LogItem<'_>> {
         self.entries.get(index).map(|e| (e.ts, e.turn, e.record(&self.text)))
+    }
+
+    /// The records again, with every logged line decoded as the engine decodes it: what a
+    /// pane is rebuilt from.
+    pub fn replay(&self) -> impl Iterator<Item = (u64, u64, Replay<'_>)> + '_ {
+        self.iter().map(|(ts, turn, r)| {
+            let item = match r {
+                RecordRef::Prompt(p) => Replay::Prompt(p),
+                RecordRef::TurnStarted(s) => Replay::TurnStarted(s),
+                RecordRef::Event(e) => Replay::Line(e, crate::agent::decode::decode_line(e)),
+                RecordRef::Text(t) => Replay::Line(t, crate::agent::Line::Text(t.to_string())),
+                RecordRef::TurnEnded(e) => Replay::TurnEnded(e),
+            };
+            (ts, turn, item)
+        })
     }
 
     /// Bytes of log text held.

@@ -12,11 +12,11 @@
 //! How the run loop uses it:
 //! - on start, [`Workspace::reconcile`] with the team: one [`RestoredAgent`] per pane (spec,
 //!   session id, queue, `prompt_sent`, cost, log records, a turn left running), plus notes;
-//!   rebuild each pane by feeding its log's [`RecordRef::Event`] texts to the decoder;
+//!   rebuild each pane from [`AgentLog::replay`] (the lines decoded as the engine does);
 //! - an agent created at run time: [`Workspace::add_agent`];
 //! - a turn: `append(agent, turn, Record::Prompt(..))`, then `Record::TurnStarted(..)`; every
-//!   `EngineMsg::Lines` batch: `append_many` with `Record::Event(text)` for decoded events and
-//!   `Record::Text(text)` for plain lines; at exit `Record::TurnEnded(..)` (with its cost);
+//!   `EngineMsg::Lines` batch: [`Workspace::append_lines`] (one write); at exit
+//!   `Record::TurnEnded(..)` with its status and cost;
 //! - queue, `prompt_sent`, session changes: [`Workspace::update_agent`] (atomic state write).
 
 mod export;
@@ -29,7 +29,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use export::export_markdown;
-pub use log::{AgentLog, LogItem, Record, RecordRef, TurnEnd, TurnStart, TurnStatus};
+pub use log::{AgentLog, LogItem, Record, RecordRef, Replay, TurnEnd, TurnStart, TurnStatus};
 pub use state::{AgentState, WorkspaceState};
 
 use fsutil::{LockFile, LockOutcome};
@@ -516,6 +516,36 @@ impl Workspace {
     /// turn's cost; both save the state.
     pub fn append(&mut self, agent: &str, turn: u64, record: Record<'_>) -> Result<(), StoreError> {
         self.append_many(agent, turn, &[record])
+    }
+
+    /// Logs the lines of one `EngineMsg::Lines` batch in one `write`: decoded events verbatim,
+    /// plain text as text, and a note for a line that was too long to keep.
+    pub fn append_lines(
+        &mut self,
+        agent: &str,
+        turn: u64,
+        lines: &[(String, crate::agent::Line)],
+    ) -> Result<(), StoreError> {
+        use crate::agent::Line;
+        let notes: Vec<String> = lines
+            .iter()
+            .filter_map(|(_, l)| match l {
+                Line::TooLong { len, limit } => {
+                    Some(format!("[agentmux] a line of {len} bytes was skipped (limit {limit})"))
+                }
+                _ => None,
+            })
+            .collect();
+        let mut notes = notes.iter();
+        let records: Vec<Record<'_>> = lines
+            .iter()
+            .filter_map(|(text, line)| match line {
+                Line::Event(_) => Some(Record::Event(text)),
+                Line::Text(_) => Some(Record::Text(text)),
+                Line::TooLong { .. } => notes.next().map(|n| Record::Text(n)),
+            })
+            .collect();
+        self.append_many(agent, turn, &records)
     }
 
     /// Appends several records of one turn in one `write` (e.g. the lines of one PTY read).
