@@ -84,6 +84,8 @@ pub enum RecordRef<'a> {
 }
 
 /// A record with its line decoded (see [`AgentLog::replay`]).
+// Items live one at a time while a pane is rebuilt; boxing the line would allocate per line.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Replay<'a> {
     Prompt(&'a str),
