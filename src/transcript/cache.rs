@@ -51,6 +51,29 @@ struct StreamCache {
     /// The source text already rendered into `lines`.
     source: String,
     lines: Vec<Line<'static>>,
+    /// The source `tail` was rendered from.
+    tail_for: Option<String>,
+    tail: Vec<Line<'static>>,
+}
+
+impl StreamCache {
+    fn separated(&self) -> bool {
+        !self.lines.is_empty() && !self.tail.is_empty()
+    }
+
+    fn len(&self) -> usize {
+        self.lines.len() + usize::from(self.separated()) + self.tail.len()
+    }
+
+    fn body(&self) -> Vec<Line<'static>> {
+        let mut body = Vec::with_capacity(self.len());
+        body.extend_from_slice(&self.lines);
+        if self.separated() {
+            body.push(Line::default());
+        }
+        body.extend_from_slice(&self.tail);
+        body
+    }
 }
 
 impl LayoutCache {
@@ -219,9 +242,22 @@ impl LayoutCache {
     }
 
     fn measure(&mut self, cells: &[Cell], i: usize) -> u32 {
-        let mut out = Vec::new();
-        self.lines_into(cells, i, false, &mut out);
-        u32::try_from(out.len()).unwrap_or(UNKNOWN - 1)
+        let cell = &cells[i];
+        let height = match &cell.kind {
+            // Counted without copying the streamed lines (this runs on every delta).
+            CellKind::Assistant(block) if block.streaming => {
+                let w = content_width(cell, self.width);
+                let body = self.stream_update(i, &block.text, w).map_or(0, StreamCache::len);
+                let prev = i.checked_sub(1).map(|p| &cells[p]);
+                usize::from(has_margin(cell, prev)) + body.max(1)
+            }
+            _ => {
+                let mut out = Vec::new();
+                self.lines_into(cells, i, false, &mut out);
+                out.len()
+            }
+        };
+        u32::try_from(height).unwrap_or(UNKNOWN - 1)
     }
 
     fn lines_into(
@@ -236,27 +272,35 @@ impl LayoutCache {
         let width = self.width;
         match &cell.kind {
             CellKind::Assistant(block) if block.streaming => {
-                let body = self.stream_body(i, &block.text, content_width(cell, width));
+                let w = content_width(cell, width);
+                let body = self
+                    .stream_update(i, &block.text, w)
+                    .map(StreamCache::body)
+                    .unwrap_or_default();
                 cell_lines(cell, prev, width, highlight, Some(&body), out);
             }
             _ => cell_lines(cell, prev, width, highlight, None, out),
         }
     }
 
-    /// A streaming cell's Markdown: the completed blocks from the cache (extended when more
-    /// completed), then the open tail rendered now, unhighlighted (it is redrawn every delta).
-    fn stream_body(&mut self, i: usize, text: &str, w: u16) -> Vec<Line<'static>> {
+    /// Bring the streaming cell's cache up to `text`: completed blocks are rendered once
+    /// (highlighted) and kept; the open tail is rendered unhighlighted, once per new text.
+    fn stream_update(&mut self, i: usize, text: &str, w: u16) -> Option<&StreamCache> {
         let cut = stable_prefix_len(text);
         let reusable = self.stream.as_ref().is_some_and(|s| {
             s.cell == i && s.width == w && s.source.len() <= cut && text.starts_with(&s.source)
         });
         if !reusable {
-            self.stream =
-                Some(StreamCache { cell: i, width: w, source: String::new(), lines: Vec::new() });
+            self.stream = Some(StreamCache {
+                cell: i,
+                width: w,
+                source: String::new(),
+                lines: Vec::new(),
+                tail_for: None,
+                tail: Vec::new(),
+            });
         }
-        let Some(s) = self.stream.as_mut() else {
-            return Vec::new();
-        };
+        let s = self.stream.as_mut()?;
         if cut > s.source.len() {
             let chunk = &text[s.source.len()..cut];
             let mut lines = Vec::new();
@@ -266,15 +310,15 @@ impl LayoutCache {
             }
             s.lines.append(&mut lines);
             s.source.push_str(chunk);
+            s.tail_for = None;
         }
-        let mut body = s.lines.clone();
-        let mut tail = Vec::new();
-        assistant_body(&text[cut..], w, false, &mut tail);
-        if !body.is_empty() && !tail.is_empty() {
-            body.push(Line::default());
+        let open = &text[cut..];
+        if s.tail_for.as_deref() != Some(open) {
+            s.tail.clear();
+            assistant_body(open, w, false, &mut s.tail);
+            s.tail_for = Some(open.to_string());
         }
-        body.append(&mut tail);
-        body
+        Some(s)
     }
 
     /// The lines of cell `i` for drawing, from the cache or rendered now.

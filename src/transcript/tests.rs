@@ -486,3 +486,26 @@ fn a_flood_of_new_cells_measures_only_the_newest() {
     let v = t.viewport(80, 10);
     assert_eq!(v.total, t.height(80));
 }
+
+#[test]
+fn a_streaming_cell_is_as_tall_as_what_it_draws() {
+    let mut t = Transcript::new();
+    t.push_prompt("go");
+    let text = "Intro paragraph that wraps at narrow widths, on and on.\n\n```rust\nfn a() {}\n\nfn b() {}\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nlast words here";
+    let chars: Vec<char> = text.chars().collect();
+    for piece in chars.chunks(7) {
+        let s: String = piece.iter().collect();
+        t.apply(&stream(StreamKind::TextDelta { index: 0, text: s }));
+        for width in [20u16, 33] {
+            let (top, height) = t.cell_span(1, width).expect("the streaming cell");
+            let mut drawn = 0;
+            t.for_each_line(width, top, height + 5, |_, cell, _| {
+                if cell == 1 {
+                    drawn += 1;
+                }
+            });
+            assert_eq!(drawn, height, "at width {width} after {:?}", assistant_text(&t.cells()[1]));
+        }
+    }
+    assert!(t.cells()[1].is_streaming());
+}
