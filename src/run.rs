@@ -11,6 +11,8 @@
 //! The loop is generic over the ratatui backend and the terminal event stream, so the whole app
 //! runs headless on `TestBackend` (tests, benchmarks); [`run`] adds the real terminal around it.
 
+pub mod bridge;
+
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};

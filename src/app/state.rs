@@ -208,6 +208,9 @@ pub struct State {
     pub opening_worktrees: Vec<AgentId>,
     /// The team's `[worktree]` table, for agents created at run time.
     pub worktree_settings: crate::config::WorktreeSettings,
+    /// The supervisor's relay and the team table's activity (kept by the run loop's control
+    /// bridge; `None` without a supervisor).
+    pub supervision: Option<crate::supervisor::Supervision>,
     next_id: u32,
 }
 
@@ -238,10 +241,12 @@ impl State {
             edits: Default::default(),
             opening_worktrees: Vec::new(),
             worktree_settings: team.worktree.clone(),
+            supervision: team.supervisor.as_ref().map(crate::supervisor::Supervision::new),
             next_id: 0,
         };
         if let Some(sup) = &team.supervisor {
-            s.add_agent(sup.spec.clone(), true);
+            // Its generated prompt (the workers, how to hand out work) and its tool rules.
+            s.add_agent(crate::supervisor::supervisor_spec(team, sup), true);
         }
         for a in &team.agents {
             s.add_agent(a.spec.clone(), false);

@@ -6,7 +6,8 @@
 //! - [`Relay::task_sent`] when a `send` from the supervisor's agent was accepted, and keeps the
 //!   returned [`TaskId`] with that follow-up until the worker's turn that runs it ends;
 //! - [`Relay::turn_ended`] with that id and the turn's report;
-//! - [`Relay::user_prompt`] when the user writes to the supervisor (a new task chain);
+//! - [`Relay::user_prompt`] when a turn the relay did not ask for starts for the supervisor (the
+//!   user wrote to it: a new task chain);
 //! - [`Relay::poll`] after every batch of messages; it says when to start a relayed supervisor
 //!   turn, or that a guard rail stopped the relay; [`Relay::next_deadline`] says when to poll
 //!   again without any message (the end of a batching window).
@@ -117,7 +118,7 @@ impl Stop {
     pub fn note(&self) -> String {
         format!(
             "Relay stopped by the {} limit: {}. Worker reports are held; write to the \
-             supervisor to continue (they will be included).",
+             supervisor to continue (they follow your message).",
             self.limit.as_str(),
             self.why
         )
@@ -345,21 +346,24 @@ impl Relay {
         }
     }
 
-    /// The user wrote `text` to the supervisor: a new task chain starts, a stopped relay
-    /// resumes, and held reports ride along. Returns the prompt to send.
-    pub fn user_prompt(&mut self, text: &str, now: Millis) -> String {
+    /// The user (or a script) wrote to the supervisor: a new task chain starts. A stopped relay
+    /// resumes: the held reports go to the supervisor after that turn, as the new chain's first
+    /// relay.
+    pub fn user_prompt(&mut self, now: Millis) {
         self.depth = 0;
         self.round += 1;
-        let was_stopped = self.stop.take().is_some();
-        if !was_stopped {
-            return text.to_string();
+        if self.stop.take().is_none() {
+            return;
         }
-        let held = std::mem::take(&mut self.pending);
-        self.push_log(now, LogKind::Resumed { held: held.len() });
-        if held.is_empty() {
-            return text.to_string();
+        // A round no task belongs to: the held reports wait for no sibling.
+        let held_round = self.round;
+        self.round += 1;
+        for r in &mut self.pending {
+            r.depth = 1;
+            r.round = held_round;
         }
-        format!("{text}\n\n{}", reports_prompt(&held))
+        let held = self.pending.len();
+        self.push_log(now, LogKind::Resumed { held });
     }
 
     /// The end of the batching window, if reports wait for siblings: poll again then.
@@ -502,7 +506,7 @@ mod tests {
     #[test]
     fn reports_of_one_round_come_back_as_one_prompt() {
         let mut r = Relay::new("lead", limits());
-        r.user_prompt("build it", 0);
+        r.user_prompt(0);
         let a = r.task_sent("api", "write the API", 1);
         let b = r.task_sent("web", "write the UI", 2);
         assert!(r.turn_ended(a, &done("api", "API done", 0.01), 100));
@@ -541,7 +545,7 @@ mod tests {
         r.turn_ended(a, &done("api", "one", 0.0), 10);
         assert_eq!(r.poll(11, false, 0.0), None, "busy supervisor");
         // A task from a later round (the user's own turn) ends while it is still busy.
-        r.user_prompt("more", 20);
+        r.user_prompt(20);
         let b = r.task_sent("web", "t", 21);
         r.turn_ended(b, &done("web", "two", 0.0), 30);
         assert_eq!(r.poll(31, false, 0.0), None);
@@ -563,7 +567,7 @@ mod tests {
     #[test]
     fn a_ping_pong_stops_at_the_depth_limit_and_the_user_continues() {
         let mut r = Relay::new("lead", limits());
-        r.user_prompt("play ping pong", 0);
+        r.user_prompt(0);
         let mut now = 0;
         for depth in 1..=3 {
             let t = r.task_sent("w", "ping", now);
@@ -580,13 +584,15 @@ mod tests {
         assert!(s.note().contains("write to the supervisor to continue"), "{}", s.note());
         assert_eq!(r.poll(now + 3, true, 0.0), None, "stopped stays stopped, said once");
         assert_eq!(r.next_deadline(), None);
-        // The user continues by hand: the held report rides along, the chain starts over.
-        let p = r.user_prompt("go on", now + 5);
-        assert!(p.starts_with("go on\n\n[agentmux] A report from your worker:\n"), "{p}");
+        // The user continues by hand: the chain starts over, the held report follows.
+        r.user_prompt(now + 5);
         assert!(r.stopped().is_none());
-        let t = r.task_sent("w", "ping", now + 6);
-        r.turn_ended(t, &done("w", "pong", 0.0), now + 7);
-        assert_eq!(turn(r.poll(now + 8, true, 0.0)).depth, 1);
+        assert_eq!(r.poll(now + 6, false, 0.0), None, "after the user's turn");
+        let t = turn(r.poll(now + 7, true, 0.0));
+        assert_eq!((t.depth, t.workers), (1, vec!["w".to_string()]));
+        let t = r.task_sent("w", "ping", now + 8);
+        r.turn_ended(t, &done("w", "pong", 0.0), now + 9);
+        assert_eq!(turn(r.poll(now + 10, true, 0.0)).depth, 2);
     }
 
     #[test]
@@ -603,7 +609,7 @@ mod tests {
         let s = stopped(relay_at(&mut r, 59_999));
         assert_eq!(s.limit, Limit::Rate);
         assert_eq!(s.why, "2 relayed turns in the last minute; max_relays_per_minute is 2");
-        r.user_prompt("continue", 60_000);
+        r.user_prompt(60_000);
         // The relay at 0 has left the window; the one at 30 s has not.
         turn(relay_at(&mut r, 60_000));
         stopped(relay_at(&mut r, 60_001));

@@ -1,0 +1,883 @@
+//! The control socket's side of the run loop: turns [`ControlCall`]s into app messages and
+//! answers, feeds `tail` subscribers, answers `wait`s, and runs the supervisor's relay.
+//!
+//! The loop calls, in this order:
+//! - [`ControlBridge::call`] for every request from the socket: read-only ones are answered at
+//!   once from the state, the others come back as [`Msg`]s to apply;
+//! - [`ControlBridge::observe`] for every message, before `update` applies it (engine lines go to
+//!   `tail` subscribers; a turn's result is kept for `wait` and the relay);
+//! - [`ControlBridge::effect`] for every effect, before carrying it out (every turn gets
+//!   `AGENTMUX_SOCKET` and a `PATH` that starts with agentmux's own directory; the supervisor's
+//!   tasks are tied to the worker turns that run them);
+//! - [`ControlBridge::settle`] once a batch is applied: answers, `wait`s, the relay; the messages
+//!   it returns (a relayed supervisor turn) are applied like any other.
+//!
+//! It lives at the loop's level because it holds channels (the state never does) and because it
+//! sees both sides: the socket's requests and the app's state.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::agent::event::{Event, ResultEvent};
+use crate::agent::{AgentId, AgentSpec, EngineMsg, ExitInfo, Line, TurnRequest};
+use crate::app::state::{Agent, TurnState};
+use crate::app::{ControlCmd, ControlError, ControlOk, ControlReply, Effect, Msg, State};
+use crate::control::client::ENV_SOCKET;
+use crate::control::proto::{
+    AgentInfo, AgentState, Answer, ErrorCode, Request, SentTo, TurnOutcome, TurnReport,
+};
+use crate::control::server::{ControlCall, Reply, TAIL_BUFFER};
+use crate::supervisor::relay::Millis;
+use crate::supervisor::{RelayAction, TaskId};
+
+/// How a request's app reply becomes its answer.
+enum Kind {
+    Send { agent: String },
+    New,
+    Kill { agent: String },
+}
+
+enum Pending {
+    One {
+        kind: Kind,
+        rx: oneshot::Receiver<ControlReply>,
+        reply: oneshot::Sender<Reply>,
+        /// A send from the supervisor to a worker: (worker, text), a task once accepted.
+        task: Option<(String, String)>,
+    },
+    Broadcast {
+        parts: Vec<(String, Part)>,
+        reply: oneshot::Sender<Reply>,
+        text: String,
+        from_supervisor: bool,
+    },
+    /// A relayed supervisor turn: nobody waits for the answer.
+    Relay { rx: oneshot::Receiver<ControlReply> },
+}
+
+/// One worker's share of a broadcast.
+enum Part {
+    Waiting(oneshot::Receiver<ControlReply>),
+    /// `None`: dropped unanswered.
+    Done(Option<ControlReply>),
+}
+
+struct Waiter {
+    agent: AgentId,
+    name: String,
+    reply: oneshot::Sender<Reply>,
+}
+
+/// The result event of a running turn, as far as reports need it.
+#[derive(Clone, Debug, Default)]
+struct Seen {
+    turn: u64,
+    result: Option<ResultEvent>,
+}
+
+#[derive(Default)]
+pub struct ControlBridge {
+    socket: Option<PathBuf>,
+    /// agentmux's own directory, first on every agent's PATH.
+    exe_dir: Option<PathBuf>,
+    pending: Vec<Pending>,
+    waiters: Vec<Waiter>,
+    tails: Vec<(AgentId, mpsc::Sender<String>)>,
+    seen: HashMap<AgentId, Seen>,
+    /// Each agent's last finished turn (what `wait` answers).
+    last: HashMap<AgentId, TurnReport>,
+    /// Unix ms of each agent's last engine message.
+    activity: HashMap<AgentId, Millis>,
+    /// Turns that ended in this batch, for the relay.
+    ended: Vec<(AgentId, u64, TurnReport)>,
+    /// Accepted supervisor tasks whose worker turn has not started yet, per worker.
+    unbound: HashMap<AgentId, VecDeque<(String, TaskId)>>,
+    /// Worker turns that run a supervisor task.
+    bound: HashMap<(AgentId, u64), TaskId>,
+    /// The prompt of the relayed supervisor turn asked for, until its turn starts.
+    relay_prompt: Option<String>,
+}
+
+impl ControlBridge {
+    /// `socket`: the control socket's path (given to every agent); `exe_dir`: the directory of
+    /// the running agentmux (put first on every agent's PATH).
+    pub fn new(socket: Option<PathBuf>, exe_dir: Option<PathBuf>) -> Self {
+        ControlBridge { socket, exe_dir, ..Default::default() }
+    }
+
+    /// The directory of the running executable, for [`ControlBridge::new`].
+    pub fn current_exe_dir() -> Option<PathBuf> {
+        std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf))
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Requests
+
+    /// A request from the socket. Returns the messages to apply (none for a read-only request).
+    pub fn call(&mut self, call: ControlCall, state: &State, now: Millis) -> Vec<Msg> {
+        let ControlCall { from, request, reply } = call;
+        let answer = |reply: oneshot::Sender<Reply>, a: Answer| {
+            let _ = reply.send(Reply::Answer(a));
+        };
+        let supervisor = supervisor_name(state);
+        let from_supervisor = from.is_some() && from.as_deref() == supervisor.as_deref();
+        match request {
+            Request::Ls => {
+                answer(reply, Answer::Agents { agents: self.infos(state, now) });
+                Vec::new()
+            }
+            Request::Wait { agent } => {
+                match state.index_named(&agent).map(|i| &state.agents[i]) {
+                    None => answer(reply, Answer::no_such_agent(&agent)),
+                    Some(a) if is_idle(a) => answer(reply, Answer::TurnEnded(self.last_of(a))),
+                    Some(a) => self.waiters.push(Waiter { agent: a.id, name: agent, reply }),
+                }
+                Vec::new()
+            }
+            Request::Tail { agent } => {
+                match state.index_named(&agent).map(|i| state.agents[i].id) {
+                    None => answer(reply, Answer::no_such_agent(&agent)),
+                    Some(id) => {
+                        let (tx, rx) = mpsc::channel(TAIL_BUFFER);
+                        self.tails.push((id, tx));
+                        let _ = reply.send(Reply::Tail { agent, lines: rx });
+                    }
+                }
+                Vec::new()
+            }
+            Request::Send { agent, text } => {
+                let is_worker =
+                    state.index_named(&agent).is_some_and(|i| !state.agents[i].supervisor);
+                let task = (from_supervisor && is_worker).then(|| (agent.clone(), text.clone()));
+                let (tx, rx) = oneshot::channel();
+                self.pending.push(Pending::One {
+                    kind: Kind::Send { agent: agent.clone() },
+                    rx,
+                    reply,
+                    task,
+                });
+                vec![Msg::Control(ControlCmd::Send { agent, prompt: text }, Some(tx))]
+            }
+            Request::New { name, cwd, model, role, prompt } => {
+                let dir = match cwd {
+                    Some(d) => state.default_dir.join(d),
+                    None => state.default_dir.clone(),
+                };
+                let mut spec = AgentSpec::new(name, dir);
+                spec.options = state.defaults.clone();
+                if model.is_some() {
+                    spec.options.model = model;
+                }
+                spec.role = role;
+                let (tx, rx) = oneshot::channel();
+                self.pending.push(Pending::One { kind: Kind::New, rx, reply, task: None });
+                vec![Msg::Control(ControlCmd::New { spec: Box::new(spec), prompt }, Some(tx))]
+            }
+            Request::Kill { agent } => {
+                let (tx, rx) = oneshot::channel();
+                self.pending.push(Pending::One {
+                    kind: Kind::Kill { agent: agent.clone() },
+                    rx,
+                    reply,
+                    task: None,
+                });
+                vec![Msg::Control(ControlCmd::Interrupt { agent }, Some(tx))]
+            }
+            Request::Broadcast { text } => {
+                if text.trim().is_empty() {
+                    answer(reply, Answer::error(ErrorCode::BadRequest, "the text is empty"));
+                    return Vec::new();
+                }
+                let mut msgs = Vec::new();
+                let mut parts = Vec::new();
+                for a in state.agents.iter().filter(|a| !a.supervisor) {
+                    let (tx, rx) = oneshot::channel();
+                    parts.push((a.name().to_string(), Part::Waiting(rx)));
+                    msgs.push(Msg::Control(
+                        ControlCmd::Send { agent: a.name().to_string(), prompt: text.clone() },
+                        Some(tx),
+                    ));
+                }
+                self.pending.push(Pending::Broadcast { parts, reply, text, from_supervisor });
+                msgs
+            }
+        }
+    }
+
+    fn infos(&self, state: &State, _now: Millis) -> Vec<AgentInfo> {
+        state
+            .agents
+            .iter()
+            .map(|a| AgentInfo {
+                name: a.name().to_string(),
+                role: a.spec.role.clone(),
+                state: agent_state(&a.turn),
+                supervisor: a.supervisor,
+                cwd: a.spec.cwd.display().to_string(),
+                session_id: a.session.clone(),
+                turns: u64::from(a.turns),
+                cost_usd: a.cost_usd,
+                queued: a.queue.len(),
+                last_activity_ms: self.activity.get(&a.id).copied(),
+            })
+            .collect()
+    }
+
+    fn last_of(&self, a: &Agent) -> TurnReport {
+        self.last.get(&a.id).cloned().unwrap_or_else(|| TurnReport {
+            agent: a.name().to_string(),
+            outcome: TurnOutcome::None,
+            detail: None,
+            result: None,
+            cost_usd: None,
+        })
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Messages and effects
+
+    /// A message about to be applied (before `update` sees it).
+    pub fn observe(&mut self, msg: &Msg, state: &State, now: Millis) {
+        let Msg::Engine(m) = msg else { return };
+        match m {
+            EngineMsg::Started { agent, turn, .. } => {
+                self.activity.insert(*agent, now);
+                self.seen.insert(*agent, Seen { turn: *turn, result: None });
+            }
+            EngineMsg::Lines { agent, turn, lines } => {
+                self.activity.insert(*agent, now);
+                let seen = self.seen.entry(*agent).or_default();
+                if seen.turn != *turn {
+                    *seen = Seen { turn: *turn, result: None };
+                }
+                for (text, line) in lines {
+                    let Line::Event(ev) = line else { continue };
+                    if let Event::Result(r) = ev {
+                        seen.result = Some(r.clone());
+                    }
+                    // A subscriber that is gone or cannot keep up is dropped.
+                    self.tails
+                        .retain(|(id, tx)| *id != *agent || tx.try_send(text.clone()).is_ok());
+                }
+            }
+            EngineMsg::Exited { agent, turn, exit } => {
+                self.activity.insert(*agent, now);
+                let Some(a) = state.index_of(*agent).map(|i| &state.agents[i]) else { return };
+                if a.turn_seq != *turn {
+                    return;
+                }
+                let seen = self.seen.remove(agent).filter(|s| s.turn == *turn).unwrap_or_default();
+                let report = turn_report(a.name(), seen.result, exit, a.report.interrupt_requested);
+                self.last.insert(*agent, report.clone());
+                self.ended.push((*agent, *turn, report));
+            }
+        }
+    }
+
+    /// An effect about to be carried out.
+    pub fn effect(&mut self, fx: &mut Effect, state: &mut State, now: Millis) {
+        // Replies of this batch's requests are in already (update answers synchronously): the
+        // tasks they accepted must be known before their turns start.
+        self.collect(state, now);
+        let Effect::SpawnTurn(req) = fx else { return };
+        self.add_env(req);
+        let Some(a) = state.index_of(req.agent).map(|i| &state.agents[i]) else { return };
+        if a.supervisor {
+            if self.relay_prompt.as_deref() == Some(req.prompt.as_str()) {
+                self.relay_prompt = None;
+            } else if let Some(s) = state.supervision.as_mut() {
+                // The user (or a script) writes to the supervisor: a new task chain.
+                s.relay.user_prompt(now);
+            }
+            return;
+        }
+        if let Some(q) = self.unbound.get_mut(&req.agent) {
+            if let Some(pos) = q.iter().position(|(text, _)| *text == req.prompt) {
+                if let Some((_, task)) = q.remove(pos) {
+                    self.bound.insert((req.agent, req.turn), task);
+                }
+            }
+        }
+    }
+
+    fn add_env(&self, req: &mut TurnRequest) {
+        let has = |req: &TurnRequest, k: &str| req.extra_env.iter().any(|(n, _)| n == k);
+        if let Some(socket) = &self.socket {
+            if !has(req, ENV_SOCKET) {
+                req.extra_env.push((ENV_SOCKET.into(), socket.display().to_string()));
+            }
+        }
+        if let Some(dir) = &self.exe_dir {
+            if !has(req, "PATH") {
+                // The agent's own PATH if its team entry sets one, else ours.
+                let base = req
+                    .spec
+                    .options
+                    .env
+                    .as_ref()
+                    .and_then(|e| e.get("PATH").cloned())
+                    .or_else(|| std::env::var("PATH").ok())
+                    .unwrap_or_default();
+                let path = if base.is_empty() {
+                    dir.display().to_string()
+                } else {
+                    format!("{}:{base}", dir.display())
+                };
+                req.extra_env.push(("PATH".into(), path));
+            }
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // After a batch
+
+    /// Everything a batch settled: answers, `wait`s, ended turns for the relay, subscriptions
+    /// whose agent or client is gone. Returns the messages to apply next (a relayed turn).
+    pub fn settle(&mut self, state: &mut State, now: Millis) -> Vec<Msg> {
+        self.collect(state, now);
+        for (agent, turn, report) in std::mem::take(&mut self.ended) {
+            if let Some(task) = self.bound.remove(&(agent, turn)) {
+                if let Some(s) = state.supervision.as_mut() {
+                    s.relay.turn_ended(task, &report, now);
+                }
+            }
+        }
+        // Agents closed: their subscriptions end, their waiters learn it, tasks are reported.
+        let alive = |id: &AgentId| state.index_of(*id).is_some();
+        self.tails.retain(|(id, tx)| alive(id) && !tx.is_closed());
+        let gone: Vec<AgentId> = self.unbound.keys().filter(|id| !alive(id)).copied().collect();
+        for id in gone {
+            for (_, task) in self.unbound.remove(&id).unwrap_or_default() {
+                if let Some(s) = state.supervision.as_mut() {
+                    s.relay.turn_ended(task, &closed_report(), now);
+                }
+            }
+        }
+        let mut still = Vec::new();
+        for w in std::mem::take(&mut self.waiters) {
+            if w.reply.is_closed() {
+                continue;
+            }
+            match state.index_of(w.agent).map(|i| &state.agents[i]) {
+                None => {
+                    let a = Answer::error(
+                        ErrorCode::NoSuchAgent,
+                        format!("{} was closed while waiting", w.name),
+                    );
+                    let _ = w.reply.send(Reply::Answer(a));
+                }
+                Some(a) if is_idle(a) => {
+                    let _ = w.reply.send(Reply::Answer(Answer::TurnEnded(self.last_of(a))));
+                }
+                Some(_) => still.push(w),
+            }
+        }
+        self.waiters = still;
+        if let Some(s) = state.supervision.as_mut() {
+            for a in &state.agents {
+                if let Some(t) = self.activity.get(&a.id) {
+                    s.activity.insert(a.name().to_string(), *t);
+                }
+            }
+        }
+        self.relay(state, now)
+    }
+
+    /// When the loop should call [`ControlBridge::settle`] again with no message (the end of a
+    /// relay batching window).
+    pub fn next_deadline(&self, state: &State) -> Option<Millis> {
+        state.supervision.as_ref().and_then(|s| s.relay.next_deadline())
+    }
+
+    fn relay(&mut self, state: &mut State, now: Millis) -> Vec<Msg> {
+        let Some(sup) = state.agents.first().filter(|a| a.supervisor) else { return Vec::new() };
+        let idle = !sup.turn.is_active() && sup.queue.is_empty() && self.relay_prompt.is_none();
+        let name = sup.name().to_string();
+        let team_cost: f64 = state.agents.iter().map(|a| a.cost_usd).sum();
+        let Some(s) = state.supervision.as_mut() else { return Vec::new() };
+        match s.relay.poll(now, idle, team_cost) {
+            None => Vec::new(),
+            Some(RelayAction::Stopped(stop)) => {
+                state.flash = Some(stop.note());
+                state.dirty = true;
+                Vec::new()
+            }
+            Some(RelayAction::Turn(turn)) => {
+                state.dirty = true;
+                let (tx, rx) = oneshot::channel();
+                self.pending.push(Pending::Relay { rx });
+                self.relay_prompt = Some(turn.prompt.clone());
+                vec![Msg::Control(ControlCmd::Send { agent: name, prompt: turn.prompt }, Some(tx))]
+            }
+        }
+    }
+
+    /// Turn the app's replies that arrived into answers.
+    fn collect(&mut self, state: &mut State, now: Millis) {
+        let mut still = Vec::new();
+        for p in std::mem::take(&mut self.pending) {
+            match p {
+                Pending::One { kind, mut rx, reply, task } => match rx.try_recv() {
+                    Err(oneshot::error::TryRecvError::Empty) => {
+                        still.push(Pending::One { kind, rx, reply, task })
+                    }
+                    Err(oneshot::error::TryRecvError::Closed) => {
+                        let _ = reply.send(Reply::Answer(dropped()));
+                    }
+                    Ok(r) => {
+                        if let (Some((worker, text)), true) = (task, r.is_ok()) {
+                            self.task_accepted(state, &worker, &text, now);
+                        }
+                        let _ = reply.send(Reply::Answer(answer_for(kind, r)));
+                    }
+                },
+                Pending::Broadcast { mut parts, reply, text, from_supervisor } => {
+                    for (_, part) in parts.iter_mut() {
+                        if let Part::Waiting(rx) = part {
+                            match rx.try_recv() {
+                                Err(oneshot::error::TryRecvError::Empty) => {}
+                                Err(oneshot::error::TryRecvError::Closed) => {
+                                    *part = Part::Done(None)
+                                }
+                                Ok(r) => *part = Part::Done(Some(r)),
+                            }
+                        }
+                    }
+                    if parts.iter().any(|(_, p)| matches!(p, Part::Waiting(_))) {
+                        still.push(Pending::Broadcast { parts, reply, text, from_supervisor });
+                        continue;
+                    }
+                    let mut sent = Vec::new();
+                    let mut errors = Vec::new();
+                    for (agent, part) in parts {
+                        match part {
+                            Part::Done(Some(Ok(ok))) => {
+                                if from_supervisor {
+                                    self.task_accepted(state, &agent, &text, now);
+                                }
+                                let queued = matches!(ok, ControlOk::Queued { .. });
+                                sent.push(SentTo { agent, queued });
+                            }
+                            Part::Done(Some(Err(e))) => errors.push(format!("{agent}: {e}")),
+                            Part::Done(None) | Part::Waiting(_) => {
+                                errors.push(format!("{agent}: no answer"))
+                            }
+                        }
+                    }
+                    let a = if sent.is_empty() && !errors.is_empty() {
+                        Answer::error(ErrorCode::Refused, errors.join("; "))
+                    } else {
+                        Answer::Broadcast { sent }
+                    };
+                    let _ = reply.send(Reply::Answer(a));
+                }
+                Pending::Relay { mut rx } => match rx.try_recv() {
+                    Err(oneshot::error::TryRecvError::Empty) => still.push(Pending::Relay { rx }),
+                    Ok(Err(_)) | Err(oneshot::error::TryRecvError::Closed) => {
+                        // The relayed turn did not start: do not wait for it.
+                        self.relay_prompt = None;
+                    }
+                    Ok(Ok(_)) => {}
+                },
+            }
+        }
+        self.pending = still;
+    }
+
+    fn task_accepted(&mut self, state: &mut State, worker: &str, text: &str, now: Millis) {
+        let Some(id) = state.index_named(worker).map(|i| state.agents[i].id) else { return };
+        let Some(s) = state.supervision.as_mut() else { return };
+        let task = s.relay.task_sent(worker, text, now);
+        self.unbound.entry(id).or_default().push_back((text.to_string(), task));
+        state.dirty = true;
+    }
+}
+
+fn supervisor_name(state: &State) -> Option<String> {
+    state.agents.first().filter(|a| a.supervisor).map(|a| a.name().to_string())
+}
+
+/// No turn running and nothing queued that will start by itself (after an interrupt the queue
+/// waits for the user).
+fn is_idle(a: &Agent) -> bool {
+    !a.turn.is_active() && (a.queue.is_empty() || matches!(a.turn, TurnState::Interrupted))
+}
+
+fn agent_state(t: &TurnState) -> AgentState {
+    match t {
+        TurnState::Idle => AgentState::Idle,
+        TurnState::Starting { .. } | TurnState::Running { .. } => AgentState::Working,
+        TurnState::Error { .. } | TurnState::Interrupted | TurnState::RateLimited { .. } => {
+            AgentState::Failed
+        }
+    }
+}
+
+fn turn_report(
+    agent: &str,
+    result: Option<ResultEvent>,
+    exit: &ExitInfo,
+    interrupted: bool,
+) -> TurnReport {
+    let (outcome, detail, text, cost) = match result {
+        Some(r) => {
+            let ok = !r.is_error && r.subtype == "success";
+            let outcome = match (ok, interrupted) {
+                (_, true) => TurnOutcome::Interrupted,
+                (true, false) => TurnOutcome::Success,
+                (false, false) => TurnOutcome::Error,
+            };
+            let text = r
+                .result
+                .clone()
+                .filter(|t| !t.is_empty())
+                .or_else(|| (!r.errors.is_empty()).then(|| r.errors.join("\n")));
+            let detail = (r.subtype != "success").then(|| r.subtype.clone());
+            (outcome, detail, text, r.total_cost_usd)
+        }
+        None => {
+            let outcome = if interrupted || exit.signal.is_some() {
+                TurnOutcome::Interrupted
+            } else if exit.success() {
+                TurnOutcome::Success
+            } else {
+                TurnOutcome::Error
+            };
+            let why = exit.tail.iter().rev().find(|l| !l.trim().is_empty()).cloned();
+            let detail = match (exit.code, &exit.signal) {
+                (_, Some(s)) => Some(format!("killed by {s}")),
+                (Some(c), None) if c != 0 => Some(format!("exit code {c}")),
+                _ => None,
+            };
+            (outcome, detail, why, None)
+        }
+    };
+    TurnReport { agent: agent.to_string(), outcome, detail, result: text, cost_usd: cost }
+}
+
+fn closed_report() -> TurnReport {
+    TurnReport {
+        agent: String::new(),
+        outcome: TurnOutcome::Error,
+        detail: Some("worker closed".into()),
+        result: Some("The worker was closed before it ran this task.".into()),
+        cost_usd: None,
+    }
+}
+
+fn dropped() -> Answer {
+    Answer::error(ErrorCode::Internal, "the request was dropped unanswered")
+}
+
+fn answer_for(kind: Kind, reply: ControlReply) -> Answer {
+    match (kind, reply) {
+        (Kind::Send { agent }, Ok(ControlOk::Queued { .. })) => {
+            Answer::Sent { agent, queued: true }
+        }
+        (Kind::Send { agent }, Ok(_)) => Answer::Sent { agent, queued: false },
+        (Kind::New, Ok(ControlOk::Created { name })) => Answer::Created { agent: name },
+        (Kind::Kill { agent }, Ok(_)) => Answer::Killed { agent, was_running: true },
+        (Kind::Kill { agent }, Err(ControlError::NotRunning(_))) => {
+            Answer::Killed { agent, was_running: false }
+        }
+        (_, Ok(other)) => Answer::error(ErrorCode::Internal, format!("unexpected reply {other:?}")),
+        (_, Err(e)) => {
+            let code = match &e {
+                ControlError::NoSuchAgent(_) => ErrorCode::NoSuchAgent,
+                ControlError::NameTaken(_) => ErrorCode::NameTaken,
+                ControlError::BadName(_) | ControlError::EmptyPrompt => ErrorCode::BadRequest,
+                ControlError::NotRunning(_) | ControlError::Supervisor => ErrorCode::Refused,
+            };
+            Answer::error(code, e.to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::event::ResultEvent;
+    use crate::app::fixtures::{self, state};
+    use crate::app::update;
+
+    /// The loop, as far as the bridge is concerned, with the engine played by hand.
+    struct Sim {
+        state: State,
+        bridge: ControlBridge,
+        now: Millis,
+        spawned: Vec<TurnRequest>,
+    }
+
+    impl Sim {
+        fn new() -> Sim {
+            Sim {
+                state: state(true, &[("api", "API"), ("web", "UI")], (120, 40)),
+                bridge: ControlBridge::new(
+                    Some(PathBuf::from("/run/agentmux/ws.sock")),
+                    Some(PathBuf::from("/opt/agentmux/bin")),
+                ),
+                now: 1_000,
+                spawned: Vec::new(),
+            }
+        }
+
+        fn apply(&mut self, msgs: Vec<Msg>) {
+            let mut queue = msgs;
+            loop {
+                for m in queue.drain(..) {
+                    self.bridge.observe(&m, &self.state, self.now);
+                    for mut fx in update(&mut self.state, m) {
+                        self.bridge.effect(&mut fx, &mut self.state, self.now);
+                        if let Effect::SpawnTurn(r) = fx {
+                            self.spawned.push(*r);
+                        }
+                    }
+                }
+                queue = self.bridge.settle(&mut self.state, self.now);
+                if queue.is_empty() {
+                    break;
+                }
+            }
+        }
+
+        fn call(&mut self, from: Option<&str>, request: Request) -> oneshot::Receiver<Reply> {
+            let (reply, rx) = oneshot::channel();
+            let call = ControlCall { from: from.map(String::from), request, reply };
+            let msgs = self.bridge.call(call, &self.state, self.now);
+            self.apply(msgs);
+            rx
+        }
+
+        fn answer(&mut self, from: Option<&str>, request: Request) -> Answer {
+            answer_now(self.call(from, request))
+        }
+
+        fn id(&self, name: &str) -> AgentId {
+            self.state.agents[self.state.index_named(name).unwrap()].id
+        }
+
+        fn turn_of(&self, name: &str) -> u64 {
+            self.state.agents[self.state.index_named(name).unwrap()].turn_seq
+        }
+
+        /// The agent's running turn ends with `text` as its result.
+        fn finish(&mut self, name: &str, subtype: &str, text: &str, cost: f64) {
+            let (id, turn) = (self.id(name), self.turn_of(name));
+            let r = ResultEvent {
+                subtype: subtype.into(),
+                is_error: subtype != "success",
+                result: Some(text.into()),
+                total_cost_usd: Some(cost),
+                ..Default::default()
+            };
+            let raw = format!("{{\"type\":\"result\",\"result\":{text:?}}}");
+            self.apply(vec![
+                fixtures::started(id, turn),
+                Msg::Engine(EngineMsg::Lines {
+                    agent: id,
+                    turn,
+                    lines: vec![(raw, Line::Event(Event::Result(r)))],
+                }),
+                fixtures::exited(id, turn, i32::from(subtype != "success")),
+            ]);
+        }
+
+        fn relay(&self) -> &crate::supervisor::Relay {
+            &self.state.supervision.as_ref().unwrap().relay
+        }
+    }
+
+    fn answer_now(mut rx: oneshot::Receiver<Reply>) -> Answer {
+        match rx.try_recv() {
+            Ok(Reply::Answer(a)) => a,
+            Ok(Reply::Tail { .. }) => panic!("a tail, not an answer"),
+            Err(e) => panic!("no answer yet: {e:?}"),
+        }
+    }
+
+    fn send(agent: &str, text: &str) -> Request {
+        Request::Send { agent: agent.into(), text: text.into() }
+    }
+
+    #[test]
+    fn the_supervisors_tasks_come_back_batched_as_its_next_turn() {
+        let mut s = Sim::new();
+        let a = s.answer(Some("lead"), send("api", "write the API"));
+        assert_eq!(a, Answer::Sent { agent: "api".into(), queued: false });
+        s.answer(Some("lead"), send("web", "write the UI"));
+        assert_eq!(s.relay().outstanding(), 2);
+
+        s.finish("api", "success", "API done", 0.01);
+        assert_eq!(s.relay().pending().len(), 1, "waits for its sibling");
+        assert!(!s.state.agents[0].turn.is_active());
+        s.finish("web", "error_max_turns", "ran out of turns", 0.02);
+
+        let lead = s.spawned.last().unwrap();
+        assert_eq!(lead.spec.name, "lead");
+        assert_eq!(
+            lead.prompt,
+            "[agentmux] 2 reports from your workers:\n\n\
+             --- api: success, $0.0100 ---\nAPI done\n\n\
+             --- web: error (error_max_turns), $0.0200 ---\nran out of turns\n"
+        );
+        assert!(s.state.agents[0].turn.is_active());
+        let log: Vec<String> = s.relay().log().map(|e| e.line("lead")).collect();
+        assert_eq!(
+            log,
+            [
+                "lead -> api: write the API",
+                "lead -> web: write the UI",
+                "api -> lead: success, $0.0100",
+                "web -> lead: error, $0.0200",
+                "relayed 2 reports to lead (api, web; depth 1)",
+            ]
+        );
+    }
+
+    #[test]
+    fn sends_from_the_user_are_not_relayed_and_queued_tasks_bind_to_their_turn() {
+        let mut s = Sim::new();
+        s.answer(None, send("api", "user work"));
+        let a = s.answer(Some("lead"), send("api", "supervisor work"));
+        assert_eq!(a, Answer::Sent { agent: "api".into(), queued: true });
+        s.finish("api", "success", "user work done", 0.0);
+        assert!(s.relay().pending().is_empty(), "the user's turn is not reported");
+        assert_eq!(s.spawned.last().map(|r| r.prompt.as_str()), Some("supervisor work"));
+        s.finish("api", "success", "supervisor work done", 0.0);
+        assert!(s.spawned.last().unwrap().prompt.contains("supervisor work done"));
+    }
+
+    #[test]
+    fn every_turn_gets_the_socket_its_name_and_agentmux_on_its_path() {
+        let mut s = Sim::new();
+        s.answer(None, send("api", "x"));
+        let env = &s.spawned[0].extra_env;
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("AGENTMUX_SOCKET"), Some("/run/agentmux/ws.sock"));
+        assert_eq!(get("AGENTMUX_AGENT"), Some("api"));
+        assert!(get("PATH").is_some_and(|p| p.starts_with("/opt/agentmux/bin")), "{env:?}");
+    }
+
+    #[test]
+    fn the_supervisor_runs_with_its_generated_prompt_and_two_commands() {
+        let s = Sim::new();
+        let lead = &s.state.agents[0].spec.options;
+        assert_eq!(
+            lead.allowed_tools.as_deref(),
+            Some(&["Bash(agentmux send:*)".to_string(), "Bash(agentmux ls:*)".to_string()][..])
+        );
+        let p = lead.append_system_prompt.as_deref().unwrap_or("");
+        assert!(p.contains("- api (API), working in /work/project"), "{p}");
+    }
+
+    #[test]
+    fn ls_wait_tail_kill_and_broadcast() {
+        let mut s = Sim::new();
+        match s.answer(None, Request::Ls) {
+            Answer::Agents { agents } => {
+                let names: Vec<_> =
+                    agents.iter().map(|a| (a.name.as_str(), a.supervisor)).collect();
+                assert_eq!(names, [("lead", true), ("api", false), ("web", false)]);
+                assert_eq!(agents[1].state, AgentState::Idle);
+            }
+            other => panic!("{other:?}"),
+        }
+        // An agent that never ran answers a wait at once.
+        let a = s.answer(None, Request::Wait { agent: "api".into() });
+        assert!(matches!(a, Answer::TurnEnded(TurnReport { outcome: TurnOutcome::None, .. })));
+
+        s.answer(None, send("api", "work"));
+        let mut waiting = s.call(None, Request::Wait { agent: "api".into() });
+        assert!(waiting.try_recv().is_err(), "busy: no answer yet");
+        let tail = match s.call(None, Request::Tail { agent: "api".into() }).try_recv() {
+            Ok(Reply::Tail { lines, .. }) => lines,
+            _ => panic!("expected a tail"),
+        };
+        let mut tail = tail;
+        s.finish("api", "success", "worked", 0.5);
+        match answer_now(waiting) {
+            Answer::TurnEnded(r) => {
+                assert_eq!(r.outcome, TurnOutcome::Success);
+                assert_eq!(r.result.as_deref(), Some("worked"));
+                assert_eq!(r.cost_usd, Some(0.5));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            tail.try_recv().ok().as_deref(),
+            Some("{\"type\":\"result\",\"result\":\"worked\"}")
+        );
+
+        let a = s.answer(None, Request::Kill { agent: "api".into() });
+        assert_eq!(a, Answer::Killed { agent: "api".into(), was_running: false });
+        s.answer(None, send("web", "busy"));
+        let a = s.answer(None, Request::Kill { agent: "web".into() });
+        assert_eq!(a, Answer::Killed { agent: "web".into(), was_running: true });
+
+        s.answer(None, send("api", "busy too"));
+        let a = s.answer(None, Request::Broadcast { text: "commit".into() });
+        assert_eq!(
+            a,
+            Answer::Broadcast {
+                sent: vec![
+                    SentTo { agent: "api".into(), queued: true },
+                    SentTo { agent: "web".into(), queued: true },
+                ]
+            }
+        );
+        let a = s.answer(None, send("nobody", "x"));
+        assert!(matches!(a, Answer::Error { code: ErrorCode::NoSuchAgent, .. }));
+        let a = s.answer(None, send("api", "  "));
+        assert!(matches!(a, Answer::Error { code: ErrorCode::BadRequest, .. }));
+    }
+
+    #[test]
+    fn a_tail_ends_when_its_agent_is_closed() {
+        let mut s = Sim::new();
+        let mut tail = match s.call(None, Request::Tail { agent: "web".into() }).try_recv() {
+            Ok(Reply::Tail { lines, .. }) => lines,
+            _ => panic!("expected a tail"),
+        };
+        s.apply(vec![Msg::Control(ControlCmd::Kill { agent: "web".into() }, None)]);
+        assert_eq!(tail.try_recv(), Err(mpsc::error::TryRecvError::Disconnected));
+    }
+
+    #[test]
+    fn a_ping_pong_is_stopped_by_the_depth_limit_and_resumed_by_the_user() {
+        let mut s = Sim::new();
+        // The fixture team allows 3 relays per chain.
+        for round in 1..=4 {
+            s.answer(Some("lead"), send("api", "ping"));
+            if round > 1 {
+                s.finish("lead", "success", "sent another ping", 0.0);
+            }
+            s.finish("api", "success", "pong", 0.0);
+        }
+        let stop = s.relay().stopped().cloned().expect("stopped");
+        assert_eq!(stop.limit, crate::supervisor::Limit::Depth);
+        assert_eq!(s.state.flash.as_deref(), Some(stop.note().as_str()));
+        let relayed = s.spawned.iter().filter(|r| r.spec.name == "lead").count();
+        assert_eq!(relayed, 3);
+        s.finish("lead", "success", "ok", 0.0);
+
+        // The user writes to the supervisor: after that turn the held report follows.
+        let fx = fixtures::send(&mut s.state, 0, "carry on");
+        for mut e in fx {
+            s.bridge.effect(&mut e, &mut s.state, s.now);
+            if let Effect::SpawnTurn(r) = e {
+                s.spawned.push(*r);
+            }
+        }
+        assert!(s.relay().stopped().is_none());
+        s.finish("lead", "success", "ok", 0.0);
+        let last = s.spawned.last().unwrap();
+        assert_eq!(last.spec.name, "lead");
+        assert!(
+            last.prompt.starts_with("[agentmux] A report from your worker:"),
+            "{}",
+            last.prompt
+        );
+    }
+}
