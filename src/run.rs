@@ -34,6 +34,7 @@ use tokio::sync::mpsc;
 use crate::agent::{AgentId, ClaudeCmd, EngineMsg, TurnHandle, TurnRequest};
 use crate::app::{start_first_prompts, update, Effect, Msg, State};
 use crate::config::Team;
+use crate::control::{ControlCall, ControlError, ControlServer};
 
 pub struct RunOptions {
     pub team: Team,
@@ -55,6 +56,8 @@ pub enum RunError {
         #[source]
         source: crate::worktree::WorktreeError,
     },
+    #[error(transparent)]
+    Control(#[from] ControlError),
 }
 
 /// At most one draw per frame (about 60 a second).
@@ -71,8 +74,8 @@ pub struct Inbox {
     pub terminal: mpsc::Receiver<io::Result<TermEvent>>,
     /// Every turn's output (the receiving end of the channel `spawn_turn` writes to).
     pub engine: mpsc::Receiver<EngineMsg>,
-    /// Requests from the control socket, already turned into messages.
-    pub control: mpsc::Receiver<Msg>,
+    /// Requests from the control socket (see [`bridge`]).
+    pub control: mpsc::Receiver<ControlCall>,
     /// Signals and the loop's own notes.
     pub local: mpsc::UnboundedReceiver<Msg>,
 }
@@ -91,6 +94,8 @@ pub struct Executor {
     /// Where git jobs answer from their blocking task; without it they run in place (tests).
     worktree_tx: Option<mpsc::UnboundedSender<Msg>>,
     git: crate::worktree::Git,
+    /// The control socket's side: answers requests, adds every turn's environment, relays.
+    pub control: bridge::ControlBridge,
 }
 
 impl Executor {
@@ -101,6 +106,7 @@ impl Executor {
             running: HashMap::new(),
             worktree_tx: None,
             git: crate::worktree::Git::default(),
+            control: bridge::ControlBridge::new(None, bridge::ControlBridge::current_exe_dir()),
         }
     }
 
@@ -274,7 +280,9 @@ where
     B: Backend,
 {
     let mut pending: VecDeque<Msg> = VecDeque::new();
-    for e in first {
+    let mut calls: Vec<ControlCall> = Vec::new();
+    for mut e in first {
+        exec.control.effect(&mut e, state, bridge::now_ms());
         match exec.apply(e, &mut pending) {
             Outcome::Quit => return Ok(()),
             Outcome::Notify(bytes) => host.notify(&bytes),
@@ -287,8 +295,15 @@ where
     let mut stdin_open = true;
 
     loop {
-        if pending.is_empty() {
-            let wake = state.next_wake();
+        if pending.is_empty() && calls.is_empty() {
+            // The end of a relay batching window counts as a wake-up too.
+            let relay_due = exec.control.next_deadline(state).map(|at| {
+                Instant::now() + Duration::from_millis(at.saturating_sub(bridge::now_ms()))
+            });
+            let wake = match (state.next_wake(), relay_due) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             // A change waiting for the frame cap gets its own deadline.
             let frame_due = state.dirty.then_some(last_draw + FRAME);
             let deadline = match (wake, frame_due) {
@@ -312,7 +327,7 @@ where
                     }
                 },
                 Some(m) = inbox.engine.recv() => pending.push_back(Msg::Engine(m)),
-                Some(m) = inbox.control.recv() => pending.push_back(m),
+                Some(c) = inbox.control.recv() => calls.push(c),
                 Some(m) = inbox.local.recv() => pending.push_back(m),
                 () = sleep => pending.push_back(Msg::Wake),
             }
@@ -333,25 +348,33 @@ where
                     Err(_) => break,
                 }
             }
-            if let Ok(m) = inbox.control.try_recv() {
-                pending.push_back(m);
+            let calls_before = calls.len();
+            if let Ok(c) = inbox.control.try_recv() {
+                calls.push(c);
             }
             if let Ok(m) = inbox.local.try_recv() {
                 pending.push_back(m);
             }
-            if pending.len() == before {
+            if pending.len() == before && calls.len() == calls_before {
                 break;
             }
         }
 
         state.now = Instant::now();
+        let now_ms = bridge::now_ms();
+        // Control requests: read-only ones are answered now, the others become messages.
+        for call in calls.drain(..) {
+            pending.extend(exec.control.call(call, state, now_ms));
+        }
         let mut replies = VecDeque::new();
         let mut suspend = false;
         let mut quit = false;
         let mut shell = None;
         for msg in pending.drain(..) {
             exec.ended(&msg);
-            for effect in update(state, msg) {
+            exec.control.observe(&msg, state, now_ms);
+            for mut effect in update(state, msg) {
+                exec.control.effect(&mut effect, state, now_ms);
                 match exec.apply(effect, &mut replies) {
                     Outcome::Continue => {}
                     Outcome::Notify(bytes) => host.notify(&bytes),
@@ -362,6 +385,8 @@ where
             }
         }
         pending = replies;
+        // Answers, waits, and the supervisor's relay (whose turns are applied next).
+        pending.extend(exec.control.settle(state, now_ms));
         if quit {
             exec.interrupt_all();
             return Ok(());
@@ -543,6 +568,18 @@ async fn run_terminal(
     opts: RunOptions,
     worktrees: Vec<(String, crate::worktree::AgentWorktree)>,
 ) -> Result<(), RunError> {
+    // The control socket first: a second agentmux on this workspace stops here, before the
+    // terminal is taken. A read-only look at a workspace leaves the socket to its owner.
+    let (control_tx, control_rx) = mpsc::channel(64);
+    let workspace_name = match &opts.workspace {
+        Some(w) if w.is_read_only() => None,
+        Some(w) => Some(w.name().to_string()),
+        None => Some(format!("{}-{}", if opts.demo { "demo" } else { "run" }, std::process::id())),
+    };
+    let server = match workspace_name {
+        Some(name) => Some(ControlServer::bind_workspace(&name)?.serve(control_tx)?),
+        None => None,
+    };
     let (local_tx, local_rx) = mpsc::unbounded_channel();
     forward_signals(local_tx.clone())?;
     install_panic_hook();
@@ -565,7 +602,6 @@ async fn run_terminal(
     let first = start_first_prompts(&mut state, State::first_prompts(&opts.team));
 
     let (engine_tx, engine_rx) = mpsc::channel(ENGINE_CHANNEL);
-    let (_control_tx, control_rx) = mpsc::channel(64);
     let inbox = Inbox {
         terminal: forward_terminal(EventStream::new()),
         engine: engine_rx,
@@ -573,6 +609,10 @@ async fn run_terminal(
         local: local_rx,
     };
     let mut exec = Executor::engine(engine_tx).with_worktree_replies(local_tx.clone());
+    exec.control = bridge::ControlBridge::new(
+        server.as_ref().map(|s| s.path().to_path_buf()),
+        bridge::ControlBridge::current_exe_dir(),
+    );
     let result =
         event_loop(&mut terminal, &mut state, inbox, &mut exec, &mut RealTerminal, first).await;
     exec.interrupt_all();

@@ -100,6 +100,13 @@ pub struct ControlBridge {
     relay_prompt: Option<String>,
 }
 
+/// The wall clock in Unix milliseconds (the relay's and `ls`'s time).
+pub fn now_ms() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as Millis)
+}
+
 impl ControlBridge {
     /// `socket`: the control socket's path (given to every agent); `exe_dir`: the directory of
     /// the running agentmux (put first on every agent's PATH).
