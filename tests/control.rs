@@ -701,3 +701,160 @@ async fn the_executable_uses_the_agents_environment() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("agentmux is not running"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// The whole loop with the simulated claude: the supervisor persona runs `agentmux send` for real.
+
+mod team_runs {
+    use super::*;
+    use agentmux::agent::ClaudeCmd;
+    use agentmux::app::{start_first_prompts, Msg, State};
+    use agentmux::config::Team;
+    use agentmux::run::bridge::ControlBridge;
+    use agentmux::run::{event_loop, Executor, Headless, Inbox, ENGINE_CHANNEL};
+    use agentmux::supervisor::{Limit, LogKind};
+    use agentmux::transcript::cell::CellKind;
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+    use std::time::Instant;
+
+    fn exe() -> PathBuf {
+        PathBuf::from(env!("CARGO_BIN_EXE_agentmux"))
+    }
+
+    /// The demo team, fast, with no first prompts for the workers (the supervisor hands out all
+    /// the work) and without the sim's own pointer to agentmux: the agents find it on their PATH.
+    fn team(workdir: &Path, worker_env: &[(&str, &str)], max_relay_depth: u32) -> Team {
+        let mut team = agentmux::sim::demo_team(&exe(), workdir);
+        let fix = |env: &mut Option<BTreeMap<String, String>>, extra: &[(&str, &str)]| {
+            let env = env.get_or_insert_with(BTreeMap::new);
+            env.remove("AGENTMUX_SIM_AGENTMUX");
+            env.insert("AGENTMUX_SIM_SPEED".into(), "0".into());
+            for (k, v) in extra {
+                env.insert(k.to_string(), v.to_string());
+            }
+        };
+        for a in &mut team.agents {
+            a.prompt = None;
+            fix(&mut a.spec.options.env, worker_env);
+        }
+        if let Some(s) = team.supervisor.as_mut() {
+            fix(&mut s.spec.options.env, &[]);
+            s.max_relay_depth = max_relay_depth;
+        }
+        team
+    }
+
+    /// Run the team until `done` holds for `ls`, then quit; returns the final state.
+    async fn run_until(team: Team, dir: &Path, done: fn(&[AgentInfo]) -> bool) -> State {
+        let sock = dir.join("ws.sock");
+        let (control_tx, control_rx) = mpsc::channel(64);
+        let _server = ControlServer::bind(&sock).unwrap().serve(control_tx).unwrap();
+        let mut state = State::new(&team, ClaudeCmd::simulated(exe()), (160, 48), Instant::now());
+        let first = start_first_prompts(&mut state, State::first_prompts(&team));
+        let (engine_tx, engine_rx) = mpsc::channel(ENGINE_CHANNEL);
+        let (local_tx, local_rx) = mpsc::unbounded_channel();
+        let inbox = Inbox { engine: engine_rx, control: control_rx, local: local_rx };
+        let mut exec = Executor::engine(engine_tx);
+        exec.control =
+            ControlBridge::new(Some(sock.clone()), exe().parent().map(Path::to_path_buf));
+        let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
+        let events = futures_util::stream::pending::<std::io::Result<crossterm::event::Event>>();
+
+        let driver = async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            loop {
+                let sock = sock.clone();
+                let ls = tokio::task::spawn_blocking(move || {
+                    client::Client::connect(&sock, None).and_then(|mut c| c.request(Request::Ls))
+                })
+                .await
+                .unwrap();
+                if let Ok(Answer::Agents { agents }) = &ls {
+                    if done(agents) {
+                        break;
+                    }
+                }
+                assert!(tokio::time::Instant::now() < deadline, "the team never settled: {ls:?}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let _ = local_tx.send(Msg::Terminate);
+        };
+        let mut host = Headless;
+        let looped =
+            event_loop(&mut terminal, &mut state, events, inbox, &mut exec, &mut host, first);
+        let (result, ()) = tokio::join!(looped, driver);
+        assert!(result.is_ok(), "{result:?}");
+        state
+    }
+
+    fn quiet(agents: &[AgentInfo]) -> bool {
+        agents.iter().all(|a| a.state != AgentState::Working && a.queued == 0)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_supervisor_hands_out_work_gets_the_reports_batched_and_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let workdir = dir.path().join("work");
+        std::fs::create_dir_all(&workdir).unwrap();
+        let team = team(&workdir, &[], 3);
+        let state = run_until(team, dir.path(), |agents| {
+            quiet(agents) && agents.iter().any(|a| a.supervisor && a.turns >= 2)
+        })
+        .await;
+
+        let relay = &state.supervision.as_ref().unwrap().relay;
+        let tasks: Vec<&str> = relay
+            .log()
+            .filter_map(|e| match &e.kind {
+                LogKind::Task { to, .. } => Some(to.as_str()),
+                _ => None,
+            })
+            .take(3)
+            .collect();
+        assert_eq!(tasks, ["backend", "frontend", "tests"], "sent for real through the socket");
+        let first_relay = relay.log().find_map(|e| match &e.kind {
+            LogKind::Relayed { workers, depth } => Some((workers.clone(), *depth)),
+            _ => None,
+        });
+        let (mut workers, depth) = first_relay.expect("a relay");
+        workers.sort();
+        assert_eq!(
+            (workers, depth),
+            (vec!["backend".into(), "frontend".into(), "tests".into()], 1)
+        );
+
+        // The supervisor got all three reports in one prompt and answered it.
+        let sup = &state.agents[0];
+        let cells = sup.transcript.cells();
+        let relayed = cells.iter().position(|c| {
+            matches!(&c.kind, CellKind::Prompt(p) if p.starts_with("[agentmux] 3 reports from your workers:"))
+        });
+        let relayed = relayed.expect("the batched reports in the supervisor's transcript");
+        assert!(
+            cells[relayed..]
+                .iter()
+                .any(|c| matches!(&c.kind, CellKind::Assistant(t) if t.text.contains("Synthesis"))),
+            "the supervisor answered the reports"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_ping_pong_is_stopped_by_the_guard_rails() {
+        let dir = tempfile::tempdir().unwrap();
+        let workdir = dir.path().join("work");
+        std::fs::create_dir_all(&workdir).unwrap();
+        // Every worker turn fails, and the supervisor hands failures back: a loop, but for
+        // the depth limit.
+        let team = team(&workdir, &[("AGENTMUX_SIM_FAIL", "max_turns")], 2);
+        let state = run_until(team, dir.path(), |agents| {
+            quiet(agents) && agents.iter().any(|a| a.supervisor && a.turns >= 3)
+        })
+        .await;
+        let relay = &state.supervision.as_ref().unwrap().relay;
+        let stop = relay.stopped().expect("the relay stopped");
+        assert_eq!(stop.limit, Limit::Depth, "{}", stop.why);
+        assert_eq!(state.agents[0].turns, 3, "the first turn and two relays, no more");
+        assert!(!relay.pending().is_empty(), "the last reports are held for the user");
+    }
+}
