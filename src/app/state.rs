@@ -359,7 +359,15 @@ impl State {
             return layout::pane_parts(placed.rect, placed.collapsed, 0, 0);
         };
         let input_lines = if placed.pane == self.focus { agent.input.lines().len() } else { 0 };
-        layout::pane_parts(placed.rect, placed.collapsed, agent.queue.len(), input_lines)
+        let mut parts =
+            layout::pane_parts(placed.rect, placed.collapsed, agent.queue.len(), input_lines);
+        // The supervisor's team board takes the top of its body (see `ui::supervisor`).
+        if let (true, Some(s)) = (agent.supervisor, &self.supervision) {
+            let rows = s.board_rows(self.agents.len(), parts.body.width, parts.body.height);
+            parts.body.y += rows;
+            parts.body.height -= rows;
+        }
+        parts
     }
 
     /// Where a pane's transcript is drawn, when the pane is on screen.

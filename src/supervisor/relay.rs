@@ -117,8 +117,8 @@ impl Stop {
     /// The note the supervisor pane shows.
     pub fn note(&self) -> String {
         format!(
-            "Relay stopped by the {} limit: {}. Worker reports are held; write to the \
-             supervisor to continue (they follow your message).",
+            "Relay stopped ({} limit): {}. Write to the supervisor to continue; the held \
+             reports follow.",
             self.limit.as_str(),
             self.why
         )
@@ -411,8 +411,9 @@ impl Relay {
             Some((
                 Limit::Rate,
                 format!(
-                    "{} relayed turns in the last minute; max_relays_per_minute is {}",
+                    "{} relayed turn{} in the last minute; max_relays_per_minute is {}",
                     self.relays.len(),
+                    if self.relays.len() == 1 { "" } else { "s" },
                     l.max_per_minute
                 ),
             ))
@@ -581,7 +582,7 @@ mod tests {
         let s = stopped(r.poll(now + 2, true, 0.0));
         assert_eq!(s.limit, Limit::Depth);
         assert_eq!(s.why, "this task chain would reach 4 relays; max_relay_depth is 3");
-        assert!(s.note().contains("write to the supervisor to continue"), "{}", s.note());
+        assert!(s.note().contains("Write to the supervisor to continue"), "{}", s.note());
         assert_eq!(r.poll(now + 3, true, 0.0), None, "stopped stays stopped, said once");
         assert_eq!(r.next_deadline(), None);
         // The user continues by hand: the chain starts over, the held report follows.

@@ -1,11 +1,260 @@
 //! The supervisor's pane: an agent pane marked as the team's lead (◆, magenta), placed in a
-//! column of its own by the layout.
+//! column of its own by the layout, with the team board at the top of its body: a table of the
+//! agents (state, turns, cost, last activity), the last lines of the relay log (who sent what to
+//! whom, when) and, when a guard rail stopped the relay, which one and why.
 
 use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
 
+use super::header::truncate;
+use crate::app::query::state_name;
+use crate::app::state::{Agent, TurnState};
 use crate::app::State;
 use crate::layout::Placed;
+use crate::render::wrap::{wrap_text, WrapMode};
+use crate::supervisor::{Supervision, BOARD_LOG_LINES};
 
 pub fn render(state: &State, placed: &Placed, buf: &mut Buffer) {
     super::pane::render(state, placed, buf);
+    let (Some(agent), Some(sup)) = (state.agents.get(placed.pane), &state.supervision) else {
+        return;
+    };
+    if placed.collapsed || !agent.supervisor {
+        return;
+    }
+    // `State::pane_parts` moved the body down by the board's rows: draw in the gap.
+    let body = state.pane_parts(placed).body;
+    let full = layout_body(state, placed);
+    let rows = body.y.saturating_sub(full.y);
+    if rows == 0 {
+        return;
+    }
+    let area = Rect { y: full.y, height: rows, ..full };
+    draw_board(state, sup, area, buf);
+}
+
+/// The body as the pane's own layout has it, before the board took its top.
+fn layout_body(state: &State, placed: &Placed) -> Rect {
+    let agent = state.agents.get(placed.pane);
+    let queued = agent.map_or(0, |a| a.queue.len());
+    let input = match agent {
+        Some(a) if placed.pane == state.focus => a.input.lines().len(),
+        _ => 0,
+    };
+    crate::layout::pane_parts(placed.rect, placed.collapsed, queued, input).body
+}
+
+fn state_style(t: &TurnState) -> Style {
+    match t {
+        TurnState::Starting { .. } | TurnState::Running { .. } => Style::default().fg(Color::Cyan),
+        TurnState::Error { .. } | TurnState::RateLimited { .. } => Style::default().fg(Color::Red),
+        TurnState::Interrupted => Style::default().fg(Color::Yellow),
+        TurnState::Idle => Style::default().fg(Color::Gray),
+    }
+}
+
+fn row(agent: &Agent, sup: &Supervision, widths: &[usize; 4]) -> Line<'static> {
+    let last = sup.activity.get(agent.name()).map_or_else(|| "-".to_string(), |t| sup.clock(*t));
+    let pad = |s: &str, w: usize| format!("{s:<w$} ");
+    let name = if agent.supervisor { format!("◆ {}", agent.name()) } else { agent.name().into() };
+    Line::from(vec![
+        Span::styled(pad(&name, widths[0]), Style::default().add_modifier(Modifier::BOLD)),
+        Span::styled(pad(state_name(&agent.turn), widths[1]), state_style(&agent.turn)),
+        Span::raw(format!("{:>w$} ", agent.turns, w = widths[2])),
+        Span::raw(format!("{:>w$} ", format!("${:.4}", agent.cost_usd), w = widths[3])),
+        Span::styled(last, Style::default().fg(Color::DarkGray)),
+    ])
+}
+
+fn draw_board(state: &State, sup: &Supervision, area: Rect, buf: &mut Buffer) {
+    let dim = Style::default().fg(Color::DarkGray);
+    let width = usize::from(area.width);
+    // Columns as wide as their widest cell: the supervisor's column is narrow.
+    let widest = |title: &str, cells: &mut dyn Iterator<Item = usize>| {
+        cells.chain([title.chars().count()]).max().unwrap_or(0)
+    };
+    let agents = &state.agents;
+    let widths = [
+        widest(
+            "AGENT",
+            &mut agents.iter().map(|a| a.name().chars().count() + if a.supervisor { 2 } else { 0 }),
+        ),
+        widest("STATE", &mut agents.iter().map(|a| state_name(&a.turn).len())),
+        widest("TURNS", &mut agents.iter().map(|a| a.turns.to_string().len())),
+        widest("COST", &mut agents.iter().map(|a| format!("${:.4}", a.cost_usd).len())),
+    ];
+    let header = format!(
+        "{:<w0$} {:<w1$} {:>w2$} {:>w3$} LAST",
+        "AGENT",
+        "STATE",
+        "TURNS",
+        "COST",
+        w0 = widths[0],
+        w1 = widths[1],
+        w2 = widths[2],
+        w3 = widths[3]
+    );
+    let mut table: Vec<Line<'static>> = vec![Line::styled(header, dim)];
+    table.extend(state.agents.iter().map(|a| row(a, sup, &widths)));
+
+    let supervisor = sup.relay.supervisor();
+    let log: Vec<Line<'static>> = {
+        let n = sup.relay.log().len();
+        sup.relay
+            .log()
+            .skip(n.saturating_sub(BOARD_LOG_LINES))
+            .map(|e| {
+                Line::from(vec![
+                    Span::styled(format!("{} ", sup.clock(e.at)), dim),
+                    Span::raw(e.line(supervisor)),
+                ])
+            })
+            .collect()
+    };
+    let mut stop: Vec<Line<'static>> = Vec::new();
+    if let Some(s) = sup.relay.stopped() {
+        let style = Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD);
+        let first = [Span::styled("⚠ ", style)];
+        let rest = [Span::raw("  ")];
+        wrap_text(&s.note(), style, area.width, &first, &rest, WrapMode::Word, &mut stop);
+        let keep = sup.stop_rows(area.width);
+        if stop.len() > keep {
+            stop.truncate(keep);
+            if let Some(last) = stop.last_mut() {
+                last.spans.push(Span::styled("…", style));
+            }
+        }
+    }
+
+    // The last row is the rule; when rows are short, the stop note stays, then the table, then
+    // the newest log lines.
+    let room = usize::from(area.height.saturating_sub(1));
+    let stop_rows = stop.len().min(room);
+    // A header without a single agent row says nothing.
+    let table_rows = match table.len().min(room - stop_rows) {
+        n if n < 2 => 0,
+        n => n,
+    };
+    let log_rows = log.len().min(room - stop_rows - table_rows);
+    let lines = table
+        .into_iter()
+        .take(table_rows)
+        .chain(log.into_iter().rev().take(log_rows).rev())
+        .chain(stop.into_iter().take(stop_rows));
+    for (i, line) in lines.enumerate() {
+        let y = area.y + i as u16;
+        let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+        if unicode_width::UnicodeWidthStr::width(text.as_str()) > width {
+            // One style for a cut line: simpler than cutting span by span.
+            let style = line.spans.last().map(|s| s.style).unwrap_or_default();
+            buf.set_string(area.x, y, truncate(&text, width), line.style.patch(style));
+        } else {
+            buf.set_line(area.x, y, &line, area.width);
+        }
+    }
+    let rule_y = area.y + area.height - 1;
+    buf.set_string(area.x, rule_y, "─".repeat(width), dim);
+    buf.set_string(
+        area.x + 1.min(area.width),
+        rule_y,
+        truncate(" conversation ", width.saturating_sub(1)),
+        dim,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::fixtures;
+    use crate::control::proto::{TurnOutcome, TurnReport};
+    use crate::supervisor::{RelayAction, RelayLimits};
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    fn screen(state: &mut State, w: u16, h: u16) -> String {
+        state.size = (w, h);
+        let mut t = match Terminal::new(TestBackend::new(w, h)) {
+            Ok(t) => t,
+            Err(e) => panic!("{e}"),
+        };
+        if let Err(e) = t.draw(|f| crate::ui::view(&*state, f)) {
+            panic!("{e}");
+        }
+        let buf = t.backend().buffer().clone();
+        let mut out = String::new();
+        for y in 0..h {
+            let line: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+
+    fn report(agent: &str, outcome: TurnOutcome, cost: f64) -> TurnReport {
+        TurnReport {
+            agent: agent.into(),
+            outcome,
+            detail: None,
+            result: Some("done".into()),
+            cost_usd: Some(cost),
+        }
+    }
+
+    /// A lead and two workers after one relay round and a stopped second one.
+    fn supervised() -> State {
+        let mut s = fixtures::state(true, &[("api", "backend"), ("web", "frontend")], (120, 40));
+        s.agents[1].turns = 2;
+        s.agents[1].cost_usd = 0.0412;
+        s.agents[2].turn = TurnState::Error { message: "max turns".into() };
+        s.agents[2].turns = 1;
+        let Some(sup) = s.supervision.as_mut() else { panic!("a supervisor") };
+        // 10:41:00 UTC
+        let t0 = 38_460_000;
+        sup.activity.insert("api".into(), t0 + 65_000);
+        sup.activity.insert("web".into(), t0 + 70_000);
+        // One relayed turn a minute: the second round is stopped.
+        let limits = RelayLimits { max_per_minute: 1, ..sup.relay.limits().clone() };
+        sup.relay = crate::supervisor::Relay::new("lead", limits);
+        let r = &mut sup.relay;
+        let a = r.task_sent("api", "Add a total count to the response", t0);
+        let b = r.task_sent("web", "Add Prev/Next buttons", t0 + 1_000);
+        r.turn_ended(a, &report("api", TurnOutcome::Success, 0.0123), t0 + 65_000);
+        r.turn_ended(b, &report("web", TurnOutcome::Error, 0.02), t0 + 70_000);
+        assert!(matches!(r.poll(t0 + 70_000, true, 0.0), Some(RelayAction::Turn(_))));
+        let c = r.task_sent("web", "Try again", t0 + 80_000);
+        r.turn_ended(c, &report("web", TurnOutcome::Error, 0.01), t0 + 90_000);
+        assert!(matches!(r.poll(t0 + 90_000, true, 0.0), Some(RelayAction::Stopped(_))));
+        s
+    }
+
+    #[test]
+    fn the_supervisor_pane_shows_the_team_the_relay_log_and_why_it_stopped() {
+        let mut state = supervised();
+        let text = screen(&mut state, 120, 40);
+        insta::assert_snapshot!("supervisor_board_120x40", text);
+        assert!(text.contains("AGENT"), "{text}");
+        assert!(text.contains("max_relays_per_minute is 1"), "{text}");
+    }
+
+    #[test]
+    fn a_short_pane_keeps_the_stop_note_and_the_conversation() {
+        let mut state = supervised();
+        let text = screen(&mut state, 80, 16);
+        insta::assert_snapshot!("supervisor_board_80x16", text);
+        assert!(text.contains("⚠ Relay stopped"), "{text}");
+    }
+
+    #[test]
+    fn the_board_takes_the_top_of_the_body_and_the_conversation_keeps_the_rest() {
+        let state = supervised();
+        let placed = state.tiling().placed.into_iter().find(|p| p.pane == 0);
+        let Some(placed) = placed else { panic!("the supervisor is on screen") };
+        let body = state.pane_parts(&placed).body;
+        let full = layout_body(&state, &placed);
+        assert!(body.y > full.y && body.bottom() == full.bottom(), "{full:?} {body:?}");
+        // 1 header + 3 agents + 4 log lines + 5 rows of stop note + the rule.
+        assert_eq!(body.y - full.y, 14);
+    }
 }
