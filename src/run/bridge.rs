@@ -26,7 +26,7 @@ use crate::app::state::{Agent, TurnState};
 use crate::app::{ControlCmd, ControlError, ControlOk, ControlReply, Effect, Msg, State};
 use crate::control::client::ENV_SOCKET;
 use crate::control::proto::{
-    AgentInfo, AgentState, Answer, ErrorCode, Request, SentTo, TurnOutcome, TurnReport,
+    AgentInfo, AgentState, Answer, Behavior, ErrorCode, Request, SentTo, TurnOutcome, TurnReport,
 };
 use crate::control::server::{ControlCall, Reply, TAIL_BUFFER};
 use crate::supervisor::relay::Millis;
@@ -191,6 +191,19 @@ impl ControlBridge {
                     task: None,
                 });
                 vec![Msg::Control(ControlCmd::Interrupt { agent }, Some(tx))]
+            }
+            Request::Approve { .. } => {
+                // Permission prompts have no place in the app yet: refuse rather than hang the
+                // agent's tool call.
+                answer(
+                    reply,
+                    Answer::Decision {
+                        behavior: Behavior::Deny,
+                        updated_input: None,
+                        message: Some("agentmux cannot ask the user for approval yet".into()),
+                    },
+                );
+                Vec::new()
             }
             Request::Broadcast { text } => {
                 if text.trim().is_empty() {
