@@ -754,12 +754,14 @@ mod team_runs {
         let first = start_first_prompts(&mut state, State::first_prompts(&team));
         let (engine_tx, engine_rx) = mpsc::channel(ENGINE_CHANNEL);
         let (local_tx, local_rx) = mpsc::unbounded_channel();
-        let inbox = Inbox { engine: engine_rx, control: control_rx, local: local_rx };
+        // The terminal stays open (its sender lives) and quiet.
+        let (_term_tx, term_rx) = mpsc::channel(1);
+        let inbox =
+            Inbox { terminal: term_rx, engine: engine_rx, control: control_rx, local: local_rx };
         let mut exec = Executor::engine(engine_tx);
         exec.control =
             ControlBridge::new(Some(sock.clone()), exe().parent().map(Path::to_path_buf));
         let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
-        let events = futures_util::stream::pending::<std::io::Result<crossterm::event::Event>>();
 
         let driver = async move {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -781,8 +783,7 @@ mod team_runs {
             let _ = local_tx.send(Msg::Terminate);
         };
         let mut host = Headless;
-        let looped =
-            event_loop(&mut terminal, &mut state, events, inbox, &mut exec, &mut host, first);
+        let looped = event_loop(&mut terminal, &mut state, inbox, &mut exec, &mut host, first);
         let (result, ()) = tokio::join!(looped, driver);
         assert!(result.is_ok(), "{result:?}");
         state
