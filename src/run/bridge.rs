@@ -167,7 +167,7 @@ impl ControlBridge {
                 });
                 vec![Msg::Control(ControlCmd::Send { agent, prompt: text }, Some(tx))]
             }
-            Request::New { name, cwd, model, role, prompt } => {
+            Request::New { name, cwd, model, role, prompt, worktree } => {
                 let dir = match cwd {
                     Some(d) => state.default_dir.join(d),
                     None => state.default_dir.clone(),
@@ -180,7 +180,10 @@ impl ControlBridge {
                 spec.role = role;
                 let (tx, rx) = oneshot::channel();
                 self.pending.push(Pending::One { kind: Kind::New, rx, reply, task: None });
-                vec![Msg::Control(ControlCmd::New { spec: Box::new(spec), prompt }, Some(tx))]
+                vec![Msg::Control(
+                    ControlCmd::New { spec: Box::new(spec), prompt, worktree },
+                    Some(tx),
+                )]
             }
             Request::Kill { agent } => {
                 let (tx, rx) = oneshot::channel();
