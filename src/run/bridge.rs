@@ -26,7 +26,7 @@ use crate::app::state::{Agent, TurnState};
 use crate::app::{ControlCmd, ControlError, ControlOk, ControlReply, Effect, Msg, State};
 use crate::control::client::ENV_SOCKET;
 use crate::control::proto::{
-    AgentInfo, AgentState, Answer, Behavior, ErrorCode, Request, SentTo, TurnOutcome, TurnReport,
+    AgentInfo, AgentState, Answer, ErrorCode, Request, SentTo, TurnOutcome, TurnReport,
 };
 use crate::control::server::{ControlCall, Reply, TAIL_BUFFER};
 use crate::supervisor::relay::Millis;
@@ -195,18 +195,15 @@ impl ControlBridge {
                 });
                 vec![Msg::Control(ControlCmd::Interrupt { agent }, Some(tx))]
             }
-            Request::Approve { .. } => {
-                // Permission prompts have no place in the app yet: refuse rather than hang the
-                // agent's tool call.
-                answer(
-                    reply,
-                    Answer::Decision {
-                        behavior: Behavior::Deny,
-                        updated_input: None,
-                        message: Some("agentmux cannot ask the user for approval yet".into()),
-                    },
-                );
-                Vec::new()
+            request @ Request::Approve { .. } => {
+                // The app holds the ask until the user (or a rule) decides.
+                match crate::approval::Ask::from_call(ControlCall { from, request, reply }) {
+                    Ok(ask) => vec![Msg::Approval(ask)],
+                    Err(call) => {
+                        call.answer(Answer::error(ErrorCode::Internal, "not an approval"));
+                        Vec::new()
+                    }
+                }
             }
             Request::Broadcast { text } => {
                 if text.trim().is_empty() {
@@ -854,6 +851,24 @@ mod tests {
         assert!(matches!(a, Answer::Error { code: ErrorCode::NoSuchAgent, .. }));
         let a = s.answer(None, send("api", "  "));
         assert!(matches!(a, Answer::Error { code: ErrorCode::BadRequest, .. }));
+    }
+
+    #[test]
+    fn an_approve_request_goes_to_the_app_as_an_ask() {
+        let s = Sim::new();
+        let mut bridge = ControlBridge::default();
+        let (reply, _rx) = oneshot::channel();
+        let request = Request::Approve {
+            agent: "api".into(),
+            tool_name: "Bash".into(),
+            input: serde_json::json!({"command": "ls"}),
+            tool_use_id: None,
+        };
+        let msgs = bridge.call(ControlCall { from: None, request, reply }, &s.state, 0);
+        assert!(
+            matches!(&msgs[..], [Msg::Approval(ask)] if ask.agent == "api" && ask.tool_name == "Bash"),
+            "{msgs:?}"
+        );
     }
 
     #[test]
