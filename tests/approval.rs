@@ -1,5 +1,9 @@
 //! Approvals end to end: `agentmux __mcp-approve` spoken to as the CLI does (MCP over stdio)
-//! against the real control server and a fake app answering `approve` requests.
+//! against the real control server and a fake app answering `approve` requests; then the app's
+//! core (state, update, keys) with the real engine and control server, the simulated claude and
+//! the real CLI 2.1.197 (against the loopback Messages API stand-in) asking through it.
+
+mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixListener;
@@ -317,4 +321,331 @@ fn the_server_exits_when_the_cli_goes_away_even_while_a_call_waits() {
         assert!(std::time::Instant::now() < deadline, "the request was not withdrawn");
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The app's core with the real engine and control socket
+
+use agentmux::agent::event::ContentBlock;
+use agentmux::agent::{
+    spawn_turn, AgentOptions, AgentSpec, ClaudeCmd, EngineMsg, Event, Line, TurnHandle,
+};
+use agentmux::app::{update, Effect, Msg, State};
+use agentmux::approval::Ask;
+use agentmux::config::{Notify, Team, TeamAgent};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+const TURN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// State + update + the effects that matter here (turns), fed by the engine and the control
+/// socket as the run loop feeds them; every decoded event is kept per agent for the asserts.
+struct App {
+    state: State,
+    engine_tx: mpsc::Sender<EngineMsg>,
+    engine_rx: mpsc::Receiver<EngineMsg>,
+    calls: mpsc::Receiver<ControlCall>,
+    _server: agentmux::control::ServerHandle,
+    events: std::collections::HashMap<String, Vec<Event>>,
+    /// Approval requests that reached the app.
+    asks: usize,
+    _handles: Vec<TurnHandle>,
+    dir: tempfile::TempDir,
+}
+
+impl App {
+    fn new(
+        names: &[&str],
+        claude: ClaudeCmd,
+        options: AgentOptions,
+        env: Vec<(String, String)>,
+    ) -> App {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let work = dir.path().join("work");
+        std::fs::create_dir_all(&work).expect("work dir");
+        let team = Team {
+            agents: names
+                .iter()
+                .map(|n| {
+                    let mut spec = AgentSpec::new(*n, &work);
+                    spec.options = options.clone();
+                    TeamAgent { spec, prompt: None, worktree: false }
+                })
+                .collect(),
+            ..Team::default()
+        };
+        let mut state = State::new(&team, claude, (100, 30), std::time::Instant::now());
+        let socket = dir.path().join("ctl.sock");
+        let (call_tx, calls) = mpsc::channel(16);
+        let server = ControlServer::bind(&socket).expect("bind").serve(call_tx).expect("serve");
+        state.extra_env = env;
+        state.extra_env.push(("AGENTMUX_SOCKET".into(), socket.display().to_string()));
+        agentmux::app::approvals::configure(
+            &mut state.approvals,
+            Some(PathBuf::from(env!("CARGO_BIN_EXE_agentmux"))),
+            Notify::Off,
+        );
+        let (engine_tx, engine_rx) = mpsc::channel(1024);
+        App {
+            state,
+            engine_tx,
+            engine_rx,
+            calls,
+            _server: server,
+            events: Default::default(),
+            asks: 0,
+            _handles: Vec::new(),
+            dir,
+        }
+    }
+
+    fn work(&self) -> PathBuf {
+        self.dir.path().join("work")
+    }
+
+    fn apply(&mut self, msg: Msg) {
+        self.state.now = std::time::Instant::now();
+        for effect in update(&mut self.state, msg) {
+            if let Effect::SpawnTurn(req) = effect {
+                let (agent, turn) = (req.agent, req.turn);
+                match spawn_turn(*req, self.engine_tx.clone()) {
+                    Ok(h) => self._handles.push(h),
+                    Err(e) => self.apply(Msg::SpawnFailed { agent, turn, error: e.to_string() }),
+                }
+            }
+        }
+    }
+
+    fn key(&mut self, code: KeyCode) {
+        self.apply(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+    }
+
+    fn alt(&mut self, c: char) {
+        self.apply(Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::ALT)));
+    }
+
+    fn type_text(&mut self, text: &str) {
+        for c in text.chars() {
+            self.key(KeyCode::Char(c));
+        }
+    }
+
+    /// Focus an agent and send it a prompt as the user does.
+    fn send(&mut self, index: usize, prompt: &str) {
+        self.state.set_focus(index);
+        self.type_text(prompt);
+        self.key(KeyCode::Enter);
+    }
+
+    /// Feed messages until `done` holds.
+    async fn until(&mut self, what: &str, done: impl Fn(&App) -> bool) {
+        let deadline = tokio::time::Instant::now() + TURN_TIMEOUT;
+        while !done(self) {
+            let msg = tokio::select! {
+                Some(m) = self.engine_rx.recv() => {
+                    if let EngineMsg::Lines { agent, lines, .. } = &m {
+                        let name = self.state.index_of(*agent).map(|i| self.state.agents[i].name().to_string()).unwrap_or_default();
+                        let evs = self.events.entry(name).or_default();
+                        evs.extend(lines.iter().filter_map(|(_, l)| match l { Line::Event(e) => Some(e.clone()), _ => None }));
+                    }
+                    Msg::Engine(m)
+                }
+                Some(call) = self.calls.recv() => match Ask::from_call(call) {
+                    Ok(ask) => { self.asks += 1; Msg::Approval(ask) }
+                    Err(call) => { call.answer(Answer::error(agentmux::control::ErrorCode::Refused, "not here")); continue }
+                },
+                () = tokio::time::sleep_until(deadline) => panic!("timed out waiting for {what}; events: {:#?}", self.events),
+                // The spinner's wake: lets withdrawn requests be noticed.
+                () = tokio::time::sleep(Duration::from_millis(100)) => Msg::Wake,
+            };
+            self.apply(msg);
+        }
+    }
+
+    fn idle(&self, index: usize, turns: u64) -> bool {
+        let a = &self.state.agents[index];
+        a.turn_seq >= turns && !a.turn.is_active()
+    }
+
+    fn waiting_for(&self, index: usize) -> bool {
+        self.state.approvals.first_for(self.state.agents[index].id).is_some()
+    }
+
+    /// (content, is_error) of the agent's Bash tool results so far.
+    fn tool_results(&self, name: &str) -> Vec<(String, bool)> {
+        let blocks = || {
+            self.events
+                .get(name)
+                .into_iter()
+                .flatten()
+                .filter_map(|e| match e {
+                    Event::User(m) | Event::Assistant(m) => Some(&m.content),
+                    _ => None,
+                })
+                .flatten()
+        };
+        let bash: Vec<&String> = blocks()
+            .filter_map(|b| match b {
+                ContentBlock::ToolUse { id, name, .. } if name == "Bash" => Some(id),
+                _ => None,
+            })
+            .collect();
+        blocks()
+            .filter_map(|b| match b {
+                ContentBlock::ToolResult { tool_use_id, content, is_error }
+                    if bash.contains(&tool_use_id) =>
+                {
+                    Some((content.clone(), *is_error))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Tool names in the `permission_denials` of the agent's results so far.
+    fn denials(&self, name: &str) -> Vec<String> {
+        self.events
+            .get(name)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| match e {
+                Event::Result(r) => Some(
+                    r.permission_denials.iter().map(|d| d.tool_name.clone()).collect::<Vec<_>>(),
+                ),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    fn screen(&self) -> String {
+        let (w, h) = self.state.size;
+        let mut t =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).expect("terminal");
+        t.draw(|f| agentmux::ui::view(&self.state, f)).expect("draw");
+        let buf = t.backend().buffer();
+        (0..h).map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>() + "\n").collect()
+    }
+}
+
+fn sim_app(names: &[&str]) -> App {
+    let home = tempfile::tempdir().expect("tempdir").keep();
+    App::new(
+        names,
+        ClaudeCmd::simulated(env!("CARGO_BIN_EXE_agentmux")),
+        AgentOptions::default(),
+        vec![
+            ("AGENTMUX_SIM_SPEED".into(), "0".into()),
+            ("AGENTMUX_SIM_HOME".into(), home.display().to_string()),
+        ],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_allow_once_runs_the_call_and_asks_again_next_time() {
+    let mut app = sim_app(&["api"]);
+    app.send(0, "/sim ask=one.txt\nmake a file");
+    app.until("the request", |a| a.waiting_for(0)).await;
+    let screen = app.screen();
+    assert!(screen.contains("needs you") && screen.contains("$ touch one.txt"), "{screen}");
+    assert!(screen.contains("1 waiting"), "{screen}");
+    app.key(KeyCode::Char('y'));
+    app.until("the turn's end", |a| a.idle(0, 1)).await;
+    assert_eq!(app.tool_results("api"), vec![(String::new(), false)]);
+    assert!(app.denials("api").is_empty());
+    assert_eq!(app.state.agents[0].spec.options.allowed_tools, None, "once: no rule");
+    // The same call in the next turn is asked again.
+    app.send(0, "/sim ask=one.txt\nagain");
+    app.until("the second request", |a| a.waiting_for(0)).await;
+    app.key(KeyCode::Char('y'));
+    app.until("the second turn's end", |a| a.idle(0, 2)).await;
+    assert_eq!(app.asks, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_allow_always_answers_the_next_identical_request_itself() {
+    let mut app = sim_app(&["api"]);
+    app.send(0, "/sim ask=a.txt+b.txt\nmake two files");
+    app.until("the request", |a| a.waiting_for(0)).await;
+    app.key(KeyCode::Char('a'));
+    app.until("the turn's end", |a| a.idle(0, 1)).await;
+    assert_eq!(app.asks, 2, "the CLI asked twice: {:#?}", app.events);
+    assert_eq!(app.tool_results("api"), vec![(String::new(), false), (String::new(), false)]);
+    assert_eq!(
+        app.state.agents[0].spec.options.allowed_tools.as_deref(),
+        Some(&["Bash(touch:*)".to_string()][..])
+    );
+    // Later turns get the rule as --allowedTools: not even asked.
+    app.send(0, "/sim ask=c.txt\none more");
+    app.until("the second turn's end", |a| a.idle(0, 2)).await;
+    assert_eq!(app.asks, 2);
+    assert_eq!(app.tool_results("api").len(), 3);
+    assert!(app.tool_results("api").iter().all(|(_, err)| !err));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_deny_sends_the_users_message_to_the_agent() {
+    let mut app = sim_app(&["api"]);
+    app.send(0, "/sim ask=x.txt\nmake a file");
+    app.until("the request", |a| a.waiting_for(0)).await;
+    app.key(KeyCode::Char('n'));
+    app.type_text("use mkdir instead");
+    app.key(KeyCode::Enter);
+    app.until("the turn's end", |a| a.idle(0, 1)).await;
+    assert_eq!(app.tool_results("api"), vec![("use mkdir instead".to_string(), true)]);
+    assert_eq!(app.denials("api"), vec!["Bash".to_string()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_two_agents_asking_at_once_queue_in_order() {
+    let mut app = sim_app(&["api", "web"]);
+    app.send(0, "/sim ask=api.txt\nfirst");
+    app.until("api's request", |a| a.waiting_for(0)).await;
+    app.send(1, "/sim ask=web.txt\nsecond");
+    app.until("web's request", |a| a.waiting_for(1)).await;
+    assert_eq!(app.state.approvals.waiting(), 2);
+    assert!(app.screen().contains("2 waiting"));
+    let order: Vec<String> =
+        app.state.approvals.queue.iter().map(|p| p.ask.agent.clone()).collect();
+    assert_eq!(order, ["api", "web"]);
+    // Focus is on web (it was sent last); the jump key goes to the oldest request.
+    app.alt('a');
+    assert_eq!(app.state.focus, 0);
+    app.key(KeyCode::Char('y'));
+    app.until("api's turn", |a| a.idle(0, 1)).await;
+    assert!(app.waiting_for(1), "web still waits");
+    app.alt('a');
+    assert_eq!(app.state.focus, 1);
+    app.key(KeyCode::Char('n'));
+    app.key(KeyCode::Enter);
+    app.until("web's turn", |a| a.idle(1, 1)).await;
+    assert_eq!(app.tool_results("api"), vec![(String::new(), false)]);
+    assert_eq!(app.tool_results("web").len(), 1);
+    assert!(app.tool_results("web")[0].1, "denied");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_without_approvals_lists_denials_and_re_runs_them_allowed() {
+    let home = tempfile::tempdir().expect("tempdir").keep();
+    let mut app = App::new(
+        &["api"],
+        ClaudeCmd::simulated(env!("CARGO_BIN_EXE_agentmux")),
+        AgentOptions { approvals: Some(false), ..Default::default() },
+        vec![
+            ("AGENTMUX_SIM_SPEED".into(), "0".into()),
+            ("AGENTMUX_SIM_HOME".into(), home.display().to_string()),
+        ],
+    );
+    app.send(0, "/sim ask=d.txt\nmake it");
+    app.until("the turn's end", |a| a.idle(0, 1)).await;
+    assert_eq!(app.asks, 0);
+    assert_eq!(app.denials("api"), vec!["Bash".to_string()]);
+    let screen = app.screen();
+    assert!(screen.contains("denied: Bash(touch:*)") && screen.contains("alt-r"), "{screen}");
+    app.alt('r');
+    app.until("the re-run's end", |a| a.idle(0, 2)).await;
+    assert_eq!(
+        app.state.agents[0].spec.options.allowed_tools.as_deref(),
+        Some(&["Bash(touch:*)".to_string()][..])
+    );
+    let _ = app.work();
 }

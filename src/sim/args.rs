@@ -113,6 +113,10 @@ pub struct SimArgs {
     pub max_budget_usd: Option<String>,
     pub allowed_tools: Vec<String>,
     pub disallowed_tools: Vec<String>,
+    /// `--mcp-config` values (JSON strings or files).
+    pub mcp_configs: Vec<String>,
+    /// `--permission-prompt-tool mcp__<server>__<tool>`.
+    pub permission_prompt_tool: Option<String>,
     pub no_session_persistence: bool,
     pub prompt: Option<String>,
     pub version: bool,
@@ -255,6 +259,8 @@ impl SimArgs {
             "--disallowedTools" | "--disallowed-tools" => {
                 push_tools(&mut self.disallowed_tools, &values)
             }
+            "--mcp-config" => self.mcp_configs.extend(values),
+            "--permission-prompt-tool" => self.permission_prompt_tool = first,
             "--no-session-persistence" => self.no_session_persistence = true,
             "-v" | "--version" => self.version = true,
             "-h" | "--help" => self.help = true,

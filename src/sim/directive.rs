@@ -24,6 +24,9 @@ pub struct Directives {
     /// Plain-text lines on stderr, one after each JSON line.
     pub stderr_lines: u32,
     pub deny: bool,
+    /// `ask` / `ask=a.txt+b.txt`: Bash calls `touch <file>` that need permission (asked through
+    /// `--permission-prompt-tool` when given, else denied as in the default mode).
+    pub ask: Vec<String>,
     pub hang: bool,
     /// The subscription's rate limit is close (`rate_limit_event` status `allowed_warning`).
     pub rate_limit_warning: bool,
@@ -84,6 +87,10 @@ impl Directives {
             }
             ("stderr", _) => self.stderr_lines = number.unwrap_or(3) as u32,
             ("deny" | "denial" | "permission", _) => self.deny = true,
+            ("ask" | "approve", None) => self.ask.push("approved.txt".into()),
+            ("ask" | "approve", Some(files)) => {
+                self.ask.extend(files.split('+').filter(|f| !f.is_empty()).map(String::from))
+            }
             ("hang", _) => self.hang = true,
             ("ratelimit" | "rate_limit", _) => self.rate_limit_warning = true,
             _ => self.unknown.push(word.to_string()),

@@ -29,6 +29,10 @@
 //! - `stderr=N`: N plain-text lines on stderr, one after each JSON line;
 //! - `deny`: a Write (or the script's edits) is denied: `tool_result` with `is_error` and the
 //!   denial listed in the result's `permission_denials`;
+//! - `ask` / `ask=a.txt+b.txt`: Bash calls `touch <file>` that need permission: asked through
+//!   `--permission-prompt-tool` (its server started from `--mcp-config`, as the real CLI does),
+//!   else denied ("This command requires approval") and listed in `permission_denials`;
+//!   an `--allowedTools` rule such as `Bash(touch:*)` lets them run without asking;
 //! - `hang`: after init, sleep until a signal (SIGINT, SIGTERM) ends the process.
 //! - `ratelimit`: the `rate_limit_event` (written for subscriptions, i.e. without
 //!   `ANTHROPIC_API_KEY`) says `allowed_warning` instead of `allowed`.
@@ -36,6 +40,7 @@
 //! The simulation never writes a project file and never runs a shell; the supervisor persona
 //! runs `agentmux send ...` for real only when `AGENTMUX_SOCKET` is set (see `script`).
 
+mod approve;
 mod args;
 mod clock;
 mod demo;
@@ -249,6 +254,9 @@ fn run(args: SimArgs, format: Format) -> std::io::Result<ExitCode> {
             .as_deref()
             .and_then(|s| s.trim().parse::<f64>().ok().map(|v| (s.trim().to_string(), v))),
         context_tokens,
+        allowed: args.allowed_tools.clone(),
+        prompt_tool: args.permission_prompt_tool.clone(),
+        mcp_configs: args.mcp_configs.clone(),
     };
     let pace = Pace::from_env(clock::seed_from(&session_id));
     let out = Out::new(format, directives.stderr_lines);

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::sim::approve::{PromptTool, Verdict};
 use crate::sim::clock::Pace;
 use crate::sim::directive::{Crash, Directives};
 use crate::sim::emit::{stderr_line, Out};
@@ -28,6 +29,11 @@ pub struct Setup {
     pub max_budget: Option<(String, f64)>,
     /// Tokens of the conversation before this turn (cache reads grow with it).
     pub context_tokens: u64,
+    /// `--allowedTools` rules.
+    pub allowed: Vec<String>,
+    /// `--permission-prompt-tool` and the `--mcp-config` values naming its server.
+    pub prompt_tool: Option<String>,
+    pub mcp_configs: Vec<String>,
 }
 
 /// How the turn ended, for `main` to turn into an exit.
@@ -61,6 +67,8 @@ pub struct Turn {
     cost: f64,
     denials: Vec<Value>,
     said: Vec<String>,
+    /// The permission prompt tool's server, started at the first call that needs it.
+    prompt_tool: Option<Result<PromptTool, String>>,
 }
 
 /// Dollars per token (input, output) for a model name.
@@ -141,6 +149,7 @@ impl Turn {
             cost: 0.0,
             denials: Vec::new(),
             said: Vec::new(),
+            prompt_tool: None,
         }
     }
 
@@ -235,6 +244,15 @@ impl Turn {
             script
                 .calls
                 .insert(0, Call::with("I need the screenshot as base64 first.", vec![tool]));
+        }
+        for file in self.directives.ask.clone().iter().rev() {
+            let touch = Action::Bash {
+                command: format!("touch {file}"),
+                description: format!("Create {file}"),
+                output: String::new(),
+                exit_code: 0,
+            };
+            script.calls.insert(0, Call::with(format!("I'll create {file}."), vec![touch]));
         }
         if self.directives.deny {
             let has_write = script.calls.iter().any(|c| {
@@ -415,10 +433,44 @@ impl Turn {
         None
     }
 
+    /// For a call that needs permission (the `ask` directive's): the denial message, or `None`
+    /// when an `--allowedTools` rule or the permission prompt tool allows it.
+    fn permission(&mut self, id: &str, action: &Action, input: &Value) -> Option<String> {
+        let Action::Bash { command, .. } = action else { return None };
+        let asks = self.directives.ask.iter().any(|f| *command == format!("touch {f}"));
+        let allowed =
+            self.setup.allowed.iter().any(|r| crate::approval::rules::covers(r, "Bash", input));
+        if !asks || allowed || self.setup.permission_mode == "bypassPermissions" {
+            return None;
+        }
+        let Some(prompt_tool) = self.setup.prompt_tool.clone() else {
+            return Some("This command requires approval".into());
+        };
+        let configs = self.setup.mcp_configs.clone();
+        let server =
+            self.prompt_tool.get_or_insert_with(|| PromptTool::start(&configs, &prompt_tool));
+        match server {
+            Ok(server) => match server.ask(action.tool_name(), input, id) {
+                Verdict::Allow => None,
+                Verdict::Deny(message) => Some(message),
+            },
+            Err(e) => Some(e.clone()),
+        }
+    }
+
     fn tool(&mut self, id: &str, action: &Action) -> io::Result<()> {
         let input = action.input(&self.setup.cwd);
         let result = if let Some(message) = self.denied(action) {
             ToolResult::error(&message)
+        } else if let Some(message) = self.permission(id, action, &input) {
+            self.denials.push(
+                json!({"tool_name": action.tool_name(), "tool_use_id": id, "tool_input": input}),
+            );
+            ToolResult {
+                detail: json!(format!("Error: {message}")),
+                content: message,
+                is_error: true,
+            }
         } else if self.directives.deny
             && matches!(action, Action::Write { .. } | Action::Edit { .. })
         {
