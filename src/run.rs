@@ -137,7 +137,10 @@ impl Executor {
                         self.running.insert(agent, (turn, handle));
                     }
                     Ok(None) => {}
-                    Err(error) => replies.push_back(Msg::SpawnFailed { agent, turn, error }),
+                    Err(error) => {
+                        tracing::warn!(agent = agent.0, turn, "spawn failed: {error}");
+                        replies.push_back(Msg::SpawnFailed { agent, turn, error });
+                    }
                 }
                 Outcome::Continue
             }
@@ -388,10 +391,12 @@ where
         // Answers, waits, and the supervisor's relay (whose turns are applied next).
         pending.extend(exec.control.settle(state, now_ms));
         if quit {
+            tracing::info!("quit");
             exec.interrupt_all();
             return Ok(());
         }
         if suspend {
+            tracing::info!("suspend");
             host.suspend()?;
             terminal.clear()?;
             state.dirty = true;
@@ -551,7 +556,28 @@ enum SignalMsg {
     Redraw,
 }
 
+/// Logs never go to the screen: with `AGENTMUX_LOG=<file>` they go to that file (the level from
+/// `AGENTMUX_LOG_LEVEL`, `info` by default); without it they are dropped.
+fn init_log() {
+    let Some(path) = std::env::var_os("AGENTMUX_LOG").filter(|p| !p.is_empty()) else {
+        return;
+    };
+    let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(&path) else {
+        return;
+    };
+    let level = std::env::var("AGENTMUX_LOG_LEVEL").unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second subscriber (tests, embedding) is not an error worth reporting.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .try_init();
+}
+
 pub fn run(opts: RunOptions) -> Result<(), RunError> {
+    init_log();
     // Before the terminal is taken: setup commands may take a while, and an error (not a
     // repository, no commits...) reads best as a plain line.
     let worktrees =
