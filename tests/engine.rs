@@ -271,8 +271,8 @@ async fn interrupt_stops_the_whole_process_group() {
     assert!(!handle.has_exited());
     let asked = Instant::now();
     handle.interrupt();
-    // interrupt() does not block its caller.
-    assert!(asked.elapsed() < Duration::from_millis(200));
+    // interrupt() does not block its caller: blocking would take a whole 1.5 s grace period.
+    assert!(asked.elapsed() < Duration::from_millis(1000));
     handle.interrupt(); // a second call is harmless
     pump(&mut rx, &mut seen, |seen| exited(seen, 1)).await;
     wait_for("the leader to go", || process_gone(leader));
@@ -298,7 +298,8 @@ async fn a_process_ignoring_sigint_gets_sigterm_after_one_grace_period() {
     let took = asked.elapsed();
     let exit = seen[&AgentId(1)].exit.clone().expect("exit");
     assert_eq!(exit.signal.as_deref(), Some("SIGTERM"));
-    assert!(took >= Duration::from_millis(1400) && took < Duration::from_millis(2900), "{took:?}");
+    // SIGTERM (not SIGKILL, asserted above) after one grace period.
+    assert!(took >= Duration::from_millis(1400), "{took:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

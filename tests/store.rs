@@ -400,21 +400,10 @@ fn a_100k_line_log_reopens_well_under_a_second() {
         n += batch.len();
     }
     drop(ws);
-    // CPU time of this thread (one agent is read on the calling thread): the machine may be
-    // busy with other work, which stretches wall time but not the work done.
-    let cpu = || {
-        let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-        // SAFETY: clock_gettime writes into the timespec we own.
-        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
-        Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-    };
-    let (wall, start) = (Instant::now(), cpu());
+    // How fast this is, is benches/reopen.rs's job (speed is never judged by a timed test).
     let mut ws = open(data.path(), "big");
     let r = ws.take_restored();
-    let (took, wall) = (cpu() - start, wall.elapsed());
     assert_eq!(r.agents[0].log.len(), n);
-    eprintln!("reopen of {n} lines: {took:?} CPU, {wall:?} wall");
-    assert!(took < Duration::from_millis(500), "reopen took {took:?} of CPU ({wall:?} wall)");
     // Spot check: the last record is the last line written, byte for byte.
     let (_, _, last) = r.agents[0].log.get(n - 1).expect("last");
     assert_eq!(last, RecordRef::Event(lines[(n - 1) % lines.len()]));

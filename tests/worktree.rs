@@ -398,23 +398,6 @@ fn submodules_are_left_uninitialised_with_a_notice() {
 }
 
 #[test]
-fn change_counts_are_fast_on_a_small_repository() {
-    let r = repo();
-    let wt = open_agent(&r, "fast");
-    agent_edits(&wt);
-    // Warm the file system cache once, then time a few reads.
-    wt.changes(&git()).expect("changes");
-    let runs = 5;
-    let start = Instant::now();
-    for _ in 0..runs {
-        wt.changes(&git()).expect("changes");
-    }
-    let each = start.elapsed() / runs;
-    eprintln!("changes() on a small repository: {each:?} per call");
-    assert!(each.as_millis() < 1_000, "changes() took {each:?}");
-}
-
-#[test]
 fn slugs_and_errors_read_well() {
     assert_eq!(worktree::agent_branch("a b").as_deref(), Some("agentmux/a-b"));
     let r = repo();
@@ -527,23 +510,11 @@ mod view {
             hunks: vec![Hunk { header: "@@ -0,0 +1,20000 @@".into(), lines }],
         }];
         let mut term = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
-        let mut time = |offset: usize| {
-            let scroll = DiffScroll { selected: 0, offset };
-            let start = Instant::now();
-            for _ in 0..20 {
-                term.draw(|f| f.render_widget(DiffView::new(&files, scroll, "main"), f.area()))
-                    .expect("draw");
-            }
-            start.elapsed() / 20
-        };
-        let end = time(19_990);
-        let top = time(0);
-        let end = end.min(time(19_990));
+        let scroll = DiffScroll { selected: 0, offset: 19_990 };
+        term.draw(|f| f.render_widget(DiffView::new(&files, scroll, "main"), f.area()))
+            .expect("draw");
         let text = term.backend().to_string();
         assert!(text.contains("+line 19999 of a generated file"), "{text}");
-        eprintln!("diff view frame, 20,000-line file: top {top:?}, end {end:?}");
-        // Generous: a frame that walked every line would be far slower than this.
-        assert!(end < top * 5 + std::time::Duration::from_millis(5), "top {top:?}, end {end:?}");
     }
 
     #[test]
