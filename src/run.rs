@@ -619,7 +619,12 @@ async fn run_terminal(
         State::new(&opts.team, opts.claude.clone(), (size.width, size.height), Instant::now());
     let keymap_note = apply_user_keys(&mut state);
     let notify = crate::config::Settings::load().map(|s| s.notify).unwrap_or_default();
-    crate::app::approvals::configure(&mut state.approvals, std::env::current_exe().ok(), notify);
+    crate::app::approvals::configure(
+        &mut state.approvals,
+        std::env::current_exe().ok(),
+        server.as_ref().map(|s| s.path().to_path_buf()),
+        notify,
+    );
     state.flash = keymap_note;
     // Agents with `worktree = true` run in their worktrees from their first turn on.
     for (name, wt) in worktrees {

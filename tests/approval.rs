@@ -377,11 +377,12 @@ impl App {
         let socket = dir.path().join("ctl.sock");
         let (call_tx, calls) = mpsc::channel(16);
         let server = ControlServer::bind(&socket).expect("bind").serve(call_tx).expect("serve");
+        // As in the run loop: the socket reaches approvals through `configure`, not the env.
         state.extra_env = env;
-        state.extra_env.push(("AGENTMUX_SOCKET".into(), socket.display().to_string()));
         agentmux::app::approvals::configure(
             &mut state.approvals,
             Some(PathBuf::from(env!("CARGO_BIN_EXE_agentmux"))),
+            Some(socket.clone()),
             Notify::Off,
         );
         let (engine_tx, engine_rx) = mpsc::channel(1024);
@@ -648,4 +649,120 @@ async fn sim_without_approvals_lists_denials_and_re_runs_them_allowed() {
         Some(&["Bash(touch:*)".to_string()][..])
     );
     let _ = app.work();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real CLI 2.1.197 against the loopback Messages API stand-in
+
+use support::cli::{claude_or_skip, offline_env};
+use support::fake_api::{FakeApi, MessagesRequest, Reply};
+
+/// `run: CMD` calls Bash; the re-run prompt calls the Bash of the conversation's first prompt
+/// again; a tool result is answered with its content.
+fn script() -> impl Fn(&MessagesRequest) -> Reply + Send + Sync + 'static {
+    move |req| {
+        if let Some(result) = req.tool_results().first() {
+            let state = if result.is_error { "failed" } else { "said" };
+            return Reply::text(format!("The tool {state}: {}", result.content));
+        }
+        let prompt = req.last_user_text();
+        if prompt.contains(agentmux::app::approvals::RERUN_PROMPT) {
+            let first = req
+                .user_texts()
+                .into_iter()
+                .find_map(|t| t.strip_prefix("run: ").map(String::from));
+            if let Some(cmd) = first {
+                return Reply::bash(&cmd);
+            }
+        }
+        match prompt.strip_prefix("run: ") {
+            Some(cmd) => Reply::bash(cmd),
+            None => Reply::text("ok"),
+        }
+    }
+}
+
+fn real_app(claude: PathBuf, api: &FakeApi, options: AgentOptions) -> App {
+    let home = tempfile::tempdir().expect("tempdir").keep();
+    App::new(
+        &["real"],
+        ClaudeCmd::real(claude),
+        AgentOptions { billing: Some(agentmux::agent::Billing::Api), ..options },
+        offline_env(&api.base_url(), &home),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_cli_a_refused_bash_call_is_shown_allowed_from_the_pane_and_runs() {
+    let name = "real_cli_a_refused_bash_call_is_shown_allowed_from_the_pane_and_runs";
+    let Some(claude) = claude_or_skip(name) else { return };
+    let api = FakeApi::start(script());
+    let mut app = real_app(claude, &api, AgentOptions::default());
+    app.send(0, "run: touch approved.txt");
+    app.until("the request", |a| a.waiting_for(0) || a.idle(0, 1)).await;
+    let screen = app.screen();
+    assert!(screen.contains("$ touch approved.txt") && screen.contains("needs you"), "{screen}");
+    assert!(!app.work().join("approved.txt").exists(), "nothing runs before the answer");
+    app.key(KeyCode::Char('y'));
+    app.until("the turn's end", |a| a.idle(0, 1)).await;
+    assert!(app.work().join("approved.txt").exists(), "{:#?}", app.events);
+    assert_eq!(app.tool_results("real").len(), 1);
+    assert!(!app.tool_results("real")[0].1, "{:?}", app.tool_results("real"));
+    assert!(app.denials("real").is_empty());
+    assert!(matches!(app.state.agents[0].turn, agentmux::app::TurnState::Idle));
+    // The approval tool is not offered to the model.
+    let tools = &api.messages_requests()[0].tools;
+    assert!(!tools.iter().any(|t| t.contains("agentmux")), "{tools:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_cli_a_denied_call_reports_the_denial_with_the_users_message() {
+    let name = "real_cli_a_denied_call_reports_the_denial_with_the_users_message";
+    let Some(claude) = claude_or_skip(name) else { return };
+    let api = FakeApi::start(script());
+    let mut app = real_app(claude, &api, AgentOptions::default());
+    app.send(0, "run: touch refused.txt");
+    app.until("the request", |a| a.waiting_for(0) || a.idle(0, 1)).await;
+    app.key(KeyCode::Char('n'));
+    app.type_text("not in this repo");
+    app.key(KeyCode::Enter);
+    app.until("the turn's end", |a| a.idle(0, 1)).await;
+    assert!(!app.work().join("refused.txt").exists());
+    let results = app.tool_results("real");
+    assert_eq!(results.len(), 1, "{:#?}", app.events);
+    assert!(results[0].1 && results[0].0.contains("not in this repo"), "{results:?}");
+    assert_eq!(app.denials("real"), vec!["Bash".to_string()]);
+    let sent = &api.messages_requests()[1].tool_results()[0];
+    assert!(sent.is_error && sent.content.contains("not in this repo"), "{sent:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_cli_denials_without_the_approval_tool_are_allowed_and_re_run() {
+    let name = "real_cli_denials_without_the_approval_tool_are_allowed_and_re_run";
+    let Some(claude) = claude_or_skip(name) else { return };
+    let api = FakeApi::start(script());
+    let mut app =
+        real_app(claude, &api, AgentOptions { approvals: Some(false), ..Default::default() });
+    app.send(0, "run: touch later.txt");
+    app.until("the turn's end", |a| a.idle(0, 1)).await;
+    assert_eq!(app.asks, 0);
+    assert_eq!(app.denials("real"), vec!["Bash".to_string()]);
+    assert!(!app.work().join("later.txt").exists());
+    let screen = app.screen();
+    assert!(screen.contains("denied: Bash(touch:*)"), "{screen}");
+    app.alt('r');
+    app.until("the re-run's end", |a| a.idle(0, 2)).await;
+    assert!(app.work().join("later.txt").exists(), "{:#?}", app.events);
+    assert_eq!(
+        app.state.agents[0].spec.options.allowed_tools.as_deref(),
+        Some(&["Bash(touch:*)".to_string()][..])
+    );
+    // A follow-up of the same conversation: the API saw the first prompt again.
+    let last = api
+        .messages_requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.tool_results().is_empty())
+        .expect("a request");
+    assert!(last.user_texts().iter().any(|t| t.contains("run: touch later.txt")), "resumed");
 }

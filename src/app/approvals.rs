@@ -39,6 +39,8 @@ pub struct Approvals {
     /// without the approval tool. Turns also need a control socket (`AGENTMUX_SOCKET` in their
     /// environment) to be wired.
     pub exe: Option<PathBuf>,
+    /// The control socket the approval server asks through (else the turn's `AGENTMUX_SOCKET`).
+    pub socket: Option<PathBuf>,
     /// How to get the user's attention.
     pub notify: Notify,
     /// Wrap notifications for tmux.
@@ -70,8 +72,14 @@ impl Approvals {
 
 /// Set up approvals for a run: this executable serves them; the user's settings say how to get
 /// their attention.
-pub fn configure(approvals: &mut Approvals, exe: Option<PathBuf>, notify: Notify) {
+pub fn configure(
+    approvals: &mut Approvals,
+    exe: Option<PathBuf>,
+    socket: Option<PathBuf>,
+    notify: Notify,
+) {
     approvals.exe = exe;
+    approvals.socket = socket;
     approvals.notify = notify;
     approvals.in_tmux = notify::in_tmux();
 }
@@ -84,7 +92,8 @@ pub fn wire_turn(approvals: &mut Approvals, req: &mut TurnRequest) -> Result<(),
         .extra_env
         .iter()
         .find(|(k, v)| k == crate::control::ENV_SOCKET && !v.is_empty())
-        .map(|(_, v)| PathBuf::from(v));
+        .map(|(_, v)| PathBuf::from(v))
+        .or_else(|| approvals.socket.clone());
     let wired = match (&approvals.exe, socket) {
         (Some(exe), Some(socket)) if wiring::wanted(&req.spec.options) => {
             let w = Wiring { exe: exe.clone(), socket };
@@ -461,7 +470,7 @@ mod tests {
     #[test]
     fn turns_are_wired_when_there_is_a_socket_and_broken_configs_fail_the_turn() {
         let mut s = state(false, &[("api", "backend")], (80, 24));
-        configure(&mut s.approvals, Some("/bin/agentmux".into()), Notify::Off);
+        configure(&mut s.approvals, Some("/bin/agentmux".into()), None, Notify::Off);
         let fx = send(&mut s, 0, "hi");
         assert!(spawned(&fx)[0].extra_args.is_empty(), "no control socket: no approvals");
         s.extra_env.push(("AGENTMUX_SOCKET".into(), "/run/a.sock".into()));
