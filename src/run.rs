@@ -650,23 +650,33 @@ async fn run_terminal(
     result
 }
 
+/// The `[keys]` table as (name, keys) pairs. `form.submit = "ctrl-s"` without quotes is a
+/// dotted key, i.e. a nested table `form = { submit = ... }`: it means the same as the quoted
+/// `"form.submit"`, so nested tables are flattened.
+pub fn key_table(keys: &toml::Table) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for (name, value) in keys {
+        match value {
+            toml::Value::String(s) => out.push((name.clone(), vec![s.clone()])),
+            toml::Value::Array(a) => out.push((
+                name.clone(),
+                a.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+            )),
+            toml::Value::Table(inner) => {
+                for (sub, keys) in key_table(inner) {
+                    out.push((format!("{name}.{sub}"), keys));
+                }
+            }
+            _ => out.push((name.clone(), Vec::new())),
+        }
+    }
+    out
+}
+
 /// Patch the keymap from the user's `[keys]` table; a note to show when it could not be used.
 fn apply_user_keys(state: &mut State) -> Option<String> {
     let settings = crate::config::Settings::load().ok()?;
-    let table: Vec<(String, Vec<String>)> = settings
-        .keys
-        .iter()
-        .map(|(name, value)| {
-            let keys = match value {
-                toml::Value::String(s) => vec![s.clone()],
-                toml::Value::Array(a) => {
-                    a.iter().filter_map(|v| v.as_str().map(String::from)).collect()
-                }
-                _ => Vec::new(),
-            };
-            (name.clone(), keys)
-        })
-        .collect();
+    let table = key_table(&settings.keys);
     let entries = table.iter().map(|(n, k)| (n.as_str(), k.as_slice()));
     match state.keymap.patch(entries) {
         Ok(()) => None,
@@ -794,6 +804,34 @@ mod tests {
         }
         let text = screen(&terminal);
         assert!(text.contains("echo: hello"), "{text}");
+    }
+
+    #[test]
+    fn dotted_key_names_in_the_keys_table_name_a_context() {
+        let table: toml::Table = match toml::from_str(
+            "quit = \"ctrl-x\"\nzoom = [\"f2\", \"alt-z\"]\nform.submit = \"ctrl-s\"\n",
+        ) {
+            Ok(t) => t,
+            Err(e) => panic!("{e}"),
+        };
+        let mut pairs = key_table(&table);
+        pairs.sort();
+        assert_eq!(
+            pairs,
+            vec![
+                ("form.submit".to_string(), vec!["ctrl-s".to_string()]),
+                ("quit".to_string(), vec!["ctrl-x".to_string()]),
+                ("zoom".to_string(), vec!["f2".to_string(), "alt-z".to_string()]),
+            ]
+        );
+        let mut keymap = crate::app::Keymap::defaults();
+        let entries = pairs.iter().map(|(n, k)| (n.as_str(), k.as_slice()));
+        assert!(keymap.patch(entries).is_ok());
+        let ctrl_s = crate::app::KeySpec::parse("ctrl-s").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            keymap.resolve_spec(crate::app::Context::Form, ctrl_s),
+            Some(crate::app::Command::Submit)
+        );
     }
 
     #[tokio::test]

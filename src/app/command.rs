@@ -101,6 +101,27 @@ pub enum Context {
     Approval,
 }
 
+impl Command {
+    /// The help line for a command where it is bound: a few commands do something else in
+    /// another context (Enter commits in the commit box, sends the deny message in the approval
+    /// box).
+    pub fn help_in(self, context: Context) -> &'static str {
+        match (context, self) {
+            (Context::Commit, Command::Submit) => "commit with this message",
+            (Context::Commit, Command::Newline) => "insert a newline in the message",
+            (Context::Commit, Command::Close) => "cancel the commit",
+            (Context::Approval, Command::Send) => "send the deny message (after n)",
+            (Context::Approval, Command::Close) => "cancel the deny message",
+            (Context::Confirm, Command::Close) => "cancel",
+            (Context::Form, Command::Close) => "cancel the form",
+            (Context::Form, Command::Newline) => "insert a newline in the first prompt",
+            (Context::Help, Command::ScrollUp) => "scroll the help up",
+            (Context::Help, Command::ScrollDown) => "scroll the help down",
+            _ => self.help(),
+        }
+    }
+}
+
 impl Context {
     pub const ALL: &'static [Context] = &[
         Context::Pane,

@@ -400,7 +400,7 @@ impl Keymap {
             .filter(|b| b.context == context && !b.keys.is_empty())
             .map(|b| {
                 let keys: Vec<String> = b.keys.iter().map(|k| k.to_string()).collect();
-                (keys.join(" "), b.command.help())
+                (keys.join(" "), b.command.help_in(context))
             })
             .collect()
     }

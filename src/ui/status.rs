@@ -26,6 +26,10 @@ pub fn context(state: &State) -> Context {
 /// Whether a hint is worth its room in the current state.
 fn relevant(state: &State, command: Command) -> bool {
     let focused = state.focused();
+    // With no agent there is nothing to send to, scroll, lay out or expand.
+    if state.agents.is_empty() {
+        return matches!(command, Command::NewAgent | Command::Help | Command::Quit);
+    }
     match command {
         Command::Interrupt => focused.is_some_and(|a| a.turn.is_active()),
         Command::EditQueued => focused.is_some_and(|a| !a.queue.is_empty()),
