@@ -1,4 +1,4 @@
-//! The new-agent form: name, directory, model, first prompt.
+//! The new-agent form: name, directory, model, first prompt, and whether it gets a git worktree.
 
 use std::path::Path;
 
@@ -6,15 +6,19 @@ use tui_textarea::TextArea;
 
 use super::state::new_input;
 
-pub const FIELDS: [&str; 4] = ["name", "directory", "model", "first prompt"];
+pub const FIELDS: [&str; 5] = ["name", "directory", "model", "first prompt", "worktree"];
 pub const NAME: usize = 0;
 pub const DIR: usize = 1;
 pub const MODEL: usize = 2;
 pub const PROMPT: usize = 3;
+/// A yes/no field: space, y or n set it (no text is typed there).
+pub const WORKTREE: usize = 4;
 
 pub struct Form {
-    pub fields: [TextArea<'static>; 4],
+    /// One text area per field; the worktree field's text is unused (see `worktree`).
+    pub fields: [TextArea<'static>; 5],
     pub active: usize,
+    pub worktree: bool,
     pub error: Option<String>,
 }
 
@@ -25,6 +29,8 @@ pub struct NewAgent {
     pub dir: String,
     pub model: Option<String>,
     pub prompt: Option<String>,
+    /// In a git worktree of its own (the first prompt waits until it is ready).
+    pub worktree: bool,
 }
 
 impl Form {
@@ -40,8 +46,10 @@ impl Form {
                 field(&dir.display().to_string()),
                 field(model.unwrap_or("")),
                 field(""),
+                field(""),
             ],
             active: NAME,
+            worktree: false,
             error: None,
         }
     }
@@ -77,6 +85,6 @@ impl Form {
         }
         let model = Some(self.text(MODEL).trim().to_string()).filter(|m| !m.is_empty());
         let prompt = Some(self.text(PROMPT).trim().to_string()).filter(|p| !p.is_empty());
-        Ok(NewAgent { name, dir, model, prompt })
+        Ok(NewAgent { name, dir, model, prompt, worktree: self.worktree })
     }
 }

@@ -467,3 +467,26 @@ fn resize_and_unbound_keys_type_into_the_input() {
     update(&mut s, key(KeyCode::Esc));
     assert!(s.overlay.is_none());
 }
+
+#[test]
+fn the_form_can_ask_for_a_worktree_and_the_first_prompt_waits_for_it() {
+    let mut s = state(false, &[("a", "")], (80, 24));
+    update(&mut s, key_mod(KeyCode::Char('n'), KeyModifiers::ALT));
+    type_text(&mut s, "wt");
+    for _ in 0..3 {
+        update(&mut s, key(KeyCode::Tab));
+    }
+    type_text(&mut s, "go");
+    update(&mut s, key(KeyCode::Tab));
+    update(&mut s, key(KeyCode::Char(' ')));
+    let Some(Overlay::NewAgent(form)) = &s.overlay else { panic!("the form closed") };
+    assert!(form.worktree);
+    let fx = update(&mut s, key(KeyCode::Enter));
+    assert!(s.overlay.is_none());
+    assert!(spawned(&fx).is_empty(), "nothing starts before the worktree is ready");
+    assert!(fx.iter().any(|e| matches!(e, Effect::Worktree(_))), "{fx:?}");
+    assert_eq!(
+        s.focused().map(|a| a.queue.iter().cloned().collect::<Vec<_>>()),
+        Some(vec!["go".to_string()])
+    );
+}

@@ -498,8 +498,15 @@ fn form_key(state: &mut State, command: Option<Command>, key: KeyEvent, fx: &mut
         Some(Command::Submit) => {
             let values = form.values();
             let result = values.map_err(|e| (e.0, e.1)).and_then(|v| {
-                create_agent(state, v.name, PathBuf::from(v.dir), v.model, v.prompt, fx)
-                    .map_err(|e| (form::NAME, e.to_string()))
+                let (prompt, worktree) = (v.prompt, v.worktree);
+                // With a worktree the first prompt waits until it is ready.
+                let first = if worktree { None } else { prompt.clone() };
+                let index = create_agent(state, v.name, PathBuf::from(v.dir), v.model, first, fx)
+                    .map_err(|e| (form::NAME, e.to_string()))?;
+                if worktree {
+                    super::worktree::open_for(state, index, prompt, fx);
+                }
+                Ok(index)
             });
             match result {
                 Ok(_) => state.overlay = None,
@@ -509,6 +516,15 @@ fn form_key(state: &mut State, command: Option<Command>, key: KeyEvent, fx: &mut
                         form.error = Some(message);
                     }
                 }
+            }
+        }
+        _ if form.active == form::WORKTREE => {
+            form.error = None;
+            match key.code {
+                crossterm::event::KeyCode::Char(' ') => form.worktree = !form.worktree,
+                crossterm::event::KeyCode::Char('y' | 'Y') => form.worktree = true,
+                crossterm::event::KeyCode::Char('n' | 'N') => form.worktree = false,
+                _ => {}
             }
         }
         _ => {

@@ -6,7 +6,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::widgets::{Block, BorderType, Clear, Widget};
 
 use super::header::truncate;
-use crate::app::form::{Form, FIELDS, PROMPT};
+use crate::app::form::{Form, FIELDS, PROMPT, WORKTREE};
 use crate::app::{Command, Context, State};
 
 pub fn render(state: &State, form: &Form, area: Rect, buf: &mut Buffer) {
@@ -45,6 +45,22 @@ pub fn render(state: &State, form: &Form, area: Rect, buf: &mut Buffer) {
             width: inner.width.saturating_sub(label_w + 1),
             height: rows.min(bottom - y),
         };
+        if i == WORKTREE {
+            let (mark, text) = if form.worktree {
+                ("[x] ", "its own git worktree")
+            } else {
+                ("[ ] ", "no (space toggles)")
+            };
+            let style = if active {
+                Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD)
+            } else {
+                Style::default()
+            };
+            let line = truncate(&format!("{mark}{text}"), usize::from(field.width));
+            buf.set_string(field.x, field.y, line, style);
+            y += rows + 1;
+            continue;
+        }
         let mut ta = form.fields[i].clone();
         if !active {
             ta.set_cursor_style(Style::default());
