@@ -1,5 +1,8 @@
 //! The control socket end to end: the real server and the real client subcommands against a
-//! fake app (a task answering `ControlCall`s from a small in-memory table).
+//! fake app (a task answering `ControlCall`s from a small in-memory table); then the whole loop
+//! with the simulated claude, and with the real CLI against the loopback Messages API stand-in.
+
+mod support;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -718,7 +721,7 @@ mod team_runs {
     use ratatui::Terminal;
     use std::time::Instant;
 
-    fn exe() -> PathBuf {
+    pub(super) fn exe() -> PathBuf {
         PathBuf::from(env!("CARGO_BIN_EXE_agentmux"))
     }
 
@@ -747,10 +750,19 @@ mod team_runs {
 
     /// Run the team until `done` holds for `ls`, then quit; returns the final state.
     async fn run_until(team: Team, dir: &Path, done: fn(&[AgentInfo]) -> bool) -> State {
+        run_with(team, ClaudeCmd::simulated(exe()), dir, done).await
+    }
+
+    pub(super) async fn run_with(
+        team: Team,
+        claude: ClaudeCmd,
+        dir: &Path,
+        done: fn(&[AgentInfo]) -> bool,
+    ) -> State {
         let sock = dir.join("ws.sock");
         let (control_tx, control_rx) = mpsc::channel(64);
         let _server = ControlServer::bind(&sock).unwrap().serve(control_tx).unwrap();
-        let mut state = State::new(&team, ClaudeCmd::simulated(exe()), (160, 48), Instant::now());
+        let mut state = State::new(&team, claude, (160, 48), Instant::now());
         let first = start_first_prompts(&mut state, State::first_prompts(&team));
         let (engine_tx, engine_rx) = mpsc::channel(ENGINE_CHANNEL);
         let (local_tx, local_rx) = mpsc::unbounded_channel();
@@ -789,7 +801,7 @@ mod team_runs {
         state
     }
 
-    fn quiet(agents: &[AgentInfo]) -> bool {
+    pub(super) fn quiet(agents: &[AgentInfo]) -> bool {
         agents.iter().all(|a| a.state != AgentState::Working && a.queued == 0)
     }
 
@@ -857,5 +869,82 @@ mod team_runs {
         assert_eq!(stop.limit, Limit::Depth, "{}", stop.why);
         assert_eq!(state.agents[0].turns, 3, "the first turn and two relays, no more");
         assert!(!relay.pending().is_empty(), "the last reports are held for the user");
+    }
+}
+
+/// The real CLI 2.1.197: the supervisor's Bash tool call runs `agentmux send` for real (allowed
+/// by its default rules), the worker's turn runs, and its report comes back as the supervisor's
+/// next prompt.
+mod real_cli_relay {
+    use super::team_runs::{quiet, run_with};
+    use super::*;
+    use agentmux::agent::{AgentOptions, AgentSpec, Billing, ClaudeCmd};
+    use agentmux::config::{SupervisorConfig, Team, TeamAgent};
+    use agentmux::supervisor::LogKind;
+    use support::cli::{claude_or_skip, offline_env};
+    use support::fake_api::{FakeApi, Reply};
+
+    const TASK: &str = "count to three";
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_supervisors_bash_call_sends_for_real_and_the_report_comes_back() {
+        let Some(claude) = claude_or_skip("real_cli_relay") else { return };
+        let api = FakeApi::start(|req| {
+            let prompt = req.last_user_text();
+            if let Some(result) = req.tool_results().first() {
+                return Reply::text(format!("Handed out ({}).", result.content.trim()));
+            }
+            if prompt.starts_with("[agentmux]") {
+                return Reply::text("The worker is done; all good.");
+            }
+            match prompt.as_str() {
+                "delegate" => Reply::bash(&format!("agentmux send worker \"{TASK}\"")),
+                TASK => Reply::text("one two three"),
+                other => Reply::text(format!("unexpected prompt: {other}")),
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let (home, work) = (dir.path().join("home"), dir.path().join("work"));
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::create_dir_all(&work).unwrap();
+        let options = AgentOptions {
+            billing: Some(Billing::Api),
+            env: Some(offline_env(&api.base_url(), &home).into_iter().collect()),
+            ..AgentOptions::default()
+        };
+        let spec =
+            |name: &str| AgentSpec { options: options.clone(), ..AgentSpec::new(name, &work) };
+        let team = Team {
+            supervisor: Some(SupervisorConfig {
+                spec: spec("lead"),
+                prompt: Some("delegate".into()),
+                max_relay_depth: 3,
+                max_relays_per_minute: 10,
+                team_budget_usd: None,
+                report_chars: 2000,
+            }),
+            agents: vec![TeamAgent { spec: spec("worker"), prompt: None, worktree: false }],
+            ..Team::default()
+        };
+        let state = run_with(team, ClaudeCmd::real(claude), dir.path(), |agents| {
+            quiet(agents) && agents.iter().any(|a| a.supervisor && a.turns >= 2)
+        })
+        .await;
+
+        let relay = &state.supervision.as_ref().unwrap().relay;
+        let sent: Vec<_> = relay
+            .log()
+            .filter_map(|e| match &e.kind {
+                LogKind::Task { to, text, .. } => Some((to.clone(), text.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sent, [("worker".to_string(), TASK.to_string())]);
+        let prompts: Vec<String> =
+            api.messages_requests().iter().map(|r| r.last_user_text()).collect();
+        let report = prompts.iter().find(|p| p.starts_with("[agentmux]"));
+        let report = report.unwrap_or_else(|| panic!("no relayed report among {prompts:#?}"));
+        assert!(report.contains("--- worker: success, $"), "{report}");
+        assert!(report.contains("one two three"), "{report}");
     }
 }
