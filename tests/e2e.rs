@@ -276,6 +276,8 @@ fn a_tiny_terminal_and_resizes_do_not_break_it() {
             t.wait_for("a pane", |s| s.contains('┏') || s.contains('╭'));
         }
     }
+    // Back at full size the whole screen is there again, hint line included.
+    t.wait_for("the full screen", |s| s.contains("supervisor") && s.contains("ctrl-q quit"));
     let status = t.quit();
     assert!(status.success(), "exit status {status:?}");
 }
