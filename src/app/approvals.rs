@@ -210,7 +210,10 @@ pub fn focus_next_waiting(state: &mut State) {
         None => agents.first(),
     };
     match next.and_then(|id| state.index_of(*id)) {
-        Some(i) => state.set_focus(i),
+        Some(i) => {
+            state.set_focus(i);
+            state.approvals.composing = false;
+        }
         None => {
             state.flash = Some("no agent is waiting for you".into());
             state.dirty = true;
@@ -437,6 +440,20 @@ mod tests {
         assert_eq!(s.focus, 0);
         update(&mut s, key(KeyCode::Char('y')));
         assert_eq!(answer(&mut api), Some((Behavior::Allow, None)));
+    }
+
+    #[test]
+    fn a_denial_message_stays_with_its_pane() {
+        let mut s = state(false, &[("api", "backend"), ("web", "frontend")], (120, 40));
+        let (_, _api) = ask(&mut s, "api", "Bash", bash("make"));
+        let (_, mut web) = ask(&mut s, "web", "Bash", bash("make"));
+        update(&mut s, key(KeyCode::Char('n')));
+        assert!(s.approvals.composing);
+        update(&mut s, key(KeyCode::Tab));
+        assert_eq!(s.focus, 1);
+        assert!(!s.approvals.composing, "web's pane asks afresh");
+        update(&mut s, key(KeyCode::Char('y')));
+        assert_eq!(answer(&mut web), Some((Behavior::Allow, None)));
     }
 
     #[test]

@@ -123,7 +123,14 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
                 // Pane keys (focus, scroll, ...) still work; typing only while writing a denial,
                 // so a stray `y` never becomes a prompt.
                 match state.keymap.resolve(Context::Pane, &key) {
-                    Some(c) => pane_command(state, c, key, fx),
+                    Some(c) => {
+                        let focus = state.focus;
+                        pane_command(state, c, key, fx);
+                        if state.focus != focus {
+                            // A denial's message belongs to the pane it was begun in.
+                            state.approvals.composing = false;
+                        }
+                    }
                     None if state.approvals.composing => type_into_input(state, key),
                     None => {}
                 }
