@@ -12,6 +12,7 @@
 //! runs headless on `TestBackend` (tests, benchmarks); [`run`] adds the real terminal around it.
 
 pub mod bridge;
+pub mod persist;
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Write};
@@ -96,6 +97,8 @@ pub struct Executor {
     git: crate::worktree::Git,
     /// The control socket's side: answers requests, adds every turn's environment, relays.
     pub control: bridge::ControlBridge,
+    /// The workspace store, when the run has one (see [`persist`]).
+    pub persist: Option<persist::Persister>,
 }
 
 impl Executor {
@@ -107,6 +110,7 @@ impl Executor {
             worktree_tx: None,
             git: crate::worktree::Git::default(),
             control: bridge::ControlBridge::new(None, bridge::ControlBridge::current_exe_dir()),
+            persist: None,
         }
     }
 
@@ -286,6 +290,9 @@ where
     let mut calls: Vec<ControlCall> = Vec::new();
     for mut e in first {
         exec.control.effect(&mut e, state, bridge::now_ms());
+        if let Some(p) = &mut exec.persist {
+            p.effect(&e, state);
+        }
         match exec.apply(e, &mut pending) {
             Outcome::Quit => return Ok(()),
             Outcome::Notify(bytes) => host.notify(&bytes),
@@ -376,8 +383,14 @@ where
         for msg in pending.drain(..) {
             exec.ended(&msg);
             exec.control.observe(&msg, state, now_ms);
+            if let Some(p) = &mut exec.persist {
+                p.before(&msg, state);
+            }
             for mut effect in update(state, msg) {
                 exec.control.effect(&mut effect, state, now_ms);
+                if let Some(p) = &mut exec.persist {
+                    p.effect(&effect, state);
+                }
                 match exec.apply(effect, &mut replies) {
                     Outcome::Continue => {}
                     Outcome::Notify(bytes) => host.notify(&bytes),
@@ -393,6 +406,9 @@ where
         if quit {
             tracing::info!("quit");
             exec.interrupt_all();
+            if let Some(p) = &mut exec.persist {
+                p.close(state);
+            }
             return Ok(());
         }
         if suspend {
@@ -625,12 +641,21 @@ async fn run_terminal(
         server.as_ref().map(|s| s.path().to_path_buf()),
         notify,
     );
-    state.flash = keymap_note;
     // Agents with `worktree = true` run in their worktrees from their first turn on.
     for (name, wt) in worktrees {
         state.attach_worktree(&name, wt);
     }
-    let first = start_first_prompts(&mut state, State::first_prompts(&opts.team));
+    // With a workspace: the panes as they were, and only the first prompts never sent.
+    let (persister, first) = match opts.workspace {
+        Some(ws) => {
+            let (p, fx) = persist::open(&mut state, &opts.team, ws);
+            (Some(p), fx)
+        }
+        None => (None, start_first_prompts(&mut state, State::first_prompts(&opts.team))),
+    };
+    if state.flash.is_none() {
+        state.flash = keymap_note;
+    }
 
     let (engine_tx, engine_rx) = mpsc::channel(ENGINE_CHANNEL);
     let inbox = Inbox {
@@ -644,6 +669,7 @@ async fn run_terminal(
         server.as_ref().map(|s| s.path().to_path_buf()),
         bridge::ControlBridge::current_exe_dir(),
     );
+    exec.persist = persister;
     let result =
         event_loop(&mut terminal, &mut state, inbox, &mut exec, &mut RealTerminal, first).await;
     exec.interrupt_all();

@@ -83,6 +83,7 @@ commands! {
     Deny => "deny", "deny it (type a message, enter)";
     NextApproval => "next-approval", "focus the next agent waiting for you";
     AllowDenied => "allow-denied", "allow what the last turn was denied, re-run";
+    ResumeTurn => "resume-turn", "resume the turn agentmux died in";
 }
 
 /// Where keys are read: each context has its own bindings.

@@ -248,6 +248,7 @@ const DEFAULTS: &[(Context, Command, &[&str])] = &[
     (Context::Approval, Command::Close, &["esc"]),
     (Context::Pane, Command::NextApproval, &["alt-a"]),
     (Context::Pane, Command::AllowDenied, &["alt-r"]),
+    (Context::Pane, Command::ResumeTurn, &["alt-u"]),
 ];
 
 /// What the hint line offers per context, in order of importance.
@@ -282,6 +283,7 @@ const HINTS: &[(Context, Command, &str)] = &[
     (Context::Approval, Command::Deny, "deny"),
     (Context::Pane, Command::NextApproval, "next waiting"),
     (Context::Pane, Command::AllowDenied, "allow denied"),
+    (Context::Pane, Command::ResumeTurn, "resume"),
 ];
 
 impl Default for Keymap {

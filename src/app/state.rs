@@ -98,6 +98,8 @@ pub struct Agent {
     pub history_pos: Option<usize>,
     /// The agent's git worktree, when it works in one.
     pub tree: Option<super::worktree::AgentTree>,
+    /// Its last turn was lost when agentmux died: `Command::ResumeTurn` continues it.
+    pub resumable: bool,
 }
 
 impl Agent {
@@ -125,6 +127,7 @@ impl Agent {
             history: Vec::new(),
             history_pos: None,
             tree: None,
+            resumable: false,
         }
     }
 
@@ -211,6 +214,8 @@ pub struct State {
     /// The supervisor's relay and the team table's activity (kept by the run loop's control
     /// bridge; `None` without a supervisor).
     pub supervision: Option<crate::supervisor::Supervision>,
+    /// The workspace is open read-only (another agentmux has it): nothing is sent.
+    pub read_only: bool,
     next_id: u32,
 }
 
@@ -242,6 +247,7 @@ impl State {
             opening_worktrees: Vec::new(),
             worktree_settings: team.worktree.clone(),
             supervision: team.supervisor.as_ref().map(crate::supervisor::Supervision::new),
+            read_only: false,
             next_id: 0,
         };
         if let Some(sup) = &team.supervisor {
@@ -407,6 +413,7 @@ impl State {
         env.push(("AGENTMUX_AGENT".into(), agent.spec.name.clone()));
         agent.turn_seq += 1;
         agent.turn = TurnState::Starting { since: now };
+        agent.resumable = false;
         agent.report = TurnReport::default();
         agent.pid = None;
         let session = match (&agent.session, agent.session_live) {

@@ -203,6 +203,16 @@ fn pane_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec
                 }
             }
         }
+        Command::ResumeTurn => {
+            let focus = state.focus;
+            match super::restore::take_resumable(state, focus) {
+                Some(prompt) => start_turn(state, focus, prompt, fx),
+                None => {
+                    state.flash = Some("no interrupted turn to resume here".into());
+                    state.dirty = true;
+                }
+            }
+        }
         Command::EditQueued => {
             let Some(a) = state.focused_mut() else { return };
             if !a.input_is_empty() {
@@ -402,6 +412,12 @@ fn history(state: &mut State, key: KeyEvent, step: isize) {
 }
 
 fn send_input(state: &mut State, fx: &mut Vec<Effect>) {
+    if state.read_only {
+        // The input stays, to be copied elsewhere.
+        state.flash = Some(READ_ONLY_NOTE.into());
+        state.dirty = true;
+        return;
+    }
     let focus = state.focus;
     let Some(a) = state.agents.get_mut(focus) else { return };
     let text = a.input_text();
@@ -424,9 +440,18 @@ fn send_input(state: &mut State, fx: &mut Vec<Effect>) {
     submit(state, focus, text, fx);
 }
 
+/// Why nothing is sent from a read-only workspace.
+pub const READ_ONLY_NOTE: &str =
+    "read-only: another agentmux has this workspace open; nothing is sent from here";
+
 /// Start a turn with `prompt`, or queue it while one runs. Returns the queue position (1-based)
 /// when queued.
 fn submit(state: &mut State, index: usize, prompt: String, fx: &mut Vec<Effect>) -> Option<usize> {
+    if state.read_only {
+        state.flash = Some(READ_ONLY_NOTE.into());
+        state.dirty = true;
+        return None;
+    }
     let a = state.agents.get_mut(index)?;
     // An agent whose worktree is being made must not start in the shared directory.
     if a.turn.is_active() || state.opening_worktrees.contains(&a.id) {
@@ -442,6 +467,11 @@ fn submit(state: &mut State, index: usize, prompt: String, fx: &mut Vec<Effect>)
 }
 
 fn start_turn(state: &mut State, index: usize, prompt: String, fx: &mut Vec<Effect>) {
+    if state.read_only {
+        state.flash = Some(READ_ONLY_NOTE.into());
+        state.dirty = true;
+        return;
+    }
     if let Some(req) = state.begin_turn(index, prompt) {
         fx.push(Effect::SpawnTurn(Box::new(req)));
     }

@@ -38,6 +38,7 @@ fn relevant(state: &State, command: Command) -> bool {
         Command::Zoom => !state.agents.is_empty(),
         Command::PageUp => focused.is_some_and(|a| !a.transcript.is_empty()),
         Command::NextApproval => state.approvals.waiting() > 0,
+        Command::ResumeTurn => focused.is_some_and(|a| a.resumable),
         Command::AllowDenied => {
             focused.is_some_and(|a| !state.approvals.denials_of(a.id).is_empty())
         }
@@ -84,6 +85,9 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
 
 fn right_side(state: &State) -> String {
     let mut parts = Vec::new();
+    if state.read_only {
+        parts.push("read-only".to_string());
+    }
     let tiling = state.tiling();
     if tiling.pages > 1 {
         parts.push(format!("page {}/{}", tiling.page + 1, tiling.pages));

@@ -1,0 +1,167 @@
+//! Panes rebuilt from a workspace on reopen (see `store`): the prompts, the logged lines
+//! replayed through the transcript as the engine delivered them, the turn ends with their
+//! outcome; sessions, queues and counters; a turn agentmux died in, and the key resuming it.
+
+use super::command::{Command, Context};
+use super::state::{Agent, State, TurnState};
+use crate::agent::event::{Event, SystemKind};
+use crate::agent::{Billing, Line};
+use crate::store::{Replay, Restored, RestoredAgent, TurnEnd, TurnStatus as LogStatus};
+use crate::transcript::{NoteLevel, TurnFooter, TurnStatus};
+
+/// What a resumed turn says to the agent.
+pub const RESUME_PROMPT: &str = "Continue from where you left off.";
+
+/// Rebuilds the state's panes from what reopening the workspace found. Agents the state does
+/// not have yet (made at run time in an earlier session) are added after the team's. Clears
+/// the first prompts (`first`, indexed like `state.agents` at start) that already went out.
+/// Returns the names of agents whose turn was left running (to be marked lost in the log).
+pub fn restore(state: &mut State, found: &Restored, first: &mut [Option<String>]) -> Vec<String> {
+    let resume = resume_key(state);
+    let mut lost = Vec::new();
+    for kept in &found.agents {
+        let name = kept.state.spec.name.as_str();
+        let index = match state.index_named(name) {
+            Some(i) => {
+                if kept.state.prompt_sent {
+                    if let Some(p) = first.get_mut(i) {
+                        *p = None;
+                    }
+                }
+                i
+            }
+            None => state.add_agent(kept.state.spec.clone(), kept.state.supervisor),
+        };
+        let agent = &mut state.agents[index];
+        restore_agent(agent, kept, &resume);
+        if kept.interrupted.is_some() {
+            lost.push(name.to_string());
+        }
+    }
+    if !found.notes.is_empty() {
+        // Cut-short lines, files moved aside: the user hears once, in the first pane.
+        if let Some(a) = state.agents.first_mut() {
+            for note in &found.notes {
+                a.transcript.push_note(note, NoteLevel::Warn);
+            }
+        }
+    }
+    state.dirty = true;
+    lost
+}
+
+fn resume_key(state: &State) -> String {
+    state.keymap.key_label(Context::Pane, Command::ResumeTurn).unwrap_or_else(|| "resume".into())
+}
+
+/// One pane from its log.
+pub fn restore_agent(agent: &mut Agent, kept: &RestoredAgent, resume_key: &str) {
+    let st = &kept.state;
+    agent.session = st.session_id.clone();
+    // A conversation the CLI has (or had: a resume of a lost one says so and starts afresh).
+    agent.session_live = st.session_id.is_some();
+    agent.queue = st.queue.iter().cloned().collect();
+    agent.turn_seq = agent.turn_seq.max(st.turns);
+    for (_, _, item) in kept.log.replay() {
+        match item {
+            Replay::Prompt(p) => {
+                agent.transcript.push_prompt(p);
+                if agent.history.last().map(String::as_str) != Some(p) {
+                    agent.history.push(p.to_string());
+                }
+            }
+            Replay::TurnStarted(_) => {}
+            Replay::Line(_, line) => replay_line(agent, &line),
+            Replay::TurnEnded(end) => end_turn(agent, end, resume_key),
+        }
+    }
+    if let Some(turn) = &kept.interrupted {
+        let mut end = TurnEnd::new(LogStatus::Lost);
+        end.session_id = Some(turn.session_id.clone());
+        end_turn(agent, &end, resume_key);
+    }
+    agent.scroll.end();
+}
+
+/// The counters a header shows, as `update` keeps them live.
+fn replay_line(agent: &mut Agent, line: &Line) {
+    agent.transcript.apply(line);
+    let Line::Event(ev) = line else { return };
+    match ev {
+        Event::System(s) => {
+            if let SystemKind::Init(init) = &s.kind {
+                if init.model.is_some() {
+                    agent.model = init.model.clone();
+                }
+                agent.billing = Some(if init.billed_per_token() {
+                    Billing::Api
+                } else {
+                    Billing::Subscription
+                });
+            }
+        }
+        Event::Assistant(m) => {
+            if let Some(model) = &m.model {
+                agent.model = Some(model.clone());
+            }
+        }
+        Event::Result(r) => {
+            agent.turns += 1;
+            agent.cost_usd += r.total_cost_usd.unwrap_or(0.0);
+            if let Some(u) = &r.usage {
+                agent.tokens += u.total();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A turn's end as logged: its footer, and the state the pane is left in.
+fn end_turn(agent: &mut Agent, end: &TurnEnd, resume_key: &str) {
+    let mut footer = agent.transcript.result_footer().cloned();
+    agent.resumable = false;
+    agent.turn = match end.status {
+        LogStatus::Ok => TurnState::Idle,
+        LogStatus::Error => {
+            let message = match footer.as_ref().map(|f| &f.status) {
+                Some(TurnStatus::Failed(m)) => m.clone(),
+                _ => {
+                    let why = match (end.exit_code, &end.signal) {
+                        (_, Some(s)) => format!("killed by {s}"),
+                        (Some(c), None) => format!("exited with code {c}"),
+                        (None, None) => "failed".into(),
+                    };
+                    footer = Some(TurnFooter::new(TurnStatus::Failed(why.clone())));
+                    why
+                }
+            };
+            TurnState::Error { message }
+        }
+        LogStatus::Interrupted => {
+            footer.get_or_insert_with(|| TurnFooter::new(TurnStatus::Interrupted)).status =
+                TurnStatus::Interrupted;
+            TurnState::Interrupted
+        }
+        LogStatus::Lost => {
+            footer.get_or_insert_with(|| TurnFooter::new(TurnStatus::Interrupted)).status =
+                TurnStatus::Interrupted;
+            agent.transcript.push_note(
+                &format!("agentmux stopped while this turn ran; {resume_key} resumes it"),
+                NoteLevel::Warn,
+            );
+            agent.resumable = true;
+            TurnState::Interrupted
+        }
+    };
+    agent.transcript.end_turn(footer.unwrap_or_else(|| TurnFooter::new(TurnStatus::Done)));
+}
+
+/// The follow-up that resumes the focused agent's lost turn, or `None` when it has none.
+pub fn take_resumable(state: &mut State, index: usize) -> Option<String> {
+    let a = state.agents.get_mut(index)?;
+    if !a.resumable || a.turn.is_active() {
+        return None;
+    }
+    a.resumable = false;
+    Some(RESUME_PROMPT.to_string())
+}

@@ -1,0 +1,290 @@
+//! The run loop's side of the workspace store: what happens is written as it happens.
+//!
+//! Why here and not as effects of `update`: the bulk of a transcript is the raw lines of
+//! `EngineMsg::Lines`, which `update` consumes; logging them where the message arrives (before
+//! `update`, by reference) copies nothing and keeps the core free of I/O. What `update` decides
+//! (a prompt sent: `Effect::SpawnTurn`; queues, sessions, agents, rules: `Effect::Persist`)
+//! reaches the store through the effects the loop carries out. The store's writes are plain
+//! `write`s (an atomic rename for the small state file), cheap enough on the loop's thread.
+//!
+//! A store error never stops the app: the state in memory is still good. It is shown once (the
+//! hint line and the first pane), logged every time.
+
+use crate::agent::event::Event;
+use crate::agent::{AgentId, EngineMsg, Line, SessionArg};
+use crate::app::{Effect, Msg, State};
+use crate::config::Team;
+use crate::store::{AgentState, Record, StoreError, TurnEnd, TurnStart, TurnStatus, Workspace};
+use crate::transcript::NoteLevel;
+
+/// Extras key: the agent works in a git worktree of its own (reopened on the next start).
+pub const WORKTREE_EXTRA: &str = "worktree";
+
+/// Opens the app on a workspace: the panes rebuilt from it, the turns agentmux died in marked
+/// lost, the worktrees of agents made at run time opened again. Returns the persister and the
+/// first effects: the team's first prompts that never went out (none when read-only).
+pub fn open(state: &mut State, team: &Team, mut ws: Workspace) -> (Persister, Vec<Effect>) {
+    let read_only = ws.is_read_only();
+    state.read_only = read_only;
+    let mut first = State::first_prompts(team);
+    let found = ws.reconcile(team);
+    let mut p = Persister::new(ws);
+    let mut fx = Vec::new();
+    match found {
+        Ok(found) => {
+            let lost = crate::app::restore::restore(state, &found, &mut first);
+            if !read_only {
+                p.mark_lost(state, &lost);
+            }
+            let team_names: Vec<&str> = team
+                .agents
+                .iter()
+                .map(|a| a.spec.name.as_str())
+                .chain(team.supervisor.as_ref().map(|s| s.spec.name.as_str()))
+                .collect();
+            for kept in &found.agents {
+                let name = kept.state.spec.name.as_str();
+                let worktree = kept.state.extras.get(WORKTREE_EXTRA) == Some(&true.into());
+                if worktree && !read_only && !team_names.contains(&name) {
+                    if let Some(i) = state.index_named(name) {
+                        crate::app::worktree::open_for(state, i, None, &mut fx);
+                    }
+                }
+            }
+        }
+        Err(e) => p.report(state, e),
+    }
+    if read_only {
+        state.flash = Some(crate::app::update::READ_ONLY_NOTE.into());
+    } else {
+        fx.extend(crate::app::start_first_prompts(state, first));
+        if let Err(e) = p.sync(state) {
+            p.report(state, e);
+        }
+    }
+    (p, fx)
+}
+
+pub struct Persister {
+    ws: Workspace,
+    /// The running turn's cost, from its `result` line (logged with the turn's end).
+    costs: std::collections::HashMap<AgentId, f64>,
+    /// An error was shown already: later ones go to the log file only.
+    reported: bool,
+}
+
+impl Persister {
+    pub fn new(ws: Workspace) -> Persister {
+        Persister { ws, costs: Default::default(), reported: false }
+    }
+
+    pub fn workspace(&self) -> &Workspace {
+        &self.ws
+    }
+
+    fn report(&mut self, state: &mut State, e: StoreError) {
+        tracing::warn!("workspace: {e}");
+        if self.reported {
+            return;
+        }
+        self.reported = true;
+        let text = format!("not saved: {e} (agentmux keeps running; this session may be lost)");
+        if let Some(a) = state.agents.get_mut(state.focus) {
+            a.transcript.push_note(&text, NoteLevel::Warn);
+        }
+        state.flash = Some(text);
+        state.dirty = true;
+    }
+
+    /// The turns agentmux died in are over: a `Lost` end, so the log reads as it happened.
+    pub fn mark_lost(&mut self, state: &mut State, agents: &[String]) {
+        for name in agents {
+            let Some(a) = state.index_named(name).map(|i| &state.agents[i]) else { continue };
+            let mut end = TurnEnd::new(TurnStatus::Lost);
+            end.session_id = a.session.clone();
+            let turn = a.turn_seq;
+            if let Err(e) = self.ws.append(name, turn, Record::TurnEnded(&end)) {
+                self.report(state, e);
+            }
+        }
+    }
+
+    /// Before `update` sees a message: log the lines it carries and how a turn ended (the
+    /// state still knows which turn it was and what its result said).
+    pub fn before(&mut self, msg: &Msg, state: &mut State) {
+        if self.ws.is_read_only() {
+            return;
+        }
+        let result = match msg {
+            Msg::Engine(EngineMsg::Lines { agent, turn, lines }) => {
+                let Some(i) = current(state, *agent, *turn) else { return };
+                for (_, line) in lines {
+                    if let Line::Event(Event::Result(r)) = line {
+                        *self.costs.entry(*agent).or_default() += r.total_cost_usd.unwrap_or(0.0);
+                    }
+                }
+                self.ws.append_lines(state.agents[i].name(), *turn, lines)
+            }
+            Msg::Engine(EngineMsg::Exited { agent, turn, exit }) => {
+                let Some(i) = current(state, *agent, *turn) else { return };
+                let a = &state.agents[i];
+                // As `update` will judge it (see `on_exit`).
+                let status = if a.report.interrupt_requested {
+                    TurnStatus::Interrupted
+                } else if a.report.rate_limited.is_some() || a.report.failure.is_some() {
+                    TurnStatus::Error
+                } else if a.report.result_seen || exit.success() {
+                    TurnStatus::Ok
+                } else {
+                    TurnStatus::Error
+                };
+                let end = TurnEnd {
+                    status,
+                    exit_code: exit.code,
+                    signal: exit.signal.clone(),
+                    cost_usd: self.costs.remove(agent),
+                    session_id: a.session.clone(),
+                };
+                self.ws.append(a.name(), *turn, Record::TurnEnded(&end))
+            }
+            Msg::SpawnFailed { agent, turn, .. } => {
+                let Some(i) = current(state, *agent, *turn) else { return };
+                let end = TurnEnd::new(TurnStatus::Error);
+                self.ws.append(state.agents[i].name(), *turn, Record::TurnEnded(&end))
+            }
+            _ => return,
+        };
+        if let Err(e) = result {
+            self.report(state, e);
+        }
+    }
+
+    /// An effect `update` returned: a prompt going out, or something the state file keeps.
+    pub fn effect(&mut self, effect: &Effect, state: &mut State) {
+        if self.ws.is_read_only() {
+            return;
+        }
+        let result = match effect {
+            Effect::SpawnTurn(req) => self.turn_started(state, req),
+            Effect::Persist => self.sync(state),
+            _ => Ok(()),
+        };
+        if let Err(e) = result {
+            self.report(state, e);
+        }
+    }
+
+    fn turn_started(
+        &mut self,
+        state: &State,
+        req: &crate::agent::TurnRequest,
+    ) -> Result<(), StoreError> {
+        let Some(a) = state.index_of(req.agent).map(|i| &state.agents[i]) else { return Ok(()) };
+        if self.ws.agent(a.name()).is_none() {
+            self.sync(state)?;
+        }
+        self.costs.remove(&req.agent);
+        let start = match &req.session {
+            SessionArg::New(id) => TurnStart { session_id: id.clone(), resume: false },
+            SessionArg::Resume(id) => TurnStart { session_id: id.clone(), resume: true },
+        };
+        let records = [Record::Prompt(&req.prompt), Record::TurnStarted(&start)];
+        self.ws.append_many(a.name(), req.turn, &records)?;
+        if self.ws.agent(a.name()).is_some_and(|s| !s.prompt_sent) {
+            self.ws.update_agent(a.name(), |s| s.prompt_sent = true)?;
+        }
+        Ok(())
+    }
+
+    /// Brings the state file in line with the app: agents created or closed at run time,
+    /// sessions, queues, the rules "allow always" added. Writes only what changed.
+    pub fn sync(&mut self, state: &State) -> Result<(), StoreError> {
+        let closed: Vec<String> = self
+            .ws
+            .state()
+            .agents
+            .iter()
+            .filter(|s| state.index_named(&s.spec.name).is_none())
+            .map(|s| s.spec.name.clone())
+            .collect();
+        for name in closed {
+            self.ws.remove_agent(&name)?;
+        }
+        for a in &state.agents {
+            let opening = state.opening_worktrees.contains(&a.id);
+            if self.ws.agent(a.name()).is_none() {
+                // Made at run time: its spec as the user gave it (its own directory, not its
+                // worktree's: the worktree is opened again on reopen).
+                let mut spec = a.spec.clone();
+                if let Some(tree) = &a.tree {
+                    spec.cwd = tree.home.clone();
+                }
+                self.ws.add_agent(spec, a.supervisor)?;
+            }
+            let Some(kept) = self.ws.agent(a.name()) else { continue };
+            let mut next = kept.clone();
+            apply(&mut next, a, a.tree.is_some() || opening);
+            if next != *kept {
+                self.ws.update_agent(a.name(), |s| *s = next)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The run is over: turns still running were stopped by the quit; everything to disk.
+    pub fn close(&mut self, state: &mut State) {
+        if self.ws.is_read_only() {
+            return;
+        }
+        let running: Vec<(String, u64, Option<String>)> = state
+            .agents
+            .iter()
+            .filter(|a| a.turn.is_active())
+            .map(|a| (a.name().to_string(), a.turn_seq, a.session.clone()))
+            .collect();
+        for (name, turn, session) in running {
+            let mut end = TurnEnd::new(TurnStatus::Interrupted);
+            end.session_id = session;
+            if let Err(e) = self.ws.append(&name, turn, Record::TurnEnded(&end)) {
+                self.report(state, e);
+            }
+        }
+        if let Err(e) = self.sync(state).and_then(|()| self.ws.sync()) {
+            self.report(state, e);
+        }
+    }
+}
+
+/// What the app knows of an agent, onto what the store keeps of it.
+fn apply(kept: &mut AgentState, a: &crate::app::Agent, worktree: bool) {
+    if let Some(id) = &a.session {
+        // Only a conversation the CLI reported (or one a turn was started with).
+        if a.session_live || kept.past_sessions.contains(id) {
+            kept.set_session(id);
+        }
+    } else {
+        kept.session_id = None;
+    }
+    kept.queue = a.queue.iter().cloned().collect();
+    // The first turn carried the team file's `prompt`, if it had one.
+    if a.turn_seq > 0 {
+        kept.prompt_sent = true;
+    }
+    // Rules added at run time ("allow always"): what the app's spec allows beyond the kept one.
+    let base = kept.spec.options.allowed_tools.clone().unwrap_or_default();
+    for tool in a.spec.options.allowed_tools.iter().flatten() {
+        if !base.contains(tool) {
+            if !kept.allowed_at_run_time.contains(tool) {
+                kept.allowed_at_run_time.push(tool.clone());
+            }
+            kept.spec.options.allowed_tools.get_or_insert_with(Vec::new).push(tool.clone());
+        }
+    }
+    if worktree {
+        kept.extras.insert(WORKTREE_EXTRA.into(), serde_json::Value::Bool(true));
+    }
+}
+
+fn current(state: &State, agent: AgentId, turn: u64) -> Option<usize> {
+    state.index_of(agent).filter(|&i| state.agents[i].turn_seq == turn)
+}
