@@ -6,4 +6,4 @@ pub mod markdown;
 pub mod wrap;
 
 pub use markdown::{markdown_lines, render_markdown, stable_prefix_len};
-pub use wrap::{display_width, sanitize, truncate, wrap_spans, wrap_text, WrapMode};
+pub use wrap::{display_width, sanitize, truncate, truncate_left, wrap_spans, wrap_text, WrapMode};

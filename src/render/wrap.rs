@@ -297,6 +297,30 @@ pub fn truncate(s: &str, width: usize) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Cut `s` to at most `width` cells from the left, starting with "…" when something was cut
+/// (paths, whose end says the most).
+pub fn truncate_left(s: &str, width: usize) -> Cow<'_, str> {
+    if display_width(s) <= width {
+        return Cow::Borrowed(s);
+    }
+    if width == 0 {
+        return Cow::Borrowed("");
+    }
+    let mut kept = Vec::new();
+    let mut used = 0;
+    for g in s.graphemes(true).rev() {
+        let w = grapheme_width(g);
+        if used + w > width - 1 {
+            break;
+        }
+        used += w;
+        kept.push(g);
+    }
+    let mut out = String::from("…");
+    out.extend(kept.into_iter().rev());
+    Cow::Owned(out)
+}
+
 /// The width of a line as drawn.
 pub fn line_width(line: &Line<'_>) -> usize {
     line.spans.iter().map(|s| display_width(&s.content)).sum()
@@ -391,5 +415,13 @@ mod tests {
         assert_eq!(truncate("hello world", 6), "hello…");
         assert_eq!(truncate("漢字漢字", 5), "漢字…");
         assert_eq!(truncate("short", 6), "short");
+    }
+
+    #[test]
+    fn truncate_left_keeps_the_end() {
+        assert_eq!(truncate_left("server/src/tasks.rs", 10), "…/tasks.rs");
+        assert_eq!(truncate_left("a/漢字漢字", 6), "…漢字");
+        assert_eq!(truncate_left("short", 6), "short");
+        assert_eq!(truncate_left("short", 0), "");
     }
 }

@@ -78,6 +78,8 @@ pub struct ToolCall {
     pub result: Option<ToolResult>,
     /// Listed in the turn result's `permission_denials`.
     pub denied: bool,
+    /// The agent's directory when the call was made (paths inside it are shown relative).
+    pub cwd: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -9,7 +9,9 @@ use ratatui::text::{Line, Span};
 use super::cell::{Cell, CellKind, Note, NoteLevel, TextBlock, ToolCall, TurnFooter, TurnStatus};
 use super::tool::{is_subagent_tool, summarize};
 use crate::render::markdown::render_markdown;
-use crate::render::wrap::{display_width, truncate, wrap_spans, wrap_text, WrapMode};
+use crate::render::wrap::{
+    display_width, truncate, truncate_left, wrap_spans, wrap_text, WrapMode,
+};
 
 pub mod style {
     use super::*;
@@ -186,6 +188,15 @@ fn thinking(block: &TextBlock, expanded: bool, w: u16, out: &mut Vec<Line<'stati
     }
 }
 
+/// How `one_line` cuts a text that does not fit.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cut {
+    /// Keep the start: "cargo bu…".
+    End,
+    /// Keep the end, for paths: "…src/tasks.rs".
+    Start,
+}
+
 /// One line that must not wrap: `fixed` spans are kept, `text` is cut to what is left.
 fn one_line(
     lead: Vec<Span<'static>>,
@@ -193,6 +204,17 @@ fn one_line(
     text_style: Style,
     tail: Vec<Span<'static>>,
     w: u16,
+) -> Line<'static> {
+    one_line_cut(lead, text, text_style, tail, w, Cut::End)
+}
+
+fn one_line_cut(
+    lead: Vec<Span<'static>>,
+    text: &str,
+    text_style: Style,
+    tail: Vec<Span<'static>>,
+    w: u16,
+    cut: Cut,
 ) -> Line<'static> {
     let w = usize::from(w);
     let lead_w: usize = lead.iter().map(|s| display_width(&s.content)).sum();
@@ -211,8 +233,12 @@ fn one_line(
     let room = w.saturating_sub(lead_w + tail_w);
     let text = crate::render::sanitize(text);
     if room > 0 && !text.is_empty() {
-        spans.push(Span::styled(truncate(&text, room).into_owned(), text_style));
-        used += display_width(&truncate(&text, room));
+        let shown = match cut {
+            Cut::End => truncate(&text, room),
+            Cut::Start => truncate_left(&text, room),
+        };
+        used += display_width(&shown);
+        spans.push(Span::styled(shown.into_owned(), text_style));
     }
     for s in tail {
         let sw = display_width(&s.content);
@@ -226,7 +252,9 @@ fn one_line(
 }
 
 fn tool(call: &ToolCall, expanded: bool, w: u16, out: &mut Vec<Line<'static>>) {
-    let summary = summarize(&call.name, &call.input);
+    let summary = summarize(&call.name, &call.input, call.cwd.as_deref());
+    // The input is still streaming: the name alone until there is something to summarize.
+    let input_pending = call.input.is_null() && call.result.is_none() && summary.text.is_empty();
     let failed = call.result.as_ref().is_some_and(|r| r.is_error);
     let name_style = if call.denied || failed {
         style::tool_name().fg(Color::Red)
@@ -236,25 +264,26 @@ fn tool(call: &ToolCall, expanded: bool, w: u16, out: &mut Vec<Line<'static>>) {
         style::tool_name().fg(Color::Yellow)
     };
     let arrow = if expanded { "▾ " } else { "▸ " };
-    let lead = vec![
-        Span::styled(arrow, style::dim()),
-        Span::styled(format!("{} ", call.name), name_style),
-    ];
+    let name = if input_pending { call.name.clone() } else { format!("{} ", call.name) };
+    let lead = vec![Span::styled(arrow, style::dim()), Span::styled(name, name_style)];
     let mut tail = Vec::new();
-    if let Some(added) = summary.added {
+    // Counts of an edit whose input has not arrived would read "+0 -0".
+    if let Some(added) = summary.added.filter(|_| !input_pending) {
         tail.push(Span::styled(format!(" +{added}"), style::ok()));
     }
-    if let Some(removed) = summary.removed {
+    if let Some(removed) = summary.removed.filter(|_| !input_pending) {
         tail.push(Span::styled(format!(" -{removed}"), style::error()));
     }
     if call.denied {
         tail.push(Span::styled("  ⊘ denied", style::error()));
     } else if failed {
         tail.push(Span::styled("  ✗ error", style::error()));
-    } else if call.result.is_none() && !is_subagent_tool(&call.name) {
-        tail.push(Span::styled("  …", style::dim()));
+    } else if call.result.is_none() && !is_subagent_tool(&call.name) && !input_pending {
+        // A word, not a second "…" beside a truncated summary.
+        tail.push(Span::styled("  running", style::dim()));
     }
-    out.push(one_line(lead, &summary.text, Style::default(), tail, w));
+    let cut = if summary.is_path { Cut::Start } else { Cut::End };
+    out.push(one_line_cut(lead, &summary.text, Style::default(), tail, w, cut));
 
     if !expanded {
         // A failure says why on a second line, so it reads without expanding.

@@ -55,6 +55,8 @@ pub struct Transcript {
     selected: Option<usize>,
     rate_limit: Option<String>,
     result: Option<TurnFooter>,
+    /// The agent's directory, from the last `init` (tool paths inside it are shown relative).
+    cwd: Option<String>,
     layout: Mutex<LayoutCache>,
 }
 
@@ -68,6 +70,7 @@ impl Clone for Transcript {
             selected: self.selected,
             rate_limit: self.rate_limit.clone(),
             result: self.result.clone(),
+            cwd: self.cwd.clone(),
             layout: Mutex::default(),
         };
         for c in &self.cells {
@@ -199,8 +202,12 @@ impl Transcript {
 
     fn apply_system(&mut self, e: &SystemEvent) {
         match &e.kind {
-            // The pane header shows what init says.
-            SystemKind::Init(_) => {}
+            // The pane header shows what init says; the cwd shortens tool paths.
+            SystemKind::Init(init) => {
+                if init.cwd.is_some() {
+                    self.cwd = init.cwd.clone();
+                }
+            }
             SystemKind::Status { status } => {
                 // "requesting" starts every API call: the header's spinner says as much.
                 if let Some(s) = status.as_deref().filter(|s| *s != "requesting") {
@@ -487,6 +494,7 @@ impl Transcript {
             partial_input: String::new(),
             result: None,
             denied: false,
+            cwd: self.cwd.clone(),
         };
         let i = self.add(Cell::new(CellKind::Tool(call)), parent);
         self.tools.insert(id.to_string(), i);

@@ -509,3 +509,54 @@ fn a_streaming_cell_is_as_tall_as_what_it_draws() {
     }
     assert!(t.cells()[1].is_streaming());
 }
+
+/// QA 6 and 8: one marker per state, relative paths cut from the left.
+#[test]
+fn tool_one_liners_while_streaming_running_and_done() {
+    use crate::agent::event::Init;
+    let mut t = Transcript::new();
+    t.apply(&ev(Event::System(SystemEvent {
+        subtype: "init".into(),
+        session_id: None,
+        kind: SystemKind::Init(Init {
+            cwd: Some("/tmp/agentmux-demo-7175".into()),
+            ..Default::default()
+        }),
+    })));
+    // Its input has not streamed yet: the name alone.
+    t.apply(&stream(StreamKind::ContentBlockStart {
+        index: 0,
+        block: tool_use("t0", "Read", json!({})),
+    }));
+    // Known input, no result: one truncation "…", then the running marker.
+    t.apply(&assistant(
+        "m",
+        tool_use(
+            "t1",
+            "Bash",
+            json!({"command": "cd server && cargo build --release --all-features"}),
+        ),
+    ));
+    t.apply(&assistant(
+        "m",
+        tool_use(
+            "t2",
+            "Edit",
+            json!({"file_path": "/tmp/agentmux-demo-7175/server/src/tasks.rs", "old_string": "a", "new_string": "b\nc"}),
+        ),
+    ));
+    t.apply(&tool_result("t2", "ok", false));
+    t.apply(&assistant(
+        "m",
+        tool_use(
+            "t3",
+            "Read",
+            json!({"file_path": "/tmp/agentmux-demo-7175/web/src/components/TaskList.tsx"}),
+        ),
+    ));
+    t.apply(&tool_result("t3", "ok", false));
+    t.apply(&assistant("m", tool_use("t4", "Read", json!({"file_path": "/etc/hosts"}))));
+    let scroll = Scroll::default();
+    let shot = screen(&t, &scroll, 34, 5).join("\n");
+    insta::assert_snapshot!(shot);
+}

@@ -9,6 +9,8 @@ pub struct ToolSummary {
     /// Lines added and removed, for edits.
     pub added: Option<usize>,
     pub removed: Option<usize>,
+    /// `text` is a file path: cut from the left so the file name stays visible.
+    pub is_path: bool,
 }
 
 fn str_field<'a>(input: &'a Value, key: &str) -> Option<&'a str> {
@@ -38,25 +40,53 @@ pub fn is_subagent_tool(name: &str) -> bool {
     matches!(name, "Task" | "Agent")
 }
 
-pub fn summarize(name: &str, input: &Value) -> ToolSummary {
+/// `path` relative to `cwd` when it lies inside it ("/w/a/src/x.rs" in "/w/a" -> "src/x.rs").
+pub fn relative_path<'a>(path: &'a str, cwd: Option<&str>) -> &'a str {
+    let Some(cwd) = cwd.map(|c| c.trim_end_matches('/')).filter(|c| !c.is_empty()) else {
+        return path;
+    };
+    match path.strip_prefix(cwd) {
+        Some(rest) if rest.starts_with('/') && rest.len() > 1 => &rest[1..],
+        Some("") | Some("/") => ".",
+        _ => path,
+    }
+}
+
+/// The summary of a call to `name` with `input`; paths inside `cwd` (the agent's directory)
+/// are shown relative to it.
+pub fn summarize(name: &str, input: &Value, cwd: Option<&str>) -> ToolSummary {
     let text_of = |key: &str| str_field(input, key).map(first_line);
+    let path_of = |key: &str| str_field(input, key).map(|p| relative_path(p, cwd).to_string());
+    let mut summary = summarize_raw(name, input, &text_of, &path_of);
+    summary.is_path =
+        matches!(name, "Read" | "LS" | "Write" | "Edit" | "MultiEdit" | "NotebookEdit");
+    summary
+}
+
+fn summarize_raw(
+    name: &str,
+    input: &Value,
+    text_of: &dyn Fn(&str) -> Option<String>,
+    path_of: &dyn Fn(&str) -> Option<String>,
+) -> ToolSummary {
     match name {
         "Bash" => {
             ToolSummary { text: text_of("command").unwrap_or_default(), ..Default::default() }
         }
         "Read" | "LS" => ToolSummary {
-            text: text_of("file_path").or_else(|| text_of("path")).unwrap_or_default(),
+            text: path_of("file_path").or_else(|| path_of("path")).unwrap_or_default(),
             ..Default::default()
         },
         "Write" => ToolSummary {
-            text: text_of("file_path").unwrap_or_default(),
+            text: path_of("file_path").unwrap_or_default(),
             added: Some(str_field(input, "content").map_or(0, count_lines)),
-            removed: None,
+            ..Default::default()
         },
         "Edit" => ToolSummary {
-            text: text_of("file_path").unwrap_or_default(),
+            text: path_of("file_path").unwrap_or_default(),
             added: Some(str_field(input, "new_string").map_or(0, count_lines)),
             removed: Some(str_field(input, "old_string").map_or(0, count_lines)),
+            ..Default::default()
         },
         "MultiEdit" => {
             let edits = input.get("edits").and_then(Value::as_array);
@@ -66,19 +96,20 @@ pub fn summarize(name: &str, input: &Value) -> ToolSummary {
                 })
             };
             ToolSummary {
-                text: text_of("file_path").unwrap_or_default(),
+                text: path_of("file_path").unwrap_or_default(),
                 added: Some(sum("new_string")),
                 removed: Some(sum("old_string")),
+                ..Default::default()
             }
         }
         "NotebookEdit" => ToolSummary {
-            text: text_of("notebook_path").unwrap_or_default(),
+            text: path_of("notebook_path").unwrap_or_default(),
             added: Some(str_field(input, "new_source").map_or(0, count_lines)),
-            removed: None,
+            ..Default::default()
         },
         "Grep" => {
             let pattern = text_of("pattern").unwrap_or_default();
-            let text = match str_field(input, "path") {
+            let text = match path_of("path") {
                 Some(path) => format!("{pattern}  in {path}"),
                 None => pattern,
             };
@@ -151,9 +182,9 @@ mod tests {
 
     #[test]
     fn bash_shows_its_command() {
-        let s = summarize("Bash", &json!({"command": "ls -la", "description": "List"}));
+        let s = summarize("Bash", &json!({"command": "ls -la", "description": "List"}), None);
         assert_eq!(s.text, "ls -la");
-        let s = summarize("Bash", &json!({"command": "cd x\nmake"}));
+        let s = summarize("Bash", &json!({"command": "cd x\nmake"}), None);
         assert_eq!(s.text, "cd x …");
     }
 
@@ -162,6 +193,7 @@ mod tests {
         let s = summarize(
             "Edit",
             &json!({"file_path": "src/a.rs", "old_string": "a\nb", "new_string": "a\nb\nc\n"}),
+            None,
         );
         assert_eq!((s.text.as_str(), s.added, s.removed), ("src/a.rs", Some(3), Some(2)));
         let s = summarize(
@@ -170,17 +202,18 @@ mod tests {
                 {"old_string": "x", "new_string": "y\nz"},
                 {"old_string": "p\nq", "new_string": ""}
             ]}),
+            None,
         );
         assert_eq!((s.added, s.removed), (Some(2), Some(3)));
-        let s = summarize("Write", &json!({"file_path": "w.txt", "content": "1\n2\n3\n"}));
+        let s = summarize("Write", &json!({"file_path": "w.txt", "content": "1\n2\n3\n"}), None);
         assert_eq!((s.added, s.removed), (Some(3), None));
     }
 
     #[test]
     fn search_tools_show_their_pattern() {
-        assert_eq!(summarize("Glob", &json!({"pattern": "**/*.rs"})).text, "**/*.rs");
+        assert_eq!(summarize("Glob", &json!({"pattern": "**/*.rs"}), None).text, "**/*.rs");
         assert_eq!(
-            summarize("Grep", &json!({"pattern": "fn main", "path": "src"})).text,
+            summarize("Grep", &json!({"pattern": "fn main", "path": "src"}), None).text,
             "fn main  in src"
         );
     }
@@ -190,8 +223,25 @@ mod tests {
         let s = summarize(
             "Task",
             &json!({"description": "Find callers", "prompt": "…", "subagent_type": "Explore"}),
+            None,
         );
         assert_eq!(s.text, "Find callers  (Explore)");
+    }
+
+    #[test]
+    fn paths_inside_the_cwd_are_relative() {
+        let cwd = Some("/tmp/demo/");
+        let s = summarize("Edit", &json!({"file_path": "/tmp/demo/server/src/tasks.rs"}), cwd);
+        assert_eq!((s.text.as_str(), s.is_path), ("server/src/tasks.rs", true));
+        // A sibling that only shares a prefix, and paths outside, stay absolute.
+        let s = summarize("Read", &json!({"file_path": "/tmp/demo2/a.rs"}), cwd);
+        assert_eq!(s.text, "/tmp/demo2/a.rs");
+        let s = summarize("Read", &json!({"file_path": "/etc/hosts"}), cwd);
+        assert_eq!(s.text, "/etc/hosts");
+        let s = summarize("Grep", &json!({"pattern": "x", "path": "/tmp/demo/web"}), cwd);
+        assert_eq!((s.text.as_str(), s.is_path), ("x  in web", false));
+        assert_eq!(relative_path("/tmp/demo", cwd), ".");
+        assert_eq!(relative_path("/tmp/demo/a", None), "/tmp/demo/a");
     }
 
     #[test]
@@ -199,6 +249,7 @@ mod tests {
         let s = summarize(
             "mcp__context7__resolve-library-id",
             &json!({"libraryName": "tokio", "limit": 3}),
+            None,
         );
         assert_eq!(s.text, "libraryName: tokio, limit: 3");
         let long = "x".repeat(500);
