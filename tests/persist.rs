@@ -254,3 +254,252 @@ async fn a_read_only_open_shows_the_panes_and_sends_nothing() {
     drop(owner);
     assert_eq!(logged_prompts(&data, "api"), ["write the handler"]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The real binary in a PTY
+
+mod pty {
+    use std::io::{Read, Write};
+    use std::path::{Path, PathBuf};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use portable_pty::{native_pty_system, Child, CommandBuilder, MasterPty, PtySize};
+
+    const ROWS: u16 = 40;
+    const COLS: u16 = 120;
+    pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+    /// A home for one test: the team file in `work/`, data and config directories, and a
+    /// `claude` that is the simulated one.
+    pub struct Home {
+        pub dir: tempfile::TempDir,
+    }
+
+    impl Home {
+        pub fn new(team: &str) -> Home {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let work = dir.path().join("work");
+            std::fs::create_dir_all(&work).expect("work dir");
+            std::fs::write(work.join("agentmux.toml"), team).expect("team file");
+            let claude = dir.path().join("claude");
+            let script = format!(
+                "#!/bin/sh\nexec '{}' {} \"$@\"\n",
+                env!("CARGO_BIN_EXE_agentmux"),
+                agentmux::SIM_SUBCOMMAND
+            );
+            std::fs::write(&claude, script).expect("claude script");
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&claude, std::fs::Permissions::from_mode(0o755))
+                .expect("chmod");
+            Home { dir }
+        }
+
+        pub fn path(&self) -> &Path {
+            self.dir.path()
+        }
+
+        pub fn env(&self) -> Vec<(&'static str, PathBuf)> {
+            let h = self.path();
+            vec![
+                ("HOME", h.to_path_buf()),
+                ("AGENTMUX_DATA_DIR", h.join("data")),
+                ("AGENTMUX_CONFIG_DIR", h.join("config")),
+                ("AGENTMUX_SIM_HOME", h.join("sim")),
+                ("XDG_RUNTIME_DIR", h.join("run")),
+                ("TMPDIR", h.to_path_buf()),
+            ]
+        }
+
+        pub fn args(&self, extra: &[&str]) -> Vec<String> {
+            let mut args =
+                vec!["--claude".to_string(), self.path().join("claude").display().to_string()];
+            args.extend(extra.iter().map(|s| s.to_string()));
+            args
+        }
+
+        /// The one workspace's log of `agent`.
+        pub fn log(&self, agent: &str) -> PathBuf {
+            let root = self.path().join("data").join("workspaces");
+            let ws = std::fs::read_dir(&root)
+                .expect("workspaces dir")
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .find(|p| p.is_dir())
+                .expect("a workspace");
+            ws.join("logs").join(format!("{agent}.jsonl"))
+        }
+    }
+
+    pub struct Term {
+        parser: Arc<Mutex<vt100::Parser>>,
+        writer: Box<dyn Write + Send>,
+        pub child: Box<dyn Child + Send + Sync>,
+        _master: Box<dyn MasterPty + Send>,
+    }
+
+    impl Term {
+        pub fn start(home: &Home, extra: &[&str]) -> Term {
+            let pair = native_pty_system()
+                .openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 })
+                .expect("openpty");
+            let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_agentmux"));
+            cmd.args(home.args(extra));
+            cmd.cwd(home.path().join("work"));
+            for (k, v) in home.env() {
+                cmd.env(k, v);
+            }
+            cmd.env("TERM", "xterm-256color");
+            cmd.env("AGENTMUX_SIM_SPEED", "0");
+            let child = pair.slave.spawn_command(cmd).expect("spawn");
+            drop(pair.slave);
+            let mut reader = pair.master.try_clone_reader().expect("reader");
+            let writer = pair.master.take_writer().expect("writer");
+            let parser = Arc::new(Mutex::new(vt100::Parser::new(ROWS, COLS, 0)));
+            let p = Arc::clone(&parser);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                while let Ok(n @ 1..) = reader.read(&mut buf) {
+                    if let Ok(mut p) = p.lock() {
+                        p.process(&buf[..n]);
+                    }
+                }
+            });
+            Term { parser, writer, child, _master: pair.master }
+        }
+
+        pub fn screen(&self) -> String {
+            self.parser.lock().map(|p| p.screen().contents()).unwrap_or_default()
+        }
+
+        pub fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+            let start = Instant::now();
+            loop {
+                let s = self.screen();
+                if ok(&s) {
+                    return s;
+                }
+                if start.elapsed() > TIMEOUT {
+                    panic!("timed out waiting for {what}; the screen:\n{s}");
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+
+        pub fn send(&mut self, bytes: &[u8]) {
+            self.writer.write_all(bytes).expect("write");
+            let _ = self.writer.flush();
+        }
+
+        pub fn wait_exit(&mut self) -> portable_pty::ExitStatus {
+            let start = Instant::now();
+            loop {
+                match self.child.try_wait() {
+                    Ok(Some(status)) => return status,
+                    Ok(None) if start.elapsed() < TIMEOUT => {
+                        std::thread::sleep(Duration::from_millis(10))
+                    }
+                    _ => panic!("agentmux did not exit; the screen:\n{}", self.screen()),
+                }
+            }
+        }
+
+        /// Ctrl-Q, answering yes if asked.
+        pub fn quit(&mut self) -> portable_pty::ExitStatus {
+            self.send(b"\x11");
+            let start = Instant::now();
+            while start.elapsed() < TIMEOUT {
+                if self.screen().contains("Quit agentmux?") {
+                    self.send(b"y");
+                    break;
+                }
+                if matches!(self.child.try_wait(), Ok(Some(_))) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            self.wait_exit()
+        }
+    }
+
+    impl Drop for Term {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+        }
+    }
+}
+
+/// The text deltas of a log as written, in order (the flood's words).
+fn logged_deltas(log: &Path) -> (Vec<String>, String) {
+    let text = std::fs::read_to_string(log).expect("read the log");
+    let mut words = Vec::new();
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        if let Some(w) = v.pointer("/event/event/delta/text").and_then(|t| t.as_str()) {
+            words.push(w.trim().to_string());
+        }
+    }
+    (words, text)
+}
+
+#[test]
+fn killed_during_a_flood_reopens_with_every_logged_event_and_resumes_the_lost_turn() {
+    let home =
+        pty::Home::new("[[agent]]\nname = \"api\"\ncwd = \".\"\nprompt = \"/sim flood=3000000\"\n");
+    let mut first = pty::Term::start(&home, &[]);
+    first.wait_for("the flood", |s| s.contains("tok1"));
+    let pid = first.child.process_id().expect("pid");
+    // SAFETY: kill with a pid we spawned and a valid signal number.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0);
+    first.wait_exit();
+    drop(first);
+
+    let (words, text) = logged_deltas(&home.log("api"));
+    assert!(words.len() >= 2, "some of the flood reached the log");
+    assert!(!text.contains("\"ended\""), "the turn never ended:\n{}", &text[..text.len().min(600)]);
+    let last = words.last().cloned().unwrap_or_default();
+    assert_eq!(last, format!("tok{}", words.len() - 1), "no event lost in the middle");
+
+    // Reopened: the flood up to its last logged word, the turn shown as interrupted.
+    let mut again = pty::Term::start(&home, &[]);
+    let screen = again.wait_for("the pane rebuilt", |s| s.contains("alt-u resumes it"));
+    assert!(screen.contains(&last), "{screen}");
+    assert!(screen.contains("interrupted"), "{screen}");
+
+    // A second agentmux on the workspace says so and leaves; --read-only shows the panes.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_agentmux"))
+        .args(home.args(&[]))
+        .current_dir(home.path().join("work"))
+        .envs(home.env())
+        .output()
+        .expect("run a second agentmux");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("in use by another agentmux") && err.contains("--read-only"), "{err}");
+    let mut look = pty::Term::start(&home, &["--read-only"]);
+    let seen = look.wait_for("the read-only look", |s| s.contains("read-only"));
+    assert!(seen.contains(&last), "{seen}");
+    look.quit();
+
+    // One key resumes the lost turn: a follow-up with --resume of its session.
+    again.send(b"\x1bu");
+    again.wait_for("the resumed turn to end", |s| {
+        s.contains("Continue from where you left off.") && s.contains("✓ done")
+    });
+    again.quit();
+    let text = std::fs::read_to_string(home.log("api")).expect("read the log");
+    let records: Vec<serde_json::Value> =
+        text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let prompts: Vec<&str> =
+        records.iter().filter_map(|r| r.get("prompt").and_then(|p| p.as_str())).collect();
+    assert_eq!(prompts, ["/sim flood=3000000", "Continue from where you left off."]);
+    let starts: Vec<&serde_json::Value> = records.iter().filter_map(|r| r.get("started")).collect();
+    assert_eq!(starts.len(), 2);
+    assert_eq!(starts[1]["resume"], true);
+    assert_eq!(starts[0]["session_id"], starts[1]["session_id"]);
+    let ends: Vec<&str> = records
+        .iter()
+        .filter_map(|r| r.pointer("/ended/status").and_then(|s| s.as_str()))
+        .collect();
+    assert_eq!(ends, ["lost", "ok"]);
+}

@@ -62,6 +62,15 @@ pub fn restore_agent(agent: &mut Agent, kept: &RestoredAgent, resume_key: &str) 
     agent.session_live = st.session_id.is_some();
     agent.queue = st.queue.iter().cloned().collect();
     agent.turn_seq = agent.turn_seq.max(st.turns);
+    // "Allow always" rules of earlier runs, on top of the team file's.
+    if !st.allowed_at_run_time.is_empty() {
+        let tools = agent.spec.options.allowed_tools.get_or_insert_with(Vec::new);
+        for rule in &st.allowed_at_run_time {
+            if !tools.contains(rule) {
+                tools.push(rule.clone());
+            }
+        }
+    }
     for (_, _, item) in kept.log.replay() {
         match item {
             Replay::Prompt(p) => {
