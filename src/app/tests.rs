@@ -192,6 +192,42 @@ fn turn_outcomes() {
         }),
     );
     assert_eq!(s.agents[0].turn, TurnState::Error { message: "Error: bad flag".into() });
+    // QA 12: said once, by the footer with the exit code; the tail line was not shown as
+    // output here, so the footer names it.
+    let footer = |s: &super::State| match s.agents[0].transcript.cells().last().map(|c| &c.kind) {
+        Some(crate::transcript::CellKind::Footer(f)) => f.status.clone(),
+        other => panic!("no footer: {other:?}"),
+    };
+    assert_eq!(
+        footer(&s),
+        crate::transcript::TurnStatus::Failed("Error: bad flag (exit 1)".into())
+    );
+    // A start failure whose line is on screen: no error cell, the footer says "exit 3".
+    send(&mut s, 0, "b2");
+    update(
+        &mut s,
+        Msg::Engine(crate::agent::EngineMsg::Lines {
+            agent: id,
+            turn: 3,
+            lines: vec![(String::new(), crate::agent::Line::Text("boom: cannot start".into()))],
+        }),
+    );
+    update(
+        &mut s,
+        Msg::Engine(crate::agent::EngineMsg::Exited {
+            agent: id,
+            turn: 3,
+            exit: crate::agent::ExitInfo {
+                code: Some(3),
+                signal: None,
+                tail: vec!["boom: cannot start".into()],
+            },
+        }),
+    );
+    assert_eq!(footer(&s), crate::transcript::TurnStatus::Failed("exit 3".into()));
+    let t = &s.agents[0].transcript;
+    let since_prompt: Vec<_> = t.cells().iter().rev().take(2).collect();
+    assert!(matches!(since_prompt[1].kind, crate::transcript::CellKind::Output(_)));
     // A rate limit refusal.
     send(&mut s, 0, "c");
     let rl = crate::agent::Event::RateLimit(crate::agent::event::RateLimitEvent {
@@ -199,13 +235,13 @@ fn turn_outcomes() {
         resets_at: Some(1_800_000_000),
         ..Default::default()
     });
-    update(&mut s, lines(id, 3, vec![rl]));
-    update(&mut s, exited(id, 3, 1));
+    update(&mut s, lines(id, 4, vec![rl]));
+    update(&mut s, exited(id, 4, 1));
     assert_eq!(s.agents[0].turn, TurnState::RateLimited { resets_at: Some(1_800_000_000) });
     assert_eq!(s.agents[0].rate_limit.as_deref(), Some("rejected"));
     // Per-token billing from the init event.
     send(&mut s, 0, "d");
-    update(&mut s, lines(id, 4, vec![init(&sid(2), "ANTHROPIC_API_KEY")]));
+    update(&mut s, lines(id, 5, vec![init(&sid(2), "ANTHROPIC_API_KEY")]));
     assert_eq!(s.agents[0].billing, Some(Billing::Api));
 }
 

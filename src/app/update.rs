@@ -790,8 +790,20 @@ fn on_exit(state: &mut State, i: usize, exit: ExitInfo, fx: &mut Vec<Effect>) {
                 Some(c) => format!("exited with code {c}"),
                 None => "exited".into(),
             });
-        a.transcript.push_error(&why);
-        footer = Some(TurnFooter::new(TurnStatus::Failed(why.clone())));
+        // Said once: the footer, with the exit code; the line it printed is shown above it
+        // (dimmed) and is named only when it is not.
+        let how = match (&exit.signal, exit.code) {
+            (Some(s), _) => format!("killed by {s}"),
+            (None, Some(c)) => format!("exit {c}"),
+            (None, None) => "exited".into(),
+        };
+        let from_tail = exit.tail.iter().any(|l| l == &why);
+        let reason = if from_tail && !a.transcript.last_output_contains(&why) {
+            format!("{why} ({how})")
+        } else {
+            how
+        };
+        footer = Some(TurnFooter::new(TurnStatus::Failed(reason)));
         TurnState::Error { message: why }
     };
     a.transcript.end_turn(footer.unwrap_or_else(|| TurnFooter::new(TurnStatus::Done)));

@@ -148,6 +148,18 @@ impl Transcript {
         self.add_note(text.to_string(), level, NoteKind::Other, None);
     }
 
+    /// Does the plain output printed since the last prompt hold `line`? (Then a failure
+    /// need not repeat it.)
+    pub fn last_output_contains(&self, line: &str) -> bool {
+        let line = line.trim();
+        self.cells.iter().rev().take_while(|c| !matches!(c.kind, CellKind::Prompt(_))).any(|c| {
+            match &c.kind {
+                CellKind::Output(text) => text.lines().any(|l| l.trim() == line),
+                _ => false,
+            }
+        })
+    }
+
     /// Add an error of agentmux's own.
     pub fn push_error(&mut self, text: &str) {
         self.add(Cell::new(CellKind::Error(text.to_string())), None);

@@ -560,3 +560,15 @@ fn tool_one_liners_while_streaming_running_and_done() {
     let shot = screen(&t, &scroll, 34, 5).join("\n");
     insta::assert_snapshot!(shot);
 }
+
+/// QA 12: a claude that fails at start: its line, dimmed, then one footer with the exit code.
+#[test]
+fn a_start_failure_is_said_once() {
+    let mut t = Transcript::new();
+    t.push_prompt("say hi");
+    t.apply(&AgentLine::Text("boom: cannot start".into()));
+    assert!(t.last_output_contains("boom: cannot start"));
+    t.end_turn(TurnFooter::new(TurnStatus::Failed("exit 3".into())));
+    let shot = screen(&t, &Scroll::default(), 40, 4).join("\n");
+    insta::assert_snapshot!(shot);
+}
