@@ -263,6 +263,8 @@ pub enum AgentState {
     /// No turn running; the last one (if any) succeeded.
     Idle,
     Working,
+    /// Working, and a tool call waits for the user's approval.
+    Waiting,
     /// No turn running; the last one failed or was interrupted.
     Failed,
     /// A state from a newer agentmux.
@@ -275,6 +277,7 @@ impl AgentState {
         match self {
             AgentState::Idle => "idle",
             AgentState::Working => "working",
+            AgentState::Waiting => "waiting",
             AgentState::Failed => "failed",
             AgentState::Unknown => "unknown",
         }

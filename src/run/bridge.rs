@@ -233,7 +233,10 @@ impl ControlBridge {
             .map(|a| AgentInfo {
                 name: a.name().to_string(),
                 role: a.spec.role.clone(),
-                state: agent_state(&a.turn),
+                state: match state.approvals.first_for(a.id) {
+                    Some(_) => AgentState::Waiting,
+                    None => agent_state(&a.turn),
+                },
                 supervisor: a.supervisor,
                 cwd: a.spec.cwd.display().to_string(),
                 session_id: a.session.clone(),
@@ -790,6 +793,34 @@ mod tests {
         );
         let p = lead.append_system_prompt.as_deref().unwrap_or("");
         assert!(p.contains("- api (API), working in /work/project"), "{p}");
+    }
+
+    #[test]
+    fn ls_says_which_agent_waits_for_an_approval() {
+        let mut s = Sim::new();
+        let _pending = s.call(
+            Some("web"),
+            Request::Approve {
+                agent: "web".into(),
+                tool_name: "Bash".into(),
+                input: serde_json::json!({"command": "make"}),
+                tool_use_id: None,
+            },
+        );
+        match s.answer(None, Request::Ls) {
+            Answer::Agents { agents } => {
+                let states: Vec<_> = agents.iter().map(|a| (a.name.as_str(), a.state)).collect();
+                assert_eq!(
+                    states,
+                    [
+                        ("lead", AgentState::Idle),
+                        ("api", AgentState::Idle),
+                        ("web", AgentState::Waiting)
+                    ]
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
