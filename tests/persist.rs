@@ -9,7 +9,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tokio::sync::mpsc;
 
 use agentmux::agent::{spawn_turn, AgentSpec, ClaudeCmd, EngineMsg, TurnHandle};
-use agentmux::app::{update, Effect, Msg, State};
+use agentmux::app::{update, ControlCmd, Effect, Msg, State};
 use agentmux::config::{Team, TeamAgent};
 use agentmux::run::persist::{self, Persister};
 use agentmux::store::{Access, RecordRef, Workspace, WorkspaceKey};
@@ -253,6 +253,64 @@ async fn a_read_only_open_shows_the_panes_and_sends_nothing() {
     owner.persist.close(&mut owner.state);
     drop(owner);
     assert_eq!(logged_prompts(&data, "api"), ["write the handler"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_made_and_closed_at_run_time_and_allow_always_rules_survive_a_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (data, work, home) =
+        (dir.path().join("data"), dir.path().join("work"), dir.path().join("h"));
+    std::fs::create_dir_all(&work).expect("work dir");
+    let mut app = App::open(&data, &work, &home, Access::Exclusive);
+    app.until("api's first turn", |s| idle(s, 0, 1)).await;
+    for (name, prompt) in [("extra", Some("hello extra")), ("gone", None)] {
+        let spec = Box::new(AgentSpec::new(name, &work));
+        let prompt = prompt.map(String::from);
+        app.apply(Msg::Control(ControlCmd::New { spec, prompt, worktree: false }, None));
+    }
+    app.until("extra's turn", |s| s.index_named("extra").is_some_and(|i| idle(s, i, 1))).await;
+    app.apply(Msg::Control(ControlCmd::Kill { agent: "gone".into() }, None));
+    // Closing a team agent keeps it (the team file brings it back, carrying on).
+    app.apply(Msg::Control(ControlCmd::Kill { agent: "web".into() }, None));
+    // What "allow always" does to an agent (see `app::approvals`).
+    app.state.agents[0].spec.options.allowed_tools = Some(vec!["Bash(npm test:*)".into()]);
+    app.effect(Effect::Persist);
+    app.persist.close(&mut app.state);
+    drop(app);
+
+    let again = App::open(&data, &work, &home, Access::Exclusive);
+    assert_eq!(spawns(&again.opened), 0, "no first prompt again, the team's or extra's");
+    let names: Vec<&str> = again.state.agents.iter().map(|a| a.name()).collect();
+    assert_eq!(names, ["api", "web", "extra"]);
+    let extra = &again.state.agents[2];
+    assert_eq!((extra.turn_seq, extra.turns), (1, 1));
+    assert_eq!(extra.history, ["hello extra"], "its pane rebuilt from its log");
+    assert_eq!(
+        again.state.agents[0].spec.options.allowed_tools.as_deref(),
+        Some(&["Bash(npm test:*)".to_string()][..])
+    );
+    let kept = again.persist.workspace().agent("api").expect("api kept");
+    assert_eq!(kept.allowed_at_run_time, ["Bash(npm test:*)"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_error_is_shown_once_and_the_app_keeps_running() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (data, work, home) =
+        (dir.path().join("data"), dir.path().join("work"), dir.path().join("h"));
+    std::fs::create_dir_all(&work).expect("work dir");
+    let mut app = App::open(&data, &work, &home, Access::Exclusive);
+    app.until("api's first turn", |s| idle(s, 0, 1)).await;
+    // The workspace's directory goes away under the app: the state file cannot be written.
+    std::fs::remove_dir_all(app.persist.workspace().dir()).expect("remove the workspace");
+    app.send(0, "go on");
+    let flash = app.state.flash.clone().unwrap_or_default();
+    assert!(flash.contains("not saved") && flash.contains("state.json"), "{flash}");
+    app.until("the turn, all the same", |s| idle(s, 0, 2)).await;
+    app.send(0, "and again");
+    assert!(app.state.flash.is_none(), "shown once: {:?}", app.state.flash);
+    app.until("the next turn", |s| idle(s, 0, 3)).await;
+    assert_eq!(app.state.agents[0].turns, 3);
 }
 
 // ---------------------------------------------------------------------------------------------

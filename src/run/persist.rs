@@ -29,6 +29,12 @@ pub fn open(state: &mut State, team: &Team, mut ws: Workspace) -> (Persister, Ve
     let mut first = State::first_prompts(team);
     let found = ws.reconcile(team);
     let mut p = Persister::new(ws);
+    p.team = team
+        .agents
+        .iter()
+        .map(|a| a.spec.name.clone())
+        .chain(team.supervisor.as_ref().map(|s| s.spec.name.clone()))
+        .collect();
     let mut fx = Vec::new();
     match found {
         Ok(found) => {
@@ -36,16 +42,10 @@ pub fn open(state: &mut State, team: &Team, mut ws: Workspace) -> (Persister, Ve
             if !read_only {
                 p.mark_lost(state, &lost);
             }
-            let team_names: Vec<&str> = team
-                .agents
-                .iter()
-                .map(|a| a.spec.name.as_str())
-                .chain(team.supervisor.as_ref().map(|s| s.spec.name.as_str()))
-                .collect();
             for kept in &found.agents {
                 let name = kept.state.spec.name.as_str();
                 let worktree = kept.state.extras.get(WORKTREE_EXTRA) == Some(&true.into());
-                if worktree && !read_only && !team_names.contains(&name) {
+                if worktree && !read_only && !p.team.iter().any(|t| t == name) {
                     if let Some(i) = state.index_named(name) {
                         crate::app::worktree::open_for(state, i, None, &mut fx);
                     }
@@ -71,11 +71,14 @@ pub struct Persister {
     costs: std::collections::HashMap<AgentId, f64>,
     /// An error was shown already: later ones go to the log file only.
     reported: bool,
+    /// The team file's agents: closing one keeps its transcript (the file brings it back on
+    /// the next start, where it carries on rather than starting over).
+    team: Vec<String>,
 }
 
 impl Persister {
     pub fn new(ws: Workspace) -> Persister {
-        Persister { ws, costs: Default::default(), reported: false }
+        Persister { ws, costs: Default::default(), reported: false, team: Vec::new() }
     }
 
     pub fn workspace(&self) -> &Workspace {
@@ -196,7 +199,8 @@ impl Persister {
         Ok(())
     }
 
-    /// Brings the state file in line with the app: agents created or closed at run time,
+    /// Brings the state file in line with the app: agents created or closed at run time (a
+    /// closed agent's log is renamed, see `Workspace::remove_agent`),
     /// sessions, queues, the rules "allow always" added. Writes only what changed.
     pub fn sync(&mut self, state: &State) -> Result<(), StoreError> {
         let closed: Vec<String> = self
@@ -205,6 +209,7 @@ impl Persister {
             .agents
             .iter()
             .filter(|s| state.index_named(&s.spec.name).is_none())
+            .filter(|s| !self.team.contains(&s.spec.name))
             .map(|s| s.spec.name.clone())
             .collect();
         for name in closed {
