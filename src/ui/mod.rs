@@ -30,6 +30,13 @@ pub fn view(state: &State, frame: &mut Frame) {
 }
 
 pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
+    // The layout is made for `state.size`, but ratatui sizes the frame from the terminal itself:
+    // after a resize and before its Resize event is read they differ, and panes placed for the
+    // old size would index outside the buffer (a panic). Draw nothing this frame; the pending
+    // Resize event brings a redraw at the new size.
+    if (area.width, area.height) != state.size {
+        return;
+    }
     if !state.usable() || area.width < crate::layout::MIN_SCREEN_WIDTH {
         let note = format!("terminal too small ({}x{})", area.width, area.height);
         Paragraph::new(note)

@@ -189,6 +189,27 @@ fn every_size_draws_without_panicking() {
     }
 }
 
+/// Found by the e2e resize test under load: the terminal shrank to 20x6, ratatui drew a frame at
+/// that size before the Resize event reached the state, and the panes laid out for 140x40
+/// indexed outside the buffer (a panic that took the app down).
+#[test]
+fn a_frame_of_another_size_than_the_last_resize_does_not_panic() {
+    let mut s = busy_team((140, 40));
+    send(&mut s, 2, "queued one");
+    for (w, h) in [(20, 6), (12, 3), (0, 0), (200, 60), (140, 39)] {
+        let mut t = match Terminal::new(TestBackend::new(w, h)) {
+            Ok(t) => t,
+            Err(e) => panic!("{e}"),
+        };
+        if let Err(e) = t.draw(|f| super::view(&s, f)) {
+            panic!("{e}");
+        }
+    }
+    // Once the Resize arrives the frame is drawn in full again.
+    update(&mut s, Msg::Resize { width: 20, height: 6 });
+    assert!(screen(&s).contains('┏'), "{}", screen(&s));
+}
+
 #[test]
 fn a_scrolled_pane_says_how_much_waits_below() {
     let mut s = state(false, &[("a", "")], (80, 24));
