@@ -23,8 +23,21 @@ fn named(name: &str) -> WorkspaceKey {
     WorkspaceKey::Named(name.to_string())
 }
 
+/// Opens a workspace for writing. A lock held by this very process is waited out: a sibling test
+/// spawning a child (fork, then exec) holds a copy of every descriptor, our lock's included,
+/// until the exec closes it, so a workspace dropped a moment ago may look in use for that long.
 fn open(data: &Path, name: &str) -> Workspace {
-    Workspace::open_or_create(data, &named(name), Access::Exclusive).expect("open workspace")
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match Workspace::open_or_create(data, &named(name), Access::Exclusive) {
+            Err(StoreError::Locked { pid: Some(p), .. })
+                if p == std::process::id() && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other.expect("open workspace"),
+        }
+    }
 }
 
 fn spec(name: &str, dir: &Path) -> AgentSpec {
@@ -446,6 +459,8 @@ fn workspaces_are_listed_exported_and_removed() {
         write_turn(&mut ws, "web", 1, "s-1", 0.5);
         write_turn(&mut ws, "api", 1, "s-2", 0.25);
     }
+    // A sibling test's fork may still hold the lock we just let go of (see `open`).
+    drop(open(data.path(), "alpha"));
     let list = store::list_workspaces(data.path()).expect("list");
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].name, "alpha");
@@ -492,6 +507,8 @@ fn workspaces_are_listed_exported_and_removed() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("in use"));
     drop(held);
+    // A sibling test's fork may still hold the lock we just let go of (see `open`).
+    drop(open(data.path(), "alpha"));
     let out = agentmux(data.path(), &["workspaces", "rm", "alpha", "--yes"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!store::workspaces_dir(data.path()).join("alpha").exists());
