@@ -721,7 +721,8 @@ fn on_line(state: &mut State, i: usize, line: &Line, fx: &mut Vec<Effect>) {
         },
         Event::Assistant(m) => {
             a.report.retrying = None;
-            if let Some(model) = &m.model {
+            // "<synthetic>" marks the CLI's own error messages; the model stays what it was.
+            if let Some(model) = m.model.as_ref().filter(|m| *m != "<synthetic>") {
                 a.model = Some(model.clone());
             }
             super::worktree::on_message(state, i, m);

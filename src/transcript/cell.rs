@@ -78,6 +78,8 @@ pub struct ToolCall {
     pub result: Option<ToolResult>,
     /// Listed in the turn result's `permission_denials`.
     pub denied: bool,
+    /// Its turn ended before a result came (interrupted, failed): no longer running.
+    pub unanswered: bool,
     /// The agent's directory when the call was made (paths inside it are shown relative).
     pub cwd: Option<String>,
 }
@@ -165,16 +167,34 @@ pub fn result_failure(r: &ResultEvent) -> Option<String> {
     })
 }
 
+/// The CLI's "Not logged in · Please run /login" speaks of its own prompt, which agentmux does
+/// not show. Returns the few words before the "·" and a hint that works from agentmux.
+pub fn login_hint(text: &str) -> Option<(String, String)> {
+    let first = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    if !first.contains("/login") {
+        return None;
+    }
+    let what = first.split(" · ").next().unwrap_or(first).trim().trim_end_matches('.');
+    let hint = format!(
+        "{what}: run `claude` once in a terminal and use /login; agentmux uses your \
+         subscription login"
+    );
+    Some((what.to_string(), hint))
+}
+
 /// A few words for a failed turn (the footer's status), `None` when it succeeded.
 pub fn short_failure(r: &ResultEvent) -> Option<String> {
     Some(match r.subtype.as_str() {
         "success" if !r.is_error => return None,
-        "success" => r
-            .result
-            .as_deref()
-            .and_then(|s| s.lines().next())
-            .unwrap_or("the turn reported an error")
-            .to_string(),
+        "success" => match r.result.as_deref().and_then(login_hint) {
+            Some((what, _)) => what,
+            None => r
+                .result
+                .as_deref()
+                .and_then(|s| s.lines().next())
+                .unwrap_or("the turn reported an error")
+                .to_string(),
+        },
         "error_max_turns" => "reached the maximum number of turns".to_string(),
         "error_max_budget_usd" => "reached the budget limit".to_string(),
         "error_during_execution" => "error during execution".to_string(),

@@ -254,7 +254,10 @@ fn one_line_cut(
 fn tool(call: &ToolCall, expanded: bool, w: u16, out: &mut Vec<Line<'static>>) {
     let summary = summarize(&call.name, &call.input, call.cwd.as_deref());
     // The input is still streaming: the name alone until there is something to summarize.
-    let input_pending = call.input.is_null() && call.result.is_none() && summary.text.is_empty();
+    let input_pending = call.input.is_null()
+        && call.result.is_none()
+        && !call.unanswered
+        && summary.text.is_empty();
     let failed = call.result.as_ref().is_some_and(|r| r.is_error);
     let name_style = if call.denied || failed {
         style::tool_name().fg(Color::Red)
@@ -278,6 +281,8 @@ fn tool(call: &ToolCall, expanded: bool, w: u16, out: &mut Vec<Line<'static>>) {
         tail.push(Span::styled("  ⊘ denied", style::error()));
     } else if failed {
         tail.push(Span::styled("  ✗ error", style::error()));
+    } else if call.unanswered && call.result.is_none() {
+        tail.push(Span::styled("  no result", style::dim()));
     } else if call.result.is_none() && !is_subagent_tool(&call.name) && !input_pending {
         // A word, not a second "…" beside a truncated summary.
         tail.push(Span::styled("  running", style::dim()));
@@ -316,7 +321,10 @@ fn tool(call: &ToolCall, expanded: bool, w: u16, out: &mut Vec<Line<'static>>) {
             }
         }
         None if is_subagent_tool(&call.name) => {}
-        None => wrap_text("└ running…", style::dim(), w, &indent, &indent, WrapMode::Word, out),
+        None => {
+            let what = if call.unanswered { "└ no result" } else { "└ running…" };
+            wrap_text(what, style::dim(), w, &indent, &indent, WrapMode::Word, out);
+        }
     }
     if call.denied {
         wrap_text("⊘ permission denied", style::error(), w, &indent, &indent, WrapMode::Word, out);
@@ -494,7 +502,8 @@ fn footer(f: &TurnFooter, w: u16, out: &mut Vec<Line<'static>>) {
         parts.push(format!("${cost:.4}"));
     }
     if let Some(n) = f.num_turns {
-        parts.push(format!("{n} turn{}", if n == 1 { "" } else { "s" }));
+        // The CLI's num_turns counts model calls; "turn" is what the header counts (prompts).
+        parts.push(format!("{n} step{}", if n == 1 { "" } else { "s" }));
     }
     if let Some(t) = f.tokens {
         parts.push(format!("{} tokens", format_tokens(t)));

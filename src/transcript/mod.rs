@@ -34,8 +34,8 @@ use crate::agent::event::{
 };
 use cache::LayoutCache;
 pub use cell::{
-    result_failure, short_failure, Cell, CellKind, Note, NoteKind, NoteLevel, TextBlock, ToolCall,
-    ToolResult, TurnFooter, TurnStatus,
+    login_hint, result_failure, short_failure, Cell, CellKind, Note, NoteKind, NoteLevel,
+    TextBlock, ToolCall, ToolResult, TurnFooter, TurnStatus,
 };
 pub use scroll::{Scroll, Viewport};
 pub use view::TranscriptView;
@@ -140,6 +140,16 @@ impl Transcript {
     pub fn end_turn(&mut self, footer: TurnFooter) {
         self.close_streams();
         self.result = None;
+        // Calls of this turn still waiting for a result will not get one.
+        let start = self.cells.iter().rposition(|c| matches!(c.kind, CellKind::Prompt(_)));
+        for i in start.unwrap_or(0)..self.cells.len() {
+            if let CellKind::Tool(call) = &mut self.cells[i].kind {
+                if call.result.is_none() && !call.unanswered {
+                    call.unanswered = true;
+                    self.touch(i);
+                }
+            }
+        }
         self.add(Cell::new(CellKind::Footer(footer)), None);
     }
 
@@ -260,7 +270,8 @@ impl Transcript {
                     }
                     // The CLI reports API failures as a message of its own making.
                     if m.model.as_deref() == Some("<synthetic>") {
-                        self.add(Cell::new(CellKind::Error(text.clone())), parent);
+                        let text = login_hint(text).map_or_else(|| text.clone(), |(_, hint)| hint);
+                        self.add(Cell::new(CellKind::Error(text)), parent);
                         continue;
                     }
                     self.complete_text(m.message_id.as_deref(), parent, text, false);
@@ -506,6 +517,7 @@ impl Transcript {
             partial_input: String::new(),
             result: None,
             denied: false,
+            unanswered: false,
             cwd: self.cwd.clone(),
         };
         let i = self.add(Cell::new(CellKind::Tool(call)), parent);

@@ -559,6 +559,11 @@ fn tool_one_liners_while_streaming_running_and_done() {
     let scroll = Scroll::default();
     let shot = screen(&t, &scroll, 34, 5).join("\n");
     insta::assert_snapshot!(shot);
+    // The turn ends without their results: no longer "running".
+    t.end_turn(TurnFooter::new(TurnStatus::Interrupted));
+    let shot = screen(&t, &scroll, 34, 7).join("\n");
+    assert!(!shot.contains("running"), "{shot}");
+    assert_eq!(shot.matches("no result").count(), 3, "{shot}");
 }
 
 /// QA 12: a claude that fails at start: its line, dimmed, then one footer with the exit code.
@@ -570,5 +575,26 @@ fn a_start_failure_is_said_once() {
     assert!(t.last_output_contains("boom: cannot start"));
     t.end_turn(TurnFooter::new(TurnStatus::Failed("exit 3".into())));
     let shot = screen(&t, &Scroll::default(), 40, 4).join("\n");
+    insta::assert_snapshot!(shot);
+}
+
+/// QA 9: a claude that is not logged in: a hint that works from agentmux, said once.
+#[test]
+fn not_logged_in_says_how_to_log_in_from_agentmux() {
+    let mut t = Transcript::new();
+    t.push_prompt("say hi");
+    t.apply(&ev(Event::Assistant(MessageEvent {
+        message_id: Some("m".into()),
+        model: Some("<synthetic>".into()),
+        content: vec![text("Not logged in · Please run /login")],
+        ..Default::default()
+    })));
+    let mut r = result("success", true);
+    r.result = Some("Not logged in · Please run /login".into());
+    t.apply(&ev(Event::Result(r)));
+    let footer = t.result_footer().cloned().expect("a result arrived");
+    t.end_turn(footer);
+    assert_eq!(kinds(&t), ["prompt", "error", "footer"]);
+    let shot = screen(&t, &Scroll::default(), 60, 7).join("\n");
     insta::assert_snapshot!(shot);
 }

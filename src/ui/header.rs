@@ -1,6 +1,6 @@
-//! A pane's header line: name and role, state, model, session, billing, turns, cost, tokens.
-//! Segments have priorities; when the line is too narrow the least important go first, then
-//! the name is cut with an ellipsis.
+//! A pane's header line: name, state, queue and warnings, worktree, model, cost, tokens, turns,
+//! billing, role, session. When the line is too narrow fields drop from the right (display
+//! order is priority order), then the name is cut with an ellipsis.
 
 use std::time::Duration;
 
@@ -76,75 +76,70 @@ pub fn state_label(state: &State, agent: &Agent) -> (String, Style) {
     }
 }
 
+/// The segments in display order, which is also their priority order: when the line is too
+/// narrow they drop from the right, one at a time, so a field never outlives one to its left.
+/// Name and state first, then what needs the user (queue, shared edits, limits), the
+/// worktree, then the figures (model, cost, tokens, turns, billing), the role and the session.
 fn segments(state: &State, agent: &Agent) -> Vec<Segment> {
     let dim = Style::default().fg(Color::Gray);
     let mut s = Vec::new();
+    let mut push = |text: String, style: Style| s.push(Segment { text, style, priority: 0 });
     let name_style = Style::default().add_modifier(Modifier::BOLD).fg(if agent.supervisor {
         Color::Magenta
     } else {
         Color::White
     });
     let mark = if agent.supervisor { "◆ " } else { "" };
-    s.push(Segment {
-        text: format!("{mark}{}", agent.spec.name),
-        style: name_style,
-        priority: 255,
-    });
-    if let Some(role) = agent.spec.role.as_ref().filter(|r| !r.is_empty()) {
-        s.push(Segment { text: role.clone(), style: dim, priority: 30 });
-    }
+    push(format!("{mark}{}", agent.spec.name), name_style);
     let (label, style) = state_label(state, agent);
-    s.push(Segment { text: label, style, priority: 250 });
+    push(label, style);
     if !agent.queue.is_empty() {
-        s.push(Segment {
-            text: format!("queued {}", agent.queue.len()),
-            style: Style::default().fg(Color::Cyan),
-            priority: 240,
-        });
+        push(format!("queued {}", agent.queue.len()), Style::default().fg(Color::Cyan));
+    }
+    let shared = state.edits.warnings_for(&agent.spec.name);
+    if !shared.is_empty() {
+        push(super::diff::shared_warning(&shared), Style::default().fg(Color::Yellow));
     }
     if let Some(rl) = &agent.rate_limit {
-        s.push(Segment {
-            text: format!("limit {rl}"),
-            style: Style::default().fg(Color::Magenta),
-            priority: 200,
-        });
-    }
-    if let Some(m) = &agent.model {
-        s.push(Segment { text: short_model(m).to_string(), style: dim, priority: 90 });
-    }
-    if let Some(id) = &agent.session {
-        s.push(Segment { text: id.chars().take(8).collect(), style: dim, priority: 20 });
-    }
-    let billing = match agent.billing_shown() {
-        Billing::Subscription => "sub",
-        Billing::Api => "api",
-    };
-    s.push(Segment { text: billing.into(), style: dim, priority: 40 });
-    if agent.turns > 0 {
-        let t =
-            if agent.turns == 1 { "1 turn".to_string() } else { format!("{} turns", agent.turns) };
-        s.push(Segment { text: t, style: dim, priority: 50 });
-    }
-    if agent.cost_usd > 0.0 {
-        s.push(Segment { text: format!("${:.2}", agent.cost_usd), style: dim, priority: 80 });
-    }
-    if agent.tokens > 0 {
-        s.push(Segment { text: tokens_label(agent.tokens), style: dim, priority: 60 });
+        push(format!("limit {rl}"), Style::default().fg(Color::Magenta));
     }
     if let Some(tree) = &agent.tree {
         let text = match &tree.changes {
             Some(c) => super::diff::header_text(c),
             None => format!("⎇ {}", tree.wt.branch),
         };
-        s.push(Segment { text, style: Style::default().fg(Color::Magenta), priority: 150 });
+        push(text, Style::default().fg(Color::Magenta));
     }
-    let shared = state.edits.warnings_for(&agent.spec.name);
-    if !shared.is_empty() {
-        s.push(Segment {
-            text: super::diff::shared_warning(&shared),
-            style: Style::default().fg(Color::Yellow),
-            priority: 235,
-        });
+    // "<synthetic>" names the CLI's own error messages, not a model.
+    if let Some(m) = agent.model.as_ref().filter(|m| !m.starts_with('<')) {
+        push(short_model(m).to_string(), dim);
+    }
+    if agent.cost_usd > 0.0 {
+        push(format!("${:.2}", agent.cost_usd), dim);
+    }
+    if agent.tokens > 0 {
+        push(tokens_label(agent.tokens), dim);
+    }
+    if agent.turns > 0 {
+        // A turn is one prompt and its answer (the footers count the CLI's steps).
+        let t =
+            if agent.turns == 1 { "1 turn".to_string() } else { format!("{} turns", agent.turns) };
+        push(t, dim);
+    }
+    let billing = match agent.billing_shown() {
+        Billing::Subscription => "sub",
+        Billing::Api => "api",
+    };
+    push(billing.into(), dim);
+    if let Some(role) = agent.spec.role.as_ref().filter(|r| !r.is_empty()) {
+        push(role.clone(), dim);
+    }
+    if let Some(id) = &agent.session {
+        push(id.chars().take(8).collect(), dim);
+    }
+    let n = s.len();
+    for (i, seg) in s.iter_mut().enumerate() {
+        seg.priority = u8::try_from(n - i).unwrap_or(u8::MAX);
     }
     s
 }
@@ -212,6 +207,44 @@ mod tests {
         assert_eq!(tokens_label(999), "999 tok");
         assert_eq!(tokens_label(12_345), "12.3k tok");
         assert_eq!(tokens_label(2_500_000), "2.5M tok");
+    }
+
+    fn plain(line: &Line<'_>) -> String {
+        line.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    /// QA 19: narrowing drops fields from the right, never one while a later one stays.
+    #[test]
+    fn fields_drop_from_the_right_as_the_line_narrows() {
+        use crate::app::fixtures::*;
+        let mut s = state(false, &[("api", "backend")], (160, 48));
+        full_turn(&mut s, 0, "go", "done", &sid(1));
+        let a = &s.agents[0];
+        let full = plain(&header_line(&s, a, 200));
+        let fields: Vec<&str> = full.split(SEP).collect();
+        assert_eq!(fields[0], "api");
+        assert_eq!(fields[1], "idle");
+        assert!(fields.contains(&"1 turn") && fields.contains(&"sub"), "{full}");
+        let mut last = fields.len();
+        for w in (0..=full.len()).rev() {
+            let shown = plain(&header_line(&s, a, w));
+            let n = shown.split(SEP).count();
+            assert!(n <= last, "at {w}: {shown}");
+            if n > 1 {
+                assert_eq!(shown.split(SEP).collect::<Vec<_>>(), fields[..n], "at {w}");
+            }
+            last = n;
+        }
+    }
+
+    /// QA 9: the CLI's own error messages carry the model "<synthetic>": never a header field.
+    #[test]
+    fn a_synthetic_model_is_not_shown() {
+        use crate::app::fixtures::*;
+        let mut s = state(false, &[("api", "backend")], (160, 48));
+        s.agents[0].model = Some("<synthetic>".into());
+        let shown = plain(&header_line(&s, &s.agents[0], 200));
+        assert!(!shown.contains("synthetic"), "{shown}");
     }
 
     #[test]
