@@ -386,3 +386,28 @@ fn settings_notify() {
     let err = parse("notify = \"loud\"\n").expect_err("not a notify style");
     assert!(err.to_string().contains("notify"), "{err}");
 }
+
+#[test]
+fn toml_syntax_error_in_a_table_header_is_one_line() {
+    let text = mistake("[agent\nname = \"a\"\n");
+    assert_eq!(text.lines().count(), 1, "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn settings_keys_accept_dotted_context_names_unquoted() {
+    // `form.submit` unquoted is a nested table in TOML; it means the same as "form.submit".
+    let s = Settings::parse_str(
+        "[keys]\nquit = \"ctrl-x\"\nform.submit = \"ctrl-s\"\n\"help.close\" = [\"q\"]\n",
+        Path::new("config.toml"),
+    )
+    .expect("dotted keys are bindings");
+    let form = s.keys.get("form").and_then(|v| v.as_table()).expect("form table kept raw");
+    assert_eq!(form.get("submit").and_then(|v| v.as_str()), Some("ctrl-s"));
+    let pairs = agentmux::run::key_table(&s.keys);
+    assert!(pairs.contains(&("form.submit".to_string(), vec!["ctrl-s".to_string()])), "{pairs:?}");
+    // A wrong value inside the nested table is still named in full.
+    let err = Settings::parse_str("[keys]\nform.submit = 3\n", Path::new("config.toml"))
+        .expect_err("a number is not a key");
+    insta::assert_snapshot!(err.to_string());
+}

@@ -96,34 +96,57 @@ impl Settings {
             Some(d) => d.options(cx, "[defaults]")?,
             None => AgentOptions::default(),
         };
-        for (action, key) in raw.keys.iter().flatten() {
-            let keys_ok = match key {
-                toml::Value::String(_) => true,
-                toml::Value::Array(list) => list.iter().all(toml::Value::is_str),
-                _ => false,
-            };
-            if !keys_ok {
-                let span = find_key_span(cx.text, action);
-                return Err(cx.error_at(
-                    span,
-                    "[keys]",
-                    Some(action),
-                    format!(
-                        "expected a key such as \"ctrl-q\" or a list of keys, found {}",
-                        key.type_str()
-                    ),
-                ));
-            }
+        if let Some(keys) = &raw.keys {
+            check_keys(cx, keys, "")?;
         }
         Ok(Settings {
             path: None,
             defaults,
             theme: raw.theme,
-            claude: raw.claude.map(|c| if c.is_relative() { cx.base_dir.join(c) } else { c }),
+            // `sim` names the simulated claude (see `cli`), not a file beside the settings.
+            claude: raw.claude.map(|c| {
+                if c.is_relative() && c != Path::new("sim") {
+                    cx.base_dir.join(c)
+                } else {
+                    c
+                }
+            }),
             keys: raw.keys.unwrap_or_default(),
             notify: raw.notify.unwrap_or_default(),
         })
     }
+}
+
+/// Every binding in `[keys]` is a key string or a list of them. `form.submit = "ctrl-s"`
+/// written without quotes is a dotted key, i.e. the nested table `form = { submit = ... }`: it
+/// means the same as `"form.submit"` (the keymap flattens it), so nested tables are checked
+/// the same way.
+fn check_keys(cx: &Source<'_>, keys: &toml::Table, prefix: &str) -> Result<(), ConfigError> {
+    for (name, key) in keys {
+        let action = format!("{prefix}{name}");
+        let keys_ok = match key {
+            toml::Value::String(_) => true,
+            toml::Value::Array(list) => list.iter().all(toml::Value::is_str),
+            toml::Value::Table(inner) => {
+                check_keys(cx, inner, &format!("{action}."))?;
+                true
+            }
+            _ => false,
+        };
+        if !keys_ok {
+            let span = find_key_span(cx.text, &action);
+            return Err(cx.error_at(
+                span,
+                "[keys]",
+                Some(&action),
+                format!(
+                    "expected a key such as \"ctrl-q\" or a list of keys, found {}",
+                    key.type_str()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Best effort: where `key =` appears after the `[keys]` header.

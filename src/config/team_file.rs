@@ -335,7 +335,9 @@ fn explain(message: &str, key_on_line: Option<String>) -> (Option<String>, Strin
         let field = rest.split('`').next().unwrap_or(rest);
         return (None, format!("missing key `{field}`"));
     }
-    let mut m = message.to_string();
+    // toml puts what it expected on a second line ("invalid table header\nexpected `.`, `]]`"):
+    // an error is one line.
+    let mut m = message.trim().lines().map(str::trim).collect::<Vec<_>>().join("; ");
     for (rust, human) in [
         ("expected u32", "expected a whole number (0 or more)"),
         ("expected usize", "expected a whole number (0 or more)"),
