@@ -267,14 +267,14 @@ fn unreachable_agentmux_is_a_denial_with_the_reason() {
     let mut s = McpServer::spawn(Some(&temp_socket(&dir)), Some("w"));
     s.call(1, "Bash", json!({"command": "make"}));
     let msg = denial_message(&s.decision().1);
-    assert!(msg.contains("not running"), "{msg}");
+    assert!(msg.contains("no agentmux is running"), "{msg}");
     // A socket file nobody listens on (a crashed agentmux): refused.
     let stale = dir.path().join("stale.sock");
     drop(UnixListener::bind(&stale).expect("bind"));
     let mut s = McpServer::spawn(Some(&stale), Some("w"));
     s.call(2, "Bash", json!({"command": "make"}));
     let msg = denial_message(&s.decision().1);
-    assert!(msg.contains("not running"), "{msg}");
+    assert!(msg.contains("no agentmux is running"), "{msg}");
     // No AGENTMUX_SOCKET: run outside agentmux.
     let mut s = McpServer::spawn(None, Some("w"));
     s.call(3, "Bash", json!({"command": "make"}));

@@ -605,7 +605,7 @@ async fn a_client_with_nobody_listening_says_agentmux_is_not_running() {
     assert_eq!(r.code, 3);
     assert_eq!(
         r.err,
-        format!("agentmux: agentmux is not running (nothing answers at {})\n", path.display())
+        format!("agentmux: no agentmux is running (nothing answers at {})\n", path.display())
     );
 }
 
@@ -702,7 +702,7 @@ async fn the_executable_uses_the_agents_environment() {
     let out = tokio::process::Command::new(exe).args(["ls"]).env("AGENTMUX_SOCKET", &gone).output();
     let out = tokio::time::timeout(TIMEOUT, out).await.unwrap().unwrap();
     assert_eq!(out.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("agentmux is not running"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no agentmux is running"));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -384,7 +384,9 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("agentmux-mcp-{}", std::process::id()));
         let gone = Forwarder { socket: Some(dir.join("nobody.sock")), agent: Some("w".into()) };
         match gone.decide(&args) {
-            Verdict::Deny { message } => assert!(message.contains("not running"), "{message}"),
+            Verdict::Deny { message } => {
+                assert!(message.contains("no agentmux is running"), "{message}")
+            }
             v => panic!("{v:?}"),
         }
     }

@@ -75,11 +75,8 @@ pub enum ControlCommand {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error(
-        "agentmux is not running{}",
-        match .0 { Some(p) => format!(" (nothing answers at {})", p.display()), None => String::new() }
-    )]
-    NotRunning(Option<PathBuf>),
+    #[error("no agentmux is running ({0})")]
+    NotRunning(Looked),
     #[error(
         "several agentmux workspaces are running ({}); cd into one or set {ENV_SOCKET}",
         .0.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
@@ -97,6 +94,28 @@ pub enum ClientError {
     Proto(#[from] ProtoError),
     #[error(transparent)]
     Socket(#[from] server::ControlError),
+}
+
+/// Where a client looked for agentmux, for the "not running" message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Looked {
+    /// This socket (from `AGENTMUX_SOCKET`, or the workspace's) does not answer.
+    Socket(PathBuf),
+    /// No socket in the runtime directory answers.
+    Dir(PathBuf),
+}
+
+impl std::fmt::Display for Looked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Looked::Socket(p) => write!(f, "nothing answers at {}", p.display()),
+            Looked::Dir(d) => write!(
+                f,
+                "no socket answers in {}; set {ENV_SOCKET} to reach one elsewhere",
+                d.display()
+            ),
+        }
+    }
 }
 
 /// Which socket to talk to: `AGENTMUX_SOCKET` when set (every agent has it), else the socket of
@@ -123,7 +142,9 @@ pub fn find_socket(
 pub fn only_live_socket(dir: &Path) -> Result<PathBuf, ClientError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(ClientError::NotRunning(None)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(ClientError::NotRunning(Looked::Dir(dir.to_path_buf())))
+        }
         Err(source) => return Err(ClientError::Io { path: dir.to_path_buf(), source }),
     };
     let mut live: Vec<PathBuf> = entries
@@ -134,7 +155,7 @@ pub fn only_live_socket(dir: &Path) -> Result<PathBuf, ClientError> {
         .collect();
     live.sort();
     match live.len() {
-        0 => Err(ClientError::NotRunning(None)),
+        0 => Err(ClientError::NotRunning(Looked::Dir(dir.to_path_buf()))),
         1 => Ok(live.remove(0)),
         _ => Err(ClientError::Ambiguous(live)),
     }
@@ -153,7 +174,7 @@ impl Client {
     pub fn connect(path: &Path, from: Option<String>) -> Result<Client, ClientError> {
         let stream = UnixStream::connect(path).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
-                ClientError::NotRunning(Some(path.to_path_buf()))
+                ClientError::NotRunning(Looked::Socket(path.to_path_buf()))
             }
             _ => ClientError::Io { path: path.to_path_buf(), source: e },
         })?;
@@ -527,7 +548,14 @@ mod tests {
     #[test]
     fn the_only_live_socket_is_found_and_dead_ones_ignored() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(only_live_socket(dir.path()), Err(ClientError::NotRunning(None))));
+        let none = only_live_socket(dir.path());
+        assert!(
+            matches!(&none, Err(ClientError::NotRunning(Looked::Dir(d))) if d == dir.path()),
+            "{none:?}"
+        );
+        let message = none.err().map(|e| e.to_string()).unwrap_or_default();
+        let message = message.replace(&dir.path().display().to_string(), "<runtime dir>");
+        insta::assert_snapshot!(message);
         let live = dir.path().join("a.sock");
         let _l = std::os::unix::net::UnixListener::bind(&live).unwrap();
         let dead = dir.path().join("b.sock");
