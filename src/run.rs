@@ -300,9 +300,16 @@ where
         }
     }
     state.now = Instant::now();
-    draw(state, terminal)?;
-    let mut last_draw = Instant::now();
     let mut stdin_open = true;
+    match draw(state, terminal) {
+        // The terminal went away before the first frame was out: leave as on SIGHUP.
+        Err(e) if hung_up(&e) => {
+            stdin_open = false;
+            pending.push_back(Msg::Terminate);
+        }
+        result => result?,
+    }
+    let mut last_draw = Instant::now();
 
     loop {
         if pending.is_empty() && calls.is_empty() {
@@ -329,6 +336,10 @@ where
             tokio::select! {
                 ev = inbox.terminal.recv(), if stdin_open => match ev {
                     Some(Ok(ev)) => pending.extend(Msg::from_terminal(ev)),
+                    Some(Err(e)) if hung_up(&e) => {
+                        stdin_open = false;
+                        pending.push_back(Msg::Terminate);
+                    }
                     Some(Err(e)) => return Err(e.into()),
                     // The terminal is gone: leave as on SIGHUP.
                     None => {
@@ -348,6 +359,10 @@ where
             if stdin_open {
                 match inbox.terminal.try_recv() {
                     Ok(Ok(ev)) => pending.extend(Msg::from_terminal(ev)),
+                    Ok(Err(e)) if hung_up(&e) => {
+                        stdin_open = false;
+                        pending.push_back(Msg::Terminate);
+                    }
                     Ok(Err(e)) => return Err(e.into()),
                     Err(_) => {}
                 }
@@ -432,10 +447,24 @@ where
         let now = Instant::now();
         if state.dirty && now >= last_draw + FRAME {
             state.now = now;
-            draw(state, terminal)?;
+            match draw(state, terminal) {
+                // Nothing to draw on any more: leave as on SIGHUP.
+                Err(e) if hung_up(&e) => {
+                    stdin_open = false;
+                    state.dirty = false;
+                    pending.push_back(Msg::Terminate);
+                }
+                result => result?,
+            }
             last_draw = now;
         }
     }
+}
+
+/// A read from a terminal that went away fails with EIO (often before SIGHUP arrives): that is
+/// a hang-up, handled as SIGHUP is, not an error to report to a terminal that is gone.
+fn hung_up(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::EIO)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -673,6 +702,12 @@ async fn run_terminal(
     let result =
         event_loop(&mut terminal, &mut state, inbox, &mut exec, &mut RealTerminal, first).await;
     exec.interrupt_all();
+    // Dropping ratatui's Terminal shows the cursor and reports a failure with eprintln!, which
+    // panics when the terminal is gone (SIGHUP). Show it here; if that fails there is no
+    // terminal to restore, so the Terminal is not dropped.
+    if terminal.show_cursor().is_err() {
+        std::mem::forget(terminal);
+    }
     result
 }
 
