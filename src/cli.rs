@@ -41,8 +41,9 @@ pub struct OpenArgs {
     /// The team file to open (default: ./agentmux.toml if it exists)
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// The claude CLI to run (default: AGENTMUX_CLAUDE, your settings, PATH, usual places)
-    #[arg(long, value_name = "PATH", env = "AGENTMUX_CLAUDE")]
+    /// The claude CLI to run (default: AGENTMUX_CLAUDE, your settings, PATH, usual places);
+    /// `sim` runs the simulated claude built into agentmux (offline, free, canned answers)
+    #[arg(long, value_name = "PATH|sim", env = "AGENTMUX_CLAUDE")]
     pub claude: Option<PathBuf>,
     /// Keep this run in the workspace NAME instead of the team file's own
     #[arg(long, value_name = "NAME")]
@@ -164,6 +165,7 @@ pub fn main() -> ExitCode {
     if args.get(1).is_some_and(|a| a == crate::approval::MCP_SUBCOMMAND) {
         return crate::approval::mcp::main();
     }
+    let args = without_help_flags_after_help(args);
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => return clap_exit(e),
@@ -175,10 +177,27 @@ pub fn main() -> ExitCode {
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("agentmux: {e}");
+            report(&e);
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// Prints `agentmux: <what>: <cause>` on stderr. Not `eprintln!`: it panics when the terminal
+/// is gone (a hang-up), and there is nobody to tell then.
+fn report(e: &CliError) {
+    let _ = writeln!(std::io::stderr(), "agentmux: {e}");
+}
+
+/// `agentmux help --help` and `agentmux help demo -h` ask for help on help: clap's built-in
+/// `help` takes no flags and would call that a usage mistake, so the flags are dropped and
+/// `help` prints what it always prints.
+fn without_help_flags_after_help(mut args: Vec<OsString>) -> Vec<OsString> {
+    if args.get(1).is_some_and(|a| a == "help") {
+        let tail = args.split_off(2);
+        args.extend(tail.into_iter().filter(|a| a != "--help" && a != "-h"));
+    }
+    args
 }
 
 /// `--help` and `--version` print as clap renders them; a usage mistake becomes one line.
@@ -195,7 +214,7 @@ fn clap_exit(e: clap::Error) -> ExitCode {
             let rendered = e.to_string();
             let first = rendered.lines().next().unwrap_or("invalid arguments");
             let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("agentmux: {first} (see agentmux --help)");
+            let _ = writeln!(std::io::stderr(), "agentmux: {first} (see agentmux --help)");
             ExitCode::from(2)
         }
     }
@@ -296,35 +315,75 @@ fn open(args: OpenArgs) -> Result<(), CliError> {
     let cwd = std::env::current_dir()
         .map_err(|source| CliError::Io { what: "current directory".into(), source })?;
     let plan = plan_open(&args, &cwd)?;
-    let claude = find_claude(args.claude.as_deref(), plan.settings.claude.as_deref())?;
+    let claude = choose_claude(args.claude.as_deref(), plan.settings.claude.as_deref())?;
     let data_dir = store::data_dir()?;
     let access = if args.read_only { Access::ReadOnly } else { Access::Exclusive };
     let workspace = Workspace::open_or_create(&data_dir, &plan.key, access)?;
     crate::run::run(RunOptions {
         team: plan.team,
-        claude: ClaudeCmd::real(claude),
+        claude,
         workspace: Some(workspace),
         demo: false,
     })?;
     Ok(())
 }
 
+/// The word `--claude`, `AGENTMUX_CLAUDE` and the settings' `claude` take for the simulated
+/// claude (`agentmux __sim-claude`); a file of that name is still reachable as `./sim`.
+pub const SIMULATED_CLAUDE: &str = "sim";
+
+/// How agents start claude: the simulated one when the first choice given (`--claude`,
+/// `AGENTMUX_CLAUDE`, then the settings) is [`SIMULATED_CLAUDE`], else the real CLI found by
+/// [`find_claude`].
+fn choose_claude(
+    explicit: Option<&Path>,
+    from_settings: Option<&Path>,
+) -> Result<ClaudeCmd, CliError> {
+    if explicit.or(from_settings).is_some_and(|c| c == Path::new(SIMULATED_CLAUDE)) {
+        return Ok(ClaudeCmd::simulated(current_exe()?));
+    }
+    find_claude(explicit, from_settings).map(ClaudeCmd::real)
+}
+
+fn current_exe() -> Result<PathBuf, CliError> {
+    std::env::current_exe()
+        .map_err(|source| CliError::Io { what: "the agentmux executable".into(), source })
+}
+
+/// The demo's scratch directory, removed when dropped: after a quit, a SIGHUP or SIGTERM (the
+/// run loop returns on those), an error, and a panic that unwinds through [`demo`].
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn create(dir: PathBuf) -> Result<ScratchDir, CliError> {
+        store::fsutil::create_private_dir(&dir)
+            .map_err(|source| CliError::Io { what: dir.display().to_string(), source })?;
+        Ok(ScratchDir(dir))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        // Nothing to report to: the terminal may be gone already.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn demo() -> Result<(), CliError> {
-    let exe = std::env::current_exe()
-        .map_err(|source| CliError::Io { what: "the agentmux executable".into(), source })?;
+    let exe = current_exe()?;
     // The simulated agents work in a scratch directory of their own.
-    let workdir = std::env::temp_dir().join(format!("agentmux-demo-{}", std::process::id()));
-    store::fsutil::create_private_dir(&workdir)
-        .map_err(|source| CliError::Io { what: workdir.display().to_string(), source })?;
-    let team = crate::sim::demo_team(&exe, &workdir);
-    let result = crate::run::run(RunOptions {
+    let workdir = ScratchDir::create(
+        std::env::temp_dir().join(format!("agentmux-demo-{}", std::process::id())),
+    )?;
+    let team = crate::sim::demo_team(&exe, &workdir.0);
+    crate::run::run(RunOptions {
         team,
         claude: ClaudeCmd::simulated(exe),
         workspace: None,
         demo: true,
-    });
-    let _ = std::fs::remove_dir_all(&workdir);
-    result.map_err(CliError::from)
+    })?;
+    drop(workdir);
+    Ok(())
 }
 
 /// Finds the claude CLI: an explicit path (`--claude`, `AGENTMUX_CLAUDE`), the settings'
@@ -345,12 +404,25 @@ fn find_claude(explicit: Option<&Path>, from_settings: Option<&Path>) -> Result<
 fn list_workspaces() -> Result<(), CliError> {
     let data_dir = store::data_dir()?;
     let list = store::list_workspaces(&data_dir)?;
-    let mut out = std::io::stdout().lock();
-    if list.is_empty() {
-        let _ =
-            writeln!(out, "no workspaces yet (in {})", store::workspaces_dir(&data_dir).display());
-        return Ok(());
-    }
+    let text = if list.is_empty() {
+        format!("no workspaces yet (in {})\n", store::workspaces_dir(&data_dir).display())
+    } else {
+        workspace_table(&list)
+    };
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(|source| CliError::Io { what: "standard output".into(), source })
+}
+
+/// Dollars with two decimals. A sum of no costs is -0.0 (float sums start there), printed
+/// `$-0.00` by `{:.2}`; adding 0.0 turns it into 0.0.
+fn usd(cost: f64) -> String {
+    format!("${:.2}", cost + 0.0)
+}
+
+/// The table `agentmux workspaces` prints: one line per workspace, columns padded to their
+/// widest cell, COST right-aligned under its header.
+pub fn workspace_table(list: &[store::WorkspaceSummary]) -> String {
     let rows: Vec<[String; 5]> = list
         .iter()
         .map(|w| {
@@ -360,7 +432,7 @@ fn list_workspaces() -> Result<(), CliError> {
             }
             let agents = match &w.problem {
                 Some(p) => p.clone(),
-                None if w.agents.is_empty() => "-".into(),
+                None if w.agents.is_empty() => "0".into(),
                 None => format!("{}: {}", w.agents.len(), w.agents.join(", ")),
             };
             let last = if w.last_used_ms == 0 {
@@ -369,32 +441,30 @@ fn list_workspaces() -> Result<(), CliError> {
                 format!("{} UTC", store::fsutil::utc_minute(w.last_used_ms))
             };
             let source = w.source.as_ref().map_or("-".into(), |s| s.display().to_string());
-            [name, source, agents, last, format!("${:.2}", w.cost_usd)]
+            [name, source, agents, last, usd(w.cost_usd)]
         })
         .collect();
-    let header = ["NAME", "FOR", "AGENTS", "LAST USED", "COST"];
-    let mut widths = header.map(str::len);
-    for row in &rows {
+    let header = ["NAME", "FOR", "AGENTS", "LAST USED", "COST"].map(String::from);
+    let mut widths = [0; 5];
+    for row in std::iter::once(&header).chain(&rows) {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: [&str; 5]| {
-        let mut s = String::new();
-        for (i, cell) in cells.iter().enumerate() {
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
             if i == 4 {
-                s.push_str(&format!("{cell:>w$}", w = widths[i]));
+                line.push_str(&format!("{cell:>w$}", w = widths[i]));
             } else {
-                s.push_str(&format!("{cell:<w$}  ", w = widths[i]));
+                line.push_str(&format!("{cell:<w$}  ", w = widths[i]));
             }
         }
-        s
-    };
-    let _ = writeln!(out, "{}", line(header));
-    for row in &rows {
-        let _ = writeln!(out, "{}", line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
+        out.push_str(line.trim_end());
+        out.push('\n');
     }
-    Ok(())
+    out
 }
 
 fn remove_workspace(name: &str, yes: bool) -> Result<(), CliError> {
@@ -405,9 +475,9 @@ fn remove_workspace(name: &str, yes: bool) -> Result<(), CliError> {
     };
     if !yes {
         eprint!(
-            "Remove workspace {name} ({} agents, ${:.2}) and its transcripts? [y/N] ",
+            "Remove workspace {name} ({} agents, {}) and its transcripts? [y/N] ",
             found.agents.len(),
-            found.cost_usd
+            usd(found.cost_usd)
         );
         let _ = std::io::stderr().flush();
         let mut answer = String::new();
@@ -443,6 +513,52 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sim_names_the_simulated_claude_from_any_layer() {
+        let Ok(exe) = std::env::current_exe() else { return };
+        let sim = Some(Path::new("sim"));
+        let expected = ClaudeCmd::simulated(exe);
+        assert_eq!(choose_claude(sim, None).ok(), Some(expected.clone()));
+        assert_eq!(choose_claude(None, sim).ok(), Some(expected));
+        // An explicit path wins over the settings' `sim`; `./sim` is a file, not the simulator.
+        assert!(choose_claude(Some(Path::new("/nonexistent/claude")), sim).is_err());
+        assert!(choose_claude(Some(Path::new("./sim")), None).is_err());
+    }
+
+    #[test]
+    fn help_flags_after_help_are_dropped() {
+        let args = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            without_help_flags_after_help(args(&["agentmux", "help", "--help"])),
+            args(&["agentmux", "help"])
+        );
+        assert_eq!(
+            without_help_flags_after_help(args(&["agentmux", "send", "a", "--help"])),
+            args(&["agentmux", "send", "a", "--help"])
+        );
+    }
+
+    #[test]
+    fn the_workspace_table_aligns_and_never_shows_negative_zero() {
+        let summary =
+            |name: &str, agents: &[&str], last_used_ms, cost_usd| store::WorkspaceSummary {
+                name: name.into(),
+                dir: PathBuf::from("/d").join(name),
+                source: Some(PathBuf::from("/p").join(name).join("agentmux.toml")),
+                agents: agents.iter().map(|a| a.to_string()).collect(),
+                last_used_ms,
+                cost_usd,
+                in_use: name == "api",
+                problem: None,
+            };
+        let table = workspace_table(&[
+            summary("api", &["backend", "frontend"], 1_795_000_000_000, 1.2345),
+            summary("fresh", &[], 1_795_000_060_000, -0.0),
+            summary("never", &[], 0, 12.5),
+        ]);
+        insta::assert_snapshot!(table);
     }
 
     #[test]

@@ -819,7 +819,8 @@ pub fn list_workspaces(data_dir: &Path) -> Result<Vec<WorkspaceSummary>, StoreEr
                     summary.source = state.source.clone();
                     summary.agents = state.agents.iter().map(|a| a.spec.name.clone()).collect();
                     summary.last_used_ms = state.last_used_ms;
-                    summary.cost_usd = state.total_cost_usd();
+                    // A sum of nothing is -0.0; a listing shows no cost as 0.
+                    summary.cost_usd = state.total_cost_usd() + 0.0;
                 }
                 Err(e) => summary.problem = Some(format!("state.json unreadable: {e}")),
             },
