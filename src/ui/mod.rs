@@ -60,7 +60,8 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
             pane::render(state, placed, buf);
         }
     }
-    let hint = Rect { y: area.y + area.height - 1, height: 1, ..area };
+    let rows = status::height(state, area.width).min(area.height);
+    let hint = Rect { y: area.y + area.height - rows, height: rows, ..area };
     status::render(state, hint, buf);
     match &state.overlay {
         None => {}

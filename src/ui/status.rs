@@ -5,6 +5,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph, Widget, Wrap};
 use unicode_width::UnicodeWidthStr;
 
 use super::header::truncate;
@@ -46,8 +47,25 @@ fn relevant(state: &State, command: Command) -> bool {
     }
 }
 
+/// Rows the hint line takes: two while a note is too long for one (it is wrapped over the row
+/// above, the panes' bottom edge, until the next key, rather than cut), else one.
+pub fn height(state: &State, width: u16) -> u16 {
+    match &state.flash {
+        Some(flash) if flash.width() > usize::from(width) => 2,
+        _ => 1,
+    }
+}
+
 pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
     if area.height == 0 || area.width == 0 {
+        return;
+    }
+    if let (Some(flash), true) = (&state.flash, area.height > 1) {
+        Clear.render(area, buf);
+        Paragraph::new(flash.as_str())
+            .style(Style::default().fg(Color::Yellow))
+            .wrap(Wrap { trim: true })
+            .render(area, buf);
         return;
     }
     let width = usize::from(area.width);
@@ -108,4 +126,33 @@ fn right_side(state: &State) -> String {
         parts.push(format!("${cost:.2}"));
     }
     parts.join(" · ")
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    use crate::app::fixtures::state;
+
+    #[test]
+    fn a_long_note_wraps_over_two_rows_instead_of_being_cut() {
+        let mut s = state(false, &[("api", "backend")], (100, 10));
+        let note = "removed the worktree at /tmp/qawt/.git/agentmux-worktrees/api; branch \
+                    agentmux/api is kept (delete it separately if you no longer need it)";
+        s.flash = Some(note.into());
+        assert_eq!(super::height(&s, 100), 2);
+        let mut t = Terminal::new(TestBackend::new(100, 10)).unwrap_or_else(|e| panic!("{e}"));
+        t.draw(|f| crate::ui::view(&s, f)).unwrap_or_else(|e| panic!("{e}"));
+        let buf = t.backend().buffer();
+        let rows: Vec<String> = (0..10)
+            .map(|y| (0..100).map(|x| buf[(x, y)].symbol()).collect::<String>().trim_end().into())
+            .collect();
+        let text = rows.join("\n");
+        assert!(text.contains("if you no longer need it)"), "{text}");
+        insta::assert_snapshot!(text);
+        // A short note keeps to the one hint line.
+        s.flash = Some("nothing queued".into());
+        assert_eq!(super::height(&s, 100), 1);
+    }
 }
