@@ -136,7 +136,7 @@ pub enum CliError {
     Claude(String),
     #[error(transparent)]
     Run(#[from] RunError),
-    #[error("{what}: {source}")]
+    #[error("{what}: {}", crate::config::io_cause(source))]
     Io {
         what: String,
         #[source]

@@ -80,7 +80,7 @@ pub struct Layers {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {}", path.display(), io_cause(source))]
     Read {
         path: PathBuf,
         #[source]
@@ -89,6 +89,16 @@ pub enum ConfigError {
     /// A mistake in a file: where it is and what was expected.
     #[error("{}:{line}:{column}: {message}", file.display())]
     Invalid { file: PathBuf, line: usize, column: usize, message: String },
+}
+
+/// An I/O error as a person reads it: "No such file or directory", without rust's
+/// " (os error 2)".
+pub fn io_cause(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match (e.raw_os_error(), text.rfind(" (os error ")) {
+        (Some(_), Some(i)) => text[..i].to_string(),
+        _ => text,
+    }
 }
 
 impl Team {
