@@ -293,6 +293,35 @@ async fn agents_made_and_closed_at_run_time_and_allow_always_rules_survive_a_reo
     assert_eq!(kept.allowed_at_run_time, ["Bash(npm test:*)"]);
 }
 
+#[test]
+fn an_agent_made_in_a_worktree_gets_its_worktree_back_on_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (data, work, home) =
+        (dir.path().join("data"), dir.path().join("work"), dir.path().join("h"));
+    std::fs::create_dir_all(&work).expect("work dir");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let _guard = rt.enter();
+    let mut app = App::open(&data, &work, &home, Access::Exclusive);
+    let spec = Box::new(AgentSpec::new("tree", &work));
+    // The first prompt waits in the queue until the worktree is ready (not here: no git job
+    // runs in this harness).
+    let prompt = Some("in my own tree".to_string());
+    app.apply(Msg::Control(ControlCmd::New { spec, prompt, worktree: true }, None));
+    let kept = app.persist.workspace().agent("tree").expect("tree kept");
+    assert_eq!(kept.extras.get(persist::WORKTREE_EXTRA), Some(&serde_json::Value::Bool(true)));
+    assert_eq!(kept.queue, ["in my own tree"]);
+    app.persist.close(&mut app.state);
+    drop(app);
+
+    let again = App::open(&data, &work, &home, Access::Exclusive);
+    let opening: Vec<&Effect> =
+        again.opened.iter().filter(|e| matches!(e, Effect::Worktree(_))).collect();
+    assert_eq!(opening.len(), 1, "{:?}", again.opened);
+    let i = again.state.index_named("tree").expect("tree again");
+    assert!(again.state.opening_worktrees.contains(&again.state.agents[i].id));
+    assert_eq!(again.state.agents[i].queue, ["in my own tree"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_error_is_shown_once_and_the_app_keeps_running() {
     let dir = tempfile::tempdir().expect("tempdir");
