@@ -5,7 +5,10 @@
 //! `update`, by reference) copies nothing and keeps the core free of I/O. What `update` decides
 //! (a prompt sent: `Effect::SpawnTurn`; queues, sessions, agents, rules: `Effect::Persist`)
 //! reaches the store through the effects the loop carries out. The store's writes are plain
-//! `write`s (an atomic rename for the small state file), cheap enough on the loop's thread.
+//! `write`s (an atomic rename for the small state file), cheap enough on the loop's thread:
+//! `benches/persist.rs` measured a flood in batches of 64 lines at 0.58 µs a line through
+//! `update` alone and 1.27 µs logged first (ratio 2.2), still about 790,000 lines a second on
+//! one core, far above what turns emit, so the logging was not moved to a thread of its own.
 //!
 //! A store error never stops the app: the state in memory is still good. It is shown once (the
 //! hint line and the first pane), logged every time.
