@@ -55,17 +55,45 @@ fn state_style(t: &TurnState) -> Style {
     }
 }
 
-fn row(agent: &Agent, sup: &Supervision, widths: &[usize; 4]) -> Line<'static> {
+/// Which of the optional columns fit: a narrow pane drops LAST, then TURNS.
+#[derive(Clone, Copy)]
+struct Columns {
+    turns: bool,
+    last: bool,
+}
+
+impl Columns {
+    /// The widest set whose rows fit `width` (AGENT, STATE and COST always stay).
+    fn fitting(widths: &[usize; 4], width: usize) -> Self {
+        // Each column is followed by one space; LAST is "HH:MM:SS".
+        let base = widths[0] + widths[1] + widths[3] + 3;
+        let turns = widths[2] + 1;
+        if base + turns + 8 <= width {
+            Columns { turns: true, last: true }
+        } else if base + turns <= width {
+            Columns { turns: true, last: false }
+        } else {
+            Columns { turns: false, last: false }
+        }
+    }
+}
+
+fn row(agent: &Agent, sup: &Supervision, widths: &[usize; 4], cols: Columns) -> Line<'static> {
     let last = sup.activity.get(agent.name()).map_or_else(|| "-".to_string(), |t| sup.clock(*t));
     let pad = |s: &str, w: usize| format!("{s:<w$} ");
     let name = if agent.supervisor { format!("◆ {}", agent.name()) } else { agent.name().into() };
-    Line::from(vec![
+    let mut spans = vec![
         Span::styled(pad(&name, widths[0]), Style::default().add_modifier(Modifier::BOLD)),
         Span::styled(pad(state_name(&agent.turn), widths[1]), state_style(&agent.turn)),
-        Span::raw(format!("{:>w$} ", agent.turns, w = widths[2])),
-        Span::raw(format!("{:>w$} ", format!("${:.4}", agent.cost_usd), w = widths[3])),
-        Span::styled(last, Style::default().fg(Color::DarkGray)),
-    ])
+    ];
+    if cols.turns {
+        spans.push(Span::raw(format!("{:>w$} ", agent.turns, w = widths[2])));
+    }
+    spans.push(Span::raw(format!("{:>w$} ", format!("${:.4}", agent.cost_usd), w = widths[3])));
+    if cols.last {
+        spans.push(Span::styled(last, Style::default().fg(Color::DarkGray)));
+    }
+    Line::from(spans)
 }
 
 fn draw_board(state: &State, sup: &Supervision, area: Rect, buf: &mut Buffer) {
@@ -85,19 +113,17 @@ fn draw_board(state: &State, sup: &Supervision, area: Rect, buf: &mut Buffer) {
         widest("TURNS", &mut agents.iter().map(|a| a.turns.to_string().len())),
         widest("COST", &mut agents.iter().map(|a| format!("${:.4}", a.cost_usd).len())),
     ];
-    let header = format!(
-        "{:<w0$} {:<w1$} {:>w2$} {:>w3$} LAST",
-        "AGENT",
-        "STATE",
-        "TURNS",
-        "COST",
-        w0 = widths[0],
-        w1 = widths[1],
-        w2 = widths[2],
-        w3 = widths[3]
-    );
-    let mut table: Vec<Line<'static>> = vec![Line::styled(header, dim)];
-    table.extend(state.agents.iter().map(|a| row(a, sup, &widths)));
+    let cols = Columns::fitting(&widths, width);
+    let mut header = format!("{:<w0$} {:<w1$} ", "AGENT", "STATE", w0 = widths[0], w1 = widths[1]);
+    if cols.turns {
+        header.push_str(&format!("{:>w$} ", "TURNS", w = widths[2]));
+    }
+    header.push_str(&format!("{:>w$} ", "COST", w = widths[3]));
+    if cols.last {
+        header.push_str("LAST");
+    }
+    let mut table: Vec<Line<'static>> = vec![Line::styled(header.trim_end().to_string(), dim)];
+    table.extend(state.agents.iter().map(|a| row(a, sup, &widths, cols)));
 
     let supervisor = sup.relay.supervisor();
     let log: Vec<Line<'static>> = {
@@ -138,6 +164,12 @@ fn draw_board(state: &State, sup: &Supervision, area: Rect, buf: &mut Buffer) {
         n => n,
     };
     let log_rows = log.len().min(room - stop_rows - table_rows);
+    // Agents that do not fit are counted on the last row rather than cut silently.
+    if table_rows >= 2 && table_rows < table.len() {
+        let hidden = table.len() - table_rows + 1;
+        let more = format!("+{hidden} more");
+        table[table_rows - 1] = Line::styled(more, dim);
+    }
     let lines = table
         .into_iter()
         .take(table_rows)
@@ -244,6 +276,31 @@ mod tests {
         let text = screen(&mut state, 80, 16);
         insta::assert_snapshot!("supervisor_board_80x16", text);
         assert!(text.contains("⚠ Relay stopped"), "{text}");
+    }
+
+    /// QA 25: in a short pane with more agents than rows, the board says how many it left out, and
+    /// a narrow pane drops the LAST column instead of cutting it.
+    #[test]
+    fn a_small_board_says_what_it_leaves_out() {
+        let mut s = fixtures::state(
+            true,
+            &[
+                ("backend", "api"),
+                ("frontend", "web"),
+                ("tests", "qa"),
+                ("docs", "writer"),
+                ("ops", "deploys"),
+                ("design", "ux"),
+                ("perf", "profiling"),
+            ],
+            (80, 24),
+        );
+        s.agents[1].cost_usd = 0.0412;
+        let text = screen(&mut s, 80, 14);
+        insta::assert_snapshot!("supervisor_board_80x14", text);
+        assert!(text.contains(" more"), "{text}");
+        assert!(!text.contains("LAST"), "{text}");
+        assert!(!text.contains("10…"), "{text}");
     }
 
     #[test]
