@@ -102,6 +102,20 @@ impl ExitInfo {
     pub fn success(&self) -> bool {
         self.code == Some(0) && self.signal.is_none()
     }
+
+    /// How the process ended, in a few words: "killed by SIGKILL", "exited with code 1".
+    pub fn describe(&self) -> String {
+        describe_exit(self.code, self.signal.as_deref())
+    }
+}
+
+/// [`ExitInfo::describe`] for an exit known only by its code and signal (e.g. from a log).
+pub fn describe_exit(code: Option<i32>, signal: Option<&str>) -> String {
+    match (signal, code) {
+        (Some(sig), _) => format!("killed by {sig}"),
+        (None, Some(code)) => format!("exited with code {code}"),
+        (None, None) => "exited".to_owned(),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

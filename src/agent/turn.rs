@@ -197,11 +197,7 @@ impl Turn {
 }
 
 fn exit_summary(exit: &ExitInfo) -> String {
-    match (&exit.signal, exit.code) {
-        (Some(sig), _) => format!("killed by {sig}"),
-        (None, Some(code)) => format!("exited with code {code}"),
-        (None, None) => "exited".to_owned(),
-    }
+    exit.describe()
 }
 
 fn result_summary(r: &ResultEvent) -> String {

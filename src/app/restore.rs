@@ -135,11 +135,8 @@ fn end_turn(agent: &mut Agent, end: &TurnEnd, resume_key: &str) {
             let message = match footer.as_ref().map(|f| &f.status) {
                 Some(TurnStatus::Failed(m)) => m.clone(),
                 _ => {
-                    let why = match (end.exit_code, &end.signal) {
-                        (_, Some(s)) => format!("killed by {s}"),
-                        (Some(c), None) => format!("exited with code {c}"),
-                        (None, None) => "failed".into(),
-                    };
+                    let why =
+                        crate::agent::runner::describe_exit(end.exit_code, end.signal.as_deref());
                     footer = Some(TurnFooter::new(TurnStatus::Failed(why.clone())));
                     why
                 }

@@ -57,16 +57,21 @@ impl TurnState {
     }
 }
 
-/// What the current turn reported so far, to decide how it ended.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// What the current turn reported so far. How it ended is the engine's lifecycle's call
+/// (`agent::turn`), so the panes, `agentmux wait` and the relay all agree.
+#[derive(Clone, Debug, Default)]
 pub struct TurnReport {
-    pub interrupt_requested: bool,
-    /// A `result` line arrived; `failure` says why the turn failed when it did.
-    pub result_seen: bool,
-    pub failure: Option<String>,
+    pub lifecycle: crate::agent::turn::Turn,
     pub rate_limited: Option<Option<i64>>,
     /// An `api_retry` with this HTTP status is going on.
     pub retrying: Option<u16>,
+}
+
+impl TurnReport {
+    /// How the turn ended, once its process exited: the engine's lifecycle decides.
+    pub fn judge(&self, exit: &crate::agent::ExitInfo) -> crate::agent::turn::TurnState {
+        self.lifecycle.clone().on_exit(exit).clone()
+    }
 }
 
 pub struct Agent {

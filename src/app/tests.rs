@@ -245,6 +245,25 @@ fn turn_outcomes() {
     assert_eq!(s.agents[0].billing, Some(Billing::Api));
 }
 
+/// The engine's lifecycle decides how a turn ended (issue 2: "an exit with no result" fails),
+/// so the pane, `agentmux wait` and the relay agree even when the CLI exits 0.
+#[test]
+fn an_exit_without_a_result_is_a_failure_even_with_code_zero() {
+    let mut s = state(false, &[("api", "")], (80, 24));
+    let id = s.agents[0].id;
+    send(&mut s, 0, "a");
+    update(&mut s, exited(id, 1, 0));
+    assert_eq!(
+        s.agents[0].turn,
+        TurnState::Error { message: "exited with code 0 without a result".into() }
+    );
+    // A clean result with a failing exit code is a failure too.
+    send(&mut s, 0, "b");
+    update(&mut s, lines(id, 2, vec![result(&sid(1), "success", 0.01)]));
+    update(&mut s, exited(id, 2, 1));
+    assert_eq!(s.agents[0].turn, TurnState::Error { message: "exited with code 1".into() });
+}
+
 #[test]
 fn history_recalls_earlier_prompts_on_an_empty_input() {
     let mut s = state(false, &[("api", "")], (80, 24));

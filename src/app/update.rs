@@ -10,6 +10,7 @@ use super::form::{self, Form};
 use super::msg::{ControlCmd, ControlError, ControlOk, ControlReply, Msg};
 use super::state::{Confirm, Overlay, State, TurnState};
 use crate::agent::event::{Event, SystemKind};
+use crate::agent::turn::TurnState as Lifecycle;
 use crate::agent::{AgentId, AgentSpec, Billing, EngineMsg, ExitInfo, Line};
 use crate::layout::{self, Arrangement, Direction};
 use crate::transcript::{result_failure, NoteLevel, Scroll, TurnFooter, TurnStatus, Viewport};
@@ -491,7 +492,7 @@ pub fn start_first_prompts(state: &mut State, prompts: Vec<Option<String>>) -> V
 fn interrupt_focused(state: &mut State, fx: &mut Vec<Effect>) {
     let Some(a) = state.focused_mut() else { return };
     if a.turn.is_active() {
-        a.report.interrupt_requested = true;
+        a.report.lifecycle.on_interrupt();
         fx.push(Effect::Interrupt { agent: a.id, turn: a.turn_seq });
         state.flash = Some(format!("interrupting {}…", a.spec.name));
     } else if !a.input_is_empty() {
@@ -691,6 +692,7 @@ fn on_engine(state: &mut State, msg: EngineMsg, fx: &mut Vec<Effect>) {
 
 fn on_line(state: &mut State, i: usize, line: &Line, fx: &mut Vec<Effect>) {
     let a = &mut state.agents[i];
+    a.report.lifecycle.on_line(line);
     a.transcript.apply(line);
     let Line::Event(ev) = line else { return };
     // Adopt the id the CLI reports: that is the conversation follow-ups must resume.
@@ -755,8 +757,6 @@ fn on_line(state: &mut State, i: usize, line: &Line, fx: &mut Vec<Effect>) {
                     NoteLevel::Info,
                 );
             }
-            a.report.result_seen = true;
-            a.report.failure = result_failure(r);
             super::worktree::on_result_text(state, i, r.result.as_deref());
         }
         _ => {}
@@ -769,43 +769,36 @@ fn on_exit(state: &mut State, i: usize, exit: ExitInfo, fx: &mut Vec<Effect>) {
     a.pid = None;
     // The footer the result described, or one saying how the turn ended without it.
     let mut footer = a.transcript.result_footer().cloned();
-    a.turn = if report.interrupt_requested {
-        let f = footer.get_or_insert_with(|| TurnFooter::new(TurnStatus::Interrupted));
-        f.status = TurnStatus::Interrupted;
-        TurnState::Interrupted
-    } else if let Some(resets_at) = report.rate_limited {
-        TurnState::RateLimited { resets_at }
-    } else if let Some(message) = report.failure {
-        TurnState::Error { message }
-    } else if report.result_seen || exit.success() {
-        TurnState::Idle
-    } else {
-        let why = exit
-            .tail
-            .iter()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .cloned()
-            .or_else(|| exit.signal.clone().map(|s| format!("killed by {s}")))
-            .unwrap_or_else(|| match exit.code {
-                Some(c) => format!("exited with code {c}"),
-                None => "exited".into(),
-            });
-        // Said once: the footer, with the exit code; the line it printed is shown above it
-        // (dimmed) and is named only when it is not.
-        let how = match (&exit.signal, exit.code) {
-            (Some(s), _) => format!("killed by {s}"),
-            (None, Some(c)) => format!("exit {c}"),
-            (None, None) => "exited".into(),
-        };
-        let from_tail = exit.tail.iter().any(|l| l == &why);
-        let reason = if from_tail && !a.transcript.last_output_contains(&why) {
-            format!("{why} ({how})")
-        } else {
-            how
-        };
-        footer = Some(TurnFooter::new(TurnStatus::Failed(reason)));
-        TurnState::Error { message: why }
+    a.turn = match report.judge(&exit) {
+        Lifecycle::Interrupted => {
+            let f = footer.get_or_insert_with(|| TurnFooter::new(TurnStatus::Interrupted));
+            f.status = TurnStatus::Interrupted;
+            TurnState::Interrupted
+        }
+        _ if report.rate_limited.is_some() => {
+            TurnState::RateLimited { resets_at: report.rate_limited.flatten() }
+        }
+        Lifecycle::Failed(f) => match &f.result {
+            // The result's own words, as its footer says them.
+            Some(r) => TurnState::Error { message: result_failure(r).unwrap_or(f.summary) },
+            None => {
+                let why = f.detail.iter().rev().find(|l| !l.trim().is_empty()).cloned();
+                // Said once: the footer, with the exit code; the line it printed is shown
+                // above it (dimmed) and is named only when it is not.
+                let how = match (&exit.signal, exit.code) {
+                    (Some(s), _) => format!("killed by {s}"),
+                    (None, Some(c)) => format!("exit {c}"),
+                    (None, None) => "exited".into(),
+                };
+                let reason = match &why {
+                    Some(w) if !a.transcript.last_output_contains(w) => format!("{w} ({how})"),
+                    _ => how,
+                };
+                footer = Some(TurnFooter::new(TurnStatus::Failed(reason)));
+                TurnState::Error { message: why.unwrap_or(f.summary) }
+            }
+        },
+        Lifecycle::Done(_) | Lifecycle::Starting | Lifecycle::Running => TurnState::Idle,
     };
     a.transcript.end_turn(footer.unwrap_or_else(|| TurnFooter::new(TurnStatus::Done)));
     state.dirty = true;
@@ -858,7 +851,7 @@ fn control(state: &mut State, cmd: ControlCmd, fx: &mut Vec<Effect>) -> ControlR
             if !a.turn.is_active() {
                 return Err(ControlError::NotRunning(agent));
             }
-            a.report.interrupt_requested = true;
+            a.report.lifecycle.on_interrupt();
             fx.push(Effect::Interrupt { agent: a.id, turn: a.turn_seq });
             state.dirty = true;
             Ok(ControlOk::Interrupted)

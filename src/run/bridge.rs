@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::agent::event::{Event, ResultEvent};
+use crate::agent::turn::TurnState as Lifecycle;
 use crate::agent::{AgentId, AgentSpec, EngineMsg, ExitInfo, Line, TurnRequest};
 use crate::app::state::{Agent, TurnState};
 use crate::app::{ControlCmd, ControlError, ControlOk, ControlReply, Effect, Msg, State};
@@ -70,13 +70,6 @@ struct Waiter {
     reply: oneshot::Sender<Reply>,
 }
 
-/// The result event of a running turn, as far as reports need it.
-#[derive(Clone, Debug, Default)]
-struct Seen {
-    turn: u64,
-    result: Option<ResultEvent>,
-}
-
 #[derive(Default)]
 pub struct ControlBridge {
     socket: Option<PathBuf>,
@@ -85,7 +78,6 @@ pub struct ControlBridge {
     pending: Vec<Pending>,
     waiters: Vec<Waiter>,
     tails: Vec<(AgentId, mpsc::Sender<String>)>,
-    seen: HashMap<AgentId, Seen>,
     /// Each agent's last finished turn (what `wait` answers).
     last: HashMap<AgentId, TurnReport>,
     /// Unix ms of each agent's last engine message.
@@ -265,20 +257,14 @@ impl ControlBridge {
     pub fn observe(&mut self, msg: &Msg, state: &State, now: Millis) {
         let Msg::Engine(m) = msg else { return };
         match m {
-            EngineMsg::Started { agent, turn, .. } => {
+            EngineMsg::Started { agent, .. } => {
                 self.activity.insert(*agent, now);
-                self.seen.insert(*agent, Seen { turn: *turn, result: None });
             }
-            EngineMsg::Lines { agent, turn, lines } => {
+            EngineMsg::Lines { agent, lines, .. } => {
                 self.activity.insert(*agent, now);
-                let seen = self.seen.entry(*agent).or_default();
-                if seen.turn != *turn {
-                    *seen = Seen { turn: *turn, result: None };
-                }
                 for (text, line) in lines {
-                    let Line::Event(ev) = line else { continue };
-                    if let Event::Result(r) = ev {
-                        seen.result = Some(r.clone());
+                    if !matches!(line, Line::Event(_)) {
+                        continue;
                     }
                     // A subscriber that is gone or cannot keep up is dropped.
                     self.tails
@@ -291,8 +277,8 @@ impl ControlBridge {
                 if a.turn_seq != *turn {
                     return;
                 }
-                let seen = self.seen.remove(agent).filter(|s| s.turn == *turn).unwrap_or_default();
-                let report = turn_report(a.name(), seen.result, exit, a.report.interrupt_requested);
+                // The lifecycle has seen every line of the turn: judge it as `update` will.
+                let report = turn_report(a.name(), &a.report.judge(exit), exit);
                 self.last.insert(*agent, report.clone());
                 self.ended.push((*agent, *turn, report));
             }
@@ -538,46 +524,40 @@ fn agent_state(t: &TurnState) -> AgentState {
     }
 }
 
-fn turn_report(
-    agent: &str,
-    result: Option<ResultEvent>,
-    exit: &ExitInfo,
-    interrupted: bool,
-) -> TurnReport {
-    let (outcome, detail, text, cost) = match result {
-        Some(r) => {
-            let ok = !r.is_error && r.subtype == "success";
-            let outcome = match (ok, interrupted) {
-                (_, true) => TurnOutcome::Interrupted,
-                (true, false) => TurnOutcome::Success,
-                (false, false) => TurnOutcome::Error,
-            };
-            let text = r
-                .result
-                .clone()
-                .filter(|t| !t.is_empty())
-                .or_else(|| (!r.errors.is_empty()).then(|| r.errors.join("\n")));
-            let detail = (r.subtype != "success").then(|| r.subtype.clone());
-            (outcome, detail, text, r.total_cost_usd)
-        }
-        None => {
-            let outcome = if interrupted || exit.signal.is_some() {
-                TurnOutcome::Interrupted
-            } else if exit.success() {
-                TurnOutcome::Success
-            } else {
-                TurnOutcome::Error
-            };
-            let why = exit.tail.iter().rev().find(|l| !l.trim().is_empty()).cloned();
-            let detail = match (exit.code, &exit.signal) {
-                (_, Some(s)) => Some(format!("killed by {s}")),
-                (Some(c), None) if c != 0 => Some(format!("exit code {c}")),
-                _ => None,
-            };
-            (outcome, detail, why, None)
-        }
+fn turn_report(agent: &str, ended: &Lifecycle, exit: &ExitInfo) -> TurnReport {
+    let result = match ended {
+        Lifecycle::Done(r) => Some(r),
+        Lifecycle::Failed(f) => f.result.as_ref(),
+        Lifecycle::Interrupted | Lifecycle::Starting | Lifecycle::Running => None,
     };
-    TurnReport { agent: agent.to_string(), outcome, detail, result: text, cost_usd: cost }
+    let outcome = match ended {
+        Lifecycle::Done(_) => TurnOutcome::Success,
+        Lifecycle::Interrupted => TurnOutcome::Interrupted,
+        _ => TurnOutcome::Error,
+    };
+    let detail = match (ended, result) {
+        (Lifecycle::Failed(_), Some(r)) if r.subtype != "success" => Some(r.subtype.clone()),
+        (Lifecycle::Failed(_), _) => Some(exit.describe()),
+        _ => None,
+    };
+    let text = match (ended, result) {
+        (_, Some(r)) => r
+            .result
+            .clone()
+            .filter(|t| !t.is_empty())
+            .or_else(|| (!r.errors.is_empty()).then(|| r.errors.join("\n"))),
+        (Lifecycle::Failed(f), None) => {
+            f.detail.iter().rev().find(|l| !l.trim().is_empty()).cloned()
+        }
+        _ => None,
+    };
+    TurnReport {
+        agent: agent.to_string(),
+        outcome,
+        detail,
+        result: text,
+        cost_usd: result.and_then(|r| r.total_cost_usd),
+    }
 }
 
 fn closed_report() -> TurnReport {
@@ -621,7 +601,7 @@ fn answer_for(kind: Kind, reply: ControlReply) -> Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::event::ResultEvent;
+    use crate::agent::event::{Event, ResultEvent};
     use crate::app::fixtures::{self, state};
     use crate::app::update;
 

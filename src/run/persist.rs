@@ -135,14 +135,12 @@ impl Persister {
                 let Some(i) = current(state, *agent, *turn) else { return };
                 let a = &state.agents[i];
                 // As `update` will judge it (see `on_exit`).
-                let status = if a.report.interrupt_requested {
-                    TurnStatus::Interrupted
-                } else if a.report.rate_limited.is_some() || a.report.failure.is_some() {
-                    TurnStatus::Error
-                } else if a.report.result_seen || exit.success() {
-                    TurnStatus::Ok
-                } else {
-                    TurnStatus::Error
+                let status = match a.report.judge(exit) {
+                    crate::agent::turn::TurnState::Interrupted => TurnStatus::Interrupted,
+                    crate::agent::turn::TurnState::Done(_) if a.report.rate_limited.is_none() => {
+                        TurnStatus::Ok
+                    }
+                    _ => TurnStatus::Error,
                 };
                 let end = TurnEnd {
                     status,

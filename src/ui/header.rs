@@ -56,8 +56,11 @@ pub fn state_label(state: &State, agent: &Agent) -> (String, Style) {
         TurnState::Starting { since } | TurnState::Running { since } => {
             let elapsed = state.now.saturating_duration_since(*since);
             let frame = (elapsed.as_millis() / SPINNER_FRAME.as_millis()) as usize % SPINNER.len();
-            let what = match (&agent.turn, agent.report.retrying, agent.report.interrupt_requested)
-            {
+            let what = match (
+                &agent.turn,
+                agent.report.retrying,
+                agent.report.lifecycle.interrupt_requested(),
+            ) {
                 (_, _, true) => "stopping".to_string(),
                 (_, Some(status), _) if status > 0 => format!("retry {status}"),
                 (TurnState::Starting { .. }, _, _) => "starting".into(),
