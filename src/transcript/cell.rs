@@ -23,6 +23,8 @@ impl Cell {
     pub fn is_expandable(&self) -> bool {
         match &self.kind {
             CellKind::Tool(_) | CellKind::Thinking(_) => true,
+            // A relay turn's reports open like tool calls.
+            CellKind::Prompt(text) => super::report::parse(text).is_some(),
             CellKind::Error(text) => text.trim_end().contains('\n'),
             _ => false,
         }

@@ -97,6 +97,9 @@ pub fn cell_lines(
     let content_start = out.len();
     let w = content_width(cell, width);
     match &cell.kind {
+        CellKind::Prompt(text) if super::report::parse(text).is_some() => {
+            relay_prompt(text, cell.expanded, w, highlight, out)
+        }
         CellKind::Prompt(text) => {
             let first = [Span::styled("› ", style::prompt_marker())];
             let rest = [Span::raw("  ")];
@@ -121,6 +124,38 @@ pub fn cell_lines(
         }
         for line in &mut out[start..content_start] {
             line.spans.insert(0, Span::styled(guide.clone(), style::nest()));
+        }
+    }
+}
+
+/// A relay turn's prompt: its intro, then one line per worker report (worker, outcome, cost,
+/// first line); expanded, each report's text as Markdown under its line.
+fn relay_prompt(text: &str, expanded: bool, w: u16, highlight: bool, out: &mut Vec<Line<'static>>) {
+    let Some((intro, reports)) = super::report::parse(text) else {
+        return;
+    };
+    let bold = Style::default().add_modifier(Modifier::BOLD);
+    let first = [Span::styled("› ", style::prompt_marker())];
+    let rest = [Span::raw("  ")];
+    wrap_text(intro, bold, w, &first, &rest, WrapMode::Word, out);
+    let arrow = if expanded { "  ▾ " } else { "  ▸ " };
+    for r in &reports {
+        let (worker, outcome) = r.head.split_once(": ").unwrap_or((r.head, ""));
+        let failed = !outcome.starts_with("success");
+        let outcome_style = if failed { style::error() } else { style::ok() };
+        let lead = vec![
+            Span::styled(arrow, style::dim()),
+            Span::styled(format!("{worker} "), style::tool_name()),
+            Span::styled(outcome.to_string(), outcome_style),
+            Span::styled(" · ", style::dim()),
+        ];
+        out.push(one_line(lead, r.first_line(), style::dim(), Vec::new(), w));
+        if expanded {
+            let start = out.len();
+            render_markdown(&r.body, w.saturating_sub(4).max(1), highlight, out);
+            for line in &mut out[start..] {
+                line.spans.insert(0, Span::raw("    "));
+            }
         }
     }
 }

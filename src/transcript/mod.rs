@@ -15,6 +15,7 @@
 mod cache;
 pub mod cell;
 pub mod draw;
+pub mod report;
 pub mod scroll;
 pub mod tool;
 pub mod view;

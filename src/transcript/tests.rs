@@ -598,3 +598,19 @@ fn not_logged_in_says_how_to_log_in_from_agentmux() {
     let shot = screen(&t, &Scroll::default(), 60, 7).join("\n");
     insta::assert_snapshot!(shot);
 }
+
+/// QA 24: a relay turn's prompt is a compact list of reports that opens like a tool call.
+#[test]
+fn a_relayed_report_is_a_compact_cell_that_expands() {
+    let mut t = Transcript::new();
+    t.push_prompt(
+        "[agentmux] 2 reports from your workers:\n\n--- tests: success, $0.0289 ---\n## Paging edge cases covered\n\n| test | checks |\n|---|---|\n| `limit_zero` | limit 0 |\n\nAll 6 tests pass.\n\n--- web: error (max turns), $0.0100 ---\nCould not finish the Prev button.\n",
+    );
+    assert!(t.cells()[0].is_expandable());
+    let scroll = Scroll::default();
+    let collapsed = screen(&t, &scroll, 50, 4).join("\n");
+    insta::assert_snapshot!("relay_report_collapsed", collapsed);
+    t.toggle(0);
+    let expanded = screen(&t, &scroll, 50, 12).join("\n");
+    insta::assert_snapshot!("relay_report_expanded", expanded);
+}
