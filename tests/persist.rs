@@ -12,9 +12,26 @@ use agentmux::agent::{spawn_turn, AgentSpec, ClaudeCmd, EngineMsg, TurnHandle};
 use agentmux::app::{update, ControlCmd, Effect, Msg, State};
 use agentmux::config::{Team, TeamAgent};
 use agentmux::run::persist::{self, Persister};
-use agentmux::store::{Access, RecordRef, Workspace, WorkspaceKey};
+use agentmux::store::{Access, RecordRef, StoreError, Workspace, WorkspaceKey};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Opens the workspace. A lock held by this very process is waited out: a sibling test spawning
+/// a child (fork, then exec) holds a copy of every descriptor, our lock file's included, until
+/// the exec closes it, so a workspace dropped a moment ago may look in use for that long.
+fn open_workspace(data: &Path, access: Access) -> Workspace {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match Workspace::open_or_create(data, &WorkspaceKey::Named("t".into()), access) {
+            Err(StoreError::Locked { pid: Some(p), .. })
+                if p == std::process::id() && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other.expect("open the workspace"),
+        }
+    }
+}
 
 /// State + update + persistence + turns, as the run loop has them.
 struct App {
@@ -41,8 +58,7 @@ fn team(work: &Path) -> Team {
 
 impl App {
     fn open(data: &Path, work: &Path, sim_home: &Path, access: Access) -> App {
-        let ws = Workspace::open_or_create(data, &WorkspaceKey::Named("t".into()), access)
-            .expect("open the workspace");
+        let ws = open_workspace(data, access);
         let team = team(work);
         let claude = ClaudeCmd::simulated(env!("CARGO_BIN_EXE_agentmux"));
         let mut state = State::new(&team, claude, (100, 30), Instant::now());
