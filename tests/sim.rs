@@ -46,6 +46,16 @@ impl Run {
 }
 
 fn spawn(sim: &Sim, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Child {
+    spawn_with(sim, args, env, stdin, |_| {})
+}
+
+fn spawn_with(
+    sim: &Sim,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&str>,
+    adjust: impl FnOnce(&mut Command),
+) -> Child {
     let mut cmd = Command::new(EXE);
     cmd.arg("__sim-claude")
         .args(args)
@@ -64,6 +74,7 @@ fn spawn(sim: &Sim, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) ->
     for (k, v) in env {
         cmd.env(k, v);
     }
+    adjust(&mut cmd);
     let mut child = cmd.spawn().expect("spawn agentmux");
     if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
         pipe.write_all(text.as_bytes()).expect("write stdin");
@@ -571,15 +582,37 @@ fn the_fail_environment_variable_applies_to_every_turn() {
 
 #[test]
 fn a_hang_dies_on_sigint_and_sigterm() {
+    a_hang_dies_on_signals(false);
+}
+
+/// Found when the suite ran as a script's background job: such a job ignores SIGINT, the sim
+/// inherited that and hung forever, where the real CLI (which handles SIGINT itself) stops.
+#[test]
+fn a_hang_dies_on_sigint_and_sigterm_even_when_started_with_them_ignored() {
+    a_hang_dies_on_signals(true);
+}
+
+fn a_hang_dies_on_signals(started_ignoring: bool) {
     use std::io::BufRead;
-    use std::os::unix::process::ExitStatusExt;
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
     let sim = Sim::new();
     let ids = [SID, "6c8d7f1e-2222-4333-8444-555566667777"];
     for (signal, id) in [libc::SIGINT, libc::SIGTERM].into_iter().zip(ids) {
         let args = ["-p", "--output-format", "stream-json", "--verbose", "--session-id", id, "--"];
         let mut args = args.to_vec();
         args.push("A long task\n/sim hang");
-        let mut child = spawn(&sim, &args, &[], None);
+        let mut child = spawn_with(&sim, &args, &[], None, |cmd| {
+            if started_ignoring {
+                // SAFETY: only async-signal-safe calls (signal) between fork and exec.
+                unsafe {
+                    cmd.pre_exec(|| {
+                        libc::signal(libc::SIGINT, libc::SIG_IGN);
+                        libc::signal(libc::SIGTERM, libc::SIG_IGN);
+                        Ok(())
+                    });
+                }
+            }
+        });
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {

@@ -280,7 +280,13 @@ impl Turn {
             let v = shape::status_requesting(&self.setup.session_id);
             self.emit(v)?;
         }
-        // Until a signal ends the process (SIGINT and SIGTERM keep their default action).
+        // Until a signal ends the process. The real CLI handles SIGINT and SIGTERM itself, so
+        // it stops even when started with them ignored (a background job of a script ignores
+        // SIGINT, and children inherit that): restore the default action, which ends us.
+        for signal in [libc::SIGINT, libc::SIGTERM] {
+            // SAFETY: setting a standard signal to its default action; no handler runs.
+            unsafe { libc::signal(signal, libc::SIG_DFL) };
+        }
         loop {
             std::thread::sleep(Duration::from_secs(3600));
         }
