@@ -1,6 +1,6 @@
 //! The widget that draws a transcript into a pane's body.
 //!
-//! ```ignore
+//! ```text
 //! let v = TranscriptView::viewport(&transcript, body);   // for scroll keys in update
 //! scroll.page_up(v);
 //! frame.render_widget(TranscriptView::new(&transcript, &scroll).show_selection(focused), body);
