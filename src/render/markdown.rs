@@ -396,8 +396,11 @@ impl Md<'_> {
         let code = code.strip_suffix('\n').unwrap_or(&code);
         let highlighted = if self.highlight { highlight::highlight(code, &lang) } else { None };
         let (_, rest) = self.prefixes();
-        let mut prefix = rest;
+        let mut prefix = rest.clone();
         prefix.push(Span::raw("  "));
+        // A code line broken at the width says so: its continuation starts with "↪".
+        let mut wrapped = rest;
+        wrapped.push(Span::styled("↪ ", Style::default().fg(Color::DarkGray)));
         let plain = styles::code_block();
         for (i, line) in code.split('\n').enumerate() {
             let spans: Vec<Span<'static>> = match highlighted.as_ref().and_then(|h| h.get(i)) {
@@ -407,7 +410,7 @@ impl Md<'_> {
                     .collect(),
                 None => vec![Span::styled(sanitize(line).into_owned(), plain)],
             };
-            wrap_spans(&spans, self.width, &prefix, &prefix, WrapMode::Char, self.out);
+            wrap_spans(&spans, self.width, &prefix, &wrapped, WrapMode::Char, self.out);
         }
         self.need_blank = true;
     }
@@ -675,8 +678,15 @@ mod tests {
         let text = "```\nfn main() {\n    println!(\"a long line\");\n}\n```";
         assert_eq!(
             plain(text, 20),
-            ["  fn main() {", "      println!(\"a lo", "  ng line\");", "  }"]
+            ["  fn main() {", "      println!(\"a lo", "↪ ng line\");", "  }"]
         );
+    }
+
+    /// QA 17: a code line broken mid-token in a narrow pane is marked, not silently split.
+    #[test]
+    fn wrapped_code_lines_are_marked() {
+        let text = "```tsx\nif (tasks.length === 0) return <p className=\"empty\">No tasks yet.</p>;\ncurl '/api/tasks?limit=2&offset=2'\n```";
+        insta::assert_snapshot!(plain(text, 30).join("\n"));
     }
 
     #[test]
