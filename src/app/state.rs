@@ -394,12 +394,16 @@ impl State {
         }
     }
 
-    /// When the screen next changes by itself: the next spinner frame while any agent works.
-    /// `None` when everything is idle, so the loop sleeps.
+    /// When the screen next changes by itself: the next spinner frame while an agent whose
+    /// header is on screen works. `None` otherwise (all idle, or the working panes are on
+    /// another page), so the loop sleeps.
     pub fn next_wake(&self) -> Option<Instant> {
+        let shown = self.tiling().placed;
         self.agents
             .iter()
-            .filter_map(|a| a.turn.since())
+            .enumerate()
+            .filter(|(i, _)| shown.iter().any(|p| p.pane == *i))
+            .filter_map(|(_, a)| a.turn.since())
             .map(|since| {
                 let elapsed = self.now.saturating_duration_since(since);
                 let frame = SPINNER_FRAME.as_millis();

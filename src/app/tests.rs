@@ -545,3 +545,18 @@ fn the_form_can_ask_for_a_worktree_and_the_first_prompt_waits_for_it() {
         Some(vec!["go".to_string()])
     );
 }
+
+/// The spinner wakes the loop only for panes whose header is on screen.
+#[test]
+fn the_spinner_sleeps_while_the_working_pane_is_off_screen() {
+    let names: Vec<(String, String)> = (0..12).map(|i| (format!("a{i}"), String::new())).collect();
+    let refs: Vec<(&str, &str)> = names.iter().map(|(n, r)| (n.as_str(), r.as_str())).collect();
+    let mut s = state(false, &refs, (80, 24));
+    let shown: Vec<usize> = s.tiling().placed.iter().map(|p| p.pane).collect();
+    let hidden = (0..12).find(|i| !shown.contains(i)).expect("a pane on another page");
+    let now = s.now;
+    s.agents[hidden].turn = TurnState::Running { since: now };
+    assert_eq!(s.next_wake(), None);
+    s.agents[shown[0]].turn = TurnState::Running { since: now };
+    assert!(s.next_wake().is_some());
+}
