@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 
 use portable_pty::{native_pty_system, Child, CommandBuilder, MasterPty, PtySize};
 
+mod support;
+use support::cli::{claude_or_skip, offline_env};
+use support::fake_api::{FakeApi, Reply};
+
 const ROWS: u16 = 40;
 const COLS: u16 = 140;
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -26,11 +30,16 @@ struct Term {
 
 impl Term {
     fn start(args: &[&str]) -> Term {
+        let home = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        Term::start_in(home, args, &[])
+    }
+
+    /// `agentmux ARGS` in `home` (its cwd and HOME), with `env` set after the defaults.
+    fn start_in(home: tempfile::TempDir, args: &[&str], env: &[(String, String)]) -> Term {
         let pty = native_pty_system();
         let pair = pty
             .openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 })
             .unwrap_or_else(|e| panic!("openpty: {e}"));
-        let home = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_agentmux"));
         cmd.args(args);
         cmd.cwd(home.path());
@@ -41,6 +50,9 @@ impl Term {
         cmd.env("TERM", "xterm-256color");
         // Fast simulated agents, but not instant, so running states are visible.
         cmd.env("AGENTMUX_SIM_SPEED", "0.05");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         let child = pair.slave.spawn_command(cmd).unwrap_or_else(|e| panic!("spawn: {e}"));
         drop(pair.slave);
         let mut reader = pair.master.try_clone_reader().unwrap_or_else(|e| panic!("reader: {e}"));
@@ -358,4 +370,48 @@ fn ctrl_z_suspends_with_the_terminal_restored_and_resumes_with_a_redraw() {
     }
     let status = t.quit();
     assert!(status.success(), "exit status {status:?}");
+}
+
+/// The same binary with the real Claude Code CLI (2.1.197 from npm), talking to the tests'
+/// loopback stand-in of the Messages API: a typed prompt runs a turn whose answer shows in the
+/// pane, and a follow-up resumes the same conversation (the stand-in sees the first prompt).
+#[test]
+fn the_real_cli_answers_in_a_pane_and_a_follow_up_resumes_it() {
+    let Some(claude) = claude_or_skip("the_real_cli_answers_in_a_pane") else { return };
+    let api = FakeApi::start(|req| {
+        let n = req.user_texts().iter().filter(|t| t.contains("zebra-")).count();
+        Reply::text(format!("ANSWER-{n} from the stand-in"))
+    });
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let team = "[[agent]]\nname = \"solo\"\ncwd = \".\"\nbilling = \"api\"\n";
+    std::fs::write(home.path().join("agentmux.toml"), team)
+        .unwrap_or_else(|e| panic!("team file: {e}"));
+    let env = offline_env(&api.base_url(), home.path());
+    let claude = claude.display().to_string();
+    let mut t = Term::start_in(home, &["--claude", &claude], &env);
+    t.wait_text("solo");
+
+    t.send(b"zebra-one");
+    t.wait_text("zebra-one");
+    t.send(ENTER);
+    let s = t.wait_for("the first answer", |s| s.contains("ANSWER-1 from the stand-in"));
+    // The API key came from the environment: the init event says so, and the header shows
+    // "api" (per-token billing) where a subscription shows "sub".
+    let header = s.lines().find(|l| l.contains("solo")).unwrap_or_default();
+    assert!(header.contains(" api ") && !header.contains(" sub "), "billing shown:\n{s}");
+    t.wait_for("the turn to end", |s| !s.contains(" running "));
+
+    t.send(b"zebra-two");
+    t.wait_text("zebra-two");
+    t.send(ENTER);
+    // The stand-in counts the prompts it was sent: 2 means the follow-up carried the first.
+    t.wait_for("the follow-up's answer", |s| s.contains("ANSWER-2 from the stand-in"));
+    t.wait_for("the turn to end", |s| !s.contains(" running "));
+    let last = api.messages_requests().pop().unwrap_or_else(|| panic!("no request"));
+    assert!(last.user_texts().iter().any(|u| u.contains("zebra-one")), "resumed with the first");
+
+    let status = t.quit();
+    assert!(status.success(), "exit status {status:?}");
+    let parser = t.parser.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(!parser.screen().alternate_screen(), "still on the alternate screen");
 }
