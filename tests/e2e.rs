@@ -47,6 +47,8 @@ impl Term {
         cmd.env("AGENTMUX_CONFIG_DIR", home.path().join("config"));
         cmd.env("XDG_DATA_HOME", home.path().join("data"));
         cmd.env("TMPDIR", home.path());
+        // The control socket's directory, not the machine's $XDG_RUNTIME_DIR/agentmux.
+        cmd.env("XDG_RUNTIME_DIR", home.path());
         cmd.env("TERM", "xterm-256color");
         // Fast simulated agents, but not instant, so running states are visible.
         cmd.env("AGENTMUX_SIM_SPEED", "0.05");
@@ -212,8 +214,11 @@ fn demo_runs_answers_a_follow_up_moves_focus_zooms_scrolls_and_quits() {
     t.send(b"zebra42 please");
     t.wait_text("zebra42 please");
     t.send(ENTER);
+    // The supervisor may relay a turn to this pane before or after it: wait for the footer
+    // that follows the answer (which quotes the prompt), not for a count of turns.
     t.wait_for("the follow-up's turn to end", |s| {
-        s.contains("2 turns") && !s.contains(" running ") && s.contains("zebra42")
+        !s.contains(" running ")
+            && s.rsplit_once("zebra42 please").is_some_and(|(_, after)| after.contains("✓ done"))
     });
     t.send(ALT_Z);
     t.wait_for("tiles again", |s| !s.contains("zoomed"));

@@ -1070,6 +1070,8 @@ mod e2e {
         cmd.env("HOME", &home);
         cmd.env("AGENTMUX_CONFIG_DIR", home.join("config"));
         cmd.env("XDG_DATA_HOME", home.join("data"));
+        // The control socket's directory, not the machine's $XDG_RUNTIME_DIR/agentmux.
+        cmd.env("XDG_RUNTIME_DIR", &home);
         cmd.env("AGENTMUX_CLAUDE", &claude);
         cmd.env("GIT_CONFIG_GLOBAL", "/dev/null");
         cmd.env("GIT_CONFIG_NOSYSTEM", "1");

@@ -77,6 +77,8 @@ pub fn offline_env(base_url: &str, home: &Path) -> Vec<(String, String)> {
         ("ANTHROPIC_BASE_URL", base_url.to_string()),
         ("ANTHROPIC_API_KEY", "test".to_string()),
         ("HOME", home.clone()),
+        // The CLI keeps scratch files under $TMPDIR/claude-<uid>: in the temp home, gone with it.
+        ("TMPDIR", home.clone()),
         ("CLAUDE_CONFIG_DIR", format!("{home}/.claude")),
         ("XDG_CONFIG_HOME", format!("{home}/.config")),
         ("XDG_CACHE_HOME", format!("{home}/.cache")),
