@@ -21,6 +21,51 @@ use serde_json::json;
 
 fn main() {
     divan::main();
+    ratios();
+}
+
+/// The goal's ratio, measured here in the same run: the 100,000-line frame's time over the
+/// 1,000-line one's, rounds of 50 frames each in turn, median of 9 rounds.
+fn ratios() {
+    let small = setup(SIZES[0]);
+    let large = setup(SIZES[1]);
+    let mut buf = Buffer::empty(Rect::new(0, 0, WIDTH, HEIGHT));
+    let round = |(ts, rects): &(Vec<Transcript>, Vec<Rect>), scrolled: bool, buf: &mut Buffer| {
+        let mut scrolls = vec![Scroll::new(); ts.len()];
+        let t = std::time::Instant::now();
+        for step in 0..50usize {
+            if scrolled {
+                for (i, (tr, s)) in ts.iter().zip(&mut scrolls).enumerate() {
+                    let v = TranscriptView::viewport(tr, body(rects[i]));
+                    *s = Scroll::new();
+                    s.up((step * 37 + i * 101) % v.total.max(1), v);
+                }
+            }
+            draw(ts, &scrolls, rects, buf);
+            divan::black_box(&*buf);
+        }
+        t.elapsed().as_secs_f64() / 50.0
+    };
+    println!("render ratios (100,000-line frame / 1,000-line frame; goal <= 1.2x):");
+    for scrolled in [false, true] {
+        // A first frame each, so the cached layout is what is measured.
+        round(&small, scrolled, &mut buf);
+        round(&large, scrolled, &mut buf);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for _ in 0..9 {
+            a.push(round(&small, scrolled, &mut buf));
+            b.push(round(&large, scrolled, &mut buf));
+        }
+        a.sort_by(f64::total_cmp);
+        b.sort_by(f64::total_cmp);
+        println!(
+            "  {:<9} 1,000 lines {:>8.1} µs, 100,000 lines {:>8.1} µs: {:.2}x",
+            if scrolled { "scrolled" } else { "idle" },
+            a[4] * 1e6,
+            b[4] * 1e6,
+            b[4] / a[4]
+        );
+    }
 }
 
 const WIDTH: u16 = 200;
