@@ -63,8 +63,10 @@ pub enum RunError {
 
 /// At most one draw per frame (about 60 a second).
 pub const FRAME: Duration = Duration::from_millis(16);
-/// Engine messages that may wait in the shared channel before readers are pushed back.
-pub const ENGINE_CHANNEL: usize = 1024;
+/// Engine messages that may wait in the shared channel before readers are pushed back. Each is
+/// one read of a PTY (up to a few KiB), and a new line waits behind all of them: under a flood
+/// this bounds the latency (64 reads are about 1,000 lines, a few ms; 1,024 were over 100 ms).
+pub const ENGINE_CHANNEL: usize = 64;
 /// Messages applied before the screen gets a chance to draw, so a flood cannot starve it.
 const MAX_BATCH: usize = 4096;
 
@@ -395,7 +397,7 @@ where
         let mut suspend = false;
         let mut quit = false;
         let mut shell = None;
-        for msg in pending.drain(..) {
+        while let Some(msg) = pending.pop_front() {
             exec.ended(&msg);
             exec.control.observe(&msg, state, now_ms);
             if let Some(p) = &mut exec.persist {
@@ -414,8 +416,13 @@ where
                     Outcome::Shell { agent, wt } => shell = Some((agent, wt)),
                 }
             }
+            // A flood must not hold the screen back: once a frame is due, draw, and apply the
+            // rest on the next turn of the loop (which takes it before waiting again).
+            if state.dirty && Instant::now() >= last_draw + FRAME {
+                break;
+            }
         }
-        pending = replies;
+        pending.append(&mut replies);
         // Answers, waits, and the supervisor's relay (whose turns are applied next).
         pending.extend(exec.control.settle(state, now_ms));
         if quit {
