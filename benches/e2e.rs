@@ -10,8 +10,10 @@
 //! - `latency` (item 5): the real run loop (`run::event_loop`) on a backend that timestamps each
 //!   flush and reads which probe lines the frame shows; a probe agent's process writes stamped
 //!   lines into its PTY. Alone, and beside 16 simulated agents flooding.
-//! - `memory` (item 6): peak RSS (VmHWM) of a child process holding 16 agents' transcripts of
-//!   100,000 lines each, against the bytes of those lines (and a child that only holds them).
+//! - `memory` (item 6): peak RSS (VmHWM) of a child process whose app state holds 16 agents'
+//!   transcripts of 100,000 lines each (at a 16-pane width; Markdown, code, tool calls, built
+//!   through `update` from decoded NDJSON), against the bytes of the text those transcripts show
+//!   (and, for scale, the NDJSON they came from and a child that only holds that NDJSON).
 //!
 //! `cargo bench --bench e2e [flood|idle|latency|memory]...` (all when none is named).
 //! `AGENTMUX_BENCH_LINES` changes the memory bench's lines per agent.
@@ -713,22 +715,58 @@ fn latency(home: &Path) -> Res<Vec<String>> {
 // ---------------------------------------------------------------------------------------------
 // 6. Memory
 
+/// Transcript lines per agent (at a 16-pane layout's width), `AGENTMUX_BENCH_LINES` to change.
 fn lines_per_agent() -> usize {
     std::env::var("AGENTMUX_BENCH_LINES").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000)
 }
 
-/// Real CLI 2.1.197 output (a tool call; a streamed turn), message and tool ids made unique per
-/// repetition so every repetition is new content to the transcript.
-fn sample_lines(rep: usize) -> Vec<String> {
-    [
-        include_str!("../tests/fixtures/cli-2.1.197/tool-call.ndjson"),
-        include_str!("../tests/fixtures/cli-2.1.197/turn-partial.ndjson"),
+/// A pane's body width in a 4x4 grid at 200 columns.
+const PANE_WIDTH: u16 = 48;
+
+const ANSWER: &str =
+    "## Findings\n\nThe decoder spends most of its time in **serde**; the framer is \
+cheap. See `decode_line` and [the notes](https://example.com/notes).\n\n\
+| stage | time | share |\n|---|--:|--:|\n| frame | 12 µs | 20% |\n| decode | 48 µs | 75% |\n\
+| apply | 3 µs | 5% |\n\n```rust\nfn decode_line(line: &str) -> Line {\n    match \
+serde_json::from_str(line) {\n        Ok(v) => Line::Event(v),\n        Err(_) => \
+Line::Text(line.to_string()),\n    }\n}\n```\n\n1. frame the bytes\n2. decode them\n   - keep \
+unknown events\n   - never panic\n3. apply to the transcript\n";
+
+/// One turn's NDJSON, as the CLI writes it: a Markdown answer (table, code, lists), a Bash call
+/// with 12 lines of output, a Read with 40 lines of code, and the result. Ids unique per turn.
+fn sample_lines(turn: usize) -> Vec<String> {
+    use serde_json::json;
+    let sid = "00000000-0000-4000-8000-000000000002";
+    let assistant = |content: serde_json::Value| {
+        json!({"type": "assistant", "message": {"id": format!("msg_{turn}"), "type": "message",
+            "role": "assistant", "model": "claude-sonnet-4-5", "content": [content],
+            "stop_reason": null, "usage": {"input_tokens": 10, "output_tokens": 100}},
+            "parent_tool_use_id": null, "session_id": sid})
+        .to_string()
+    };
+    let result = |id: String, content: String| {
+        json!({"type": "user", "message": {"role": "user", "content": [{"type": "tool_result",
+            "tool_use_id": id, "content": content, "is_error": false}]},
+            "parent_tool_use_id": null, "session_id": sid})
+        .to_string()
+    };
+    let answer = ANSWER.replace("fn decode_line", &format!("fn decode_line_{turn}"));
+    let out: Vec<String> = (0..12).map(|i| format!("bench line {i}: 1.23 µs ± 0.01")).collect();
+    let code: Vec<String> =
+        (1..=40).map(|i| format!("{i:>6}→    let value_{i} = decode(&line_{i})?;")).collect();
+    vec![
+        assistant(json!({"type": "text", "text": answer})),
+        assistant(json!({"type": "tool_use", "id": format!("toolu_b{turn}"), "name": "Bash",
+            "input": {"command": "cargo bench --bench decode", "description": "Run the bench"}})),
+        result(format!("toolu_b{turn}"), out.join("\n")),
+        assistant(json!({"type": "tool_use", "id": format!("toolu_r{turn}"), "name": "Read",
+            "input": {"file_path": "src/agent/decode.rs"}})),
+        result(format!("toolu_r{turn}"), code.join("\n")),
+        json!({"type": "result", "subtype": "success", "is_error": false, "duration_ms": 12300,
+            "num_turns": 3, "result": "done", "session_id": sid, "total_cost_usd": 0.0123,
+            "usage": {"input_tokens": 100, "output_tokens": 1000}})
+        .to_string(),
     ]
-    .iter()
-    .flat_map(|f| f.lines())
-    .filter(|l| l.starts_with('{'))
-    .map(|l| l.replace("msg_", &format!("msg_{rep}_")).replace("toolu_", &format!("toolu_{rep}_")))
-    .collect()
 }
 
 fn vm_hwm_kb() -> u64 {
@@ -742,89 +780,113 @@ fn vm_hwm_kb() -> u64 {
         .unwrap_or(0)
 }
 
-/// In a child process: `state` builds 16 transcripts through `update`; `bytes` only holds the
-/// same lines. Prints `<VmHWM kB> <bytes> <transcript lines>`.
-fn child(args: &[String]) {
-    let what = args.first().map(String::as_str).unwrap_or("");
-    let per_agent = lines_per_agent();
-    let mut held: Vec<String> = Vec::new();
-    let mut state = None;
-    let mut total = 0usize;
-    let started = Instant::now();
-    if what == "state" {
-        let agents: Vec<(String, String)> =
-            (0..AGENTS).map(|i| (format!("agent{i:02}"), "go".to_string())).collect();
-        let team = team(&agents, Path::new("/"));
-        let mut s = State::new(&team, ClaudeCmd::real("claude"), (200, 60), Instant::now());
-        drop(start_first_prompts(&mut s, State::first_prompts(&team)));
-        for a in 0..AGENTS {
-            let agent = s.agents[a].id;
-            drop(update(&mut s, Msg::Engine(EngineMsg::Started { agent, turn: 1, pid: None })));
-        }
-        state = Some(s);
+/// The text a transcript shows, in bytes (every line at `width`, a newline each), read a
+/// window at a time.
+fn shown_bytes(t: &agentmux::transcript::Transcript, width: u16) -> (usize, usize) {
+    let total = t.height(width);
+    let (mut bytes, mut lines) = (0, 0);
+    let mut top = 0;
+    while top < total {
+        t.for_each_line(width, top, 2000, |_, _, line| {
+            bytes += line.spans.iter().map(|s| s.content.len()).sum::<usize>() + 1;
+            lines += 1;
+        });
+        top += 2000;
     }
-    for a in 0..AGENTS {
-        let mut rep = 0;
-        let mut n = 0;
-        while n < per_agent {
-            let mut batch = sample_lines(rep);
-            batch.truncate(per_agent - n);
-            n += batch.len();
-            rep += 1;
-            total += batch.iter().map(|l| l.len() + 1).sum::<usize>();
-            match &mut state {
-                Some(s) => {
-                    let agent = s.agents[a].id;
-                    let lines = batch
-                        .into_iter()
-                        .map(|l| {
-                            let d = decode_line(&l);
-                            (l, d)
-                        })
-                        .collect();
-                    drop(update(s, Msg::Engine(EngineMsg::Lines { agent, turn: 1, lines })));
-                }
-                None => held.extend(batch),
-            }
-        }
-    }
-    let shown: usize =
-        state.as_ref().map_or(0, |s| s.agents.iter().map(|a| a.transcript.len()).sum::<usize>());
-    println!("{} {total} {shown} {:.2}", vm_hwm_kb(), started.elapsed().as_secs_f64());
-    drop((held, state));
+    (bytes, lines)
 }
 
-fn run_child(what: &str) -> Res<(f64, f64, usize, f64)> {
+/// In a child process. `state`: 16 agents' transcripts of `lines_per_agent()` lines each, built
+/// through `update` from decoded engine messages; prints `<VmHWM kB> <NDJSON bytes>
+/// <transcript lines> <transcript text bytes> <seconds>`. `bytes <N>`: only holds N bytes of
+/// those NDJSON lines; prints `<VmHWM kB>`.
+fn child(args: &[String]) {
+    let what = args.first().map(String::as_str).unwrap_or("");
+    let started = Instant::now();
+    if what == "bytes" {
+        let want: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(0);
+        let mut held: Vec<String> = Vec::new();
+        let (mut total, mut rep) = (0, 0);
+        while total < want {
+            let batch = sample_lines(rep);
+            total += batch.iter().map(|l| l.len() + 1).sum::<usize>();
+            held.extend(batch);
+            rep += 1;
+        }
+        println!("{}", vm_hwm_kb());
+        drop(held);
+        return;
+    }
+    let per_agent = lines_per_agent();
+    let agents: Vec<(String, String)> =
+        (0..AGENTS).map(|i| (format!("agent{i:02}"), "go".to_string())).collect();
+    let team = team(&agents, Path::new("/"));
+    let mut s = State::new(&team, ClaudeCmd::real("claude"), (200, 60), Instant::now());
+    drop(start_first_prompts(&mut s, State::first_prompts(&team)));
+    let mut ndjson = 0usize;
+    for a in 0..AGENTS {
+        let agent = s.agents[a].id;
+        drop(update(&mut s, Msg::Engine(EngineMsg::Started { agent, turn: 1, pid: None })));
+        let mut rep = 0;
+        while rep % 64 != 0 || s.agents[a].transcript.height(PANE_WIDTH) < per_agent {
+            let batch = sample_lines(rep);
+            rep += 1;
+            ndjson += batch.iter().map(|l| l.len() + 1).sum::<usize>();
+            let lines = batch
+                .into_iter()
+                .map(|l| {
+                    let d = decode_line(&l);
+                    (l, d)
+                })
+                .collect();
+            drop(update(&mut s, Msg::Engine(EngineMsg::Lines { agent, turn: 1, lines })));
+        }
+    }
+    let peak = vm_hwm_kb();
+    let secs = started.elapsed().as_secs_f64();
+    let (mut text, mut lines) = (0, 0);
+    for a in &s.agents {
+        let (b, l) = shown_bytes(&a.transcript, PANE_WIDTH);
+        text += b;
+        lines += l;
+    }
+    println!("{peak} {ndjson} {lines} {text} {secs:.2}");
+}
+
+fn run_child(args: &[&str]) -> Res<Vec<f64>> {
     let out = std::process::Command::new(std::env::current_exe()?)
-        .args(["--child", what])
+        .arg("--child")
+        .args(args)
         .stderr(std::process::Stdio::inherit())
         .output()?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let f: Vec<&str> = text.split_whitespace().collect();
-    if !out.status.success() || f.len() < 4 {
-        return Err(format!("child {what}: {} {text}", out.status).into());
+    let f: Vec<f64> = text.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    if !out.status.success() || f.is_empty() {
+        return Err(format!("child {args:?}: {} {text}", out.status).into());
     }
-    let kb: f64 = f[0].parse()?;
-    let bytes: f64 = f[1].parse()?;
-    Ok((kb * 1024.0, bytes, f[2].parse()?, f[3].parse()?))
+    Ok(f)
 }
 
 fn memory(_home: &Path) -> Res<Vec<String>> {
-    let (base_rss, bytes, _, _) = run_child("bytes")?;
-    let (rss, bytes2, cells, secs) = run_child("state")?;
-    if (bytes - bytes2).abs() > 0.5 {
-        return Err("the children saw different bytes".into());
-    }
+    let f = run_child(&["state"])?;
+    let [peak_kb, ndjson, lines, text, secs] = f[..] else {
+        return Err(format!("child state: {f:?}").into());
+    };
+    let peak = peak_kb * 1024.0;
+    let base = run_child(&["bytes", &format!("{ndjson}")])?[0] * 1024.0;
     let mb = |b: f64| b / 1e6;
     Ok(vec![format!(
-        "memory: 16 agents x {} lines ({:.0} MB of NDJSON, {cells} cells, built in {secs:.1} s): \
-         peak RSS {:.0} MB = {:.2}x the bytes (goal <= 2x); a process holding only the lines: \
-         {:.0} MB = {:.2}x",
+        "memory: 16 agents x {} transcript lines at width {PANE_WIDTH} ({:.0} lines in all, \
+         {:.0} MB of text shown; built from {:.0} MB of NDJSON in {secs:.1} s): peak RSS {:.0} MB \
+         = {:.2}x the transcripts' text (goal <= 2x), {:.2}x the NDJSON; a process holding only \
+         the NDJSON lines: {:.0} MB",
         lines_per_agent(),
-        mb(bytes),
-        mb(rss),
-        rss / bytes,
-        mb(base_rss),
-        base_rss / bytes
+        lines,
+        mb(text),
+        mb(ndjson),
+        mb(peak),
+        peak / text,
+        peak / ndjson,
+        mb(base),
     )])
 }
