@@ -215,19 +215,14 @@ fn flood_raw(program: &Path, args: &[Vec<String>], cwd: &Path) -> Res<(Duration,
     Ok((t.elapsed(), total))
 }
 
-fn flood(home: &Path) -> Res<Vec<String>> {
-    let cwd = home.join("flood");
-    std::fs::create_dir_all(&cwd)?;
-    let team = flood_team(&cwd);
+/// One simulated agent's flood, as its PTY delivered it.
+fn sim_flood_text(cwd: &Path) -> Res<String> {
+    let team = flood_team(cwd);
     let sim = ClaudeCmd::simulated(EXE);
-    let new_state = || State::new(&team, sim.clone(), (200, 60), Instant::now());
-
-    // The bytes: one simulated agent's flood, as its PTY delivered it.
-    let mut state = new_state();
-    let reqs = first_requests(&mut state, &team);
-    let one = reqs.first().cloned().ok_or("no turn request")?;
+    let mut state = State::new(&team, sim.clone(), (200, 60), Instant::now());
+    let one = first_requests(&mut state, &team).into_iter().next().ok_or("no turn request")?;
     let (tx, mut rx) = mpsc::channel(ENGINE_CHANNEL);
-    spawn_turn(TurnRequest { claude: sim.clone(), ..one }, tx)?;
+    spawn_turn(TurnRequest { claude: sim, ..one }, tx)?;
     let mut text = String::new();
     while let Some(m) = rx.blocking_recv() {
         if let EngineMsg::Lines { lines, .. } = m {
@@ -237,6 +232,17 @@ fn flood(home: &Path) -> Res<Vec<String>> {
             }
         }
     }
+    Ok(text)
+}
+
+fn flood(home: &Path) -> Res<Vec<String>> {
+    let cwd = home.join("flood");
+    std::fs::create_dir_all(&cwd)?;
+    let team = flood_team(&cwd);
+    let sim = ClaudeCmd::simulated(EXE);
+    let new_state = || State::new(&team, sim.clone(), (200, 60), Instant::now());
+
+    let text = sim_flood_text(&cwd)?;
     let file = cwd.join("flood.ndjson");
     std::fs::write(&file, &text)?;
     let events = text.lines().count();
@@ -560,8 +566,9 @@ fn probe_line(i: usize) -> String {
 
 /// Runs the loop with a probe agent (and `flooders` simulated agents flooding); returns the
 /// latencies in ms from a line's write to the first frame showing it, and the frames drawn.
-fn latency_run(home: &Path, flooders: usize) -> Res<(Vec<f64>, usize, usize)> {
-    let dir = home.join(format!("latency{flooders}"));
+fn latency_run(home: &Path, flood: &Flood) -> Res<(Vec<f64>, usize, usize)> {
+    let flooders = if let Flood::None = flood { 0 } else { AGENTS };
+    let dir = home.join(format!("latency-{}", flood.key()));
     std::fs::create_dir_all(&dir)?;
     let fifo = dir.join("probe.fifo");
     let c = std::ffi::CString::new(fifo.display().to_string())?;
@@ -586,12 +593,18 @@ fn latency_run(home: &Path, flooders: usize) -> Res<(Vec<f64>, usize, usize)> {
         program: PathBuf::from("/bin/sh"),
         pre_args: vec!["-c".into(), format!("exec cat '{}'", fifo.display()), "sh".into()],
     };
+    let flood_cmd = match flood {
+        Flood::Paragraphs(file) => Some(cat_cmd(file)),
+        _ => None,
+    };
     let spawner: Spawner = {
         let flood_pids = Arc::clone(&flood_pids);
         Box::new(move |mut req: TurnRequest, tx| {
             let is_probe = req.spec.name == "probe";
             if is_probe {
                 req.claude = probe_cmd.clone();
+            } else if let Some(cmd) = &flood_cmd {
+                req.claude = cmd.clone();
             }
             let handle = spawn_turn(req, tx).map_err(|e| e.to_string())?;
             if let (false, Some(pid), Ok(mut p)) = (is_probe, handle.pid, flood_pids.lock()) {
@@ -695,11 +708,62 @@ fn write_probe(
     Ok(i)
 }
 
+/// What the other 16 agents do while the probe writes.
+enum Flood {
+    None,
+    /// The simulated claude's `/sim flood=20000`: one paragraph of 20,000 words.
+    Sim,
+    /// The same lines (`cat` of them), with a paragraph break every 40 words.
+    Paragraphs(PathBuf),
+}
+
+impl Flood {
+    fn key(&self) -> &'static str {
+        match self {
+            Flood::None => "alone",
+            Flood::Sim => "sim",
+            Flood::Paragraphs(_) => "paragraphs",
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Flood::None => "alone",
+            Flood::Sim => "under the 16-agent flood (/sim flood=20000, one paragraph each)",
+            Flood::Paragraphs(_) => "under the 16-agent flood with a paragraph every 40 words",
+        }
+    }
+}
+
 fn latency(home: &Path) -> Res<Vec<String>> {
+    let dir = home.join("latency-paragraphs");
+    std::fs::create_dir_all(&dir)?;
+    let mut text = String::new();
+    for line in sim_flood_text(&dir)?.lines() {
+        // Every 40th word ends its paragraph: `"tok39 "` becomes `"tok39\n\n"`.
+        let word = line.find("\"tok").and_then(|at| {
+            let digits: String = line[at + 4..].chars().take_while(char::is_ascii_digit).collect();
+            digits.parse::<usize>().ok().map(|n| (at, digits.len(), n))
+        });
+        match word {
+            Some((at, len, n)) if n % 40 == 39 && line[at + 4 + len..].starts_with(" \"") => {
+                text.push_str(&line[..at + 4 + len]);
+                text.push_str("\\n\\n\"");
+                text.push_str(&line[at + 4 + len + 2..]);
+            }
+            _ => text.push_str(line),
+        }
+        text.push('\n');
+    }
+    if text.matches("\\n\\n\"").count() < FLOOD_EVENTS / 40 {
+        return Err("the flood's words were not where expected".into());
+    }
+    let file = dir.join("flood.ndjson");
+    std::fs::write(&file, text)?;
     let mut rows = Vec::new();
-    for flooders in [0, AGENTS] {
-        let (lat, written, frames) = latency_run(home, flooders)?;
-        let what = if flooders == 0 { "alone" } else { "under the 16-agent flood" };
+    for flood in [Flood::None, Flood::Sim, Flood::Paragraphs(file)] {
+        let (lat, written, frames) = latency_run(home, &flood)?;
+        let what = flood.name();
         rows.push(format!(
             "latency {what}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {} probe lines, \
              {frames} frames (goal p99 < 25 ms under the flood)",
@@ -796,6 +860,26 @@ fn shown_bytes(t: &agentmux::transcript::Transcript, width: u16) -> (usize, usiz
     (bytes, lines)
 }
 
+/// What the transcript's cells hold, in bytes: prompts, answers, tool calls (name, input as
+/// JSON) and their results, notes, errors.
+fn content_bytes(t: &agentmux::transcript::Transcript) -> usize {
+    use agentmux::transcript::CellKind;
+    t.cells()
+        .iter()
+        .map(|c| match &c.kind {
+            CellKind::Prompt(s) | CellKind::Output(s) | CellKind::Error(s) => s.len(),
+            CellKind::Assistant(b) | CellKind::Thinking(b) => b.text.len(),
+            CellKind::Tool(call) => {
+                call.name.len()
+                    + call.input.to_string().len()
+                    + call.result.as_ref().map_or(0, |r| r.content.len())
+            }
+            CellKind::Note(n) => n.text.len(),
+            CellKind::Footer(_) => 0,
+        })
+        .sum()
+}
+
 /// In a child process. `state`: 16 agents' transcripts of `lines_per_agent()` lines each, built
 /// through `update` from decoded engine messages; prints `<VmHWM kB> <NDJSON bytes>
 /// <transcript lines> <transcript text bytes> <seconds>`. `bytes <N>`: only holds N bytes of
@@ -844,13 +928,11 @@ fn child(args: &[String]) {
     }
     let peak = vm_hwm_kb();
     let secs = started.elapsed().as_secs_f64();
-    let (mut text, mut lines) = (0, 0);
-    for a in &s.agents {
-        let (b, l) = shown_bytes(&a.transcript, PANE_WIDTH);
-        text += b;
-        lines += l;
-    }
-    println!("{peak} {ndjson} {lines} {text} {secs:.2}");
+    let content: usize = s.agents.iter().map(|a| content_bytes(&a.transcript)).sum();
+    // Every agent got the same turns: render one (rendering all 16 takes minutes).
+    let (text, lines) = shown_bytes(&s.agents[0].transcript, PANE_WIDTH);
+    let (text, lines) = (text * AGENTS, lines * AGENTS);
+    println!("{peak} {ndjson} {lines} {text} {secs:.2} {content}");
 }
 
 fn run_child(args: &[&str]) -> Res<Vec<f64>> {
@@ -869,22 +951,25 @@ fn run_child(args: &[&str]) -> Res<Vec<f64>> {
 
 fn memory(_home: &Path) -> Res<Vec<String>> {
     let f = run_child(&["state"])?;
-    let [peak_kb, ndjson, lines, text, secs] = f[..] else {
+    let [peak_kb, ndjson, lines, text, secs, content] = f[..] else {
         return Err(format!("child state: {f:?}").into());
     };
     let peak = peak_kb * 1024.0;
     let base = run_child(&["bytes", &format!("{ndjson}")])?[0] * 1024.0;
     let mb = |b: f64| b / 1e6;
     Ok(vec![format!(
-        "memory: 16 agents x {} transcript lines at width {PANE_WIDTH} ({:.0} lines in all, \
-         {:.0} MB of text shown; built from {:.0} MB of NDJSON in {secs:.1} s): peak RSS {:.0} MB \
-         = {:.2}x the transcripts' text (goal <= 2x), {:.2}x the NDJSON; a process holding only \
-         the NDJSON lines: {:.0} MB",
+        "memory: 16 agents x {} transcript lines at width {PANE_WIDTH} ({:.0} lines in all; \
+         cells hold {:.0} MB, {:.0} MB of text shown when all is drawn; built from {:.0} MB of \
+         NDJSON in {secs:.1} s): peak RSS {:.0} MB = {:.2}x the transcripts' content (goal <= \
+         2x), {:.2}x the text shown, {:.2}x the NDJSON; a process holding only the NDJSON lines: \
+         {:.0} MB",
         lines_per_agent(),
         lines,
+        mb(content),
         mb(text),
         mb(ndjson),
         mb(peak),
+        peak / content,
         peak / text,
         peak / ndjson,
         mb(base),
