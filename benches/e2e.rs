@@ -38,7 +38,11 @@ use tokio::sync::mpsc;
 
 const AGENTS: usize = 16;
 const FLOOD_EVENTS: usize = 20_000;
-const EXE: &str = env!("CARGO_BIN_EXE_agentmux");
+/// The agentmux binary (the simulated claude, the idle app): cargo's, or `AGENTMUX_BENCH_EXE`
+/// (to run a copied bench binary against a copied agentmux).
+fn exe() -> String {
+    std::env::var("AGENTMUX_BENCH_EXE").unwrap_or_else(|_| env!("CARGO_BIN_EXE_agentmux").into())
+}
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -218,7 +222,7 @@ fn flood_raw(program: &Path, args: &[Vec<String>], cwd: &Path) -> Res<(Duration,
 /// One simulated agent's flood, as its PTY delivered it.
 fn sim_flood_text(cwd: &Path) -> Res<String> {
     let team = flood_team(cwd);
-    let sim = ClaudeCmd::simulated(EXE);
+    let sim = ClaudeCmd::simulated(exe());
     let mut state = State::new(&team, sim.clone(), (200, 60), Instant::now());
     let one = first_requests(&mut state, &team).into_iter().next().ok_or("no turn request")?;
     let (tx, mut rx) = mpsc::channel(ENGINE_CHANNEL);
@@ -239,7 +243,7 @@ fn flood(home: &Path) -> Res<Vec<String>> {
     let cwd = home.join("flood");
     std::fs::create_dir_all(&cwd)?;
     let team = flood_team(&cwd);
-    let sim = ClaudeCmd::simulated(EXE);
+    let sim = ClaudeCmd::simulated(exe());
     let new_state = || State::new(&team, sim.clone(), (200, 60), Instant::now());
 
     let text = sim_flood_text(&cwd)?;
@@ -291,7 +295,7 @@ fn flood(home: &Path) -> Res<Vec<String>> {
         let (d, _, _) = flood_engine(None, reqs, &cat_cmd(&file))?;
         cat_engine.push(d.as_secs_f64());
         // The simulated claude on both sides.
-        let (d, bytes) = flood_raw(Path::new(EXE), &sim_args()?, &cwd)?;
+        let (d, bytes) = flood_raw(Path::new(&exe()), &sim_args()?, &cwd)?;
         if bytes < AGENTS * text.len() {
             return Err(format!("the simulated claudes wrote {bytes} bytes").into());
         }
@@ -362,7 +366,7 @@ fn idle(home: &Path) -> Res<Vec<String>> {
     let dir = home.join("idle");
     std::fs::create_dir_all(&dir)?;
     let wrapper = dir.join("claude");
-    std::fs::write(&wrapper, format!("#!/bin/sh\nexec '{EXE}' __sim-claude \"$@\"\n"))?;
+    std::fs::write(&wrapper, format!("#!/bin/sh\nexec '{}' __sim-claude \"$@\"\n", exe()))?;
     std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
     let mut toml = String::new();
     for i in 0..8 {
@@ -376,7 +380,7 @@ fn idle(home: &Path) -> Res<Vec<String>> {
     let pair = native_pty_system()
         .openpty(PtySize { rows: 48, cols: 160, pixel_width: 0, pixel_height: 0 })
         .map_err(|e| e.to_string())?;
-    let mut cmd = CommandBuilder::new(EXE);
+    let mut cmd = CommandBuilder::new(exe());
     cmd.args(["-c", &team_file.display().to_string(), "--claude", &wrapper.display().to_string()]);
     cmd.cwd(&dir);
     cmd.env("TERM", "xterm-256color");
@@ -582,7 +586,7 @@ fn latency_run(home: &Path, flood: &Flood) -> Res<(Vec<f64>, usize, usize)> {
     );
     let team = team(&agents, &dir);
     let (w, h) = (200u16, 60u16);
-    let mut state = State::new(&team, ClaudeCmd::simulated(EXE), (w, h), Instant::now());
+    let mut state = State::new(&team, ClaudeCmd::simulated(exe()), (w, h), Instant::now());
     let first = start_first_prompts(&mut state, State::first_prompts(&team));
 
     let probe = Arc::new(Mutex::new(Probe::default()));
