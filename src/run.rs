@@ -63,10 +63,13 @@ pub enum RunError {
 
 /// At most one draw per frame (about 60 a second).
 pub const FRAME: Duration = Duration::from_millis(16);
-/// Engine messages that may wait in the shared channel before readers are pushed back.
-pub const ENGINE_CHANNEL: usize = 1024;
-/// Messages applied before the screen gets a chance to draw, so a flood cannot starve it.
-const MAX_BATCH: usize = 4096;
+/// Engine messages that may wait in the shared channel before readers are pushed back. Each is
+/// one read of a PTY (up to a few KiB), and a new line waits behind all of them: under a flood
+/// this bounds the latency (64 reads are about 1,000 lines, a few ms; 1,024 were over 100 ms).
+pub const ENGINE_CHANNEL: usize = 64;
+/// Messages taken from the inbox at once. Each waits behind those taken before it, and a batch
+/// is applied only until a frame is due, so more than a frame's worth only adds latency.
+const MAX_BATCH: usize = 256;
 
 /// Where the loop's messages come from. Every source is a channel, so draining is a `try_recv`
 /// on each (a terminal event stream polled out of turn can lose its wake-up; a channel cannot).
@@ -310,6 +313,7 @@ where
         result => result?,
     }
     let mut last_draw = Instant::now();
+    let mut draw_cost = Duration::ZERO;
 
     loop {
         if pending.is_empty() && calls.is_empty() {
@@ -395,7 +399,7 @@ where
         let mut suspend = false;
         let mut quit = false;
         let mut shell = None;
-        for msg in pending.drain(..) {
+        while let Some(msg) = pending.pop_front() {
             exec.ended(&msg);
             exec.control.observe(&msg, state, now_ms);
             if let Some(p) = &mut exec.persist {
@@ -414,8 +418,14 @@ where
                     Outcome::Shell { agent, wt } => shell = Some((agent, wt)),
                 }
             }
+            // A flood must not hold the screen back: once a frame is due, draw, and apply the
+            // rest on the next turn of the loop (which takes it before waiting again). Applying
+            // gets at least twice the last frame's drawing time, so slow frames cannot starve it.
+            if state.dirty && Instant::now() >= last_draw + FRAME.max(draw_cost * 2) {
+                break;
+            }
         }
-        pending = replies;
+        pending.append(&mut replies);
         // Answers, waits, and the supervisor's relay (whose turns are applied next).
         pending.extend(exec.control.settle(state, now_ms));
         if quit {
@@ -457,6 +467,7 @@ where
                 result => result?,
             }
             last_draw = now;
+            draw_cost = now.elapsed();
         }
     }
 }
