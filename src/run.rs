@@ -159,7 +159,7 @@ impl Executor {
                 }
                 Outcome::Continue
             }
-            // The workspace store hooks in here once it is wired to the loop.
+            // Saved by `exec.persist` as the effect goes by (see `run::persist`).
             Effect::Persist => Outcome::Continue,
             Effect::Suspend => Outcome::Suspend,
             Effect::Notify(bytes) => Outcome::Notify(bytes),
@@ -640,10 +640,17 @@ pub fn run(opts: RunOptions) -> Result<(), RunError> {
         crate::app::worktree::open_team_worktrees(&crate::worktree::Git::default(), &opts.team)
             .map_err(|(agent, source)| RunError::Worktree { agent, source })?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let result = runtime.block_on(run_terminal(opts, worktrees));
-    // Readers of ended turns may still be blocked on their PTYs: do not wait for them.
+    // Never wait for blocking tasks on the way out (git jobs; readers of ended turns may still
+    // be blocked on their PTYs). Dropping the runtime waits for them, and a panic's unwinding
+    // would drop it: catch it, shut down in the background, then let it go on.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(run_terminal(opts, worktrees))
+    }));
     runtime.shutdown_background();
-    result
+    match result {
+        Ok(result) => result,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
 async fn run_terminal(
@@ -710,6 +717,11 @@ async fn run_terminal(
         bridge::ControlBridge::current_exe_dir(),
     );
     exec.persist = persister;
+    // For the end-to-end test of the panic path (terminal restored, process gone): panics once
+    // the terminal is taken and the loop's machinery is running.
+    if std::env::var_os("AGENTMUX_TEST_PANIC").is_some() {
+        panic!("AGENTMUX_TEST_PANIC is set");
+    }
     let result =
         event_loop(&mut terminal, &mut state, inbox, &mut exec, &mut RealTerminal, first).await;
     exec.interrupt_all();

@@ -420,3 +420,22 @@ fn the_real_cli_answers_in_a_pane_and_a_follow_up_resumes_it() {
     let parser = t.parser.lock().unwrap_or_else(|e| e.into_inner());
     assert!(!parser.screen().alternate_screen(), "still on the alternate screen");
 }
+
+/// A panic restores the terminal (the hook chains the previous one, whose message is shown)
+/// and the process ends: nothing waits for the blocked readers on the way out.
+#[test]
+fn a_panic_restores_the_terminal_and_exits() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let env = [("AGENTMUX_TEST_PANIC".to_string(), "1".to_string())];
+    let mut t = Term::start_in(home, &["demo"], &env);
+    let status = t.wait_exit();
+    assert!(!status.success(), "a panic is a failure: {status:?}");
+    let parser = t.parser.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(!parser.screen().alternate_screen(), "still on the alternate screen");
+    assert!(!parser.screen().hide_cursor(), "the cursor is still hidden");
+    let raw = t.raw.lock().unwrap_or_else(|e| e.into_inner());
+    let out = String::from_utf8_lossy(&raw);
+    let restored = out.rfind("\x1b[?1049l").unwrap_or_else(|| panic!("never left: {out:?}"));
+    let message = out.rfind("AGENTMUX_TEST_PANIC is set").unwrap_or_else(|| panic!("{out:?}"));
+    assert!(restored < message, "the message is printed on the restored terminal");
+}
