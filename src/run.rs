@@ -51,6 +51,11 @@ pub struct RunOptions {
 pub enum RunError {
     #[error("terminal: {0}")]
     Terminal(#[from] std::io::Error),
+    #[error(
+        "needs a terminal: standard input and output must be a terminal (scripts can drive a \
+         running agentmux with `agentmux ls`, `send`, `wait`, `tail`)"
+    )]
+    NotATerminal,
     #[error("the worktree of agent {agent}: {source}")]
     Worktree {
         agent: String,
@@ -633,6 +638,10 @@ fn init_log() {
 }
 
 pub fn run(opts: RunOptions) -> Result<(), RunError> {
+    use std::io::IsTerminal;
+    if !(io::stdin().is_terminal() && io::stdout().is_terminal()) {
+        return Err(RunError::NotATerminal);
+    }
     init_log();
     // Before the terminal is taken: setup commands may take a while, and an error (not a
     // repository, no commits...) reads best as a plain line.
