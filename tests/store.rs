@@ -459,9 +459,19 @@ fn workspaces_are_listed_exported_and_removed() {
         write_turn(&mut ws, "web", 1, "s-1", 0.5);
         write_turn(&mut ws, "api", 1, "s-2", 0.25);
     }
-    // A sibling test's fork may still hold the lock we just let go of (see `open`).
-    drop(open(data.path(), "alpha"));
-    let list = store::list_workspaces(data.path()).expect("list");
+    // A sibling test's fork may hold the lock we let go of for a moment (see `open`): list
+    // again while the lock file names this process, which has the workspace open no longer.
+    let lock = data.path().join("workspaces").join("alpha").join("lock");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let list = loop {
+        let list = store::list_workspaces(data.path()).expect("list");
+        let holder = std::fs::read_to_string(&lock).ok().and_then(|s| s.trim().parse().ok());
+        let ours = holder == Some(std::process::id());
+        if !(list.first().is_some_and(|w| w.in_use) && ours) || Instant::now() > deadline {
+            break list;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].name, "alpha");
     assert_eq!(list[0].agents, ["web", "api"]);
