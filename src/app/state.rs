@@ -225,6 +225,19 @@ pub struct State {
 }
 
 impl State {
+    /// Which bindings apply now: the handlers and the hint line both ask this.
+    pub fn key_context(&self) -> super::Context {
+        match &self.overlay {
+            None if super::approvals::focused_waits(self) => super::Context::Approval,
+            None => super::Context::Pane,
+            Some(Overlay::Help { .. }) => super::Context::Help,
+            Some(Overlay::NewAgent(_)) => super::Context::Form,
+            Some(Overlay::Confirm(_)) => super::Context::Confirm,
+            Some(Overlay::Diff(_)) => super::Context::Diff,
+            Some(Overlay::Commit(_)) => super::Context::Commit,
+        }
+    }
+
     pub fn new(team: &Team, claude: ClaudeCmd, size: (u16, u16), now: Instant) -> State {
         let mut s = State {
             agents: Vec::new(),

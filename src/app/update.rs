@@ -75,18 +75,6 @@ fn quit_now(state: &mut State, fx: &mut Vec<Effect>) {
 // ---------------------------------------------------------------------------------------------
 // Keys
 
-fn context(state: &State) -> Context {
-    match &state.overlay {
-        None if super::approvals::focused_waits(state) => Context::Approval,
-        None => Context::Pane,
-        Some(Overlay::Help { .. }) => Context::Help,
-        Some(Overlay::NewAgent(_)) => Context::Form,
-        Some(Overlay::Confirm(_)) => Context::Confirm,
-        Some(Overlay::Diff(_)) => Context::Diff,
-        Some(Overlay::Commit(_)) => Context::Commit,
-    }
-}
-
 fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
     if key.kind == crossterm::event::KeyEventKind::Release {
         return;
@@ -94,7 +82,7 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
     if state.flash.take().is_some() {
         state.dirty = true;
     }
-    let ctx = context(state);
+    let ctx = state.key_context();
     let command = state.keymap.resolve(ctx, &key);
     match ctx {
         Context::Pane => match command {

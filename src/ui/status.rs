@@ -9,20 +9,7 @@ use ratatui::widgets::{Clear, Paragraph, Widget, Wrap};
 use unicode_width::UnicodeWidthStr;
 
 use super::header::truncate;
-use crate::app::state::Overlay;
-use crate::app::{Command, Context, State};
-
-pub fn context(state: &State) -> Context {
-    match &state.overlay {
-        None if crate::app::approvals::focused_waits(state) => Context::Approval,
-        None => Context::Pane,
-        Some(Overlay::Help { .. }) => Context::Help,
-        Some(Overlay::NewAgent(_)) => Context::Form,
-        Some(Overlay::Confirm(_)) => Context::Confirm,
-        Some(Overlay::Diff(_)) => Context::Diff,
-        Some(Overlay::Commit(_)) => Context::Commit,
-    }
-}
+use crate::app::{Command, State};
 
 /// Whether a hint is worth its room in the current state.
 fn relevant(state: &State, command: Command) -> bool {
@@ -76,7 +63,7 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
         let text = truncate(flash, left_room);
         buf.set_string(area.x, area.y, text, Style::default().fg(Color::Yellow));
     } else {
-        let ctx = context(state);
+        let ctx = state.key_context();
         let key_style = Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD);
         let label_style = Style::default().fg(Color::Gray);
         let mut spans = Vec::new();
