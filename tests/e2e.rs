@@ -2,173 +2,38 @@
 //! `agentmux demo` (simulated agents, no claude needed). Every wait is for text on the screen,
 //! with a timeout; nothing sleeps a fixed time.
 
-use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-use portable_pty::{native_pty_system, Child, CommandBuilder, MasterPty, PtySize};
 
 mod support;
 use support::cli::{claude_or_skip, offline_env};
 use support::fake_api::{FakeApi, Reply};
+use support::term::{proc_state, Term, TIMEOUT};
 
 const ROWS: u16 = 40;
 const COLS: u16 = 140;
-const TIMEOUT: Duration = Duration::from_secs(30);
 
-struct Term {
-    parser: Arc<Mutex<vt100::Parser>>,
-    /// Every byte the app wrote, for checks on escape sequences.
-    raw: Arc<Mutex<Vec<u8>>>,
-    writer: Box<dyn Write + Send>,
-    child: Box<dyn Child + Send + Sync>,
-    /// Set when the reader saw the end of the PTY's output: everything the app wrote is parsed.
-    eof: Arc<std::sync::atomic::AtomicBool>,
-    _master: Box<dyn MasterPty + Send>,
-    _home: tempfile::TempDir,
+/// `agentmux ARGS` in a fresh home of its own.
+fn start(args: &[&str]) -> Term {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    start_in(home, args, &[])
 }
 
-impl Term {
-    fn start(args: &[&str]) -> Term {
-        let home = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-        Term::start_in(home, args, &[])
-    }
-
-    /// `agentmux ARGS` in `home` (its cwd and HOME), with `env` set after the defaults.
-    fn start_in(home: tempfile::TempDir, args: &[&str], env: &[(String, String)]) -> Term {
-        let pty = native_pty_system();
-        let pair = pty
-            .openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 })
-            .unwrap_or_else(|e| panic!("openpty: {e}"));
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_agentmux"));
-        cmd.args(args);
-        cmd.cwd(home.path());
-        cmd.env("HOME", home.path());
-        cmd.env("AGENTMUX_CONFIG_DIR", home.path().join("config"));
-        cmd.env("XDG_DATA_HOME", home.path().join("data"));
-        cmd.env("TMPDIR", home.path());
+/// `agentmux ARGS` in `home` (its cwd and HOME), with `env` set after the defaults.
+fn start_in(home: tempfile::TempDir, args: &[&str], env: &[(String, String)]) -> Term {
+    let h = home.path();
+    let path = |p: &std::path::Path| p.display().to_string();
+    let mut vars = vec![
+        ("HOME".to_string(), path(h)),
+        ("AGENTMUX_CONFIG_DIR".to_string(), path(&h.join("config"))),
+        ("XDG_DATA_HOME".to_string(), path(&h.join("data"))),
+        ("TMPDIR".to_string(), path(h)),
         // The control socket's directory, not the machine's $XDG_RUNTIME_DIR/agentmux.
-        cmd.env("XDG_RUNTIME_DIR", home.path());
-        cmd.env("TERM", "xterm-256color");
+        ("XDG_RUNTIME_DIR".to_string(), path(h)),
         // Fast simulated agents, but not instant, so running states are visible.
-        cmd.env("AGENTMUX_SIM_SPEED", "0.05");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = pair.slave.spawn_command(cmd).unwrap_or_else(|e| panic!("spawn: {e}"));
-        drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().unwrap_or_else(|e| panic!("reader: {e}"));
-        let writer = pair.master.take_writer().unwrap_or_else(|e| panic!("writer: {e}"));
-        let parser = Arc::new(Mutex::new(vt100::Parser::new(ROWS, COLS, 0)));
-        let raw = Arc::new(Mutex::new(Vec::new()));
-        let eof = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        {
-            let parser = Arc::clone(&parser);
-            let raw = Arc::clone(&raw);
-            let eof = Arc::clone(&eof);
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 8192];
-                loop {
-                    match reader.read(&mut buf) {
-                        Ok(0) | Err(_) => {
-                            eof.store(true, std::sync::atomic::Ordering::SeqCst);
-                            break;
-                        }
-                        Ok(n) => {
-                            if let Ok(mut p) = parser.lock() {
-                                p.process(&buf[..n]);
-                            }
-                            if let Ok(mut r) = raw.lock() {
-                                r.extend_from_slice(&buf[..n]);
-                            }
-                        }
-                    }
-                }
-            });
-        }
-        Term { parser, raw, writer, child, eof, _master: pair.master, _home: home }
-    }
-
-    fn screen(&self) -> String {
-        self.parser.lock().map(|p| p.screen().contents()).unwrap_or_default()
-    }
-
-    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if ok(&s) {
-                return s;
-            }
-            if start.elapsed() > TIMEOUT {
-                panic!("timed out waiting for {what}; the screen:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn wait_text(&self, text: &str) -> String {
-        self.wait_for(text, |s| s.contains(text))
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.writer.write_all(bytes).unwrap_or_else(|e| panic!("write: {e}"));
-        let _ = self.writer.flush();
-    }
-
-    /// Ctrl-Q, answering yes if asked; returns the exit status.
-    fn quit(&mut self) -> portable_pty::ExitStatus {
-        self.send(CTRL_Q);
-        let start = Instant::now();
-        loop {
-            if self.screen().contains("Quit agentmux?") {
-                self.send(b"y");
-                break;
-            }
-            if matches!(self.child.try_wait(), Ok(Some(_))) || start.elapsed() > TIMEOUT {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.wait_exit()
-    }
-
-    fn wait_exit(&mut self) -> portable_pty::ExitStatus {
-        let start = Instant::now();
-        loop {
-            match self.child.try_wait() {
-                // The exit can be seen before the reader has parsed the app's last bytes (the
-                // terminal's restore): wait for the end of the output too.
-                Ok(Some(status)) if self.eof.load(std::sync::atomic::Ordering::SeqCst) => {
-                    return status
-                }
-                Ok(Some(_)) if start.elapsed() < TIMEOUT => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
-                Ok(None) if start.elapsed() < TIMEOUT => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
-                _ => {
-                    let state = self.child.process_id().and_then(proc_state);
-                    let raw = self.raw.lock().map(|r| r.clone()).unwrap_or_default();
-                    let tail = String::from_utf8_lossy(&raw[raw.len().saturating_sub(600)..]);
-                    let _ = self.child.kill();
-                    panic!(
-                        "agentmux did not exit, or its output did not end (state {state:?}, output \
-                         ended {}); the screen:\n{}\nlast output: {tail:?}",
-                        self.eof.load(std::sync::atomic::Ordering::SeqCst),
-                        self.screen()
-                    );
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Term {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
+        ("AGENTMUX_SIM_SPEED".to_string(), "0.05".to_string()),
+    ];
+    vars.extend(env.iter().cloned());
+    Term::spawn(args, h, &vars, (ROWS, COLS)).keeping(home)
 }
 
 const ENTER: &[u8] = b"\r";
@@ -191,7 +56,7 @@ fn focused_name(screen: &str) -> Option<String> {
 
 #[test]
 fn demo_runs_answers_a_follow_up_moves_focus_zooms_scrolls_and_quits() {
-    let mut t = Term::start(&["demo"]);
+    let mut t = start(&["demo"]);
     // The supervisor and the workers come up, and their first turns run to the end.
     t.wait_text("supervisor");
     t.wait_for("three finished turns", |s| s.matches("✓ done").count() >= 3);
@@ -270,7 +135,7 @@ fn demo_runs_answers_a_follow_up_moves_focus_zooms_scrolls_and_quits() {
 
 #[test]
 fn quitting_while_turns_run_asks_first_and_stops_them() {
-    let mut t = Term::start(&["demo"]);
+    let mut t = start(&["demo"]);
     t.wait_for("a running turn", |s| s.contains(" running "));
     t.send(CTRL_Q);
     t.wait_text("Quit agentmux?");
@@ -285,7 +150,7 @@ fn quitting_while_turns_run_asks_first_and_stops_them() {
 
 #[test]
 fn sigterm_restores_the_terminal() {
-    let t = Term::start(&["demo"]);
+    let t = start(&["demo"]);
     t.wait_text("supervisor");
     let pid = t.child.process_id().unwrap_or_else(|| panic!("no pid"));
     // SAFETY: kill with a pid we spawned and a valid signal number.
@@ -300,16 +165,10 @@ fn sigterm_restores_the_terminal() {
 
 #[test]
 fn a_tiny_terminal_and_resizes_do_not_break_it() {
-    let mut t = Term::start(&["demo"]);
+    let mut t = start(&["demo"]);
     t.wait_text("supervisor");
     for (rows, cols) in [(6, 20), (3, 10), (24, 80), (6, 20), (40, 140)] {
-        // The parser first, so the redraw the resize causes is read at the new size.
-        if let Ok(mut p) = t.parser.lock() {
-            p.set_size(rows, cols);
-        }
-        t._master
-            .resize(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 })
-            .unwrap_or_else(|e| panic!("resize: {e}"));
+        t.resize(rows, cols);
         if rows < 5 {
             t.wait_text("too");
         } else {
@@ -323,15 +182,10 @@ fn a_tiny_terminal_and_resizes_do_not_break_it() {
 }
 
 /// The process state letter from /proc (R, S, T for stopped, ...).
-fn proc_state(pid: u32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is in parentheses and may hold spaces: the state follows the last ')'.
-    stat.rsplit_once(')')?.1.trim_start().chars().next()
-}
 
 #[test]
 fn ctrl_z_suspends_with_the_terminal_restored_and_resumes_with_a_redraw() {
-    let mut t = Term::start(&["demo"]);
+    let mut t = start(&["demo"]);
     t.wait_text("supervisor");
     let pid = t.child.process_id().unwrap_or_else(|| panic!("no pid"));
     t.send(b"\x1a");
@@ -393,7 +247,7 @@ fn the_real_cli_answers_in_a_pane_and_a_follow_up_resumes_it() {
         .unwrap_or_else(|e| panic!("team file: {e}"));
     let env = offline_env(&api.base_url(), home.path());
     let claude = claude.display().to_string();
-    let mut t = Term::start_in(home, &["--claude", &claude], &env);
+    let mut t = start_in(home, &["--claude", &claude], &env);
     t.wait_text("solo");
 
     t.send(b"zebra-one");
@@ -427,7 +281,7 @@ fn the_real_cli_answers_in_a_pane_and_a_follow_up_resumes_it() {
 fn a_panic_restores_the_terminal_and_exits() {
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let env = [("AGENTMUX_TEST_PANIC".to_string(), "1".to_string())];
-    let mut t = Term::start_in(home, &["demo"], &env);
+    let mut t = start_in(home, &["demo"], &env);
     let status = t.wait_exit();
     assert!(!status.success(), "a panic is a failure: {status:?}");
     let parser = t.parser.lock().unwrap_or_else(|e| e.into_inner());

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tokio::sync::mpsc;
 
+mod support;
+
 use agentmux::agent::{spawn_turn, AgentSpec, ClaudeCmd, EngineMsg, TurnHandle};
 use agentmux::app::{update, ControlCmd, Effect, Msg, State};
 use agentmux::config::{Team, TeamAgent};
@@ -362,16 +364,12 @@ async fn a_store_error_is_shown_once_and_the_app_keeps_running() {
 // The real binary in a PTY
 
 mod pty {
-    use std::io::{Read, Write};
     use std::path::{Path, PathBuf};
-    use std::sync::{Arc, Mutex};
-    use std::time::{Duration, Instant};
 
-    use portable_pty::{native_pty_system, Child, CommandBuilder, MasterPty, PtySize};
+    pub use super::support::term::Term;
 
     const ROWS: u16 = 40;
     const COLS: u16 = 120;
-    pub const TIMEOUT: Duration = Duration::from_secs(30);
 
     /// A home for one test: the team file in `work/`, data and config directories, and a
     /// `claude` that is the simulated one.
@@ -434,101 +432,14 @@ mod pty {
         }
     }
 
-    pub struct Term {
-        parser: Arc<Mutex<vt100::Parser>>,
-        writer: Box<dyn Write + Send>,
-        pub child: Box<dyn Child + Send + Sync>,
-        _master: Box<dyn MasterPty + Send>,
-    }
-
-    impl Term {
-        pub fn start(home: &Home, extra: &[&str]) -> Term {
-            let pair = native_pty_system()
-                .openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 })
-                .expect("openpty");
-            let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_agentmux"));
-            cmd.args(home.args(extra));
-            cmd.cwd(home.path().join("work"));
-            for (k, v) in home.env() {
-                cmd.env(k, v);
-            }
-            cmd.env("TERM", "xterm-256color");
-            cmd.env("AGENTMUX_SIM_SPEED", "0");
-            let child = pair.slave.spawn_command(cmd).expect("spawn");
-            drop(pair.slave);
-            let mut reader = pair.master.try_clone_reader().expect("reader");
-            let writer = pair.master.take_writer().expect("writer");
-            let parser = Arc::new(Mutex::new(vt100::Parser::new(ROWS, COLS, 0)));
-            let p = Arc::clone(&parser);
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 8192];
-                while let Ok(n @ 1..) = reader.read(&mut buf) {
-                    if let Ok(mut p) = p.lock() {
-                        p.process(&buf[..n]);
-                    }
-                }
-            });
-            Term { parser, writer, child, _master: pair.master }
-        }
-
-        pub fn screen(&self) -> String {
-            self.parser.lock().map(|p| p.screen().contents()).unwrap_or_default()
-        }
-
-        pub fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-            let start = Instant::now();
-            loop {
-                let s = self.screen();
-                if ok(&s) {
-                    return s;
-                }
-                if start.elapsed() > TIMEOUT {
-                    panic!("timed out waiting for {what}; the screen:\n{s}");
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-
-        pub fn send(&mut self, bytes: &[u8]) {
-            self.writer.write_all(bytes).expect("write");
-            let _ = self.writer.flush();
-        }
-
-        pub fn wait_exit(&mut self) -> portable_pty::ExitStatus {
-            let start = Instant::now();
-            loop {
-                match self.child.try_wait() {
-                    Ok(Some(status)) => return status,
-                    Ok(None) if start.elapsed() < TIMEOUT => {
-                        std::thread::sleep(Duration::from_millis(10))
-                    }
-                    _ => panic!("agentmux did not exit; the screen:\n{}", self.screen()),
-                }
-            }
-        }
-
-        /// Ctrl-Q, answering yes if asked.
-        pub fn quit(&mut self) -> portable_pty::ExitStatus {
-            self.send(b"\x11");
-            let start = Instant::now();
-            while start.elapsed() < TIMEOUT {
-                if self.screen().contains("Quit agentmux?") {
-                    self.send(b"y");
-                    break;
-                }
-                if matches!(self.child.try_wait(), Ok(Some(_))) {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            self.wait_exit()
-        }
-    }
-
-    impl Drop for Term {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-        }
+    /// agentmux on `home`'s team, in its `work/` directory, with the simulated claude at speed 0.
+    pub fn start(home: &Home, extra: &[&str]) -> Term {
+        let args = home.args(extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut env: Vec<(String, String)> =
+            home.env().into_iter().map(|(k, v)| (k.to_string(), v.display().to_string())).collect();
+        env.push(("AGENTMUX_SIM_SPEED".into(), "0".into()));
+        Term::spawn(&args, &home.path().join("work"), &env, (ROWS, COLS))
     }
 }
 
@@ -549,7 +460,7 @@ fn logged_deltas(log: &Path) -> (Vec<String>, String) {
 fn killed_during_a_flood_reopens_with_every_logged_event_and_resumes_the_lost_turn() {
     let home =
         pty::Home::new("[[agent]]\nname = \"api\"\ncwd = \".\"\nprompt = \"/sim flood=3000000\"\n");
-    let mut first = pty::Term::start(&home, &[]);
+    let mut first = pty::start(&home, &[]);
     first.wait_for("the flood", |s| s.contains("tok1"));
     let pid = first.child.process_id().expect("pid");
     // SAFETY: kill with a pid we spawned and a valid signal number.
@@ -564,7 +475,7 @@ fn killed_during_a_flood_reopens_with_every_logged_event_and_resumes_the_lost_tu
     assert_eq!(last, format!("tok{}", words.len() - 1), "no event lost in the middle");
 
     // Reopened: the flood up to its last logged word, the turn shown as interrupted.
-    let mut again = pty::Term::start(&home, &[]);
+    let mut again = pty::start(&home, &[]);
     let screen = again.wait_for("the pane rebuilt", |s| s.contains("alt-u resumes it"));
     assert!(screen.contains(&last), "{screen}");
     assert!(screen.contains("interrupted"), "{screen}");
@@ -579,7 +490,7 @@ fn killed_during_a_flood_reopens_with_every_logged_event_and_resumes_the_lost_tu
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("in use by another agentmux") && err.contains("--read-only"), "{err}");
-    let mut look = pty::Term::start(&home, &["--read-only"]);
+    let mut look = pty::start(&home, &["--read-only"]);
     let seen = look.wait_for("the read-only look", |s| s.contains("read-only"));
     assert!(seen.contains(&last), "{seen}");
     look.quit();

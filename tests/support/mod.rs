@@ -2,3 +2,4 @@
 
 pub mod cli;
 pub mod fake_api;
+pub mod term;
