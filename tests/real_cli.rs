@@ -472,8 +472,11 @@ async fn an_interrupted_turn_stops_and_stays_resumable() {
     assert!(api.wait_for_messages_requests(1, TURN_TIMEOUT), "the CLI never called the API");
     handle.interrupt();
     let out = collect(&mut rx, agent.turns, true).await;
-    // The CLI exits on SIGINT (with code 0) and writes no result.
-    assert!(!out.events().any(|e| matches!(e, Event::Result(_))), "{}", out.dump());
+    // The CLI exits on SIGINT with code 0, with no result or, depending on when the signal
+    // lands, an `error_during_execution` one (terminal_reason "aborted_streaming"): never a
+    // successful result.
+    let success = |e: &Event| matches!(e, Event::Result(r) if r.subtype == "success");
+    assert!(!out.events().any(success), "{}", out.dump());
     assert_eq!(out.turn.state(), &TurnState::Interrupted, "{}", out.dump());
 
     let next = agent.turn(&api, "and now?", SessionArg::Resume(session.clone())).await;
