@@ -14,7 +14,7 @@ use agentmux::agent::{spawn_turn, AgentSpec, ClaudeCmd, EngineMsg, TurnHandle};
 use agentmux::app::{update, ControlCmd, Effect, Msg, State};
 use agentmux::config::{Team, TeamAgent};
 use agentmux::run::persist::{self, Persister};
-use agentmux::store::{Access, RecordRef, StoreError, Workspace, WorkspaceKey};
+use agentmux::store::{Access, Record, StoreError, Workspace, WorkspaceKey};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -184,7 +184,7 @@ fn logged_prompts(data: &Path, agent: &str) -> Vec<String> {
     kept.log
         .iter()
         .filter_map(|(_, _, r)| match r {
-            RecordRef::Prompt(p) => Some(p.to_string()),
+            Record::Prompt(p) => Some(p.to_string()),
             _ => None,
         })
         .collect()

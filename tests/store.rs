@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use agentmux::agent::AgentSpec;
 use agentmux::store::{
-    self, Access, Record, RecordRef, StoreError, TurnEnd, TurnStart, TurnStatus, Workspace,
-    WorkspaceKey,
+    self, Access, Record, StoreError, TurnEnd, TurnStart, TurnStatus, Workspace, WorkspaceKey,
 };
 
 const FIXTURE: &str = include_str!("fixtures/cli-2.1.197/tool-call.ndjson");
@@ -108,18 +107,16 @@ fn a_session_survives_quit_and_reopen() {
         .log
         .iter()
         .filter_map(|(_, turn, r)| match r {
-            RecordRef::Event(e) if turn == 1 => Some(e),
+            Record::Event(e) if turn == 1 => Some(e),
             _ => None,
         })
         .collect();
     assert_eq!(events, fixture_lines());
     let first: Vec<_> = web.log.iter().take(2).map(|(_, t, r)| (t, r)).collect();
-    assert_eq!(first[0], (1, RecordRef::Prompt("turn 1: list the files")));
-    assert!(
-        matches!(first[1], (1, RecordRef::TurnStarted(s)) if s.session_id == "s-1" && !s.resume)
-    );
+    assert_eq!(first[0], (1, Record::Prompt("turn 1: list the files")));
+    assert!(matches!(first[1], (1, Record::TurnStarted(s)) if s.session_id == "s-1" && !s.resume));
     let (_, _, last) = web.log.get(web.log.len() - 1).expect("last");
-    assert!(matches!(last, RecordRef::TurnEnded(e) if e.status == TurnStatus::Ok));
+    assert!(matches!(last, Record::TurnEnded(e) if e.status == TurnStatus::Ok));
     let stamps: Vec<u64> = web.log.iter().map(|(ts, _, _)| ts).collect();
     assert!(stamps.windows(2).all(|w| w[0] <= w[1]) && stamps[0] > 1_600_000_000_000);
 
@@ -419,7 +416,7 @@ fn a_100k_line_log_reopens_well_under_a_second() {
     assert_eq!(r.agents[0].log.len(), n);
     // Spot check: the last record is the last line written, byte for byte.
     let (_, _, last) = r.agents[0].log.get(n - 1).expect("last");
-    assert_eq!(last, RecordRef::Event(lines[(n - 1) % lines.len()]));
+    assert_eq!(last, Record::Event(lines[(n - 1) % lines.len()]));
 }
 
 #[test]

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::log::{AgentLog, RecordRef, TurnStatus};
+use super::log::{AgentLog, Record, TurnStatus};
 
 /// Renders `log` as Markdown under the heading `title`.
 pub fn export_markdown(title: &str, log: &AgentLog) -> String {
@@ -12,21 +12,21 @@ pub fn export_markdown(title: &str, log: &AgentLog) -> String {
     let _ = writeln!(md, "# {title}\n");
     for (ts, turn, record) in log.iter() {
         match record {
-            RecordRef::Prompt(p) => {
+            Record::Prompt(p) => {
                 let _ = writeln!(md, "## Turn {turn} ({})\n", super::fsutil::utc_minute(ts));
                 for line in p.lines() {
                     let _ = writeln!(md, "> {line}");
                 }
                 md.push('\n');
             }
-            RecordRef::TurnStarted(_) => {}
-            RecordRef::Text(t) => {
+            Record::TurnStarted(_) => {}
+            Record::Text(t) => {
                 let t = t.trim();
                 if !t.is_empty() {
                     let _ = writeln!(md, "_claude: {}_\n", one_line(t, 200));
                 }
             }
-            RecordRef::TurnEnded(end) => {
+            Record::TurnEnded(end) => {
                 let status = match end.status {
                     TurnStatus::Ok => "done",
                     TurnStatus::Error => "failed",
@@ -42,7 +42,7 @@ pub fn export_markdown(title: &str, log: &AgentLog) -> String {
                 }
                 md.push_str("_\n\n");
             }
-            RecordRef::Event(line) => {
+            Record::Event(line) => {
                 if let Ok(v) = serde_json::from_str::<Value>(line) {
                     event(&mut md, &v);
                 }

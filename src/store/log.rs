@@ -61,7 +61,8 @@ pub struct TurnStart {
     pub resume: bool,
 }
 
-/// One record to append. Borrowed, so logging an event line copies nothing.
+/// One record of a log, appended or read back. Borrowed, so logging an event line copies
+/// nothing.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Record<'a> {
     Prompt(&'a str),
@@ -69,16 +70,6 @@ pub enum Record<'a> {
     /// A line the engine decoded as a JSON event: its text (`EngineMsg::Lines`' `String`).
     Event(&'a str),
     /// A line that was not JSON (the CLI's stderr shares the terminal).
-    Text(&'a str),
-    TurnEnded(&'a TurnEnd),
-}
-
-/// A record read back from a log.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum RecordRef<'a> {
-    Prompt(&'a str),
-    TurnStarted(&'a TurnStart),
-    Event(&'a str),
     Text(&'a str),
     TurnEnded(&'a TurnEnd),
 }
@@ -115,13 +106,13 @@ enum Body {
 }
 
 impl Entry {
-    pub fn record<'a>(&'a self, text: &'a str) -> RecordRef<'a> {
+    pub fn record<'a>(&'a self, text: &'a str) -> Record<'a> {
         match &self.body {
-            Body::Event(r) => RecordRef::Event(text.get(r.clone()).unwrap_or("")),
-            Body::Text(t) => RecordRef::Text(t),
-            Body::Prompt(p) => RecordRef::Prompt(p),
-            Body::Started(s) => RecordRef::TurnStarted(s),
-            Body::Ended(e) => RecordRef::TurnEnded(e),
+            Body::Event(r) => Record::Event(text.get(r.clone()).unwrap_or("")),
+            Body::Text(t) => Record::Text(t),
+            Body::Prompt(p) => Record::Prompt(p),
+            Body::Started(s) => Record::TurnStarted(s),
+            Body::Ended(e) => Record::TurnEnded(e),
         }
     }
 }
@@ -134,7 +125,7 @@ pub struct AgentLog {
 }
 
 /// A line from `turn` on: `(timestamp ms, turn, record)`.
-pub type LogItem<'a> = (u64, u64, RecordRef<'a>);
+pub type LogItem<'a> = (u64, u64, Record<'a>);
 
 impl AgentLog {
     pub fn len(&self) -> usize {
@@ -159,11 +150,11 @@ impl AgentLog {
     pub fn replay(&self) -> impl Iterator<Item = (u64, u64, Replay<'_>)> + '_ {
         self.iter().map(|(ts, turn, r)| {
             let item = match r {
-                RecordRef::Prompt(p) => Replay::Prompt(p),
-                RecordRef::TurnStarted(s) => Replay::TurnStarted(s),
-                RecordRef::Event(e) => Replay::Line(e, crate::agent::decode::decode_line(e)),
-                RecordRef::Text(t) => Replay::Line(t, crate::agent::Line::Text(t.to_string())),
-                RecordRef::TurnEnded(e) => Replay::TurnEnded(e),
+                Record::Prompt(p) => Replay::Prompt(p),
+                Record::TurnStarted(s) => Replay::TurnStarted(s),
+                Record::Event(e) => Replay::Line(e, crate::agent::decode::decode_line(e)),
+                Record::Text(t) => Replay::Line(t, crate::agent::Line::Text(t.to_string())),
+                Record::TurnEnded(e) => Replay::TurnEnded(e),
             };
             (ts, turn, item)
         })
@@ -469,12 +460,12 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                (3, RecordRef::Prompt("fix \"it\"\nplease")),
-                (3, RecordRef::TurnStarted(&start)),
-                (3, RecordRef::Event(r#"{"type":"assistant","message":{"content":[]}}"#)),
-                (3, RecordRef::Text("not json {")),
-                (3, RecordRef::Text("warning: something")),
-                (3, RecordRef::TurnEnded(&end)),
+                (3, Record::Prompt("fix \"it\"\nplease")),
+                (3, Record::TurnStarted(&start)),
+                (3, Record::Event(r#"{"type":"assistant","message":{"content":[]}}"#)),
+                (3, Record::Text("not json {")),
+                (3, Record::Text("warning: something")),
+                (3, Record::TurnEnded(&end)),
             ]
         );
     }

@@ -29,7 +29,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use export::export_markdown;
-pub use log::{AgentLog, LogItem, Record, RecordRef, Replay, TurnEnd, TurnStart, TurnStatus};
+pub use log::{AgentLog, LogItem, Record, Replay, TurnEnd, TurnStart, TurnStatus};
 pub use state::{AgentState, WorkspaceState};
 
 use fsutil::{LockFile, LockOutcome};
@@ -399,9 +399,9 @@ impl Workspace {
         for (_, turn, record) in read.log.iter() {
             state.turns = state.turns.max(turn);
             match record {
-                RecordRef::Prompt(_) => state.prompt_sent = true,
-                RecordRef::TurnStarted(s) => state.set_session(&s.session_id),
-                RecordRef::TurnEnded(e) => {
+                Record::Prompt(_) => state.prompt_sent = true,
+                Record::TurnStarted(s) => state.set_session(&s.session_id),
+                Record::TurnEnded(e) => {
                     state.cost_usd += e.cost_usd.unwrap_or(0.0);
                     if let Some(id) = &e.session_id {
                         state.set_session(id);
@@ -741,13 +741,13 @@ fn find_interrupted(log: &AgentLog) -> Option<InterruptedTurn> {
     let mut ended_turn = None;
     for (index, (ts, turn, record)) in log.iter().enumerate().rev() {
         match record {
-            RecordRef::TurnEnded(_) if ended_turn.is_none() => ended_turn = Some(turn),
-            RecordRef::TurnStarted(start) => {
+            Record::TurnEnded(_) if ended_turn.is_none() => ended_turn = Some(turn),
+            Record::TurnStarted(start) => {
                 if ended_turn == Some(turn) {
                     return None;
                 }
                 let prompt = (0..index).rev().find_map(|i| match log.get(i) {
-                    Some((_, t, RecordRef::Prompt(p))) if t == turn => Some(p.to_string()),
+                    Some((_, t, Record::Prompt(p))) if t == turn => Some(p.to_string()),
                     _ => None,
                 });
                 return Some(InterruptedTurn {
