@@ -548,11 +548,23 @@ fn layout_table(table: &Table, avail: usize) -> Vec<Line<'static>> {
 /// whatever arrives later: just after the last blank line that is outside a code fence.
 /// Returns 0 when there is no such place yet.
 pub fn stable_prefix_len(text: &str) -> usize {
+    stable_prefix_len_from(text, 0)
+}
+
+/// [`stable_prefix_len`] of `text`, given `from`, that function's answer for a prefix of
+/// `text`: the scan starts there (outside any fence, as every such place is), so a streaming
+/// text is scanned once, not once per delta.
+pub fn stable_prefix_len_from(text: &str, from: usize) -> usize {
+    let from = if text.is_char_boundary(from) { from } else { 0 };
     let mut fence: Option<(char, usize)> = None;
-    let mut cut = 0;
-    let mut pos = 0;
-    let mut prev_blank = false;
-    for line in text.split_inclusive('\n') {
+    let mut cut = from;
+    let mut pos = from;
+    // Was the line that ends at `from` blank? (Two blank lines in a row cut once.)
+    let mut prev_blank = from > 0
+        && text[..from].strip_suffix('\n').is_some_and(|before| {
+            before.rsplit('\n').next().is_some_and(|line| line.trim().is_empty())
+        });
+    for line in text[from..].split_inclusive('\n') {
         let complete = line.ends_with('\n');
         if !complete {
             break;
@@ -725,5 +737,25 @@ mod tests {
         assert_eq!(stable_prefix_len(open), "intro\n\n".len());
         let closed = "intro\n\n```\ncode\n\n```\nafter";
         assert_eq!(stable_prefix_len(closed), "intro\n\n```\ncode\n\n```\n".len());
+    }
+
+    #[test]
+    fn stable_prefix_from_an_earlier_answer_is_the_same_as_from_the_start() {
+        let texts = [
+            "intro\n\n```\ncode\n\nmore\n```\n\n\n\nafter\n\n- a\n- b\n\nend",
+            "a\n\n\n\nb\n\n~~~~\nx\n~~~\n\n~~~~\n\nc",
+            "```\n\n```\n```\nopen\n\n",
+        ];
+        for text in texts {
+            for split in 0..=text.len() {
+                let earlier = stable_prefix_len(&text[..split]);
+                assert_eq!(
+                    stable_prefix_len_from(text, earlier),
+                    stable_prefix_len(text),
+                    "{text:?} after {:?}",
+                    &text[..split]
+                );
+            }
+        }
     }
 }

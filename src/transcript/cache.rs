@@ -18,8 +18,10 @@ use std::sync::Arc;
 use ratatui::text::Line;
 
 use super::cell::{Cell, CellKind};
-use super::draw::{assistant_body, cell_lines, content_width, has_margin};
-use crate::render::markdown::stable_prefix_len;
+use super::draw::{
+    assistant_body, assistant_gutter, cell_lines, content_width, has_margin, nest_guide,
+};
+use crate::render::markdown::stable_prefix_len_from;
 
 const UNKNOWN: u32 = u32::MAX;
 
@@ -43,7 +45,9 @@ pub(crate) struct LayoutCache {
     stream: Option<StreamCache>,
 }
 
-/// The completed part of a streaming assistant cell, rendered once.
+/// The streaming assistant cell's body, kept between frames so that a frame renders only what
+/// changed: completed Markdown blocks are rendered once (highlighted); of the open block, only
+/// what follows its last line that can no longer change (see [`OpenPara`]).
 #[derive(Debug)]
 struct StreamCache {
     cell: usize,
@@ -51,29 +55,116 @@ struct StreamCache {
     /// The source text already rendered into `lines`.
     source: String,
     lines: Vec<Line<'static>>,
-    /// The source `tail` was rendered from.
+    /// The open block, when it is one line of a paragraph: its wrapped lines that are final.
+    para: Option<OpenPara>,
+    /// The source `tail` was rendered from: the open block after `para`'s source.
     tail_for: Option<String>,
     tail: Vec<Line<'static>>,
 }
 
+/// The final lines of an open paragraph that is still one source line. Wrapping is greedy, so
+/// a wrapped line followed by another no longer depends on what is appended, as long as the
+/// words on it are plain (no Markdown syntax a later character could pair with); the paragraph
+/// goes on from the first word of the line after, rendered as a paragraph of its own. Without
+/// this, every frame re-rendered the whole paragraph (O(n) per frame for a long answer).
+#[derive(Debug, Default)]
+struct OpenPara {
+    /// The paragraph's source up to the first word of its first line not in `lines`.
+    source: String,
+    lines: Vec<Line<'static>>,
+}
+
 impl StreamCache {
+    fn para_lines(&self) -> &[Line<'static>] {
+        self.para.as_ref().map_or(&[], |p| &p.lines)
+    }
+
     fn separated(&self) -> bool {
-        !self.lines.is_empty() && !self.tail.is_empty()
+        !self.lines.is_empty() && (!self.para_lines().is_empty() || !self.tail.is_empty())
     }
 
     fn len(&self) -> usize {
-        self.lines.len() + usize::from(self.separated()) + self.tail.len()
+        self.lines.len() + usize::from(self.separated()) + self.para_lines().len() + self.tail.len()
+    }
+
+    /// Line `j` of the body.
+    fn line(&self, j: usize) -> Option<&Line<'static>> {
+        let mut j = j;
+        if j < self.lines.len() {
+            return self.lines.get(j);
+        }
+        j -= self.lines.len();
+        if self.separated() {
+            if j == 0 {
+                return Some(&BLANK);
+            }
+            j -= 1;
+        }
+        let para = self.para_lines();
+        if j < para.len() {
+            return para.get(j);
+        }
+        self.tail.get(j - para.len())
     }
 
     fn body(&self) -> Vec<Line<'static>> {
-        let mut body = Vec::with_capacity(self.len());
-        body.extend_from_slice(&self.lines);
-        if self.separated() {
-            body.push(Line::default());
-        }
-        body.extend_from_slice(&self.tail);
-        body
+        (0..self.len()).filter_map(|j| self.line(j).cloned()).collect()
     }
+}
+
+static BLANK: Line<'static> =
+    Line { spans: Vec::new(), style: ratatui::style::Style::new(), alignment: None };
+
+/// Can these characters never pair with a later one or start a block (plain words)?
+fn is_plain(s: &str) -> bool {
+    !s.bytes().any(|b| {
+        matches!(b, b'\\' | b'`' | b'*' | b'_' | b'[' | b']' | b'<' | b'>' | b'&' | b'|' | b'~')
+            || b.is_ascii_control()
+    })
+}
+
+/// Does this open block start a paragraph (not a list, heading, quote, fence, table...)?
+fn starts_paragraph(open: &str) -> bool {
+    open.chars().next().is_some_and(char::is_alphabetic)
+}
+
+/// How many of `lines` (rendered from the plain paragraph `src`) can be frozen, and where
+/// the source goes on after them: each line's words must be `src`'s next words, whole (not
+/// cut by a hard wrap), with plain source, and the next line must start like a paragraph.
+/// Stops at the first line that is not.
+fn frozen_prefix(src: &str, lines: &[Line<'_>]) -> (usize, usize) {
+    let mut pos = 0;
+    let mut frozen = (0, 0);
+    let mut text = String::new();
+    for (k, line) in lines.iter().enumerate() {
+        text.clear();
+        for span in &line.spans {
+            text.push_str(&span.content);
+        }
+        let start = pos;
+        for word in text.split(' ').filter(|w| !w.is_empty()) {
+            pos += src[pos..].len() - src[pos..].trim_start().len();
+            if !src[pos..].starts_with(word) {
+                return frozen;
+            }
+            pos += word.len();
+            // The word must end here: a hard wrap cut it otherwise.
+            if !src[pos..].starts_with(char::is_whitespace) {
+                return frozen;
+            }
+        }
+        if pos == start || !is_plain(&src[start..pos]) {
+            return frozen;
+        }
+        let next = pos + (src[pos..].len() - src[pos..].trim_start().len());
+        // What follows is rendered as a paragraph of its own: it must read as one ("- x" or
+        // "1. x" would start a list).
+        if !starts_paragraph(&src[next..]) {
+            return frozen;
+        }
+        frozen = (k + 1, next);
+    }
+    frozen
 }
 
 impl LayoutCache {
@@ -236,6 +327,12 @@ impl LayoutCache {
         p.saturating_sub(1)
     }
 
+    /// Lines of the streaming cell's open paragraph that are frozen (not rendered again).
+    #[cfg(test)]
+    pub(crate) fn frozen_lines(&self) -> usize {
+        self.stream.as_ref().map_or(0, |s| s.para_lines().len())
+    }
+
     #[cfg(test)]
     pub(crate) fn exact_count(&self) -> usize {
         self.exact.iter().filter(|&&e| e).count()
@@ -284,23 +381,26 @@ impl LayoutCache {
     }
 
     /// Bring the streaming cell's cache up to `text`: completed blocks are rendered once
-    /// (highlighted) and kept; the open tail is rendered unhighlighted, once per new text.
+    /// (highlighted) and kept; the open one is rendered unhighlighted, from its last line that
+    /// can still change, once per new text.
     fn stream_update(&mut self, i: usize, text: &str, w: u16) -> Option<&StreamCache> {
-        let cut = stable_prefix_len(text);
-        let reusable = self.stream.as_ref().is_some_and(|s| {
-            s.cell == i && s.width == w && s.source.len() <= cut && text.starts_with(&s.source)
-        });
+        let reusable = self
+            .stream
+            .as_ref()
+            .is_some_and(|s| s.cell == i && s.width == w && text.starts_with(s.source.as_str()));
         if !reusable {
             self.stream = Some(StreamCache {
                 cell: i,
                 width: w,
                 source: String::new(),
                 lines: Vec::new(),
+                para: None,
                 tail_for: None,
                 tail: Vec::new(),
             });
         }
         let s = self.stream.as_mut()?;
+        let cut = stable_prefix_len_from(text, s.source.len());
         if cut > s.source.len() {
             let chunk = &text[s.source.len()..cut];
             let mut lines = Vec::new();
@@ -310,15 +410,96 @@ impl LayoutCache {
             }
             s.lines.append(&mut lines);
             s.source.push_str(chunk);
+            s.para = None;
             s.tail_for = None;
         }
         let open = &text[cut..];
-        if s.tail_for.as_deref() != Some(open) {
+        // The open block as a paragraph of one line so far: only its unfrozen end is rendered.
+        let one_line_paragraph = !open.contains('\n') && starts_paragraph(open);
+        match &s.para {
+            Some(p) if one_line_paragraph && open.starts_with(p.source.as_str()) => {}
+            Some(_) => {
+                s.para = None;
+                s.tail_for = None;
+            }
+            None if one_line_paragraph => {
+                s.para = Some(OpenPara::default());
+                s.tail_for = None;
+            }
+            None => {}
+        }
+        let rest = &open[s.para.as_ref().map_or(0, |p| p.source.len())..];
+        if s.tail_for.as_deref() != Some(rest) {
             s.tail.clear();
-            assistant_body(open, w, false, &mut s.tail);
-            s.tail_for = Some(open.to_string());
+            assistant_body(rest, w, false, &mut s.tail);
+            s.tail_for = Some(rest.to_string());
+            if let Some(p) = &mut s.para {
+                // Every line but the last is followed by another: freeze those that can be.
+                let last = s.tail.len().saturating_sub(1);
+                let (n, end) = frozen_prefix(rest, &s.tail[..last]);
+                if n > 0 {
+                    p.lines.extend(s.tail.drain(..n));
+                    p.source.push_str(&rest[..end]);
+                    s.tail_for = None;
+                }
+            }
         }
         Some(s)
+    }
+
+    /// Calls `f` with the lines of cell `i` from its line `skip` on, until it returns false.
+    /// The streaming cell's lines are made one by one from its cache (no copy of its body).
+    pub(crate) fn visit(
+        &mut self,
+        cells: &[Cell],
+        i: usize,
+        skip: usize,
+        mut f: impl FnMut(&Line<'static>) -> bool,
+    ) {
+        let cell = &cells[i];
+        let CellKind::Assistant(block) = &cell.kind else {
+            return self.visit_rendered(cells, i, skip, f);
+        };
+        if !block.streaming {
+            return self.visit_rendered(cells, i, skip, f);
+        }
+        let margin = usize::from(has_margin(cell, i.checked_sub(1).map(|p| &cells[p])));
+        let w = content_width(cell, self.width);
+        let Some(s) = self.stream_update(i, &block.text, w) else {
+            return;
+        };
+        // As `cell_lines` draws it: the margin, then the body (one blank line at least), each
+        // line after its gutter, all after the nesting guide.
+        for row in skip..margin + s.len().max(1) {
+            let mut line = match row.checked_sub(margin) {
+                None => Line::default(),
+                Some(j) => {
+                    let mut line = s.line(j).cloned().unwrap_or_default();
+                    line.spans.insert(0, assistant_gutter(j == 0));
+                    line
+                }
+            };
+            if cell.depth > 0 {
+                line.spans.insert(0, nest_guide(cell.depth));
+            }
+            if !f(&line) {
+                return;
+            }
+        }
+    }
+
+    fn visit_rendered(
+        &mut self,
+        cells: &[Cell],
+        i: usize,
+        skip: usize,
+        mut f: impl FnMut(&Line<'static>) -> bool,
+    ) {
+        for line in self.lines(cells, i).iter().skip(skip) {
+            if !f(line) {
+                return;
+            }
+        }
     }
 
     /// The lines of cell `i` for drawing, from the cache or rendered now.

@@ -94,7 +94,6 @@ pub fn cell_lines(
     if has_margin(cell, prev) {
         out.push(Line::default());
     }
-    let content_start = out.len();
     let w = content_width(cell, width);
     match &cell.kind {
         CellKind::Prompt(text) if super::report::parse(text).is_some() => {
@@ -118,13 +117,23 @@ pub fn cell_lines(
         CellKind::Footer(footer) => self::footer(footer, w, out),
     }
     if cell.depth > 0 {
-        let guide: String = NEST.repeat(usize::from(cell.depth));
-        for line in &mut out[content_start..] {
-            line.spans.insert(0, Span::styled(guide.clone(), style::nest()));
+        for line in &mut out[start..] {
+            line.spans.insert(0, nest_guide(cell.depth));
         }
-        for line in &mut out[start..content_start] {
-            line.spans.insert(0, Span::styled(guide.clone(), style::nest()));
-        }
+    }
+}
+
+/// The guide before every line of a cell nested `depth` levels (a subagent's).
+pub fn nest_guide(depth: u8) -> Span<'static> {
+    Span::styled(NEST.repeat(usize::from(depth)), style::nest())
+}
+
+/// The gutter before an assistant body's line: the bullet on its first.
+pub fn assistant_gutter(first: bool) -> Span<'static> {
+    if first {
+        Span::styled("● ", Style::default().fg(Color::White))
+    } else {
+        Span::raw("  ")
     }
 }
 
@@ -177,12 +186,7 @@ fn assistant(
         out.push(Line::default());
     }
     for (i, line) in out[start..].iter_mut().enumerate() {
-        let gutter = if i == 0 {
-            Span::styled("● ", Style::default().fg(Color::White))
-        } else {
-            Span::raw("  ")
-        };
-        line.spans.insert(0, gutter);
+        line.spans.insert(0, assistant_gutter(i == 0));
     }
 }
 

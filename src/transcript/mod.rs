@@ -24,7 +24,7 @@ pub mod view;
 mod tests;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
 use ratatui::text::Line;
 use serde_json::Value;
@@ -778,15 +778,15 @@ impl Transcript {
             let Some((cell_top, _)) = layout.span(i) else {
                 break;
             };
-            let lines: Arc<Vec<Line<'static>>> = layout.lines(&self.cells, i);
             let skip = top.saturating_sub(cell_top);
-            for line in lines.iter().skip(skip) {
+            layout.visit(&self.cells, i, skip, |line| {
                 if row >= rows {
-                    break;
+                    return false;
                 }
                 f(row, i, line);
                 row += 1;
-            }
+                true
+            });
             last = i;
             i += 1;
         }

@@ -510,6 +510,64 @@ fn a_streaming_cell_is_as_tall_as_what_it_draws() {
     assert!(t.cells()[1].is_streaming());
 }
 
+/// The streaming cell's lines as a whole render of its text would give them (the cache keeps
+/// completed blocks and the final lines of an open paragraph; neither may show).
+fn streamed_and_whole(
+    t: &Transcript,
+    i: usize,
+    width: u16,
+) -> (Vec<Line<'static>>, Vec<Line<'static>>) {
+    let (top, height) = t.cell_span(i, width).expect("the streaming cell");
+    let mut streamed = Vec::new();
+    t.for_each_line(width, top, height, |_, cell, line| {
+        if cell == i {
+            streamed.push(line.clone());
+        }
+    });
+    let mut whole = Vec::new();
+    let prev = i.checked_sub(1).map(|p| &t.cells()[p]);
+    draw::cell_lines(&t.cells()[i], prev, width, false, None, &mut whole);
+    (streamed, whole)
+}
+
+#[test]
+fn a_long_streaming_paragraph_draws_as_its_whole_render_and_freezes_its_lines() {
+    let words =
+        ["Plain", "words", "of", "several", "lengths,", "then", "a", "longer", "stretch", "here."];
+    let mut text = String::new();
+    for i in 0..240 {
+        text.push_str(words[i % words.len()]);
+        text.push(' ');
+    }
+    let mixed = "with `code spans` and *emphasis that pairs later* a_b 1. - > # 12 \
+                 averyveryverylongwordthatisfarwiderthanthepane ünïcödé wörds 漢字漢字漢字漢字 ";
+    for _ in 0..6 {
+        text.push_str(mixed);
+        text.push_str("and plain words again, for a while, before the next odd part. ");
+    }
+    text.push_str("\n\nA second paragraph, then a list:\n\n- one\n- two");
+    let chars: Vec<char> = text.chars().collect();
+    // One width per run: the cache is kept for one width, as a pane has.
+    for width in [20u16, 33, 48] {
+        let mut t = Transcript::new();
+        t.push_prompt("go");
+        let (mut at, mut step, mut frozen) = (0, 0, 0);
+        while at < chars.len() {
+            step += 1;
+            let n = 1 + (step * 7) % 13;
+            let piece: String = chars[at..(at + n).min(chars.len())].iter().collect();
+            at += n;
+            t.apply(&stream(StreamKind::TextDelta { index: 0, text: piece }));
+            let (streamed, whole) = streamed_and_whole(&t, 1, width);
+            assert_eq!(streamed, whole, "at width {width} after {at} chars");
+            frozen = frozen.max(t.layout().frozen_lines());
+        }
+        assert!(t.cells()[1].is_streaming());
+        // The plain stretch was frozen, not rendered again on every delta.
+        assert!(frozen > 25, "only {frozen} lines were frozen at width {width}");
+    }
+}
+
 /// QA 6 and 8: one marker per state, relative paths cut from the left.
 #[test]
 fn tool_one_liners_while_streaming_running_and_done() {
