@@ -43,6 +43,12 @@ pub(crate) struct LayoutCache {
     /// Lines of the cells drawn last (highlighted), by cell index.
     rendered: HashMap<usize, Arc<Vec<Line<'static>>>>,
     stream: Option<StreamCache>,
+    /// Renders of a completed cell that reused its stream cache (see `handoff`).
+    #[cfg(test)]
+    pub(crate) handoffs: std::cell::Cell<usize>,
+    /// Assistant cells rendered whole from their text.
+    #[cfg(test)]
+    pub(crate) whole_renders: usize,
 }
 
 /// The streaming assistant cell's body, kept between frames so that a frame renders only what
@@ -60,6 +66,8 @@ struct StreamCache {
     /// The source `tail` was rendered from: the open block after `para`'s source.
     tail_for: Option<String>,
     tail: Vec<Line<'static>>,
+    /// The cell is complete and `tail` was rendered as its end (highlighted; see `adopt`).
+    complete: bool,
 }
 
 /// The final lines of an open paragraph that is still one source line. Wrapping is greedy, so
@@ -121,6 +129,70 @@ fn is_plain(s: &str) -> bool {
         matches!(b, b'\\' | b'`' | b'*' | b'_' | b'[' | b']' | b'<' | b'>' | b'&' | b'|' | b'~')
             || b.is_ascii_control()
     })
+}
+
+/// Do the blocks of `source` (cut after blank lines, as streaming cuts) render alone as they
+/// do together? Not when a construct can span a blank line: list items (loose lists, item
+/// continuations), indented code, HTML blocks.
+fn blocks_render_alone(source: &str) -> bool {
+    let mut fence: Option<(char, usize)> = None;
+    for line in source.lines() {
+        let t = line.trim_start_matches(' ');
+        let indent = line.len() - t.len();
+        let fence_run = |ch: char| t.chars().take_while(|&c| c == ch).count();
+        if indent < 4 {
+            if let Some(ch @ ('`' | '~')) = t.chars().next() {
+                let run = fence_run(ch);
+                if run >= 3 {
+                    match fence {
+                        None => fence = Some((ch, run)),
+                        Some((open, n)) if open == ch && run >= n && t[run..].trim().is_empty() => {
+                            fence = None
+                        }
+                        Some(_) => {}
+                    }
+                    continue;
+                }
+            }
+        }
+        if fence.is_some() || t.is_empty() {
+            continue;
+        }
+        if indent >= 4 || t.starts_with('\t') || t.starts_with('<') || is_list_item(t) {
+            return false;
+        }
+    }
+    true
+}
+
+fn is_list_item(t: &str) -> bool {
+    let marker_then_space = |rest: &str| rest.is_empty() || rest.starts_with([' ', '\t']);
+    if let Some(rest) = t.strip_prefix(['-', '*', '+']) {
+        return marker_then_space(rest);
+    }
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    digits > 0 && t[digits..].strip_prefix(['.', ')']).is_some_and(marker_then_space)
+}
+
+/// `[label]: destination`, which changes links anywhere in the text.
+fn is_link_definition(line: &str) -> bool {
+    let t = line.trim_start_matches(' ');
+    t.starts_with('[') && t.contains("]:")
+}
+
+/// The lines of the first block of `text` (up to a blank line).
+fn first_block(text: &str) -> impl Iterator<Item = &str> + Clone {
+    text.lines().take_while(|l| !l.trim().is_empty())
+}
+
+/// A setext underline or a table's delimiter row, which turn the lines above them into a
+/// heading or a table header.
+fn reaches_back(line: &str) -> bool {
+    let t = line.trim();
+    !t.is_empty()
+        && (t.chars().all(|c| c == '=' || c == ' ')
+            || t.chars().all(|c| c == '-' || c == ' ')
+            || (t.contains('-') && t.chars().all(|c| matches!(c, '|' | '-' | ':' | ' '))))
 }
 
 /// Does this open block start a paragraph (not a list, heading, quote, fence, table...)?
@@ -340,15 +412,13 @@ impl LayoutCache {
 
     fn measure(&mut self, cells: &[Cell], i: usize) -> u32 {
         let cell = &cells[i];
-        let height = match &cell.kind {
-            // Counted without copying the streamed lines (this runs on every delta).
-            CellKind::Assistant(block) if block.streaming => {
-                let w = content_width(cell, self.width);
-                let body = self.stream_update(i, &block.text, w).map_or(0, StreamCache::len);
+        // Counted without copying the streamed lines (this runs on every delta).
+        let height = match self.cached_body(cells, i).map(StreamCache::len) {
+            Some(body) => {
                 let prev = i.checked_sub(1).map(|p| &cells[p]);
                 usize::from(has_margin(cell, prev)) + body.max(1)
             }
-            _ => {
+            None => {
                 let mut out = Vec::new();
                 self.lines_into(cells, i, false, &mut out);
                 out.len()
@@ -376,7 +446,13 @@ impl LayoutCache {
                     .unwrap_or_default();
                 cell_lines(cell, prev, width, highlight, Some(&body), out);
             }
-            _ => cell_lines(cell, prev, width, highlight, None, out),
+            _ => {
+                #[cfg(test)]
+                if matches!(cell.kind, CellKind::Assistant(_)) {
+                    self.whole_renders += 1;
+                }
+                cell_lines(cell, prev, width, highlight, None, out)
+            }
         }
     }
 
@@ -384,10 +460,9 @@ impl LayoutCache {
     /// (highlighted) and kept; the open one is rendered unhighlighted, from its last line that
     /// can still change, once per new text.
     fn stream_update(&mut self, i: usize, text: &str, w: u16) -> Option<&StreamCache> {
-        let reusable = self
-            .stream
-            .as_ref()
-            .is_some_and(|s| s.cell == i && s.width == w && text.starts_with(s.source.as_str()));
+        let reusable = self.stream.as_ref().is_some_and(|s| {
+            s.cell == i && s.width == w && !s.complete && text.starts_with(s.source.as_str())
+        });
         if !reusable {
             self.stream = Some(StreamCache {
                 cell: i,
@@ -397,14 +472,27 @@ impl LayoutCache {
                 para: None,
                 tail_for: None,
                 tail: Vec::new(),
+                complete: false,
             });
         }
         let s = self.stream.as_mut()?;
         let cut = stable_prefix_len_from(text, s.source.len());
         if cut > s.source.len() {
             let chunk = &text[s.source.len()..cut];
+            // The open paragraph ended: its frozen lines stay, the rest of it is rendered.
             let mut lines = Vec::new();
-            assistant_body(chunk, w, true, &mut lines);
+            let frozen = s.para.take().and_then(|p| {
+                let after = chunk.strip_prefix(p.source.as_str())?;
+                (!p.lines.is_empty() && !first_block(after).any(reaches_back))
+                    .then_some((p.lines, after))
+            });
+            match frozen {
+                Some((frozen, after)) => {
+                    lines = frozen;
+                    assistant_body(after, w, true, &mut lines);
+                }
+                None => assistant_body(chunk, w, true, &mut lines),
+            }
             if !s.lines.is_empty() && !lines.is_empty() {
                 s.lines.push(Line::default());
             }
@@ -447,6 +535,77 @@ impl LayoutCache {
         Some(s)
     }
 
+    /// The stream cache as the body of cell `i`, which streamed and is now complete, when
+    /// it shows what a whole render of `text` gives: only what follows the cache's frozen part
+    /// is rendered again (highlighted). A long answer otherwise cost whole renders as it ended,
+    /// for measuring and for drawing. `None` when the cache does not apply.
+    fn adopt(&mut self, i: usize, text: &str, w: u16) -> Option<&StreamCache> {
+        let s = self.stream.as_mut().filter(|s| s.cell == i && s.width == w)?;
+        let open = text.strip_prefix(s.source.as_str())?;
+        let rest = match &s.para {
+            Some(p) => open.strip_prefix(p.source.as_str())?,
+            None => open,
+        };
+        if !(s.complete && s.tail_for.as_deref() == Some(rest)) {
+            if !blocks_render_alone(&s.source) || text.lines().any(is_link_definition) {
+                return None;
+            }
+            // The frozen lines' paragraph goes on in `rest`: nothing there may reach back.
+            if s.para.is_some() && first_block(rest).any(reaches_back) {
+                return None;
+            }
+            s.tail.clear();
+            assistant_body(rest, w, true, &mut s.tail);
+            s.tail_for = Some(rest.to_string());
+            s.complete = true;
+            #[cfg(test)]
+            self.handoffs.set(self.handoffs.get() + 1);
+        }
+        self.stream.as_ref()
+    }
+
+    /// The cache that holds cell `i`'s body, if one does: the streaming cell's, brought up to
+    /// date, or the one it left when it completed.
+    fn cached_body(&mut self, cells: &[Cell], i: usize) -> Option<&StreamCache> {
+        let cell = &cells[i];
+        let CellKind::Assistant(block) = &cell.kind else {
+            return None;
+        };
+        let w = content_width(cell, self.width);
+        if block.streaming {
+            self.retire_stream(cells, i);
+            self.stream_update(i, &block.text, w)
+        } else {
+            self.adopt(i, &block.text, w)
+        }
+    }
+
+    /// Cell `i` starts streaming: the completed cell the cache held keeps its lines as drawn
+    /// (the cache is about to be reused), rather than being rendered again from its text the
+    /// next time it shows.
+    fn retire_stream(&mut self, cells: &[Cell], i: usize) {
+        let Some(old) = self.stream.as_ref().map(|s| s.cell).filter(|&c| c != i) else {
+            return;
+        };
+        let Some(cell) = cells.get(old) else {
+            return;
+        };
+        let CellKind::Assistant(block) = &cell.kind else {
+            return;
+        };
+        if block.streaming || self.rendered.contains_key(&old) {
+            return;
+        }
+        let w = content_width(cell, self.width);
+        let Some(body) = self.adopt(old, &block.text, w).map(StreamCache::body) else {
+            return;
+        };
+        let mut out = Vec::new();
+        let prev = old.checked_sub(1).map(|p| &cells[p]);
+        cell_lines(cell, prev, self.width, true, Some(&body), &mut out);
+        self.rendered.insert(old, Arc::new(out));
+    }
+
     /// Calls `f` with the lines of cell `i` from its line `skip` on, until it returns false.
     /// The streaming cell's lines are made one by one from its cache (no copy of its body).
     pub(crate) fn visit(
@@ -457,15 +616,11 @@ impl LayoutCache {
         mut f: impl FnMut(&Line<'static>) -> bool,
     ) {
         let cell = &cells[i];
-        let CellKind::Assistant(block) = &cell.kind else {
-            return self.visit_rendered(cells, i, skip, f);
-        };
-        if !block.streaming {
+        let margin = usize::from(has_margin(cell, i.checked_sub(1).map(|p| &cells[p])));
+        if self.cached_body(cells, i).is_none() {
             return self.visit_rendered(cells, i, skip, f);
         }
-        let margin = usize::from(has_margin(cell, i.checked_sub(1).map(|p| &cells[p])));
-        let w = content_width(cell, self.width);
-        let Some(s) = self.stream_update(i, &block.text, w) else {
+        let Some(s) = self.stream.as_ref() else {
             return;
         };
         // As `cell_lines` draws it: the margin, then the body (one blank line at least), each

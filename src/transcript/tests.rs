@@ -551,6 +551,7 @@ fn a_long_streaming_paragraph_draws_as_its_whole_render_and_freezes_its_lines() 
     for width in [20u16, 33, 48] {
         let mut t = Transcript::new();
         t.push_prompt("go");
+        t.apply(&stream(StreamKind::MessageStart { message_id: Some("m".into()), model: None }));
         let (mut at, mut step, mut frozen) = (0, 0, 0);
         while at < chars.len() {
             step += 1;
@@ -565,7 +566,80 @@ fn a_long_streaming_paragraph_draws_as_its_whole_render_and_freezes_its_lines() 
         assert!(t.cells()[1].is_streaming());
         // The plain stretch was frozen, not rendered again on every delta.
         assert!(frozen > 25, "only {frozen} lines were frozen at width {width}");
+
+        // It ends, and the complete line adds a last paragraph: drawn as a whole render
+        // (highlighted) draws it, from the stream cache.
+        let handoffs = t.layout().handoffs.get();
+        t.apply(&stream(StreamKind::ContentBlockStop { index: 0 }));
+        t.apply(&assistant("m", self::text(&format!("{text}\n\nThe end."))));
+        assert_eq!(t.cells().len(), 2);
+        assert!(assistant_text(&t.cells()[1]).ends_with("The end."));
+        assert!(!t.cells()[1].is_streaming());
+        let (top, height) = t.cell_span(1, width).expect("the cell");
+        let mut drawn = Vec::new();
+        t.for_each_line(width, top, height, |_, _, line| drawn.push(line.clone()));
+        let mut whole = Vec::new();
+        draw::cell_lines(&t.cells()[1], Some(&t.cells()[0]), width, true, None, &mut whole);
+        assert_eq!(drawn, whole, "at width {width}, complete");
+        assert!(t.layout().handoffs.get() > handoffs, "the stream cache was not reused");
     }
+}
+
+#[test]
+fn a_long_answer_is_not_rendered_whole_as_it_ends_or_when_the_next_one_streams() {
+    let words: String = (0..3000).map(|i| format!("word{i} ")).collect();
+    let mut t = Transcript::new();
+    t.push_prompt("go");
+    t.apply(&stream(StreamKind::MessageStart { message_id: Some("m1".into()), model: None }));
+    for chunk in words.as_bytes().chunks(40) {
+        let piece = String::from_utf8(chunk.to_vec()).expect("ascii");
+        t.apply(&stream(StreamKind::TextDelta { index: 0, text: piece }));
+        let v = t.viewport(40, 10);
+        t.for_each_line(40, v.total.saturating_sub(10), 10, |_, _, _| {});
+    }
+    // The complete line adds a sentence while the block still streams (as the simulated
+    // claude does), then the block stops, a tool runs, and the next message streams.
+    t.apply(&assistant("m1", self::text(&format!("{words}\n\nNow the tool."))));
+    t.apply(&stream(StreamKind::ContentBlockStop { index: 0 }));
+    t.apply(&assistant("m1", tool_use("t1", "Glob", json!({"pattern": "**/*"}))));
+    t.apply(&tool_result("t1", "a.rs", false));
+    t.apply(&stream(StreamKind::MessageStart { message_id: Some("m2".into()), model: None }));
+    t.apply(&stream(StreamKind::TextDelta { index: 0, text: "Done".into() }));
+    let v = t.viewport(40, 10);
+    t.for_each_line(40, v.total.saturating_sub(10), 10, |_, _, _| {});
+    // The first answer, drawn at its end and at its start, as a whole render draws it.
+    let (top, height) = t.cell_span(1, 40).expect("the first answer");
+    let mut drawn = Vec::new();
+    t.for_each_line(40, top, height, |_, cell, line| {
+        if cell == 1 {
+            drawn.push(line.clone());
+        }
+    });
+    let mut whole = Vec::new();
+    draw::cell_lines(&t.cells()[1], Some(&t.cells()[0]), 40, true, None, &mut whole);
+    assert_eq!(drawn, whole);
+    assert!(t.cells().last().is_some_and(Cell::is_streaming));
+    assert_eq!(t.layout().whole_renders, 0, "an answer was rendered whole");
+}
+
+#[test]
+fn a_completed_cell_whose_blocks_span_a_cut_is_rendered_whole() {
+    // A loose list and an item's continuation span the blank lines streaming cuts at.
+    let text = "Steps:\n\n- one\n\n- two\n\n  more of two\n\n1. first\n\n2. second\n\nend";
+    let mut t = Transcript::new();
+    t.push_prompt("go");
+    for piece in text.split_inclusive(' ') {
+        t.apply(&stream(StreamKind::TextDelta { index: 0, text: piece.into() }));
+        let _ = t.cell_span(1, 30);
+    }
+    t.apply(&stream(StreamKind::ContentBlockStop { index: 0 }));
+    let (top, height) = t.cell_span(1, 30).expect("the cell");
+    let mut drawn = Vec::new();
+    t.for_each_line(30, top, height, |_, _, line| drawn.push(line.clone()));
+    let mut whole = Vec::new();
+    draw::cell_lines(&t.cells()[1], Some(&t.cells()[0]), 30, true, None, &mut whole);
+    assert_eq!(drawn, whole);
+    assert_eq!(t.layout().handoffs.get(), 0);
 }
 
 /// QA 6 and 8: one marker per state, relative paths cut from the left.
