@@ -361,6 +361,14 @@ async fn a_flooding_agent_does_not_stall_another() {
     // The flood is under way...
     pump(&mut rx, &mut seen, |seen| seen.get(&AgentId(1)).is_some_and(|s| s.lines.len() >= 10_000))
         .await;
+    // ... its reader gave way to the loop (a lower priority than this process's)...
+    let pid = flooder.pid.expect("a pid");
+    let ours = thread_nice(&format!("/proc/{}/stat", std::process::id())).expect("our nice");
+    if ours < 19 {
+        let reader = reader_thread(pid).expect("the flood's reader thread");
+        let nice = thread_nice(&format!("/proc/self/task/{reader}/stat")).expect("its nice");
+        assert!(nice > ours, "the flooding reader runs at nice {nice}, as we do ({ours})");
+    }
     // ... and another agent's whole turn gets through while it goes on.
     let _quiet =
         spawn_turn(request(2, ClaudeCmd::real(quiet), dir.path(), "x"), tx).expect("spawn");
@@ -378,6 +386,22 @@ async fn a_flooding_agent_does_not_stall_another() {
     flooder.interrupt();
     pump(&mut rx, &mut seen, |seen| exited(seen, 1)).await;
     assert!(flood_lines >= 10_000);
+}
+
+/// The nice value in a /proc stat file (field 19; the name in field 2 may hold spaces).
+fn thread_nice(stat: &str) -> Option<i64> {
+    let text = std::fs::read_to_string(stat).ok()?;
+    let after_name = &text[text.rfind(')')? + 2..];
+    after_name.split(' ').nth(16)?.parse().ok()
+}
+
+/// The id of the thread reading turn `pid`'s terminal (named `read-<pid>`).
+fn reader_thread(pid: u32) -> Option<String> {
+    let name = format!("read-{pid}");
+    std::fs::read_dir("/proc/self/task").ok()?.flatten().find_map(|t| {
+        let comm = std::fs::read_to_string(t.path().join("comm")).ok()?;
+        (comm.trim() == name).then(|| t.file_name().to_string_lossy().into_owned())
+    })
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::Sender;
 
@@ -323,6 +323,7 @@ fn read_turn(
     let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
     let mut buf = vec![0u8; READ_BUF];
     let mut read_error = None;
+    let mut flood = FloodGuard::new(Instant::now());
     loop {
         let n = match reader.read(&mut buf) {
             Ok(0) => break,
@@ -332,6 +333,9 @@ fn read_turn(
                 break;
             }
         };
+        if flood.read(n, Instant::now()) {
+            lower_thread_priority(FLOOD_NICE);
+        }
         framer.push(&buf[..n], &mut frames);
         send_frames(agent, turn, &mut frames, &mut tail, tx, &mut app_gone);
     }
@@ -363,6 +367,65 @@ fn read_turn(
     let _ = tx.blocking_send(EngineMsg::Exited { agent, turn, exit });
 }
 
+/// Output above this rate (bytes within `FLOOD_WINDOW`) is a flood: its reader then yields
+/// the CPU to the loop and the other readers (a model answers in KB/s; a flood here is MB/s).
+const FLOOD_BYTES: usize = 1 << 20;
+const FLOOD_WINDOW: Duration = Duration::from_secs(1);
+/// How much a flooding reader lowers its priority (a nice value, added to its own).
+const FLOOD_NICE: i32 = 19;
+
+/// Tells when a turn's output becomes a flood: `FLOOD_BYTES` read within one `FLOOD_WINDOW`.
+/// Says so once; the reader's priority stays lowered for the rest of the turn (an unprivileged
+/// thread cannot raise it again), and each turn has a reader of its own.
+#[derive(Debug)]
+struct FloodGuard {
+    window_start: Instant,
+    bytes: usize,
+    flooding: bool,
+}
+
+impl FloodGuard {
+    fn new(now: Instant) -> FloodGuard {
+        FloodGuard { window_start: now, bytes: 0, flooding: false }
+    }
+
+    /// `n` bytes were read at `now`; true the first time the output counts as a flood.
+    fn read(&mut self, n: usize, now: Instant) -> bool {
+        if self.flooding {
+            return false;
+        }
+        if now.duration_since(self.window_start) > FLOOD_WINDOW {
+            self.window_start = now;
+            self.bytes = 0;
+        }
+        self.bytes += n;
+        self.flooding = self.bytes >= FLOOD_BYTES;
+        self.flooding
+    }
+}
+
+/// Lower this thread's CPU priority by `by` nice steps (up to the lowest, 19): under a flood the
+/// loop that draws and reads keys must win the CPU over the readers feeding it, or every frame
+/// waits behind them. Failing changes nothing but speed, so it is not reported.
+#[cfg(target_os = "linux")]
+fn lower_thread_priority(by: i32) {
+    // SAFETY: gettid has no preconditions; getpriority and setpriority only read or change the
+    // scheduling priority of this thread, named by its id.
+    unsafe {
+        let tid = libc::gettid() as libc::id_t;
+        *libc::__errno_location() = 0;
+        let now = libc::getpriority(libc::PRIO_PROCESS, tid);
+        if now == -1 && *libc::__errno_location() != 0 {
+            return;
+        }
+        libc::setpriority(libc::PRIO_PROCESS, tid, (now + by).min(19));
+    }
+}
+
+/// Elsewhere a priority names the whole process, not a thread: leave it.
+#[cfg(not(target_os = "linux"))]
+fn lower_thread_priority(_by: i32) {}
+
 fn send_frames(
     agent: AgentId,
     turn: u64,
@@ -385,5 +448,26 @@ fn send_frames(
     }
     if !*app_gone {
         *app_gone = tx.blocking_send(EngineMsg::Lines { agent, turn, lines }).is_err();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_is_a_flood_from_a_mebibyte_within_a_second_and_says_so_once() {
+        let t0 = Instant::now();
+        let mut g = FloodGuard::new(t0);
+        // A model's pace: 64 KiB every 100 ms for 10 s is never a flood.
+        for i in 0..100 {
+            assert!(!g.read(64 << 10, t0 + Duration::from_millis(100 * i)));
+        }
+        // A mebibyte within one second is, once.
+        let t1 = t0 + Duration::from_secs(20);
+        let steps: Vec<bool> =
+            (0..20).map(|i| g.read(64 << 10, t1 + Duration::from_millis(i))).collect();
+        assert_eq!(steps.iter().filter(|&&f| f).count(), 1);
+        assert!(steps[15], "the 16th 64 KiB read makes the mebibyte");
     }
 }
