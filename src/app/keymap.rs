@@ -251,11 +251,17 @@ const DEFAULTS: &[(Context, Command, &[&str])] = &[
     (Context::Pane, Command::ResumeTurn, &["alt-u"]),
 ];
 
-/// What the hint line offers per context, in order of importance.
+/// What the hint line offers per context, in order of importance. A narrow line drops the tail,
+/// so the pane hints that answer the focused pane's state come first: the hint line shows them
+/// only while they apply (see `ui::status`), and then they are what the user came for.
 const HINTS: &[(Context, Command, &str)] = &[
-    (Context::Pane, Command::Send, "send"),
-    (Context::Pane, Command::Interrupt, "interrupt"),
+    (Context::Pane, Command::ResumeTurn, "resume"),
+    (Context::Pane, Command::AllowDenied, "allow denied"),
     (Context::Pane, Command::EditQueued, "edit queued"),
+    (Context::Pane, Command::CancelQueued, "cancel queued"),
+    (Context::Pane, Command::Interrupt, "interrupt"),
+    (Context::Pane, Command::NextApproval, "next waiting"),
+    (Context::Pane, Command::Send, "send"),
     (Context::Pane, Command::FocusNext, "focus"),
     (Context::Pane, Command::Zoom, "zoom"),
     (Context::Pane, Command::NewAgent, "new"),
@@ -281,9 +287,6 @@ const HINTS: &[(Context, Command, &str)] = &[
     (Context::Approval, Command::AllowOnce, "allow"),
     (Context::Approval, Command::AllowAlways, "always"),
     (Context::Approval, Command::Deny, "deny"),
-    (Context::Pane, Command::NextApproval, "next waiting"),
-    (Context::Pane, Command::AllowDenied, "allow denied"),
-    (Context::Pane, Command::ResumeTurn, "resume"),
 ];
 
 impl Default for Keymap {
@@ -546,6 +549,19 @@ mod tests {
         let idle = km.hints(Context::Pane, |c| c != Command::Interrupt);
         assert!(all.iter().any(|(_, l)| *l == "interrupt"));
         assert!(!idle.iter().any(|(_, l)| *l == "interrupt"));
-        assert_eq!(idle[0], ("enter".to_string(), "send"));
+        // The keys for the focused pane's state lead when they apply, and only then.
+        assert_eq!(all[0], ("alt-u".to_string(), "resume"));
+        let plain = km.hints(Context::Pane, |c| {
+            !matches!(
+                c,
+                Command::ResumeTurn
+                    | Command::AllowDenied
+                    | Command::EditQueued
+                    | Command::CancelQueued
+                    | Command::Interrupt
+                    | Command::NextApproval
+            )
+        });
+        assert_eq!(plain[0], ("enter".to_string(), "send"));
     }
 }

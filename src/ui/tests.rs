@@ -247,3 +247,34 @@ fn a_tool_call_expands_and_collapses() {
     update(&mut s, key_mod(KeyCode::Char('o'), KeyModifiers::CONTROL));
     assert!(!screen(&s).contains("a - b"), "collapsed again");
 }
+
+/// QA 28: after a reopen with a turn agentmux died in, the hint line at 120 columns ended at
+/// `pageup scroll` and left out the one key the pane's note asks for.
+#[test]
+fn the_hint_line_offers_what_the_focused_pane_needs_first() {
+    let mut s = state(true, &[("api", "backend"), ("web", "frontend")], (120, 16));
+    full_turn(&mut s, 1, "Fix the failing test", "Looking at src/lib.rs", &sid(1));
+    // What reopening a workspace leaves for a lost turn (see `app::restore`).
+    let api = &mut s.agents[1];
+    api.transcript.push_note(
+        "agentmux stopped while this turn ran; alt-u resumes it",
+        crate::transcript::NoteLevel::Warn,
+    );
+    api.resumable = true;
+    s.set_focus(1);
+    let text = screen(&s);
+    let hints = text.lines().last().unwrap_or_default();
+    assert!(hints.starts_with("alt-u resume  enter send"), "{hints}");
+    insta::assert_snapshot!("resumable_120x16", text);
+    // A queued follow-up's keys come before the generic ones too.
+    s.agents[1].resumable = false;
+    send(&mut s, 2, "Build the settings page");
+    send(&mut s, 2, "Also add a dark mode toggle");
+    s.set_focus(2);
+    let text = screen(&s);
+    let hints = text.lines().last().unwrap_or_default();
+    assert!(
+        hints.starts_with("alt-e edit queued  alt-d cancel queued  ctrl-c interrupt"),
+        "{hints}"
+    );
+}
