@@ -228,6 +228,7 @@ async fn start() -> Harness {
     Harness { dir, path, script: script_tx, _server: handle }
 }
 
+#[derive(Debug)]
 struct Run {
     code: u8,
     out: String,
@@ -759,23 +760,7 @@ mod team_runs {
         dir: &Path,
         done: fn(&[AgentInfo]) -> bool,
     ) -> State {
-        let sock = dir.join("ws.sock");
-        let (control_tx, control_rx) = mpsc::channel(64);
-        let _server = ControlServer::bind(&sock).unwrap().serve(control_tx).unwrap();
-        let mut state = State::new(&team, claude, (160, 48), Instant::now());
-        let first = start_first_prompts(&mut state, State::first_prompts(&team));
-        let (engine_tx, engine_rx) = mpsc::channel(ENGINE_CHANNEL);
-        let (local_tx, local_rx) = mpsc::unbounded_channel();
-        // The terminal stays open (its sender lives) and quiet.
-        let (_term_tx, term_rx) = mpsc::channel(1);
-        let inbox =
-            Inbox { terminal: term_rx, engine: engine_rx, control: control_rx, local: local_rx };
-        let mut exec = Executor::engine(engine_tx);
-        exec.control =
-            ControlBridge::new(Some(sock.clone()), exe().parent().map(Path::to_path_buf));
-        let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
-
-        let driver = async move {
+        run_driven(team, claude, dir, |sock| async move {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
             loop {
                 let sock = sock.clone();
@@ -792,6 +777,36 @@ mod team_runs {
                 assert!(tokio::time::Instant::now() < deadline, "the team never settled: {ls:?}");
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
+        })
+        .await
+    }
+
+    /// Run the team while `drive` talks to its socket, then quit; returns the final state.
+    async fn run_driven<F: std::future::Future<Output = ()>>(
+        team: Team,
+        claude: ClaudeCmd,
+        dir: &Path,
+        drive: impl FnOnce(PathBuf) -> F,
+    ) -> State {
+        let sock = dir.join("ws.sock");
+        let (control_tx, control_rx) = mpsc::channel(64);
+        let _server = ControlServer::bind(&sock).unwrap().serve(control_tx).unwrap();
+        let mut state = State::new(&team, claude, (160, 48), Instant::now());
+        let first = start_first_prompts(&mut state, State::first_prompts(&team));
+        let (engine_tx, engine_rx) = mpsc::channel(ENGINE_CHANNEL);
+        let (local_tx, local_rx) = mpsc::unbounded_channel();
+        // The terminal stays open (its sender lives) and quiet.
+        let (_term_tx, term_rx) = mpsc::channel(1);
+        let inbox =
+            Inbox { terminal: term_rx, engine: engine_rx, control: control_rx, local: local_rx };
+        let mut exec = Executor::engine(engine_tx);
+        exec.control =
+            ControlBridge::new(Some(sock.clone()), exe().parent().map(Path::to_path_buf));
+        let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
+
+        let driven = drive(sock);
+        let driver = async move {
+            driven.await;
             let _ = local_tx.send(Msg::Terminate);
         };
         let mut host = Headless;
@@ -850,6 +865,61 @@ mod team_runs {
                 .any(|c| matches!(&c.kind, CellKind::Assistant(t) if t.text.contains("Synthesis"))),
             "the supervisor answered the reports"
         );
+    }
+
+    /// QA 29: `new --worktree` said `created`, exit 0, where no worktree could be made.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn new_with_a_worktree_answers_once_the_worktree_is_made_or_says_why_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain");
+        let repo = dir.path().join("repo");
+        std::fs::create_dir_all(&plain).unwrap();
+        std::fs::create_dir_all(&repo).unwrap();
+        let git = |args: &[&str]| {
+            let ok = std::process::Command::new("git")
+                .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+                .args(args)
+                .current_dir(&repo)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "git {args:?}");
+        };
+        git(&["init", "-q"]);
+        git(&["commit", "-q", "--allow-empty", "-m", "first"]);
+        let team = Team { path: Some(plain.join("team.toml")), ..Default::default() };
+        let new = |name: &str, cwd: &Path| ControlCommand::New {
+            name: name.into(),
+            cwd: Some(cwd.to_path_buf()),
+            model: None,
+            role: None,
+            prompt: Some("go".into()),
+            worktree: true,
+        };
+        let (lost, made) = (new("lost", &plain), new("made", &repo));
+        let state = run_driven(team, ClaudeCmd::simulated(exe()), dir.path(), |sock| async move {
+            let cli = |cmd| async {
+                let r = run_cli(&sock, None, cmd, "");
+                tokio::time::timeout(TIMEOUT, r).await.expect("answered in time").unwrap()
+            };
+            let r = cli(lost).await;
+            assert_eq!(r.code, 1, "{r:?}");
+            assert_eq!(r.out, "");
+            assert_eq!(r.err.lines().count(), 1, "one line: {}", r.err);
+            assert!(
+                r.err.contains("could not create the worktree of lost: ")
+                    && r.err.contains("is not inside a git repository")
+                    && r.err.contains("lost is open without one and was sent nothing"),
+                "{}",
+                r.err
+            );
+            let r = cli(made).await;
+            assert_eq!((r.code, r.out.as_str()), (0, "created made\n"), "{r:?}");
+        })
+        .await;
+        let made = &state.agents[state.index_named("made").unwrap()];
+        assert!(made.tree.is_some(), "answered after the worktree was attached");
+        assert!(state.agents[state.index_named("lost").unwrap()].tree.is_none());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

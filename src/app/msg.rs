@@ -76,8 +76,18 @@ pub enum ControlCmd {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ControlOk {
     Started,
-    Queued { position: usize },
-    Created { name: String },
+    Queued {
+        position: usize,
+    },
+    Created {
+        name: String,
+    },
+    /// Created; its worktree is being made (answered for good once it is, see
+    /// [`WorktreeMsg::Opened`](super::worktree::WorktreeMsg::Opened)).
+    OpeningWorktree {
+        name: String,
+        agent: AgentId,
+    },
     Interrupted,
     Closed,
 }

@@ -828,10 +828,11 @@ fn control(state: &mut State, cmd: ControlCmd, fx: &mut Vec<Effect>) -> ControlR
                 // The first prompt waits in the queue until the worktree is ready.
                 let index = add_spec(state, *spec, None, fx)?;
                 super::worktree::open_for(state, index, prompt, fx);
+                Ok(ControlOk::OpeningWorktree { name, agent: state.agents[index].id })
             } else {
                 add_spec(state, *spec, prompt, fx)?;
+                Ok(ControlOk::Created { name })
             }
-            Ok(ControlOk::Created { name })
         }
         ControlCmd::Interrupt { agent } => {
             let i = find(state, &agent)?;

@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::agent::turn::TurnState as Lifecycle;
 use crate::agent::{AgentId, AgentSpec, EngineMsg, ExitInfo, Line, TurnRequest};
 use crate::app::state::{Agent, TurnState};
+use crate::app::worktree::WorktreeMsg;
 use crate::app::{ControlCmd, ControlError, ControlOk, ControlReply, Effect, Msg, State};
 use crate::control::client::ENV_SOCKET;
 use crate::control::proto::{
@@ -31,6 +32,7 @@ use crate::control::proto::{
 use crate::control::server::{ControlCall, Reply, TAIL_BUFFER};
 use crate::supervisor::relay::Millis;
 use crate::supervisor::{RelayAction, TaskId};
+use crate::worktree::AgentWorktree;
 
 /// How a request's app reply becomes its answer.
 enum Kind {
@@ -90,6 +92,8 @@ pub struct ControlBridge {
     bound: HashMap<(AgentId, u64), TaskId>,
     /// The prompt of the relayed supervisor turn asked for, until its turn starts.
     relay_prompt: Option<String>,
+    /// `new --worktree` requests, answered when their agent's worktree is made or fails.
+    opening: Vec<Waiter>,
 }
 
 /// The wall clock in Unix milliseconds (the relay's and `ls`'s time).
@@ -255,6 +259,10 @@ impl ControlBridge {
 
     /// A message about to be applied (before `update` sees it).
     pub fn observe(&mut self, msg: &Msg, state: &State, now: Millis) {
+        if let Msg::Worktree(WorktreeMsg::Opened { agent, result }) = msg {
+            self.worktree_opened(*agent, result, state);
+            return;
+        }
         let Msg::Engine(m) = msg else { return };
         match m {
             EngineMsg::Started { agent, .. } => {
@@ -435,6 +443,9 @@ impl ControlBridge {
                     Err(oneshot::error::TryRecvError::Closed) => {
                         let _ = reply.send(Reply::Answer(dropped()));
                     }
+                    Ok(Ok(ControlOk::OpeningWorktree { name, agent })) => {
+                        self.opening.push(Waiter { agent, name, reply });
+                    }
                     Ok(r) => {
                         if let (Some((worker, text)), true) = (task, r.is_ok()) {
                             self.task_accepted(state, &worker, &text, now);
@@ -493,6 +504,41 @@ impl ControlBridge {
             }
         }
         self.pending = still;
+    }
+
+    /// A `new --worktree` is answered: created, or why the worktree could not be made (the
+    /// agent stays, without a worktree and with its first prompt held, as its pane says).
+    fn worktree_opened(
+        &mut self,
+        agent: AgentId,
+        result: &Result<Box<AgentWorktree>, String>,
+        state: &State,
+    ) {
+        let (done, still) = std::mem::take(&mut self.opening)
+            .into_iter()
+            .partition::<Vec<_>, _>(|w| w.agent == agent);
+        self.opening = still;
+        for w in done {
+            let name = w.name;
+            let a = match result {
+                Ok(_) => Answer::Created { agent: name },
+                Err(e) => {
+                    let dir = state
+                        .index_of(agent)
+                        .map(|i| format!(" in {}", state.agents[i].spec.cwd.display()))
+                        .unwrap_or_default();
+                    Answer::error(
+                        ErrorCode::Refused,
+                        format!(
+                            "could not create the worktree of {name}: {e} ({name} is open \
+                             without one and was sent nothing: a send runs it{dir}, or close \
+                             it in agentmux)"
+                        ),
+                    )
+                }
+            };
+            let _ = w.reply.send(Reply::Answer(a));
+        }
     }
 
     fn task_accepted(&mut self, state: &mut State, worker: &str, text: &str, now: Millis) {
