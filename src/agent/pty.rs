@@ -253,6 +253,22 @@ impl PtyReader {
         }
     }
 
+    /// More output if some is there already, without waiting: `Ok(None)` when there is none
+    /// now, `Ok(Some(0))` at the end. A reader uses it to take a flood in large chunks (a
+    /// PTY hands out a few KiB per read) and pass each on at once.
+    pub fn read_ready(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        let Some(master_fd) = self.master.as_raw_fd() else {
+            return Ok(None);
+        };
+        let mut fds = [libc::pollfd { fd: master_fd, events: libc::POLLIN, revents: 0 }];
+        // SAFETY: fds is a valid array of one pollfd.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), 1, 0) };
+        if r <= 0 || fds[0].revents == 0 {
+            return Ok(None);
+        }
+        self.read_plain(buf).map(Some)
+    }
+
     fn read_plain(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             match self.reader.read(buf) {

@@ -161,6 +161,8 @@ const TAIL_LINES: usize = crate::agent::turn::TAIL_LINES;
 
 /// One read of the PTY; lines are batched per read.
 const READ_BUF: usize = 64 * 1024;
+/// Reading on for what is already there stops when less than this is left of the buffer.
+const READ_MORE_ROOM: usize = 4 * 1024;
 
 impl TurnHandle {
     /// Stops the turn's whole process group: SIGINT, then SIGTERM and SIGKILL each after
@@ -324,8 +326,9 @@ fn read_turn(
     let mut buf = vec![0u8; READ_BUF];
     let mut read_error = None;
     let mut flood = FloodGuard::new(Instant::now());
-    loop {
-        let n = match reader.read(&mut buf) {
+    let mut at_end = false;
+    while !at_end {
+        let mut n = match reader.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) => {
@@ -333,6 +336,23 @@ fn read_turn(
                 break;
             }
         };
+        // What is there already goes in the same message: a flood then costs the loop one
+        // wake-up per 64 KiB rather than per PTY read (a few KiB).
+        while buf.len() - n >= READ_MORE_ROOM {
+            match reader.read_ready(&mut buf[n..]) {
+                Ok(None) => break,
+                Ok(Some(0)) => {
+                    at_end = true;
+                    break;
+                }
+                Ok(Some(more)) => n += more,
+                Err(e) => {
+                    read_error = Some(e);
+                    at_end = true;
+                    break;
+                }
+            }
+        }
         if flood.read(n, Instant::now()) {
             lower_thread_priority(FLOOD_NICE);
         }
