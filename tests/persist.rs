@@ -60,9 +60,19 @@ fn team(work: &Path) -> Team {
 
 impl App {
     fn open(data: &Path, work: &Path, sim_home: &Path, access: Access) -> App {
+        let claude = ClaudeCmd::simulated(env!("CARGO_BIN_EXE_agentmux"));
+        App::open_with(data, work, sim_home, access, claude)
+    }
+
+    fn open_with(
+        data: &Path,
+        work: &Path,
+        sim_home: &Path,
+        access: Access,
+        claude: ClaudeCmd,
+    ) -> App {
         let ws = open_workspace(data, access);
         let team = team(work);
-        let claude = ClaudeCmd::simulated(env!("CARGO_BIN_EXE_agentmux"));
         let mut state = State::new(&team, claude, (100, 30), Instant::now());
         state.extra_env = vec![
             ("AGENTMUX_SIM_SPEED".into(), "0".into()),
@@ -245,6 +255,42 @@ async fn a_session_reopens_with_identical_panes_and_the_first_prompt_is_not_rese
         logged_prompts(&data, "api"),
         ["write the handler", "now add a test", "one more thing"]
     );
+}
+
+/// QA 12: a claude that fails at start is said once (its line, dimmed, and a footer with the
+/// exit code), and a reopen says it the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_failure_is_said_once_live_and_after_a_reopen() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (data, work, home) =
+        (dir.path().join("data"), dir.path().join("work"), dir.path().join("h"));
+    std::fs::create_dir_all(&work).expect("work dir");
+    let script = dir.path().join("claude");
+    std::fs::write(&script, "#!/bin/sh\necho 'boom: cannot start' >&2\nexit 3\n").expect("script");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let claude = || ClaudeCmd::real(&script);
+
+    let mut app = App::open_with(&data, &work, &home, Access::Exclusive, claude());
+    app.until("api's first turn", |s| idle(s, 0, 1)).await;
+    app.state.set_focus(0);
+    let before = app.screen();
+    assert_eq!(before.matches("boom: cannot start").count(), 1, "{before}");
+    assert!(before.contains("─ ✗ failed: exit 3 "), "{before}");
+    app.persist.close(&mut app.state);
+    drop(app);
+
+    let again = App::open_with(&data, &work, &home, Access::Exclusive, claude());
+    let after = again.screen();
+    assert_eq!(before, after, "said as it was said live");
+    // api's pane under its header (which names the session id, new every run).
+    let pane: String = after
+        .lines()
+        .skip(1)
+        .take(5)
+        .map(|l| l.chars().take(50).collect::<String>() + "\n")
+        .collect();
+    insta::assert_snapshot!("a_start_failure", pane);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

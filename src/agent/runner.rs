@@ -107,6 +107,20 @@ impl ExitInfo {
     pub fn describe(&self) -> String {
         describe_exit(self.code, self.signal.as_deref())
     }
+
+    /// The same for a turn's footer, where `failed:` comes first: "exit 1", "killed by SIGKILL".
+    pub fn short(&self) -> String {
+        short_exit(self.code, self.signal.as_deref())
+    }
+}
+
+/// [`ExitInfo::short`] for an exit known only by its code and signal (a reopened turn's footer
+/// says what the live one said).
+pub fn short_exit(code: Option<i32>, signal: Option<&str>) -> String {
+    match (signal, code) {
+        (None, Some(code)) => format!("exit {code}"),
+        _ => describe_exit(code, signal),
+    }
 }
 
 /// [`ExitInfo::describe`] for an exit known only by its code and signal (e.g. from a log).

@@ -135,10 +135,11 @@ fn end_turn(agent: &mut Agent, end: &TurnEnd, resume_key: &str) {
             let message = match footer.as_ref().map(|f| &f.status) {
                 Some(TurnStatus::Failed(m)) => m.clone(),
                 _ => {
-                    let why =
-                        crate::agent::runner::describe_exit(end.exit_code, end.signal.as_deref());
-                    footer = Some(TurnFooter::new(TurnStatus::Failed(why.clone())));
-                    why
+                    // As the live footer said it; the lines the process printed are above.
+                    let (code, signal) = (end.exit_code, end.signal.as_deref());
+                    let how = crate::agent::runner::short_exit(code, signal);
+                    footer = Some(TurnFooter::new(TurnStatus::Failed(how)));
+                    crate::agent::runner::describe_exit(code, signal)
                 }
             };
             TurnState::Error { message }

@@ -773,11 +773,7 @@ fn on_exit(state: &mut State, i: usize, exit: ExitInfo, fx: &mut Vec<Effect>) {
                 let why = f.detail.iter().rev().find(|l| !l.trim().is_empty()).cloned();
                 // Said once: the footer, with the exit code; the line it printed is shown
                 // above it (dimmed) and is named only when it is not.
-                let how = match (&exit.signal, exit.code) {
-                    (Some(s), _) => format!("killed by {s}"),
-                    (None, Some(c)) => format!("exit {c}"),
-                    (None, None) => "exited".into(),
-                };
+                let how = exit.short();
                 let reason = match &why {
                     Some(w) if !a.transcript.last_output_contains(w) => format!("{w} ({how})"),
                     _ => how,
