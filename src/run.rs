@@ -12,6 +12,7 @@
 //! runs headless on `TestBackend` (tests, benchmarks); [`run`] adds the real terminal around it.
 
 pub mod bridge;
+pub mod input;
 pub mod persist;
 
 use std::collections::{HashMap, VecDeque};
@@ -21,13 +22,12 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{
     DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
-    Event as TermEvent, EventStream, KeyboardEnhancementFlags, PopKeyboardEnhancementFlags,
+    Event as TermEvent, KeyboardEnhancementFlags, PopKeyboardEnhancementFlags,
     PushKeyboardEnhancementFlags,
 };
 use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
 };
-use futures_util::{Stream, StreamExt};
 use ratatui::backend::{Backend, CrosstermBackend};
 use ratatui::Terminal;
 use tokio::sync::mpsc;
@@ -81,7 +81,7 @@ const MAX_BATCH: usize = 256;
 /// Where the loop's messages come from. Every source is a channel, so draining is a `try_recv`
 /// on each (a terminal event stream polled out of turn can lose its wake-up; a channel cannot).
 pub struct Inbox {
-    /// Terminal events (see [`forward_terminal`]); the channel closing means the terminal is gone.
+    /// Terminal events (see [`input`]); the channel closing means the terminal is gone.
     pub terminal: mpsc::Receiver<io::Result<TermEvent>>,
     /// Every turn's output (the receiving end of the channel `spawn_turn` writes to).
     pub engine: mpsc::Receiver<EngineMsg>,
@@ -262,25 +262,6 @@ fn draw<B: Backend>(state: &mut State, terminal: &mut Terminal<B>) -> io::Result
     terminal.draw(|f| crate::ui::view(state, f))?;
     state.dirty = false;
     Ok(())
-}
-
-/// Terminal events waiting for the loop; a slow loop pushes back on the terminal reader.
-pub const TERMINAL_CHANNEL: usize = 256;
-
-/// Read a terminal event stream on its own task into a channel for [`Inbox::terminal`].
-pub fn forward_terminal<S>(mut events: S) -> mpsc::Receiver<io::Result<TermEvent>>
-where
-    S: Stream<Item = io::Result<TermEvent>> + Unpin + Send + 'static,
-{
-    let (tx, rx) = mpsc::channel(TERMINAL_CHANNEL);
-    tokio::spawn(async move {
-        while let Some(ev) = events.next().await {
-            if tx.send(ev).await.is_err() {
-                break;
-            }
-        }
-    });
-    rx
 }
 
 /// The loop. Returns when the user quits, a terminate signal arrives or the terminal's event
@@ -545,7 +526,9 @@ fn install_panic_hook() {
     }));
 }
 
-struct RealTerminal;
+struct RealTerminal {
+    input: input::TerminalInput,
+}
 
 impl Host for RealTerminal {
     fn notify(&mut self, bytes: &str) {
@@ -565,19 +548,13 @@ impl Host for RealTerminal {
     }
 
     fn shell(&mut self, mut cmd: std::process::Command) -> io::Result<()> {
-        // crossterm's reader thread may be waiting on the terminal for the loop's next event,
-        // racing the shell for its keystrokes. A resize event ends that wait, and the loop does
-        // not ask for another event until the shell exits. (A precaution: the e2e test in
-        // tests/worktree.rs did not lose keystrokes without it either.)
-        // SAFETY: raise has no memory-safety preconditions.
-        unsafe {
-            libc::raise(libc::SIGWINCH);
-        }
-        std::thread::sleep(Duration::from_millis(30));
+        // The shell reads the terminal alone.
+        self.input.pause();
         restore_terminal();
         let dir = cmd.get_current_dir().map(|d| d.display().to_string()).unwrap_or_default();
         println!("agentmux: a shell in {dir}; exit it to return to agentmux");
         let status = cmd.status();
+        self.input.resume();
         take_terminal()?;
         status.map(|_| ())
     }
@@ -610,6 +587,18 @@ fn forward_signals(tx: mpsc::UnboundedSender<Msg>) -> io::Result<()> {
             }
         });
     }
+    Ok(())
+}
+
+/// A resize is no input on the terminal: wake the reader to ask crossterm, which saw the signal.
+fn nudge_on_resize(input: input::TerminalInput) -> io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut stream = signal(SignalKind::window_change())?;
+    tokio::spawn(async move {
+        while stream.recv().await.is_some() {
+            input.nudge();
+        }
+    });
     Ok(())
 }
 
@@ -717,12 +706,10 @@ async fn run_terminal(
     }
 
     let (engine_tx, engine_rx) = mpsc::channel(ENGINE_CHANNEL);
-    let inbox = Inbox {
-        terminal: forward_terminal(EventStream::new()),
-        engine: engine_rx,
-        control: control_rx,
-        local: local_rx,
-    };
+    let (input, terminal_rx) = input::TerminalInput::spawn()?;
+    nudge_on_resize(input.clone())?;
+    let inbox =
+        Inbox { terminal: terminal_rx, engine: engine_rx, control: control_rx, local: local_rx };
     let mut exec = Executor::engine(engine_tx).with_worktree_replies(local_tx.clone());
     exec.control = bridge::ControlBridge::new(
         server.as_ref().map(|s| s.path().to_path_buf()),
@@ -735,7 +722,8 @@ async fn run_terminal(
         panic!("AGENTMUX_TEST_PANIC is set");
     }
     let result =
-        event_loop(&mut terminal, &mut state, inbox, &mut exec, &mut RealTerminal, first).await;
+        event_loop(&mut terminal, &mut state, inbox, &mut exec, &mut RealTerminal { input }, first)
+            .await;
     exec.interrupt_all();
     // Dropping ratatui's Terminal shows the cursor and reports a failure with eprintln!, which
     // panics when the terminal is gone (SIGHUP). Show it here; if that fails there is no
