@@ -221,6 +221,17 @@ fn supervisor_guard_rails_and_defaults() {
     assert_eq!(sup.max_relay_depth, 5);
     assert_eq!(sup.team_budget_usd, Some(7.0));
     assert_eq!(sup.report_chars, agentmux::config::SupervisorConfig::DEFAULT_REPORT_CHARS);
+    assert_eq!(sup.relay_batch_ms, 30_000);
+
+    let text = "[supervisor]\nrelay_batch_seconds = 5\n";
+    let team =
+        Team::parse_str(text, Path::new("t.toml"), dir.path(), &Layers::default()).expect("valid");
+    assert_eq!(team.supervisor.expect("a supervisor").relay_batch_ms, 5_000);
+}
+
+#[test]
+fn a_relay_batch_of_more_than_an_hour() {
+    insta::assert_snapshot!(mistake("[supervisor]\nrelay_batch_seconds = 7200\n"));
 }
 
 #[test]

@@ -992,6 +992,7 @@ mod real_cli_relay {
                 max_relays_per_minute: 10,
                 team_budget_usd: None,
                 report_chars: 2000,
+                relay_batch_ms: SupervisorConfig::DEFAULT_RELAY_BATCH_MS,
             }),
             agents: vec![TeamAgent { spec: spec("worker"), prompt: None, worktree: false }],
             ..Team::default()

@@ -31,6 +31,7 @@ pub fn team(supervisor: bool, agents: &[(&str, &str)]) -> Team {
             max_relays_per_minute: 10,
             team_budget_usd: None,
             report_chars: 2000,
+            relay_batch_ms: SupervisorConfig::DEFAULT_RELAY_BATCH_MS,
         }),
         agents: agents
             .iter()

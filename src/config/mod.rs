@@ -59,6 +59,9 @@ pub struct SupervisorConfig {
     pub team_budget_usd: Option<f64>,
     /// Cut relayed result text at this many characters.
     pub report_chars: usize,
+    /// How long a report waits for the other tasks handed out in the same supervisor turn, so
+    /// they come back as one prompt (`relay_batch_seconds`).
+    pub relay_batch_ms: u64,
 }
 
 impl SupervisorConfig {
@@ -66,6 +69,9 @@ impl SupervisorConfig {
     pub const DEFAULT_MAX_RELAY_DEPTH: u32 = 3;
     pub const DEFAULT_MAX_RELAYS_PER_MINUTE: u32 = 12;
     pub const DEFAULT_REPORT_CHARS: usize = 2000;
+    pub const DEFAULT_RELAY_BATCH_MS: u64 = 30_000;
+    /// Longer than an hour is surely a mistake (a report would wait that long).
+    pub const MAX_RELAY_BATCH_SECONDS: u64 = 3600;
 }
 
 /// The option layers under and over a team file's own: user settings < team `[defaults]` <

@@ -113,6 +113,7 @@ options_table!(
         max_relays_per_minute: Option<u32>,
         team_budget_usd: Option<Spanned<f64>>,
         report_chars: Option<usize>,
+        relay_batch_seconds: Option<Spanned<u64>>,
     }
 );
 
@@ -496,6 +497,21 @@ pub(super) fn parse(cx: &Source<'_>, layers: &Layers) -> Result<Team, ConfigErro
                     ));
                 }
             }
+            let relay_batch_ms = match &s.relay_batch_seconds {
+                Some(secs) if *secs.get_ref() > SupervisorConfig::MAX_RELAY_BATCH_SECONDS => {
+                    return Err(cx.error_at(
+                        secs.span(),
+                        table,
+                        Some("relay_batch_seconds"),
+                        format!(
+                            "expected at most {} seconds (0 relays each report at once)",
+                            SupervisorConfig::MAX_RELAY_BATCH_SECONDS
+                        ),
+                    ));
+                }
+                Some(secs) => secs.get_ref() * 1000,
+                None => SupervisorConfig::DEFAULT_RELAY_BATCH_MS,
+            };
             let cwd = match &s.cwd {
                 Some(dir) => cx.existing_dir(dir, table, "cwd")?,
                 None => cx.base_dir.to_path_buf(),
@@ -512,6 +528,7 @@ pub(super) fn parse(cx: &Source<'_>, layers: &Layers) -> Result<Team, ConfigErro
                     .unwrap_or(SupervisorConfig::DEFAULT_MAX_RELAYS_PER_MINUTE),
                 team_budget_usd: s.team_budget_usd.as_ref().map(|b| *b.get_ref()),
                 report_chars: s.report_chars.unwrap_or(SupervisorConfig::DEFAULT_REPORT_CHARS),
+                relay_batch_ms,
             })
         }
     };

@@ -56,6 +56,7 @@ pub fn demo_team(agentmux_exe: &Path, workdir: &Path) -> Team {
             max_relays_per_minute: 12,
             team_budget_usd: Some(5.0),
             report_chars: 1200,
+            relay_batch_ms: SupervisorConfig::DEFAULT_RELAY_BATCH_MS,
         }),
         agents,
         worktree: Default::default(),

@@ -97,6 +97,7 @@ mod tests {
             max_relays_per_minute: 6,
             team_budget_usd: Some(2.5),
             report_chars: 2000,
+            relay_batch_ms: SupervisorConfig::DEFAULT_RELAY_BATCH_MS,
         };
         let team = Team {
             agents: vec![

@@ -47,15 +47,13 @@ pub struct RelayLimits {
 }
 
 impl RelayLimits {
-    pub const DEFAULT_BATCH_WINDOW_MS: Millis = 30_000;
-
     pub fn from_config(c: &SupervisorConfig) -> Self {
         RelayLimits {
             max_depth: c.max_relay_depth,
             max_per_minute: c.max_relays_per_minute,
             team_budget_usd: c.team_budget_usd,
             report_chars: c.report_chars,
-            batch_window_ms: Self::DEFAULT_BATCH_WINDOW_MS,
+            batch_window_ms: c.relay_batch_ms,
         }
     }
 }
@@ -552,6 +550,13 @@ mod tests {
         assert_eq!(r.poll(31, false, 0.0), None);
         assert_eq!(r.pending().len(), 2);
         assert_eq!(turn(r.poll(40, true, 0.0)).workers, vec!["api", "web"]);
+    }
+
+    #[test]
+    fn the_batch_window_comes_from_the_team_file() {
+        let mut sup = crate::app::fixtures::team(true, &[]).supervisor.expect("a supervisor");
+        sup.relay_batch_ms = 5_000;
+        assert_eq!(RelayLimits::from_config(&sup).batch_window_ms, 5_000);
     }
 
     #[test]
