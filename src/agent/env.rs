@@ -3,7 +3,8 @@
 //! The parent's environment is passed on (PATH, HOME, TERM, locale, ...), except the API keys
 //! under subscription billing: running claude in a PTY is about being billed to the user's
 //! subscription, and an inherited `ANTHROPIC_API_KEY` would silently switch to per-token billing.
-//! Then the agent's own variables (some names refused: they change what code runs), then the
+//! Nor are the variables a Claude Code session sets for its own children (see
+//! [`PARENT_SESSION_VARS`]), for an agentmux started from inside one. Then the agent's own variables (some names refused: they change what code runs), then the
 //! app's.
 
 use std::collections::BTreeMap;
@@ -12,6 +13,23 @@ use crate::agent::spec::Billing;
 
 /// Variables that select per-token billing; not inherited under `Billing::Subscription`.
 pub const API_KEY_VARS: &[&str] = &["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"];
+
+/// Variables a Claude Code session sets for the processes it starts (its Bash tool, hooks, MCP
+/// servers; read from the bundle of CLI 2.1.197), so not inherited: an agentmux started from
+/// inside a session has them, and a claude that sees them takes itself for a child of that
+/// session (`CLAUDE_CODE_ENTRYPOINT` stays the parent's `cli` where `-p` alone makes
+/// `sdk-cli`; the session id and `CLAUDE_CODE_CHILD_SESSION` are the parent's). Only these:
+/// settings the user exported (`CLAUDE_CODE_USE_BEDROCK`, `CLAUDE_CODE_DISABLE_...`) pass on,
+/// and an agent's own `env` may still set any of them.
+pub const PARENT_SESSION_VARS: &[&str] = &[
+    "CLAUDECODE",
+    "CLAUDE_CODE_ENTRYPOINT",
+    "CLAUDE_CODE_SESSION_ID",
+    "CLAUDE_CODE_CHILD_SESSION",
+    "CLAUDE_CODE_EXECPATH",
+    "CLAUDE_PROJECT_DIR",
+    "CLAUDE_EFFORT",
+];
 
 /// Variables an agent's configuration may not set (exact names; `DYLD_*` as a prefix).
 pub const FORBIDDEN_VARS: &[&str] = &["LD_PRELOAD", "LD_LIBRARY_PATH", "NODE_OPTIONS"];
@@ -58,7 +76,8 @@ fn check_name_value(k: &str, v: &str) -> Result<(), EnvError> {
 }
 
 /// The child's whole environment, in order of precedence: the parent's (less the API keys
-/// under subscription billing), the agent's own, then the app's `extra`.
+/// under subscription billing and a parent Claude Code session's variables), the agent's own,
+/// then the app's `extra`.
 pub fn child_env(
     parent: impl IntoIterator<Item = (String, String)>,
     spec_env: Option<&BTreeMap<String, String>>,
@@ -69,6 +88,7 @@ pub fn child_env(
     let mut env: BTreeMap<String, String> = parent
         .into_iter()
         .filter(|(k, _)| billing == Billing::Api || !API_KEY_VARS.contains(&k.as_str()))
+        .filter(|(k, _)| !PARENT_SESSION_VARS.contains(&k.as_str()))
         .collect();
     // The CLI behaves better with a terminal type; a parent without one (a service) gets a
     // plain one.
@@ -113,6 +133,39 @@ mod tests {
         assert_eq!(env["HOME"], "/root");
         assert_eq!(env["ANTHROPIC_BASE_URL"], "http://127.0.0.1:1");
         assert_eq!(env["TERM"], "xterm-256color");
+    }
+
+    #[test]
+    fn a_parent_claude_code_sessions_variables_stay_behind_and_user_settings_pass() {
+        // What CLI 2.1.197 gives its Bash tool, and what a user may have exported.
+        let mut from_session = parent();
+        from_session.extend(
+            [
+                ("CLAUDECODE", "1"),
+                ("CLAUDE_CODE_ENTRYPOINT", "cli"),
+                ("CLAUDE_CODE_SESSION_ID", "6f1c2d9e-0000-4000-8000-000000000001"),
+                ("CLAUDE_CODE_CHILD_SESSION", "1"),
+                ("CLAUDE_CODE_EXECPATH", "/usr/local/bin/claude"),
+                ("CLAUDE_PROJECT_DIR", "/home/u/elsewhere"),
+                ("CLAUDE_EFFORT", "high"),
+                ("CLAUDE_CODE_USE_BEDROCK", "1"),
+                ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
+                ("CLAUDE_CODE_MAX_OUTPUT_TOKENS", "8000"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
+        let env = child_env(from_session, None, Billing::Subscription, &[]).unwrap();
+        for name in PARENT_SESSION_VARS {
+            assert!(!env.contains_key(*name), "{name} was inherited");
+        }
+        assert_eq!(env["CLAUDE_CODE_USE_BEDROCK"], "1");
+        assert_eq!(env["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"], "1");
+        assert_eq!(env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"], "8000");
+        assert_eq!(env["PATH"], "/usr/bin");
+        // An agent that asks for one gets it.
+        let spec = BTreeMap::from([("CLAUDE_CODE_ENTRYPOINT".to_owned(), "mine".to_owned())]);
+        let env = child_env(parent(), Some(&spec), Billing::Subscription, &[]).unwrap();
+        assert_eq!(env["CLAUDE_CODE_ENTRYPOINT"], "mine");
     }
 
     #[test]
