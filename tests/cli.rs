@@ -2,15 +2,12 @@
 //! `agentmux workspaces`, `--claude sim`, and the demo's scratch directory on every way out
 //! (quit, SIGTERM, a terminal that goes away). Waits are for a condition with a timeout.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
-use portable_pty::{native_pty_system, Child, CommandBuilder, PtySize};
+mod support;
+use support::term::Term;
 
-const TIMEOUT: Duration = Duration::from_secs(30);
 const EXE: &str = env!("CARGO_BIN_EXE_agentmux");
 
 /// A home of its own for one run: config, data and temp directories inside it.
@@ -191,111 +188,13 @@ fn regex_free_date(text: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // In a PTY
 
-struct Pty {
-    child: Box<dyn Child + Send + Sync>,
-    master: Option<Box<dyn portable_pty::MasterPty + Send>>,
-    /// Gets the screen text each time it was seen to contain what was asked.
-    seen: mpsc::Receiver<String>,
-}
-
-/// Starts agentmux in a PTY; a reader thread parses the screen until `until` appears on it,
-/// reports it, and then stops reading (dropping its handle of the terminal).
-fn start_in_pty(
-    home: &Home,
-    args: &[&str],
-    extra_env: &[(&str, &str)],
-    until: &'static str,
-) -> Pty {
-    let pair = native_pty_system()
-        .openpty(PtySize { rows: 40, cols: 140, pixel_width: 0, pixel_height: 0 })
-        .unwrap_or_else(|e| panic!("openpty: {e}"));
-    let mut cmd = CommandBuilder::new(EXE);
-    cmd.args(args);
-    cmd.cwd(home.path());
-    for (k, v) in home.env() {
-        cmd.env(k, v);
-    }
-    cmd.env("TERM", "xterm-256color");
-    cmd.env("AGENTMUX_SIM_SPEED", "0.05");
-    cmd.env_remove("AGENTMUX_CLAUDE");
-    cmd.env_remove("AGENTMUX_SOCKET");
-    for (k, v) in extra_env {
-        cmd.env(k, v);
-    }
-    let child = pair.slave.spawn_command(cmd).unwrap_or_else(|e| panic!("spawn: {e}"));
-    drop(pair.slave);
-    let mut reader = pair.master.try_clone_reader().unwrap_or_else(|e| panic!("reader: {e}"));
-    let (tx, seen) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut parser = vt100::Parser::new(40, 140, 0);
-        let mut buf = [0u8; 8192];
-        loop {
-            match reader.read(&mut buf) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => {
-                    parser.process(&buf[..n]);
-                    let screen = parser.screen().contents();
-                    if screen.contains(until) {
-                        let _ = tx.send(screen);
-                        return;
-                    }
-                }
-            }
-        }
-    });
-    Pty { child, master: Some(pair.master), seen }
-}
-
-impl Pty {
-    fn wait_seen(&self, what: &str) -> String {
-        self.seen
-            .recv_timeout(TIMEOUT)
-            .unwrap_or_else(|e| panic!("{what} never showed on the screen: {e}"))
-    }
-
-    fn signal(&self, sig: i32) {
-        let pid = self.child.process_id().unwrap_or_else(|| panic!("no pid"));
-        // SAFETY: kill with a pid we spawned and a valid signal number.
-        let rc = unsafe { libc::kill(pid as i32, sig) };
-        assert_eq!(rc, 0, "kill");
-    }
-
-    fn wait_exit(&mut self) -> portable_pty::ExitStatus {
-        let start = Instant::now();
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => return status,
-                Ok(None) if start.elapsed() < TIMEOUT => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
-                other => {
-                    let pid = self.child.process_id().unwrap_or(0);
-                    let proc = |f: &str| std::fs::read_to_string(format!("/proc/{pid}/{f}"));
-                    let stack = std::fs::read_dir(format!("/proc/{pid}/task"))
-                        .map(|tasks| {
-                            tasks
-                                .filter_map(Result::ok)
-                                .map(|t| {
-                                    let wchan = std::fs::read_to_string(t.path().join("wchan"));
-                                    let stat = std::fs::read_to_string(t.path().join("stat"));
-                                    format!("{wchan:?} {stat:?}")
-                                })
-                                .collect::<Vec<_>>()
-                                .join("\n")
-                        })
-                        .unwrap_or_default();
-                    let _ = self.child.kill();
-                    panic!("agentmux did not exit: {other:?} {:?}\n{stack}", proc("status"));
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Pty {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
+/// agentmux in a 40x140 PTY in `home`, with the simulated agents fast but not instant.
+fn start_in_pty(home: &Home, args: &[&str], extra_env: &[(&str, &str)]) -> Term {
+    let mut env: Vec<(String, String)> =
+        home.env().into_iter().map(|(k, v)| (k.to_string(), v.display().to_string())).collect();
+    env.push(("AGENTMUX_SIM_SPEED".into(), "0.05".into()));
+    env.extend(extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Term::spawn(args, home.path(), &env, (40, 140))
 }
 
 /// crossterm's reader spins on a hung-up terminal without returning; when it ran on the loop's
@@ -303,11 +202,11 @@ impl Drop for Pty {
 #[test]
 fn the_demo_removes_its_scratch_directory_when_the_terminal_hangs_up() {
     let home = Home::new();
-    let mut pty = start_in_pty(&home, &["demo"], &[], "supervisor");
-    pty.wait_seen("the demo");
+    let mut pty = start_in_pty(&home, &["demo"], &[]);
+    pty.wait_text("supervisor");
     assert_eq!(home.demo_dirs().len(), 1, "the demo works in a scratch directory");
-    // The terminal goes away (the reader let go of it once the screen was up), then the hang-up.
-    drop(pty.master.take());
+    // The terminal goes away, then the hang-up.
+    pty.hang_up();
     pty.signal(libc::SIGHUP);
     let status = pty.wait_exit();
     // Not 101: writing to the closed terminal on the way out must not panic.
@@ -318,8 +217,8 @@ fn the_demo_removes_its_scratch_directory_when_the_terminal_hangs_up() {
 #[test]
 fn the_demo_removes_its_scratch_directory_on_sigterm() {
     let home = Home::new();
-    let mut pty = start_in_pty(&home, &["demo"], &[], "supervisor");
-    pty.wait_seen("the demo");
+    let mut pty = start_in_pty(&home, &["demo"], &[]);
+    pty.wait_text("supervisor");
     assert_eq!(home.demo_dirs().len(), 1);
     pty.signal(libc::SIGTERM);
     let status = pty.wait_exit();
@@ -353,8 +252,8 @@ fn a_team_file_runs_with_the_simulated_claude() {
         let path = path.to_string_lossy().into_owned();
         let mut env = env.to_vec();
         env.push(("PATH", path.as_str()));
-        let mut pty = start_in_pty(&home, args, &env, "✓ done");
-        let screen = pty.wait_seen("a finished turn");
+        let mut pty = start_in_pty(&home, args, &env);
+        let screen = pty.wait_text("✓ done");
         assert!(screen.contains("solo"), "{args:?} {env:?}:\n{screen}");
         pty.signal(libc::SIGTERM);
         let status = pty.wait_exit();

@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+mod support;
+
 use agentmux::worktree::{
     self, delete_branch, open, AgentWorktree, DiffScope, DiffStat, FileStatus, Git, LineKind, Loss,
     Notice, OpenRequest, Start, WorktreeError,
@@ -1022,28 +1024,7 @@ worktree = true
 /// the terminal to a shell in the worktree (its keystrokes reach the shell, not agentmux).
 mod e2e {
     use super::*;
-    use std::io::{Read, Write};
-    use std::sync::{Arc, Mutex};
-    use std::time::Duration;
-
-    use portable_pty::{native_pty_system, CommandBuilder, PtySize};
-
-    const TIMEOUT: Duration = Duration::from_secs(30);
-
-    fn wait_for(parser: &Mutex<vt100::Parser>, what: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = parser.lock().map(|p| p.screen().contents()).unwrap_or_default();
-            if screen.contains(what) {
-                return screen;
-            }
-            assert!(
-                start.elapsed() < TIMEOUT,
-                "timed out waiting for {what:?}; the screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
+    use crate::support::term::Term;
 
     #[test]
     fn the_shell_key_opens_a_shell_in_the_worktree_and_comes_back() {
@@ -1061,78 +1042,41 @@ mod e2e {
         sh(&r.dir, &["add", "team.toml"]);
         sh(&r.dir, &["commit", "-qm", "team"]);
 
-        let pair = native_pty_system()
-            .openpty(PtySize { rows: 30, cols: 120, pixel_width: 0, pixel_height: 0 })
-            .expect("openpty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_agentmux"));
-        cmd.args(["-c", "team.toml"]);
-        cmd.cwd(&r.dir);
-        cmd.env("HOME", &home);
-        cmd.env("AGENTMUX_CONFIG_DIR", home.join("config"));
-        cmd.env("XDG_DATA_HOME", home.join("data"));
-        // The control socket's directory, not the machine's $XDG_RUNTIME_DIR/agentmux.
-        cmd.env("XDG_RUNTIME_DIR", &home);
-        cmd.env("AGENTMUX_CLAUDE", &claude);
-        cmd.env("GIT_CONFIG_GLOBAL", "/dev/null");
-        cmd.env("GIT_CONFIG_NOSYSTEM", "1");
-        cmd.env("SHELL", "/bin/sh");
-        cmd.env("TERM", "xterm-256color");
-        let mut child = pair.slave.spawn_command(cmd).expect("spawn agentmux");
-        drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().expect("reader");
-        let mut writer = pair.master.take_writer().expect("writer");
-        let parser = Arc::new(Mutex::new(vt100::Parser::new(30, 120, 0)));
-        {
-            let parser = Arc::clone(&parser);
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 8192];
-                while let Ok(n) = reader.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    if let Ok(mut p) = parser.lock() {
-                        p.process(&buf[..n]);
-                    }
-                }
-            });
-        }
-        let mut send = |bytes: &[u8]| {
-            writer.write_all(bytes).expect("write");
-            let _ = writer.flush();
-        };
+        let path = |p: &Path| p.display().to_string();
+        let env = [
+            ("HOME", path(&home)),
+            ("AGENTMUX_CONFIG_DIR", path(&home.join("config"))),
+            ("XDG_DATA_HOME", path(&home.join("data"))),
+            // The control socket's directory, not the machine's $XDG_RUNTIME_DIR/agentmux.
+            ("XDG_RUNTIME_DIR", path(&home)),
+            ("AGENTMUX_CLAUDE", path(&claude)),
+            ("GIT_CONFIG_GLOBAL", "/dev/null".into()),
+            ("GIT_CONFIG_NOSYSTEM", "1".into()),
+            ("SHELL", "/bin/sh".into()),
+        ]
+        .map(|(k, v)| (k.to_string(), v));
+        let mut t = Term::spawn(&["-c", "team.toml"], &r.dir, &env, (30, 120));
 
-        wait_for(&parser, "⎇ agentmux/api");
-        send(b"\x1bt"); // alt-t
-        wait_for(&parser, "agentmux: a shell in");
+        t.wait_text("⎇ agentmux/api");
+        t.send(b"\x1bt"); // alt-t
+        t.wait_text("agentmux: a shell in");
         // The shell computes this: it shows only if the shell got every keystroke.
         // One byte at a time: each is a chance for another reader of the terminal to take it.
         for b in b"echo MARK-$((6*7)) $(pwd)\n" {
-            send(&[*b]);
+            t.send(&[*b]);
         }
-        let screen = wait_for(&parser, "MARK-42 ");
+        let screen = t.wait_text("MARK-42 ");
         assert!(screen.contains("agentmux-worktrees/api"), "{screen}");
-        send(b"exit\n");
-        let screen = wait_for(&parser, "⎇ agentmux/api");
+        t.send(b"exit\n");
+        let screen = t.wait_text("⎇ agentmux/api");
         assert!(!screen.contains("MARK"), "agentmux drew its screen again:\n{screen}");
         // Keys reach agentmux again: the help overlay opens.
-        send(b"\x1bOP"); // f1
-        wait_for(&parser, "Panes (other keys go to the input box)");
-        send(b"q"); // closes the help
-        let start = Instant::now();
-        while parser.lock().map(|p| p.screen().contents().contains("Panes (other")).unwrap_or(false)
-        {
-            assert!(start.elapsed() < TIMEOUT, "the help did not close");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        send(b"\x11"); // ctrl-q
-        let start = Instant::now();
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                assert!(status.success(), "{status:?}");
-                break;
-            }
-            assert!(start.elapsed() < TIMEOUT, "agentmux did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        t.send(b"\x1bOP"); // f1
+        t.wait_text("Panes (other keys go to the input box)");
+        t.send(b"q"); // closes the help
+        t.wait_for("the help to close", |s| !s.contains("Panes (other"));
+        t.send(b"\x11"); // ctrl-q
+        let status = t.wait_exit();
+        assert!(status.success(), "{status:?}");
     }
 }
