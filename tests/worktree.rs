@@ -1067,6 +1067,22 @@ mod e2e {
         }
         let screen = t.wait_text("MARK-42 ");
         assert!(screen.contains("agentmux-worktrees/api"), "{screen}");
+        // agentmux's start (about 0.13 s of CPU) is over by now, most likely.
+        let pid = t.child.process_id().expect("pid");
+        let (cpu_before, start) = (support::term::cpu_time(pid), Instant::now());
+        // Typed ahead while the shell is busy, so waiting in the terminal: still the shell's.
+        t.send(b"sleep 0.5; read x; echo GOT-$x\n");
+        t.send(b"typed-ahead\n");
+        t.wait_text("GOT-typed-ahead");
+        // agentmux does not read the terminal meanwhile. (Here a read would not even take the
+        // keys: the shell took the foreground, and agentmux's reads fail with EIO, which
+        // crossterm retries at once, forever: a spinning thread.)
+        let wall = start.elapsed();
+        let used = support::term::cpu_time(pid).zip(cpu_before).map(|(a, b)| a.saturating_sub(b));
+        assert!(
+            used.is_some_and(|used| used < wall / 2),
+            "agentmux used {used:?} of CPU in {wall:?} while the shell had the terminal"
+        );
         t.send(b"exit\n");
         let screen = t.wait_text("⎇ agentmux/api");
         assert!(!screen.contains("MARK"), "agentmux drew its screen again:\n{screen}");

@@ -263,6 +263,17 @@ fn pipe() -> (OwnedFd, OwnedFd) {
     unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
 }
 
+/// The CPU time a process has used so far (all its threads, not its children), from /proc.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the name: state is field 3, utime and stime are fields 14 and 15.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let ticks = fields.next()?.parse::<u64>().ok()? + fields.next()?.parse::<u64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let per_second = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).ok()?.max(1);
+    Some(Duration::from_millis(ticks * 1000 / per_second))
+}
+
 /// The state letter of a process (`R`, `S`, `T`, `Z`, ...), from /proc.
 pub fn proc_state(pid: u32) -> Option<char> {
     proc_state_of(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
