@@ -927,7 +927,10 @@ fn child(args: &[String]) {
                     (l, d)
                 })
                 .collect();
-            drop(update(&mut s, Msg::Engine(EngineMsg::Lines { agent, turn: 1, lines })));
+            drop(update(
+                &mut s,
+                Msg::Engine(EngineMsg::Lines { agent, turn: 1, lines, ticket: Default::default() }),
+            ));
         }
     }
     let peak = vm_hwm_kb();

@@ -58,7 +58,14 @@ fn run(persist: bool, n: usize) -> Duration {
     let (mut state, mut p) = setup(dir.path(), persist);
     let agent = state.agents[0].id;
     let msgs: Vec<Msg> = (0..n)
-        .map(|b| Msg::Engine(EngineMsg::Lines { agent, turn: 1, lines: batch(b * BATCH) }))
+        .map(|b| {
+            Msg::Engine(EngineMsg::Lines {
+                agent,
+                turn: 1,
+                lines: batch(b * BATCH),
+                ticket: Default::default(),
+            })
+        })
         .collect();
     let start = Instant::now();
     for msg in msgs {

@@ -816,6 +816,7 @@ mod tests {
                                 Line::Event(fixtures::result(&fixtures::sid(1), "success", 0.01)),
                             ),
                         ],
+                        ticket: Default::default(),
                     },
                     EngineMsg::Exited {
                         agent,

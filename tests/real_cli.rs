@@ -250,7 +250,7 @@ async fn collect(
                 assert_eq!((agent, n), (AgentId(7), turn_no));
                 started = true;
             }
-            EngineMsg::Lines { agent, turn: n, lines: batch } => {
+            EngineMsg::Lines { agent, turn: n, lines: batch, .. } => {
                 assert!(started, "Lines before Started");
                 assert_eq!((agent, n), (AgentId(7), turn_no));
                 for (_, line) in &batch {

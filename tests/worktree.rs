@@ -632,6 +632,7 @@ mod app {
                 agent,
                 turn: n,
                 lines: all.into_iter().map(|l| (String::new(), l)).collect(),
+                ticket: Default::default(),
             }),
         );
         during();
@@ -945,7 +946,12 @@ mod run_loop {
             let exit = ExitInfo { code: Some(0), signal: None, tail: vec![] };
             [
                 EngineMsg::Started { agent, turn, pid: None },
-                EngineMsg::Lines { agent, turn, lines: vec![(String::new(), result)] },
+                EngineMsg::Lines {
+                    agent,
+                    turn,
+                    lines: vec![(String::new(), result)],
+                    ticket: Default::default(),
+                },
                 EngineMsg::Exited { agent, turn, exit },
             ]
         };

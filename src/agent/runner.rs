@@ -81,12 +81,91 @@ pub enum EngineMsg {
         agent: AgentId,
         turn: u64,
         lines: Vec<(String, Line)>,
+        /// A flooding turn's hold on its next message (see [`FlowTicket`]).
+        ticket: FlowTicket,
     },
     Exited {
         agent: AgentId,
         turn: u64,
         exit: ExitInfo,
     },
+}
+
+/// A flooding turn keeps one message in flight: its reader sends the next only once this one's
+/// ticket is dropped, which is when the loop is done with the message. Without it the floods
+/// filled the shared channel and a quiet agent's line waited behind all of them (up to 64
+/// messages of up to 64 KiB). Empty for other turns. It is not part of what a message says: it
+/// compares equal and clones empty.
+#[derive(Default)]
+pub struct FlowTicket(Option<Arc<FloodGate>>);
+
+impl Drop for FlowTicket {
+    fn drop(&mut self) {
+        if let Some(gate) = self.0.take() {
+            gate.open();
+        }
+    }
+}
+
+impl Clone for FlowTicket {
+    fn clone(&self) -> Self {
+        FlowTicket(None)
+    }
+}
+
+impl PartialEq for FlowTicket {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for FlowTicket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "FlowTicket(held)" } else { "FlowTicket" })
+    }
+}
+
+/// Where a flooding reader waits for its last message's ticket.
+#[derive(Debug)]
+pub struct FloodGate {
+    open: std::sync::Mutex<bool>,
+    cv: std::sync::Condvar,
+}
+
+/// A consumer that keeps messages (rather than applying and dropping them) slows a flood to one
+/// message per this long; it never stops it.
+const GATE_PATIENCE: Duration = Duration::from_secs(1);
+
+impl FloodGate {
+    fn new() -> Arc<FloodGate> {
+        Arc::new(FloodGate { open: std::sync::Mutex::new(true), cv: std::sync::Condvar::new() })
+    }
+
+    /// Waits for the last message's ticket (or the loop's end, or `GATE_PATIENCE`), then
+    /// gives out the next one.
+    fn ticket(self: &Arc<Self>, tx: &Sender<EngineMsg>) -> FlowTicket {
+        let deadline = Instant::now() + GATE_PATIENCE;
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        while !*open && !tx.is_closed() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            // Short waits: a loop that went away closes the channel without a notification.
+            let wait = left.min(Duration::from_millis(100));
+            open = match self.cv.wait_timeout(open, wait) {
+                Ok((o, _)) => o,
+                Err(p) => p.into_inner().0,
+            };
+        }
+        *open = false;
+        FlowTicket(Some(Arc::clone(self)))
+    }
+
+    fn open(&self) {
+        *self.open.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.cv.notify_one();
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -340,6 +419,7 @@ fn read_turn(
     let mut buf = vec![0u8; READ_BUF];
     let mut read_error = None;
     let mut flood = FloodGuard::new(Instant::now());
+    let mut gate: Option<Arc<FloodGate>> = None;
     let mut at_end = false;
     while !at_end {
         let mut n = match reader.read(&mut buf) {
@@ -369,12 +449,13 @@ fn read_turn(
         }
         if flood.read(n, Instant::now()) {
             lower_thread_priority(FLOOD_NICE);
+            gate = Some(FloodGate::new());
         }
         framer.push(&buf[..n], &mut frames);
-        send_frames(agent, turn, &mut frames, &mut tail, tx, &mut app_gone);
+        send_frames(agent, turn, &mut frames, &mut tail, tx, &mut app_gone, gate.as_ref());
     }
     framer.finish(&mut frames);
-    send_frames(agent, turn, &mut frames, &mut tail, tx, &mut app_gone);
+    send_frames(agent, turn, &mut frames, &mut tail, tx, &mut app_gone, gate.as_ref());
     // Release the terminal before waiting: a process still writing gets EIO, not a stall.
     drop(reader);
 
@@ -467,6 +548,7 @@ fn send_frames(
     tail: &mut VecDeque<String>,
     tx: &Sender<EngineMsg>,
     app_gone: &mut bool,
+    gate: Option<&Arc<FloodGate>>,
 ) {
     if frames.is_empty() {
         return;
@@ -481,7 +563,8 @@ fn send_frames(
         }
     }
     if !*app_gone {
-        *app_gone = tx.blocking_send(EngineMsg::Lines { agent, turn, lines }).is_err();
+        let ticket = gate.map(|g| g.ticket(tx)).unwrap_or_default();
+        *app_gone = tx.blocking_send(EngineMsg::Lines { agent, turn, lines, ticket }).is_err();
     }
 }
 
@@ -503,5 +586,29 @@ mod tests {
             (0..20).map(|i| g.read(64 << 10, t1 + Duration::from_millis(i))).collect();
         assert_eq!(steps.iter().filter(|&&f| f).count(), 1);
         assert!(steps[15], "the 16th 64 KiB read makes the mebibyte");
+    }
+
+    #[test]
+    fn a_flooding_turn_gets_its_next_ticket_once_the_last_message_is_done_with() {
+        let (tx, _rx) = tokio::sync::mpsc::channel::<EngineMsg>(4);
+        let gate = FloodGate::new();
+        let first = gate.ticket(&tx);
+        let (got_tx, got_rx) = std::sync::mpsc::channel();
+        let waiter = {
+            let (gate, tx) = (Arc::clone(&gate), tx.clone());
+            std::thread::spawn(move || {
+                let next = gate.ticket(&tx);
+                let _ = got_tx.send(());
+                next
+            })
+        };
+        // Not while the first message is held (this can only miss a bug, not invent one).
+        assert!(got_rx.recv_timeout(Duration::from_millis(200)).is_err());
+        drop(first);
+        assert!(got_rx.recv_timeout(Duration::from_secs(30)).is_ok());
+        let second = waiter.join().expect("the waiter");
+        // A copy of a message does not hold the flood back; copies compare equal.
+        assert_eq!(second.clone(), second);
+        assert!(second.clone().0.is_none());
     }
 }

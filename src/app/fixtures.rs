@@ -75,6 +75,7 @@ pub fn lines(agent: AgentId, turn: u64, events: Vec<Event>) -> Msg {
         agent,
         turn,
         lines: events.into_iter().map(|e| (String::new(), Line::Event(e))).collect(),
+        ticket: Default::default(),
     })
 }
 

@@ -210,6 +210,7 @@ fn turn_outcomes() {
             agent: id,
             turn: 3,
             lines: vec![(String::new(), crate::agent::Line::Text("boom: cannot start".into()))],
+            ticket: Default::default(),
         }),
     );
     update(

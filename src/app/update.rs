@@ -662,7 +662,7 @@ fn on_engine(state: &mut State, msg: EngineMsg, fx: &mut Vec<Effect>) {
                 state.dirty = true;
             }
         }
-        EngineMsg::Lines { agent, turn, lines } => {
+        EngineMsg::Lines { agent, turn, lines, .. } => {
             if let Some(i) = current(state, agent, turn) {
                 for (_, line) in &lines {
                     on_line(state, i, line, fx);

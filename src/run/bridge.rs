@@ -728,6 +728,7 @@ mod tests {
                     agent: id,
                     turn,
                     lines: vec![(raw, Line::Event(Event::Result(r)))],
+                    ticket: Default::default(),
                 }),
                 fixtures::exited(id, turn, i32::from(subtype != "success")),
             ]);

@@ -122,7 +122,7 @@ impl Persister {
             return;
         }
         let result = match msg {
-            Msg::Engine(EngineMsg::Lines { agent, turn, lines }) => {
+            Msg::Engine(EngineMsg::Lines { agent, turn, lines, .. }) => {
                 let Some(i) = current(state, *agent, *turn) else { return };
                 for (_, line) in lines {
                     if let Line::Event(Event::Result(r)) = line {
