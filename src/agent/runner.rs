@@ -430,9 +430,10 @@ fn read_turn(
                 break;
             }
         };
-        // What is there already goes in the same message: a flood then costs the loop one
-        // wake-up per 64 KiB rather than per PTY read (a few KiB).
-        while buf.len() - n >= READ_MORE_ROOM {
+        // A flood's output that is there already goes in the same message: it then costs the
+        // loop one wake-up per 64 KiB rather than per PTY read (a few KiB). Only a flood's:
+        // large messages from every agent at once (as 16 agents start) held frames back.
+        while gate.is_some() && buf.len() - n >= READ_MORE_ROOM {
             match reader.read_ready(&mut buf[n..]) {
                 Ok(None) => break,
                 Ok(Some(0)) => {
@@ -482,10 +483,11 @@ fn read_turn(
     let _ = tx.blocking_send(EngineMsg::Exited { agent, turn, exit });
 }
 
-/// Output above this rate (bytes within `FLOOD_WINDOW`) is a flood: its reader then yields
-/// the CPU to the loop and the other readers (a model answers in KB/s; a flood here is MB/s).
-const FLOOD_BYTES: usize = 1 << 20;
-const FLOOD_WINDOW: Duration = Duration::from_secs(1);
+/// Output above this rate (bytes within `FLOOD_WINDOW`: a mebibyte a second) is a flood: its
+/// reader then yields the CPU to the loop and the other readers, and keeps one message in flight
+/// (a model answers in KB/s). A short window tells a flood within a quarter second.
+const FLOOD_BYTES: usize = 256 << 10;
+const FLOOD_WINDOW: Duration = Duration::from_millis(250);
 /// How much a flooding reader lowers its priority (a nice value, added to its own).
 const FLOOD_NICE: i32 = 19;
 
@@ -573,19 +575,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn output_is_a_flood_from_a_mebibyte_within_a_second_and_says_so_once() {
+    fn output_is_a_flood_from_a_mebibyte_a_second_and_says_so_once() {
         let t0 = Instant::now();
         let mut g = FloodGuard::new(t0);
         // A model's pace: 64 KiB every 100 ms for 10 s is never a flood.
         for i in 0..100 {
             assert!(!g.read(64 << 10, t0 + Duration::from_millis(100 * i)));
         }
-        // A mebibyte within one second is, once.
+        // A mebibyte a second (256 KiB within 250 ms) is, once.
         let t1 = t0 + Duration::from_secs(20);
         let steps: Vec<bool> =
             (0..20).map(|i| g.read(64 << 10, t1 + Duration::from_millis(i))).collect();
         assert_eq!(steps.iter().filter(|&&f| f).count(), 1);
-        assert!(steps[15], "the 16th 64 KiB read makes the mebibyte");
+        assert!(steps[3], "the 4th 64 KiB read makes 256 KiB");
     }
 
     #[test]
