@@ -41,8 +41,10 @@ commands! {
     HistoryPrev => "history-prev", "recall an earlier prompt (empty input)";
     HistoryNext => "history-next", "recall a later prompt";
     Interrupt => "interrupt", "interrupt the focused agent's turn";
-    EditQueued => "edit-queued", "edit the last queued follow-up";
-    CancelQueued => "cancel-queued", "cancel the last queued follow-up";
+    EditQueued => "edit-queued", "edit the picked queued follow-up (or the last)";
+    CancelQueued => "cancel-queued", "cancel the picked queued follow-up";
+    PickQueuedPrev => "pick-queued-prev", "pick the queued follow-up above";
+    PickQueuedNext => "pick-queued-next", "pick the queued follow-up below";
     FocusNext => "focus-next", "focus the next pane";
     FocusPrev => "focus-prev", "focus the previous pane";
     FocusLeft => "focus-left", "focus the pane to the left";

@@ -207,6 +207,9 @@ const DEFAULTS: &[(Context, Command, &[&str])] = &[
     (Context::Pane, Command::ToggleExpand, &["ctrl-o", "alt-o"]),
     (Context::Pane, Command::EditQueued, &["alt-e"]),
     (Context::Pane, Command::CancelQueued, &["alt-d"]),
+    // Shifted, the keys that select tool calls (alt-, alt-.) pick among the queued follow-ups.
+    (Context::Pane, Command::PickQueuedPrev, &["alt-<"]),
+    (Context::Pane, Command::PickQueuedNext, &["alt->"]),
     (Context::Pane, Command::NewAgent, &["alt-n"]),
     (Context::Pane, Command::CloseAgent, &["alt-w"]),
     (Context::Pane, Command::Help, &["f1", "ctrl-g"]),
@@ -261,6 +264,7 @@ const HINTS: &[(Context, Command, &str)] = &[
     (Context::Pane, Command::CancelQueued, "cancel queued"),
     (Context::Pane, Command::Interrupt, "interrupt"),
     (Context::Pane, Command::NextApproval, "next waiting"),
+    (Context::Pane, Command::PickQueuedPrev, "pick queued"),
     (Context::Pane, Command::Send, "send"),
     (Context::Pane, Command::FocusNext, "focus"),
     (Context::Pane, Command::Zoom, "zoom"),
@@ -558,6 +562,7 @@ mod tests {
                     | Command::AllowDenied
                     | Command::EditQueued
                     | Command::CancelQueued
+                    | Command::PickQueuedPrev
                     | Command::Interrupt
                     | Command::NextApproval
             )

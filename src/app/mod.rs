@@ -8,6 +8,7 @@ pub mod form;
 pub mod keymap;
 pub mod msg;
 pub mod query;
+pub mod queue;
 pub mod restore;
 pub mod state;
 pub mod update;

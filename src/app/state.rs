@@ -1,6 +1,5 @@
 //! The whole app state: agents, focus, layout, overlays. Only `update` changes it; views read it.
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -87,7 +86,7 @@ pub struct Agent {
     pub turn_seq: u64,
     pub report: TurnReport,
     pub pid: Option<u32>,
-    pub queue: VecDeque<String>,
+    pub queue: super::queue::FollowUps,
     /// From the init event; `None` until one arrived.
     pub billing: Option<Billing>,
     pub model: Option<String>,
@@ -120,7 +119,7 @@ impl Agent {
             turn_seq: 0,
             report: TurnReport::default(),
             pid: None,
-            queue: VecDeque::new(),
+            queue: Default::default(),
             billing: None,
             rate_limit: None,
             turns: 0,

@@ -6,7 +6,7 @@ use crossterm::event::{KeyCode, KeyModifiers, MouseButton, MouseEvent, MouseEven
 
 use super::fixtures::*;
 use super::state::{Confirm, Overlay};
-use super::{update, ControlCmd, ControlError, ControlOk, Effect, Msg, TurnState};
+use super::{update, ControlCmd, ControlError, ControlOk, Effect, Msg, State, TurnState};
 use crate::agent::{Billing, SessionArg};
 use crate::layout::Arrangement;
 
@@ -139,6 +139,95 @@ fn queued_follow_ups_can_be_edited_and_cancelled() {
     type_text(&mut s, " edited");
     update(&mut s, key(KeyCode::Enter));
     assert_eq!(s.agents[0].queue, ["second edited"]);
+}
+
+fn alt(c: char) -> Msg {
+    key_mod(KeyCode::Char(c), KeyModifiers::ALT)
+}
+
+fn persists(fx: &[Effect]) -> bool {
+    fx.iter().any(|e| matches!(e, Effect::Persist))
+}
+
+/// Three follow-ups queued behind a running turn.
+fn three_queued() -> State {
+    let mut s = state(false, &[("api", "")], (80, 24));
+    send(&mut s, 0, "first");
+    for q in ["one", "two", "three"] {
+        send(&mut s, 0, q);
+    }
+    assert_eq!(s.agents[0].queue, ["one", "two", "three"]);
+    s
+}
+
+#[test]
+fn an_earlier_queued_follow_up_can_be_picked_and_cancelled() {
+    let mut s = three_queued();
+    assert_eq!(s.agents[0].queue.picked(), Some(2), "the last by default");
+    update(&mut s, alt('<'));
+    assert_eq!(s.agents[0].queue.picked(), Some(1));
+    let fx = update(&mut s, alt('d'));
+    assert!(persists(&fx), "the queue on disk follows");
+    assert_eq!(s.agents[0].queue, ["one", "three"]);
+    // Twice more up (the second is refused at the top), then cancel the first.
+    update(&mut s, alt('<'));
+    update(&mut s, alt('<'));
+    assert_eq!(s.agents[0].queue.picked(), Some(0));
+    update(&mut s, alt('d'));
+    assert_eq!(s.agents[0].queue, ["three"]);
+    // Down past the last stays on it.
+    update(&mut s, alt('>'));
+    update(&mut s, alt('d'));
+    assert!(s.agents[0].queue.is_empty());
+    update(&mut s, alt('<'));
+    assert_eq!(s.flash.as_deref(), Some("nothing queued"));
+}
+
+#[test]
+fn an_earlier_queued_follow_up_is_edited_in_its_place() {
+    let mut s = three_queued();
+    update(&mut s, alt('<'));
+    update(&mut s, alt('<'));
+    update(&mut s, alt('>'));
+    let fx = update(&mut s, alt('e'));
+    assert!(persists(&fx));
+    assert_eq!(s.agents[0].input_text(), "two");
+    assert_eq!(s.agents[0].queue, ["one", "three"]);
+    type_text(&mut s, " edited");
+    let fx = update(&mut s, key(KeyCode::Enter));
+    assert!(spawned(&fx).is_empty() && persists(&fx));
+    assert_eq!(s.agents[0].queue, ["one", "two edited", "three"], "back in its place");
+    // The next follow-up typed goes to the end as always.
+    send(&mut s, 0, "four");
+    assert_eq!(s.agents[0].queue, ["one", "two edited", "three", "four"]);
+}
+
+#[test]
+fn an_edited_follow_up_keeps_its_place_as_the_queue_drains() {
+    let mut s = three_queued();
+    let id = s.agents[0].id;
+    update(&mut s, alt('<'));
+    update(&mut s, alt('e'));
+    assert_eq!(s.agents[0].input_text(), "two");
+    // The turn ends while the user edits: "one" goes out.
+    update(&mut s, lines(id, 1, vec![init(&sid(1), "none"), result(&sid(1), "success", 0.1)]));
+    let fx = update(&mut s, exited(id, 1, 0));
+    assert_eq!(spawned(&fx)[0].prompt, "one");
+    assert_eq!(s.agents[0].queue, ["three"]);
+    type_text(&mut s, "!");
+    update(&mut s, key(KeyCode::Enter));
+    assert_eq!(s.agents[0].queue, ["two!", "three"], "still before three");
+    // Once the agent is idle, an edited follow-up starts at once.
+    update(&mut s, alt('<'));
+    update(&mut s, alt('e'));
+    update(&mut s, lines(id, 2, vec![result(&sid(1), "success", 0.1)]));
+    update(&mut s, exited(id, 2, 0));
+    update(&mut s, lines(id, 3, vec![result(&sid(1), "success", 0.1)]));
+    update(&mut s, exited(id, 3, 0));
+    assert!(!s.agents[0].turn.is_active());
+    let fx = update(&mut s, key(KeyCode::Enter));
+    assert_eq!(spawned(&fx)[0].prompt, "two!");
+    assert!(!s.agents[0].queue.is_editing());
 }
 
 #[test]

@@ -206,8 +206,9 @@ fn pane_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec
             let Some(a) = state.focused_mut() else { return };
             if !a.input_is_empty() {
                 state.flash = Some("clear the input first to edit a queued follow-up".into());
-            } else if let Some(text) = a.queue.pop_back() {
+            } else if let Some(text) = a.queue.take_for_edit() {
                 a.input.insert_str(&text);
+                a.history_pos = None;
                 fx.push(Effect::Persist);
             } else {
                 state.flash = Some("nothing queued".into());
@@ -216,12 +217,25 @@ fn pane_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec
         }
         Command::CancelQueued => {
             let Some(a) = state.focused_mut() else { return };
-            if a.queue.pop_back().is_some() {
+            if a.queue.cancel_picked().is_some() {
                 fx.push(Effect::Persist);
             } else {
                 state.flash = Some("nothing queued".into());
             }
             state.dirty = true;
+        }
+        Command::PickQueuedPrev | Command::PickQueuedNext => {
+            let Some(a) = state.focused_mut() else { return };
+            let moved = if command == Command::PickQueuedPrev {
+                a.queue.pick_prev()
+            } else {
+                a.queue.pick_next()
+            };
+            let empty = a.queue.is_empty();
+            if empty {
+                state.flash = Some("nothing queued".into());
+            }
+            state.dirty |= moved || empty;
         }
         Command::FocusNext if n > 0 => state.set_focus((state.focus + 1) % n),
         Command::FocusPrev if n > 0 => state.set_focus((state.focus + n - 1) % n),
@@ -426,7 +440,24 @@ fn send_input(state: &mut State, fx: &mut Vec<Effect>) {
         a.history.push(text.clone());
     }
     state.dirty = true;
+    if a.queue.is_editing() {
+        if busy(state, focus) {
+            // An edited follow-up goes back where it was taken from.
+            state.agents[focus].queue.put_back(text);
+            fx.push(Effect::Persist);
+            return;
+        }
+        state.agents[focus].queue.end_edit();
+    }
     submit(state, focus, text, fx);
+}
+
+/// Whether a prompt for the agent waits in its queue rather than starting now.
+fn busy(state: &State, index: usize) -> bool {
+    state.agents.get(index).is_some_and(|a| {
+        // An agent whose worktree is being made must not start in the shared directory.
+        a.turn.is_active() || state.opening_worktrees.contains(&a.id)
+    })
 }
 
 /// Why nothing is sent from a read-only workspace.
@@ -441,11 +472,8 @@ fn submit(state: &mut State, index: usize, prompt: String, fx: &mut Vec<Effect>)
         state.dirty = true;
         return None;
     }
-    let a = state.agents.get_mut(index)?;
-    // An agent whose worktree is being made must not start in the shared directory.
-    if a.turn.is_active() || state.opening_worktrees.contains(&a.id) {
-        a.queue.push_back(prompt);
-        let pos = a.queue.len();
+    if busy(state, index) {
+        let pos = state.agents.get_mut(index)?.queue.push_back(prompt);
         state.dirty = true;
         fx.push(Effect::Persist);
         Some(pos)

@@ -6,6 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Span;
 use ratatui::widgets::{Block, BorderType, Borders, Widget};
+use unicode_width::UnicodeWidthStr;
 
 use super::header::{header_line, truncate};
 use crate::app::state::Agent;
@@ -58,25 +59,42 @@ pub fn render(state: &State, placed: &Placed, buf: &mut Buffer) {
 
     let body = draw_approval(state, agent, parts.body, buf);
     draw_body(agent, focused, body, buf);
-    draw_queue(agent, parts.queue, buf);
+    draw_queue(agent, focused, parts.queue, buf);
     if parts.rule.height > 0 {
-        let hint = if agent.queue.is_empty() {
-            String::new()
-        } else {
-            let edit = state.keymap.key_label(Context::Pane, Command::EditQueued);
-            let cancel = state.keymap.key_label(Context::Pane, Command::CancelQueued);
-            match (edit, cancel) {
-                (Some(e), Some(c)) => format!(" {e} edit · {c} cancel "),
-                _ => String::new(),
-            }
-        };
+        // The hint sits one cell in from each end of the rule.
+        let room = usize::from(parts.rule.width.saturating_sub(2));
+        let hint = queue_hint(state, agent, room);
         let rule = "─".repeat(usize::from(parts.rule.width));
         buf.set_string(parts.rule.x, parts.rule.y, &rule, Style::default().fg(Color::DarkGray));
-        let hint = truncate(&hint, usize::from(parts.rule.width));
+        let hint = truncate(&hint, room);
         buf.set_string(parts.rule.x + 1, parts.rule.y, hint, Style::default().fg(Color::DarkGray));
     }
     if focused && parts.input.height > 0 {
         draw_input(agent, parts.input, buf);
+    }
+}
+
+/// The keys for the queued follow-ups, on the rule above the input: edit and cancel, and how
+/// to pick another one when there are several (dropped first when the rule is short).
+fn queue_hint(state: &State, agent: &Agent, room: usize) -> String {
+    if agent.queue.is_empty() {
+        return String::new();
+    }
+    let key = |c| state.keymap.key_label(Context::Pane, c);
+    let (Some(edit), Some(cancel)) = (key(Command::EditQueued), key(Command::CancelQueued)) else {
+        return String::new();
+    };
+    let short = format!(" {edit} edit · {cancel} cancel ");
+    match (key(Command::PickQueuedPrev), key(Command::PickQueuedNext)) {
+        (Some(p), Some(n)) if agent.queue.len() > 1 => {
+            let long = format!(" {edit} edit · {cancel} cancel · {p} {n} pick ");
+            if long.width() <= room {
+                long
+            } else {
+                short
+            }
+        }
+        _ => short,
     }
 }
 
@@ -125,20 +143,32 @@ fn draw_body(agent: &Agent, focused: bool, area: Rect, buf: &mut Buffer) {
     TranscriptView::new(&agent.transcript, &agent.scroll).show_selection(focused).render(area, buf);
 }
 
-fn draw_queue(agent: &Agent, area: Rect, buf: &mut Buffer) {
+/// The queued follow-ups, one a row. In the focused pane, with more than one, the one that
+/// edit and cancel act on is marked.
+fn draw_queue(agent: &Agent, focused: bool, area: Rect, buf: &mut Buffer) {
     let rows = usize::from(area.height);
     if rows == 0 {
         return;
     }
     let n = agent.queue.len();
-    // With more than fit, the last row counts the rest.
+    // With more than fit, the last row counts the rest; a picked item stays in view.
     let shown = if n > rows { rows - 1 } else { n };
+    let picked = agent.queue.picked().filter(|_| focused && n > 1);
+    let skip = match picked {
+        Some(p) if p >= shown => p + 1 - shown,
+        _ => 0,
+    };
     let style = Style::default().fg(Color::Cyan);
-    for (i, q) in agent.queue.iter().take(shown).enumerate() {
+    for (row, (i, q)) in agent.queue.iter().enumerate().skip(skip).take(shown).enumerate() {
         let first = q.lines().next().unwrap_or("");
         let more = if q.lines().count() > 1 { " …" } else { "" };
-        let text = truncate(&format!("⏸ {}. {first}{more}", i + 1), usize::from(area.width));
-        buf.set_string(area.x, area.y + i as u16, text, style);
+        let (mark, style) = if picked == Some(i) {
+            ("▸", style.add_modifier(Modifier::REVERSED))
+        } else {
+            ("⏸", style)
+        };
+        let text = truncate(&format!("{mark} {}. {first}{more}", i + 1), usize::from(area.width));
+        buf.set_string(area.x, area.y + row as u16, text, style);
     }
     if n > shown {
         let text = truncate(&format!("⏸ +{} more queued", n - shown), usize::from(area.width));

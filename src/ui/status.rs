@@ -21,6 +21,7 @@ fn relevant(state: &State, command: Command) -> bool {
     match command {
         Command::Interrupt => focused.is_some_and(|a| a.turn.is_active()),
         Command::EditQueued | Command::CancelQueued => focused.is_some_and(|a| !a.queue.is_empty()),
+        Command::PickQueuedPrev => focused.is_some_and(|a| a.queue.len() > 1),
         Command::Send | Command::Newline => focused.is_some(),
         Command::FocusNext => state.agents.len() > 1,
         Command::Zoom => !state.agents.is_empty(),

@@ -106,6 +106,21 @@ fn queued_follow_ups_are_shown_in_the_pane() {
     insta::assert_snapshot!("queued_80x24", text);
 }
 
+/// Three follow-ups queued, the second picked (alt-<): edit and cancel act on it.
+#[test]
+fn the_picked_queued_follow_up_is_marked() {
+    let mut s = state(false, &[("api", "backend")], (60, 16));
+    send(&mut s, 0, "Build the settings page");
+    for q in ["Also add a dark mode toggle", "Then the tests", "And update the docs"] {
+        send(&mut s, 0, q);
+    }
+    update(&mut s, key_mod(KeyCode::Char('<'), KeyModifiers::ALT));
+    let text = screen(&s);
+    assert!(text.contains("▸ 2. Then the tests"), "{text}");
+    assert!(text.contains("⏸ 1.") && text.contains("⏸ 3."), "{text}");
+    insta::assert_snapshot!("queue_second_picked_60x16", text);
+}
+
 #[test]
 fn zoomed_pane() {
     let mut s = busy_team((80, 24));

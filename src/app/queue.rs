@@ -1,0 +1,216 @@
+//! An agent's queued follow-ups: prompts typed while its turn ran, sent one by one (oldest
+//! first) as turns end. One of them is picked for editing or cancelling: the last unless the
+//! user moved the pick; and one taken out for editing goes back to its place when sent again.
+
+use std::collections::VecDeque;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FollowUps {
+    items: VecDeque<String>,
+    /// The picked item when it is not the last one (`None` picks the last).
+    picked: Option<usize>,
+    /// Where the item taken out for editing was: sent again, it goes back there.
+    editing: Option<usize>,
+}
+
+impl FollowUps {
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &String> + '_ {
+        self.items.iter()
+    }
+
+    /// The item edit and cancel act on: the picked one, the last by default.
+    pub fn picked(&self) -> Option<usize> {
+        self.picked.filter(|&i| i < self.items.len()).or(self.items.len().checked_sub(1))
+    }
+
+    /// Pick the item above the picked one; false when there is none.
+    pub fn pick_prev(&mut self) -> bool {
+        match self.picked() {
+            Some(i) if i > 0 => {
+                self.picked = Some(i - 1);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Pick the item below the picked one; false when there is none.
+    pub fn pick_next(&mut self) -> bool {
+        match self.picked() {
+            Some(i) if i + 1 < self.items.len() => {
+                self.picked = Some(i + 1);
+                self.settle();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A new follow-up, at the end. Returns its position (1-based).
+    pub fn push_back(&mut self, prompt: String) -> usize {
+        self.items.push_back(prompt);
+        self.items.len()
+    }
+
+    /// The oldest follow-up, to be sent now.
+    pub fn pop_front(&mut self) -> Option<String> {
+        let first = self.items.pop_front()?;
+        // The picked item (and the edited one's place) move up one; the picked one itself
+        // went out, so the pick falls back to the last.
+        self.picked = self.picked.and_then(|i| i.checked_sub(1));
+        self.editing = self.editing.map(|i| i.saturating_sub(1));
+        self.settle();
+        Some(first)
+    }
+
+    /// Takes the picked item out to be edited; sent again with `put_back`, it returns to its
+    /// place. The pick stays on the same row (the item below, or the last).
+    pub fn take_for_edit(&mut self) -> Option<String> {
+        let i = self.picked()?;
+        let text = self.items.remove(i)?;
+        self.editing = Some(i);
+        self.settle();
+        Some(text)
+    }
+
+    /// Cancels the picked item; the pick stays on the same row.
+    pub fn cancel_picked(&mut self) -> Option<String> {
+        let i = self.picked()?;
+        let text = self.items.remove(i)?;
+        self.settle();
+        Some(text)
+    }
+
+    /// Whether an item taken out for editing waits to be sent again.
+    pub fn is_editing(&self) -> bool {
+        self.editing.is_some()
+    }
+
+    /// The edit is over without the text going back (sent as a turn, or dropped).
+    pub fn end_edit(&mut self) {
+        self.editing = None;
+    }
+
+    /// An edited follow-up, back in the place it was taken from (at the end when that place
+    /// is gone). Returns its position (1-based).
+    pub fn put_back(&mut self, prompt: String) -> usize {
+        let at = self.editing.take().unwrap_or(self.items.len()).min(self.items.len());
+        self.items.insert(at, prompt);
+        // The pick keeps pointing at the same item.
+        if let Some(p) = self.picked.as_mut().filter(|p| **p >= at) {
+            *p += 1;
+        }
+        self.settle();
+        at + 1
+    }
+
+    /// The last item is picked by default: say so with `None`, so that new items keep the
+    /// default pick at the end.
+    fn settle(&mut self) {
+        if self.picked.is_some_and(|i| i + 1 >= self.items.len()) {
+            self.picked = None;
+        }
+    }
+}
+
+impl FromIterator<String> for FollowUps {
+    fn from_iter<I: IntoIterator<Item = String>>(iter: I) -> Self {
+        FollowUps { items: iter.into_iter().collect(), picked: None, editing: None }
+    }
+}
+
+impl<const N: usize> PartialEq<[&str; N]> for FollowUps {
+    fn eq(&self, other: &[&str; N]) -> bool {
+        self.items.len() == N && self.items.iter().zip(other).all(|(a, b)| a == b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue(items: &[&str]) -> FollowUps {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_last_is_picked_until_the_pick_moves() {
+        let mut q = queue(&[]);
+        assert_eq!(q.picked(), None);
+        assert!(!q.pick_prev() && !q.pick_next());
+        let mut q = queue(&["a", "b", "c"]);
+        assert_eq!(q.picked(), Some(2));
+        assert!(!q.pick_next(), "nothing below the last");
+        assert!(q.pick_prev());
+        assert!(q.pick_prev());
+        assert_eq!(q.picked(), Some(0));
+        assert!(!q.pick_prev(), "nothing above the first");
+        assert!(q.pick_next());
+        assert_eq!(q.picked(), Some(1));
+        // A new follow-up does not move a pick the user made.
+        q.push_back("d".into());
+        assert_eq!(q.picked(), Some(1));
+        // Back at the end, the pick follows new items again.
+        assert!(q.pick_next() && q.pick_next());
+        q.push_back("e".into());
+        assert_eq!(q.picked(), Some(4));
+    }
+
+    #[test]
+    fn cancelling_keeps_the_pick_on_its_row() {
+        let mut q = queue(&["a", "b", "c", "d"]);
+        q.pick_prev();
+        q.pick_prev();
+        assert_eq!(q.cancel_picked().as_deref(), Some("b"));
+        assert_eq!(q, ["a", "c", "d"]);
+        assert_eq!(q.picked(), Some(1));
+        assert_eq!(q.cancel_picked().as_deref(), Some("c"));
+        assert_eq!(q.picked(), Some(1), "now the last");
+        assert_eq!(q.cancel_picked().as_deref(), Some("d"));
+        assert_eq!(q.picked(), Some(0));
+        assert_eq!(q.cancel_picked().as_deref(), Some("a"));
+        assert_eq!(q.cancel_picked(), None);
+    }
+
+    #[test]
+    fn an_edited_item_goes_back_to_its_place() {
+        let mut q = queue(&["a", "b", "c"]);
+        q.pick_prev();
+        assert_eq!(q.take_for_edit().as_deref(), Some("b"));
+        assert!(q.is_editing());
+        assert_eq!(q, ["a", "c"]);
+        assert_eq!(q.put_back("b2".into()), 2);
+        assert_eq!(q, ["a", "b2", "c"]);
+        assert!(!q.is_editing());
+        // Without an edit under way, a follow-up goes to the end.
+        assert_eq!(q.put_back("d".into()), 4);
+    }
+
+    #[test]
+    fn sending_the_first_shifts_the_pick_and_the_edited_place() {
+        let mut q = queue(&["a", "b", "c", "d"]);
+        q.pick_prev();
+        q.pick_prev();
+        assert_eq!(q.take_for_edit().as_deref(), Some("b"));
+        q.pick_next(); // picks "d"
+        assert_eq!(q.picked(), Some(2));
+        assert_eq!(q.pop_front().as_deref(), Some("a"));
+        assert_eq!(q.picked(), Some(1), "still d");
+        assert_eq!(q.put_back("b2".into()), 1);
+        assert_eq!(q, ["b2", "c", "d"]);
+        // The picked item itself going out: the pick falls back to the last.
+        let mut q = queue(&["a", "b", "c"]);
+        q.pick_prev();
+        q.pick_prev();
+        q.pop_front();
+        assert_eq!(q.picked(), Some(1));
+    }
+}
