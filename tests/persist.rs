@@ -277,13 +277,24 @@ async fn a_start_failure_is_said_once_live_and_after_a_reopen() {
     let before = app.screen();
     assert_eq!(before.matches("boom: cannot start").count(), 1, "{before}");
     assert!(before.contains("─ ✗ failed: exit 3 "), "{before}");
+    // The session id agentmux proposed never reached the CLI: no header names it.
+    let proposed = app.state.agents[0].session.clone().expect("the first turn proposed one");
+    assert!(!before.contains(&proposed[..8]), "{before}");
     app.persist.close(&mut app.state);
     drop(app);
 
-    let again = App::open_with(&data, &work, &home, Access::Exclusive, claude());
+    let mut again = App::open_with(&data, &work, &home, Access::Exclusive, claude());
     let after = again.screen();
     assert_eq!(before, after, "said as it was said live");
-    // api's pane under its header (which names the session id, new every run).
+    assert!(!after.contains(&proposed[..8]), "{after}");
+    assert_eq!(again.state.agents[0].session, None, "no conversation to resume");
+    // The next turn proposes a new one rather than resuming what the CLI never had.
+    again.send(0, "try again");
+    again.until("api's second turn", |s| idle(s, 0, 2)).await;
+    let next = again.state.agents[0].session.clone();
+    assert!(next.is_some() && next != Some(proposed.clone()), "{next:?}");
+    assert!(!again.screen().contains(&proposed[..8]));
+    // api's pane under its header.
     let pane: String = after
         .lines()
         .skip(1)

@@ -41,7 +41,7 @@ impl Agent {
             state: state_name(&self.turn),
             busy: self.turn.is_active(),
             queued: self.queue.len(),
-            session: self.session.clone(),
+            session: self.confirmed_session().map(String::from),
             model: self.model.clone(),
             turns: self.turns,
             cost_usd: self.cost_usd,

@@ -58,8 +58,11 @@ fn resume_key(state: &State) -> String {
 pub fn restore_agent(agent: &mut Agent, kept: &RestoredAgent, resume_key: &str) {
     let st = &kept.state;
     agent.session = st.session_id.clone();
-    // A conversation the CLI has (or had: a resume of a lost one says so and starts afresh).
+    // A conversation the CLI has (or had: a resume of a lost one says so and starts afresh);
+    // not one agentmux proposed to a turn that never reached the CLI's init (see below).
     agent.session_live = st.session_id.is_some();
+    let mut proposed = false;
+    let mut confirmed = false;
     agent.queue = st.queue.iter().cloned().collect();
     agent.turn_seq = agent.turn_seq.max(st.turns);
     // "Allow always" rules of earlier runs, on top of the team file's.
@@ -79,10 +82,27 @@ pub fn restore_agent(agent: &mut Agent, kept: &RestoredAgent, resume_key: &str) 
                     agent.history.push(p.to_string());
                 }
             }
-            Replay::TurnStarted(_) => {}
-            Replay::Line(_, line) => replay_line(agent, &line),
+            Replay::TurnStarted(start) => {
+                if Some(&start.session_id) == st.session_id.as_ref() {
+                    // Proposed with `--session-id`, or resumed: the CLI had it by then.
+                    proposed |= !start.resume;
+                    confirmed |= start.resume;
+                }
+            }
+            Replay::Line(_, line) => {
+                if let Line::Event(ev) = &line {
+                    confirmed |=
+                        ev.session_id().is_some_and(|id| Some(id) == st.session_id.as_deref());
+                }
+                replay_line(agent, &line)
+            }
             Replay::TurnEnded(end) => end_turn(agent, end, resume_key),
         }
+    }
+    if proposed && !confirmed {
+        // Its turns failed before the CLI said a word: there is no such conversation.
+        agent.session = None;
+        agent.session_live = false;
     }
     if let Some(turn) = &kept.interrupted {
         let mut end = TurnEnd::new(LogStatus::Lost);

@@ -78,6 +78,7 @@ pub struct Agent {
     pub spec: AgentSpec,
     pub supervisor: bool,
     /// The conversation's id: ours before the first turn, then whatever the CLI reports.
+    /// Shown only once the CLI confirmed it (`confirmed_session`).
     pub session: Option<String>,
     /// The CLI knows this session: follow-ups resume it.
     pub session_live: bool,
@@ -145,6 +146,13 @@ impl Agent {
 
     pub fn input_is_empty(&self) -> bool {
         self.input.is_empty()
+    }
+
+    /// The conversation's id once the CLI reported it (an init event, a result): until then the
+    /// id agentmux proposed with `--session-id` names nothing the CLI has (it may have failed
+    /// at start), so it is neither shown nor handed out.
+    pub fn confirmed_session(&self) -> Option<&str> {
+        self.session.as_deref().filter(|_| self.session_live)
     }
 
     /// Billing as the CLI reported it, or as configured until it did.

@@ -235,7 +235,7 @@ impl ControlBridge {
                 },
                 supervisor: a.supervisor,
                 cwd: a.spec.cwd.display().to_string(),
-                session_id: a.session.clone(),
+                session_id: a.confirmed_session().map(String::from),
                 turns: u64::from(a.turns),
                 cost_usd: a.cost_usd,
                 queued: a.queue.len(),

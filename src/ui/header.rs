@@ -137,7 +137,7 @@ fn segments(state: &State, agent: &Agent) -> Vec<Segment> {
     if let Some(role) = agent.spec.role.as_ref().filter(|r| !r.is_empty()) {
         push(role.clone(), dim);
     }
-    if let Some(id) = &agent.session {
+    if let Some(id) = agent.confirmed_session() {
         push(id.chars().take(8).collect(), dim);
     }
     let n = s.len();
@@ -238,6 +238,40 @@ mod tests {
             }
             last = n;
         }
+    }
+
+    /// The id agentmux proposes to a first turn names no conversation until the CLI reports
+    /// it: a turn that failed at start shows none; the init event's id is shown at once.
+    #[test]
+    fn the_session_id_is_shown_once_the_cli_confirmed_it() {
+        use crate::app::fixtures::*;
+        use crate::app::update;
+        let mut s = state(false, &[("api", "backend")], (160, 48));
+        let fx = send(&mut s, 0, "go");
+        let Some(crate::agent::SessionArg::New(proposed)) = session_arg(&fx) else {
+            panic!("a first turn proposes a session")
+        };
+        let shown = |s: &State| plain(&header_line(s, &s.agents[0], 200));
+        let prefix: String = proposed.chars().take(8).collect();
+        assert!(!shown(&s).contains(&prefix), "starting: {}", shown(&s));
+        let id = s.agents[0].id;
+        update(&mut s, started(id, 1));
+        update(&mut s, lines(id, 1, vec![text("error: bad flag")]));
+        update(&mut s, exited(id, 1, 1));
+        assert!(matches!(s.agents[0].turn, TurnState::Error { .. }));
+        assert!(!shown(&s).contains(&prefix), "failed at start: {}", shown(&s));
+        assert_eq!(s.agents[0].summary().session, None, "nor handed out");
+        // The next turn reaches the CLI: its init names the session.
+        send(&mut s, 0, "again");
+        update(&mut s, lines(id, 2, vec![init(&sid(7), "none")]));
+        assert!(shown(&s).ends_with(&sid(7)[..8]), "{}", shown(&s));
+        assert_eq!(s.agents[0].summary().session, Some(sid(7)));
+        // A result alone confirms it too.
+        let mut s = state(false, &[("api", "backend")], (160, 48));
+        send(&mut s, 0, "go");
+        let id = s.agents[0].id;
+        update(&mut s, lines(id, 1, vec![result(&sid(8), "success", 0.0)]));
+        assert!(shown(&s).ends_with(&sid(8)[..8]), "{}", shown(&s));
     }
 
     /// QA 9: the CLI's own error messages carry the model "<synthetic>": never a header field.
