@@ -619,11 +619,16 @@ mod app {
     ) -> Vec<Effect> {
         let req = s.begin_turn(i, "go".into()).expect("a turn");
         let (agent, n) = (req.agent, req.turn);
+        // The CLI's result names the session it was given (the header shows it from then on).
+        let session = match &req.session {
+            agentmux::agent::SessionArg::New(id) | agentmux::agent::SessionArg::Resume(id) => id,
+        };
         update(s, Msg::Engine(EngineMsg::Started { agent, turn: n, pid: Some(1) }));
         let mut all = lines;
         all.push(Line::Event(Event::Result(ResultEvent {
             subtype: "success".into(),
             result: Some(result_text.into()),
+            session_id: Some(session.clone()),
             ..Default::default()
         })));
         update(
