@@ -133,6 +133,31 @@ fn demo_runs_answers_a_follow_up_moves_focus_zooms_scrolls_and_quits() {
     assert!(tail.contains("\x1b[?1000l"), "mouse capture off: {tail:?}");
 }
 
+/// Three follow-ups queued behind a running turn: alt-< (ESC <, as terminals send it) picks
+/// the second, alt-d cancels it and leaves the others.
+#[test]
+fn a_queued_follow_up_is_picked_and_cancelled_from_the_keyboard() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let team = "[[agent]]\nname = \"solo\"\ncwd = \".\"\nprompt = \"/sim hang\"\n";
+    std::fs::write(home.path().join("agentmux.toml"), team)
+        .unwrap_or_else(|e| panic!("team file: {e}"));
+    let mut t = start_in(home, &["--claude", "sim"], &[]);
+    t.wait_for("the hanging turn", |s| s.contains(" running "));
+    for q in ["q-one", "q-two", "q-three"] {
+        t.send(q.as_bytes());
+        t.wait_text(q);
+        t.send(ENTER);
+    }
+    t.wait_text("queued 3");
+    t.send(b"\x1b<");
+    t.wait_text("▸ 2. q-two");
+    t.send(b"\x1bd");
+    let s = t.wait_text("queued 2");
+    assert!(!s.contains("q-two") && s.contains("1. q-one") && s.contains("2. q-three"), "{s}");
+    let status = t.quit();
+    assert!(status.success(), "exit status {status:?}");
+}
+
 #[test]
 fn quitting_while_turns_run_asks_first_and_stops_them() {
     let mut t = start(&["demo"]);
