@@ -106,7 +106,12 @@ fn read_events(
         let _ = tx.blocking_send(Err(hang_up()));
         return;
     }
-    let _ = crossterm::event::poll(Duration::ZERO);
+    // Setting the reader up reads what was typed already (keys typed as the first frame came
+    // up): crossterm holds it, and the terminal has nothing left to wake the poll below, so it
+    // is taken now. (Waiting first lost those keys until the next one.)
+    if !forward_ready(tty, gate, tx) {
+        return;
+    }
     loop {
         wait_while_paused(gate);
         match wait_input(tty, Some(wake.as_raw_fd()), None) {
@@ -121,28 +126,39 @@ fn read_events(
             }
         }
         drain(wake);
-        // Take what crossterm has ready, checking before each read that the terminal is still
-        // there and that the shell has not been given it meanwhile.
-        loop {
-            if is_paused(gate) {
-                break;
+        if !forward_ready(tty, gate, tx) {
+            return;
+        }
+    }
+}
+
+/// Send the loop every event crossterm has ready, checking before each read that the terminal
+/// is still there and that the shell has not been given it meanwhile. False when the thread is
+/// done (the terminal or the loop is gone, or reading failed).
+fn forward_ready(
+    tty: RawFd,
+    gate: &(Mutex<bool>, Condvar),
+    tx: &mpsc::Sender<io::Result<TermEvent>>,
+) -> bool {
+    loop {
+        if is_paused(gate) {
+            return true;
+        }
+        match wait_input(tty, None, Some(0)) {
+            Ok(Ready::HungUp) => {
+                let _ = tx.blocking_send(Err(io::Error::from_raw_os_error(libc::EIO)));
+                return false;
             }
-            match wait_input(tty, None, Some(0)) {
-                Ok(Ready::HungUp) => {
-                    let _ = tx.blocking_send(Err(hang_up()));
-                    return;
-                }
-                Ok(Ready::Look) | Err(_) => {}
-            }
-            let event = match crossterm::event::poll(Duration::ZERO) {
-                Ok(true) => crossterm::event::read(),
-                Ok(false) => break,
-                Err(e) => Err(e),
-            };
-            let failed = event.is_err();
-            if tx.blocking_send(event).is_err() || failed {
-                return;
-            }
+            Ok(Ready::Look) | Err(_) => {}
+        }
+        let event = match crossterm::event::poll(Duration::ZERO) {
+            Ok(true) => crossterm::event::read(),
+            Ok(false) => return true,
+            Err(e) => Err(e),
+        };
+        let failed = event.is_err();
+        if tx.blocking_send(event).is_err() || failed {
+            return false;
         }
     }
 }
