@@ -766,3 +766,89 @@ async fn real_cli_denials_without_the_approval_tool_are_allowed_and_re_run() {
         .expect("a request");
     assert!(last.user_texts().iter().any(|t| t.contains("run: touch later.txt")), "resumed");
 }
+
+/// `write: PATH` calls Write on PATH, `read: PATH` calls Read; a tool result is answered with
+/// its content.
+fn file_script() -> impl Fn(&MessagesRequest) -> Reply + Send + Sync + 'static {
+    move |req| {
+        if let Some(result) = req.tool_results().first() {
+            let state = if result.is_error { "failed" } else { "said" };
+            return Reply::text(format!("The tool {state}: {}", result.content));
+        }
+        let prompt = req.last_user_text();
+        if let Some(path) = prompt.strip_prefix("write: ") {
+            return Reply::tool_use("Write", json!({ "file_path": path, "content": "written\n" }));
+        }
+        match prompt.strip_prefix("read: ") {
+            Some(path) => Reply::tool_use("Read", json!({ "file_path": path })),
+            None => Reply::text("ok"),
+        }
+    }
+}
+
+/// The rule "allow always" makes from a Write (`Edit(//abs/path)`), given to the real CLI as
+/// `--allowedTools`: that file is written without asking, another file is still asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_cli_an_allow_always_rule_for_a_write_allows_that_file_only() {
+    let name = "real_cli_an_allow_always_rule_for_a_write_allows_that_file_only";
+    let Some(claude) = claude_or_skip(name) else { return };
+    let api = FakeApi::start(file_script());
+    let mut app = real_app(claude, &api, AgentOptions::default());
+    let a = app.work().join("a.txt");
+    let b = app.work().join("b.txt");
+    let write = |p: &Path| json!({ "file_path": p.display().to_string(), "content": "x" });
+    let rule = agentmux::approval::rules::suggest("Write", &write(&a)).expect("a rule");
+    assert_eq!(rule, format!("Edit(/{})", a.display()));
+    app.state.agents[0].spec.options.allowed_tools = Some(vec![rule]);
+
+    app.send(0, &format!("write: {}", a.display()));
+    app.until("the write of a", |app| app.waiting_for(0) || app.idle(0, 1)).await;
+    assert_eq!(app.asks, 0, "the CLI allowed a itself: {:#?}", app.events);
+    assert_eq!(std::fs::read_to_string(&a).ok().as_deref(), Some("written\n"));
+    assert!(app.denials("real").is_empty());
+
+    app.send(0, &format!("write: {}", b.display()));
+    app.until("the write of b", |app| app.waiting_for(0) || app.idle(0, 2)).await;
+    assert!(app.waiting_for(0), "b is asked: {:#?}", app.events);
+    assert_eq!(app.asks, 1);
+    let screen = app.screen();
+    assert!(screen.contains("b.txt") && screen.contains("needs you"), "{screen}");
+    app.key(KeyCode::Char('n'));
+    app.key(KeyCode::Enter);
+    app.until("the turn's end", |app| app.idle(0, 2)).await;
+    assert!(!b.exists());
+    assert_eq!(app.denials("real"), vec!["Write".to_string()]);
+}
+
+/// The same for Read outside the working directory (inside it the CLI reads without asking):
+/// `Read(//abs/path)` allows that file only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_cli_an_allow_always_rule_for_a_read_allows_that_file_only() {
+    let name = "real_cli_an_allow_always_rule_for_a_read_allows_that_file_only";
+    let Some(claude) = claude_or_skip(name) else { return };
+    let api = FakeApi::start(file_script());
+    let mut app = real_app(claude, &api, AgentOptions::default());
+    let outside = app.dir.path().join("outside");
+    std::fs::create_dir_all(&outside).expect("dir");
+    let (c, d) = (outside.join("c.txt"), outside.join("d.txt"));
+    std::fs::write(&c, "sea\n").expect("c");
+    std::fs::write(&d, "dee\n").expect("d");
+    let read = json!({ "file_path": c.display().to_string() });
+    let rule = agentmux::approval::rules::suggest("Read", &read).expect("a rule");
+    assert_eq!(rule, format!("Read(/{})", c.display()));
+    app.state.agents[0].spec.options.allowed_tools = Some(vec![rule]);
+
+    app.send(0, &format!("read: {}", c.display()));
+    app.until("the read of c", |app| app.waiting_for(0) || app.idle(0, 1)).await;
+    assert_eq!(app.asks, 0, "the CLI allowed c itself: {:#?}", app.events);
+    let said = &api.messages_requests()[1].tool_results()[0];
+    assert!(!said.is_error && said.content.contains("sea"), "{said:?}");
+
+    app.send(0, &format!("read: {}", d.display()));
+    app.until("the read of d", |app| app.waiting_for(0) || app.idle(0, 2)).await;
+    assert!(app.waiting_for(0), "d is asked: {:#?}", app.events);
+    app.key(KeyCode::Char('n'));
+    app.key(KeyCode::Enter);
+    app.until("the turn's end", |app| app.idle(0, 2)).await;
+    assert_eq!(app.denials("real"), vec!["Read".to_string()]);
+}

@@ -281,7 +281,15 @@ fn add_rule(state: &mut State, index: usize, rule: &str, fx: &mut Vec<Effect>) {
 fn allow_always_focused(state: &mut State, fx: &mut Vec<Effect>) {
     let Some(p) = take_first_of_focused(state) else { return };
     let index = state.focus;
-    let rule = rules::suggest(&p.ask.tool_name, &p.ask.input);
+    let Some(rule) = rules::suggest(&p.ask.tool_name, &p.ask.input) else {
+        // No rule is as narrow as this call (a file path a pattern cannot name exactly).
+        let tool = p.ask.tool_name.clone();
+        p.ask.decide(Decision::Allow);
+        state.approvals.composing = false;
+        state.flash = Some(format!("no rule names only this {tool} call: allowed once"));
+        state.dirty = true;
+        return;
+    };
     add_rule(state, index, &rule, fx);
     p.ask.decide(Decision::Allow);
     // Later calls of the same agent the rule covers need no answer either.
@@ -311,11 +319,18 @@ pub fn allow_denied_focused(state: &mut State, fx: &mut Vec<Effect>) -> Option<S
     let denials = state.approvals.denials.remove(&id)?;
     let mut added = Vec::new();
     for d in &denials {
-        let rule = rules::suggest(&d.tool_name, &d.tool_input);
+        // A call no rule names narrowly is left denied.
+        let Some(rule) = rules::suggest(&d.tool_name, &d.tool_input) else { continue };
         if !added.contains(&rule) {
             add_rule(state, index, &rule, fx);
             added.push(rule);
         }
+    }
+    state.dirty = true;
+    if added.is_empty() {
+        state.flash = Some("no rule names only the denied calls: nothing to allow".to_string());
+        state.approvals.denials.insert(id, denials);
+        return None;
     }
     state.flash = Some(format!("allowed {} and re-running", added.join(", ")));
     state.dirty = true;
@@ -398,6 +413,41 @@ mod tests {
             req.spec.options.allowed_tools.as_deref(),
             Some(&["Bash(npm test:*)".to_string()][..])
         );
+    }
+
+    #[test]
+    fn allow_always_on_a_write_allows_that_file_and_no_other() {
+        let mut s = state(false, &[("api", "backend")], (80, 24));
+        let write = |p: &str| json!({"file_path": p, "content": "x"});
+        let (_, mut first) = ask(&mut s, "api", "Write", write("/proj/a.txt"));
+        let (_, mut same) = ask(&mut s, "api", "Edit", write("/proj/a.txt"));
+        let (_, mut other) = ask(&mut s, "api", "Write", write("/proj/b.txt"));
+        update(&mut s, key(KeyCode::Char('a')));
+        assert_eq!(answer(&mut first), Some((Behavior::Allow, None)));
+        assert_eq!(
+            s.agents[0].spec.options.allowed_tools.as_deref(),
+            Some(&["Edit(//proj/a.txt)".to_string()][..])
+        );
+        assert_eq!(answer(&mut same), Some((Behavior::Allow, None)), "the same file");
+        assert!(answer(&mut other).is_none(), "another file still asks");
+        let (_, mut again) = ask(&mut s, "api", "Write", write("/proj/a.txt"));
+        assert_eq!(answer(&mut again), Some((Behavior::Allow, None)));
+        let (_, mut dotted) = ask(&mut s, "api", "Write", write("/proj/x/../a.txt"));
+        assert!(answer(&mut dotted).is_none(), "a path not in normal form is asked");
+    }
+
+    #[test]
+    fn allow_always_on_a_path_no_rule_names_exactly_allows_once() {
+        let mut s = state(false, &[("api", "backend")], (80, 24));
+        let write = json!({"file_path": "/proj/*.txt", "content": "x"});
+        let (_, mut first) = ask(&mut s, "api", "Write", write.clone());
+        let fx = update(&mut s, key(KeyCode::Char('a')));
+        assert_eq!(answer(&mut first), Some((Behavior::Allow, None)));
+        assert_eq!(s.agents[0].spec.options.allowed_tools, None, "no rule, least of all Write");
+        assert!(!fx.iter().any(|e| matches!(e, Effect::Persist)));
+        assert!(s.flash.as_deref().is_some_and(|f| f.contains("allowed once")), "{:?}", s.flash);
+        let (_, mut again) = ask(&mut s, "api", "Write", write);
+        assert!(answer(&mut again).is_none(), "asked again");
     }
 
     #[test]

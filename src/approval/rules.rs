@@ -2,9 +2,15 @@
 //! allowed, and matched against later requests so they are answered without asking again.
 //!
 //! Matching is deliberately narrower than the CLI's: a rule answers only requests it plainly
-//! covers (one simple Bash command with the rule's prefix, the same tool, the same web domain).
-//! Anything else is asked; the CLI applies the rule itself on later turns, where it is passed
-//! with `--allowedTools`.
+//! covers (one simple Bash command with the rule's prefix, the same tool, the same web domain,
+//! the same file). Anything else is asked; the CLI applies the rule itself on later turns, where
+//! it is passed with `--allowedTools`.
+//!
+//! File rules follow the CLI 2.1.197 (checked against the real CLI in `tests/approval.rs`): the
+//! content of `Edit(...)` / `Read(...)` is a gitignore pattern, and `//` starts an absolute path,
+//! so `Edit(//home/me/app/src/lib.rs)` is that one file. Write, MultiEdit and NotebookEdit are
+//! checked against `Edit(...)` rules (`Write(//path)` is ignored by the CLI: the call is still
+//! asked), so a rule made from any of them is an `Edit` rule.
 
 use serde_json::Value;
 
@@ -15,9 +21,15 @@ const TWO_WORD_PROGRAMS: &[&str] = &[
     "pip3", "poetry", "uv", "gradle", "mvn", "dotnet", "rustup", "gh", "agentmux", "deno",
 ];
 
-/// The rule "allow always" adds for this call.
-pub fn suggest(tool_name: &str, input: &Value) -> String {
-    match tool_name {
+/// The rule "allow always" adds for this call, or `None` when no rule is as narrow as the call
+/// (a file tool whose path is missing, relative, not in normal form or has characters that are
+/// special to the CLI's patterns): then the call can only be allowed once.
+pub fn suggest(tool_name: &str, input: &Value) -> Option<String> {
+    if let Some(rule_tool) = file_rule_tool(tool_name) {
+        let path = file_path(tool_name, input)?;
+        return Some(format!("{rule_tool}(/{path})"));
+    }
+    Some(match tool_name {
         "Bash" => match input.get("command").and_then(Value::as_str).and_then(command_prefix) {
             Some(prefix) => format!("Bash({prefix}:*)"),
             None => "Bash".to_string(),
@@ -27,7 +39,33 @@ pub fn suggest(tool_name: &str, input: &Value) -> String {
             None => "WebFetch".to_string(),
         },
         other => other.to_string(),
+    })
+}
+
+/// The tool whose rules the CLI checks a file tool's path against.
+fn file_rule_tool(tool_name: &str) -> Option<&'static str> {
+    match tool_name {
+        "Edit" | "Write" | "MultiEdit" | "NotebookEdit" => Some("Edit"),
+        "Read" => Some("Read"),
+        _ => None,
     }
+}
+
+/// The file a file tool's call names, when it is one plain absolute path a rule can name
+/// exactly.
+fn file_path<'v>(tool_name: &str, input: &'v Value) -> Option<&'v str> {
+    let key = if tool_name == "NotebookEdit" { "notebook_path" } else { "file_path" };
+    input.get(key).and_then(Value::as_str).filter(|p| is_plain_absolute(p))
+}
+
+/// An absolute path in normal form (no empty, `.` or `..` components, no trailing slash) whose
+/// characters mean themselves both in a gitignore pattern and in an `--allowedTools` value.
+fn is_plain_absolute(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix('/') else { return false };
+    !rest.is_empty()
+        && rest.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+        && !path.ends_with(char::is_whitespace)
+        && !path.chars().any(|c| c.is_control() || "*?[]{}()\\!#".contains(c))
 }
 
 /// The first word(s) of a command: the program, and its subcommand for programs that have them.
@@ -79,10 +117,11 @@ pub fn covers(rule: &str, tool_name: &str, input: &Value) -> bool {
         },
         None => (rule, None),
     };
-    if tool != tool_name {
+    let Some(spec) = spec else { return tool == tool_name };
+    // An `Edit` rule is what the CLI checks Write, MultiEdit and NotebookEdit against too.
+    if tool != tool_name && !(tool == "Edit" && file_rule_tool(tool_name) == Some("Edit")) {
         return false;
     }
-    let Some(spec) = spec else { return true };
     match tool {
         "Bash" => {
             let Some(command) = input.get("command").and_then(Value::as_str) else {
@@ -106,6 +145,13 @@ pub fn covers(rule: &str, tool_name: &str, input: &Value) -> bool {
             }
             _ => false,
         },
+        "Edit" | "Read" => {
+            // `//` + the exact path; a pattern of any other shape is the CLI's to apply.
+            let Some(path) = spec.strip_prefix('/').filter(|p| is_plain_absolute(p)) else {
+                return false;
+            };
+            file_rule_tool(tool_name) == Some(tool) && file_path(tool_name, input) == Some(path)
+        }
         _ => false,
     }
 }
@@ -119,24 +165,106 @@ mod tests {
         json!({ "command": c })
     }
 
+    fn suggested(tool: &str, input: Value) -> String {
+        suggest(tool, &input).expect("a rule")
+    }
+
     #[test]
     fn suggested_rules() {
-        assert_eq!(suggest("Bash", &bash("npm test -- --watch")), "Bash(npm test:*)");
-        assert_eq!(suggest("Bash", &bash("touch made.txt")), "Bash(touch:*)");
+        assert_eq!(suggested("Bash", bash("npm test -- --watch")), "Bash(npm test:*)");
+        assert_eq!(suggested("Bash", bash("touch made.txt")), "Bash(touch:*)");
         assert_eq!(
-            suggest("Bash", &bash("RUST_LOG=1 cargo build --release")),
+            suggested("Bash", bash("RUST_LOG=1 cargo build --release")),
             "Bash(cargo build:*)"
         );
-        assert_eq!(suggest("Bash", &bash("git -C x log")), "Bash(git:*)");
-        assert_eq!(suggest("Bash", &bash("make && rm -rf /")), "Bash(make:*)");
-        assert_eq!(suggest("Bash", &bash("$(evil)")), "Bash");
-        assert_eq!(suggest("Bash", &json!({})), "Bash");
-        assert_eq!(suggest("Write", &json!({"file_path": "/a"})), "Write");
+        assert_eq!(suggested("Bash", bash("git -C x log")), "Bash(git:*)");
+        assert_eq!(suggested("Bash", bash("make && rm -rf /")), "Bash(make:*)");
+        assert_eq!(suggested("Bash", bash("$(evil)")), "Bash");
+        assert_eq!(suggested("Bash", json!({})), "Bash");
         assert_eq!(
-            suggest("WebFetch", &json!({"url": "https://Docs.rs:443/x?y"})),
+            suggested("WebFetch", json!({"url": "https://Docs.rs:443/x?y"})),
             "WebFetch(domain:docs.rs)"
         );
-        assert_eq!(suggest("mcp__db__query", &json!({})), "mcp__db__query");
+        assert_eq!(suggested("mcp__db__query", json!({})), "mcp__db__query");
+    }
+
+    #[test]
+    fn a_file_tool_gets_a_rule_for_its_one_file() {
+        let file = |p: &str| json!({ "file_path": p, "content": "x" });
+        // The CLI checks every editing tool against `Edit(...)` rules; `//` is the root.
+        for tool in ["Write", "Edit", "MultiEdit"] {
+            assert_eq!(suggested(tool, file("/proj/src/lib.rs")), "Edit(//proj/src/lib.rs)");
+        }
+        assert_eq!(
+            suggested("NotebookEdit", json!({"notebook_path": "/proj/a b,c.ipynb"})),
+            "Edit(//proj/a b,c.ipynb)"
+        );
+        assert_eq!(suggested("Read", file("/etc/hosts")), "Read(//etc/hosts)");
+        // No rule names exactly these: they are allowed once, never widened to the tool.
+        for odd in [
+            "src/lib.rs",
+            "~/x",
+            "/",
+            "/a//b",
+            "/a/./b",
+            "/a/../b",
+            "/a/",
+            "/a/*.rs",
+            "/a/[x]",
+            "/a/b?",
+            "/a/(x)",
+            "/a/{x}",
+            "/a/!x",
+            "/a/#x",
+            "/a\\b",
+            "/a/x ",
+            "/a/x\n",
+        ] {
+            assert_eq!(suggest("Write", &file(odd)), None, "{odd:?}");
+        }
+        assert_eq!(suggest("Write", &json!({})), None);
+        assert_eq!(suggest("NotebookEdit", &file("/a.ipynb")), None, "its path is notebook_path");
+    }
+
+    #[test]
+    fn a_file_rule_covers_that_file_only() {
+        let file = |p: &str| json!({ "file_path": p, "content": "x" });
+        let r = "Edit(//proj/src/lib.rs)";
+        for tool in ["Write", "Edit", "MultiEdit"] {
+            assert!(covers(r, tool, &file("/proj/src/lib.rs")), "{tool}");
+        }
+        assert!(covers(
+            "Edit(//p/a.ipynb)",
+            "NotebookEdit",
+            &json!({"notebook_path": "/p/a.ipynb"})
+        ));
+        assert!(!covers("Edit(//p/a.ipynb)", "NotebookEdit", &file("/p/a.ipynb")));
+        for other in [
+            "/proj/src/main.rs",
+            "/proj/src/lib.rs/x",
+            "/proj/src/lib.rsx",
+            "/proj/src/./lib.rs",
+            "/proj/src/../src/lib.rs",
+            "/proj//src/lib.rs",
+            "src/lib.rs",
+            "/PROJ/src/lib.rs",
+        ] {
+            assert!(!covers(r, "Write", &file(other)), "{other}");
+        }
+        assert!(!covers(r, "Write", &json!({})));
+        assert!(!covers(r, "Read", &file("/proj/src/lib.rs")), "a Read is asked");
+        assert!(!covers(r, "Bash", &bash("/proj/src/lib.rs")));
+        assert!(covers("Read(//etc/hosts)", "Read", &file("/etc/hosts")));
+        assert!(!covers("Read(//etc/hosts)", "Write", &file("/etc/hosts")));
+        // Patterns (and the CLI's other roots) are the CLI's to apply: agentmux asks.
+        for wide in
+            ["Edit(//proj/**)", "Edit(//proj/src/*.rs)", "Edit(/src/lib.rs)", "Edit(lib.rs)"]
+        {
+            assert!(!covers(wide, "Write", &file("/proj/src/lib.rs")), "{wide}");
+        }
+        // A bare tool rule (the team file's, or an older "allow always") covers that tool.
+        assert!(covers("Write", "Write", &file("/x")));
+        assert!(!covers("Edit", "Write", &file("/x")));
     }
 
     #[test]

@@ -78,12 +78,15 @@ impl ApprovalView<'_> {
                 Span::styled(" back", d),
             ]);
         }
-        let rule = rules::suggest(&self.pending.ask.tool_name, &self.pending.ask.input);
+        let always = match rules::suggest(&self.pending.ask.tool_name, &self.pending.ask.input) {
+            Some(rule) => format!(" always allow {rule} · "),
+            None => " allow once (no narrower rule) · ".to_string(),
+        };
         Line::from(vec![
             Span::styled(key(Command::AllowOnce), k),
             Span::styled(" allow once · ", d),
             Span::styled(key(Command::AllowAlways), k),
-            Span::styled(format!(" always allow {rule} · "), d),
+            Span::styled(always, d),
             Span::styled(key(Command::Deny), k),
             Span::styled(" deny", d),
         ])
@@ -178,8 +181,10 @@ fn diff(lines: &mut Vec<Line<'static>>, old: &str, new: &str) {
 /// One line under the transcript: the tools the last turn was denied, and the key that allows
 /// them and re-runs the turn.
 pub fn denials_line(denials: &[PermissionDenial], keymap: &Keymap) -> Line<'static> {
-    let calls: Vec<String> =
-        denials.iter().map(|d| rules::suggest(&d.tool_name, &d.tool_input)).collect();
+    let calls: Vec<String> = denials
+        .iter()
+        .map(|d| rules::suggest(&d.tool_name, &d.tool_input).unwrap_or(d.tool_name.clone()))
+        .collect();
     let key = keymap.key_label(Context::Pane, Command::AllowDenied).unwrap_or_default();
     Line::from(vec![
         Span::styled(
