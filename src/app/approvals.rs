@@ -581,4 +581,37 @@ mod tests {
         );
         assert!(s.approvals.denials_of(id).is_empty());
     }
+
+    #[test]
+    fn denied_writes_become_file_rules_and_one_no_rule_names_stays_denied() {
+        let mut s = state(false, &[("api", "backend")], (80, 24));
+        let id = s.agents[0].id;
+        let denial = |path: &str| PermissionDenial {
+            tool_name: "Write".into(),
+            tool_use_id: "t1".into(),
+            tool_input: json!({"file_path": path, "content": "x"}),
+        };
+        let finish = |s: &mut State, turn: u64, denials: Vec<PermissionDenial>| {
+            send(s, 0, "write it");
+            update(s, started(id, turn));
+            let mut r = result(&sid(1), "success", 0.01);
+            if let crate::agent::event::Event::Result(res) = &mut r {
+                res.permission_denials = denials;
+            }
+            update(s, lines(id, turn, vec![init(&sid(1), "none"), r]));
+            update(s, exited(id, turn, 0));
+        };
+        finish(&mut s, 1, vec![denial("/proj/*.txt")]);
+        let fx = update(&mut s, key_mod(KeyCode::Char('r'), KeyModifiers::ALT));
+        assert!(spawned(&fx).is_empty(), "nothing to allow: no re-run");
+        assert_eq!(s.approvals.denials_of(id).len(), 1, "still shown");
+        assert_eq!(s.agents[0].spec.options.allowed_tools, None);
+        s.approvals.denials.remove(&id);
+        finish(&mut s, 2, vec![denial("/proj/a.txt"), denial("/proj/*.txt")]);
+        let fx = update(&mut s, key_mod(KeyCode::Char('r'), KeyModifiers::ALT));
+        assert_eq!(
+            spawned(&fx)[0].spec.options.allowed_tools.as_deref(),
+            Some(&["Edit(//proj/a.txt)".to_string()][..])
+        );
+    }
 }
