@@ -262,6 +262,14 @@ mod tests {
     }
 
     #[test]
+    fn a_write_no_rule_can_name_offers_to_allow_it_once() {
+        let s = asking("Write", json!({"file_path": "/proj/*.txt", "content": "hello"}));
+        let text = screen(&s);
+        assert!(text.contains("a allow once (no narrower rule)"), "{text}");
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
     fn edit_diff_is_coloured() {
         let s =
             asking("Edit", json!({"file_path": "/a", "old_string": "old", "new_string": "new"}));
