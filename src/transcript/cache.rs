@@ -427,6 +427,8 @@ impl LayoutCache {
         u32::try_from(height).unwrap_or(UNKNOWN - 1)
     }
 
+    /// Cell `i` rendered whole from its source. (A cell whose body a stream cache holds is
+    /// measured and drawn from the cache instead: see `cached_body`.)
     fn lines_into(
         &mut self,
         cells: &[Cell],
@@ -435,25 +437,12 @@ impl LayoutCache {
         out: &mut Vec<Line<'static>>,
     ) {
         let cell = &cells[i];
-        let prev = i.checked_sub(1).map(|p| &cells[p]);
-        let width = self.width;
-        match &cell.kind {
-            CellKind::Assistant(block) if block.streaming => {
-                let w = content_width(cell, width);
-                let body = self
-                    .stream_update(i, &block.text, w)
-                    .map(StreamCache::body)
-                    .unwrap_or_default();
-                cell_lines(cell, prev, width, highlight, Some(&body), out);
-            }
-            _ => {
-                #[cfg(test)]
-                if matches!(cell.kind, CellKind::Assistant(_)) {
-                    self.whole_renders += 1;
-                }
-                cell_lines(cell, prev, width, highlight, None, out)
-            }
+        #[cfg(test)]
+        if matches!(cell.kind, CellKind::Assistant(_)) {
+            self.whole_renders += 1;
         }
+        let prev = i.checked_sub(1).map(|p| &cells[p]);
+        cell_lines(cell, prev, self.width, highlight, None, out)
     }
 
     /// Bring the streaming cell's cache up to `text`: completed blocks are rendered once
