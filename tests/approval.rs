@@ -519,12 +519,7 @@ impl App {
     }
 
     fn screen(&self) -> String {
-        let (w, h) = self.state.size;
-        let mut t =
-            ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).expect("terminal");
-        t.draw(|f| agentmux::ui::view(&self.state, f)).expect("draw");
-        let buf = t.backend().buffer();
-        (0..h).map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>() + "\n").collect()
+        support::view::screen(&self.state)
     }
 }
 

@@ -352,20 +352,7 @@ fn describe(t: &Transcript) -> Vec<String> {
 }
 
 fn kinds(t: &Transcript) -> Vec<&'static str> {
-    use agentmux::transcript::CellKind;
-    t.cells()
-        .iter()
-        .map(|c| match c.kind {
-            CellKind::Prompt(_) => "prompt",
-            CellKind::Assistant(_) => "assistant",
-            CellKind::Thinking(_) => "thinking",
-            CellKind::Tool(_) => "tool",
-            CellKind::Output(_) => "output",
-            CellKind::Note(_) => "note",
-            CellKind::Error(_) => "error",
-            CellKind::Footer(_) => "footer",
-        })
-        .collect()
+    t.cells().iter().map(|c| c.kind.name()).collect()
 }
 
 #[test]

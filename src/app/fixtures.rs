@@ -177,3 +177,24 @@ pub fn session_arg(fx: &[Effect]) -> Option<SessionArg> {
 pub fn advance(state: &mut State, d: Duration) {
     state.now += d;
 }
+
+/// The whole screen drawn for `state` at its size on a TestBackend, as text: one line per row,
+/// trailing blanks trimmed.
+pub fn screen(state: &State) -> String {
+    let (w, h) = state.size;
+    let mut t = match ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)) {
+        Ok(t) => t,
+        Err(e) => panic!("{e}"),
+    };
+    if let Err(e) = t.draw(|f| crate::ui::view(state, f)) {
+        panic!("{e}");
+    }
+    let buf = t.backend().buffer();
+    let mut out = String::new();
+    for y in 0..h {
+        let line: String = (0..w).map(|x| buf[(x, y)].symbol()).collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}

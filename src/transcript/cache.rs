@@ -43,7 +43,7 @@ pub(crate) struct LayoutCache {
     /// Lines of the cells drawn last (highlighted), by cell index.
     rendered: HashMap<usize, Arc<Vec<Line<'static>>>>,
     stream: Option<StreamCache>,
-    /// Renders of a completed cell that reused its stream cache (see `handoff`).
+    /// Renders of a completed cell that reused its stream cache (see `adopt`).
     #[cfg(test)]
     pub(crate) handoffs: std::cell::Cell<usize>,
     /// Assistant cells rendered whole from their text.

@@ -58,6 +58,22 @@ pub enum CellKind {
     Footer(TurnFooter),
 }
 
+impl CellKind {
+    /// The kind as one word ("prompt", "assistant", "tool", ...), for listings and tests.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CellKind::Prompt(_) => "prompt",
+            CellKind::Assistant(_) => "assistant",
+            CellKind::Thinking(_) => "thinking",
+            CellKind::Tool(_) => "tool",
+            CellKind::Output(_) => "output",
+            CellKind::Note(_) => "note",
+            CellKind::Error(_) => "error",
+            CellKind::Footer(_) => "footer",
+        }
+    }
+}
+
 /// Streamed or complete text of one content block.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TextBlock {

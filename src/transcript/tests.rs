@@ -62,19 +62,7 @@ fn result(subtype: &str, is_error: bool) -> ResultEvent {
 }
 
 fn kinds(t: &Transcript) -> Vec<&'static str> {
-    t.cells()
-        .iter()
-        .map(|c| match c.kind {
-            CellKind::Prompt(_) => "prompt",
-            CellKind::Assistant(_) => "assistant",
-            CellKind::Thinking(_) => "thinking",
-            CellKind::Tool(_) => "tool",
-            CellKind::Output(_) => "output",
-            CellKind::Note(_) => "note",
-            CellKind::Error(_) => "error",
-            CellKind::Footer(_) => "footer",
-        })
-        .collect()
+    t.cells().iter().map(|c| c.kind.name()).collect()
 }
 
 fn assistant_text(c: &Cell) -> &str {

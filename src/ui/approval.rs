@@ -198,32 +198,11 @@ pub fn denials_line(denials: &[PermissionDenial], keymap: &Keymap) -> Line<'stat
 
 #[cfg(test)]
 mod tests {
-    use ratatui::backend::TestBackend;
-    use ratatui::Terminal;
     use serde_json::json;
 
     use crate::app::fixtures::*;
     use crate::app::{update, Msg, State};
     use crate::approval::Ask;
-
-    fn screen(state: &State) -> String {
-        let (w, h) = state.size;
-        let mut t = match Terminal::new(TestBackend::new(w, h)) {
-            Ok(t) => t,
-            Err(e) => panic!("{e}"),
-        };
-        if let Err(e) = t.draw(|f| crate::ui::view(state, f)) {
-            panic!("{e}");
-        }
-        let buf = t.backend().buffer();
-        let mut out = String::new();
-        for y in 0..h {
-            let line: String = (0..w).map(|x| buf[(x, y)].symbol()).collect();
-            out.push_str(line.trim_end());
-            out.push('\n');
-        }
-        out
-    }
 
     /// One agent mid-turn, asking about `tool`.
     fn asking(tool: &str, input: serde_json::Value) -> State {

@@ -202,26 +202,10 @@ mod tests {
     use crate::app::fixtures;
     use crate::control::proto::{TurnOutcome, TurnReport};
     use crate::supervisor::{RelayAction, RelayLimits};
-    use ratatui::backend::TestBackend;
-    use ratatui::Terminal;
 
     fn screen(state: &mut State, w: u16, h: u16) -> String {
         state.size = (w, h);
-        let mut t = match Terminal::new(TestBackend::new(w, h)) {
-            Ok(t) => t,
-            Err(e) => panic!("{e}"),
-        };
-        if let Err(e) = t.draw(|f| crate::ui::view(&*state, f)) {
-            panic!("{e}");
-        }
-        let buf = t.backend().buffer().clone();
-        let mut out = String::new();
-        for y in 0..h {
-            let line: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
-            out.push_str(line.trim_end());
-            out.push('\n');
-        }
-        out
+        fixtures::screen(state)
     }
 
     fn report(agent: &str, outcome: TurnOutcome, cost: f64) -> TurnReport {

@@ -4,33 +4,12 @@
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyModifiers};
+
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
 use crate::app::fixtures::*;
 use crate::app::{update, Msg, State};
-
-fn screen(state: &State) -> String {
-    let (w, h) = state.size;
-    let mut t = match Terminal::new(TestBackend::new(w, h)) {
-        Ok(t) => t,
-        Err(e) => panic!("{e}"),
-    };
-    if let Err(e) = t.draw(|f| super::view(state, f)) {
-        panic!("{e}");
-    }
-    let buf = t.backend().buffer();
-    let mut out = String::new();
-    for y in 0..h {
-        let mut line = String::new();
-        for x in 0..w {
-            line.push_str(buf[(x, y)].symbol());
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
 
 /// A supervisor and three workers: one finished with tools, one streaming, one failed.
 fn busy_team(size: (u16, u16)) -> State {

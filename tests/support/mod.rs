@@ -3,3 +3,4 @@
 pub mod cli;
 pub mod fake_api;
 pub mod term;
+pub mod view;
