@@ -2,7 +2,7 @@
 //! wires them (`run::persist`), with the simulated claude; and the real binary in a PTY killed
 //! with SIGKILL during a flood, reopened, resumed. Every wait is for a condition, with a timeout.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -195,12 +195,19 @@ fn logged_prompts(data: &Path, agent: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_session_reopens_with_identical_panes_and_the_first_prompt_is_not_resent() {
+/// A scratch directory with the workspace store's data dir, the team's work dir (made) and a
+/// home: (the directory, data, work, home).
+fn dirs() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (data, work, home) =
         (dir.path().join("data"), dir.path().join("work"), dir.path().join("h"));
     std::fs::create_dir_all(&work).expect("work dir");
+    (dir, data, work, home)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_reopens_with_identical_panes_and_the_first_prompt_is_not_resent() {
+    let (_dir, data, work, home) = dirs(); // kept until the test ends
 
     let mut app = App::open(&data, &work, &home, Access::Exclusive);
     assert_eq!(spawns(&app.opened), 1, "the first prompt goes out on the first open");
@@ -257,10 +264,7 @@ async fn a_session_reopens_with_identical_panes_and_the_first_prompt_is_not_rese
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_start_failure_is_said_once_live_and_after_a_reopen() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (data, work, home) =
-        (dir.path().join("data"), dir.path().join("work"), dir.path().join("h"));
-    std::fs::create_dir_all(&work).expect("work dir");
+    let (dir, data, work, home) = dirs();
     let script = dir.path().join("claude");
     std::fs::write(&script, "#!/bin/sh\necho 'boom: cannot start' >&2\nexit 3\n").expect("script");
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -301,10 +305,7 @@ async fn a_start_failure_is_said_once_live_and_after_a_reopen() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_only_open_shows_the_panes_and_sends_nothing() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (data, work, home) =
-        (dir.path().join("data"), dir.path().join("work"), dir.path().join("h"));
-    std::fs::create_dir_all(&work).expect("work dir");
+    let (_dir, data, work, home) = dirs(); // kept until the test ends
     let mut owner = App::open(&data, &work, &home, Access::Exclusive);
     owner.until("api's first turn", |s| idle(s, 0, 1)).await;
 
@@ -327,10 +328,7 @@ async fn a_read_only_open_shows_the_panes_and_sends_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_made_and_closed_at_run_time_and_allow_always_rules_survive_a_reopen() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (data, work, home) =
-        (dir.path().join("data"), dir.path().join("work"), dir.path().join("h"));
-    std::fs::create_dir_all(&work).expect("work dir");
+    let (_dir, data, work, home) = dirs(); // kept until the test ends
     let mut app = App::open(&data, &work, &home, Access::Exclusive);
     app.until("api's first turn", |s| idle(s, 0, 1)).await;
     for (name, prompt) in [("extra", Some("hello extra")), ("gone", None)] {
@@ -365,10 +363,7 @@ async fn agents_made_and_closed_at_run_time_and_allow_always_rules_survive_a_reo
 
 #[test]
 fn an_agent_made_in_a_worktree_gets_its_worktree_back_on_reopen() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (data, work, home) =
-        (dir.path().join("data"), dir.path().join("work"), dir.path().join("h"));
-    std::fs::create_dir_all(&work).expect("work dir");
+    let (_dir, data, work, home) = dirs(); // kept until the test ends
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let _guard = rt.enter();
     let mut app = App::open(&data, &work, &home, Access::Exclusive);
@@ -394,10 +389,7 @@ fn an_agent_made_in_a_worktree_gets_its_worktree_back_on_reopen() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_error_is_shown_once_and_the_app_keeps_running() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (data, work, home) =
-        (dir.path().join("data"), dir.path().join("work"), dir.path().join("h"));
-    std::fs::create_dir_all(&work).expect("work dir");
+    let (_dir, data, work, home) = dirs(); // kept until the test ends
     let mut app = App::open(&data, &work, &home, Access::Exclusive);
     app.until("api's first turn", |s| idle(s, 0, 1)).await;
     // The workspace's directory goes away under the app: the state file cannot be written.
