@@ -195,8 +195,16 @@ fn flood_raw(program: &Path, args: &[Vec<String>], cwd: &Path) -> Res<(Duration,
     let t = Instant::now();
     let mut readers = Vec::new();
     for a in args {
-        let p = pty::spawn(program, a, cwd, agentmux::agent::env::parent_env())
-            .map_err(|e| format!("pty: {e:?}"))?;
+        // At the agents' own priority, so both sides' producers compete alike.
+        let nice = agentmux::agent::AgentOptions::DEFAULT_NICE;
+        let p = pty::spawn(
+            program,
+            a,
+            cwd,
+            agentmux::agent::env::parent_env().collect::<Vec<_>>(),
+            nice,
+        )
+        .map_err(|e| format!("pty: {e:?}"))?;
         let pid = p.pid;
         let mut r = p.into_reader(Wake::new()?);
         readers.push(std::thread::spawn(move || {

@@ -422,3 +422,88 @@ fn settings_keys_accept_dotted_context_names_unquoted() {
         .expect_err("a number is not a key");
     insta::assert_snapshot!(err.to_string());
 }
+
+/// The names a team file's agents get, in order.
+fn names(text: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let team = Team::parse_str(text, Path::new("team.toml"), dir.path(), &Layers::default())
+        .expect("a valid team file");
+    team.agents.into_iter().map(|a| a.spec.name).collect()
+}
+
+#[test]
+fn count_makes_numbered_agents_alike() {
+    let cases: [(&str, &[&str]); 3] = [
+        ("[[agent]]\nname = \"w\"\ncount = 3\n", &["w-1", "w-2", "w-3"]),
+        ("[[agent]]\nname = \"w\"\ncount = 1\n", &["w-1"]),
+        ("[[agent]]\nname = \"a\"\n[[agent]]\nname = \"w\"\ncount = 2\n[[agent]]\nname = \"z\"\n", &["a", "w-1", "w-2", "z"]),
+    ];
+    for (text, want) in cases {
+        assert_eq!(names(text), want, "{text}");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = "[defaults]\nmodel = \"haiku\"\n[[agent]]\nname = \"w\"\ncount = 2\nprompt = \"go\"\nmax_turns = 4\nworktree = true\n";
+    let team = Team::parse_str(text, Path::new("team.toml"), dir.path(), &Layers::default())
+        .expect("valid");
+    for agent in &team.agents {
+        assert_eq!(agent.prompt.as_deref(), Some("go"));
+        assert!(agent.worktree);
+        assert_eq!(agent.spec.options.max_turns, Some(4));
+        assert_eq!(agent.spec.options.model.as_deref(), Some("haiku"));
+    }
+}
+
+#[test]
+fn bad_counts_and_their_collisions() {
+    let long = "x".repeat(62);
+    let cases = [
+        ("count_zero", "[[agent]]\nname = \"w\"\ncount = 0\n".to_string()),
+        ("count_negative", "[[agent]]\nname = \"w\"\ncount = -2\n".to_string()),
+        ("count_too_many", "[[agent]]\nname = \"w\"\ncount = 10000\n".to_string()),
+        ("count_not_a_number", "[[agent]]\nname = \"w\"\ncount = \"8\"\n".to_string()),
+        ("count_name_too_long", format!("[[agent]]\nname = \"{long}\"\ncount = 10\n")),
+        (
+            "count_makes_a_written_name",
+            "[[agent]]\nname = \"w-2\"\n\n[[agent]]\nname = \"w\"\ncount = 3\n".to_string(),
+        ),
+        (
+            "written_name_a_count_made",
+            "[[agent]]\nname = \"w\"\ncount = 3\n\n[[agent]]\nname = \"w-3\"\n".to_string(),
+        ),
+        (
+            "two_counts_alike",
+            "[[agent]]\nname = \"w\"\ncount = 2\n\n[[agent]]\nname = \"w\"\ncount = 5\n"
+                .to_string(),
+        ),
+        (
+            "supervisor_named_like_a_counted_agent",
+            "[supervisor]\nname = \"w-1\"\n\n[[agent]]\nname = \"w\"\ncount = 2\n".to_string(),
+        ),
+    ];
+    for (name, text) in cases {
+        insta::assert_snapshot!(name, mistake(&text), &text);
+    }
+}
+
+#[test]
+fn nice_out_of_range() {
+    for (name, text) in [
+        ("nice_above_19", "[defaults]\nnice = 20\n"),
+        ("nice_negative", "[[agent]]\nname = \"a\"\nnice = -5\n"),
+    ] {
+        insta::assert_snapshot!(name, mistake(text), text);
+    }
+}
+
+#[test]
+fn nice_layers_like_any_option() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = "[defaults]\nnice = 5\n[[agent]]\nname = \"a\"\n[[agent]]\nname = \"b\"\nnice = 0\n";
+    let team = Team::parse_str(text, Path::new("team.toml"), dir.path(), &Layers::default())
+        .expect("valid");
+    let nice: Vec<u8> = team.agents.iter().map(|a| a.spec.options.nice()).collect();
+    assert_eq!(nice, [5, 0]);
+    let plain = names("[[agent]]\nname = \"a\"\n");
+    assert_eq!(plain, ["a"]);
+    assert_eq!(AgentOptions::default().nice(), AgentOptions::DEFAULT_NICE);
+}

@@ -11,8 +11,8 @@ use agentmux::agent::event::{ContentBlock, Event, Line};
 use agentmux::agent::pty::process_gone;
 use agentmux::agent::turn::{Turn, TurnState};
 use agentmux::agent::{
-    spawn_turn, AgentId, AgentSpec, Billing, ClaudeCmd, EngineMsg, ExitInfo, SessionArg,
-    SpawnError, TurnHandle, TurnRequest, DEFAULT_MAX_LINE_BYTES,
+    spawn_turn, AgentId, AgentOptions, AgentSpec, Billing, ClaudeCmd, EngineMsg, ExitInfo,
+    SessionArg, SpawnError, TurnHandle, TurnRequest, DEFAULT_MAX_LINE_BYTES,
 };
 use tokio::sync::mpsc;
 
@@ -402,6 +402,30 @@ fn reader_thread(pid: u32) -> Option<String> {
         let comm = std::fs::read_to_string(t.path().join("comm")).ok()?;
         (comm.trim() == name).then(|| t.file_name().to_string_lossy().into_owned())
     })
+}
+
+/// The nice value the script and a process it starts report (field 19 of their stat files).
+async fn agent_nice(nice: Option<u8>) -> (i64, i64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body = "cut -d' ' -f19 /proc/$$/stat\nsh -c 'cut -d\" \" -f19 /proc/$$/stat'";
+    let mut req = request(1, ClaudeCmd::real(script(dir.path(), "claude", body)), dir.path(), "x");
+    req.spec.options.nice = nice;
+    let seen = one_turn(req).await;
+    let texts = seen.texts();
+    let parse = |t: &&str| t.trim().parse::<i64>().ok();
+    let got: Vec<i64> = texts.iter().filter_map(parse).collect();
+    assert_eq!(got.len(), 2, "two nice values in {texts:?}");
+    (got[0], got[1])
+}
+
+#[tokio::test]
+async fn agents_run_below_the_ui_and_so_do_their_children() {
+    let ours = thread_nice(&format!("/proc/{}/stat", std::process::id())).expect("our nice");
+    let below = |by: i64| (ours + by).min(19);
+    let default = i64::from(AgentOptions::DEFAULT_NICE);
+    assert_eq!(agent_nice(None).await, (below(default), below(default)));
+    assert_eq!(agent_nice(Some(3)).await, (below(3), below(3)));
+    assert_eq!(agent_nice(Some(0)).await, (ours, ours));
 }
 
 #[tokio::test]

@@ -175,6 +175,7 @@ mod tests {
             env: None,
             billing: None,
             approvals: None,
+            nice: None,
         };
         let argv = build_argv(
             &spec,

@@ -48,8 +48,60 @@ pub enum PtySpawnError {
     Spawn(String),
 }
 
-/// Spawns `program args` in a fresh PTY with exactly `env` and `cwd`.
+/// Spawns `program args` in a fresh PTY with exactly `env` and `cwd`, `nice` steps below this
+/// process's priority.
+///
+/// A child inherits the niceness of the thread that forks it, so a lowered priority is set on a
+/// short-lived thread that spawns: the program, every thread it starts and every process it
+/// runs are lowered from their first instruction, with no window at the UI's priority (setting
+/// it on the pid afterwards would miss the threads the CLI starts at once).
 pub fn spawn(
+    program: &Path,
+    args: &[String],
+    cwd: &Path,
+    env: impl IntoIterator<Item = (String, String)> + Send,
+    nice: u8,
+) -> Result<PtyProcess, PtySpawnError> {
+    if nice == 0 {
+        return spawn_here(program, args, cwd, env);
+    }
+    std::thread::scope(|scope| {
+        let spawner =
+            std::thread::Builder::new().name("spawn-niced".into()).spawn_scoped(scope, move || {
+                lower_thread_priority(i32::from(nice));
+                spawn_here(program, args, cwd, env)
+            });
+        match spawner {
+            Ok(thread) => thread.join().unwrap_or_else(|_| {
+                Err(PtySpawnError::Spawn("the spawning thread panicked".into()))
+            }),
+            Err(e) => Err(PtySpawnError::Spawn(format!("no thread to spawn it from: {e}"))),
+        }
+    })
+}
+
+/// Lower this thread's CPU priority by `by` nice steps (up to the lowest, 19). Failing changes
+/// nothing but speed, so it is not reported.
+#[cfg(target_os = "linux")]
+pub(crate) fn lower_thread_priority(by: i32) {
+    // SAFETY: gettid has no preconditions; getpriority and setpriority only read or change the
+    // scheduling priority of this thread, named by its id.
+    unsafe {
+        let tid = libc::gettid() as libc::id_t;
+        *libc::__errno_location() = 0;
+        let now = libc::getpriority(libc::PRIO_PROCESS, tid);
+        if now == -1 && *libc::__errno_location() != 0 {
+            return;
+        }
+        libc::setpriority(libc::PRIO_PROCESS, tid, (now + by).min(19));
+    }
+}
+
+/// Elsewhere a priority names the whole process, not a thread: leave it.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn lower_thread_priority(_by: i32) {}
+
+fn spawn_here(
     program: &Path,
     args: &[String],
     cwd: &Path,

@@ -349,12 +349,14 @@ pub fn spawn_turn(req: TurnRequest, tx: Sender<EngineMsg>) -> Result<TurnHandle,
     args.extend(argv);
     let wake = Wake::new().map_err(|e| SpawnError::Pty(e.to_string()))?;
     let notifier = wake.notifier().map_err(|e| SpawnError::Pty(e.to_string()))?;
-    let proc = pty::spawn(&req.claude.program, &args, &req.spec.cwd, env).map_err(|e| match e {
-        PtySpawnError::Pty(reason) => SpawnError::Pty(reason),
-        PtySpawnError::Spawn(reason) => {
-            SpawnError::Spawn { path: req.claude.program.clone(), reason }
-        }
-    })?;
+    let proc = pty::spawn(&req.claude.program, &args, &req.spec.cwd, env, opts.nice()).map_err(
+        |e| match e {
+            PtySpawnError::Pty(reason) => SpawnError::Pty(reason),
+            PtySpawnError::Spawn(reason) => {
+                SpawnError::Spawn { path: req.claude.program.clone(), reason }
+            }
+        },
+    )?;
     let pid = proc.pid;
     let state = ProcessState::new();
 
@@ -449,7 +451,7 @@ fn read_turn(
             }
         }
         if flood.read(n, Instant::now()) {
-            lower_thread_priority(FLOOD_NICE);
+            pty::lower_thread_priority(FLOOD_NICE);
             gate = Some(FloodGate::new());
         }
         framer.push(&buf[..n], &mut frames);
@@ -520,28 +522,6 @@ impl FloodGuard {
         self.flooding
     }
 }
-
-/// Lower this thread's CPU priority by `by` nice steps (up to the lowest, 19): under a flood the
-/// loop that draws and reads keys must win the CPU over the readers feeding it, or every frame
-/// waits behind them. Failing changes nothing but speed, so it is not reported.
-#[cfg(target_os = "linux")]
-fn lower_thread_priority(by: i32) {
-    // SAFETY: gettid has no preconditions; getpriority and setpriority only read or change the
-    // scheduling priority of this thread, named by its id.
-    unsafe {
-        let tid = libc::gettid() as libc::id_t;
-        *libc::__errno_location() = 0;
-        let now = libc::getpriority(libc::PRIO_PROCESS, tid);
-        if now == -1 && *libc::__errno_location() != 0 {
-            return;
-        }
-        libc::setpriority(libc::PRIO_PROCESS, tid, (now + by).min(19));
-    }
-}
-
-/// Elsewhere a priority names the whole process, not a thread: leave it.
-#[cfg(not(target_os = "linux"))]
-fn lower_thread_priority(_by: i32) {}
 
 fn send_frames(
     agent: AgentId,

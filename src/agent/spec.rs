@@ -69,9 +69,19 @@ pub struct AgentOptions {
     /// Ask the user about tool calls that need permission (agentmux's approval server); on
     /// unless set to false or the permission mode never asks.
     pub approvals: Option<bool>,
+    /// How far below the UI the agent's processes run (a nice value, 0 to 19): the user's
+    /// keys must win the CPU over the agents' work. [`AgentOptions::DEFAULT_NICE`] when unset.
+    pub nice: Option<u8>,
 }
 
 impl AgentOptions {
+    /// Agents run this much below agentmux unless told otherwise: enough that a busy team
+    /// leaves the loop the CPU it needs to answer a key, not so much that agents starve under
+    /// other work on the machine.
+    pub const DEFAULT_NICE: u8 = 10;
+    /// The lowest priority there is.
+    pub const MAX_NICE: u8 = 19;
+
     /// `self` layered over `base`: every field `self` sets wins; `env` maps are merged.
     pub fn over(&self, base: &AgentOptions) -> AgentOptions {
         let env = match (&base.env, &self.env) {
@@ -107,7 +117,12 @@ impl AgentOptions {
             env,
             billing: self.billing.or(base.billing),
             approvals: self.approvals.or(base.approvals),
+            nice: self.nice.or(base.nice),
         }
+    }
+
+    pub fn nice(&self) -> u8 {
+        self.nice.unwrap_or(Self::DEFAULT_NICE).min(Self::MAX_NICE)
     }
 
     pub fn billing(&self) -> Billing {

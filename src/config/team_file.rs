@@ -36,6 +36,7 @@ macro_rules! options_table {
             env: Option<BTreeMap<Spanned<String>, String>>,
             billing: Option<Billing>,
             approvals: Option<bool>,
+            nice: Option<Spanned<i64>>,
         }
 
         impl $name {
@@ -45,6 +46,13 @@ macro_rules! options_table {
                     if !(budget.get_ref().is_finite() && *budget.get_ref() > 0.0) {
                         return Err(cx.error_at(budget.span(), table, Some("max_budget_usd"),
                             "expected a positive number of US dollars".into()));
+                    }
+                }
+                if let Some(nice) = &self.nice {
+                    if !(0..=i64::from(AgentOptions::MAX_NICE)).contains(nice.get_ref()) {
+                        return Err(cx.error_at(nice.span(), table, Some("nice"),
+                            format!("expected a whole number from 0 (the UI's own priority) to {} \
+                                (the lowest), found {}", AgentOptions::MAX_NICE, nice.get_ref())));
                     }
                 }
                 if let Some(env) = &self.env {
@@ -79,6 +87,7 @@ macro_rules! options_table {
                     }),
                     billing: self.billing,
                     approvals: self.approvals,
+                    nice: self.nice.as_ref().and_then(|n| u8::try_from(*n.get_ref()).ok()),
                 })
             }
         }
@@ -99,8 +108,20 @@ options_table!(
         prompt: Option<String>,
         #[serde(default)]
         worktree: bool,
+        count: Option<Spanned<i64>>,
     }
 );
+
+/// The most agents one `[[agent]]` table may make with `count`: more is surely a typo.
+pub const MAX_COUNT: i64 = 256;
+
+/// The names one `[[agent]]` table makes: its name, or `name-1` ... `name-N` with `count = N`.
+pub fn counted_names(name: &str, count: Option<u32>) -> Vec<String> {
+    match count {
+        None => vec![name.to_string()],
+        Some(n) => (1..=n).map(|i| format!("{name}-{i}")).collect(),
+    }
+}
 
 options_table!(
     /// `[supervisor]`: an agent's keys plus the relay guard rails.
@@ -343,6 +364,7 @@ fn explain(message: &str, key_on_line: Option<String>) -> (Option<String>, Strin
         ("expected u32", "expected a whole number (0 or more)"),
         ("expected usize", "expected a whole number (0 or more)"),
         ("expected u64", "expected a whole number (0 or more)"),
+        ("expected i64", "expected a whole number"),
         ("expected f64", "expected a number"),
         ("expected a boolean", "expected true or false"),
         ("expected a sequence", "expected an array"),
@@ -374,10 +396,13 @@ fn explain(message: &str, key_on_line: Option<String>) -> (Option<String>, Strin
     (key_on_line, m)
 }
 
+/// The longest agent name (it names directories, branches and log files).
+const MAX_NAME_LEN: usize = 64;
+
 fn check_name(cx: &Source<'_>, name: &Spanned<String>, table: &str) -> Result<(), ConfigError> {
     let n = name.get_ref();
     let ok = !n.is_empty()
-        && n.len() <= 64
+        && n.len() <= MAX_NAME_LEN
         && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
         && !n.starts_with('.');
     if ok {
@@ -395,6 +420,88 @@ fn check_name(cx: &Source<'_>, name: &Spanned<String>, table: &str) -> Result<()
     }
 }
 
+/// `count`: absent, or a whole number from 1 to [`MAX_COUNT`].
+fn check_count(
+    cx: &Source<'_>,
+    count: Option<&Spanned<i64>>,
+    name: &Spanned<String>,
+    table: &str,
+) -> Result<Option<u32>, ConfigError> {
+    let Some(count) = count else { return Ok(None) };
+    let n = *count.get_ref();
+    let usable = (1..=MAX_COUNT).contains(&n);
+    let longest = counted_names(name.get_ref(), Some(u32::try_from(n).unwrap_or(1))).pop();
+    match (usable, longest) {
+        (true, Some(longest)) if longest.len() > MAX_NAME_LEN => Err(cx.error_at(
+            name.span(),
+            table,
+            Some("name"),
+            format!(
+                "\"{longest}\" (made by `count = {n}`) is longer than {MAX_NAME_LEN} characters; \
+                 expected a shorter name"
+            ),
+        )),
+        (true, _) => Ok(u32::try_from(n).ok()),
+        (false, _) => Err(cx.error_at(
+            count.span(),
+            table,
+            Some("count"),
+            format!(
+                "expected a whole number from 1 to {MAX_COUNT} (how many agents this table makes, \
+                 named {}-1, {}-2, ...), found {n}",
+                name.get_ref(),
+                name.get_ref()
+            ),
+        )),
+    }
+}
+
+/// The agent names taken so far, each with where it was written and whether `count` made it.
+#[derive(Default)]
+struct Names(HashMap<String, Taken>);
+
+struct Taken {
+    span: Range<usize>,
+    counted: bool,
+}
+
+impl Names {
+    fn get(&self, name: &str) -> Option<&Taken> {
+        self.0.get(name)
+    }
+
+    /// Takes `made` (written as `written`), or says which earlier table already has it.
+    fn add(
+        &mut self,
+        cx: &Source<'_>,
+        made: &str,
+        written: &Spanned<String>,
+        counted: bool,
+        table: &str,
+    ) -> Result<(), ConfigError> {
+        if let Some(first) = self.0.get(made) {
+            let (line, _) = cx.line_col(first.span.start);
+            let how = match (first.counted, counted) {
+                (false, false) => format!("first used on line {line}"),
+                (true, _) => format!("already made by the `count` of the agent on line {line}"),
+                (false, true) => {
+                    format!(
+                        "this table's `count` makes it, and the agent on line {line} is so named"
+                    )
+                }
+            };
+            return Err(cx.error_at(
+                written.span(),
+                table,
+                Some("name"),
+                format!("duplicate agent name \"{made}\" ({how}); expected names to be unique"),
+            ));
+        }
+        self.0.insert(made.to_string(), Taken { span: written.span(), counted });
+        Ok(())
+    }
+}
+
 /// Parses and resolves a team file's text. `file` is used in messages; relative paths are
 /// taken from `base_dir`.
 pub(super) fn parse(cx: &Source<'_>, layers: &Layers) -> Result<Team, ConfigError> {
@@ -408,7 +515,7 @@ pub(super) fn parse(cx: &Source<'_>, layers: &Layers) -> Result<Team, ConfigErro
     let defaults = team_defaults.over(&layers.user);
     let resolved_defaults = layers.command_line.over(&defaults);
 
-    let mut seen: HashMap<String, Range<usize>> = HashMap::new();
+    let mut seen = Names::default();
     let mut agents = Vec::with_capacity(raw.agent.len());
     for (i, entry) in raw.agent.iter().enumerate() {
         let table = match &entry.get_ref().name {
@@ -425,30 +532,25 @@ pub(super) fn parse(cx: &Source<'_>, layers: &Layers) -> Result<Team, ConfigErro
             ));
         };
         check_name(cx, name, &table)?;
-        if seen.contains_key(name.get_ref()) {
-            let (first, _) = cx.line_col(seen[name.get_ref()].start);
-            return Err(cx.error_at(
-                name.span(),
-                &table,
-                Some("name"),
-                format!(
-                    "duplicate agent name \"{}\" (first used on line {first}); expected names \
-                     to be unique",
-                    name.get_ref()
-                ),
-            ));
-        }
-        seen.insert(name.get_ref().clone(), name.span());
+        let count = check_count(cx, a.count.as_ref(), name, &table)?;
         let cwd = match &a.cwd {
             Some(dir) => cx.existing_dir(dir, &table, "cwd")?,
             None => cx.base_dir.to_path_buf(),
         };
         let options = layers.command_line.over(&a.options(cx, &table)?.over(&defaults));
-        agents.push(TeamAgent {
-            spec: AgentSpec { name: name.get_ref().clone(), role: a.role.clone(), cwd, options },
-            prompt: a.prompt.clone(),
-            worktree: a.worktree,
-        });
+        for made in counted_names(name.get_ref(), count) {
+            seen.add(cx, &made, name, count.is_some(), &table)?;
+            agents.push(TeamAgent {
+                spec: AgentSpec {
+                    name: made,
+                    role: a.role.clone(),
+                    cwd: cwd.clone(),
+                    options: options.clone(),
+                },
+                prompt: a.prompt.clone(),
+                worktree: a.worktree,
+            });
+        }
     }
 
     let supervisor = match &raw.supervisor {
@@ -460,14 +562,16 @@ pub(super) fn parse(cx: &Source<'_>, layers: &Layers) -> Result<Team, ConfigErro
                 Some(n) => {
                     check_name(cx, n, table)?;
                     if let Some(first) = seen.get(n.get_ref()) {
-                        let (line, _) = cx.line_col(first.start);
+                        let (line, _) = cx.line_col(first.span.start);
+                        let whose =
+                            if first.counted { "made by the `count` of" } else { "the name of" };
                         return Err(cx.error_at(
                             n.span(),
                             table,
                             Some("name"),
                             format!(
-                                "\"{}\" is already the name of the agent on line {line}; expected \
-                                 a name of its own",
+                                "\"{}\" is already {whose} the agent on line {line}; expected a \
+                                 name of its own",
                                 n.get_ref()
                             ),
                         ));
@@ -476,7 +580,7 @@ pub(super) fn parse(cx: &Source<'_>, layers: &Layers) -> Result<Team, ConfigErro
                 }
                 None => SupervisorConfig::DEFAULT_NAME.to_string(),
             };
-            if s.name.is_none() && seen.contains_key(&name) {
+            if s.name.is_none() && seen.get(&name).is_some() {
                 return Err(cx.error_at(
                     sup.span(),
                     table,
