@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use agentmux::control::client::{self, ControlCommand, Stdio};
 use agentmux::control::proto::{
-    AgentInfo, AgentState, Answer, ErrorCode, Request, SentTo, TurnOutcome, TurnReport,
+    AgentInfo, AgentState, Answer, ErrorCode, Request, SearchHit, SentTo, TurnOutcome, TurnReport,
 };
 use agentmux::control::server::{self, ControlCall, ControlError, ControlServer, Reply};
 use agentmux::control::ServerHandle;
@@ -139,6 +139,22 @@ impl FakeApp {
                 }
             },
             Request::Approve { .. } => Answer::error(ErrorCode::Refused, "no approvals here"),
+            Request::Search { text } if text.is_empty() => {
+                Answer::error(ErrorCode::BadRequest, "nothing to search for")
+            }
+            Request::Search { text } => Answer::Hits {
+                hits: self
+                    .agents
+                    .keys()
+                    .filter(|name| name.contains(text.as_str()))
+                    .map(|name| SearchHit {
+                        agent: name.clone(),
+                        turn: 1,
+                        line: format!("{name}!"),
+                    })
+                    .collect(),
+                truncated: false,
+            },
             Request::Broadcast { .. } => Answer::Broadcast {
                 sent: self
                     .agents
@@ -326,6 +342,19 @@ async fn ls_prints_a_table_and_json() {
     let agents: Vec<AgentInfo> = serde_json::from_str(&r.out).unwrap();
     assert_eq!(agents.len(), 3);
     assert_eq!(agents[2].state, AgentState::Working);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_prints_agent_turn_line_and_exits_1_when_nothing_matched() {
+    let h = start().await;
+    let search = |text: &str| ControlCommand::Search { text: text.into() };
+    let r = h.cli(None, search("a")).await;
+    assert_eq!((r.code, r.out.as_str()), (0, "api:1: api!\nlead:1: lead!\n"), "{}", r.err);
+    let r = h.cli(None, search("zzz")).await;
+    assert_eq!((r.code, r.out.as_str()), (1, ""));
+    let r = h.cli(None, search("")).await;
+    assert_eq!(r.code, 1);
+    assert!(r.err.contains("nothing to search for"), "{}", r.err);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

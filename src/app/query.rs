@@ -71,3 +71,17 @@ impl State {
         agent.turn.since().map(|s| self.now.saturating_duration_since(s))
     }
 }
+
+impl State {
+    /// Every agent's transcript lines holding `text`, in the team's order: one search for the
+    /// global search view and `agentmux search`.
+    pub fn search_all(
+        &self,
+        text: &str,
+    ) -> Result<(crate::transcript::search::ByAgent, bool), crate::transcript::search::SearchError>
+    {
+        let needle = crate::transcript::search::Needle::new(text)?;
+        let transcripts = self.agents.iter().map(|a| (a.name(), &a.transcript));
+        Ok(crate::transcript::search::search_all(transcripts, &needle))
+    }
+}

@@ -1,5 +1,5 @@
 //! The client side of the control subcommands (`agentmux ls`, `send`, `new`, `wait`, `tail`,
-//! `kill`, `broadcast`): find the socket, send one request, print the answer for people.
+//! `kill`, `broadcast`, `search`): find the socket, send one request, print the answer for people.
 //!
 //! Blocking std I/O on purpose: a client does one thing and exits, and agents run it from their
 //! Bash tool, so it should start fast and need no runtime.
@@ -13,7 +13,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 use crate::control::proto::{
-    decode_answer, AgentInfo, Answer, ProtoError, Request, RequestLine, TurnReport,
+    decode_answer, AgentInfo, Answer, ProtoError, Request, RequestLine, SearchHit, TurnReport,
 };
 use crate::control::server;
 
@@ -71,6 +71,9 @@ pub enum ControlCommand {
         /// The text; `-` reads it from stdin
         text: String,
     },
+    /// Print every transcript line holding TEXT (plain, any case) as AGENT:TURN: line; exit 1
+    /// when none does
+    Search { text: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -306,6 +309,24 @@ fn text_arg(text: String, stdin: &mut dyn Read) -> Result<String, RunError> {
     Ok(s)
 }
 
+/// `AGENT:TURN: line`, one a hit, for grep-like scripts: exit 1 when nothing matched.
+fn print_hits(hits: &[SearchHit], truncated: bool, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    for h in hits {
+        if writeln!(out, "{}:{}: {}", h.agent, h.turn, h.line).is_err() {
+            return EXIT_OK;
+        }
+    }
+    if truncated {
+        let _ =
+            writeln!(err, "agentmux: stopped at {} lines; search for something rarer", hits.len());
+    }
+    if hits.is_empty() {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
+}
+
 fn run_inner(
     socket: &Path,
     from: Option<String>,
@@ -344,6 +365,7 @@ fn run_inner(
         ControlCommand::Broadcast { text } => {
             Request::Broadcast { text: text_arg(text, io.stdin)? }
         }
+        ControlCommand::Search { text } => Request::Search { text },
     };
     let mut client = Client::connect(socket, from)?;
     let answer = client.request(request)?;
@@ -404,6 +426,7 @@ fn run_inner(
             }
             EXIT_OK
         }
+        Answer::Hits { hits, truncated } => print_hits(&hits, truncated, out, io.stderr),
         Answer::Tailing { .. } if tail => {
             while let Some(line) = client.next_line()? {
                 if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {

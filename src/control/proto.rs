@@ -66,6 +66,9 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tool_use_id: Option<String>,
     },
+    /// Lines of every agent's transcript holding `text` (plain, case-insensitive). Answered with
+    /// [`Answer::Hits`].
+    Search { text: String },
 }
 
 impl Request {
@@ -78,7 +81,7 @@ impl Request {
             | Request::Kill { agent }
             | Request::Approve { agent, .. } => Some(agent),
             Request::New { name, .. } => Some(name),
-            Request::Ls | Request::Broadcast { .. } => None,
+            Request::Ls | Request::Broadcast { .. } | Request::Search { .. } => None,
         }
     }
 }
@@ -135,6 +138,13 @@ pub enum Answer {
     Broadcast {
         sent: Vec<SentTo>,
     },
+    /// The answer to `search`: agent by agent in the team's order, each agent's in order.
+    Hits {
+        hits: Vec<SearchHit>,
+        /// The list stopped at its limit; more lines may hold the text.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        truncated: bool,
+    },
     Error {
         code: ErrorCode,
         message: String,
@@ -188,6 +198,15 @@ impl AnswerLine {
         // Only strings, numbers, enums and finite-or-null floats: serialization cannot fail.
         serde_json::to_string(self).unwrap_or_default()
     }
+}
+
+/// One line of a transcript that holds the searched text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub agent: String,
+    /// 1 for the first prompt's turn, 0 before any prompt.
+    pub turn: u32,
+    pub line: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

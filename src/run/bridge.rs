@@ -27,7 +27,7 @@ use crate::app::worktree::WorktreeMsg;
 use crate::app::{ControlCmd, ControlError, ControlOk, ControlReply, Effect, Msg, State};
 use crate::control::client::ENV_SOCKET;
 use crate::control::proto::{
-    AgentInfo, AgentState, Answer, ErrorCode, Request, SentTo, TurnOutcome, TurnReport,
+    AgentInfo, AgentState, Answer, ErrorCode, Request, SearchHit, SentTo, TurnOutcome, TurnReport,
 };
 use crate::control::server::{ControlCall, Reply, TAIL_BUFFER};
 use crate::supervisor::relay::Millis;
@@ -200,6 +200,10 @@ impl ControlBridge {
                         Vec::new()
                     }
                 }
+            }
+            Request::Search { text } => {
+                answer(reply, search(state, &text));
+                Vec::new()
             }
             Request::Broadcast { text } => {
                 if text.trim().is_empty() {
@@ -550,6 +554,26 @@ impl ControlBridge {
     }
 }
 
+/// The answer to `search`.
+fn search(state: &State, text: &str) -> Answer {
+    match state.search_all(text) {
+        Err(e) => Answer::error(ErrorCode::BadRequest, e.to_string()),
+        Ok((by_agent, truncated)) => {
+            let hits = by_agent
+                .into_iter()
+                .flat_map(|(agent, hits)| {
+                    hits.into_iter().map(move |h| SearchHit {
+                        agent: agent.clone(),
+                        turn: h.turn,
+                        line: h.line,
+                    })
+                })
+                .collect();
+            Answer::Hits { hits, truncated }
+        }
+    }
+}
+
 fn supervisor_name(state: &State) -> Option<String> {
     state.agents.first().filter(|a| a.supervisor).map(|a| a.name().to_string())
 }
@@ -848,6 +872,39 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn search_answers_agent_by_agent_and_refuses_nothing() {
+        let mut s = Sim::new();
+        s.answer(None, send("api", "Fix the PARSER (a.b*)"));
+        s.answer(None, send("web", "nothing here"));
+        s.finish("web", "success", "done", 0.01);
+        s.answer(None, send("web", "and the parser again"));
+        let hit = |agent: &str, turn, line: &str| SearchHit {
+            agent: agent.into(),
+            turn,
+            line: line.into(),
+        };
+        assert_eq!(
+            s.answer(None, Request::Search { text: "parser".into() }),
+            Answer::Hits {
+                hits: vec![
+                    hit("api", 1, "Fix the PARSER (a.b*)"),
+                    hit("web", 2, "and the parser again")
+                ],
+                truncated: false
+            }
+        );
+        let literal = s.answer(None, Request::Search { text: "a.b*".into() });
+        assert!(matches!(&literal, Answer::Hits { hits, .. } if hits.len() == 1), "{literal:?}");
+        let none = s.answer(None, Request::Search { text: "b.*c".into() });
+        assert_eq!(none, Answer::Hits { hits: vec![], truncated: false });
+        let empty = s.answer(None, Request::Search { text: "  ".into() });
+        assert!(
+            matches!(&empty, Answer::Error { code: ErrorCode::BadRequest, message } if message.contains("nothing to search for")),
+            "{empty:?}"
+        );
     }
 
     #[test]

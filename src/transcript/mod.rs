@@ -17,6 +17,7 @@ pub mod cell;
 pub mod draw;
 pub mod report;
 pub mod scroll;
+pub mod search;
 pub mod tool;
 pub mod view;
 
