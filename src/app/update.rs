@@ -367,6 +367,7 @@ fn type_into_input(state: &mut State, key: KeyEvent) {
 fn on_paste(state: &mut State, text: &str) {
     // Terminals send CR for newlines in pastes; keep every line break as LF.
     let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    let text = crate::render::sanitize::for_input(&text).into_owned();
     match &mut state.overlay {
         Some(Overlay::NewAgent(form)) => {
             let single_line = form.active != form::PROMPT;

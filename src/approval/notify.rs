@@ -25,11 +25,11 @@ pub fn tmux_passthrough(seq: &str) -> String {
     format!("\x1bPtmux;{}\x1b\\", seq.replace('\x1b', "\x1b\x1b"))
 }
 
-/// Text safe inside an OSC: no control characters (an ESC or BEL would end it early), short.
+/// Text safe inside an OSC: sanitized (an ESC or BEL would end it early, a bidi override
+/// would turn the notification around), one line, short.
 fn clean(text: &str) -> String {
-    let one_line: String =
-        text.chars().map(|c| if c.is_control() { ' ' } else { c }).take(200).collect();
-    one_line.trim().to_string()
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    crate::render::sanitize(&one_line).chars().take(200).collect()
 }
 
 /// Whether we run inside tmux (`$TMUX` set and not empty).
@@ -51,7 +51,7 @@ mod tests {
         );
         assert_eq!(
             sequence(Notify::Osc777, "a;b", "done\x1b[31m\x07", false).as_deref(),
-            Some("\x1b]777;notify;a,b;done [31m\x07")
+            Some("\x1b]777;notify;a,b;done␛[31m^G\x07")
         );
     }
 

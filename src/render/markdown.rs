@@ -12,7 +12,8 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 
 use super::highlight;
-use super::wrap::{display_width, sanitize, wrap_spans, WrapMode};
+use super::sanitize::sanitize;
+use super::wrap::{display_width, wrap_spans, WrapMode};
 
 /// The styles Markdown is drawn with.
 pub mod styles {

@@ -3,7 +3,9 @@
 
 pub mod highlight;
 pub mod markdown;
+pub mod sanitize;
 pub mod wrap;
 
 pub use markdown::{markdown_lines, render_markdown, stable_prefix_len};
-pub use wrap::{display_width, sanitize, truncate, truncate_left, wrap_spans, wrap_text, WrapMode};
+pub use sanitize::{sanitize, sanitize_lines};
+pub use wrap::{display_width, truncate, truncate_left, wrap_spans, wrap_text, WrapMode};

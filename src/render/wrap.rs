@@ -12,6 +12,8 @@ use ratatui::text::{Line, Span};
 use unicode_segmentation::UnicodeSegmentation;
 use unicode_width::UnicodeWidthStr;
 
+use super::sanitize::{is_clean, sanitize, sanitize_lines};
+
 /// How a logical line breaks when it is too wide.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WrapMode {
@@ -35,55 +37,6 @@ fn grapheme_width(g: &str) -> usize {
     } else {
         g.width()
     }
-}
-
-/// Make one line of outside text safe to draw: tabs become spaces (stops every 4 columns),
-/// ANSI escape sequences and other control characters are dropped.
-pub fn sanitize(s: &str) -> Cow<'_, str> {
-    if !s.contains(|c: char| c.is_control()) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut col = 0usize;
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\t' => {
-                let n = 4 - col % 4;
-                out.extend(std::iter::repeat_n(' ', n));
-                col += n;
-            }
-            '\u{1b}' => match chars.next() {
-                // CSI: parameters then one final byte in @..~
-                Some('[') => {
-                    for c in chars.by_ref() {
-                        if ('@'..='~').contains(&c) {
-                            break;
-                        }
-                    }
-                }
-                // OSC: up to BEL or ST (ESC \)
-                Some(']') => {
-                    while let Some(c) = chars.next() {
-                        if c == '\u{7}' {
-                            break;
-                        }
-                        if c == '\u{1b}' {
-                            chars.next();
-                            break;
-                        }
-                    }
-                }
-                _ => {}
-            },
-            c if c.is_control() => {}
-            c => {
-                out.push(c);
-                col += unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
-            }
-        }
-    }
-    Cow::Owned(out)
 }
 
 /// One grapheme ready to place.
@@ -170,6 +123,14 @@ pub fn wrap_spans(
     let avail_first = width - prefix_width(&first_prefix);
     let avail_rest = width - prefix_width(&rest_prefix);
 
+    // Outside text reaches here from many places; this is one of the sanitizer's choke points.
+    let clean: Vec<Span<'_>>;
+    let spans = if !spans.iter().all(|s| is_clean(&s.content)) {
+        clean = spans.iter().map(|s| Span::styled(sanitize(&s.content), s.style)).collect();
+        &clean[..]
+    } else {
+        spans
+    };
     let mut gs = Vec::new();
     glyphs(spans, &mut gs);
 
@@ -266,8 +227,7 @@ pub fn wrap_text(
     out: &mut Vec<Line<'static>>,
 ) {
     let mut first = true;
-    for raw in text.split('\n') {
-        let clean = sanitize(raw);
+    for clean in sanitize_lines(text) {
         let span = [Span::styled(clean, style)];
         let prefix = if first { first_prefix } else { rest_prefix };
         wrap_spans(&span, width, prefix, rest_prefix, mode, out);
@@ -275,8 +235,20 @@ pub fn wrap_text(
     }
 }
 
-/// Cut `s` to at most `width` cells, ending with "…" when something was cut.
+/// Sanitize `s`, then cut it with `cut`, borrowing where neither changed anything.
+fn sanitized<'a>(s: &'a str, width: usize, cut: fn(&str, usize) -> Cow<'_, str>) -> Cow<'a, str> {
+    match sanitize(s) {
+        Cow::Borrowed(s) => cut(s, width),
+        Cow::Owned(s) => Cow::Owned(cut(&s, width).into_owned()),
+    }
+}
+
+/// Sanitize `s` and cut it to at most `width` cells, ending with "…" when something was cut.
 pub fn truncate(s: &str, width: usize) -> Cow<'_, str> {
+    sanitized(s, width, truncate_clean)
+}
+
+fn truncate_clean(s: &str, width: usize) -> Cow<'_, str> {
     if display_width(s) <= width {
         return Cow::Borrowed(s);
     }
@@ -298,8 +270,12 @@ pub fn truncate(s: &str, width: usize) -> Cow<'_, str> {
 }
 
 /// Cut `s` to at most `width` cells from the left, starting with "…" when something was cut
-/// (paths, whose end says the most).
+/// (paths, whose end says the most); sanitized first.
 pub fn truncate_left(s: &str, width: usize) -> Cow<'_, str> {
+    sanitized(s, width, truncate_left_clean)
+}
+
+fn truncate_left_clean(s: &str, width: usize) -> Cow<'_, str> {
     if display_width(s) <= width {
         return Cow::Borrowed(s);
     }
@@ -404,10 +380,12 @@ mod tests {
     }
 
     #[test]
-    fn sanitize_expands_tabs_and_drops_escapes() {
-        assert_eq!(sanitize("a\tb"), "a   b");
-        assert_eq!(sanitize("\u{1b}[31mred\u{1b}[0m\r"), "red");
-        assert_eq!(sanitize("\u{1b}]0;title\u{7}x"), "x");
+    fn wrapping_and_cutting_show_escapes() {
+        let mut out = Vec::new();
+        wrap_spans(&[Span::raw("a\u{1b}[2Kb")], 20, &[], &[], WrapMode::Char, &mut out);
+        assert_eq!(texts(&out), ["a␛[2Kb"]);
+        assert_eq!(truncate("x\ry", 10), "x^My");
+        assert_eq!(truncate_left("x\u{202e}y", 10), "x\\u{202e}y");
     }
 
     #[test]

@@ -284,7 +284,7 @@ mod tests {
                 (2, 1, "no needle here"),
                 (2, 1, "but a Needle there"),
                 (5, 2, "needleyyyyyyyyyyyyyyyyyy"),
-                (6, 2, "red needle  end"),
+                (6, 2, "␛[31mred needle␛[0m "),
             ]
         );
         assert_eq!(hits[4].line.chars().count(), MAX_LINE_CHARS + 1, "cut, with an ellipsis");

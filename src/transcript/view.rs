@@ -8,6 +8,7 @@
 //! Only the cells in view are rendered (heights are cached per width), so the cost of a frame
 //! does not grow with the history.
 
+use crate::render::sanitize::put_line;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -68,7 +69,7 @@ impl Widget for &TranscriptView<'_> {
             usize::from(area.height),
             |row, cell, line| {
                 let y = area.y + row as u16;
-                buf.set_line(area.x, y, line, area.width);
+                put_line(buf, area.x, y, line, area.width);
                 if selected == Some(cell) {
                     let row_area = Rect::new(area.x, y, area.width, 1);
                     buf.set_style(row_area, Style::default().bg(SELECTED_BG));
@@ -106,5 +107,5 @@ fn indicator(label: &str, row: Rect, buf: &mut Buffer) {
     for x in row.left()..row.right() {
         buf[(x, row.y)].set_symbol(" ");
     }
-    buf.set_line(row.x, row.y, &line, row.width);
+    put_line(buf, row.x, row.y, &line, row.width);
 }

@@ -3,6 +3,7 @@
 //! Edit/MultiEdit/Write, the URL for WebFetch, the raw input otherwise), and the keys.
 //! Also the one-line note of a turn's denied tools, with the key that allows them and re-runs.
 
+use crate::render::sanitize::put_line;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -15,9 +16,7 @@ use crate::agent::event::PermissionDenial;
 use crate::app::approvals::Pending;
 use crate::app::{Command, Context, Keymap};
 use crate::approval::rules;
-
-/// Lines of input shown at most (the rest is cut with a note).
-const MAX_LINES: usize = 200;
+use crate::render::sanitize::{needs_escape, sanitize, sanitize_lines};
 
 /// Rows the box wants at `width` (its border and key line included).
 pub fn desired_height(pending: &Pending, width: u16) -> u16 {
@@ -60,7 +59,7 @@ impl Widget for ApprovalView<'_> {
         let keys_row = Rect { y: inner.y + inner.height - 1, height: 1, ..inner };
         let body = Rect { height: inner.height - 1, ..inner };
         Paragraph::new(body_lines(self.pending)).wrap(Wrap { trim: false }).render(body, buf);
-        buf.set_line(keys_row.x, keys_row.y, &self.keys_line(), keys_row.width);
+        put_line(buf, keys_row.x, keys_row.y, &self.keys_line(), keys_row.width);
     }
 }
 
@@ -97,7 +96,8 @@ fn str_field<'v>(input: &'v Value, key: &str) -> Option<&'v str> {
     input.get(key).and_then(Value::as_str)
 }
 
-/// The call, as lines a person can judge.
+/// The call, as lines a person can judge: all of it (the box scrolls, it never cuts), every
+/// control or invisible character shown as a mark, and a warning above when there was one.
 pub fn body_lines(pending: &Pending) -> Vec<Line<'static>> {
     let ask = &pending.ask;
     let input = &ask.input;
@@ -107,15 +107,15 @@ pub fn body_lines(pending: &Pending) -> Vec<Line<'static>> {
     match ask.tool_name.as_str() {
         "Bash" => {
             let command = str_field(input, "command").unwrap_or("");
-            for (i, l) in command.lines().enumerate() {
+            for (i, l) in sanitize_lines(command.trim_end_matches('\n')).enumerate() {
                 let lead = if i == 0 { "$ " } else { "  " };
                 lines.push(Line::from(vec![
                     Span::styled(lead, label),
-                    Span::styled(l.to_string(), strong),
+                    Span::styled(l.into_owned(), strong),
                 ]));
             }
             if let Some(d) = str_field(input, "description") {
-                lines.push(Line::styled(d.to_string(), label));
+                text_lines(&mut lines, d, label);
             }
         }
         "Edit" | "MultiEdit" | "Write" | "NotebookEdit" => {
@@ -123,58 +123,76 @@ pub fn body_lines(pending: &Pending) -> Vec<Line<'static>> {
                 str_field(input, "file_path").or(str_field(input, "notebook_path")).unwrap_or("?");
             lines.push(Line::from(vec![
                 Span::styled("file ", label),
-                Span::styled(path.to_string(), strong),
+                Span::styled(sanitize(path).into_owned(), strong),
             ]));
-            match ask.tool_name.as_str() {
-                "Write" => added(&mut lines, str_field(input, "content").unwrap_or("")),
-                "MultiEdit" => {
-                    for e in input.get("edits").and_then(Value::as_array).into_iter().flatten() {
-                        diff(
-                            &mut lines,
-                            str_field(e, "old_string").unwrap_or(""),
-                            str_field(e, "new_string").unwrap_or(""),
-                        );
-                    }
-                }
-                "NotebookEdit" => added(&mut lines, str_field(input, "new_source").unwrap_or("")),
-                _ => diff(
-                    &mut lines,
-                    str_field(input, "old_string").unwrap_or(""),
-                    str_field(input, "new_string").unwrap_or(""),
-                ),
-            }
+            edit_lines(&mut lines, &ask.tool_name, input);
         }
         "WebFetch" => {
             let url = str_field(input, "url").unwrap_or("?");
             lines.push(Line::from(vec![
                 Span::styled("url ", label),
-                Span::styled(url.to_string(), strong),
+                Span::styled(sanitize(url).into_owned(), strong),
             ]));
             if let Some(p) = str_field(input, "prompt") {
-                lines.push(Line::styled(p.to_string(), label));
+                text_lines(&mut lines, p, label);
             }
         }
         _ => {
             let pretty = serde_json::to_string_pretty(input).unwrap_or_default();
-            lines.extend(pretty.lines().map(|l| Line::raw(l.to_string())));
+            text_lines(&mut lines, &pretty, Style::default());
         }
     }
-    if lines.len() > MAX_LINES {
-        let cut = lines.len() - MAX_LINES;
-        lines.truncate(MAX_LINES);
-        lines.push(Line::styled(format!("… {cut} more lines"), label));
+    if escaped_anywhere(input) {
+        let warn = Style::default().fg(Color::Red).add_modifier(Modifier::BOLD);
+        let note = "⚠ holds control or invisible characters, shown as ␛ ^M \\u{…}: read it all";
+        lines.insert(0, Line::styled(note, warn));
     }
     lines
 }
 
+/// Whether any string in the call's input has a character the sanitizer shows as a mark.
+fn escaped_anywhere(input: &Value) -> bool {
+    match input {
+        Value::String(s) => needs_escape(s),
+        Value::Array(a) => a.iter().any(escaped_anywhere),
+        Value::Object(o) => o.iter().any(|(k, v)| needs_escape(k) || escaped_anywhere(v)),
+        _ => false,
+    }
+}
+
+fn text_lines(lines: &mut Vec<Line<'static>>, text: &str, style: Style) {
+    lines.extend(sanitize_lines(text).map(|l| Line::styled(l.into_owned(), style)));
+}
+
+fn edit_lines(lines: &mut Vec<Line<'static>>, tool: &str, input: &Value) {
+    match tool {
+        "Write" => added(lines, str_field(input, "content").unwrap_or("")),
+        "MultiEdit" => {
+            for e in input.get("edits").and_then(Value::as_array).into_iter().flatten() {
+                diff(
+                    lines,
+                    str_field(e, "old_string").unwrap_or(""),
+                    str_field(e, "new_string").unwrap_or(""),
+                );
+            }
+        }
+        "NotebookEdit" => added(lines, str_field(input, "new_source").unwrap_or("")),
+        _ => diff(
+            lines,
+            str_field(input, "old_string").unwrap_or(""),
+            str_field(input, "new_string").unwrap_or(""),
+        ),
+    }
+}
+
 fn added(lines: &mut Vec<Line<'static>>, text: &str) {
     let style = Style::default().fg(Color::Green);
-    lines.extend(text.lines().map(|l| Line::styled(format!("+ {l}"), style)));
+    lines.extend(text.lines().map(|l| Line::styled(format!("+ {}", sanitize(l)), style)));
 }
 
 fn diff(lines: &mut Vec<Line<'static>>, old: &str, new: &str) {
     let red = Style::default().fg(Color::Red);
-    lines.extend(old.lines().map(|l| Line::styled(format!("- {l}"), red)));
+    lines.extend(old.lines().map(|l| Line::styled(format!("- {}", sanitize(l)), red)));
     added(lines, new);
 }
 

@@ -54,5 +54,8 @@ pub fn render(state: &State, confirm: &Confirm, area: Rect, buf: &mut Buffer) {
         Line::raw(""),
         Line::styled(answer, Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
     ];
-    Paragraph::new(lines).block(block).wrap(Wrap { trim: true }).render(rect, buf);
+    Paragraph::new(crate::render::sanitize::clean_lines(lines))
+        .block(block)
+        .wrap(Wrap { trim: true })
+        .render(rect, buf);
 }

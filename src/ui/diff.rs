@@ -4,6 +4,7 @@
 //! The view only reads: [`DiffScroll`] is plain state the app keeps (`app::worktree`) and
 //! moves with pure methods; [`DiffView`] clamps it while drawing.
 
+use crate::render::sanitize::{clean_line, put_line, put_str, sanitize};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -47,17 +48,9 @@ fn status_letter(status: &FileStatus) -> (&'static str, Style) {
     }
 }
 
-/// Tabs as spaces and control characters dropped, so a line takes the cells it says.
+/// Tabs as spaces and control characters shown, so a line takes the cells it says.
 fn printable(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\t' => out.push_str("    "),
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out
+    sanitize(text).into_owned()
 }
 
 /// `text` cut to `width` cells, its start replaced by "…" when it does not fit (the end of
@@ -104,7 +97,7 @@ impl Widget for DiffView<'_> {
         }
         if self.files.is_empty() {
             let text = format!("No changes against {}.", self.base);
-            buf.set_line(area.x, area.y, &Line::styled(text, DIM), area.width);
+            put_line(buf, area.x, area.y, &Line::styled(text, DIM), area.width);
             return;
         }
         let selected = self.scroll.selected.min(self.files.len() - 1);
@@ -119,7 +112,7 @@ impl Widget for DiffView<'_> {
         let hunks = Rect { x: sep_x + 1, width: area.width - list_width - 1, ..area };
         render_list(self.files, selected, list, buf);
         for y in area.y..area.y + area.height {
-            buf.set_string(sep_x, y, "│", DIM);
+            put_str(buf, sep_x, y, "│", DIM);
         }
         render_hunks(file, selected, self.files.len(), self.scroll, hunks, buf);
     }
@@ -157,7 +150,7 @@ fn render_list(files: &[FileDiff], selected: usize, area: Rect, buf: &mut Buffer
         if i == selected {
             line = line.patch_style(SELECTED);
         }
-        buf.set_line(area.x, y, &line, area.width);
+        put_line(buf, area.x, y, &line, area.width);
     }
 }
 
@@ -191,14 +184,14 @@ fn render_hunks(
     buf: &mut Buffer,
 ) {
     let title = title_line(file, selected, count, usize::from(area.width));
-    buf.set_line(area.x, area.y, &title, area.width);
+    put_line(buf, area.x, area.y, &title, area.width);
     let viewport = hunk_viewport(area);
     if viewport == 0 {
         return;
     }
     let offset = scroll.effective_offset(file_rows(file), viewport);
     for (i, line) in visible_rows(file, offset, viewport).into_iter().enumerate() {
-        buf.set_line(area.x, area.y + 1 + i as u16, &line, area.width);
+        put_line(buf, area.x, area.y + 1 + i as u16, &line, area.width);
     }
 }
 
@@ -284,18 +277,18 @@ pub fn render_overlay(state: &State, view: &DiffOverlay, panes: Rect, buf: &mut 
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
         .border_style(Style::new().fg(Color::Cyan))
-        .title(title)
+        .title(sanitize(&title).into_owned())
         .title_bottom(Line::styled(hint, DIM));
     block.render(rect, buf);
     let inner = diff_overlay_inner(panes);
     if let Some(err) = &view.error {
         let line = Line::styled(format!("could not read the diff: {err}"), REMOVED);
-        Paragraph::new(line).wrap(Wrap { trim: true }).render(inner, buf);
+        Paragraph::new(clean_line(line)).wrap(Wrap { trim: true }).render(inner, buf);
         return;
     }
     match &view.files {
         None => {
-            buf.set_line(inner.x, inner.y, &Line::styled("reading the diff…", DIM), inner.width);
+            put_line(buf, inner.x, inner.y, &Line::styled("reading the diff…", DIM), inner.width);
         }
         Some(files) => DiffView::new(files, view.scroll, &base).render(inner, buf),
     }
@@ -325,7 +318,7 @@ pub fn render_commit(state: &State, form: &CommitForm, panes: Rect, buf: &mut Bu
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
         .border_style(Style::new().fg(Color::Yellow))
-        .title(format!(" commit all changes on {name} "))
+        .title(sanitize(&format!(" commit all changes on {name} ")).into_owned())
         .title_bottom(Line::styled(hint, DIM));
     let inner = block.inner(rect);
     block.render(rect, buf);
@@ -333,7 +326,7 @@ pub fn render_commit(state: &State, form: &CommitForm, panes: Rect, buf: &mut Bu
     form.input.render(input_area, buf);
     if let Some(err) = &form.error {
         let y = inner.y + inner.height.saturating_sub(1);
-        buf.set_line(inner.x, y, &Line::styled(err.clone(), REMOVED), inner.width);
+        put_line(buf, inner.x, y, &Line::styled(err.clone(), REMOVED), inner.width);
     }
 }
 
@@ -478,6 +471,6 @@ mod tests {
         assert_eq!(fit_left("src/worktree/open.rs", 10), "…e/open.rs");
         assert_eq!(fit_left("a.rs", 10), "a.rs");
         assert_eq!(fit_left("abc", 0), "");
-        assert_eq!(printable("a\tb\u{1b}c"), "a    bc");
+        assert_eq!(printable("a\tb\u{1b}c"), "a   b␛c");
     }
 }

@@ -86,7 +86,11 @@ pub fn state_label(state: &State, agent: &Agent) -> (String, Style) {
 fn segments(state: &State, agent: &Agent) -> Vec<Segment> {
     let dim = Style::default().fg(Color::Gray);
     let mut s = Vec::new();
-    let mut push = |text: String, style: Style| s.push(Segment { text, style, priority: 0 });
+    // Sanitized here so widths are measured on what is drawn.
+    let mut push = |text: String, style: Style| {
+        let text = crate::render::sanitize(&text).into_owned();
+        s.push(Segment { text, style, priority: 0 });
+    };
     let name_style = Style::default().add_modifier(Modifier::BOLD).fg(if agent.supervisor {
         Color::Magenta
     } else {
@@ -178,6 +182,7 @@ pub fn header_line(state: &State, agent: &Agent, width: usize) -> Line<'static> 
 
 /// Cut `s` to `width` cells, ending with "…" when cut. Wide characters never split.
 pub fn truncate(s: &str, width: usize) -> String {
+    let s = crate::render::sanitize(s);
     if s.width() <= width {
         return s.to_string();
     }

@@ -52,5 +52,8 @@ pub fn render(state: &State, scroll: u16, area: Rect, buf: &mut Buffer) {
         .border_type(BorderType::Rounded)
         .border_style(Style::default().fg(Color::Cyan))
         .title(" help ");
-    Paragraph::new(lines).block(block).scroll((scroll.min(max_scroll), 0)).render(rect, buf);
+    Paragraph::new(crate::render::sanitize::clean_lines(lines))
+        .block(block)
+        .scroll((scroll.min(max_scroll), 0))
+        .render(rect, buf);
 }

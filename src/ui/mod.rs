@@ -29,7 +29,19 @@ pub fn view(state: &State, frame: &mut Frame) {
     draw(state, area, frame.buffer_mut());
 }
 
+/// Draw the whole screen into `buf`; whatever a view drew without the sanitizer is repaired
+/// before it can reach the terminal (and, in tests, fails them).
 pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
+    draw_views(state, area, buf);
+    let repaired = crate::render::sanitize::scrub(buf);
+    if repaired > 0 {
+        tracing::warn!(repaired, "cells drawn with unsanitized text");
+    }
+    #[cfg(test)]
+    assert_eq!(repaired, 0, "a view drew text without the sanitizer");
+}
+
+fn draw_views(state: &State, area: Rect, buf: &mut Buffer) {
     // The layout is made for `state.size`, but ratatui sizes the frame from the terminal itself:
     // after a resize and before its Resize event is read they differ, and panes placed for the
     // old size would index outside the buffer (a panic). Draw nothing this frame; the pending

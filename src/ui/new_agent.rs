@@ -1,5 +1,6 @@
 //! The new-agent form overlay.
 
+use crate::render::sanitize::put_str;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -37,7 +38,7 @@ pub fn render(state: &State, form: &Form, area: Rect, buf: &mut Buffer) {
         } else {
             Style::default().fg(Color::Gray)
         };
-        buf.set_string(inner.x, y, truncate(label, usize::from(label_w)), label_style);
+        put_str(buf, inner.x, y, truncate(label, usize::from(label_w)), label_style);
         let rows = if i == PROMPT { prompt_rows } else { 1 };
         let field = Rect {
             x: inner.x + label_w + 1,
@@ -57,7 +58,7 @@ pub fn render(state: &State, form: &Form, area: Rect, buf: &mut Buffer) {
                 Style::default()
             };
             let line = truncate(&format!("{mark}{text}"), usize::from(field.width));
-            buf.set_string(field.x, field.y, line, style);
+            put_str(buf, field.x, field.y, line, style);
             y += rows + 1;
             continue;
         }
@@ -84,6 +85,6 @@ pub fn render(state: &State, form: &Form, area: Rect, buf: &mut Buffer) {
     };
     let fy = inner.y + inner.height - 1;
     if fy >= y.saturating_sub(1) || inner.height > 1 {
-        buf.set_string(inner.x, fy, truncate(&footer.0, usize::from(inner.width)), footer.1);
+        put_str(buf, inner.x, fy, truncate(&footer.0, usize::from(inner.width)), footer.1);
     }
 }

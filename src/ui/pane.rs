@@ -1,6 +1,7 @@
 //! One agent's pane: the border with the header in it, the transcript body, the queued
 //! follow-ups and, in the focused pane, the input box.
 
+use crate::render::sanitize::{put_line, put_str};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -34,10 +35,10 @@ pub fn render(state: &State, placed: &Placed, buf: &mut Buffer) {
         let style = border_style(focused, agent.supervisor);
         let mark = if focused { "▸ " } else { "  " };
         buf.set_style(row, Style::default().bg(Color::Black));
-        buf.set_string(row.x, row.y, truncate(mark, usize::from(row.width)), style);
+        put_str(buf, row.x, row.y, truncate(mark, usize::from(row.width)), style);
         let width = usize::from(row.width.saturating_sub(2));
         let header = header_line(state, agent, width);
-        buf.set_line(row.x + 2.min(row.width), row.y, &header, row.width.saturating_sub(2));
+        put_line(buf, row.x + 2.min(row.width), row.y, &header, row.width.saturating_sub(2));
         if !placed.collapsed {
             draw_body(agent, focused, parts.body, buf);
         }
@@ -55,7 +56,7 @@ pub fn render(state: &State, placed: &Placed, buf: &mut Buffer) {
     let mut header = header_line(state, agent, usize::from(width));
     header.spans.insert(0, Span::raw(" "));
     header.spans.push(Span::raw(" "));
-    buf.set_line(rect.x + 1, rect.y, &header, rect.width.saturating_sub(2));
+    put_line(buf, rect.x + 1, rect.y, &header, rect.width.saturating_sub(2));
 
     let body = draw_approval(state, agent, parts.body, buf);
     draw_body(agent, focused, body, buf);
@@ -65,9 +66,9 @@ pub fn render(state: &State, placed: &Placed, buf: &mut Buffer) {
         let room = usize::from(parts.rule.width.saturating_sub(2));
         let hint = queue_hint(state, agent, room);
         let rule = "─".repeat(usize::from(parts.rule.width));
-        buf.set_string(parts.rule.x, parts.rule.y, &rule, Style::default().fg(Color::DarkGray));
+        put_str(buf, parts.rule.x, parts.rule.y, &rule, Style::default().fg(Color::DarkGray));
         let hint = truncate(&hint, room);
-        buf.set_string(parts.rule.x + 1, parts.rule.y, hint, Style::default().fg(Color::DarkGray));
+        put_str(buf, parts.rule.x + 1, parts.rule.y, hint, Style::default().fg(Color::DarkGray));
     }
     if focused && parts.input.height > 0 {
         draw_input(agent, parts.input, buf);
@@ -122,7 +123,13 @@ fn draw_approval(state: &State, agent: &Agent, body: Rect, buf: &mut Buffer) -> 
     let denials = state.approvals.denials_of(agent.id);
     if !denials.is_empty() && !agent.turn.is_active() {
         let y = body.y + body.height - 1;
-        buf.set_line(body.x, y, &super::approval::denials_line(denials, &state.keymap), body.width);
+        put_line(
+            buf,
+            body.x,
+            y,
+            &super::approval::denials_line(denials, &state.keymap),
+            body.width,
+        );
         return Rect { height: body.height - 1, ..body };
     }
     body
@@ -137,7 +144,7 @@ fn draw_body(agent: &Agent, focused: bool, area: Rect, buf: &mut Buffer) {
         let note =
             if agent.turn.is_active() { "waiting for the first output…" } else { "no turns yet" };
         let note = truncate(note, usize::from(area.width));
-        buf.set_string(area.x, area.y, note, Style::default().fg(Color::DarkGray));
+        put_str(buf, area.x, area.y, note, Style::default().fg(Color::DarkGray));
         return;
     }
     TranscriptView::new(&agent.transcript, &agent.scroll).show_selection(focused).render(area, buf);
@@ -168,17 +175,17 @@ fn draw_queue(agent: &Agent, focused: bool, area: Rect, buf: &mut Buffer) {
             ("⏸", style)
         };
         let text = truncate(&format!("{mark} {}. {first}{more}", i + 1), usize::from(area.width));
-        buf.set_string(area.x, area.y + row as u16, text, style);
+        put_str(buf, area.x, area.y + row as u16, text, style);
     }
     if n > shown {
         let text = truncate(&format!("⏸ +{} more queued", n - shown), usize::from(area.width));
-        buf.set_string(area.x, area.y + shown as u16, text, style);
+        put_str(buf, area.x, area.y + shown as u16, text, style);
     }
 }
 
 fn draw_input(agent: &Agent, area: Rect, buf: &mut Buffer) {
     let prompt_style = Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD);
-    buf.set_string(area.x, area.y, "›", prompt_style);
+    put_str(buf, area.x, area.y, "›", prompt_style);
     let text_area =
         Rect { x: area.x + 2.min(area.width), width: area.width.saturating_sub(2), ..area };
     if text_area.width == 0 {
@@ -188,6 +195,6 @@ fn draw_input(agent: &Agent, area: Rect, buf: &mut Buffer) {
     if agent.input_is_empty() {
         let hint = if agent.turn.is_active() { "queue a follow-up…" } else { "message…" };
         let hint = truncate(hint, usize::from(text_area.width.saturating_sub(1)));
-        buf.set_string(text_area.x + 1, text_area.y, hint, Style::default().fg(Color::DarkGray));
+        put_str(buf, text_area.x + 1, text_area.y, hint, Style::default().fg(Color::DarkGray));
     }
 }

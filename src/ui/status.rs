@@ -1,6 +1,7 @@
 //! The hint line at the bottom: the few bindings that matter now (from the keymap), or a short
 //! note; on the right, the layout, page and what runs.
 
+use crate::render::sanitize::{put_line, put_str};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -50,7 +51,7 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
     }
     if let (Some(flash), true) = (&state.flash, area.height > 1) {
         Clear.render(area, buf);
-        Paragraph::new(flash.as_str())
+        Paragraph::new(crate::render::sanitize(flash))
             .style(Style::default().fg(Color::Yellow))
             .wrap(Wrap { trim: true })
             .render(area, buf);
@@ -62,7 +63,7 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
     let left_room = width.saturating_sub(if right_w + 2 <= width / 2 { right_w + 2 } else { 0 });
     if let Some(flash) = &state.flash {
         let text = truncate(flash, left_room);
-        buf.set_string(area.x, area.y, text, Style::default().fg(Color::Yellow));
+        put_str(buf, area.x, area.y, text, Style::default().fg(Color::Yellow));
     } else {
         let ctx = state.key_context();
         let key_style = Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD);
@@ -81,11 +82,11 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
             spans.push(Span::styled(format!(" {label}"), label_style));
             used += w;
         }
-        buf.set_line(area.x, area.y, &Line::from(spans), area.width);
+        put_line(buf, area.x, area.y, &Line::from(spans), area.width);
     }
     if right_w + 2 <= width / 2 {
         let x = area.x + area.width - right_w as u16;
-        buf.set_string(x, area.y, right, Style::default().fg(Color::DarkGray));
+        put_str(buf, x, area.y, right, Style::default().fg(Color::DarkGray));
     }
 }
 

@@ -3,6 +3,7 @@
 //! agents (state, turns, cost, last activity), the last lines of the relay log (who sent what to
 //! whom, when) and, when a guard rail stopped the relay, which one and why.
 
+use crate::render::sanitize::{clean_line, put_line, put_str};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -175,20 +176,21 @@ fn draw_board(state: &State, sup: &Supervision, area: Rect, buf: &mut Buffer) {
         .take(table_rows)
         .chain(log.into_iter().rev().take(log_rows).rev())
         .chain(stop.into_iter().take(stop_rows));
-    for (i, line) in lines.enumerate() {
+    for (i, line) in lines.map(clean_line).enumerate() {
         let y = area.y + i as u16;
         let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
         if unicode_width::UnicodeWidthStr::width(text.as_str()) > width {
             // One style for a cut line: simpler than cutting span by span.
             let style = line.spans.last().map(|s| s.style).unwrap_or_default();
-            buf.set_string(area.x, y, truncate(&text, width), line.style.patch(style));
+            put_str(buf, area.x, y, truncate(&text, width), line.style.patch(style));
         } else {
-            buf.set_line(area.x, y, &line, area.width);
+            put_line(buf, area.x, y, &line, area.width);
         }
     }
     let rule_y = area.y + area.height - 1;
-    buf.set_string(area.x, rule_y, "─".repeat(width), dim);
-    buf.set_string(
+    put_str(buf, area.x, rule_y, "─".repeat(width), dim);
+    put_str(
+        buf,
         area.x + 1.min(area.width),
         rule_y,
         truncate(" conversation ", width.saturating_sub(1)),
