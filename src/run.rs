@@ -704,6 +704,10 @@ async fn run_terminal(
     if state.flash.is_none() {
         state.flash = keymap_note;
     }
+    // More agents than one screen of tiles holds: start where all of them can be seen.
+    if crate::app::overview::wanted_at_start(&state) && state.overlay.is_none() {
+        crate::app::overview::open(&mut state);
+    }
 
     let (engine_tx, engine_rx) = mpsc::channel(ENGINE_CHANNEL);
     let (input, terminal_rx) = input::TerminalInput::spawn()?;

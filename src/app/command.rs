@@ -86,6 +86,10 @@ commands! {
     NextApproval => "next-approval", "focus the next agent waiting for you";
     AllowDenied => "allow-denied", "allow what the last turn was denied, re-run";
     ResumeTurn => "resume-turn", "resume the turn agentmux died in";
+    Overview => "overview", "show / hide the overview of every agent";
+    Inbox => "inbox", "focus the next agent that needs you (in the order they began to)";
+    ToggleFold => "fold", "fold / unfold the selected agent's group";
+    HideIdle => "hide-idle", "hide / show idle agents";
 }
 
 /// Where keys are read: each context has its own bindings.
@@ -102,6 +106,8 @@ pub enum Context {
     Commit,
     /// A pane whose agent waits for the user's approval of a tool call.
     Approval,
+    /// The overview of every agent: typing filters it.
+    Overview,
 }
 
 impl Command {
@@ -120,6 +126,11 @@ impl Command {
             (Context::Form, Command::Newline) => "insert a newline in the first prompt",
             (Context::Help, Command::ScrollUp) => "scroll the help up",
             (Context::Help, Command::ScrollDown) => "scroll the help down",
+            (Context::Overview, Command::Submit) => "open the agent in a pane (a group: fold it)",
+            (Context::Overview, Command::ScrollUp) => "select the line above",
+            (Context::Overview, Command::ScrollDown) => "select the line below",
+            (Context::Overview, Command::Close) => "close the overview",
+            (Context::Overview, Command::Inbox) => "select the next agent that needs you",
             _ => self.help(),
         }
     }
@@ -134,6 +145,7 @@ impl Context {
         Context::Diff,
         Context::Commit,
         Context::Approval,
+        Context::Overview,
     ];
 
     pub fn name(self) -> &'static str {
@@ -145,6 +157,7 @@ impl Context {
             Context::Diff => "diff",
             Context::Commit => "commit",
             Context::Approval => "approval",
+            Context::Overview => "overview",
         }
     }
 

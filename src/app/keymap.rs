@@ -23,7 +23,9 @@ pub enum KeymapError {
     BadKey(String),
     #[error("unknown command {0:?}")]
     UnknownCommand(String),
-    #[error("unknown context {0:?} (pane, help, form, confirm, diff, commit or approval)")]
+    #[error(
+        "unknown context {0:?} (pane, help, form, confirm, diff, commit, approval or overview)"
+    )]
     UnknownContext(String),
 }
 
@@ -252,6 +254,20 @@ const DEFAULTS: &[(Context, Command, &[&str])] = &[
     (Context::Pane, Command::NextApproval, &["alt-a"]),
     (Context::Pane, Command::AllowDenied, &["alt-r"]),
     (Context::Pane, Command::ResumeTurn, &["alt-u"]),
+    (Context::Pane, Command::Overview, &["alt-m", "f2"]),
+    (Context::Pane, Command::Inbox, &["alt-i"]),
+    (Context::Overview, Command::Submit, &["enter"]),
+    (Context::Overview, Command::ScrollUp, &["up"]),
+    (Context::Overview, Command::ScrollDown, &["down"]),
+    (Context::Overview, Command::PageUp, &["pageup"]),
+    (Context::Overview, Command::PageDown, &["pagedown"]),
+    (Context::Overview, Command::ScrollTop, &["home"]),
+    (Context::Overview, Command::ScrollBottom, &["end"]),
+    (Context::Overview, Command::ToggleFold, &["tab"]),
+    (Context::Overview, Command::HideIdle, &["alt-h"]),
+    (Context::Overview, Command::Inbox, &["alt-i"]),
+    (Context::Overview, Command::Close, &["esc", "alt-m", "f2"]),
+    (Context::Overview, Command::Quit, &["ctrl-q"]),
 ];
 
 /// What the hint line offers per context, in order of importance. A narrow line drops the tail,
@@ -264,12 +280,14 @@ const HINTS: &[(Context, Command, &str)] = &[
     (Context::Pane, Command::CancelQueued, "cancel queued"),
     (Context::Pane, Command::Interrupt, "interrupt"),
     (Context::Pane, Command::NextApproval, "next waiting"),
+    (Context::Pane, Command::Inbox, "needs you"),
     (Context::Pane, Command::PickQueuedPrev, "pick queued"),
     (Context::Pane, Command::Send, "send"),
     (Context::Pane, Command::FocusNext, "focus"),
     (Context::Pane, Command::Zoom, "zoom"),
     (Context::Pane, Command::NewAgent, "new"),
     (Context::Pane, Command::Help, "help"),
+    (Context::Pane, Command::Overview, "overview"),
     (Context::Pane, Command::Quit, "quit"),
     (Context::Pane, Command::Newline, "newline"),
     (Context::Pane, Command::CycleLayout, "layout"),
@@ -291,6 +309,11 @@ const HINTS: &[(Context, Command, &str)] = &[
     (Context::Approval, Command::AllowOnce, "allow"),
     (Context::Approval, Command::AllowAlways, "always"),
     (Context::Approval, Command::Deny, "deny"),
+    (Context::Overview, Command::Submit, "open"),
+    (Context::Overview, Command::Inbox, "needs you"),
+    (Context::Overview, Command::ToggleFold, "fold"),
+    (Context::Overview, Command::HideIdle, "hide idle"),
+    (Context::Overview, Command::Close, "close"),
 ];
 
 impl Default for Keymap {
@@ -565,6 +588,7 @@ mod tests {
                     | Command::PickQueuedPrev
                     | Command::Interrupt
                     | Command::NextApproval
+                    | Command::Inbox
             )
         });
         assert_eq!(plain[0], ("enter".to_string(), "send"));

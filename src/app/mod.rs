@@ -7,6 +7,7 @@ pub mod effect;
 pub mod form;
 pub mod keymap;
 pub mod msg;
+pub mod overview;
 pub mod query;
 pub mod queue;
 pub mod restore;

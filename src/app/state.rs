@@ -105,6 +105,12 @@ pub struct Agent {
     pub tree: Option<super::worktree::AgentTree>,
     /// Its last turn was lost when agentmux died: `Command::ResumeTurn` continues it.
     pub resumable: bool,
+    /// When its last event arrived.
+    pub last_activity: Option<Instant>,
+    /// When its last turn ended.
+    pub ended_at: Option<Instant>,
+    /// Its last turn ended while the user looked elsewhere (cleared once it has the focus).
+    pub unread: bool,
 }
 
 impl Agent {
@@ -133,6 +139,9 @@ impl Agent {
             history_pos: None,
             tree: None,
             resumable: false,
+            last_activity: None,
+            ended_at: None,
+            unread: false,
         }
     }
 
@@ -173,6 +182,7 @@ pub enum Overlay {
     Confirm(Confirm),
     Diff(Box<super::worktree::DiffOverlay>),
     Commit(Box<super::worktree::CommitForm>),
+    Overview(Box<super::overview::Overview>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -242,6 +252,7 @@ impl State {
             Some(Overlay::Confirm(_)) => super::Context::Confirm,
             Some(Overlay::Diff(_)) => super::Context::Diff,
             Some(Overlay::Commit(_)) => super::Context::Commit,
+            Some(Overlay::Overview(_)) => super::Context::Overview,
         }
     }
 

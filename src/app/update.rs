@@ -54,6 +54,13 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         Msg::Terminate => quit_now(state, &mut fx),
         Msg::Worktree(m) => super::worktree::on_msg(state, m, &mut fx),
     }
+    // What the user has in front of them is read.
+    if state.overlay.is_none() {
+        if let Some(a) = state.agents.get_mut(state.focus).filter(|a| a.unread) {
+            a.unread = false;
+            state.dirty = true;
+        }
+    }
     fx
 }
 
@@ -125,6 +132,14 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
                 }
             }
         }
+        Context::Overview => match command {
+            Some(Command::Quit) => {
+                close_overlay(state);
+                ask_quit(state, fx);
+            }
+            Some(Command::Inbox) => super::overview::next_in_inbox(state),
+            _ => super::overview::key(state, command, typed_key(&key)),
+        },
         Context::Form => form_key(state, command, key, fx),
         Context::Diff => super::worktree::diff_key(state, command, fx),
         Context::Commit => super::worktree::commit_key(state, command, key, fx),
@@ -150,6 +165,19 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
             Some(Command::No) => close_overlay(state),
             _ => {}
         },
+    }
+}
+
+/// A key that types (a character, backspace) without ctrl or alt, for text fields of our own.
+fn typed_key(key: &KeyEvent) -> Option<super::overview::TypedKey> {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    if key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) {
+        return None;
+    }
+    match key.code {
+        KeyCode::Char(c) if !c.is_control() => Some(super::overview::TypedKey::Char(c)),
+        KeyCode::Backspace => Some(super::overview::TypedKey::Backspace),
+        _ => None,
     }
 }
 
@@ -182,6 +210,8 @@ fn pane_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec
         Command::HistoryNext => history(state, key, 1),
         Command::Interrupt => interrupt_focused(state, fx),
         Command::NextApproval => super::approvals::focus_next_waiting(state),
+        Command::Inbox => super::overview::next_in_inbox(state),
+        Command::Overview => super::overview::open(state),
         Command::AllowDenied => {
             let focus = state.focus;
             match super::approvals::allow_denied_focused(state, fx) {
@@ -708,7 +738,9 @@ fn on_engine(state: &mut State, msg: EngineMsg, fx: &mut Vec<Effect>) {
 }
 
 fn on_line(state: &mut State, i: usize, line: &Line, fx: &mut Vec<Effect>) {
+    let now = state.now;
     let a = &mut state.agents[i];
+    a.last_activity = Some(now);
     a.report.lifecycle.on_line(line);
     a.transcript.apply(line);
     let Line::Event(ev) = line else { return };
@@ -814,6 +846,9 @@ fn on_exit(state: &mut State, i: usize, exit: ExitInfo, fx: &mut Vec<Effect>) {
         Lifecycle::Done(_) | Lifecycle::Starting | Lifecycle::Running => TurnState::Idle,
     };
     a.transcript.end_turn(footer.unwrap_or_else(|| TurnFooter::new(TurnStatus::Done)));
+    a.ended_at = Some(state.now);
+    // A turn the user stopped is no news to them.
+    a.unread = !matches!(a.turn, TurnState::Interrupted);
     state.dirty = true;
     // What the turn changed in the agent's worktree, read off the UI thread.
     super::worktree::after_turn(state, i, fx);

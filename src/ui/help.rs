@@ -16,6 +16,7 @@ pub fn rows(state: &State) -> Vec<Line<'static>> {
         (Context::Pane, "Panes (other keys go to the input box)"),
         (Context::Form, "New-agent form"),
         (Context::Approval, "A tool call waiting for your approval"),
+        (Context::Overview, "Overview (typing filters it)"),
         (Context::Confirm, "Questions"),
         (Context::Diff, "Diff view"),
         (Context::Commit, "Commit message"),

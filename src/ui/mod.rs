@@ -6,6 +6,7 @@ pub mod diff;
 pub mod header;
 pub mod help;
 pub mod new_agent;
+pub mod overview;
 pub mod pane;
 pub mod status;
 pub mod supervisor;
@@ -82,6 +83,7 @@ fn draw_views(state: &State, area: Rect, buf: &mut Buffer) {
         Some(Overlay::Confirm(c)) => confirm::render(state, c, panes, buf),
         Some(Overlay::Diff(view)) => diff::render_overlay(state, view, panes, buf),
         Some(Overlay::Commit(form)) => diff::render_commit(state, form, panes, buf),
+        Some(Overlay::Overview(o)) => overview::render(state, o, panes, buf),
     }
 }
 

@@ -28,6 +28,10 @@ fn relevant(state: &State, command: Command) -> bool {
         Command::Zoom => !state.agents.is_empty(),
         Command::PageUp => focused.is_some_and(|a| !a.transcript.is_empty()),
         Command::NextApproval => state.approvals.waiting() > 0,
+        // Approvals alone have their own key (next-approval).
+        Command::Inbox => state.agents.iter().any(|a| a.unread),
+        // Offered when the team does not fit on one screen of tiles.
+        Command::Overview => state.tiling().pages > 1,
         Command::ResumeTurn => focused.is_some_and(|a| a.resumable),
         Command::AllowDenied => {
             focused.is_some_and(|a| !state.approvals.denials_of(a.id).is_empty())
@@ -105,6 +109,13 @@ fn right_side(state: &State) -> String {
     let waiting = state.approvals.waiting();
     if waiting > 0 {
         parts.push(format!("{waiting} waiting"));
+    }
+    // The inbox's count, once it holds more than approvals (those are counted just above).
+    let rows = crate::app::overview::rows(state);
+    let need_you = crate::app::overview::inbox(&rows).len();
+    let asking = rows.iter().filter(|r| state.approvals.first_for(r.id).is_some()).count();
+    if need_you > asking {
+        parts.push(format!("{need_you} need you"));
     }
     let running = state.running();
     if running > 0 {
