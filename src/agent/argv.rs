@@ -35,9 +35,48 @@ pub fn build_argv(
     session: &SessionArg,
     extra_args: &[String],
 ) -> Result<Vec<String>, ArgvError> {
+    let base = ["-p", "--output-format", "stream-json", "--verbose"];
+    let mode = spec.options.permission_mode.map(|p| p.as_arg());
+    let mut argv = options_argv(&base, spec, mode, session, extra_args)?;
+    if prompt.len() > MAX_ARG_BYTES {
+        return Err(ArgvError::PromptTooLong(prompt.len()));
+    }
+    argv.push("--".into());
+    argv.push(prompt.to_owned());
+    Ok(argv)
+}
+
+/// The argv of a live process, which reads its messages from stdin and asks before tools
+/// through the control protocol. `mode` is the permission mode as this CLI names it.
+pub fn build_live_argv(
+    spec: &AgentSpec,
+    mode: Option<&str>,
+    session: &SessionArg,
+    extra_args: &[String],
+) -> Result<Vec<String>, ArgvError> {
+    let base = [
+        "-p",
+        "--input-format",
+        "stream-json",
+        "--output-format",
+        "stream-json",
+        "--verbose",
+        "--permission-prompt-tool",
+        "stdio",
+    ];
+    options_argv(&base, spec, mode, session, extra_args)
+}
+
+/// `base`, then the agent's options, the session and the extra arguments, each checked.
+fn options_argv(
+    base: &[&str],
+    spec: &AgentSpec,
+    mode: Option<&str>,
+    session: &SessionArg,
+    extra_args: &[String],
+) -> Result<Vec<String>, ArgvError> {
     let o = &spec.options;
-    let mut argv: Vec<String> =
-        ["-p", "--output-format", "stream-json", "--verbose"].map(String::from).to_vec();
+    let mut argv: Vec<String> = base.iter().map(|a| a.to_string()).collect();
     let opt = |argv: &mut Vec<String>, flag: &str, value: String| {
         argv.push(flag.to_owned());
         argv.push(value);
@@ -52,8 +91,8 @@ pub fn build_argv(
     if let Some(m) = &o.fallback_model {
         opt(&mut argv, "--fallback-model", m.clone());
     }
-    if let Some(p) = o.permission_mode {
-        opt(&mut argv, "--permission-mode", p.as_arg().to_owned());
+    if let Some(p) = mode {
+        opt(&mut argv, "--permission-mode", p.to_owned());
     }
     for t in o.allowed_tools.iter().flatten() {
         opt(&mut argv, "--allowedTools", t.clone());
@@ -114,11 +153,6 @@ pub fn build_argv(
             return Err(ArgvError::ArgTooLong { option, len: a.len() });
         }
     }
-    if prompt.len() > MAX_ARG_BYTES {
-        return Err(ArgvError::PromptTooLong(prompt.len()));
-    }
-    argv.push("--".into());
-    argv.push(prompt.to_owned());
     Ok(argv)
 }
 
@@ -227,6 +261,39 @@ mod tests {
                 "go"
             ]
         );
+    }
+
+    #[test]
+    fn a_live_process_reads_stream_json_and_asks_over_stdio() {
+        let mut spec = AgentSpec::new("a", "/tmp");
+        spec.options.permission_mode = Some(PermissionMode::Default);
+        spec.options.model = Some("opus".into());
+        let argv =
+            build_live_argv(&spec, Some("manual"), &SessionArg::Resume("abc".into()), &[]).unwrap();
+        assert_eq!(
+            argv,
+            [
+                "-p",
+                "--input-format",
+                "stream-json",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--permission-prompt-tool",
+                "stdio",
+                "--include-partial-messages",
+                "--model",
+                "opus",
+                "--permission-mode",
+                "manual",
+                "--resume",
+                "abc"
+            ]
+        );
+        // No prompt and no `--`: messages come on stdin.
+        let long = "x".repeat(MAX_ARG_BYTES + 1);
+        spec.options.append_system_prompt = Some(long);
+        assert!(build_live_argv(&spec, None, &new(), &[]).is_err());
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! into typed events, and follow the turn's lifecycle.
 
 pub mod argv;
+pub mod control;
 pub mod decode;
 pub mod discover;
 pub mod env;
 pub mod event;
+pub mod live;
 pub mod pty;
 pub mod runner;
 pub mod spec;

@@ -361,3 +361,88 @@ impl ProcessState {
         !self.interrupting.swap(true, std::sync::atomic::Ordering::SeqCst)
     }
 }
+
+/// A program whose stdin is a pipe and whose stdout and stderr are a fresh PTY: a live
+/// `claude -p --input-format stream-json` reads one JSON message a line from stdin, which must
+/// not be a terminal (the CLI refuses one, and a cooked line over 4,095 bytes would kill it),
+/// while its output keeps the terminal the CLI wants to see.
+pub struct PipedProcess {
+    pub process: PtyProcess,
+    pub stdin: std::process::ChildStdin,
+}
+
+/// Spawns `program args` like [`spawn`] (its own session and process group, the PTY as its
+/// controlling terminal, exactly `env` and `cwd`), but with stdin a pipe.
+pub fn spawn_piped(
+    program: &Path,
+    args: &[String],
+    cwd: &Path,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<PipedProcess, PtySpawnError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+
+    let pair =
+        native_pty_system().openpty(PTY_SIZE).map_err(|e| PtySpawnError::Pty(e.to_string()))?;
+    // portable-pty always puts the slave on all three descriptors; open it by name instead.
+    let Some(tty) = pair.master.tty_name() else {
+        return Err(PtySpawnError::Pty("the terminal has no name".into()));
+    };
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(&tty)
+        .map_err(|e| PtySpawnError::Pty(format!("{}: {e}", tty.display())))?;
+    drop(pair.slave);
+    let out = slave.try_clone().map_err(|e| PtySpawnError::Pty(e.to_string()))?;
+    let mut cmd = Command::new(program);
+    cmd.args(args).current_dir(cwd).env_clear().envs(env);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::from(out)).stderr(Stdio::from(slave));
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            for sig in [
+                libc::SIGCHLD,
+                libc::SIGHUP,
+                libc::SIGINT,
+                libc::SIGQUIT,
+                libc::SIGTERM,
+                libc::SIGALRM,
+                libc::SIGPIPE,
+            ] {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+            let empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            if libc::setsid() == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            // stdout is the terminal here (stdin is the pipe).
+            #[allow(clippy::useless_conversion)]
+            if libc::ioctl(1, libc::TIOCSCTTY as _, 0) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().map_err(|e| PtySpawnError::Spawn(e.to_string()))?;
+    // `cmd` holds the slave descriptors until dropped: EOF on the master needs them closed.
+    drop(cmd);
+    let Some(stdin) = child.stdin.take() else {
+        return Err(PtySpawnError::Spawn("the process has no stdin pipe".into()));
+    };
+    let pid = child.id();
+    // We reap the child ourselves (`wait`); dropping std's Child neither waits nor kills.
+    drop(child);
+    let reader = match pair.master.try_clone_reader() {
+        Ok(reader) => reader,
+        Err(e) => {
+            signal_group(pid, libc::SIGKILL);
+            let _ = wait(pid);
+            return Err(PtySpawnError::Pty(e.to_string()));
+        }
+    };
+    Ok(PipedProcess { process: PtyProcess { pid, master: pair.master, reader }, stdin })
+}

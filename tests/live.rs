@@ -1,0 +1,473 @@
+//! The live engine (`agent::live`): one long-lived claude process per agent, driven over the
+//! CLI's control protocol. The real-CLI tests run the CLI named by `AGENTMUX_TEST_CLAUDE`
+//! (CI runs them with 2.1.197 and with 2.1.332) against the loopback stand-in of the API; the
+//! fault tests use a tiny shell script in the CLI's place.
+//!
+//! What the real CLI does here (both versions, measured with these tests):
+//! - every turn starts with a `system`/`init` line and ends with one `result`; messages written
+//!   while a turn runs are queued and each gets its own turn, in order;
+//! - `interrupt` is answered at once (2.1.332: `{"still_queued":[]}`), the turn ends with a
+//!   user line `[Request interrupted by user]` and a `result`, and the next message continues the
+//!   same conversation (the API then sees the interrupted prompt, the marker and the new prompt
+//!   as one user message);
+//! - `set_model` is answered with no body, after a replayed user line
+//!   `<local-command-stdout>Set model to ...`; the next request to the API names the new model;
+//! - ExitPlanMode's `can_use_tool` input is `{}` in 2.1.332 (the plan is in the assistant's
+//!   tool_use block only) and the plan itself in 2.1.197.
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use agentmux::agent::control::{context_usage, CliVersion, ControlRequest, PermissionAnswer};
+use agentmux::agent::event::{ContentBlock, Event};
+use agentmux::agent::live::{
+    spawn_live, ControlError, LiveError, LiveHandle, LiveMsg, LiveRequest, CONTROL_TIMEOUT,
+};
+use agentmux::agent::{
+    AgentId, AgentOptions, AgentSpec, Billing, ClaudeCmd, Line, PermissionMode, SessionArg,
+    DEFAULT_MAX_LINE_BYTES,
+};
+use serde_json::{json, Value};
+use support::cli::{claude_or_skip, offline_env};
+use support::fake_api::{FakeApi, MessagesRequest, Reply};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// `run: CMD` calls Bash, `ask` asks one question, `plan` calls ExitPlanMode, `hang` never gets
+/// an answer; a tool result is answered with its content, anything else with an echo.
+fn script(req: &MessagesRequest) -> Reply {
+    if let Some(result) = req.tool_results().first() {
+        let state = if result.is_error { "failed" } else { "said" };
+        return Reply::text(format!("The tool {state}: {}", result.content));
+    }
+    let prompt = req.last_user_text();
+    if let Some(cmd) = prompt.strip_prefix("run: ") {
+        return Reply::bash(cmd);
+    }
+    match prompt.as_str() {
+        "ask" => Reply::tool_use(
+            "AskUserQuestion",
+            json!({"questions": [{"question": "Which color?", "header": "Color", "multiSelect": false,
+                "options": [{"label": "red", "description": "warm"},
+                            {"label": "blue", "description": "cool"}]}]}),
+        ),
+        "plan" => Reply::tool_use("ExitPlanMode", json!({"plan": "1. look\n2. fix"})),
+        "hang" => Reply::Hang,
+        _ => Reply::text(format!("You said: {prompt}.")),
+    }
+}
+
+/// One live process with a sandboxed home and cwd, and everything it reported so far.
+struct Live {
+    handle: LiveHandle,
+    rx: tokio::sync::mpsc::Receiver<LiveMsg>,
+    seen: Vec<LiveMsg>,
+    _dir: tempfile::TempDir,
+    _home: Option<tempfile::TempDir>,
+    work: PathBuf,
+}
+
+fn request(
+    claude: ClaudeCmd,
+    options: AgentOptions,
+    env: Vec<(String, String)>,
+) -> (LiveRequest, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut spec = AgentSpec::new("live", dir.path().to_path_buf());
+    spec.options = AgentOptions { billing: Some(Billing::Api), ..options };
+    let req = LiveRequest {
+        agent: AgentId(3),
+        generation: 1,
+        claude,
+        spec,
+        session: SessionArg::New(uuid::Uuid::new_v4().to_string()),
+        version: None,
+        extra_env: env,
+        extra_args: Vec::new(),
+        max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+        control_timeout: CONTROL_TIMEOUT,
+    };
+    (req, dir)
+}
+
+impl Live {
+    fn real(claude: PathBuf, api: &FakeApi, options: AgentOptions) -> Live {
+        let version = cli_version(&claude);
+        let home = tempfile::tempdir().expect("home dir");
+        let env = offline_env(&api.base_url(), home.path());
+        let (mut req, dir) = request(ClaudeCmd::real(&claude), options, env);
+        req.version = version;
+        let mut live = Live::start(req, dir);
+        live._home = Some(home);
+        live
+    }
+
+    fn start(req: LiveRequest, dir: tempfile::TempDir) -> Live {
+        let work = req.spec.cwd.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let handle = spawn_live(req, tx).expect("spawn_live");
+        Live { handle, rx, seen: Vec::new(), _dir: dir, _home: None, work }
+    }
+
+    /// Waits for the first message (after those already taken) that `pick` accepts.
+    fn next<T>(&mut self, what: &str, mut pick: impl FnMut(&LiveMsg) -> Option<T>) -> T {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let msg = match blocking_recv(&mut self.rx, left) {
+                Some(msg) => msg,
+                None => panic!("no {what} within {WAIT:?}; seen:\n{}", self.dump()),
+            };
+            let got = pick(&msg);
+            self.seen.push(msg);
+            if let Some(got) = got {
+                return got;
+            }
+        }
+    }
+
+    fn turn_ended(&mut self, want: u64) {
+        let seq = self.next("turn end", |m| match m {
+            LiveMsg::TurnEnded { seq, .. } => Some(*seq),
+            _ => None,
+        });
+        assert_eq!(seq, want, "{}", self.dump());
+    }
+
+    fn permission(&mut self) -> (agentmux::agent::control::PermissionRequest, Option<Value>) {
+        self.next("permission request", |m| match m {
+            LiveMsg::Permission { request, call_input, .. } => {
+                Some((request.clone(), call_input.clone()))
+            }
+            _ => None,
+        })
+    }
+
+    fn reply(&mut self, want: u64) -> Result<Value, ControlError> {
+        self.next("reply", |m| match m {
+            LiveMsg::Reply { id, outcome, .. } if *id == want => Some(outcome.clone()),
+            _ => None,
+        })
+    }
+
+    fn exited(&mut self) -> (agentmux::agent::ExitInfo, Option<u64>, Vec<u64>) {
+        self.next("exit", |m| match m {
+            LiveMsg::Exited { exit, in_flight, unstarted, .. } => {
+                Some((exit.clone(), *in_flight, unstarted.clone()))
+            }
+            _ => None,
+        })
+    }
+
+    /// The `result` texts of the turns so far.
+    fn results(&self) -> Vec<String> {
+        self.events()
+            .filter_map(|e| match e {
+                Event::Result(r) => Some(r.result.clone().unwrap_or_default()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// (content, is_error) of every tool result the CLI reported.
+    fn tool_results(&self) -> Vec<(String, bool)> {
+        self.events()
+            .filter_map(|e| match e {
+                Event::User(m) => Some(&m.content),
+                _ => None,
+            })
+            .flatten()
+            .filter_map(|b| match b {
+                ContentBlock::ToolResult { content, is_error, .. } => {
+                    Some((content.clone(), *is_error))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn events(&self) -> impl Iterator<Item = &Event> {
+        self.seen
+            .iter()
+            .filter_map(|m| match m {
+                LiveMsg::Lines { lines, .. } => Some(lines),
+                _ => None,
+            })
+            .flatten()
+            .filter_map(|(_, l)| match l {
+                Line::Event(e) => Some(e),
+                _ => None,
+            })
+    }
+
+    fn dump(&self) -> String {
+        let mut out = String::new();
+        for m in &self.seen {
+            match m {
+                LiveMsg::Lines { lines, .. } => {
+                    for (raw, _) in lines {
+                        out.push_str(&format!("  | {:.300}\n", raw));
+                    }
+                }
+                other => out.push_str(&format!("{other:?}\n")),
+            }
+        }
+        out
+    }
+}
+
+fn blocking_recv(rx: &mut tokio::sync::mpsc::Receiver<LiveMsg>, wait: Duration) -> Option<LiveMsg> {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        match rx.try_recv() {
+            Ok(msg) => return Some(msg),
+            Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => return None,
+            Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {}
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn cli_version(claude: &PathBuf) -> Option<CliVersion> {
+    let out = std::process::Command::new(claude).arg("--version").output().ok()?;
+    CliVersion::parse(&String::from_utf8_lossy(&out.stdout))
+}
+
+#[test]
+fn several_turns_and_queued_messages_run_in_one_process() {
+    let Some(claude) = claude_or_skip("several_turns_and_queued_messages_run_in_one_process")
+    else {
+        return;
+    };
+    let api = FakeApi::start(script);
+    let mut live = Live::real(claude, &api, AgentOptions::default());
+    live.handle.send_user(1, "remember banana").expect("send");
+    live.turn_ended(1);
+    live.handle.send_user(2, "what word?").expect("send");
+    live.turn_ended(2);
+    // Written back to back, while the first of them runs: one turn each, in order.
+    live.handle.send_user(3, "three").expect("send");
+    live.handle.send_user(4, "four").expect("send");
+    live.turn_ended(3);
+    live.turn_ended(4);
+    assert_eq!(
+        live.results(),
+        [
+            "You said: remember banana.",
+            "You said: what word?.",
+            "You said: three.",
+            "You said: four."
+        ],
+        "{}",
+        live.dump()
+    );
+    let starts = live.seen.iter().filter(|m| matches!(m, LiveMsg::Started { .. })).count();
+    assert_eq!(starts, 1);
+    let requests = api.messages_requests();
+    assert_eq!(requests.len(), 4);
+    assert_eq!(requests[3].user_texts(), ["remember banana", "what word?", "three", "four"]);
+    // stdin closed: the CLI exits on its own, with nothing left unanswered.
+    live.handle.close(Duration::from_secs(30));
+    let (exit, in_flight, unstarted) = live.exited();
+    assert!(exit.success(), "{exit:?}\n{}", live.dump());
+    assert_eq!((in_flight, unstarted), (None, vec![]));
+}
+
+#[test]
+fn an_interrupted_turn_ends_and_the_conversation_goes_on() {
+    let Some(claude) = claude_or_skip("an_interrupted_turn_ends_and_the_conversation_goes_on")
+    else {
+        return;
+    };
+    let api = FakeApi::start(script);
+    let mut live = Live::real(claude, &api, AgentOptions::default());
+    live.handle.send_user(1, "hang").expect("send");
+    assert!(api.wait_for_messages_requests(1, WAIT), "the turn never reached the API");
+    let id = live.handle.request(ControlRequest::Interrupt).expect("interrupt");
+    assert!(live.reply(id).is_ok(), "{}", live.dump());
+    live.turn_ended(1);
+    live.handle.send_user(2, "after").expect("send");
+    live.turn_ended(2);
+    // The same conversation: the interrupted prompt, the CLI's marker and the new one (the CLI
+    // joins them into one user message).
+    let last = api.messages_requests().pop().expect("a request");
+    let texts = last.user_texts().join("\n");
+    assert!(texts.starts_with("hang"), "{texts:?}");
+    assert!(texts.contains("[Request interrupted by user]"), "{texts:?}");
+    assert!(texts.ends_with("after"), "{texts:?}");
+    assert!(!live.handle.has_exited());
+}
+
+#[test]
+fn tool_permissions_are_asked_over_the_control_protocol() {
+    let Some(claude) = claude_or_skip("tool_permissions_are_asked_over_the_control_protocol")
+    else {
+        return;
+    };
+    let api = FakeApi::start(script);
+    let mut live = Live::real(claude, &api, AgentOptions::default());
+    live.handle.send_user(1, "run: touch denied.txt").expect("send");
+    let (ask, _) = live.permission();
+    assert_eq!(ask.tool_name, "Bash");
+    assert_eq!(ask.input["command"], "touch denied.txt");
+    assert!(ask.tool_use_id.is_some());
+    let deny = PermissionAnswer::Deny { message: "not today".into() };
+    live.handle.answer(&ask.request_id, &deny).expect("answer");
+    live.turn_ended(1);
+    assert!(!live.work.join("denied.txt").exists());
+    assert_eq!(live.tool_results(), [("not today".to_string(), true)], "{}", live.dump());
+
+    live.handle.send_user(2, "run: touch allowed.txt").expect("send");
+    let (ask, _) = live.permission();
+    let allow = PermissionAnswer::Allow { updated_input: ask.input.clone() };
+    live.handle.answer(&ask.request_id, &allow).expect("answer");
+    live.turn_ended(2);
+    assert!(live.work.join("allowed.txt").exists(), "{}", live.dump());
+}
+
+#[test]
+fn a_question_to_the_user_is_answered_with_a_choice() {
+    let Some(claude) = claude_or_skip("a_question_to_the_user_is_answered_with_a_choice") else {
+        return;
+    };
+    let api = FakeApi::start(script);
+    let mut live = Live::real(claude, &api, AgentOptions::default());
+    live.handle.send_user(1, "ask").expect("send");
+    let (ask, _) = live.permission();
+    assert_eq!(ask.tool_name, "AskUserQuestion");
+    assert_eq!(ask.input["questions"][0]["options"][1]["label"], "blue");
+    let mut input = ask.input.clone();
+    input["answers"] = json!({ "Which color?": "blue" });
+    live.handle.answer(&ask.request_id, &PermissionAnswer::Allow { updated_input: input }).unwrap();
+    live.turn_ended(1);
+    let results = live.tool_results();
+    assert_eq!(results.len(), 1, "{}", live.dump());
+    assert!(results[0].0.contains("\"Which color?\"=\"blue\""), "{results:?}");
+}
+
+#[test]
+fn a_plan_is_shown_whole_and_rejected_then_approved() {
+    let Some(claude) = claude_or_skip("a_plan_is_shown_whole_and_rejected_then_approved") else {
+        return;
+    };
+    let api = FakeApi::start(script);
+    let options =
+        AgentOptions { permission_mode: Some(PermissionMode::Plan), ..Default::default() };
+    let mut live = Live::real(claude, &api, options);
+    live.handle.send_user(1, "plan").expect("send");
+    let (ask, call_input) = live.permission();
+    assert_eq!(ask.tool_name, "ExitPlanMode");
+    // 2.1.332 leaves the plan out of the request; the assistant's block has it.
+    assert_eq!(ask.shown_input(call_input.as_ref())["plan"], "1. look\n2. fix");
+    let deny = PermissionAnswer::Deny { message: "add tests first".into() };
+    live.handle.answer(&ask.request_id, &deny).expect("answer");
+    live.turn_ended(1);
+    assert_eq!(live.tool_results(), [("add tests first".to_string(), true)]);
+
+    live.handle.send_user(2, "plan").expect("send");
+    let (ask, _) = live.permission();
+    let allow = PermissionAnswer::Allow { updated_input: ask.input.clone() };
+    live.handle.answer(&ask.request_id, &allow).expect("answer");
+    live.turn_ended(2);
+    let results = live.tool_results();
+    assert_eq!(results.len(), 2, "{}", live.dump());
+    assert!(!results[1].1 && results[1].0.contains("approved"), "{results:?}");
+}
+
+#[test]
+fn the_model_and_mode_change_while_the_process_lives() {
+    let Some(claude) = claude_or_skip("the_model_and_mode_change_while_the_process_lives") else {
+        return;
+    };
+    let api = FakeApi::start(script);
+    let mut live = Live::real(claude, &api, AgentOptions::default());
+    let init = live.handle.request(ControlRequest::Initialize).expect("initialize");
+    assert!(live.reply(init).is_ok(), "{}", live.dump());
+    live.handle.send_user(1, "hi").expect("send");
+    live.turn_ended(1);
+    let id = live.handle.request(ControlRequest::SetModel(Some("sonnet".into()))).unwrap();
+    assert!(live.reply(id).is_ok(), "{}", live.dump());
+    let id = live.handle.request(ControlRequest::SetPermissionMode("acceptEdits".into())).unwrap();
+    assert!(live.reply(id).is_ok(), "{}", live.dump());
+    live.handle.send_user(2, "run: touch edited.txt").expect("send");
+    live.turn_ended(2);
+    // acceptEdits lets a file-creating command in the cwd run without asking.
+    assert!(!live.seen.iter().any(|m| matches!(m, LiveMsg::Permission { .. })), "{}", live.dump());
+    let requests = api.messages_requests();
+    assert!(!requests[0].model.contains("sonnet"), "{}", requests[0].model);
+    assert!(requests[1].model.contains("sonnet"), "{}", requests[1].model);
+    let id = live.handle.request(ControlRequest::GetContextUsage).unwrap();
+    let usage = live.reply(id).expect("context usage");
+    let (used, max) = context_usage(&usage).unwrap_or_else(|| panic!("{usage}"));
+    assert!(used > 0 && max >= used, "{usage}");
+}
+
+/// A stand-in CLI: `sh -c SCRIPT` (the live argv follows as `$0 $1 ...`).
+fn fake_cli(script: &str) -> Live {
+    let claude =
+        ClaudeCmd { program: PathBuf::from("/bin/sh"), pre_args: vec!["-c".into(), script.into()] };
+    let env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string())];
+    let (mut req, dir) = request(claude, AgentOptions::default(), env);
+    req.control_timeout = Duration::from_millis(300);
+    Live::start(req, dir)
+}
+
+#[test]
+fn a_request_with_no_answer_times_out_and_a_refused_one_is_not_sent_again() {
+    // Reads everything and answers only the context usage request, with an error.
+    let mut live = fake_cli(
+        r#"while read -r line; do case "$line" in *get_context_usage*)
+           id=$(printf '%s' "$line" | sed 's/.*"request_id":"\([^"]*\)".*/\1/')
+           printf '{"type":"control_response","response":{"subtype":"error","request_id":"%s","error":"Unsupported control request subtype: get_context_usage","error_code":"unsupported_request"}}\n' "$id";;
+           esac; done"#,
+    );
+    let id = live.handle.request(ControlRequest::SetModel(None)).expect("set_model");
+    let err = live.reply(id).expect_err("no answer");
+    assert_eq!(
+        err,
+        ControlError::Timeout { subtype: "set_model", after: Duration::from_millis(300) }
+    );
+    assert_eq!(err.to_string(), "claude did not answer set_model within 300ms");
+    let id = live.handle.request(ControlRequest::GetContextUsage).expect("context usage");
+    let err = live.reply(id).expect_err("refused");
+    assert!(matches!(err, ControlError::Refused { unsupported: true, .. }), "{err:?}");
+    assert_eq!(
+        live.handle.request(ControlRequest::GetContextUsage),
+        Err(LiveError::Unsupported("get_context_usage"))
+    );
+    // Refused lines are not shown as output.
+    assert_eq!(live.events().count(), 0, "{}", live.dump());
+    live.handle.close(Duration::from_secs(5));
+    let (_, in_flight, unstarted) = live.exited();
+    assert_eq!((in_flight, unstarted), (None, vec![]));
+    assert_eq!(live.handle.send_user(9, "late"), Err(LiveError::Gone));
+}
+
+#[test]
+fn a_process_that_dies_mid_turn_names_the_turn_and_the_messages_it_never_began() {
+    // Takes the first message, starts its turn (an init line), reads the second message and
+    // an interrupt, then dies without answering either.
+    let mut live = fake_cli(
+        r#"read -r first; printf '{"type":"system","subtype":"init","session_id":"s"}\n';
+           read -r second; read -r third; echo 'fatal: out of memory' >&2; exit 3"#,
+    );
+    live.handle.send_user(1, "one").expect("send");
+    live.handle.send_user(2, "two").expect("send");
+    let pending = live.handle.request(ControlRequest::Interrupt).expect("interrupt");
+    let (exit, in_flight, unstarted) = live.exited();
+    assert_eq!(exit.code, Some(3));
+    assert!(exit.tail.iter().any(|l| l.contains("out of memory")), "{exit:?}");
+    assert_eq!(in_flight, Some(1));
+    assert_eq!(unstarted, vec![2]);
+    // The request still waiting was answered (before the exit) as gone, not left to time out.
+    let gone = live.seen.iter().find_map(|m| match m {
+        LiveMsg::Reply { id, outcome, .. } if *id == pending => Some(outcome.clone()),
+        _ => None,
+    });
+    assert_eq!(gone, Some(Err(ControlError::Gone { subtype: "interrupt" })));
+}
