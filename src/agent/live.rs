@@ -307,8 +307,8 @@ pub fn spawn_live(req: LiveRequest, tx: Sender<LiveMsg>) -> Result<LiveHandle, S
         |reason: String| SpawnError::Spawn { path: req.claude.program.clone(), reason };
     let wake = Wake::new().map_err(|e| SpawnError::Pty(e.to_string()))?;
     let notifier = wake.notifier().map_err(|e| SpawnError::Pty(e.to_string()))?;
-    let piped =
-        pty::spawn_piped(&req.claude.program, &args, &req.spec.cwd, env).map_err(|e| match e {
+    let piped = pty::spawn_piped(&req.claude.program, &args, &req.spec.cwd, env, opts.nice())
+        .map_err(|e| match e {
             PtySpawnError::Pty(reason) => SpawnError::Pty(reason),
             PtySpawnError::Spawn(reason) => spawn_error(reason),
         })?;

@@ -372,12 +372,13 @@ pub struct PipedProcess {
 }
 
 /// Spawns `program args` like [`spawn`] (its own session and process group, the PTY as its
-/// controlling terminal, exactly `env` and `cwd`), but with stdin a pipe.
+/// controlling terminal, exactly `env` and `cwd`, `nice` steps below us), but with stdin a pipe.
 pub fn spawn_piped(
     program: &Path,
     args: &[String],
     cwd: &Path,
     env: impl IntoIterator<Item = (String, String)>,
+    nice: u8,
 ) -> Result<PipedProcess, PtySpawnError> {
     use std::os::unix::fs::OpenOptionsExt;
     use std::os::unix::process::CommandExt;
@@ -402,7 +403,7 @@ pub fn spawn_piped(
     cmd.stdin(Stdio::piped()).stdout(Stdio::from(out)).stderr(Stdio::from(slave));
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             for sig in [
                 libc::SIGCHLD,
                 libc::SIGHUP,
@@ -418,6 +419,11 @@ pub fn spawn_piped(
             libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
             if libc::setsid() == -1 {
                 return Err(io::Error::last_os_error());
+            }
+            // Lowered before exec, so every thread and process of the CLI starts lowered (a
+            // failure changes nothing but speed).
+            if nice > 0 {
+                libc::nice(libc::c_int::from(nice));
             }
             // stdout is the terminal here (stdin is the pipe).
             #[allow(clippy::useless_conversion)]
