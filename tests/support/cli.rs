@@ -10,6 +10,9 @@ use std::time::Duration;
 
 /// The CLI version the real-CLI tests and fixtures were made with.
 pub const PINNED_VERSION: &str = "2.1.197";
+/// Every version the real-CLI tests pass with: the pinned one and the newest measured (CI runs
+/// them with each).
+pub const TESTED_VERSIONS: &[&str] = &[PINNED_VERSION, "2.1.332"];
 
 /// Whether we run in CI, where a missing CLI fails instead of skipping.
 pub fn in_ci() -> bool {
