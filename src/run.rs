@@ -13,6 +13,7 @@
 
 pub mod bridge;
 pub mod input;
+pub mod live;
 pub mod persist;
 
 use std::collections::{HashMap, VecDeque};
@@ -109,6 +110,8 @@ pub struct Executor {
     pub control: bridge::ControlBridge,
     /// The workspace store, when the run has one (see [`persist`]).
     pub persist: Option<persist::Persister>,
+    /// Live processes for agents whose engine is `live` (only with the real engine).
+    live: Option<live::LiveEngine>,
 }
 
 impl Executor {
@@ -121,29 +124,42 @@ impl Executor {
             git: crate::worktree::Git::default(),
             control: bridge::ControlBridge::new(None, bridge::ControlBridge::current_exe_dir()),
             persist: None,
+            live: None,
         }
     }
 
     /// Run git jobs (`Effect::Worktree`) on blocking tasks that answer into `tx`.
     pub fn with_worktree_replies(mut self, tx: mpsc::UnboundedSender<Msg>) -> Executor {
+        if self.live.is_some() {
+            // Approvals of live processes go to the loop the same way.
+            self.live = Some(live::LiveEngine::new(self.engine_tx.clone(), Some(tx.clone())));
+        }
         self.worktree_tx = Some(tx);
         self
     }
 
-    /// The real engine.
+    /// The real engine: one-shot turns, and live processes for agents whose engine is `live`.
     pub fn engine(engine_tx: mpsc::Sender<EngineMsg>) -> Executor {
-        Executor::new(
-            engine_tx,
+        let mut exec = Executor::new(
+            engine_tx.clone(),
             Box::new(|req, tx| {
                 crate::agent::spawn_turn(req, tx).map(Some).map_err(|e| e.to_string())
             }),
-        )
+        );
+        exec.live = Some(live::LiveEngine::new(engine_tx, None));
+        exec
     }
 
     /// Start or stop turns; anything the loop must handle comes back as a message or an
     /// [`Outcome`].
     fn apply(&mut self, effect: Effect, replies: &mut VecDeque<Msg>) -> Outcome {
         match effect {
+            Effect::SpawnTurn(req) if self.live.is_some() && live::wants_live(&req) => {
+                if let Some(engine) = &mut self.live {
+                    engine.send(live::Command::Turn(req));
+                }
+                Outcome::Continue
+            }
             Effect::SpawnTurn(req) => {
                 let (agent, turn) = (req.agent, req.turn);
                 match (self.spawn)(*req, self.engine_tx.clone()) {
@@ -159,6 +175,9 @@ impl Executor {
                 Outcome::Continue
             }
             Effect::Interrupt { agent, turn } => {
+                if let Some(engine) = self.live.as_mut().filter(|e| e.has_started()) {
+                    engine.send(live::Command::Interrupt { agent, turn });
+                }
                 if let Some((t, handle)) = self.running.get(&agent) {
                     if *t == turn {
                         handle.interrupt();
@@ -200,6 +219,9 @@ impl Executor {
     }
 
     pub fn interrupt_all(&mut self) {
+        if let Some(engine) = self.live.as_mut().filter(|e| e.has_started()) {
+            engine.send(live::Command::InterruptAll);
+        }
         for (_, handle) in self.running.values() {
             handle.interrupt();
         }

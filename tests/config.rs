@@ -507,3 +507,28 @@ fn nice_layers_like_any_option() {
     assert_eq!(plain, ["a"]);
     assert_eq!(AgentOptions::default().nice(), AgentOptions::DEFAULT_NICE);
 }
+
+#[test]
+fn the_engine_is_live_unless_a_team_or_an_agent_says_oneshot() {
+    use agentmux::agent::Engine;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engines = |text: &str| -> Vec<Engine> {
+        Team::parse_str(text, Path::new("team.toml"), dir.path(), &Layers::default())
+            .expect("valid team file")
+            .agents
+            .iter()
+            .map(|a| a.spec.options.engine())
+            .collect()
+    };
+    assert_eq!(engines("[[agent]]\nname = \"a\"\n"), [Engine::Live]);
+    let text = "[defaults]\nengine = \"oneshot\"\n[[agent]]\nname = \"a\"\n[[agent]]\nname = \"b\"\nengine = \"live\"\n";
+    assert_eq!(engines(text), [Engine::Oneshot, Engine::Live]);
+    let err = Team::parse_str(
+        "[[agent]]\nname = \"a\"\nengine = \"fast\"\n",
+        Path::new("team.toml"),
+        dir.path(),
+        &Layers::default(),
+    )
+    .expect_err("an unknown engine");
+    assert!(err.to_string().contains("engine"), "{err}");
+}

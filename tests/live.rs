@@ -471,3 +471,142 @@ fn a_process_that_dies_mid_turn_names_the_turn_and_the_messages_it_never_began()
     });
     assert_eq!(gone, Some(Err(ControlError::Gone { subtype: "interrupt" })));
 }
+
+// ---------------------------------------------------------------------------------------------
+// The executor's live engine (`run::live`): the app's turns through one live process per agent
+
+mod engine {
+    use super::*;
+    use agentmux::agent::{EngineMsg, TurnRequest};
+    use agentmux::app::Msg;
+    use agentmux::approval::Decision;
+    use agentmux::run::live::{Command, LiveEngine};
+    use tokio::sync::mpsc;
+
+    struct Harness {
+        engine: LiveEngine,
+        engine_rx: mpsc::Receiver<EngineMsg>,
+        local_rx: mpsc::UnboundedReceiver<Msg>,
+        claude: PathBuf,
+        env: Vec<(String, String)>,
+        dir: tempfile::TempDir,
+        session: String,
+    }
+
+    impl Harness {
+        fn new(claude: PathBuf, api: &FakeApi) -> Harness {
+            let (engine_tx, engine_rx) = mpsc::channel(64);
+            let (local_tx, local_rx) = mpsc::unbounded_channel();
+            let dir = tempfile::tempdir().expect("temp dir");
+            std::fs::create_dir_all(dir.path().join("home")).expect("home");
+            std::fs::create_dir_all(dir.path().join("work")).expect("work");
+            let env = offline_env(&api.base_url(), &dir.path().join("home"));
+            Harness {
+                engine: LiveEngine::new(engine_tx, Some(local_tx)),
+                engine_rx,
+                local_rx,
+                claude,
+                env,
+                dir,
+                session: uuid::Uuid::new_v4().to_string(),
+            }
+        }
+
+        fn work(&self) -> PathBuf {
+            self.dir.path().join("work")
+        }
+
+        fn turn(&mut self, turn: u64, prompt: &str) {
+            let mut spec = AgentSpec::new("solo", self.work());
+            spec.options = AgentOptions { billing: Some(Billing::Api), ..Default::default() };
+            let session = if turn == 1 {
+                SessionArg::New(self.session.clone())
+            } else {
+                SessionArg::Resume(self.session.clone())
+            };
+            let req = TurnRequest {
+                agent: AgentId(5),
+                turn,
+                claude: ClaudeCmd::real(&self.claude),
+                spec,
+                prompt: prompt.into(),
+                session,
+                extra_env: self.env.clone(),
+                extra_args: Vec::new(),
+                max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            };
+            assert!(agentmux::run::live::wants_live(&req));
+            self.engine.send(Command::Turn(Box::new(req)));
+        }
+
+        /// Engine messages of `turn` until its `Exited`: (pid at start, result texts, exit).
+        async fn until_exit(&mut self, turn: u64) -> (Option<u32>, Vec<String>, bool) {
+            let (mut pid, mut results) = (None, Vec::new());
+            loop {
+                let msg = tokio::time::timeout(WAIT, self.engine_rx.recv()).await;
+                match msg.expect("an engine message in time").expect("the channel open") {
+                    EngineMsg::Started { turn: t, pid: p, .. } if t == turn => pid = p,
+                    EngineMsg::Lines { turn: t, lines, .. } if t == turn => {
+                        for (_, line) in lines {
+                            if let Line::Event(Event::Result(r)) = line {
+                                results.push(r.result.unwrap_or_default());
+                            }
+                        }
+                    }
+                    EngineMsg::Exited { turn: t, exit, .. } if t == turn => {
+                        return (pid, results, exit.success());
+                    }
+                    other => panic!("unexpected for turn {turn}: {other:?}"),
+                }
+            }
+        }
+
+        async fn approval(&mut self) -> agentmux::approval::Ask {
+            let msg = tokio::time::timeout(WAIT, self.local_rx.recv()).await;
+            match msg.expect("an approval in time").expect("the channel open") {
+                Msg::Approval(ask) => ask,
+                other => panic!("not an approval: {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_apps_turns_share_one_process_and_ask_through_the_approval_box() {
+        let name = "the_apps_turns_share_one_process_and_ask_through_the_approval_box";
+        let Some(claude) = claude_or_skip(name) else { return };
+        let api = FakeApi::start(script);
+        let mut h = Harness::new(claude, &api);
+        h.turn(1, "hello");
+        let (first_pid, results, ok) = h.until_exit(1).await;
+        assert!(ok && first_pid.is_some());
+        assert_eq!(results, ["You said: hello."]);
+        h.turn(2, "run: touch approved.txt");
+        let ask = h.approval().await;
+        assert_eq!((ask.agent.as_str(), ask.tool_name.as_str()), ("solo", "Bash"));
+        assert_eq!(ask.input["command"], "touch approved.txt");
+        ask.decide(Decision::Allow);
+        let (pid, _, ok) = h.until_exit(2).await;
+        assert!(ok);
+        assert_eq!(pid, first_pid, "the follow-up went to the same process");
+        assert!(h.work().join("approved.txt").exists());
+
+        h.turn(3, "run: touch refused.txt");
+        let ask = h.approval().await;
+        ask.decide(Decision::Deny { message: Some("not here".into()) });
+        h.until_exit(3).await;
+        assert!(!h.work().join("refused.txt").exists());
+        let sent = api.messages_requests().pop().expect("a request");
+        assert_eq!(sent.tool_results()[0].content, "not here");
+
+        // An interrupt ends the turn; the next one continues the conversation.
+        h.turn(4, "hang");
+        assert!(api.wait_for_messages_requests(6, WAIT));
+        h.engine.send(Command::Interrupt { agent: AgentId(5), turn: 4 });
+        h.until_exit(4).await;
+        h.turn(5, "after");
+        let (pid, results, _) = h.until_exit(5).await;
+        assert_eq!(pid, first_pid);
+        assert_eq!(results.len(), 1);
+        assert!(results[0].ends_with("after."), "{results:?}");
+    }
+}

@@ -209,6 +209,7 @@ mod tests {
             env: None,
             billing: None,
             approvals: None,
+            engine: None,
             nice: None,
         };
         let argv = build_argv(

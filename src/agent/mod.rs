@@ -17,7 +17,7 @@ pub use event::{Event, Line};
 pub use runner::{
     spawn_turn, ClaudeCmd, EngineMsg, ExitInfo, SessionArg, SpawnError, TurnHandle, TurnRequest,
 };
-pub use spec::{AgentOptions, AgentSpec, Billing, PermissionMode};
+pub use spec::{AgentOptions, AgentSpec, Billing, Engine, PermissionMode};
 
 /// A stable handle on one agent for the life of the process (names can be reused after close).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -39,6 +39,18 @@ impl PermissionMode {
     }
 }
 
+/// How an agent's turns reach claude.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// One long-lived process serves every turn (`agent::live`), started with `--resume` when
+    /// the conversation exists.
+    #[default]
+    Live,
+    /// A new `claude -p ... --resume ID` process per turn.
+    Oneshot,
+}
+
 /// The claude options of an agent. Every field is optional so that layers (user settings,
 /// a team's `[defaults]`, an agent's own table, the command line) can be merged: see
 /// [`AgentOptions::over`].
@@ -69,6 +81,8 @@ pub struct AgentOptions {
     /// Ask the user about tool calls that need permission (agentmux's approval server); on
     /// unless set to false or the permission mode never asks.
     pub approvals: Option<bool>,
+    /// `live` (the default) or `oneshot`.
+    pub engine: Option<Engine>,
     /// How far below the UI the agent's processes run (a nice value, 0 to 19): the user's
     /// keys must win the CPU over the agents' work. [`AgentOptions::DEFAULT_NICE`] when unset.
     pub nice: Option<u8>,
@@ -117,12 +131,17 @@ impl AgentOptions {
             env,
             billing: self.billing.or(base.billing),
             approvals: self.approvals.or(base.approvals),
+            engine: self.engine.or(base.engine),
             nice: self.nice.or(base.nice),
         }
     }
 
     pub fn nice(&self) -> u8 {
         self.nice.unwrap_or(Self::DEFAULT_NICE).min(Self::MAX_NICE)
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine.unwrap_or_default()
     }
 
     pub fn billing(&self) -> Billing {

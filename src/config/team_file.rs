@@ -37,6 +37,7 @@ macro_rules! options_table {
             billing: Option<Billing>,
             approvals: Option<bool>,
             nice: Option<Spanned<i64>>,
+            engine: Option<crate::agent::spec::Engine>,
         }
 
         impl $name {
@@ -87,6 +88,7 @@ macro_rules! options_table {
                     }),
                     billing: self.billing,
                     approvals: self.approvals,
+                    engine: self.engine,
                     nice: self.nice.as_ref().and_then(|n| u8::try_from(*n.get_ref()).ok()),
                 })
             }

@@ -1,0 +1,517 @@
+//! The live engine behind the executor: an agent whose engine is `live` keeps one
+//! `agent::live` process for all its turns, and the app sees its turns exactly as it sees
+//! one-shot ones (`EngineMsg::Started`, `Lines`, `Exited` per turn), so the core does not change.
+//!
+//! One task owns the processes. It is told to start turns and interrupts by the executor, and
+//! hears the processes' messages; it turns a `result` into the turn's `Exited`, a process that
+//! dies into the turn in flight ending with the process's exit (resumable: the CLI holds it),
+//! sends messages the dead process never began to a new one (`--resume`), asks the user about
+//! tool calls through the same approval box as the approval server does, and closes a process
+//! idle for `IDLE_TIMEOUT` (the next turn starts one again) and the least recently used idle
+//! one when more than `MAX_LIVE` would run. It sleeps while nothing happens: one timer, for the
+//! next idle deadline.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::agent::control::{ControlRequest, PermissionAnswer};
+use crate::agent::live::{
+    spawn_live, LiveHandle, LiveMsg, LiveRequest, CLOSE_GRACE, CONTROL_TIMEOUT,
+};
+use crate::agent::runner::{ExitInfo, FlowTicket};
+use crate::agent::{AgentId, EngineMsg, SessionArg, TurnRequest};
+use crate::app::Msg;
+
+/// A live process idle this long is closed; the next turn starts it again with `--resume`.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// At most this many live processes at once.
+pub const MAX_LIVE: usize = 16;
+
+/// Whether a turn goes to a live process: the agent's engine is `live`, claude is the real
+/// CLI (the simulated claude speaks only the one-shot protocol), and the agent asks the user
+/// about tool calls (one that does not keeps a process per turn: the CLI then refuses such
+/// calls itself and lists them, and a re-run allowed needs the new rules on its command line).
+pub fn wants_live(req: &TurnRequest) -> bool {
+    req.spec.options.engine() == crate::agent::Engine::Live
+        && req.claude.pre_args.is_empty()
+        && crate::approval::wiring::wanted(&req.spec.options)
+}
+
+/// What the executor tells the engine.
+#[derive(Debug)]
+pub enum Command {
+    Turn(Box<TurnRequest>),
+    Interrupt { agent: AgentId, turn: u64 },
+    InterruptAll,
+}
+
+/// The executor's end: starts the task on first use (inside the runtime).
+pub struct LiveEngine {
+    tx: Option<mpsc::UnboundedSender<Command>>,
+    engine_tx: mpsc::Sender<EngineMsg>,
+    local_tx: Option<mpsc::UnboundedSender<Msg>>,
+}
+
+impl LiveEngine {
+    pub fn new(
+        engine_tx: mpsc::Sender<EngineMsg>,
+        local_tx: Option<mpsc::UnboundedSender<Msg>>,
+    ) -> Self {
+        LiveEngine { tx: None, engine_tx, local_tx }
+    }
+
+    pub fn send(&mut self, cmd: Command) {
+        let tx = self.tx.get_or_insert_with(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let task = Task::new(self.engine_tx.clone(), self.local_tx.clone(), tx.clone());
+            tokio::spawn(task.run(rx));
+            tx
+        });
+        let _ = tx.send(cmd);
+    }
+
+    pub fn has_started(&self) -> bool {
+        self.tx.is_some()
+    }
+}
+
+/// An approval the user answered, back to the task.
+#[derive(Debug)]
+struct Answered {
+    agent: AgentId,
+    generation: u64,
+    request_id: String,
+    answer: PermissionAnswer,
+}
+
+/// One agent's live process and the turns it holds.
+struct Agent {
+    handle: Arc<LiveHandle>,
+    generation: u64,
+    /// Turns sent and not ended, oldest first, with their prompts (to send again).
+    turns: VecDeque<(u64, String)>,
+    /// The request the process was started from (for a restart).
+    base: TurnRequest,
+    last_used: Instant,
+}
+
+struct Task {
+    engine_tx: mpsc::Sender<EngineMsg>,
+    local_tx: Option<mpsc::UnboundedSender<Msg>>,
+    live_tx: mpsc::Sender<LiveMsg>,
+    live_rx: Option<mpsc::Receiver<LiveMsg>>,
+    answers_tx: mpsc::UnboundedSender<Answered>,
+    answers_rx: Option<mpsc::UnboundedReceiver<Answered>>,
+    agents: HashMap<AgentId, Agent>,
+    next_generation: u64,
+}
+
+impl Task {
+    fn new(
+        engine_tx: mpsc::Sender<EngineMsg>,
+        local_tx: Option<mpsc::UnboundedSender<Msg>>,
+        _cmd_tx: mpsc::UnboundedSender<Command>,
+    ) -> Task {
+        let (live_tx, live_rx) = mpsc::channel(crate::run::ENGINE_CHANNEL);
+        let (answers_tx, answers_rx) = mpsc::unbounded_channel();
+        Task {
+            engine_tx,
+            local_tx,
+            live_tx,
+            live_rx: Some(live_rx),
+            answers_tx,
+            answers_rx: Some(answers_rx),
+            agents: HashMap::new(),
+            next_generation: 0,
+        }
+    }
+
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let (Some(mut live_rx), Some(mut answers_rx)) =
+            (self.live_rx.take(), self.answers_rx.take())
+        else {
+            return;
+        };
+        loop {
+            let idle_deadline = self.next_idle_deadline();
+            tokio::select! {
+                cmd = commands.recv() => match cmd {
+                    Some(cmd) => self.command(cmd).await,
+                    None => return, // the executor is gone; dropping the handles closes stdin
+                },
+                Some(msg) = live_rx.recv() => self.live(msg).await,
+                Some(a) = answers_rx.recv() => self.answered(a),
+                () = sleep_until(idle_deadline) => self.reap_idle(Instant::now()),
+            }
+        }
+    }
+
+    fn next_idle_deadline(&self) -> Option<Instant> {
+        self.agents
+            .values()
+            .filter(|a| a.turns.is_empty())
+            .map(|a| a.last_used + IDLE_TIMEOUT)
+            .min()
+    }
+
+    fn reap_idle(&mut self, now: Instant) {
+        let idle: Vec<AgentId> = self
+            .agents
+            .iter()
+            .filter(|(_, a)| a.turns.is_empty() && a.last_used + IDLE_TIMEOUT <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in idle {
+            if let Some(a) = self.agents.remove(&id) {
+                a.handle.close(CLOSE_GRACE);
+            }
+        }
+    }
+
+    async fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Turn(req) => self.turn(*req).await,
+            Command::Interrupt { agent, turn } => {
+                if let Some(a) = self.agents.get(&agent) {
+                    if a.turns.front().is_some_and(|(t, _)| *t == turn) {
+                        let _ = a.handle.request(ControlRequest::Interrupt);
+                    }
+                }
+            }
+            Command::InterruptAll => {
+                for a in self.agents.values().filter(|a| !a.turns.is_empty()) {
+                    let _ = a.handle.request(ControlRequest::Interrupt);
+                }
+            }
+        }
+    }
+
+    /// Sends a turn to the agent's process, starting one when there is none.
+    async fn turn(&mut self, req: TurnRequest) {
+        let (agent, turn, prompt) = (req.agent, req.turn, req.prompt.clone());
+        if let Some(a) = self.agents.get(&agent) {
+            // A changed spec (a model, a rule) takes effect in a new process resuming the
+            // conversation, once the old one is idle.
+            let stale = a.base.spec != req.spec && a.turns.is_empty();
+            if a.handle.has_exited() || stale {
+                if let Some(old) = self.agents.remove(&agent) {
+                    old.handle.close(CLOSE_GRACE);
+                }
+            }
+        }
+        if !self.agents.contains_key(&agent) {
+            self.make_room();
+            if let Err(error) = self.start(req) {
+                self.exit_turn(
+                    agent,
+                    turn,
+                    ExitInfo { code: None, signal: None, tail: vec![error] },
+                )
+                .await;
+                return;
+            }
+        }
+        let Some(a) = self.agents.get_mut(&agent) else { return };
+        a.last_used = Instant::now();
+        let pid = Some(a.handle.pid);
+        if a.handle.send_user(turn, &prompt).is_err() {
+            let tail = vec!["the claude process has exited".to_string()];
+            self.exit_turn(agent, turn, ExitInfo { code: None, signal: None, tail }).await;
+            return;
+        }
+        a.turns.push_back((turn, prompt));
+        let _ = self.engine_tx.send(EngineMsg::Started { agent, turn, pid }).await;
+    }
+
+    fn start(&mut self, req: TurnRequest) -> Result<(), String> {
+        self.next_generation += 1;
+        let generation = self.next_generation;
+        let live_req = LiveRequest {
+            agent: req.agent,
+            generation,
+            claude: req.claude.clone(),
+            spec: req.spec.clone(),
+            session: req.session.clone(),
+            version: None,
+            extra_env: req.extra_env.clone(),
+            extra_args: live_extra_args(&req.extra_args),
+            max_line_bytes: req.max_line_bytes,
+            control_timeout: CONTROL_TIMEOUT,
+        };
+        let handle = spawn_live(live_req, self.live_tx.clone()).map_err(|e| e.to_string())?;
+        let agent = Agent {
+            handle: Arc::new(handle),
+            generation,
+            turns: VecDeque::new(),
+            base: req,
+            last_used: Instant::now(),
+        };
+        self.agents.insert(agent.base.agent, agent);
+        Ok(())
+    }
+
+    /// Closes the least recently used idle process while `MAX_LIVE` are running.
+    fn make_room(&mut self) {
+        while self.agents.len() >= MAX_LIVE {
+            let lru = self
+                .agents
+                .iter()
+                .filter(|(_, a)| a.turns.is_empty())
+                .min_by_key(|(_, a)| a.last_used)
+                .map(|(id, _)| *id);
+            let Some(id) = lru else { return }; // every one is busy: run one more
+            if let Some(a) = self.agents.remove(&id) {
+                a.handle.close(CLOSE_GRACE);
+            }
+        }
+    }
+
+    async fn exit_turn(&self, agent: AgentId, turn: u64, exit: ExitInfo) {
+        let _ = self.engine_tx.send(EngineMsg::Started { agent, turn, pid: None }).await;
+        let _ = self.engine_tx.send(EngineMsg::Exited { agent, turn, exit }).await;
+    }
+
+    fn current(&self, agent: AgentId, generation: u64) -> Option<&Agent> {
+        self.agents.get(&agent).filter(|a| a.generation == generation)
+    }
+
+    async fn live(&mut self, msg: LiveMsg) {
+        match msg {
+            LiveMsg::Started { .. } | LiveMsg::Reply { .. } => {}
+            LiveMsg::Lines { agent, generation, lines, .. } => {
+                let Some(turn) = self.current(agent, generation).and_then(|a| a.turns.front())
+                else {
+                    return; // output between turns (a model switch's note): nobody's turn
+                };
+                let (turn, ticket) = (turn.0, FlowTicket::default());
+                let _ = self.engine_tx.send(EngineMsg::Lines { agent, turn, lines, ticket }).await;
+            }
+            LiveMsg::TurnEnded { agent, generation, seq } => {
+                let Some(a) = self.agents.get_mut(&agent).filter(|a| a.generation == generation)
+                else {
+                    return;
+                };
+                a.turns.retain(|(t, _)| *t != seq);
+                a.last_used = Instant::now();
+                let exit = ExitInfo { code: Some(0), signal: None, tail: Vec::new() };
+                let _ = self.engine_tx.send(EngineMsg::Exited { agent, turn: seq, exit }).await;
+            }
+            LiveMsg::Permission { agent, generation, request, call_input } => {
+                self.ask(agent, generation, request, call_input);
+            }
+            LiveMsg::PermissionCancelled { .. } => {}
+            LiveMsg::Exited { agent, generation, exit, in_flight, unstarted } => {
+                self.died(agent, generation, exit, in_flight, unstarted).await;
+            }
+        }
+    }
+
+    /// The process ended: the turn in flight ends with its exit; turns it never began go to a
+    /// new process resuming the conversation.
+    async fn died(
+        &mut self,
+        agent: AgentId,
+        generation: u64,
+        exit: ExitInfo,
+        in_flight: Option<u64>,
+        unstarted: Vec<u64>,
+    ) {
+        let Some(a) = self.agents.remove(&agent) else { return };
+        if a.generation != generation {
+            self.agents.insert(agent, a);
+            return;
+        }
+        if let Some(turn) = in_flight {
+            let _ =
+                self.engine_tx.send(EngineMsg::Exited { agent, turn, exit: exit.clone() }).await;
+        }
+        let again: Vec<(u64, String)> =
+            a.turns.into_iter().filter(|(t, _)| unstarted.contains(t)).collect();
+        if again.is_empty() {
+            return;
+        }
+        let mut base = a.base;
+        if let SessionArg::New(id) = &base.session {
+            base.session = SessionArg::Resume(id.clone());
+        }
+        if let Err(error) = self.start(base) {
+            for (turn, _) in again {
+                let tail = vec![error.clone()];
+                let info = ExitInfo { code: None, signal: None, tail };
+                let _ = self.engine_tx.send(EngineMsg::Exited { agent, turn, exit: info }).await;
+            }
+            return;
+        }
+        let Some(a) = self.agents.get_mut(&agent) else { return };
+        for (turn, prompt) in again {
+            if a.handle.send_user(turn, &prompt).is_ok() {
+                a.turns.push_back((turn, prompt));
+            }
+        }
+    }
+
+    /// Puts a tool call before the user (and the rules) as the approval server's calls are.
+    fn ask(
+        &mut self,
+        agent: AgentId,
+        generation: u64,
+        request: crate::agent::control::PermissionRequest,
+        call_input: Option<Value>,
+    ) {
+        let Some(a) = self.current(agent, generation) else { return };
+        let deny = |message: &str| PermissionAnswer::Deny { message: message.to_owned() };
+        let Some(local) = &self.local_tx else {
+            let _ = a.handle.answer(&request.request_id, &deny("nobody can approve it here"));
+            return;
+        };
+        let shown = request.shown_input(call_input.as_ref()).clone();
+        let (mut ask, reply) =
+            crate::approval::Ask::new(&a.base.spec.name, &request.tool_name, shown);
+        ask.tool_use_id = request.tool_use_id.clone();
+        if local.send(Msg::Approval(ask)).is_err() {
+            let _ = a.handle.answer(&request.request_id, &deny("agentmux is closing"));
+            return;
+        }
+        let answers = self.answers_tx.clone();
+        let (request_id, input) = (request.request_id, request.input);
+        tokio::spawn(async move {
+            let answer = match reply.await {
+                Ok(reply) => permission_answer(reply, input),
+                Err(_) => deny("the approval was withdrawn"),
+            };
+            let _ = answers.send(Answered { agent, generation, request_id, answer });
+        });
+    }
+
+    fn answered(&mut self, a: Answered) {
+        if let Some(agent) = self.current(a.agent, a.generation) {
+            let _ = agent.handle.answer(&a.request_id, &a.answer);
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The app's approval answer as the CLI's: allow runs the call with its own input.
+fn permission_answer(reply: crate::control::server::Reply, input: Value) -> PermissionAnswer {
+    use crate::control::proto::{Answer, Behavior};
+    match reply {
+        crate::control::server::Reply::Answer(Answer::Decision {
+            behavior: Behavior::Allow,
+            updated_input,
+            ..
+        }) => PermissionAnswer::Allow { updated_input: updated_input.unwrap_or(input) },
+        crate::control::server::Reply::Answer(Answer::Decision { message, .. }) => {
+            PermissionAnswer::Deny {
+                message: message.unwrap_or_else(|| "The user denied this tool call.".into()),
+            }
+        }
+        _ => PermissionAnswer::Deny { message: "The user denied this tool call.".into() },
+    }
+}
+
+/// The app's extra arguments for a live process: the approval server's arguments go (the live
+/// process asks over its control channel), the user's own MCP servers stay.
+pub fn live_extra_args(extra: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(extra.len());
+    let mut args = extra.iter();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--permission-prompt-tool" => {
+                args.next();
+            }
+            "--mcp-config" => {
+                let Some(config) = args.next() else { continue };
+                if let Some(kept) = without_approval_server(config) {
+                    out.push(a.clone());
+                    out.push(kept);
+                }
+            }
+            _ => out.push(a.clone()),
+        }
+    }
+    out
+}
+
+/// An MCP config without agentmux's approval server; `None` when nothing else is left.
+fn without_approval_server(config: &str) -> Option<String> {
+    let Ok(mut v) = serde_json::from_str::<Value>(config) else {
+        return Some(config.to_owned()); // a path: not ours
+    };
+    let Some(servers) = v.get_mut("mcpServers").and_then(Value::as_object_mut) else {
+        return Some(config.to_owned());
+    };
+    servers.remove(crate::approval::SERVER_NAME);
+    if servers.is_empty() {
+        return None;
+    }
+    Some(v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_approval_servers_arguments_are_left_out_of_a_live_process() {
+        let ours = r#"{"mcpServers":{"agentmux":{"command":"/bin/agentmux"}}}"#;
+        let both =
+            r#"{"mcpServers":{"agentmux":{"command":"/bin/agentmux"},"db":{"command":"db"}}}"#;
+        let cases: [(Vec<String>, Vec<String>); 4] = [
+            (
+                args(&["--mcp-config", ours, "--permission-prompt-tool", "mcp__agentmux__approve"]),
+                args(&[]),
+            ),
+            (
+                args(&["--mcp-config", both, "--permission-prompt-tool", "x", "--foo"]),
+                args(&["--mcp-config", r#"{"mcpServers":{"db":{"command":"db"}}}"#, "--foo"]),
+            ),
+            (args(&["--mcp-config", "/a/mcp.json"]), args(&["--mcp-config", "/a/mcp.json"])),
+            (args(&["--debug"]), args(&["--debug"])),
+        ];
+        for (given, want) in cases {
+            assert_eq!(live_extra_args(&given), want, "{given:?}");
+        }
+    }
+
+    #[test]
+    fn an_approval_answer_becomes_the_clis() {
+        use crate::control::proto::{Answer, Behavior};
+        use crate::control::server::Reply;
+        use serde_json::json;
+        let input = json!({"command": "ls"});
+        let decision = |behavior, message: Option<&str>| {
+            Reply::Answer(Answer::Decision {
+                behavior,
+                updated_input: None,
+                message: message.map(str::to_owned),
+            })
+        };
+        assert_eq!(
+            permission_answer(decision(Behavior::Allow, None), input.clone()),
+            PermissionAnswer::Allow { updated_input: input.clone() }
+        );
+        assert_eq!(
+            permission_answer(decision(Behavior::Deny, Some("not now")), input.clone()),
+            PermissionAnswer::Deny { message: "not now".into() }
+        );
+        assert!(matches!(
+            permission_answer(decision(Behavior::Unknown, None), input),
+            PermissionAnswer::Deny { .. }
+        ));
+    }
+}
