@@ -19,7 +19,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::agent::control::{ControlRequest, PermissionAnswer};
+use crate::agent::control::{CliVersion, ControlRequest, PermissionAnswer};
 use crate::agent::live::{
     spawn_live, LiveHandle, LiveMsg, LiveRequest, CLOSE_GRACE, CONTROL_TIMEOUT,
 };
@@ -32,14 +32,37 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// At most this many live processes at once.
 pub const MAX_LIVE: usize = 16;
 
-/// Whether a turn goes to a live process: the agent's engine is `live`, claude is the real
-/// CLI (the simulated claude speaks only the one-shot protocol), and the agent asks the user
-/// about tool calls (one that does not keeps a process per turn: the CLI then refuses such
-/// calls itself and lists them, and a re-run allowed needs the new rules on its command line).
+/// Whether a turn may go to a live process: the agent's engine is `live`, claude is not the
+/// simulated one (which speaks only the one-shot protocol; a script in claude's place is told
+/// by its version, see [`live_version`]), and the agent asks the user about tool calls (one
+/// that does not keeps a process per turn: the CLI then refuses such calls itself and lists
+/// them, and a re-run allowed needs the new rules on its command line).
 pub fn wants_live(req: &TurnRequest) -> bool {
     req.spec.options.engine() == crate::agent::Engine::Live
         && req.claude.pre_args.is_empty()
         && crate::approval::wiring::wanted(&req.spec.options)
+}
+
+/// The version of a CLI that can run live, from its `--version` output: the real CLI says
+/// `2.1.197 (Claude Code)`; anything else (the simulated claude's `2.1.197-sim`, a script)
+/// runs one-shot.
+pub fn live_version(output: &str) -> Option<CliVersion> {
+    let line = output.lines().next()?.trim();
+    let (version, name) = line.split_once(' ')?;
+    if name.trim() != "(Claude Code)" || !version.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return None;
+    }
+    CliVersion::parse(version)
+}
+
+/// How long `claude --version` may take.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(15);
+
+async fn probe_version(program: &std::path::Path) -> Option<CliVersion> {
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.arg("--version").stdin(std::process::Stdio::null()).kill_on_drop(true);
+    let out = tokio::time::timeout(VERSION_TIMEOUT, cmd.output()).await.ok()?.ok()?;
+    live_version(&String::from_utf8_lossy(&out.stdout))
 }
 
 /// What the executor tells the engine.
@@ -109,6 +132,10 @@ struct Task {
     answers_rx: Option<mpsc::UnboundedReceiver<Answered>>,
     agents: HashMap<AgentId, Agent>,
     next_generation: u64,
+    /// Each program's version, `None` for one that cannot run live.
+    versions: HashMap<std::path::PathBuf, Option<CliVersion>>,
+    /// Turns of programs that cannot run live, one process each.
+    oneshots: HashMap<AgentId, (u64, crate::agent::TurnHandle)>,
 }
 
 impl Task {
@@ -128,6 +155,8 @@ impl Task {
             answers_rx: Some(answers_rx),
             agents: HashMap::new(),
             next_generation: 0,
+            versions: HashMap::new(),
+            oneshots: HashMap::new(),
         }
     }
 
@@ -177,6 +206,11 @@ impl Task {
         match cmd {
             Command::Turn(req) => self.turn(*req).await,
             Command::Interrupt { agent, turn } => {
+                if let Some((t, handle)) = self.oneshots.get(&agent) {
+                    if *t == turn {
+                        handle.interrupt();
+                    }
+                }
                 if let Some(a) = self.agents.get(&agent) {
                     if a.turns.front().is_some_and(|(t, _)| *t == turn) {
                         let _ = a.handle.request(ControlRequest::Interrupt);
@@ -184,6 +218,9 @@ impl Task {
                 }
             }
             Command::InterruptAll => {
+                for (_, handle) in self.oneshots.values() {
+                    handle.interrupt();
+                }
                 for a in self.agents.values().filter(|a| !a.turns.is_empty()) {
                     let _ = a.handle.request(ControlRequest::Interrupt);
                 }
@@ -193,6 +230,18 @@ impl Task {
 
     /// Sends a turn to the agent's process, starting one when there is none.
     async fn turn(&mut self, req: TurnRequest) {
+        let version = match self.versions.get(&req.claude.program) {
+            Some(v) => *v,
+            None => {
+                let v = probe_version(&req.claude.program).await;
+                self.versions.insert(req.claude.program.clone(), v);
+                v
+            }
+        };
+        let Some(version) = version else {
+            self.oneshot(req).await;
+            return;
+        };
         let (agent, turn, prompt) = (req.agent, req.turn, req.prompt.clone());
         if let Some(a) = self.agents.get(&agent) {
             // A changed spec (a model, a rule) takes effect in a new process resuming the
@@ -206,7 +255,7 @@ impl Task {
         }
         if !self.agents.contains_key(&agent) {
             self.make_room();
-            if let Err(error) = self.start(req) {
+            if let Err(error) = self.start(req, Some(version)) {
                 self.exit_turn(
                     agent,
                     turn,
@@ -228,7 +277,30 @@ impl Task {
         let _ = self.engine_tx.send(EngineMsg::Started { agent, turn, pid }).await;
     }
 
-    fn start(&mut self, req: TurnRequest) -> Result<(), String> {
+    /// A turn of a program that cannot run live: a process of its own, as the executor starts.
+    async fn oneshot(&mut self, req: TurnRequest) {
+        let (agent, turn) = (req.agent, req.turn);
+        self.oneshots.retain(|_, (_, h)| !h.has_exited());
+        match crate::agent::spawn_turn(req, self.engine_tx.clone()) {
+            Ok(handle) => {
+                self.oneshots.insert(agent, (turn, handle));
+            }
+            Err(e) => {
+                let error = e.to_string();
+                match &self.local_tx {
+                    Some(local) => {
+                        let _ = local.send(Msg::SpawnFailed { agent, turn, error });
+                    }
+                    None => {
+                        let exit = ExitInfo { code: None, signal: None, tail: vec![error] };
+                        self.exit_turn(agent, turn, exit).await;
+                    }
+                }
+            }
+        }
+    }
+
+    fn start(&mut self, req: TurnRequest, version: Option<CliVersion>) -> Result<(), String> {
         self.next_generation += 1;
         let generation = self.next_generation;
         let live_req = LiveRequest {
@@ -237,7 +309,7 @@ impl Task {
             claude: req.claude.clone(),
             spec: req.spec.clone(),
             session: req.session.clone(),
-            version: None,
+            version,
             extra_env: req.extra_env.clone(),
             extra_args: live_extra_args(&req.extra_args),
             max_line_bytes: req.max_line_bytes,
@@ -339,7 +411,8 @@ impl Task {
         if let SessionArg::New(id) = &base.session {
             base.session = SessionArg::Resume(id.clone());
         }
-        if let Err(error) = self.start(base) {
+        let version = self.versions.get(&base.claude.program).copied().flatten();
+        if let Err(error) = self.start(base, version) {
             for (turn, _) in again {
                 let tail = vec![error.clone()];
                 let info = ExitInfo { code: None, signal: None, tail };
@@ -485,6 +558,21 @@ mod tests {
         ];
         for (given, want) in cases {
             assert_eq!(live_extra_args(&given), want, "{given:?}");
+        }
+    }
+
+    #[test]
+    fn only_the_real_clis_version_runs_live() {
+        let cases = [
+            ("2.1.197 (Claude Code)\n", Some(CliVersion(2, 1, 197))),
+            ("2.1.332 (Claude Code)", Some(CliVersion(2, 1, 332))),
+            ("2.1.197-sim (Claude Code)\n", None),
+            ("2.1.197\n", None),
+            ("claude: command not found", None),
+            ("", None),
+        ];
+        for (output, want) in cases {
+            assert_eq!(live_version(output), want, "{output:?}");
         }
     }
 
