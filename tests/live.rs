@@ -610,3 +610,74 @@ mod engine {
         assert!(results[0].ends_with("after."), "{results:?}");
     }
 }
+
+mod engine_faults {
+    use super::*;
+    use agentmux::agent::{EngineMsg, TurnRequest};
+    use agentmux::run::live::{Command, LiveEngine};
+    use tokio::sync::mpsc;
+
+    /// A stand-in that says it is the real CLI, logs each start's arguments, answers `ok`
+    /// messages with an init and a result, and on `die` starts that turn, reads one more
+    /// message and exits 1 without answering either.
+    const SCRIPT: &str = r#"#!/bin/sh
+[ "$1" = --version ] && { echo '2.1.197 (Claude Code)'; exit 0; }
+echo "$*" >> "$(dirname "$0")/starts.log"
+while read -r line; do
+  case "$line" in
+    *'"die"'*) printf '{"type":"system","subtype":"init","session_id":"s"}\n'
+               read -r next; exit 1;;
+    *) printf '{"type":"system","subtype":"init","session_id":"s"}\n'
+       printf '{"type":"result","subtype":"success","is_error":false,"result":"ok","session_id":"s"}\n';;
+  esac
+done"#;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dead_process_ends_its_turn_and_the_next_one_gets_the_unanswered_message() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let claude = dir.path().join("claude");
+        std::fs::write(&claude, SCRIPT).expect("script");
+        std::fs::set_permissions(&claude, std::fs::Permissions::from_mode(0o755)).expect("mode");
+        let (engine_tx, mut engine_rx) = mpsc::channel(64);
+        let mut engine = LiveEngine::new(engine_tx, None);
+        let session = uuid::Uuid::new_v4().to_string();
+        let turn = |n: u64, prompt: &str| {
+            let spec = AgentSpec::new("solo", dir.path());
+            let session = if n == 1 {
+                SessionArg::New(session.clone())
+            } else {
+                SessionArg::Resume(session.clone())
+            };
+            Command::Turn(Box::new(TurnRequest {
+                agent: AgentId(9),
+                turn: n,
+                claude: ClaudeCmd::real(&claude),
+                spec,
+                prompt: prompt.into(),
+                session,
+                extra_env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+                extra_args: Vec::new(),
+                max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            }))
+        };
+        engine.send(turn(1, "die"));
+        engine.send(turn(2, "ok"));
+        let mut exits = Vec::new();
+        while exits.len() < 2 {
+            let msg = tokio::time::timeout(WAIT, engine_rx.recv()).await;
+            if let EngineMsg::Exited { turn, exit, .. } = msg.expect("in time").expect("open") {
+                exits.push((turn, exit.code));
+            }
+        }
+        // The turn in flight ends with the process's exit (the CLI holds it: resumable); the
+        // message it never began runs once, in a new process resuming the conversation.
+        assert_eq!(exits, [(1, Some(1)), (2, Some(0))]);
+        let starts = std::fs::read_to_string(dir.path().join("starts.log")).expect("log");
+        let starts: Vec<&str> = starts.lines().collect();
+        assert_eq!(starts.len(), 2, "{starts:?}");
+        assert!(starts[0].contains(&format!("--session-id {session}")), "{}", starts[0]);
+        assert!(starts[1].contains(&format!("--resume {session}")), "{}", starts[1]);
+        assert!(starts[1].contains("--input-format stream-json"), "{}", starts[1]);
+    }
+}

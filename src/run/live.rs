@@ -91,7 +91,7 @@ impl LiveEngine {
     pub fn send(&mut self, cmd: Command) {
         let tx = self.tx.get_or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            let task = Task::new(self.engine_tx.clone(), self.local_tx.clone(), tx.clone());
+            let task = Task::new(self.engine_tx.clone(), self.local_tx.clone());
             tokio::spawn(task.run(rx));
             tx
         });
@@ -142,7 +142,6 @@ impl Task {
     fn new(
         engine_tx: mpsc::Sender<EngineMsg>,
         local_tx: Option<mpsc::UnboundedSender<Msg>>,
-        _cmd_tx: mpsc::UnboundedSender<Command>,
     ) -> Task {
         let (live_tx, live_rx) = mpsc::channel(crate::run::ENGINE_CHANNEL);
         let (answers_tx, answers_rx) = mpsc::unbounded_channel();
