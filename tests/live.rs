@@ -483,7 +483,7 @@ mod engine {
     use agentmux::run::live::{Command, LiveEngine};
     use tokio::sync::mpsc;
 
-    struct Harness {
+    pub(super) struct Harness {
         engine: LiveEngine,
         engine_rx: mpsc::Receiver<EngineMsg>,
         local_rx: mpsc::UnboundedReceiver<Msg>,
@@ -494,7 +494,7 @@ mod engine {
     }
 
     impl Harness {
-        fn new(claude: PathBuf, api: &FakeApi) -> Harness {
+        pub(super) fn new(claude: PathBuf, api: &FakeApi) -> Harness {
             let (engine_tx, engine_rx) = mpsc::channel(64);
             let (local_tx, local_rx) = mpsc::unbounded_channel();
             let dir = tempfile::tempdir().expect("temp dir");
@@ -516,7 +516,7 @@ mod engine {
             self.dir.path().join("work")
         }
 
-        fn turn(&mut self, turn: u64, prompt: &str) {
+        pub(super) fn turn(&mut self, turn: u64, prompt: &str) {
             let mut spec = AgentSpec::new("solo", self.work());
             spec.options = AgentOptions { billing: Some(Billing::Api), ..Default::default() };
             let session = if turn == 1 {
@@ -540,7 +540,7 @@ mod engine {
         }
 
         /// Engine messages of `turn` until its `Exited`: (pid at start, result texts, exit).
-        async fn until_exit(&mut self, turn: u64) -> (Option<u32>, Vec<String>, bool) {
+        pub(super) async fn until_exit(&mut self, turn: u64) -> (Option<u32>, Vec<String>, bool) {
             let (mut pid, mut results) = (None, Vec::new());
             loop {
                 let msg = tokio::time::timeout(WAIT, self.engine_rx.recv()).await;
@@ -561,7 +561,7 @@ mod engine {
             }
         }
 
-        async fn approval(&mut self) -> agentmux::approval::Ask {
+        pub(super) async fn approval(&mut self) -> agentmux::approval::Ask {
             let msg = tokio::time::timeout(WAIT, self.local_rx.recv()).await;
             match msg.expect("an approval in time").expect("the channel open") {
                 Msg::Approval(ask) => ask,
@@ -608,6 +608,32 @@ mod engine {
         assert_eq!(pid, first_pid);
         assert_eq!(results.len(), 1);
         assert!(results[0].ends_with("after."), "{results:?}");
+    }
+}
+
+mod engine_questions {
+    use super::engine::Harness;
+    use super::*;
+    use agentmux::approval::Decision;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_question_is_answered_from_the_approval_box_by_number() {
+        let name = "a_question_is_answered_from_the_approval_box_by_number";
+        let Some(claude) = claude_or_skip(name) else { return };
+        let api = FakeApi::start(script);
+        let mut h = Harness::new(claude, &api);
+        h.turn(1, "ask");
+        let ask = h.approval().await;
+        assert_eq!(ask.tool_name, "AskUserQuestion");
+        assert_eq!(ask.input["questions"][0]["question"], "Which color?");
+        // The reason's text answers: a number picks that option.
+        ask.decide(Decision::Deny { message: Some("2".into()) });
+        let (_, _, ok) = h.until_exit(1).await;
+        assert!(ok);
+        let sent = api.messages_requests().pop().expect("a request");
+        let result = &sent.tool_results()[0];
+        assert!(!result.is_error, "{result:?}");
+        assert!(result.content.contains("\"Which color?\"=\"blue\""), "{result:?}");
     }
 }
 

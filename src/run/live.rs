@@ -450,10 +450,10 @@ impl Task {
             return;
         }
         let answers = self.answers_tx.clone();
-        let (request_id, input) = (request.request_id, request.input);
+        let (request_id, input, tool) = (request.request_id, request.input, request.tool_name);
         tokio::spawn(async move {
             let answer = match reply.await {
-                Ok(reply) => permission_answer(reply, input),
+                Ok(reply) => permission_answer(reply, &tool, input),
                 Err(_) => deny("the approval was withdrawn"),
             };
             let _ = answers.send(Answered { agent, generation, request_id, answer });
@@ -474,22 +474,68 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// The app's approval answer as the CLI's: allow runs the call with its own input.
-fn permission_answer(reply: crate::control::server::Reply, input: Value) -> PermissionAnswer {
+/// The app's approval answer as the CLI's: allow runs the call with its own input, deny sends
+/// the user's reason to the model. A question to the user (AskUserQuestion) is answered with
+/// the reason's text: a number picks that option, anything else is the answer as written (one
+/// part, split at `;`, per question).
+fn permission_answer(
+    reply: crate::control::server::Reply,
+    tool_name: &str,
+    input: Value,
+) -> PermissionAnswer {
     use crate::control::proto::{Answer, Behavior};
-    match reply {
+    let (allowed, message) = match reply {
         crate::control::server::Reply::Answer(Answer::Decision {
-            behavior: Behavior::Allow,
+            behavior,
             updated_input,
-            ..
-        }) => PermissionAnswer::Allow { updated_input: updated_input.unwrap_or(input) },
-        crate::control::server::Reply::Answer(Answer::Decision { message, .. }) => {
-            PermissionAnswer::Deny {
-                message: message.unwrap_or_else(|| "The user denied this tool call.".into()),
+            message,
+        }) => {
+            if behavior == Behavior::Allow && tool_name != QUESTION_TOOL {
+                return PermissionAnswer::Allow { updated_input: updated_input.unwrap_or(input) };
             }
+            (behavior == Behavior::Allow, message)
         }
-        _ => PermissionAnswer::Deny { message: "The user denied this tool call.".into() },
+        _ => (false, None),
+    };
+    if tool_name == QUESTION_TOOL {
+        if let Some(updated_input) = message.as_deref().and_then(|m| answered(&input, m)) {
+            return PermissionAnswer::Allow { updated_input };
+        }
+        let why = if allowed {
+            "The user did not pick an answer."
+        } else {
+            "The user dismissed the question."
+        };
+        return PermissionAnswer::Deny { message: why.into() };
     }
+    PermissionAnswer::Deny {
+        message: message.unwrap_or_else(|| "The user denied this tool call.".into()),
+    }
+}
+
+const QUESTION_TOOL: &str = "AskUserQuestion";
+
+/// AskUserQuestion's input with `answers` (question text -> label or text) from `reply`.
+fn answered(input: &Value, reply: &str) -> Option<Value> {
+    let questions = input.get("questions")?.as_array()?;
+    let parts: Vec<&str> = reply.split(';').map(str::trim).collect();
+    let mut answers = serde_json::Map::new();
+    for (q, part) in questions.iter().zip(parts.iter().chain(std::iter::repeat(&""))) {
+        let question = q.get("question").and_then(Value::as_str)?;
+        if part.is_empty() {
+            return None;
+        }
+        let label = part
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| q.get("options")?.as_array()?.get(i)?.get("label")?.as_str())
+            .unwrap_or(part);
+        answers.insert(question.to_owned(), Value::String(label.to_owned()));
+    }
+    let mut out = input.clone();
+    out.as_object_mut()?.insert("answers".into(), Value::Object(answers));
+    Some(out)
 }
 
 /// The app's extra arguments for a live process: the approval server's arguments go (the live
@@ -580,7 +626,6 @@ mod tests {
         use crate::control::proto::{Answer, Behavior};
         use crate::control::server::Reply;
         use serde_json::json;
-        let input = json!({"command": "ls"});
         let decision = |behavior, message: Option<&str>| {
             Reply::Answer(Answer::Decision {
                 behavior,
@@ -588,17 +633,71 @@ mod tests {
                 message: message.map(str::to_owned),
             })
         };
-        assert_eq!(
-            permission_answer(decision(Behavior::Allow, None), input.clone()),
-            PermissionAnswer::Allow { updated_input: input.clone() }
-        );
-        assert_eq!(
-            permission_answer(decision(Behavior::Deny, Some("not now")), input.clone()),
-            PermissionAnswer::Deny { message: "not now".into() }
-        );
-        assert!(matches!(
-            permission_answer(decision(Behavior::Unknown, None), input),
-            PermissionAnswer::Deny { .. }
-        ));
+        let bash = json!({"command": "ls"});
+        let q = |text: &str, labels: &[&str]| {
+            let options: Vec<Value> = labels.iter().map(|l| json!({"label": l})).collect();
+            json!({"question": text, "options": options})
+        };
+        let one = json!({"questions": [q("Which color?", &["red", "blue"])]});
+        let two = json!({"questions": [q("Color?", &["red", "blue"]), q("Size?", &["S", "M"])]});
+        let with = |input: &Value, answers: Value| {
+            let mut v = input.clone();
+            v["answers"] = answers;
+            PermissionAnswer::Allow { updated_input: v }
+        };
+        let deny = |m: &str| PermissionAnswer::Deny { message: m.into() };
+        let cases = [
+            (
+                Behavior::Allow,
+                None,
+                "Bash",
+                &bash,
+                PermissionAnswer::Allow { updated_input: bash.clone() },
+            ),
+            (Behavior::Deny, Some("not now"), "Bash", &bash, deny("not now")),
+            (Behavior::Deny, None, "Bash", &bash, deny("The user denied this tool call.")),
+            (Behavior::Unknown, None, "Bash", &bash, deny("The user denied this tool call.")),
+            (
+                Behavior::Deny,
+                Some("2"),
+                QUESTION_TOOL,
+                &one,
+                with(&one, json!({"Which color?": "blue"})),
+            ),
+            (
+                Behavior::Deny,
+                Some("green"),
+                QUESTION_TOOL,
+                &one,
+                with(&one, json!({"Which color?": "green"})),
+            ),
+            (
+                Behavior::Deny,
+                Some("9"),
+                QUESTION_TOOL,
+                &one,
+                with(&one, json!({"Which color?": "9"})),
+            ),
+            (
+                Behavior::Deny,
+                Some("1; M"),
+                QUESTION_TOOL,
+                &two,
+                with(&two, json!({"Color?": "red", "Size?": "M"})),
+            ),
+            (
+                Behavior::Deny,
+                Some("1"),
+                QUESTION_TOOL,
+                &two,
+                deny("The user dismissed the question."),
+            ),
+            (Behavior::Deny, None, QUESTION_TOOL, &one, deny("The user dismissed the question.")),
+            (Behavior::Allow, None, QUESTION_TOOL, &one, deny("The user did not pick an answer.")),
+        ];
+        for (behavior, message, tool, input, want) in cases {
+            let got = permission_answer(decision(behavior, message), tool, input.clone());
+            assert_eq!(got, want, "{tool} {message:?}");
+        }
     }
 }
