@@ -11,7 +11,8 @@
 //!   same conversation (the API then sees the interrupted prompt, the marker and the new prompt
 //!   as one user message);
 //! - `set_model` is answered with no body, after a replayed user line
-//!   `<local-command-stdout>Set model to ...`; the next request to the API names the new model;
+//!   `<local-command-stdout>Set model to ...`; the next request to the API names the new model,
+//!   and its user message holds a note on the switch before the next prompt;
 //! - ExitPlanMode's `can_use_tool` input is `{}` in 2.1.332 (the plan is in the assistant's
 //!   tool_use block only) and the plan itself in 2.1.197.
 
@@ -42,11 +43,14 @@ fn script(req: &MessagesRequest) -> Reply {
         let state = if result.is_error { "failed" } else { "said" };
         return Reply::text(format!("The tool {state}: {}", result.content));
     }
-    let prompt = req.last_user_text();
+    // The prompt is the message's last line: after a model switch the CLI puts its note on the
+    // switch before the prompt, in the same message.
+    let text = req.last_user_text();
+    let prompt = text.lines().last().unwrap_or_default();
     if let Some(cmd) = prompt.strip_prefix("run: ") {
         return Reply::bash(cmd);
     }
-    match prompt.as_str() {
+    match prompt {
         "ask" => Reply::tool_use(
             "AskUserQuestion",
             json!({"questions": [{"question": "Which color?", "header": "Color", "multiSelect": false,
@@ -398,6 +402,7 @@ fn the_model_and_mode_change_while_the_process_lives() {
     live.turn_ended(2);
     // acceptEdits lets a file-creating command in the cwd run without asking.
     assert!(!live.seen.iter().any(|m| matches!(m, LiveMsg::Permission { .. })), "{}", live.dump());
+    assert!(live.work.join("edited.txt").exists(), "{}", live.dump());
     let requests = api.messages_requests();
     assert!(!requests[0].model.contains("sonnet"), "{}", requests[0].model);
     assert!(requests[1].model.contains("sonnet"), "{}", requests[1].model);
@@ -491,6 +496,8 @@ mod engine {
         env: Vec<(String, String)>,
         dir: tempfile::TempDir,
         session: String,
+        /// The options of the turns it sends.
+        pub(super) options: AgentOptions,
     }
 
     impl Harness {
@@ -509,16 +516,17 @@ mod engine {
                 env,
                 dir,
                 session: uuid::Uuid::new_v4().to_string(),
+                options: AgentOptions { billing: Some(Billing::Api), ..Default::default() },
             }
         }
 
-        fn work(&self) -> PathBuf {
+        pub(super) fn work(&self) -> PathBuf {
             self.dir.path().join("work")
         }
 
         pub(super) fn turn(&mut self, turn: u64, prompt: &str) {
             let mut spec = AgentSpec::new("solo", self.work());
-            spec.options = AgentOptions { billing: Some(Billing::Api), ..Default::default() };
+            spec.options = self.options.clone();
             let session = if turn == 1 {
                 SessionArg::New(self.session.clone())
             } else {
@@ -634,6 +642,41 @@ mod engine_questions {
         let result = &sent.tool_results()[0];
         assert!(!result.is_error, "{result:?}");
         assert!(result.content.contains("\"Which color?\"=\"blue\""), "{result:?}");
+    }
+}
+
+mod engine_switches {
+    use super::engine::Harness;
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_new_model_and_mode_switch_the_living_process_and_other_changes_restart_it() {
+        let name = "a_new_model_and_mode_switch_the_living_process_and_other_changes_restart_it";
+        let Some(claude) = claude_or_skip(name) else { return };
+        let api = FakeApi::start(script);
+        let mut h = Harness::new(claude, &api);
+        h.turn(1, "hello");
+        let (first, _, _) = h.until_exit(1).await;
+        h.options.model = Some("sonnet".into());
+        h.options.permission_mode = Some(PermissionMode::AcceptEdits);
+        h.turn(2, "run: touch edited.txt");
+        let (pid, _, ok) = h.until_exit(2).await;
+        assert!(ok);
+        assert_eq!(pid, first, "switched in the same process");
+        // acceptEdits: the file is made without asking.
+        assert!(h.work().join("edited.txt").exists());
+        let requests = api.messages_requests();
+        assert!(!requests[0].model.contains("sonnet"), "{}", requests[0].model);
+        assert!(requests[1].model.contains("sonnet"), "{}", requests[1].model);
+        // A new rule is only read at start: a new process, resuming the same conversation.
+        h.options.allowed_tools = Some(vec!["Bash(touch:*)".into()]);
+        h.turn(3, "again");
+        let (pid, results, _) = h.until_exit(3).await;
+        assert_ne!(pid, first);
+        assert_eq!(results, ["You said: again."]);
+        let last = api.messages_requests().pop().expect("a request");
+        assert!(last.user_texts().iter().any(|t| t == "hello"), "resumed: {:?}", last.user_texts());
+        assert!(last.model.contains("sonnet"), "{}", last.model);
     }
 }
 

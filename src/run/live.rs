@@ -121,6 +121,9 @@ struct Agent {
     /// The request the process was started from (for a restart).
     base: TurnRequest,
     last_used: Instant,
+    /// Model and mode switches not answered yet, and whether this CLI refused one.
+    switches: Vec<u64>,
+    refused_switch: bool,
 }
 
 struct Task {
@@ -242,14 +245,9 @@ impl Task {
             return;
         };
         let (agent, turn, prompt) = (req.agent, req.turn, req.prompt.clone());
-        if let Some(a) = self.agents.get(&agent) {
-            // A changed spec (a model, a rule) takes effect in a new process resuming the
-            // conversation, once the old one is idle.
-            let stale = a.base.spec != req.spec && a.turns.is_empty();
-            if a.handle.has_exited() || stale {
-                if let Some(old) = self.agents.remove(&agent) {
-                    old.handle.close(CLOSE_GRACE);
-                }
+        if !self.reuse(&req, version) {
+            if let Some(old) = self.agents.remove(&agent) {
+                old.handle.close(CLOSE_GRACE);
             }
         }
         if !self.agents.contains_key(&agent) {
@@ -274,6 +272,47 @@ impl Task {
         }
         a.turns.push_back((turn, prompt));
         let _ = self.engine_tx.send(EngineMsg::Started { agent, turn, pid }).await;
+    }
+
+    /// Whether the agent's process can take `req`. A new model or permission mode is switched
+    /// in the living process (set_model, set_permission_mode); any other change of the spec (a
+    /// rule, a prompt), a switch this CLI refused, or an exited process needs a new process
+    /// resuming the conversation, once the old one is idle.
+    fn reuse(&mut self, req: &TurnRequest, version: CliVersion) -> bool {
+        let Some(a) = self.agents.get_mut(&req.agent) else { return false };
+        if a.handle.has_exited() || (a.refused_switch && a.turns.is_empty()) {
+            return false;
+        }
+        if a.base.spec == req.spec {
+            return true;
+        }
+        if !a.turns.is_empty() {
+            return true; // busy: the change waits for a turn that finds it idle
+        }
+        let (old, new) = (&a.base.spec.options, &req.spec.options);
+        let mut switched = a.base.spec.clone();
+        switched.options.model = new.model.clone();
+        switched.options.permission_mode = new.permission_mode;
+        if switched != req.spec {
+            return false;
+        }
+        let mut sent = Vec::new();
+        if old.model != new.model {
+            sent.push(a.handle.request(ControlRequest::SetModel(new.model.clone())));
+        }
+        if old.permission_mode != new.permission_mode {
+            let mode = new.permission_mode.unwrap_or(crate::agent::PermissionMode::Default);
+            let name = crate::agent::control::permission_mode_name(mode, Some(version));
+            sent.push(a.handle.request(ControlRequest::SetPermissionMode(name.to_owned())));
+        }
+        for id in sent {
+            match id {
+                Ok(id) => a.switches.push(id),
+                Err(_) => return false,
+            }
+        }
+        a.base.spec = req.spec.clone();
+        true
     }
 
     /// A turn of a program that cannot run live: a process of its own, as the executor starts.
@@ -321,6 +360,8 @@ impl Task {
             turns: VecDeque::new(),
             base: req,
             last_used: Instant::now(),
+            switches: Vec::new(),
+            refused_switch: false,
         };
         self.agents.insert(agent.base.agent, agent);
         Ok(())
@@ -353,7 +394,21 @@ impl Task {
 
     async fn live(&mut self, msg: LiveMsg) {
         match msg {
-            LiveMsg::Started { .. } | LiveMsg::Reply { .. } => {}
+            LiveMsg::Started { .. } => {}
+            LiveMsg::Reply { agent, generation, id, outcome } => {
+                let Some(a) = self.agents.get_mut(&agent).filter(|a| a.generation == generation)
+                else {
+                    return;
+                };
+                if let Some(i) = a.switches.iter().position(|s| *s == id) {
+                    a.switches.remove(i);
+                    if let Err(e) = outcome {
+                        // The next idle turn gets a new process with the new options.
+                        tracing::warn!(agent = agent.0, "{e}");
+                        a.refused_switch = true;
+                    }
+                }
+            }
             LiveMsg::Lines { agent, generation, lines, .. } => {
                 let Some(turn) = self.current(agent, generation).and_then(|a| a.turns.front())
                 else {
