@@ -88,6 +88,10 @@ impl FakeApp {
         self.calls.push((call.from.clone(), call.request.clone()));
         let answer = match &call.request {
             Request::Ls => Answer::Agents { agents: self.info() },
+            Request::Set { agent, .. } => match self.agents.get(agent) {
+                None => Answer::no_such_agent(agent),
+                Some(_) => Answer::Set { agent: agent.clone() },
+            },
             Request::Send { agent, .. } => match self.agents.get_mut(agent) {
                 None => Answer::no_such_agent(agent),
                 Some(a) if a.busy => {
@@ -693,6 +697,14 @@ fn the_command_line_has_the_control_subcommands() {
     assert_eq!(parse(&["agentmux", "wait", "a"]), ControlCommand::Wait { name: name("a") });
     assert_eq!(parse(&["agentmux", "tail", "a"]), ControlCommand::Tail { name: name("a") });
     assert_eq!(parse(&["agentmux", "kill", "a"]), ControlCommand::Kill { name: name("a") });
+    assert_eq!(
+        parse(&["agentmux", "set", "a", "--model", "sonnet", "--permission-mode", "manual"]),
+        ControlCommand::Set {
+            name: name("a"),
+            model: Some("sonnet".into()),
+            permission_mode: Some(agentmux::agent::PermissionMode::Default),
+        }
+    );
     assert_eq!(
         parse(&["agentmux", "broadcast", "hi all"]),
         ControlCommand::Broadcast { text: name("hi all") }

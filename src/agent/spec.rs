@@ -28,6 +28,23 @@ pub enum PermissionMode {
 }
 
 impl PermissionMode {
+    /// A mode as a user names it: the CLI's names, and `manual` (newer CLIs' name of
+    /// `default`).
+    pub fn parse(s: &str) -> Result<PermissionMode, String> {
+        Ok(match s {
+            "default" | "manual" => PermissionMode::Default,
+            "acceptEdits" => PermissionMode::AcceptEdits,
+            "bypassPermissions" => PermissionMode::BypassPermissions,
+            "plan" => PermissionMode::Plan,
+            "dontAsk" => PermissionMode::DontAsk,
+            _ => {
+                return Err(
+                    "expected one of default, acceptEdits, bypassPermissions, plan, dontAsk".into(),
+                )
+            }
+        })
+    }
+
     pub fn as_arg(self) -> &'static str {
         match self {
             PermissionMode::Default => "default",

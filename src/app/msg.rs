@@ -71,6 +71,12 @@ pub enum ControlCmd {
     Interrupt { agent: String },
     /// Close an agent (its running turn is stopped).
     Kill { agent: String },
+    /// Change an agent's model or permission mode from its next turn on.
+    Set {
+        agent: String,
+        model: Option<String>,
+        permission_mode: Option<crate::agent::PermissionMode>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,6 +96,7 @@ pub enum ControlOk {
     },
     Interrupted,
     Closed,
+    Set,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

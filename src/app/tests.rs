@@ -580,6 +580,37 @@ fn control_requests() {
 }
 
 #[test]
+fn set_changes_the_model_and_mode_of_the_next_turn() {
+    use crate::agent::PermissionMode;
+    let mut s = state(true, &[("a", "")], (80, 24));
+    let set = |s: &mut State, agent: &str, model: Option<&str>, mode: Option<PermissionMode>| {
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        let cmd = ControlCmd::Set {
+            agent: agent.into(),
+            model: model.map(str::to_owned),
+            permission_mode: mode,
+        };
+        let fx = update(s, Msg::Control(cmd, Some(tx)));
+        (rx.try_recv(), fx)
+    };
+    let (answer, fx) = set(&mut s, "a", Some("sonnet"), Some(PermissionMode::Plan));
+    assert_eq!(answer, Ok(Ok(ControlOk::Set)));
+    assert!(fx.iter().any(|e| matches!(e, Effect::Persist)));
+    // A field left out stays as it was.
+    let (answer, _) = set(&mut s, "a", None, None);
+    assert_eq!(answer, Ok(Ok(ControlOk::Set)));
+    let (answer, _) = set(&mut s, "nobody", Some("opus"), None);
+    assert_eq!(answer, Ok(Err(ControlError::NoSuchAgent("nobody".into()))));
+    let fx = update(
+        &mut s,
+        Msg::Control(ControlCmd::Send { agent: "a".into(), prompt: "hi".into() }, None),
+    );
+    let req = &spawned(&fx)[0];
+    assert_eq!(req.spec.options.model.as_deref(), Some("sonnet"));
+    assert_eq!(req.spec.options.permission_mode, Some(PermissionMode::Plan));
+}
+
+#[test]
 fn the_spinner_asks_for_its_next_frame_and_idle_asks_for_nothing() {
     let mut s = state(false, &[("a", "")], (80, 24));
     assert_eq!(s.next_wake(), None);

@@ -913,5 +913,18 @@ fn control(state: &mut State, cmd: ControlCmd, fx: &mut Vec<Effect>) -> ControlR
             close_agent(state, i, fx);
             Ok(ControlOk::Closed)
         }
+        ControlCmd::Set { agent, model, permission_mode } => {
+            let i = find(state, &agent)?;
+            let options = &mut state.agents[i].spec.options;
+            if model.is_some() {
+                options.model = model;
+            }
+            if permission_mode.is_some() {
+                options.permission_mode = permission_mode;
+            }
+            state.dirty = true;
+            fx.push(Effect::Persist);
+            Ok(ControlOk::Set)
+        }
     }
 }

@@ -66,6 +66,15 @@ pub enum ControlCommand {
     Tail { name: String },
     /// Interrupt an agent's running turn
     Kill { name: String },
+    /// Change an agent's model or permission mode from its next turn on (a live process
+    /// switches while it lives)
+    Set {
+        name: String,
+        #[arg(long)]
+        model: Option<String>,
+        #[arg(long, value_name = "MODE", value_parser = crate::agent::PermissionMode::parse)]
+        permission_mode: Option<crate::agent::PermissionMode>,
+    },
     /// Send one follow-up to every worker
     Broadcast {
         /// The text; `-` reads it from stdin
@@ -362,6 +371,9 @@ fn run_inner(
         ControlCommand::Wait { name } => Request::Wait { agent: name },
         ControlCommand::Tail { name } => Request::Tail { agent: name },
         ControlCommand::Kill { name } => Request::Kill { agent: name },
+        ControlCommand::Set { name, model, permission_mode } => {
+            Request::Set { agent: name, model, permission_mode }
+        }
         ControlCommand::Broadcast { text } => {
             Request::Broadcast { text: text_arg(text, io.stdin)? }
         }
@@ -395,6 +407,10 @@ fn run_inner(
         }
         Answer::Created { agent } => {
             let _ = writeln!(out, "created {agent}");
+            EXIT_OK
+        }
+        Answer::Set { agent } => {
+            let _ = writeln!(out, "set {agent}");
             EXIT_OK
         }
         Answer::TurnEnded(report) => print_turn(&report, out, io.stderr),

@@ -69,6 +69,15 @@ pub enum Request {
     /// Lines of every agent's transcript holding `text` (plain, case-insensitive). Answered with
     /// [`Answer::Hits`].
     Search { text: String },
+    /// Change an agent's model or permission mode from its next turn on (a live process
+    /// switches while it lives). Answered with [`Answer::Set`].
+    Set {
+        agent: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        permission_mode: Option<crate::agent::PermissionMode>,
+    },
 }
 
 impl Request {
@@ -79,7 +88,8 @@ impl Request {
             | Request::Wait { agent }
             | Request::Tail { agent }
             | Request::Kill { agent }
-            | Request::Approve { agent, .. } => Some(agent),
+            | Request::Approve { agent, .. }
+            | Request::Set { agent, .. } => Some(agent),
             Request::New { name, .. } => Some(name),
             Request::Ls | Request::Broadcast { .. } | Request::Search { .. } => None,
         }
@@ -123,6 +133,10 @@ pub enum Answer {
         queued: bool,
     },
     Created {
+        agent: String,
+    },
+    /// The agent's options changed (`set`).
+    Set {
         agent: String,
     },
     TurnEnded(TurnReport),
@@ -450,6 +464,12 @@ mod tests {
             Request::Wait { agent: "w".into() },
             Request::Tail { agent: "w".into() },
             Request::Kill { agent: "w".into() },
+            Request::Set {
+                agent: "w".into(),
+                model: Some("sonnet".into()),
+                permission_mode: Some(crate::agent::PermissionMode::Plan),
+            },
+            Request::Set { agent: "w".into(), model: None, permission_mode: None },
             Request::Broadcast { text: "hi".into() },
             Request::Approve {
                 agent: "w".into(),

@@ -39,6 +39,7 @@ enum Kind {
     Send { agent: String },
     New,
     Kill { agent: String },
+    Set { agent: String },
 }
 
 enum Pending {
@@ -190,6 +191,12 @@ impl ControlBridge {
                     task: None,
                 });
                 vec![Msg::Control(ControlCmd::Interrupt { agent }, Some(tx))]
+            }
+            Request::Set { agent, model, permission_mode } => {
+                let (tx, rx) = oneshot::channel();
+                let kind = Kind::Set { agent: agent.clone() };
+                self.pending.push(Pending::One { kind, rx, reply, task: None });
+                vec![Msg::Control(ControlCmd::Set { agent, model, permission_mode }, Some(tx))]
             }
             request @ Request::Approve { .. } => {
                 // The app holds the ask until the user (or a rule) decides.
@@ -655,6 +662,7 @@ fn answer_for(kind: Kind, reply: ControlReply) -> Answer {
         (Kind::Kill { agent }, Err(ControlError::NotRunning(_))) => {
             Answer::Killed { agent, was_running: false }
         }
+        (Kind::Set { agent }, Ok(ControlOk::Set)) => Answer::Set { agent },
         (_, Ok(other)) => Answer::error(ErrorCode::Internal, format!("unexpected reply {other:?}")),
         (_, Err(e)) => {
             let code = match &e {
