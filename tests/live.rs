@@ -750,3 +750,113 @@ done"#;
         assert!(starts[1].contains("--input-format stream-json"), "{}", starts[1]);
     }
 }
+
+mod engine_limits {
+    use super::*;
+    use agentmux::agent::{EngineMsg, TurnRequest};
+    use agentmux::run::live::{Command, Limits, LiveEngine};
+    use tokio::sync::mpsc;
+
+    /// Says it is the real CLI, logs `start ARGS` and `end` (stdin closed), answers every
+    /// message with an init and a result.
+    const SCRIPT: &str = r#"#!/bin/sh
+[ "$1" = --version ] && { echo '2.1.197 (Claude Code)'; exit 0; }
+log="$(dirname "$0")/log"
+echo "start $*" >> "$log"
+while read -r line; do
+  printf '{"type":"system","subtype":"init","session_id":"s"}\n'
+  printf '{"type":"result","subtype":"success","is_error":false,"result":"ok","session_id":"s"}\n'
+done
+echo end >> "$log""#;
+
+    struct Rig {
+        dir: tempfile::TempDir,
+        engine: LiveEngine,
+        rx: mpsc::Receiver<EngineMsg>,
+    }
+
+    impl Rig {
+        fn new(limits: Limits) -> Rig {
+            use std::os::unix::fs::PermissionsExt;
+            let dir = tempfile::tempdir().expect("temp dir");
+            let claude = dir.path().join("claude");
+            std::fs::write(&claude, SCRIPT).expect("script");
+            std::fs::set_permissions(&claude, std::fs::Permissions::from_mode(0o755))
+                .expect("mode");
+            let (tx, rx) = mpsc::channel(64);
+            Rig { engine: LiveEngine::new(tx, None).with_limits(limits), rx, dir }
+        }
+
+        /// Runs turn `n` of agent `agent` (session `s-<agent>`) to its end.
+        async fn turn(&mut self, agent: u32, n: u64) {
+            let session = format!("00000000-0000-4000-8000-00000000000{agent}");
+            let session =
+                if n == 1 { SessionArg::New(session) } else { SessionArg::Resume(session) };
+            self.engine.send(Command::Turn(Box::new(TurnRequest {
+                agent: AgentId(agent),
+                turn: n,
+                claude: ClaudeCmd::real(self.dir.path().join("claude")),
+                spec: AgentSpec::new(format!("a{agent}"), self.dir.path()),
+                prompt: "ok".into(),
+                session,
+                extra_env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+                extra_args: Vec::new(),
+                max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            })));
+            loop {
+                let msg = tokio::time::timeout(WAIT, self.rx.recv()).await;
+                if let EngineMsg::Exited { turn, exit, .. } = msg.expect("in time").expect("open") {
+                    assert_eq!((turn, exit.code), (n, Some(0)));
+                    return;
+                }
+            }
+        }
+
+        fn log(&self) -> Vec<String> {
+            let text = std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default();
+            text.lines().map(str::to_owned).collect()
+        }
+
+        async fn until_log(&self, what: &str, pick: impl Fn(&[String]) -> bool) {
+            let deadline = std::time::Instant::now() + WAIT;
+            while !pick(&self.log()) {
+                assert!(std::time::Instant::now() < deadline, "{what}: {:?}", self.log());
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_idle_process_is_closed_and_the_next_turn_resumes_in_a_new_one() {
+        let limits = Limits { idle_timeout: Duration::from_millis(300), max_live: 16 };
+        let mut rig = Rig::new(limits);
+        rig.turn(1, 1).await;
+        rig.turn(1, 2).await;
+        assert_eq!(rig.log().len(), 1, "two turns, one process: {:?}", rig.log());
+        rig.until_log("the idle process closed", |l| l.len() == 2 && l[1] == "end").await;
+        rig.turn(1, 3).await;
+        let log = rig.log();
+        assert_eq!(log.len(), 3, "{log:?}");
+        assert!(log[2].contains("--resume 00000000-0000-4000-8000-000000000001"), "{log:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn past_max_live_the_least_recently_used_idle_process_closes_first() {
+        let limits = Limits { idle_timeout: Duration::from_secs(600), max_live: 2 };
+        let mut rig = Rig::new(limits);
+        rig.turn(1, 1).await;
+        rig.turn(2, 1).await;
+        rig.turn(1, 2).await; // 1 is now the more recently used
+        rig.turn(3, 1).await; // a third: 2 closes
+        rig.until_log("one process closed", |l| l.iter().any(|e| e == "end")).await;
+        let starts = rig.log().iter().filter(|l| l.starts_with("start")).count();
+        assert_eq!(starts, 3, "{:?}", rig.log());
+        // Agent 2's process went: its next turn starts a new one; agent 1's did not.
+        rig.turn(1, 3).await;
+        assert_eq!(rig.log().iter().filter(|l| l.starts_with("start")).count(), 3);
+        rig.turn(2, 2).await;
+        let log = rig.log();
+        let last = log.iter().rev().find(|l| l.starts_with("start")).expect("a start");
+        assert!(last.contains("--resume 00000000-0000-4000-8000-000000000002"), "{log:?}");
+    }
+}

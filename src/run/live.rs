@@ -32,6 +32,19 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// At most this many live processes at once.
 pub const MAX_LIVE: usize = 16;
 
+/// How many live processes may run and for how long one may idle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub idle_timeout: Duration,
+    pub max_live: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { idle_timeout: IDLE_TIMEOUT, max_live: MAX_LIVE }
+    }
+}
+
 /// Whether a turn may go to a live process: the agent's engine is `live`, claude is not the
 /// simulated one (which speaks only the one-shot protocol; a script in claude's place is told
 /// by its version, see [`live_version`]), and the agent asks the user about tool calls (one
@@ -76,6 +89,7 @@ pub enum Command {
 /// The executor's end: starts the task on first use (inside the runtime).
 pub struct LiveEngine {
     tx: Option<mpsc::UnboundedSender<Command>>,
+    limits: Limits,
     engine_tx: mpsc::Sender<EngineMsg>,
     local_tx: Option<mpsc::UnboundedSender<Msg>>,
 }
@@ -85,13 +99,19 @@ impl LiveEngine {
         engine_tx: mpsc::Sender<EngineMsg>,
         local_tx: Option<mpsc::UnboundedSender<Msg>>,
     ) -> Self {
-        LiveEngine { tx: None, engine_tx, local_tx }
+        LiveEngine { tx: None, limits: Limits::default(), engine_tx, local_tx }
+    }
+
+    /// The same with other limits (before the first turn).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     pub fn send(&mut self, cmd: Command) {
         let tx = self.tx.get_or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            let task = Task::new(self.engine_tx.clone(), self.local_tx.clone());
+            let task = Task::new(self.engine_tx.clone(), self.local_tx.clone(), self.limits);
             tokio::spawn(task.run(rx));
             tx
         });
@@ -135,6 +155,7 @@ struct Task {
     answers_rx: Option<mpsc::UnboundedReceiver<Answered>>,
     agents: HashMap<AgentId, Agent>,
     next_generation: u64,
+    limits: Limits,
     /// Each program's version, `None` for one that cannot run live.
     versions: HashMap<std::path::PathBuf, Option<CliVersion>>,
     /// Turns of programs that cannot run live, one process each.
@@ -145,6 +166,7 @@ impl Task {
     fn new(
         engine_tx: mpsc::Sender<EngineMsg>,
         local_tx: Option<mpsc::UnboundedSender<Msg>>,
+        limits: Limits,
     ) -> Task {
         let (live_tx, live_rx) = mpsc::channel(crate::run::ENGINE_CHANNEL);
         let (answers_tx, answers_rx) = mpsc::unbounded_channel();
@@ -157,6 +179,7 @@ impl Task {
             answers_rx: Some(answers_rx),
             agents: HashMap::new(),
             next_generation: 0,
+            limits,
             versions: HashMap::new(),
             oneshots: HashMap::new(),
         }
@@ -186,7 +209,7 @@ impl Task {
         self.agents
             .values()
             .filter(|a| a.turns.is_empty())
-            .map(|a| a.last_used + IDLE_TIMEOUT)
+            .map(|a| a.last_used + self.limits.idle_timeout)
             .min()
     }
 
@@ -194,7 +217,7 @@ impl Task {
         let idle: Vec<AgentId> = self
             .agents
             .iter()
-            .filter(|(_, a)| a.turns.is_empty() && a.last_used + IDLE_TIMEOUT <= now)
+            .filter(|(_, a)| a.turns.is_empty() && a.last_used + self.limits.idle_timeout <= now)
             .map(|(id, _)| *id)
             .collect();
         for id in idle {
@@ -367,9 +390,9 @@ impl Task {
         Ok(())
     }
 
-    /// Closes the least recently used idle process while `MAX_LIVE` are running.
+    /// Closes the least recently used idle process while `max_live` are running.
     fn make_room(&mut self) {
-        while self.agents.len() >= MAX_LIVE {
+        while self.agents.len() >= self.limits.max_live.max(1) {
             let lru = self
                 .agents
                 .iter()
