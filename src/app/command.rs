@@ -90,6 +90,8 @@ commands! {
     Inbox => "inbox", "focus the next agent that needs you (in the order they began to)";
     ToggleFold => "fold", "fold / unfold the selected agent's group";
     HideIdle => "hide-idle", "hide / show idle agents";
+    Search => "search", "search the focused transcript (plain text, any case)";
+    SearchAll => "search-all", "search every agent's transcript";
 }
 
 /// Where keys are read: each context has its own bindings.
@@ -108,6 +110,8 @@ pub enum Context {
     Approval,
     /// The overview of every agent: typing filters it.
     Overview,
+    /// The search bar: typing edits what it looks for.
+    Search,
 }
 
 impl Command {
@@ -131,6 +135,10 @@ impl Command {
             (Context::Overview, Command::ScrollDown) => "select the line below",
             (Context::Overview, Command::Close) => "close the overview",
             (Context::Overview, Command::Inbox) => "select the next agent that needs you",
+            (Context::Search, Command::Submit) => "the next hit (every agent's: open it)",
+            (Context::Search, Command::ScrollDown) => "the next hit",
+            (Context::Search, Command::ScrollUp) => "the previous hit",
+            (Context::Search, Command::Close) => "close the search",
             _ => self.help(),
         }
     }
@@ -146,6 +154,7 @@ impl Context {
         Context::Commit,
         Context::Approval,
         Context::Overview,
+        Context::Search,
     ];
 
     pub fn name(self) -> &'static str {
@@ -158,6 +167,7 @@ impl Context {
             Context::Commit => "commit",
             Context::Approval => "approval",
             Context::Overview => "overview",
+            Context::Search => "search",
         }
     }
 

@@ -24,7 +24,7 @@ pub enum KeymapError {
     #[error("unknown command {0:?}")]
     UnknownCommand(String),
     #[error(
-        "unknown context {0:?} (pane, help, form, confirm, diff, commit, approval or overview)"
+        "unknown context {0:?} (pane, help, form, confirm, diff, commit, approval, overview or search)"
     )]
     UnknownContext(String),
 }
@@ -268,6 +268,13 @@ const DEFAULTS: &[(Context, Command, &[&str])] = &[
     (Context::Overview, Command::Inbox, &["alt-i"]),
     (Context::Overview, Command::Close, &["esc", "alt-m", "f2"]),
     (Context::Overview, Command::Quit, &["ctrl-q"]),
+    (Context::Pane, Command::Search, &["alt-/"]),
+    (Context::Pane, Command::SearchAll, &["alt-?"]),
+    (Context::Search, Command::Submit, &["enter"]),
+    (Context::Search, Command::ScrollDown, &["down"]),
+    (Context::Search, Command::ScrollUp, &["up"]),
+    (Context::Search, Command::Close, &["esc"]),
+    (Context::Search, Command::Quit, &["ctrl-q"]),
 ];
 
 /// What the hint line offers per context, in order of importance. A narrow line drops the tail,
@@ -314,6 +321,9 @@ const HINTS: &[(Context, Command, &str)] = &[
     (Context::Overview, Command::ToggleFold, "fold"),
     (Context::Overview, Command::HideIdle, "hide idle"),
     (Context::Overview, Command::Close, "close"),
+    (Context::Search, Command::Submit, "next"),
+    (Context::Search, Command::ScrollUp, "previous"),
+    (Context::Search, Command::Close, "close"),
 ];
 
 impl Default for Keymap {

@@ -11,6 +11,7 @@ pub mod overview;
 pub mod query;
 pub mod queue;
 pub mod restore;
+pub mod search;
 pub mod state;
 pub mod update;
 pub mod worktree;

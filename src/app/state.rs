@@ -183,6 +183,7 @@ pub enum Overlay {
     Diff(Box<super::worktree::DiffOverlay>),
     Commit(Box<super::worktree::CommitForm>),
     Overview(Box<super::overview::Overview>),
+    Search(Box<super::search::SearchBar>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -253,6 +254,7 @@ impl State {
             Some(Overlay::Diff(_)) => super::Context::Diff,
             Some(Overlay::Commit(_)) => super::Context::Commit,
             Some(Overlay::Overview(_)) => super::Context::Overview,
+            Some(Overlay::Search(_)) => super::Context::Search,
         }
     }
 

@@ -140,6 +140,13 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
             Some(Command::Inbox) => super::overview::next_in_inbox(state),
             _ => super::overview::key(state, command, typed_key(&key)),
         },
+        Context::Search => match command {
+            Some(Command::Quit) => {
+                close_overlay(state);
+                ask_quit(state, fx);
+            }
+            _ => super::search::key(state, command, typed_key(&key)),
+        },
         Context::Form => form_key(state, command, key, fx),
         Context::Diff => super::worktree::diff_key(state, command, fx),
         Context::Commit => super::worktree::commit_key(state, command, key, fx),
@@ -212,6 +219,8 @@ fn pane_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec
         Command::NextApproval => super::approvals::focus_next_waiting(state),
         Command::Inbox => super::overview::next_in_inbox(state),
         Command::Overview => super::overview::open(state),
+        Command::Search => super::search::open(state, false),
+        Command::SearchAll => super::search::open(state, true),
         Command::AllowDenied => {
             let focus = state.focus;
             match super::approvals::allow_denied_focused(state, fx) {

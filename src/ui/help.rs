@@ -17,6 +17,7 @@ pub fn rows(state: &State) -> Vec<Line<'static>> {
         (Context::Form, "New-agent form"),
         (Context::Approval, "A tool call waiting for your approval"),
         (Context::Overview, "Overview (typing filters it)"),
+        (Context::Search, "Search (typing edits the text)"),
         (Context::Confirm, "Questions"),
         (Context::Diff, "Diff view"),
         (Context::Commit, "Commit message"),

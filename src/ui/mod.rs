@@ -8,6 +8,7 @@ pub mod help;
 pub mod new_agent;
 pub mod overview;
 pub mod pane;
+pub mod search;
 pub mod status;
 pub mod supervisor;
 
@@ -84,6 +85,7 @@ fn draw_views(state: &State, area: Rect, buf: &mut Buffer) {
         Some(Overlay::Diff(view)) => diff::render_overlay(state, view, panes, buf),
         Some(Overlay::Commit(form)) => diff::render_commit(state, form, panes, buf),
         Some(Overlay::Overview(o)) => overview::render(state, o, panes, buf),
+        Some(Overlay::Search(bar)) => search::render(state, bar, panes, buf),
     }
 }
 
