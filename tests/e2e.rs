@@ -318,3 +318,30 @@ fn a_panic_restores_the_terminal_and_exits() {
     let message = out.rfind("AGENTMUX_TEST_PANIC is set").unwrap_or_else(|| panic!("{out:?}"));
     assert!(restored < message, "the message is printed on the restored terminal");
 }
+
+#[test]
+fn a_team_of_128_opens_on_the_overview_filters_opens_one_and_searches() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let team = home.path().join("team.toml");
+    std::fs::write(&team, "[[agent]]\nname = \"w\"\ncount = 128\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let team = team.display().to_string();
+    let mut t = start_in(home, &["-c", &team, "--claude", "sim"], &[]);
+    // More agents than tiles fit: the overview is the first screen.
+    t.wait_text("overview 128 agents");
+    t.send(b"w-12");
+    t.wait_text("10 shown");
+    t.send(ENTER);
+    t.wait_for("w-12 focused", |s| focused_name(s).as_deref() == Some("w-12"));
+    // Nothing needs the user yet: the inbox says so.
+    t.send(b"\x1bi");
+    t.wait_text("no agent needs you");
+    // Search every agent: nothing to find yet, said plainly.
+    t.send(b"\x1b?");
+    t.wait_text("search every agent");
+    t.send(b"a.b*");
+    t.wait_text("no match");
+    t.send(ESC);
+    t.send(CTRL_Q);
+    t.wait_exit();
+}
