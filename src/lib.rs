@@ -11,6 +11,7 @@ pub mod approval;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod import;
 pub mod layout;
 pub mod render;
 pub mod run;
