@@ -5,6 +5,8 @@
 //! Errors are reported once, here: `agentmux: <what>: <cause>` on stderr, exit code 2 for
 //! usage mistakes and 1 for everything else.
 
+mod import;
+
 use std::ffi::OsString;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -83,6 +85,14 @@ pub enum Command {
         /// Write to FILE instead of standard output
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
+    },
+    /// List this directory's Claude Code sessions, or continue one as an agent
+    Import {
+        /// The session to import (as the list shows it); without it, list them
+        session: Option<String>,
+        /// The agent's name (default: session-<first 8 characters of the id>)
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
     },
     /// Print a shell completion script (e.g. `agentmux completions bash > ...`)
     Completions {
@@ -232,6 +242,7 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
             remove_workspace(&name, yes)
         }
         Some(Command::Export { workspace, agent, output }) => export(&workspace, &agent, output),
+        Some(Command::Import { session, name }) => import::import(session, name),
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "agentmux", &mut std::io::stdout());
             Ok(())
@@ -247,12 +258,17 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
 /// current directory (as `agentmux` there would open it), else the only one running.
 fn control(cmd: crate::control::ControlCommand) -> ExitCode {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let team_file = cwd.join(TEAM_FILE_NAME);
-    let key = match std::fs::canonicalize(&team_file) {
-        Ok(file) if file.is_file() => WorkspaceKey::TeamFile(file),
-        _ => WorkspaceKey::Directory(std::fs::canonicalize(&cwd).unwrap_or(cwd)),
-    };
+    let key = workspace_key(&cwd);
     crate::control::client::main(cmd, key.dir_name().ok().as_deref())
+}
+
+/// The workspace `agentmux` in `cwd` opens (without `-c` or `--workspace`): its team file's,
+/// else the directory's.
+fn workspace_key(cwd: &Path) -> WorkspaceKey {
+    match std::fs::canonicalize(cwd.join(TEAM_FILE_NAME)) {
+        Ok(file) if file.is_file() => WorkspaceKey::TeamFile(file),
+        _ => WorkspaceKey::Directory(std::fs::canonicalize(cwd).unwrap_or(cwd.to_path_buf())),
+    }
 }
 
 /// The options given on the command line, the top layer over every agent's.

@@ -12,6 +12,7 @@
 //! runs headless on `TestBackend` (tests, benchmarks); [`run`] adds the real terminal around it.
 
 pub mod bridge;
+pub mod convo;
 pub mod input;
 pub mod live;
 pub mod persist;
@@ -186,7 +187,7 @@ impl Executor {
                 Outcome::Continue
             }
             // Saved by `exec.persist` as the effect goes by (see `run::persist`).
-            Effect::Persist => Outcome::Continue,
+            Effect::Persist | Effect::History { .. } => Outcome::Continue,
             Effect::Suspend => Outcome::Suspend,
             Effect::Notify(bytes) => Outcome::Notify(bytes),
             Effect::Quit => Outcome::Quit,

@@ -159,6 +159,9 @@ impl FakeApp {
                     .collect(),
                 truncated: false,
             },
+            Request::Import { .. } | Request::Fork { .. } => {
+                Answer::error(ErrorCode::Refused, "no conversations here")
+            }
             Request::Broadcast { .. } => Answer::Broadcast {
                 sent: self
                     .agents

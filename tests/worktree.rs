@@ -620,15 +620,13 @@ mod app {
         let req = s.begin_turn(i, "go".into()).expect("a turn");
         let (agent, n) = (req.agent, req.turn);
         // The CLI's result names the session it was given (the header shows it from then on).
-        let session = match &req.session {
-            agentmux::agent::SessionArg::New(id) | agentmux::agent::SessionArg::Resume(id) => id,
-        };
+        let session = req.session.id().to_string();
         update(s, Msg::Engine(EngineMsg::Started { agent, turn: n, pid: Some(1) }));
         let mut all = lines;
         all.push(Line::Event(Event::Result(ResultEvent {
             subtype: "success".into(),
             result: Some(result_text.into()),
-            session_id: Some(session.clone()),
+            session_id: Some(session),
             ..Default::default()
         })));
         update(

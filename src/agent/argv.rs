@@ -140,6 +140,13 @@ fn options_argv(
             opt(&mut argv, "--session-id", id.clone());
         }
         SessionArg::Resume(id) => opt(&mut argv, "--resume", id.clone()),
+        SessionArg::Fork { from, at } => {
+            opt(&mut argv, "--resume", from.clone());
+            argv.push("--fork-session".into());
+            if let Some(uuid) = at {
+                opt(&mut argv, "--resume-session-at", uuid.clone());
+            }
+        }
     }
     argv.extend(extra_args.iter().cloned());
 
@@ -295,6 +302,21 @@ mod tests {
         let long = "x".repeat(MAX_ARG_BYTES + 1);
         spec.options.append_system_prompt = Some(long);
         assert!(build_live_argv(&spec, None, &new(), &[]).is_err());
+    }
+
+    #[test]
+    fn a_fork_resumes_its_origin_as_a_new_session_cut_where_asked() {
+        let spec = AgentSpec::new("a", "/tmp");
+        let fork =
+            |at: Option<&str>| SessionArg::Fork { from: ID.into(), at: at.map(String::from) };
+        let tail = |argv: Vec<String>| argv[5..].to_vec();
+        let end = build_argv(&spec, "go", &fork(None), &[]).expect("argv");
+        assert_eq!(tail(end), ["--resume", ID, "--fork-session", "--", "go"]);
+        let early = build_argv(&spec, "go", &fork(Some("u-1")), &[]).expect("argv");
+        assert_eq!(
+            tail(early),
+            ["--resume", ID, "--fork-session", "--resume-session-at", "u-1", "--", "go"]
+        );
     }
 
     #[test]

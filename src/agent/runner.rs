@@ -51,6 +51,21 @@ pub enum SessionArg {
     New(String),
     /// A follow-up: `--resume <id>`.
     Resume(String),
+    /// A new conversation that starts as a copy of `from` (`--resume <from> --fork-session`),
+    /// cut after the assistant message `at` when given (`--resume-session-at <uuid>`, measured
+    /// in 2.1.197 and 2.1.332: the message's line uuid, not its `msg_` id). The CLI reports
+    /// the new id in its init.
+    Fork { from: String, at: Option<String> },
+}
+
+impl SessionArg {
+    /// The session id the turn names (for a fork, the one it copies).
+    pub fn id(&self) -> &str {
+        match self {
+            SessionArg::New(id) | SessionArg::Resume(id) => id,
+            SessionArg::Fork { from, .. } => from,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

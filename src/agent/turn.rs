@@ -189,10 +189,7 @@ impl Turn {
         if !self.reached_conversation {
             return before.map(str::to_owned);
         }
-        let sent_id = match sent {
-            SessionArg::New(id) | SessionArg::Resume(id) => id,
-        };
-        Some(self.reported_session.clone().unwrap_or_else(|| sent_id.clone()))
+        Some(self.reported_session.clone().unwrap_or_else(|| sent.id().to_owned()))
     }
 }
 

@@ -10,6 +10,8 @@ pub enum Effect {
     Interrupt { agent: AgentId, turn: u64 },
     /// Something the workspace keeps changed (agents, session ids, queued follow-ups).
     Persist,
+    /// A new agent's earlier conversation, to be written into its log (`app::convo`).
+    History { agent: AgentId, history: Box<crate::import::History> },
     /// Restore the terminal, stop the process (SIGTSTP), redraw when resumed.
     Suspend,
     /// Get the user's attention: write these bytes (a bell or a notification sequence) to the

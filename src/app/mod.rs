@@ -3,6 +3,7 @@
 
 pub mod approvals;
 pub mod command;
+pub mod convo;
 pub mod effect;
 pub mod form;
 pub mod keymap;

@@ -67,6 +67,13 @@ pub enum ControlCmd {
         /// until the worktree is ready.
         worktree: bool,
     },
+    /// Create an agent that continues a conversation held elsewhere (see `app::convo`).
+    Continue {
+        spec: Box<AgentSpec>,
+        history: Box<crate::import::History>,
+        how: super::convo::Continue,
+        worktree: bool,
+    },
     /// Interrupt an agent's running turn.
     Interrupt { agent: String },
     /// Close an agent (its running turn is stopped).

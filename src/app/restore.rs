@@ -50,7 +50,7 @@ pub fn restore(state: &mut State, found: &Restored, first: &mut [Option<String>]
     lost
 }
 
-fn resume_key(state: &State) -> String {
+pub(super) fn resume_key(state: &State) -> String {
     state.keymap.key_label(Context::Pane, Command::ResumeTurn).unwrap_or_else(|| "resume".into())
 }
 
@@ -61,6 +61,10 @@ pub fn restore_agent(agent: &mut Agent, kept: &RestoredAgent, resume_key: &str) 
     // A conversation the CLI has (or had: a resume of a lost one says so and starts afresh);
     // not one agentmux proposed to a turn that never reached the CLI's init (see below).
     agent.session_live = st.session_id.is_some();
+    agent.fork = st
+        .extras
+        .get(super::convo::FORK_EXTRA)
+        .map(|f| f.get("at").and_then(serde_json::Value::as_str).map(String::from));
     let mut proposed = false;
     let mut confirmed = false;
     agent.queue = st.queue.iter().cloned().collect();

@@ -111,6 +111,9 @@ pub struct Agent {
     pub ended_at: Option<Instant>,
     /// Its last turn ended while the user looked elsewhere (cleared once it has the focus).
     pub unread: bool,
+    /// A fork not made yet: the next turn copies `session` (cut after this assistant message
+    /// when `Some`) into a conversation of its own, leaving the original untouched.
+    pub fork: Option<Option<String>>,
 }
 
 impl Agent {
@@ -142,6 +145,7 @@ impl Agent {
             last_activity: None,
             ended_at: None,
             unread: false,
+            fork: None,
         }
     }
 
@@ -458,8 +462,9 @@ impl State {
         agent.resumable = false;
         agent.report = TurnReport::default();
         agent.pid = None;
-        let session = match (&agent.session, agent.session_live) {
-            (Some(id), true) => SessionArg::Resume(id.clone()),
+        let session = match (&agent.session, agent.session_live, &agent.fork) {
+            (Some(id), true, Some(at)) => SessionArg::Fork { from: id.clone(), at: at.clone() },
+            (Some(id), true, None) => SessionArg::Resume(id.clone()),
             _ => {
                 let id = uuid::Uuid::new_v4().to_string();
                 agent.session = Some(id.clone());

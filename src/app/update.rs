@@ -644,7 +644,7 @@ fn create_agent(
     add_spec(state, spec, prompt, fx)
 }
 
-fn add_spec(
+pub(super) fn add_spec(
     state: &mut State,
     spec: AgentSpec,
     prompt: Option<String>,
@@ -757,6 +757,8 @@ fn on_line(state: &mut State, i: usize, line: &Line, fx: &mut Vec<Effect>) {
     if let Some(sid) = ev.session_id() {
         if !sid.is_empty() && a.session.as_deref() != Some(sid) {
             a.session = Some(sid.to_string());
+            // A new id after a fork's turn: the copy is made, follow-ups resume it.
+            a.fork = None;
             fx.push(Effect::Persist);
         }
         if !a.session_live && !sid.is_empty() {
@@ -902,6 +904,9 @@ fn control(state: &mut State, cmd: ControlCmd, fx: &mut Vec<Effect>) -> ControlR
                 add_spec(state, *spec, prompt, fx)?;
                 Ok(ControlOk::Created { name })
             }
+        }
+        ControlCmd::Continue { spec, history, how, worktree } => {
+            super::convo::add(state, *spec, *history, how, worktree, fx)
         }
         ControlCmd::Interrupt { agent } => {
             let i = find(state, &agent)?;

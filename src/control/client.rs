@@ -60,6 +60,21 @@ pub enum ControlCommand {
         #[arg(long)]
         worktree: bool,
     },
+    /// A new agent that continues an agent's conversation in one of its own (the original
+    /// goes on untouched)
+    Fork {
+        name: String,
+        /// Continue after this turn (counted from the conversation's first, imported ones
+        /// included); default: the end
+        #[arg(long, value_name = "TURN", value_parser = clap::value_parser!(u32).range(1..))]
+        at: Option<u32>,
+        /// The new agent's name (default: NAME-fork)
+        #[arg(long = "name", value_name = "NEW")]
+        new_name: Option<String>,
+        /// Give it a git worktree of its own
+        #[arg(long)]
+        worktree: bool,
+    },
     /// Wait until an agent is idle, print its last result; exit 0 if that turn succeeded
     Wait { name: String },
     /// Follow an agent's events as NDJSON
@@ -367,6 +382,9 @@ fn run_inner(
                 None => None,
             };
             Request::New { name, cwd, model, role, prompt, worktree }
+        }
+        ControlCommand::Fork { name, at, new_name, worktree } => {
+            Request::Fork { agent: name, at: at.map(|n| n as usize), name: new_name, worktree }
         }
         ControlCommand::Wait { name } => Request::Wait { agent: name },
         ControlCommand::Tail { name } => Request::Tail { agent: name },

@@ -42,6 +42,27 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         worktree: bool,
     },
+    /// A new agent that continues a Claude Code session of `cwd` (follow-ups `--resume` it);
+    /// its pane shows the earlier turns. Answered with [`Answer::Created`].
+    Import {
+        session_id: String,
+        /// The directory the session belongs to (the client's).
+        cwd: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+    /// A new agent that continues `agent`'s conversation after turn `at` (counted from the
+    /// conversation's first, imported ones included; the end when absent) in a conversation of
+    /// its own; `agent` goes on untouched. Answered with [`Answer::Created`].
+    Fork {
+        agent: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<usize>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        worktree: bool,
+    },
     /// Answered with [`Answer::TurnEnded`] once the agent is idle: no turn running and no
     /// follow-up queued (an interrupted agent's queue waits for the user: idle). An idle agent
     /// answers at once with its last turn (outcome `none` if it never ran one).
@@ -89,8 +110,10 @@ impl Request {
             | Request::Tail { agent }
             | Request::Kill { agent }
             | Request::Approve { agent, .. }
-            | Request::Set { agent, .. } => Some(agent),
+            | Request::Set { agent, .. }
+            | Request::Fork { agent, .. } => Some(agent),
             Request::New { name, .. } => Some(name),
+            Request::Import { name, .. } => name.as_deref(),
             Request::Ls | Request::Broadcast { .. } | Request::Search { .. } => None,
         }
     }
@@ -471,6 +494,13 @@ mod tests {
             },
             Request::Set { agent: "w".into(), model: None, permission_mode: None },
             Request::Broadcast { text: "hi".into() },
+            Request::Import { session_id: "s".into(), cwd: "/w".into(), name: None },
+            Request::Fork {
+                agent: "w".into(),
+                at: Some(2),
+                name: Some("f".into()),
+                worktree: true,
+            },
             Request::Approve {
                 agent: "w".into(),
                 tool_name: "Bash".into(),

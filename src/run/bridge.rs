@@ -182,6 +182,14 @@ impl ControlBridge {
                     Some(tx),
                 )]
             }
+            Request::Import { session_id, cwd, name } => {
+                let cmd = super::convo::import(state, &session_id, &cwd, name);
+                self.create(cmd, reply)
+            }
+            Request::Fork { agent, at, name, worktree } => {
+                let cmd = super::convo::fork(state, &agent, at, name, worktree);
+                self.create(cmd, reply)
+            }
             Request::Kill { agent } => {
                 let (tx, rx) = oneshot::channel();
                 self.pending.push(Pending::One {
@@ -229,6 +237,25 @@ impl ControlBridge {
                 }
                 self.pending.push(Pending::Broadcast { parts, reply, text, from_supervisor });
                 msgs
+            }
+        }
+    }
+
+    /// A request that creates an agent: its command, answered as `new` is; or its refusal.
+    fn create(
+        &mut self,
+        cmd: Result<ControlCmd, Answer>,
+        reply: oneshot::Sender<Reply>,
+    ) -> Vec<Msg> {
+        match cmd {
+            Ok(cmd) => {
+                let (tx, rx) = oneshot::channel();
+                self.pending.push(Pending::One { kind: Kind::New, rx, reply, task: None });
+                vec![Msg::Control(cmd, Some(tx))]
+            }
+            Err(answer) => {
+                let _ = reply.send(Reply::Answer(answer));
+                Vec::new()
             }
         }
     }

@@ -22,6 +22,7 @@ use crate::transcript::NoteLevel;
 
 /// Extras key: the agent works in a git worktree of its own (reopened on the next start).
 pub const WORKTREE_EXTRA: &str = "worktree";
+use crate::app::convo::FORK_EXTRA;
 
 /// Opens the app on a workspace: the panes rebuilt from it, the turns agentmux died in marked
 /// lost, the worktrees of agents made at run time opened again. Returns the persister and the
@@ -171,6 +172,7 @@ impl Persister {
         let result = match effect {
             Effect::SpawnTurn(req) => self.turn_started(state, req),
             Effect::Persist => self.sync(state),
+            Effect::History { agent, history } => self.history(state, *agent, history),
             _ => Ok(()),
         };
         if let Err(e) = result {
@@ -190,12 +192,34 @@ impl Persister {
         self.costs.remove(&req.agent);
         let start = match &req.session {
             SessionArg::New(id) => TurnStart { session_id: id.clone(), resume: false },
-            SessionArg::Resume(id) => TurnStart { session_id: id.clone(), resume: true },
+            // A fork starts from a conversation the CLI has.
+            SessionArg::Resume(id) | SessionArg::Fork { from: id, .. } => {
+                TurnStart { session_id: id.clone(), resume: true }
+            }
         };
         let records = [Record::Prompt(&req.prompt), Record::TurnStarted(&start)];
         self.ws.append_many(a.name(), req.turn, &records)?;
         if self.ws.agent(a.name()).is_some_and(|s| !s.prompt_sent) {
             self.ws.update_agent(a.name(), |s| s.prompt_sent = true)?;
+        }
+        Ok(())
+    }
+
+    /// An agent's earlier conversation (imported or forked) into its new log, turn by turn as
+    /// turns run here are logged.
+    fn history(
+        &mut self,
+        state: &State,
+        agent: AgentId,
+        history: &crate::import::History,
+    ) -> Result<(), StoreError> {
+        let Some(a) = state.index_of(agent).map(|i| &state.agents[i]) else { return Ok(()) };
+        if self.ws.agent(a.name()).is_none() {
+            self.sync(state)?;
+        }
+        let (start, end) = history.bounds();
+        for i in 0..history.turns.len() {
+            self.ws.append_many(a.name(), i as u64 + 1, &history.records(i, &start, &end))?;
         }
         Ok(())
     }
@@ -288,6 +312,16 @@ fn apply(kept: &mut AgentState, a: &crate::app::Agent, worktree: bool) {
     }
     if worktree {
         kept.extras.insert(WORKTREE_EXTRA.into(), serde_json::Value::Bool(true));
+    }
+    // A fork not made yet stays one across a reopen: resuming instead would add to the original.
+    match &a.fork {
+        Some(at) => {
+            let at = at.clone().map_or(serde_json::Value::Null, serde_json::Value::String);
+            kept.extras.insert(FORK_EXTRA.into(), serde_json::json!({ "at": at }));
+        }
+        None => {
+            kept.extras.remove(FORK_EXTRA);
+        }
     }
 }
 
