@@ -544,7 +544,7 @@ async fn sim_allow_once_runs_the_call_and_asks_again_next_time() {
     let screen = app.screen();
     assert!(screen.contains("needs you") && screen.contains("$ touch one.txt"), "{screen}");
     assert!(screen.contains("1 waiting"), "{screen}");
-    app.key(KeyCode::Char('y'));
+    app.alt('y');
     app.until("the turn's end", |a| a.idle(0, 1)).await;
     assert_eq!(app.tool_results("api"), vec![(String::new(), false)]);
     assert!(app.denials("api").is_empty());
@@ -552,7 +552,7 @@ async fn sim_allow_once_runs_the_call_and_asks_again_next_time() {
     // The same call in the next turn is asked again.
     app.send(0, "/sim ask=one.txt\nagain");
     app.until("the second request", |a| a.waiting_for(0)).await;
-    app.key(KeyCode::Char('y'));
+    app.alt('y');
     app.until("the second turn's end", |a| a.idle(0, 2)).await;
     assert_eq!(app.asks, 2);
 }
@@ -562,7 +562,7 @@ async fn sim_allow_always_answers_the_next_identical_request_itself() {
     let mut app = sim_app(&["api"]);
     app.send(0, "/sim ask=a.txt+b.txt\nmake two files");
     app.until("the request", |a| a.waiting_for(0)).await;
-    app.key(KeyCode::Char('a'));
+    app.alt('Y');
     app.until("the turn's end", |a| a.idle(0, 1)).await;
     assert_eq!(app.asks, 2, "the CLI asked twice: {:#?}", app.events);
     assert_eq!(app.tool_results("api"), vec![(String::new(), false), (String::new(), false)]);
@@ -583,7 +583,7 @@ async fn sim_deny_sends_the_users_message_to_the_agent() {
     let mut app = sim_app(&["api"]);
     app.send(0, "/sim ask=x.txt\nmake a file");
     app.until("the request", |a| a.waiting_for(0)).await;
-    app.key(KeyCode::Char('n'));
+    app.alt('n');
     app.type_text("use mkdir instead");
     app.key(KeyCode::Enter);
     app.until("the turn's end", |a| a.idle(0, 1)).await;
@@ -606,12 +606,12 @@ async fn sim_two_agents_asking_at_once_queue_in_order() {
     // Focus is on web (it was sent last); the jump key goes to the oldest request.
     app.alt('a');
     assert_eq!(app.state.focus, 0);
-    app.key(KeyCode::Char('y'));
+    app.alt('y');
     app.until("api's turn", |a| a.idle(0, 1)).await;
     assert!(app.waiting_for(1), "web still waits");
     app.alt('a');
     assert_eq!(app.state.focus, 1);
-    app.key(KeyCode::Char('n'));
+    app.alt('n');
     app.key(KeyCode::Enter);
     app.until("web's turn", |a| a.idle(1, 1)).await;
     assert_eq!(app.tool_results("api"), vec![(String::new(), false)]);
@@ -698,7 +698,7 @@ async fn real_cli_a_refused_bash_call_is_shown_allowed_from_the_pane_and_runs() 
     let screen = app.screen();
     assert!(screen.contains("$ touch approved.txt") && screen.contains("needs you"), "{screen}");
     assert!(!app.work().join("approved.txt").exists(), "nothing runs before the answer");
-    app.key(KeyCode::Char('y'));
+    app.alt('y');
     app.until("the turn's end", |a| a.idle(0, 1)).await;
     assert!(app.work().join("approved.txt").exists(), "{:#?}", app.events);
     assert_eq!(app.tool_results("real").len(), 1);
@@ -718,7 +718,7 @@ async fn real_cli_a_denied_call_reports_the_denial_with_the_users_message() {
     let mut app = real_app(claude, &api, AgentOptions::default());
     app.send(0, "run: touch refused.txt");
     app.until("the request", |a| a.waiting_for(0) || a.idle(0, 1)).await;
-    app.key(KeyCode::Char('n'));
+    app.alt('n');
     app.type_text("not in this repo");
     app.key(KeyCode::Enter);
     app.until("the turn's end", |a| a.idle(0, 1)).await;
@@ -808,7 +808,7 @@ async fn real_cli_an_allow_always_rule_for_a_write_allows_that_file_only() {
     assert_eq!(app.asks, 1);
     let screen = app.screen();
     assert!(screen.contains("b.txt") && screen.contains("needs you"), "{screen}");
-    app.key(KeyCode::Char('n'));
+    app.alt('n');
     app.key(KeyCode::Enter);
     app.until("the turn's end", |app| app.idle(0, 2)).await;
     assert!(!b.exists());
@@ -842,7 +842,7 @@ async fn real_cli_an_allow_always_rule_for_a_read_allows_that_file_only() {
     app.send(0, &format!("read: {}", d.display()));
     app.until("the read of d", |app| app.waiting_for(0) || app.idle(0, 2)).await;
     assert!(app.waiting_for(0), "d is asked: {:#?}", app.events);
-    app.key(KeyCode::Char('n'));
+    app.alt('n');
     app.key(KeyCode::Enter);
     app.until("the turn's end", |app| app.idle(0, 2)).await;
     assert_eq!(app.denials("real"), vec!["Read".to_string()]);

@@ -14,7 +14,7 @@ use super::state::{State, TurnState};
 use crate::agent::event::PermissionDenial;
 use crate::agent::{AgentId, TurnRequest};
 use crate::approval::wiring::{self, Wiring};
-use crate::approval::{notify, rules, Ask, Decision};
+use crate::approval::{notify, rules, show, Ask, Decision};
 use crate::config::Notify;
 
 /// The follow-up that re-runs an agent after its denied tools were allowed.
@@ -26,6 +26,8 @@ pub struct Pending {
     pub agent: AgentId,
     pub ask: Ask,
     pub since: Instant,
+    /// The first row of the call the approval box shows (a long call scrolls, never cut).
+    pub scroll: u16,
 }
 
 /// Approval state of the whole app.
@@ -143,7 +145,7 @@ pub fn on_ask(state: &mut State, ask: Ask, fx: &mut Vec<Effect>) {
     let first = state.approvals.first_for(agent).is_none();
     let title = format!("{} needs you", state.agents[index].name());
     let body = format!("may it run {}?", ask.tool_name);
-    state.approvals.queue.push_back(Pending { agent, ask, since: state.now });
+    state.approvals.queue.push_back(Pending { agent, ask, since: state.now, scroll: 0 });
     state.dirty = true;
     if first {
         attention(state, &title, &body, fx);
@@ -224,6 +226,9 @@ pub fn focus_next_waiting(state: &mut State) {
 /// Keys in a pane whose agent waits for the user. Returns false when the key was not for us
 /// (the pane handles it as usual).
 pub fn key(state: &mut State, command: Option<Command>, fx: &mut Vec<Effect>) -> bool {
+    if let Some(c @ (Command::PageUp | Command::PageDown)) = command {
+        return scroll_focused(state, c == Command::PageDown);
+    }
     if state.approvals.composing {
         return match command {
             Some(Command::Send) => {
@@ -253,6 +258,32 @@ pub fn key(state: &mut State, command: Option<Command>, fx: &mut Vec<Effect>) ->
         _ => return false,
     }
     true
+}
+
+/// Page the focused call's box; false (the key goes to the pane) when the call fits in it.
+fn scroll_focused(state: &mut State, down: bool) -> bool {
+    let Some((rows, shown)) = focused_call_rows(state) else { return false };
+    if rows <= shown {
+        return false;
+    }
+    let Some(id) = state.focused().map(|a| a.id) else { return false };
+    let Some(p) = state.approvals.queue.iter_mut().find(|p| p.agent == id) else { return false };
+    let page = shown.saturating_sub(1).max(1);
+    let last = rows - shown;
+    p.scroll =
+        if down { p.scroll.saturating_add(page).min(last) } else { p.scroll.saturating_sub(page) };
+    state.dirty = true;
+    true
+}
+
+/// The focused call's rows at its pane's width, and how many its box shows.
+fn focused_call_rows(state: &State) -> Option<(u16, u16)> {
+    let id = state.focused()?.id;
+    let p = state.approvals.first_for(id)?;
+    let body = state.body_rect(state.focus)?;
+    let rows = show::call_rows(&p.ask.tool_name, &p.ask.input, body.width).len();
+    let h = show::box_height(show::box_rows(rows), body.height);
+    Some((u16::try_from(rows).unwrap_or(u16::MAX), h.saturating_sub(2)))
 }
 
 fn take_first_of_focused(state: &mut State) -> Option<Pending> {
@@ -380,7 +411,7 @@ mod tests {
         let (_, mut rx) = ask(&mut s, "api", "Bash", bash("npm test"));
         assert_eq!(s.approvals.waiting(), 1);
         assert!(answer(&mut rx).is_none(), "waits for the user");
-        update(&mut s, key(KeyCode::Char('y')));
+        update(&mut s, allow_once());
         assert_eq!(answer(&mut rx), Some((Behavior::Allow, None)));
         assert_eq!(s.approvals.waiting(), 0);
         assert!(s.agents[0].input_is_empty(), "the y was not typed");
@@ -393,7 +424,7 @@ mod tests {
         let mut s = state(false, &[("api", "backend")], (80, 24));
         let (_, mut first) = ask(&mut s, "api", "Bash", bash("npm test"));
         let (_, mut other) = ask(&mut s, "api", "Bash", bash("rm -rf build"));
-        let fx = update(&mut s, key(KeyCode::Char('a')));
+        let fx = update(&mut s, allow_always());
         assert!(fx.iter().any(|e| matches!(e, Effect::Persist)), "saved with the workspace");
         assert_eq!(answer(&mut first), Some((Behavior::Allow, None)));
         assert_eq!(
@@ -405,7 +436,7 @@ mod tests {
         assert_eq!(answer(&mut again), Some((Behavior::Allow, None)), "not asked");
         assert_eq!(s.approvals.waiting(), 1);
         // Later turns pass the rule to the CLI.
-        update(&mut s, key(KeyCode::Char('n')));
+        update(&mut s, deny());
         update(&mut s, key(KeyCode::Enter));
         let fx = send(&mut s, 0, "go on");
         let req = spawned(&fx)[0];
@@ -422,7 +453,7 @@ mod tests {
         let (_, mut first) = ask(&mut s, "api", "Write", write("/proj/a.txt"));
         let (_, mut same) = ask(&mut s, "api", "Edit", write("/proj/a.txt"));
         let (_, mut other) = ask(&mut s, "api", "Write", write("/proj/b.txt"));
-        update(&mut s, key(KeyCode::Char('a')));
+        update(&mut s, allow_always());
         assert_eq!(answer(&mut first), Some((Behavior::Allow, None)));
         assert_eq!(
             s.agents[0].spec.options.allowed_tools.as_deref(),
@@ -441,7 +472,7 @@ mod tests {
         let mut s = state(false, &[("api", "backend")], (80, 24));
         let write = json!({"file_path": "/proj/*.txt", "content": "x"});
         let (_, mut first) = ask(&mut s, "api", "Write", write.clone());
-        let fx = update(&mut s, key(KeyCode::Char('a')));
+        let fx = update(&mut s, allow_always());
         assert_eq!(answer(&mut first), Some((Behavior::Allow, None)));
         assert_eq!(s.agents[0].spec.options.allowed_tools, None, "no rule, least of all Write");
         assert!(!fx.iter().any(|e| matches!(e, Effect::Persist)));
@@ -455,7 +486,7 @@ mod tests {
         let mut s = state(false, &[("api", "backend")], (80, 24));
         let (_, mut rx) =
             ask(&mut s, "api", "Write", json!({"file_path": "/etc/x", "content": "y"}));
-        update(&mut s, key(KeyCode::Char('n')));
+        update(&mut s, deny());
         assert!(s.approvals.composing);
         type_text(&mut s, "not in /etc, yes?");
         assert!(answer(&mut rx).is_none(), "typing y in the message does not allow");
@@ -465,7 +496,7 @@ mod tests {
         assert!(!s.approvals.composing);
         // A bare n, enter: a denial without a message.
         let (_, mut rx) = ask(&mut s, "api", "Write", json!({"file_path": "/etc/x"}));
-        update(&mut s, key(KeyCode::Char('n')));
+        update(&mut s, deny());
         update(&mut s, key(KeyCode::Enter));
         assert_eq!(answer(&mut rx), Some((Behavior::Deny, None)));
     }
@@ -483,12 +514,12 @@ mod tests {
         assert_eq!(s.agents[2].input_text(), "y");
         update(&mut s, key_mod(KeyCode::Char('a'), KeyModifiers::ALT));
         assert_eq!(s.focus, 1, "the oldest request first: web");
-        update(&mut s, key(KeyCode::Char('y')));
+        update(&mut s, allow_once());
         assert_eq!(answer(&mut web), Some((Behavior::Allow, None)));
         assert!(answer(&mut api).is_none());
         update(&mut s, key_mod(KeyCode::Char('a'), KeyModifiers::ALT));
         assert_eq!(s.focus, 0);
-        update(&mut s, key(KeyCode::Char('y')));
+        update(&mut s, allow_once());
         assert_eq!(answer(&mut api), Some((Behavior::Allow, None)));
     }
 
@@ -497,12 +528,12 @@ mod tests {
         let mut s = state(false, &[("api", "backend"), ("web", "frontend")], (120, 40));
         let (_, _api) = ask(&mut s, "api", "Bash", bash("make"));
         let (_, mut web) = ask(&mut s, "web", "Bash", bash("make"));
-        update(&mut s, key(KeyCode::Char('n')));
+        update(&mut s, deny());
         assert!(s.approvals.composing);
         update(&mut s, key(KeyCode::Tab));
         assert_eq!(s.focus, 1);
         assert!(!s.approvals.composing, "web's pane asks afresh");
-        update(&mut s, key(KeyCode::Char('y')));
+        update(&mut s, allow_once());
         assert_eq!(answer(&mut web), Some((Behavior::Allow, None)));
     }
 
@@ -528,8 +559,8 @@ mod tests {
             !fx.iter().any(|e| matches!(e, Effect::Notify(_))),
             "once per agent while it waits"
         );
-        update(&mut s, key(KeyCode::Char('y')));
-        update(&mut s, key(KeyCode::Char('y')));
+        update(&mut s, allow_once());
+        update(&mut s, allow_once());
         let (fx, _rx3) = ask(&mut s, "api", "Bash", bash("ls"));
         assert!(fx.iter().any(|e| matches!(e, Effect::Notify(b) if b == "\x1b]9;api needs you: may it run Bash?\x07")), "{fx:?}");
     }

@@ -123,7 +123,10 @@ impl Command {
             (Context::Commit, Command::Submit) => "commit with this message",
             (Context::Commit, Command::Newline) => "insert a newline in the message",
             (Context::Commit, Command::Close) => "cancel the commit",
-            (Context::Approval, Command::Send) => "send the deny message (after n)",
+            (Context::Approval, Command::Send) => "send the deny message (after alt-n)",
+            (Context::Approval, Command::PageUp | Command::PageDown) => {
+                "scroll a call longer than its box"
+            }
             (Context::Approval, Command::Close) => "cancel the deny message",
             (Context::Confirm, Command::Close) => "cancel",
             (Context::Form, Command::Close) => "cancel the form",

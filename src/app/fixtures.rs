@@ -53,6 +53,19 @@ pub fn key_mod(code: KeyCode, mods: KeyModifiers) -> Msg {
     Msg::Key(KeyEvent::new(code, mods))
 }
 
+/// The approval chords, as a terminal sends them.
+pub fn allow_once() -> Msg {
+    key_mod(KeyCode::Char('y'), KeyModifiers::ALT)
+}
+
+pub fn allow_always() -> Msg {
+    key_mod(KeyCode::Char('Y'), KeyModifiers::ALT | KeyModifiers::SHIFT)
+}
+
+pub fn deny() -> Msg {
+    key_mod(KeyCode::Char('n'), KeyModifiers::ALT)
+}
+
 pub fn type_text(state: &mut State, text: &str) -> Vec<Effect> {
     text.chars().flat_map(|c| update(state, key(KeyCode::Char(c)))).collect()
 }

@@ -27,6 +27,8 @@ pub enum KeymapError {
         "unknown context {0:?} (pane, help, form, confirm, diff, commit, approval, overview or search)"
     )]
     UnknownContext(String),
+    #[error("{key:?} types text, so it cannot answer an approval ({command}); use a ctrl- or alt- chord or an f-key")]
+    TypingKey { key: String, command: &'static str },
 }
 
 impl KeySpec {
@@ -128,6 +130,17 @@ impl KeySpec {
             return Ok(KeySpec::normalised(KeyCode::BackTab, mods));
         }
         Ok(KeySpec::normalised(code, mods))
+    }
+
+    /// Whether the key is part of typing in an input box (a character without ctrl or alt,
+    /// or the editing keys).
+    pub fn types(&self) -> bool {
+        let chord = self.mods.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+        match self.code {
+            KeyCode::Char(_) | KeyCode::Backspace | KeyCode::Delete | KeyCode::Tab => !chord,
+            KeyCode::Enter => self.mods.is_empty(),
+            _ => false,
+        }
     }
 
     pub fn matches(&self, ev: &KeyEvent) -> bool {
@@ -246,11 +259,15 @@ const DEFAULTS: &[(Context, Command, &[&str])] = &[
     (Context::Commit, Command::Submit, &["enter"]),
     (Context::Commit, Command::Newline, &["alt-enter", "shift-enter"]),
     (Context::Commit, Command::Close, &["esc"]),
-    (Context::Approval, Command::AllowOnce, &["y"]),
-    (Context::Approval, Command::AllowAlways, &["a"]),
-    (Context::Approval, Command::Deny, &["n"]),
+    // Chords only: the input box below keeps taking letters, so a follow-up being typed
+    // never answers a call ("also check logs" once allowed a command always with its `a`).
+    (Context::Approval, Command::AllowOnce, &["alt-y"]),
+    (Context::Approval, Command::AllowAlways, &["alt-Y"]),
+    (Context::Approval, Command::Deny, &["alt-n"]),
     (Context::Approval, Command::Send, &["enter"]),
     (Context::Approval, Command::Close, &["esc"]),
+    (Context::Approval, Command::PageUp, &["pageup"]),
+    (Context::Approval, Command::PageDown, &["pagedown"]),
     (Context::Pane, Command::NextApproval, &["alt-a"]),
     (Context::Pane, Command::AllowDenied, &["alt-r"]),
     (Context::Pane, Command::ResumeTurn, &["alt-u"]),
@@ -324,7 +341,16 @@ const HINTS: &[(Context, Command, &str)] = &[
     (Context::Search, Command::Submit, "next"),
     (Context::Search, Command::ScrollUp, "previous"),
     (Context::Search, Command::Close, "close"),
+    (Context::Approval, Command::Send, "deny with this message"),
+    (Context::Approval, Command::Close, "back"),
+    (Context::Approval, Command::PageDown, "scroll"),
 ];
+
+/// The commands that answer a waiting call: bound only to keys that cannot be typing.
+fn answers_approval(context: Context, command: Command) -> bool {
+    context == Context::Approval
+        && matches!(command, Command::AllowOnce | Command::AllowAlways | Command::Deny)
+}
 
 impl Default for Keymap {
     fn default() -> Self {
@@ -408,6 +434,9 @@ impl Keymap {
             let command = Command::from_name(command)
                 .ok_or_else(|| KeymapError::UnknownCommand(command.to_string()))?;
             let keys = keys.iter().map(|k| KeySpec::parse(k)).collect::<Result<Vec<_>, _>>()?;
+            if let Some(k) = keys.iter().find(|k| answers_approval(context, command) && k.types()) {
+                return Err(KeymapError::TypingKey { key: k.to_string(), command: command.name() });
+            }
             staged.push((context, command, keys));
         }
         for (context, command, keys) in staged {
@@ -602,5 +631,41 @@ mod tests {
             )
         });
         assert_eq!(plain[0], ("enter".to_string(), "send"));
+    }
+
+    #[test]
+    fn approval_answers_are_never_typing_keys() {
+        let km = Keymap::defaults();
+        for c in [Command::AllowOnce, Command::AllowAlways, Command::Deny] {
+            let keys = km.keys(Context::Approval, c);
+            assert!(!keys.is_empty() && keys.iter().all(|k| !k.types()), "{c:?}: {keys:?}");
+        }
+        let typed = |s: &str| KeySpec::parse(s).map(|k| k.types()).ok();
+        let table: &[(&str, Option<bool>)] = &[
+            ("a", Some(true)),
+            ("A", Some(true)),
+            ("space", Some(true)),
+            ("enter", Some(true)),
+            ("backspace", Some(true)),
+            ("alt-a", Some(false)),
+            ("ctrl-y", Some(false)),
+            ("alt-enter", Some(false)),
+            ("f5", Some(false)),
+            ("esc", Some(false)),
+        ];
+        for (key, want) in table {
+            assert_eq!(typed(key), *want, "{key}");
+        }
+        let mut km = Keymap::defaults();
+        let keys = vec!["a".to_string()];
+        let err = km.patch([("approval.allow-always", keys.as_slice())]).unwrap_err();
+        assert!(matches!(err, KeymapError::TypingKey { .. }), "{err}");
+        assert!(err.to_string().contains("cannot answer an approval"), "{err}");
+        assert_eq!(km, Keymap::defaults(), "nothing changed");
+        let keys = vec!["ctrl-y".to_string()];
+        km.patch([("approval.allow", keys.as_slice())]).expect("a chord is fine");
+        // Other approval commands (the deny message's enter) may stay typing keys.
+        let keys = vec!["enter".to_string()];
+        km.patch([("approval.send", keys.as_slice())]).expect("enter sends the message");
     }
 }

@@ -116,8 +116,8 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
         },
         Context::Approval => {
             if !super::approvals::key(state, command, fx) {
-                // Pane keys (focus, scroll, ...) still work; typing only while writing a denial,
-                // so a stray `y` never becomes a prompt.
+                // Pane keys (focus, scroll, ...) still work and letters go to the input: the
+                // approval keys are chords, so typing a follow-up never answers the call.
                 match state.keymap.resolve(Context::Pane, &key) {
                     Some(c) => {
                         let focus = state.focus;
@@ -127,8 +127,7 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
                             state.approvals.composing = false;
                         }
                     }
-                    None if state.approvals.composing => type_into_input(state, key),
-                    None => {}
+                    None => type_into_input(state, key),
                 }
             }
         }

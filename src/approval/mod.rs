@@ -8,11 +8,13 @@
 //! - [`mcp`]: the stdio MCP server (the hidden subcommand).
 //! - [`wiring`]: the `--mcp-config` / `--permission-prompt-tool` arguments of a turn.
 //! - [`rules`]: "allow always" rules (`Bash(npm test:*)`) made from a request, and matching them.
+//! - [`show`]: a waiting call as lines a person can judge, and the approval box's rows.
 //! - [`notify`]: the bell and desktop-notification escape sequences.
 
 pub mod mcp;
 pub mod notify;
 pub mod rules;
+pub mod show;
 pub mod wiring;
 
 /// The hidden subcommand that runs the approval server.

@@ -8,21 +8,22 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
-use serde_json::Value;
+use ratatui::widgets::{Block, Borders, Widget};
 
 use super::header::truncate;
 use crate::agent::event::PermissionDenial;
 use crate::app::approvals::Pending;
 use crate::app::{Command, Context, Keymap};
-use crate::approval::rules;
-use crate::render::sanitize::{needs_escape, sanitize, sanitize_lines};
+use crate::approval::{rules, show};
 
 /// Rows the box wants at `width` (its border and key line included).
 pub fn desired_height(pending: &Pending, width: u16) -> u16 {
-    let inner = usize::from(width.max(1));
-    let rows: usize = body_lines(pending).iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
-    (rows + 2).min(u16::MAX as usize) as u16
+    show::box_rows(show::call_rows(&pending.ask.tool_name, &pending.ask.input, width).len())
+}
+
+/// The call, as lines a person can judge (see [`show::call_lines`]).
+pub fn body_lines(pending: &Pending) -> Vec<Line<'static>> {
+    show::call_lines(&pending.ask.tool_name, &pending.ask.input)
 }
 
 /// The approval box of one waiting call.
@@ -41,9 +42,21 @@ impl Widget for ApprovalView<'_> {
             return;
         }
         let ask = &self.pending.ask;
+        let rows = show::call_rows(&ask.tool_name, &ask.input, area.width);
+        let shown = usize::from(area.height.saturating_sub(2));
+        let first = usize::from(self.pending.scroll).min(rows.len().saturating_sub(shown));
         let more =
             if self.waiting > 1 { format!(" (+{} more)", self.waiting - 1) } else { String::new() };
-        let title = format!(" ⚠ {} wants to use {}{more} ", self.agent, ask.tool_name);
+        // A call longer than the box says where the view is and how to see the rest.
+        let place = if rows.len() > shown {
+            let key = |c| self.keymap.key_label(Context::Approval, c).unwrap_or_default();
+            let (up, down) = (key(Command::PageUp), key(Command::PageDown));
+            let last = (first + shown).min(rows.len());
+            format!("· rows {}-{last} of {} · {up} {down} ", first + 1, rows.len())
+        } else {
+            String::new()
+        };
+        let title = format!(" ⚠ {} wants to use {}{more} {place}", self.agent, ask.tool_name);
         let block = Block::default()
             .borders(Borders::TOP)
             .border_style(Style::default().fg(Color::Yellow))
@@ -58,7 +71,9 @@ impl Widget for ApprovalView<'_> {
         }
         let keys_row = Rect { y: inner.y + inner.height - 1, height: 1, ..inner };
         let body = Rect { height: inner.height - 1, ..inner };
-        Paragraph::new(body_lines(self.pending)).wrap(Wrap { trim: false }).render(body, buf);
+        for (i, line) in rows.iter().skip(first).take(usize::from(body.height)).enumerate() {
+            put_line(buf, body.x, body.y + i as u16, line, body.width);
+        }
         put_line(buf, keys_row.x, keys_row.y, &self.keys_line(), keys_row.width);
     }
 }
@@ -90,110 +105,6 @@ impl ApprovalView<'_> {
             Span::styled(" deny", d),
         ])
     }
-}
-
-fn str_field<'v>(input: &'v Value, key: &str) -> Option<&'v str> {
-    input.get(key).and_then(Value::as_str)
-}
-
-/// The call, as lines a person can judge: all of it (the box scrolls, it never cuts), every
-/// control or invisible character shown as a mark, and a warning above when there was one.
-pub fn body_lines(pending: &Pending) -> Vec<Line<'static>> {
-    let ask = &pending.ask;
-    let input = &ask.input;
-    let label = Style::default().fg(Color::Gray);
-    let strong = Style::default().add_modifier(Modifier::BOLD);
-    let mut lines = Vec::new();
-    match ask.tool_name.as_str() {
-        "Bash" => {
-            let command = str_field(input, "command").unwrap_or("");
-            for (i, l) in sanitize_lines(command.trim_end_matches('\n')).enumerate() {
-                let lead = if i == 0 { "$ " } else { "  " };
-                lines.push(Line::from(vec![
-                    Span::styled(lead, label),
-                    Span::styled(l.into_owned(), strong),
-                ]));
-            }
-            if let Some(d) = str_field(input, "description") {
-                text_lines(&mut lines, d, label);
-            }
-        }
-        "Edit" | "MultiEdit" | "Write" | "NotebookEdit" => {
-            let path =
-                str_field(input, "file_path").or(str_field(input, "notebook_path")).unwrap_or("?");
-            lines.push(Line::from(vec![
-                Span::styled("file ", label),
-                Span::styled(sanitize(path).into_owned(), strong),
-            ]));
-            edit_lines(&mut lines, &ask.tool_name, input);
-        }
-        "WebFetch" => {
-            let url = str_field(input, "url").unwrap_or("?");
-            lines.push(Line::from(vec![
-                Span::styled("url ", label),
-                Span::styled(sanitize(url).into_owned(), strong),
-            ]));
-            if let Some(p) = str_field(input, "prompt") {
-                text_lines(&mut lines, p, label);
-            }
-        }
-        _ => {
-            let pretty = serde_json::to_string_pretty(input).unwrap_or_default();
-            text_lines(&mut lines, &pretty, Style::default());
-        }
-    }
-    if escaped_anywhere(input) {
-        let warn = Style::default().fg(Color::Red).add_modifier(Modifier::BOLD);
-        let note = "⚠ holds control or invisible characters, shown as ␛ ^M \\u{…}: read it all";
-        lines.insert(0, Line::styled(note, warn));
-    }
-    lines
-}
-
-/// Whether any string in the call's input has a character the sanitizer shows as a mark.
-fn escaped_anywhere(input: &Value) -> bool {
-    match input {
-        Value::String(s) => needs_escape(s),
-        Value::Array(a) => a.iter().any(escaped_anywhere),
-        Value::Object(o) => o.iter().any(|(k, v)| needs_escape(k) || escaped_anywhere(v)),
-        _ => false,
-    }
-}
-
-fn text_lines(lines: &mut Vec<Line<'static>>, text: &str, style: Style) {
-    lines.extend(sanitize_lines(text).map(|l| Line::styled(l.into_owned(), style)));
-}
-
-fn edit_lines(lines: &mut Vec<Line<'static>>, tool: &str, input: &Value) {
-    match tool {
-        "Write" => added(lines, str_field(input, "content").unwrap_or("")),
-        "MultiEdit" => {
-            for e in input.get("edits").and_then(Value::as_array).into_iter().flatten() {
-                diff(
-                    lines,
-                    str_field(e, "old_string").unwrap_or(""),
-                    str_field(e, "new_string").unwrap_or(""),
-                );
-            }
-        }
-        "NotebookEdit" => added(lines, str_field(input, "new_source").unwrap_or("")),
-        _ => diff(
-            lines,
-            str_field(input, "old_string").unwrap_or(""),
-            str_field(input, "new_string").unwrap_or(""),
-        ),
-    }
-}
-
-fn added(lines: &mut Vec<Line<'static>>, text: &str) {
-    let style = Style::default().fg(Color::Green);
-    lines.extend(text.lines().map(|l| Line::styled(format!("+ {}", sanitize(l)), style)));
-}
-
-fn diff(lines: &mut Vec<Line<'static>>, old: &str, new: &str) {
-    let red = Style::default().fg(Color::Red);
-    lines.extend(old.lines().map(|l| Line::styled(format!("- {}", sanitize(l)), red)));
-    added(lines, new);
 }
 
 /// One line under the transcript: the tools the last turn was denied, and the key that allows
@@ -262,7 +173,7 @@ mod tests {
     fn a_write_no_rule_can_name_offers_to_allow_it_once() {
         let s = asking("Write", json!({"file_path": "/proj/*.txt", "content": "hello"}));
         let text = screen(&s);
-        assert!(text.contains("a allow once (no narrower rule)"), "{text}");
+        assert!(text.contains("alt-Y allow once (no narrower rule)"), "{text}");
         insta::assert_snapshot!(text);
     }
 
@@ -287,7 +198,7 @@ mod tests {
     #[test]
     fn composing_a_denial() {
         let mut s = asking("Write", json!({"file_path": "/etc/hosts", "content": "127.0.0.1 x\n"}));
-        update(&mut s, key(crossterm::event::KeyCode::Char('n')));
+        update(&mut s, deny());
         type_text(&mut s, "not there");
         insta::assert_snapshot!(screen(&s));
     }

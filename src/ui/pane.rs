@@ -106,9 +106,8 @@ fn draw_approval(state: &State, agent: &Agent, body: Rect, buf: &mut Buffer) -> 
         return body;
     }
     if let Some(pending) = state.approvals.first_for(agent.id) {
-        // At most two thirds of the body: some transcript stays in view for context.
-        let room = (body.height * 2 / 3).max(4);
-        let h = super::approval::desired_height(pending, body.width).min(room);
+        let desired = super::approval::desired_height(pending, body.width);
+        let h = crate::approval::show::box_height(desired, body.height);
         let area = Rect { y: body.y + body.height - h, height: h, ..body };
         super::approval::ApprovalView {
             pending,

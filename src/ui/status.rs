@@ -10,7 +10,7 @@ use ratatui::widgets::{Clear, Paragraph, Widget, Wrap};
 use unicode_width::UnicodeWidthStr;
 
 use super::header::truncate;
-use crate::app::{Command, State};
+use crate::app::{Command, Context, State};
 
 /// Whether a hint is worth its room in the current state.
 fn relevant(state: &State, command: Command) -> bool {
@@ -38,6 +38,48 @@ fn relevant(state: &State, command: Command) -> bool {
         }
         _ => true,
     }
+}
+
+/// The hints of the keys that work now. While the focused pane waits for an answer, the
+/// approval chords first, then (letters still typing into the input) the pane's own keys; while
+/// a denial's message is written, only sending and leaving it.
+fn hints(state: &State) -> Vec<(String, &'static str)> {
+    let ctx = state.key_context();
+    if ctx != Context::Approval {
+        return state.keymap.hints(ctx, |c| relevant(state, c));
+    }
+    let composing = state.approvals.composing;
+    let overflows = call_overflows(state);
+    let mut out = state.keymap.hints(ctx, |c| match c {
+        Command::Send | Command::Close => composing,
+        Command::PageDown => overflows,
+        _ => !composing,
+    });
+    if !composing {
+        // A pane key the approval takes first is not the pane's while the call waits.
+        let taken = |a: Command| match a {
+            Command::Send | Command::Close => false,
+            Command::PageUp | Command::PageDown => overflows,
+            _ => true,
+        };
+        let shadowed = |c: Command| {
+            let keys = state.keymap.keys(Context::Pane, c);
+            keys.iter().any(|k| state.keymap.resolve_spec(Context::Approval, *k).is_some_and(taken))
+        };
+        out.extend(state.keymap.hints(Context::Pane, |c| relevant(state, c) && !shadowed(c)));
+    }
+    out
+}
+
+/// Whether the focused pane's waiting call is longer than its box (the page keys scroll it).
+fn call_overflows(state: &State) -> bool {
+    let Some(a) = state.focused() else { return false };
+    let (Some(p), Some(body)) = (state.approvals.first_for(a.id), state.body_rect(state.focus))
+    else {
+        return false;
+    };
+    let desired = super::approval::desired_height(p, body.width);
+    desired > crate::approval::show::box_height(desired, body.height)
 }
 
 /// Rows the hint line takes: two while a note is too long for one (it is wrapped over the row
@@ -69,12 +111,11 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
         let text = truncate(flash, left_room);
         put_str(buf, area.x, area.y, text, Style::default().fg(Color::Yellow));
     } else {
-        let ctx = state.key_context();
         let key_style = Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD);
         let label_style = Style::default().fg(Color::Gray);
         let mut spans = Vec::new();
         let mut used = 0;
-        for (key, label) in state.keymap.hints(ctx, |c| relevant(state, c)) {
+        for (key, label) in hints(state) {
             let w = key.width() + 1 + label.width() + if spans.is_empty() { 0 } else { 2 };
             if used + w > left_room {
                 break;

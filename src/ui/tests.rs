@@ -326,3 +326,58 @@ fn hostile_text_is_shown_marked_on_every_path_and_never_sent() {
     assert!(board.contains("go ␛]52;c;cm0gLXJmIH4=^G"), "{board}");
     assert!(board.contains("flash ␛]2;pwned"), "{board}");
 }
+
+/// An agent waiting on `command`, its pane focused and empty.
+fn bash_waits(
+    command: &str,
+    size: (u16, u16),
+) -> (State, tokio::sync::oneshot::Receiver<crate::control::server::Reply>) {
+    let mut s = state(false, &[("api", "backend")], size);
+    let api = s.agents[0].id;
+    send(&mut s, 0, "Clean up");
+    update(&mut s, started(api, 1));
+    update(&mut s, lines(api, 1, vec![init(&sid(1), "none"), text("Cleaning.")]));
+    let input = serde_json::json!({"command": command});
+    let (ask, rx) = crate::approval::Ask::new("api", "Bash", input);
+    update(&mut s, Msg::Approval(ask));
+    (s, rx)
+}
+
+#[test]
+fn typing_a_follow_up_while_a_call_waits_answers_nothing() {
+    let (mut s, mut rx) = bash_waits("rm -rf build", (80, 24));
+    let fx = type_text(&mut s, "also check logs");
+    assert!(fx.is_empty(), "{fx:?}");
+    assert!(rx.try_recv().is_err(), "the call is still waiting");
+    assert_eq!(s.approvals.waiting(), 1);
+    assert_eq!(s.agents[0].input_text(), "also check logs", "every letter was typed");
+    assert!(s.agents[0].spec.options.allowed_tools.iter().flatten().next().is_none(), "no rule");
+    // Enter queues the follow-up; the call still waits for a chord.
+    update(&mut s, key(KeyCode::Enter));
+    assert_eq!(s.approvals.waiting(), 1);
+    assert_eq!(s.agents[0].queue.len(), 1);
+    insta::assert_snapshot!(screen(&s));
+    update(&mut s, allow_once());
+    assert_eq!(s.approvals.waiting(), 0, "alt-y answers it");
+}
+
+#[test]
+fn a_long_call_is_shown_whole_and_scrolls() {
+    let command: Vec<String> = (1..=40).map(|i| format!("echo step {i}")).collect();
+    let (mut s, _rx) = bash_waits(&command.join("\n"), (80, 24));
+    let text = screen(&s);
+    assert!(text.contains("rows 1-"), "{text}");
+    assert!(text.contains("of 40 · pageup pagedown"), "{text}");
+    assert!(text.contains("pagedown scroll"), "the hint says how: {text}");
+    for _ in 0..10 {
+        update(&mut s, key(KeyCode::PageDown));
+    }
+    let text = screen(&s);
+    assert!(text.contains("  echo step 40"), "the last line is reachable: {text}");
+    assert!(text.contains("of 40"), "{text}");
+    insta::assert_snapshot!(text);
+    for _ in 0..10 {
+        update(&mut s, key(KeyCode::PageUp));
+    }
+    assert!(screen(&s).contains("$ echo step 1\n") || screen(&s).contains("$ echo step 1 "));
+}
