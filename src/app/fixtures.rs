@@ -66,6 +66,46 @@ pub fn deny() -> Msg {
     key_mod(KeyCode::Char('n'), KeyModifiers::ALT)
 }
 
+/// A tool call of `agent`'s running turn waiting for the user, sent over the control socket
+/// with that turn's secret as its approval server would; the receiver gets the answer.
+pub fn ask_approval(
+    state: &mut State,
+    agent: &str,
+    tool: &str,
+    input: serde_json::Value,
+) -> tokio::sync::oneshot::Receiver<crate::control::server::Reply> {
+    let secret = state.index_named(agent).map(|i| {
+        let id = state.agents[i].id;
+        state.approvals.open_channel(id)
+    });
+    let (ask, rx) = socket_ask(agent, tool, input, secret);
+    update(state, Msg::Approval(ask));
+    rx
+}
+
+/// An `approve` request as the control server hands it over, with `secret` (or none).
+pub fn socket_ask(
+    agent: &str,
+    tool: &str,
+    input: serde_json::Value,
+    secret: Option<String>,
+) -> (crate::approval::Ask, tokio::sync::oneshot::Receiver<crate::control::server::Reply>) {
+    let (reply, rx) = tokio::sync::oneshot::channel();
+    let request = crate::control::proto::Request::Approve {
+        agent: agent.to_string(),
+        tool_name: tool.to_string(),
+        input,
+        tool_use_id: None,
+        secret,
+    };
+    let call =
+        crate::control::server::ControlCall { from: Some(agent.to_string()), request, reply };
+    match crate::approval::Ask::from_call(call) {
+        Ok(ask) => (ask, rx),
+        Err(_) => unreachable!("an approve request is an ask"),
+    }
+}
+
 pub fn type_text(state: &mut State, text: &str) -> Vec<Effect> {
     text.chars().flat_map(|c| update(state, key(KeyCode::Char(c)))).collect()
 }

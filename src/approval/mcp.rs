@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
-use crate::control::client::{Client, ClientError, ENV_AGENT, ENV_SOCKET};
+use crate::control::client::{Client, ClientError, ENV_AGENT, ENV_APPROVAL_SECRET, ENV_SOCKET};
 use crate::control::proto::{Answer, Behavior, Request};
 
 /// The MCP revision we answer with when the client names none.
@@ -66,6 +66,8 @@ impl Verdict {
 pub struct Forwarder {
     pub socket: Option<PathBuf>,
     pub agent: Option<String>,
+    /// The turn's approval secret, sent with every request.
+    pub secret: Option<String>,
 }
 
 impl Forwarder {
@@ -75,6 +77,7 @@ impl Forwarder {
         Forwarder {
             socket: std::env::var_os(ENV_SOCKET).filter(|s| !s.is_empty()).map(PathBuf::from),
             agent: std::env::var(ENV_AGENT).ok().filter(non_empty),
+            secret: std::env::var(ENV_APPROVAL_SECRET).ok().filter(non_empty),
         }
     }
 
@@ -101,6 +104,7 @@ impl Forwarder {
                 tool_name: args.tool_name.clone(),
                 input: args.input.clone(),
                 tool_use_id: args.tool_use_id.clone(),
+                secret: self.secret.clone(),
             })
         });
         match asked {
@@ -376,13 +380,17 @@ mod tests {
     #[test]
     fn without_agentmux_the_call_is_denied_with_the_reason() {
         let args = ApproveArgs { tool_name: "Bash".into(), input: json!({}), tool_use_id: None };
-        let none = Forwarder { socket: None, agent: Some("w".into()) };
+        let none = Forwarder { socket: None, agent: Some("w".into()), secret: None };
         match none.decide(&args) {
             Verdict::Deny { message } => assert!(message.contains("AGENTMUX_SOCKET"), "{message}"),
             v => panic!("{v:?}"),
         }
         let dir = std::env::temp_dir().join(format!("agentmux-mcp-{}", std::process::id()));
-        let gone = Forwarder { socket: Some(dir.join("nobody.sock")), agent: Some("w".into()) };
+        let gone = Forwarder {
+            socket: Some(dir.join("nobody.sock")),
+            agent: Some("w".into()),
+            secret: None,
+        };
         match gone.decide(&args) {
             Verdict::Deny { message } => {
                 assert!(message.contains("no agentmux is running"), "{message}")

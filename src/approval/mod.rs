@@ -39,6 +39,11 @@ pub struct Ask {
     pub tool_name: String,
     pub input: Value,
     pub tool_use_id: Option<String>,
+    /// The secret a request over the control socket came with (checked against its turn's).
+    pub secret: Option<String>,
+    /// Whether it came over the control socket, which any process of the user can reach (only
+    /// its secret says it is the turn's), rather than from the agent's own process.
+    from_socket: bool,
     reply: Option<oneshot::Sender<Reply>>,
 }
 
@@ -58,6 +63,8 @@ impl Ask {
             tool_name: tool_name.to_string(),
             input,
             tool_use_id: None,
+            secret: None,
+            from_socket: false,
             reply: Some(tx),
         };
         (ask, rx)
@@ -66,11 +73,17 @@ impl Ask {
     /// The ask of an `approve` control call; any other call is handed back.
     pub fn from_call(call: ControlCall) -> Result<Ask, Box<ControlCall>> {
         match call.request {
-            Request::Approve { agent, tool_name, input, tool_use_id } => {
-                Ok(Ask { agent, tool_name, input, tool_use_id, reply: Some(call.reply) })
+            Request::Approve { agent, tool_name, input, tool_use_id, secret } => {
+                let reply = Some(call.reply);
+                Ok(Ask { agent, tool_name, input, tool_use_id, secret, from_socket: true, reply })
             }
             request => Err(Box::new(ControlCall { request, ..call })),
         }
+    }
+
+    /// Whether the request needs its turn's secret to be believed.
+    pub fn from_socket(&self) -> bool {
+        self.from_socket
     }
 
     /// The approval server gave up (the CLI's turn ended, or it was stopped): nobody to answer.

@@ -21,6 +21,9 @@ use crate::control::server;
 pub const ENV_SOCKET: &str = "AGENTMUX_SOCKET";
 /// Set in every agent's environment: the agent's own name (sent as `from`).
 pub const ENV_AGENT: &str = "AGENTMUX_AGENT";
+/// The secret of one turn's approval channel, in that turn's environment only: an `approve`
+/// request without it is refused (another process cannot ask, or save a rule, in its name).
+pub const ENV_APPROVAL_SECRET: &str = "AGENTMUX_APPROVAL_SECRET";
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;

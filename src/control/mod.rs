@@ -10,7 +10,7 @@ pub mod client;
 pub mod proto;
 pub mod server;
 
-pub use client::{Client, ControlCommand, ENV_AGENT, ENV_SOCKET};
+pub use client::{Client, ControlCommand, ENV_AGENT, ENV_APPROVAL_SECRET, ENV_SOCKET};
 pub use proto::{
     AgentInfo, AgentState, Answer, Behavior, ErrorCode, Request, TurnOutcome, TurnReport,
 };

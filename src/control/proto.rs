@@ -86,6 +86,10 @@ pub enum Request {
         input: Value,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tool_use_id: Option<String>,
+        /// The asking turn's secret (`AGENTMUX_APPROVAL_SECRET`); without the right one the
+        /// request is refused.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secret: Option<String>,
     },
     /// Lines of every agent's transcript holding `text` (plain, case-insensitive). Answered with
     /// [`Answer::Hits`].
@@ -455,7 +459,7 @@ fn request_fields(cmd: &str) -> Option<&'static [&'static str]> {
         "new" => &["name", "cwd", "model", "role", "prompt", "worktree"],
         "wait" | "tail" | "kill" => &["agent"],
         "broadcast" => &["text"],
-        "approve" => &["agent", "tool_name", "input", "tool_use_id"],
+        "approve" => &["agent", "tool_name", "input", "tool_use_id", "secret"],
         _ => return None,
     })
 }
@@ -506,6 +510,7 @@ mod tests {
                 tool_name: "Bash".into(),
                 input: serde_json::json!({"command": "touch a\nb"}),
                 tool_use_id: Some("toolu_1".into()),
+                secret: Some("s3cret".into()),
             },
         ];
         for r in reqs {

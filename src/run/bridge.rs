@@ -884,6 +884,8 @@ mod tests {
     #[test]
     fn ls_says_which_agent_waits_for_an_approval() {
         let mut s = Sim::new();
+        let web = s.state.agents[2].id;
+        let secret = s.state.approvals.open_channel(web);
         let _pending = s.call(
             Some("web"),
             Request::Approve {
@@ -891,6 +893,7 @@ mod tests {
                 tool_name: "Bash".into(),
                 input: serde_json::json!({"command": "make"}),
                 tool_use_id: None,
+                secret: Some(secret),
             },
         );
         match s.answer(None, Request::Ls) {
@@ -1013,10 +1016,11 @@ mod tests {
             tool_name: "Bash".into(),
             input: serde_json::json!({"command": "ls"}),
             tool_use_id: None,
+            secret: Some("from the turn".into()),
         };
         let msgs = bridge.call(ControlCall { from: None, request, reply }, &s.state, 0);
         assert!(
-            matches!(&msgs[..], [Msg::Approval(ask)] if ask.agent == "api" && ask.tool_name == "Bash"),
+            matches!(&msgs[..], [Msg::Approval(ask)] if ask.agent == "api" && ask.tool_name == "Bash" && ask.secret.as_deref() == Some("from the turn")),
             "{msgs:?}"
         );
     }

@@ -130,8 +130,7 @@ mod tests {
     use serde_json::json;
 
     use crate::app::fixtures::*;
-    use crate::app::{update, Msg, State};
-    use crate::approval::Ask;
+    use crate::app::{update, State};
 
     /// One agent mid-turn, asking about `tool`.
     fn asking(tool: &str, input: serde_json::Value) -> State {
@@ -140,9 +139,8 @@ mod tests {
         send(&mut s, 0, "Fix the failing test");
         update(&mut s, started(id, 1));
         update(&mut s, lines(id, 1, vec![init(&sid(1), "none"), text("Let me look.")]));
-        let (ask, rx) = Ask::new("api", tool, input);
+        let rx = ask_approval(&mut s, "api", tool, input);
         std::mem::forget(rx); // keep the request live for the picture
-        update(&mut s, Msg::Approval(ask));
         s
     }
 

@@ -301,9 +301,8 @@ fn hostile_text_is_shown_marked_on_every_path_and_never_sent() {
         tool_result("t1", &format!("ok{OSC_2}\r\u{1b}[1A"), false),
     ];
     update(&mut s, lines(api, 1, events));
-    let (ask, rx) = crate::approval::Ask::new("api", "Bash", input);
+    let rx = ask_approval(&mut s, "api", "Bash", input);
     std::mem::forget(rx);
-    update(&mut s, Msg::Approval(ask));
     if let Some(sup) = s.supervision.as_mut() {
         sup.relay.task_sent("api", &format!("go {OSC_52}{BIDI}"), 0);
     }
@@ -338,8 +337,7 @@ fn bash_waits(
     update(&mut s, started(api, 1));
     update(&mut s, lines(api, 1, vec![init(&sid(1), "none"), text("Cleaning.")]));
     let input = serde_json::json!({"command": command});
-    let (ask, rx) = crate::approval::Ask::new("api", "Bash", input);
-    update(&mut s, Msg::Approval(ask));
+    let rx = ask_approval(&mut s, "api", "Bash", input);
     (s, rx)
 }
 
