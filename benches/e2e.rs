@@ -104,6 +104,7 @@ fn team(agents: &[(String, String)], cwd: &Path) -> Team {
             })
             .collect(),
         worktree: Default::default(),
+        live: Default::default(),
     }
 }
 

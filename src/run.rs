@@ -139,6 +139,12 @@ impl Executor {
         self
     }
 
+    /// How long live processes may idle and how many may run (before the first turn).
+    pub fn with_live_limits(mut self, limits: live::Limits) -> Executor {
+        self.live = self.live.take().map(|engine| engine.with_limits(limits));
+        self
+    }
+
     /// The real engine: one-shot turns, and live processes for agents whose engine is `live`.
     pub fn engine(engine_tx: mpsc::Sender<EngineMsg>) -> Executor {
         let mut exec = Executor::new(
@@ -705,7 +711,8 @@ async fn run_terminal(
     let mut state =
         State::new(&opts.team, opts.claude.clone(), (size.width, size.height), Instant::now());
     let keymap_note = apply_user_keys(&mut state);
-    let notify = crate::config::Settings::load().map(|s| s.notify).unwrap_or_default();
+    let settings = crate::config::Settings::load().unwrap_or_default();
+    let notify = settings.notify;
     crate::app::approvals::configure(
         &mut state.approvals,
         std::env::current_exe().ok(),
@@ -737,7 +744,9 @@ async fn run_terminal(
     nudge_on_resize(input.clone())?;
     let inbox =
         Inbox { terminal: terminal_rx, engine: engine_rx, control: control_rx, local: local_rx };
-    let mut exec = Executor::engine(engine_tx).with_worktree_replies(local_tx.clone());
+    let mut exec = Executor::engine(engine_tx)
+        .with_worktree_replies(local_tx.clone())
+        .with_live_limits(live::Limits::from_config(opts.team.live, settings.live));
     exec.control = bridge::ControlBridge::new(
         server.as_ref().map(|s| s.path().to_path_buf()),
         bridge::ControlBridge::current_exe_dir(),

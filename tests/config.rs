@@ -235,6 +235,59 @@ fn a_relay_batch_of_more_than_an_hour() {
 }
 
 #[test]
+fn live_process_limits_from_a_team_file_and_settings() {
+    use agentmux::config::LiveLimits;
+    use std::time::Duration;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let team_of = |text: &str| {
+        Team::parse_str(text, Path::new("t.toml"), dir.path(), &Layers::default())
+            .expect("valid")
+            .live
+    };
+    assert_eq!(team_of(""), LiveLimits::default());
+    let cases = [
+        ("idle_timeout = 3\n", Some(180), None),
+        ("idle_timeout = \"90s\"\nmax_live = 4\n", Some(90), Some(4)),
+        ("idle_timeout = \"2h\"\n", Some(7200), None),
+        ("idle_timeout = \"10m\"\nmax_live = 1\n", Some(600), Some(1)),
+        ("max_live = 256\n[[agent]]\nname = \"a\"\n", None, Some(256)),
+    ];
+    for (text, secs, max) in cases {
+        let want = LiveLimits { idle_timeout: secs.map(Duration::from_secs), max_live: max };
+        assert_eq!(team_of(text), want, "{text}");
+    }
+    let settings =
+        Settings::parse_str("idle_timeout = \"45s\"\nmax_live = 3\n", Path::new("c.toml"))
+            .expect("valid");
+    assert_eq!(
+        settings.live,
+        LiveLimits { idle_timeout: Some(Duration::from_secs(45)), max_live: Some(3) }
+    );
+}
+
+#[test]
+fn bad_live_process_limits() {
+    for text in [
+        "idle_timeout = 0\n",
+        "idle_timeout = -5\n",
+        "idle_timeout = \"10 minutes\"\n",
+        "idle_timeout = \"25h\"\n",
+        "idle_timeout = 1.5\n",
+        "max_live = 0\n",
+        "max_live = 1000\n",
+    ] {
+        let message = mistake(text);
+        let key = if text.starts_with("idle") { "idle_timeout" } else { "max_live" };
+        assert!(message.starts_with("team.toml:1:"), "{message}");
+        assert!(message.contains(&format!("key `{key}`")), "{message}");
+    }
+    insta::assert_snapshot!("bad_idle_timeout", mistake("idle_timeout = \"10 minutes\"\n"));
+    insta::assert_snapshot!("bad_max_live", mistake("\nmax_live = 0\n"));
+    let err = Settings::parse_str("max_live = -1\n", Path::new("config.toml")).expect_err("bad");
+    assert!(err.to_string().contains("key `max_live`"), "{err}");
+}
+
+#[test]
 fn settings_load_from_the_config_dir_and_keep_keys_raw() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("config.toml");

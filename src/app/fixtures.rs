@@ -38,6 +38,7 @@ pub fn team(supervisor: bool, agents: &[(&str, &str)]) -> Team {
             .map(|(n, r)| TeamAgent { spec: spec(n, Some(r)), prompt: None, worktree: false })
             .collect(),
         worktree: Default::default(),
+        live: Default::default(),
     }
 }
 

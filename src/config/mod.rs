@@ -26,6 +26,32 @@ pub struct Team {
     pub agents: Vec<TeamAgent>,
     /// The `[worktree]` table, for agents with `worktree = true`.
     pub worktree: WorktreeSettings,
+    /// `idle_timeout` and `max_live`, when the team file sets them.
+    pub live: LiveLimits,
+}
+
+/// How long a live process may idle and how many may run at once, as a file sets them (unset
+/// keys fall to the layer below: the team file over the user's settings over the engine's
+/// defaults).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LiveLimits {
+    pub idle_timeout: Option<std::time::Duration>,
+    pub max_live: Option<usize>,
+}
+
+impl LiveLimits {
+    /// Longer than a day is surely a mistake (a process would idle that long).
+    pub const MAX_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+    /// More live processes than this is surely a typo (each holds about 200 MB).
+    pub const MAX_LIVE: usize = 256;
+
+    /// These limits with `lower`'s where these are unset.
+    pub fn over(self, lower: LiveLimits) -> LiveLimits {
+        LiveLimits {
+            idle_timeout: self.idle_timeout.or(lower.idle_timeout),
+            max_live: self.max_live.or(lower.max_live),
+        }
+    }
 }
 
 /// The `[worktree]` table: how agents with `worktree = true` get their worktrees.

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::team_file::{DefaultsTable, Source};
-use super::ConfigError;
+use super::team_file::{live_limits, DefaultsTable, Source};
+use super::{ConfigError, LiveLimits};
 use crate::agent::AgentOptions;
 
 /// The user's settings. A missing file is the same as an empty one.
@@ -24,6 +24,8 @@ pub struct Settings {
     pub keys: toml::Table,
     /// `notify`: how to get the user's attention when an agent needs them, finishes or fails.
     pub notify: Notify,
+    /// `idle_timeout` and `max_live` for live processes (a team file's win over these).
+    pub live: LiveLimits,
 }
 
 /// The `notify` setting: nothing (the default), the terminal bell, or a desktop notification
@@ -46,6 +48,8 @@ struct SettingsFile {
     claude: Option<PathBuf>,
     keys: Option<toml::Table>,
     notify: Option<Notify>,
+    idle_timeout: Option<toml::Spanned<toml::Value>>,
+    max_live: Option<toml::Spanned<i64>>,
 }
 
 /// The directory holding `config.toml`.
@@ -113,6 +117,7 @@ impl Settings {
             }),
             keys: raw.keys.unwrap_or_default(),
             notify: raw.notify.unwrap_or_default(),
+            live: live_limits(cx, raw.idle_timeout.as_ref(), raw.max_live.as_ref())?,
         })
     }
 }

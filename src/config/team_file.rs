@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{ConfigError, Layers, SupervisorConfig, Team, TeamAgent, WorktreeSettings};
+use super::{ConfigError, Layers, LiveLimits, SupervisorConfig, Team, TeamAgent, WorktreeSettings};
 use crate::agent::{AgentOptions, AgentSpec, Billing, PermissionMode};
 
 /// Declares a file table that holds every agent option (flattening does not work with
@@ -151,6 +151,79 @@ struct TeamFile {
     #[serde(default)]
     agent: Vec<Spanned<AgentTable>>,
     worktree: Option<WorktreeTable>,
+    idle_timeout: Option<Spanned<toml::Value>>,
+    max_live: Option<Spanned<i64>>,
+}
+
+/// `idle_timeout = 10` (minutes) or `"90s"`, `"10m"`, `"1h"`, and `max_live = 16`: the live
+/// process limits, at the top of a team file or the user's settings.
+pub(super) fn live_limits(
+    cx: &Source<'_>,
+    idle_timeout: Option<&Spanned<toml::Value>>,
+    max_live: Option<&Spanned<i64>>,
+) -> Result<LiveLimits, ConfigError> {
+    let idle_timeout = match idle_timeout {
+        None => None,
+        Some(v) => Some(idle_duration(v.get_ref()).ok_or_else(|| {
+            cx.error_at(
+                v.span(),
+                "",
+                Some("idle_timeout"),
+                format!(
+                    "expected a number of minutes or a duration such as \"90s\", \"10m\" or \"1h\" \
+                     (more than 0, at most 24 hours), found {}",
+                    v.get_ref()
+                ),
+            )
+        })?),
+    };
+    let max_live = match max_live {
+        None => None,
+        Some(n) => Some(
+            usize::try_from(*n.get_ref())
+                .ok()
+                .filter(|n| (1..=LiveLimits::MAX_LIVE).contains(n))
+                .ok_or_else(|| {
+                cx.error_at(
+                    n.span(),
+                    "",
+                    Some("max_live"),
+                    format!(
+                        "expected a whole number of live processes from 1 to {}, found {}",
+                        LiveLimits::MAX_LIVE,
+                        n.get_ref()
+                    ),
+                )
+            })?,
+        ),
+    };
+    Ok(LiveLimits { idle_timeout, max_live })
+}
+
+/// A whole number of minutes, or a whole number with the unit `s`, `m` or `h`; more than
+/// nothing and at most [`LiveLimits::MAX_IDLE_TIMEOUT`].
+fn idle_duration(value: &toml::Value) -> Option<std::time::Duration> {
+    let secs = match value {
+        toml::Value::Integer(minutes) => u64::try_from(*minutes).ok()?.checked_mul(60)?,
+        toml::Value::String(text) => {
+            let text = text.trim();
+            let unit = text.chars().last()?;
+            let per = match unit {
+                's' => 1,
+                'm' => 60,
+                'h' => 3600,
+                _ => return None,
+            };
+            let digits = &text[..text.len() - unit.len_utf8()];
+            if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            digits.parse::<u64>().ok()?.checked_mul(per)?
+        }
+        _ => return None,
+    };
+    let d = std::time::Duration::from_secs(secs);
+    (secs > 0 && d <= LiveLimits::MAX_IDLE_TIMEOUT).then_some(d)
 }
 
 /// `[worktree]`: setup commands and the directory for agents' worktrees.
@@ -646,5 +719,6 @@ pub(super) fn parse(cx: &Source<'_>, layers: &Layers) -> Result<Team, ConfigErro
             dir: w.dir.as_ref().map(|d| cx.base_dir.join(d)),
         },
     };
-    Ok(Team { path: None, defaults: resolved_defaults, supervisor, agents, worktree })
+    let live = live_limits(cx, raw.idle_timeout.as_ref(), raw.max_live.as_ref())?;
+    Ok(Team { path: None, defaults: resolved_defaults, supervisor, agents, worktree, live })
 }

@@ -26,6 +26,7 @@ use crate::agent::live::{
 use crate::agent::runner::{ExitInfo, FlowTicket};
 use crate::agent::{AgentId, EngineMsg, SessionArg, TurnRequest};
 use crate::app::Msg;
+use crate::config::LiveLimits;
 
 /// A live process idle this long is closed; the next turn starts it again with `--resume`.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
@@ -42,6 +43,17 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits { idle_timeout: IDLE_TIMEOUT, max_live: MAX_LIVE }
+    }
+}
+
+impl Limits {
+    /// The limits the team file sets, then the user's settings, then the defaults.
+    pub fn from_config(team: LiveLimits, settings: LiveLimits) -> Limits {
+        let set = team.over(settings);
+        Limits {
+            idle_timeout: set.idle_timeout.unwrap_or(IDLE_TIMEOUT),
+            max_live: set.max_live.unwrap_or(MAX_LIVE),
+        }
     }
 }
 
@@ -657,6 +669,35 @@ fn without_approval_server(config: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_from_the_team_file_over_the_settings_over_the_defaults() {
+        use crate::config::LiveLimits;
+        let mins = |m: u64| Some(Duration::from_secs(m * 60));
+        let team = LiveLimits { idle_timeout: mins(2), max_live: None };
+        let settings = LiveLimits { idle_timeout: mins(5), max_live: Some(3) };
+        let cases = [
+            (LiveLimits::default(), LiveLimits::default(), Limits::default()),
+            (team, settings, Limits { idle_timeout: Duration::from_secs(120), max_live: 3 }),
+            (
+                LiveLimits::default(),
+                settings,
+                Limits { idle_timeout: Duration::from_secs(300), max_live: 3 },
+            ),
+            (
+                team,
+                LiveLimits::default(),
+                Limits { idle_timeout: Duration::from_secs(120), max_live: MAX_LIVE },
+            ),
+        ];
+        for (team, settings, want) in cases {
+            assert_eq!(Limits::from_config(team, settings), want);
+        }
+        assert_eq!(
+            Limits::default(),
+            Limits { idle_timeout: Duration::from_secs(600), max_live: 16 }
+        );
+    }
 
     fn args(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| s.to_string()).collect()
