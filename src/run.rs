@@ -192,6 +192,12 @@ impl Executor {
                 }
                 Outcome::Continue
             }
+            Effect::Closed { agent } => {
+                if let Some(engine) = self.live.as_mut().filter(|e| e.has_started()) {
+                    engine.send(live::Command::Close { agent });
+                }
+                Outcome::Continue
+            }
             // Saved by `exec.persist` as the effect goes by (see `run::persist`).
             Effect::Persist | Effect::History { .. } => Outcome::Continue,
             Effect::Suspend => Outcome::Suspend,

@@ -841,6 +841,21 @@ echo end >> "$log""#;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn closing_an_agent_closes_its_process_at_once_and_leaves_the_others() {
+        let limits = Limits { idle_timeout: Duration::from_secs(600), max_live: 16 };
+        let mut rig = Rig::new(limits);
+        rig.turn(1, 1).await;
+        rig.turn(2, 1).await;
+        rig.engine.send(Command::Close { agent: AgentId(1) });
+        rig.until_log("the closed agent's process ended", |l| l.iter().any(|e| e == "end")).await;
+        // Agent 2's process still serves its next turn.
+        rig.turn(2, 2).await;
+        let log = rig.log();
+        assert_eq!(log.iter().filter(|l| l.starts_with("start")).count(), 2, "{log:?}");
+        assert_eq!(log.iter().filter(|l| *l == "end").count(), 1, "{log:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn past_max_live_the_least_recently_used_idle_process_closes_first() {
         let limits = Limits { idle_timeout: Duration::from_secs(600), max_live: 2 };
         let mut rig = Rig::new(limits);

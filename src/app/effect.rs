@@ -8,6 +8,9 @@ pub enum Effect {
     SpawnTurn(Box<TurnRequest>),
     /// Stop an agent's running turn (the whole process group).
     Interrupt { agent: AgentId, turn: u64 },
+    /// An agent was closed: what still runs for it goes at once (its live process, which
+    /// would otherwise idle until its timeout).
+    Closed { agent: AgentId },
     /// Something the workspace keeps changed (agents, session ids, queued follow-ups).
     Persist,
     /// A new agent's earlier conversation, to be written into its log (`app::convo`).

@@ -496,8 +496,11 @@ fn closing_asks_while_running_and_the_supervisor_stays() {
     let close = key_mod(KeyCode::Char('w'), KeyModifiers::ALT);
     update(&mut s, close);
     assert!(matches!(s.overlay, Some(Overlay::Confirm(Confirm::Close { .. }))));
+    let a = s.agents[1].id;
     let fx = update(&mut s, key(KeyCode::Enter));
     assert_eq!(interrupts(&fx), 1);
+    // Its live process closes now, not after the idle timeout.
+    assert!(fx.iter().any(|e| matches!(e, Effect::Closed { agent } if *agent == a)), "{fx:?}");
     assert_eq!(s.agents.iter().map(|a| a.name()).collect::<Vec<_>>(), ["lead", "b"]);
     assert_eq!(s.focused().map(|a| a.name()), Some("b"));
     update(&mut s, key_mod(KeyCode::Char('w'), KeyModifiers::ALT));

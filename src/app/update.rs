@@ -569,6 +569,7 @@ fn close_agent(state: &mut State, index: usize, fx: &mut Vec<Effect>) {
     if a.turn.is_active() {
         fx.push(Effect::Interrupt { agent: a.id, turn: a.turn_seq });
     }
+    fx.push(Effect::Closed { agent: a.id });
     fx.push(Effect::Persist);
     let n = state.agents.len();
     let fix = |i: usize| if i > index { i - 1 } else { i.min(n.saturating_sub(1)) };

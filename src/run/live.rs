@@ -94,8 +94,15 @@ async fn probe_version(program: &std::path::Path) -> Option<CliVersion> {
 #[derive(Debug)]
 pub enum Command {
     Turn(Box<TurnRequest>),
-    Interrupt { agent: AgentId, turn: u64 },
+    Interrupt {
+        agent: AgentId,
+        turn: u64,
+    },
     InterruptAll,
+    /// The agent was closed: its process closes now (stdin closed, killed after the grace).
+    Close {
+        agent: AgentId,
+    },
 }
 
 /// The executor's end: starts the task on first use (inside the runtime).
@@ -252,6 +259,14 @@ impl Task {
                     if a.turns.front().is_some_and(|(t, _)| *t == turn) {
                         let _ = a.handle.request(ControlRequest::Interrupt);
                     }
+                }
+            }
+            Command::Close { agent } => {
+                if let Some(a) = self.agents.remove(&agent) {
+                    a.handle.close(CLOSE_GRACE);
+                }
+                if let Some((_, handle)) = self.oneshots.remove(&agent) {
+                    handle.interrupt();
                 }
             }
             Command::InterruptAll => {
