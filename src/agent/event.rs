@@ -151,12 +151,32 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// The counts come from the agent's output, so a huge one saturates instead of overflowing.
     pub fn total(&self) -> u64 {
         self.input_tokens
-            + self.output_tokens
-            + self.cache_creation_input_tokens
-            + self.cache_read_input_tokens
+            .saturating_add(self.output_tokens)
+            .saturating_add(self.cache_creation_input_tokens)
+            .saturating_add(self.cache_read_input_tokens)
     }
+}
+
+/// Adds a reported cost to a running sum. Costs come from the agent's output: a negative, NaN or
+/// infinite one adds nothing, and a sum past `f64::MAX` stays there rather than turning infinite.
+pub fn add_cost(sum: f64, cost: f64) -> f64 {
+    if !cost.is_finite() || cost < 0.0 {
+        return sum;
+    }
+    let total = sum + cost;
+    if total.is_finite() {
+        total
+    } else {
+        f64::MAX
+    }
+}
+
+/// The sum of several costs, saturating as [`add_cost`] does.
+pub fn sum_costs(costs: impl IntoIterator<Item = f64>) -> f64 {
+    costs.into_iter().fold(0.0, add_cost)
 }
 
 /// A `stream_event` line (with `--include-partial-messages`).

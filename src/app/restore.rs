@@ -4,7 +4,7 @@
 
 use super::command::{Command, Context};
 use super::state::{Agent, State, TurnState};
-use crate::agent::event::{Event, SystemKind};
+use crate::agent::event::{add_cost, Event, SystemKind};
 use crate::agent::{Billing, Line};
 use crate::store::{Replay, Restored, RestoredAgent, TurnEnd, TurnStatus as LogStatus};
 use crate::transcript::{NoteLevel, TurnFooter, TurnStatus};
@@ -140,9 +140,9 @@ fn replay_line(agent: &mut Agent, line: &Line) {
         }
         Event::Result(r) => {
             agent.turns += 1;
-            agent.cost_usd += r.total_cost_usd.unwrap_or(0.0);
+            agent.cost_usd = add_cost(agent.cost_usd, r.total_cost_usd.unwrap_or(0.0));
             if let Some(u) = &r.usage {
-                agent.tokens += u.total();
+                agent.tokens = agent.tokens.saturating_add(u.total());
             }
         }
         _ => {}

@@ -64,6 +64,33 @@ fn sending_starts_a_turn_with_a_fresh_session_then_resumes_the_adopted_one() {
 }
 
 #[test]
+fn huge_token_counts_and_costs_saturate_instead_of_overflowing() {
+    let mut s = state(false, &[("api", "")], (80, 24));
+    let id = s.agents[0].id;
+    let huge = |cost: f64| {
+        let mut r = result(&sid(1), "success", cost);
+        if let crate::agent::Event::Result(r) = &mut r {
+            let max = u64::MAX;
+            r.usage = Some(crate::agent::event::Usage {
+                input_tokens: max,
+                output_tokens: max,
+                cache_creation_input_tokens: max,
+                cache_read_input_tokens: max,
+            });
+        }
+        r
+    };
+    for (turn, cost) in [(1, f64::MAX), (2, f64::MAX), (3, f64::NAN), (4, -5.0)] {
+        send(&mut s, 0, "go");
+        update(&mut s, lines(id, turn, vec![huge(cost)]));
+        update(&mut s, exited(id, turn, 0));
+    }
+    assert_eq!(s.agents[0].tokens, u64::MAX);
+    assert_eq!(s.agents[0].cost_usd, f64::MAX, "finite, and no NaN or negative cost got in");
+    assert_eq!(s.agents[0].turns, 4);
+}
+
+#[test]
 fn a_failed_first_turn_starts_a_new_session_next_time() {
     let mut s = state(false, &[("api", "")], (80, 24));
     let fx = send(&mut s, 0, "hello");

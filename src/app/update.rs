@@ -803,10 +803,10 @@ fn on_line(state: &mut State, i: usize, line: &Line, fx: &mut Vec<Effect>) {
             let a = &mut state.agents[i];
             a.turns += 1;
             if let Some(c) = r.total_cost_usd {
-                a.cost_usd += c;
+                a.cost_usd = crate::agent::event::add_cost(a.cost_usd, c);
             }
             if let Some(u) = &r.usage {
-                a.tokens += u.total();
+                a.tokens = a.tokens.saturating_add(u.total());
             }
             // A resume of a conversation the CLI does not have: start a new one next time.
             if r.errors.iter().any(|e| e.contains("No conversation found")) {

@@ -450,7 +450,7 @@ impl ControlBridge {
         let Some(sup) = state.agents.first().filter(|a| a.supervisor) else { return Vec::new() };
         let idle = !sup.turn.is_active() && sup.queue.is_empty() && self.relay_prompt.is_none();
         let name = sup.name().to_string();
-        let team_cost: f64 = state.agents.iter().map(|a| a.cost_usd).sum();
+        let team_cost = crate::agent::event::sum_costs(state.agents.iter().map(|a| a.cost_usd));
         let Some(s) = state.supervision.as_mut() else { return Vec::new() };
         match s.relay.poll(now, idle, team_cost) {
             None => Vec::new(),

@@ -13,7 +13,7 @@
 //! A store error never stops the app: the state in memory is still good. It is shown once (the
 //! hint line and the first pane), logged every time.
 
-use crate::agent::event::Event;
+use crate::agent::event::{add_cost, Event};
 use crate::agent::{AgentId, EngineMsg, Line, SessionArg};
 use crate::app::{Effect, Msg, State};
 use crate::config::Team;
@@ -127,7 +127,8 @@ impl Persister {
                 let Some(i) = current(state, *agent, *turn) else { return };
                 for (_, line) in lines {
                     if let Line::Event(Event::Result(r)) = line {
-                        *self.costs.entry(*agent).or_default() += r.total_cost_usd.unwrap_or(0.0);
+                        let sum = self.costs.entry(*agent).or_default();
+                        *sum = add_cost(*sum, r.total_cost_usd.unwrap_or(0.0));
                     }
                 }
                 self.ws.append_lines(state.agents[i].name(), *turn, lines)

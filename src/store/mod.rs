@@ -32,6 +32,7 @@ pub use export::export_markdown;
 pub use log::{AgentLog, LogItem, Record, Replay, TurnEnd, TurnStart, TurnStatus};
 pub use state::{AgentState, WorkspaceState};
 
+use crate::agent::event::add_cost;
 use fsutil::{LockFile, LockOutcome};
 use log::LogWriter;
 
@@ -402,7 +403,7 @@ impl Workspace {
                 Record::Prompt(_) => state.prompt_sent = true,
                 Record::TurnStarted(s) => state.set_session(&s.session_id),
                 Record::TurnEnded(e) => {
-                    state.cost_usd += e.cost_usd.unwrap_or(0.0);
+                    state.cost_usd = add_cost(state.cost_usd, e.cost_usd.unwrap_or(0.0));
                     if let Some(id) = &e.session_id {
                         state.set_session(id);
                     }
@@ -586,7 +587,7 @@ impl Workspace {
                 }
                 Record::TurnEnded(e) => {
                     if let Some(a) = self.state.agents.iter_mut().find(|a| a.spec.name == agent) {
-                        a.cost_usd += e.cost_usd.unwrap_or(0.0);
+                        a.cost_usd = add_cost(a.cost_usd, e.cost_usd.unwrap_or(0.0));
                         if let Some(id) = &e.session_id {
                             a.set_session(id);
                         }

@@ -102,6 +102,6 @@ impl WorkspaceState {
     }
 
     pub fn total_cost_usd(&self) -> f64 {
-        self.agents.iter().map(|a| a.cost_usd).sum()
+        crate::agent::event::sum_costs(self.agents.iter().map(|a| a.cost_usd))
     }
 }

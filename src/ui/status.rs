@@ -162,7 +162,7 @@ fn right_side(state: &State) -> String {
     if running > 0 {
         parts.push(format!("{running} running"));
     }
-    let cost: f64 = state.agents.iter().map(|a| a.cost_usd).sum();
+    let cost = crate::agent::event::sum_costs(state.agents.iter().map(|a| a.cost_usd));
     if cost > 0.0 {
         parts.push(format!("${cost:.2}"));
     }
