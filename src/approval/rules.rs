@@ -95,12 +95,46 @@ fn is_assignment(word: &str) -> bool {
     })
 }
 
-/// The host of an http(s) URL.
+/// The host of an http(s) URL, as a WHATWG parser (the one the CLI's fetch uses) reads it:
+/// userinfo dropped, a backslash taken for a slash, the port cut off, a name in IDNA ASCII form
+/// and lowercase, an IP address in its canonical form. One trailing dot is dropped, since
+/// `docs.rs.` is the same host.
 pub fn url_host(url: &str) -> Option<String> {
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host = authority.rsplit('@').next()?.split(':').next()?;
-    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+    let parsed = url::Url::parse(url.trim()).ok()?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return None;
+    }
+    let host = parsed.host_str()?;
+    let host = host.strip_suffix('.').unwrap_or(host);
+    (!host.is_empty()).then(|| host.to_string())
+}
+
+/// The host a `domain:` rule names, in the form [`url_host`] gives, or `None` when it is no
+/// plain host name (a rule with a path, a port, a wildcard or userinfo names no one host).
+fn rule_host(domain: &str) -> Option<String> {
+    // An IPv6 address is the one host with colons, and only inside its brackets.
+    let name = match domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
+        Some(address) if address.chars().all(|c| c.is_ascii_hexdigit() || ".:".contains(c)) => "",
+        _ => domain,
+    };
+    let plain = |c: char| !c.is_whitespace() && !c.is_control() && !"/\\@:?#*[]%".contains(c);
+    if domain.is_empty() || !name.chars().all(plain) {
+        return None;
+    }
+    url_host(&format!("https://{domain}/"))
+}
+
+/// Whether a `WebFetch` call's URL is on the rule's host. A URL with userinfo is never covered:
+/// what it shows before the `@` is not where it goes, so the user is asked.
+fn url_on_host(url: &str, domain: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url.trim()) else { return false };
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return false;
+    }
+    match (url_host(url), rule_host(domain)) {
+        (Some(host), Some(rule)) => host == rule,
+        _ => false,
+    }
 }
 
 /// Shell syntax that can run more than one command or redirect: a prefix rule never covers it.
@@ -140,9 +174,7 @@ pub fn covers(rule: &str, tool_name: &str, input: &Value) -> bool {
             }
         }
         "WebFetch" => match (spec.strip_prefix("domain:"), input.get("url")) {
-            (Some(domain), Some(Value::String(url))) => {
-                url_host(url).is_some_and(|h| h.eq_ignore_ascii_case(domain))
-            }
+            (Some(domain), Some(Value::String(url))) => url_on_host(url, domain),
             _ => false,
         },
         "Edit" | "Read" => {
@@ -265,6 +297,72 @@ mod tests {
         // A bare tool rule (the team file's, or an older "allow always") covers that tool.
         assert!(covers("Write", "Write", &file("/x")));
         assert!(!covers("Edit", "Write", &file("/x")));
+    }
+
+    #[test]
+    fn a_domain_rule_matches_the_host_a_url_parser_reads() {
+        let fetch = |u: &str| json!({ "url": u });
+        let r = "WebFetch(domain:docs.rs)";
+        for same in [
+            "https://docs.rs/x",
+            "http://DOCS.RS:8080/x",
+            "https://docs.rs./x",
+            "https://docs.rs?q=evil.example",
+            "https://docs.rs#@evil.example",
+            " https://docs.rs/x",
+        ] {
+            assert!(covers(r, "WebFetch", &fetch(same)), "{same:?}");
+        }
+        for other in [
+            // A backslash is a slash to the fetcher: the host is evil.example.
+            "https://evil.example\\@docs.rs/x",
+            "https://evil.example\\.docs.rs/",
+            // Userinfo is never shown as the host it is not, and never covered.
+            "https://docs.rs@evil.example/x",
+            "https://docs.rs:pw@evil.example/",
+            "https://user@docs.rs/x",
+            "https://docs.rs.evil.example/",
+            "https://evil-docs.rs/",
+            "ftp://docs.rs/x",
+            "file://docs.rs/etc/passwd",
+            "docs.rs/x",
+            "https://",
+            "not a url",
+        ] {
+            assert!(!covers(r, "WebFetch", &fetch(other)), "{other:?}");
+        }
+        // Names are compared in their IDNA ASCII form, whichever form each side was written in.
+        let idn = "WebFetch(domain:bücher.example)";
+        assert!(covers(idn, "WebFetch", &fetch("https://xn--bcher-kva.example/")));
+        assert!(covers(
+            "WebFetch(domain:xn--bcher-kva.example)",
+            "WebFetch",
+            &fetch("https://BÜCHER.example/")
+        ));
+        // Addresses in any spelling the parser accepts are one address.
+        assert!(covers("WebFetch(domain:127.0.0.1)", "WebFetch", &fetch("http://0x7f.0.0.1/")));
+        // A rule that names no plain host covers nothing.
+        for odd in
+            ["domain:", "domain:*.rs", "domain:docs.rs/x", "domain:a@docs.rs", "domain:docs.rs:443"]
+        {
+            assert!(
+                !covers(&format!("WebFetch({odd})"), "WebFetch", &fetch("https://docs.rs/")),
+                "{odd}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_suggested_domain_rule_names_the_real_host() {
+        let rule = |u: &str| suggest("WebFetch", &json!({ "url": u })).expect("a rule");
+        assert_eq!(rule("https://evil.example\\@docs.rs/x"), "WebFetch(domain:evil.example)");
+        assert_eq!(rule("https://docs.rs@evil.example/x"), "WebFetch(domain:evil.example)");
+        assert_eq!(rule("https://Bücher.example/"), "WebFetch(domain:xn--bcher-kva.example)");
+        assert_eq!(rule("javascript:alert(1)"), "WebFetch");
+        // What it suggests, it covers.
+        for u in ["https://docs.rs/x", "https://xn--bcher-kva.example", "http://[::1]:3000/"] {
+            assert!(covers(&rule(u), "WebFetch", &json!({ "url": u })), "{u}");
+        }
     }
 
     #[test]
