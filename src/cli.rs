@@ -514,7 +514,8 @@ fn export(workspace: &str, agent: &str, output: Option<PathBuf>) -> Result<(), C
     let data_dir = store::data_dir()?;
     let markdown = store::export_agent(&data_dir, workspace, agent)?;
     match output {
-        Some(file) => std::fs::write(&file, markdown)
+        Some(file) => store::fsutil::open_private(&file, false)
+            .and_then(|mut f| f.write_all(markdown.as_bytes()))
             .map_err(|source| CliError::Io { what: file.display().to_string(), source }),
         None => std::io::stdout()
             .write_all(markdown.as_bytes())

@@ -650,7 +650,7 @@ fn init_log() {
     let Some(path) = std::env::var_os("AGENTMUX_LOG").filter(|p| !p.is_empty()) else {
         return;
     };
-    let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(&path) else {
+    let Ok(file) = crate::store::fsutil::open_private(std::path::Path::new(&path), true) else {
         return;
     };
     let level = std::env::var("AGENTMUX_LOG_LEVEL").unwrap_or_else(|_| "info".into());
@@ -701,9 +701,12 @@ async fn run_terminal(
         Some(w) => Some(w.name().to_string()),
         None => Some(format!("{}-{}", if opts.demo { "demo" } else { "run" }, std::process::id())),
     };
-    let server = match workspace_name {
-        Some(name) => Some(ControlServer::bind_workspace(&name)?.serve(control_tx)?),
-        None => None,
+    let (server, socket_note) = match workspace_name {
+        Some(name) => {
+            let (server, note) = ControlServer::bind_workspace(&name)?;
+            (Some(server.serve(control_tx)?), note)
+        }
+        None => (None, None),
     };
     let (local_tx, local_rx) = mpsc::unbounded_channel();
     forward_signals(local_tx.clone())?;
@@ -738,7 +741,7 @@ async fn run_terminal(
         None => (None, start_first_prompts(&mut state, State::first_prompts(&opts.team))),
     };
     if state.flash.is_none() {
-        state.flash = keymap_note;
+        state.flash = keymap_note.or(socket_note);
     }
     // More agents than one screen of tiles holds: start where all of them can be seen.
     if crate::app::overview::wanted_at_start(&state) && state.overlay.is_none() {

@@ -117,6 +117,17 @@ fn forbidden_env_node_options_in_defaults() {
 }
 
 #[test]
+fn forbidden_env_bash_env_and_ld_audit() {
+    insta::assert_snapshot!(mistake(
+        "[[agent]]\nname = \"a\"\nenv = { BASH_ENV = \"/tmp/x.sh\" }\n"
+    ));
+    let ld_audit = mistake("[defaults.env]\nLD_AUDIT = \"/tmp/x.so\"\n");
+    assert!(ld_audit.contains("LD_AUDIT") && ld_audit.contains("libraries"), "{ld_audit}");
+    let env = mistake("[supervisor]\nenv = { ENV = \"/tmp/x.sh\" }\n");
+    assert!(env.contains("ENV") && env.contains("shell"), "{env}");
+}
+
+#[test]
 fn forbidden_env_ld_library_path() {
     insta::assert_snapshot!(mistake("[supervisor]\nenv = { LD_LIBRARY_PATH = \"/x\" }\n"));
 }

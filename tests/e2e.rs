@@ -189,6 +189,48 @@ fn sigterm_restores_the_terminal() {
 }
 
 #[test]
+fn a_runtime_dir_others_own_is_passed_over_with_a_note_and_the_log_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let h = home.path().to_path_buf();
+    // Someone else made $XDG_RUNTIME_DIR/agentmux first (as root: another user owns it;
+    // otherwise it is open to others, which is refused the same way).
+    let theirs = h.join("run").join("agentmux");
+    std::fs::create_dir_all(&theirs).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("chmod: {e}"));
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        std::os::unix::fs::chown(&theirs, Some(65534), Some(65534))
+            .unwrap_or_else(|e| panic!("chown: {e}"));
+    }
+    let log = h.join("agentmux.log");
+    let env = [
+        ("XDG_RUNTIME_DIR".to_string(), h.join("run").display().to_string()),
+        ("AGENTMUX_LOG".to_string(), log.display().to_string()),
+    ];
+    let mut t = start_in(home, &["demo"], &env);
+    t.wait_for("the note on the hint line", |s| s.contains("not safe for a control socket"));
+    t.wait_text("supervisor");
+    let mode = std::fs::metadata(&log).map(|m| m.permissions().mode() & 0o777);
+    assert_eq!(mode.ok(), Some(0o600), "the log file is private");
+    // A client in another shell finds the socket in the directory the server fell back to.
+    let ls = std::process::Command::new(env!("CARGO_BIN_EXE_agentmux"))
+        .arg("ls")
+        .env_remove("AGENTMUX_SOCKET")
+        .env("HOME", &h)
+        .env("TMPDIR", &h)
+        .env("XDG_RUNTIME_DIR", h.join("run"))
+        .output()
+        .unwrap_or_else(|e| panic!("agentmux ls: {e}"));
+    let stdout = String::from_utf8_lossy(&ls.stdout);
+    assert!(ls.status.success() && stdout.contains("supervisor"), "{stdout} {ls:?}");
+    assert!(std::fs::read_dir(&theirs).map(|d| d.count()).ok() == Some(0), "nothing put there");
+    let status = t.quit();
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
 fn a_tiny_terminal_and_resizes_do_not_break_it() {
     let mut t = start(&["demo"]);
     t.wait_text("supervisor");

@@ -489,6 +489,15 @@ fn workspaces_are_listed_exported_and_removed() {
     let out = agentmux(data.path(), &["export", "alpha", "web", "-o", &md_arg]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let md = std::fs::read_to_string(&md_path).expect("markdown");
+    assert_eq!(mode(&md_path), 0o600, "a transcript is private");
+    // A file that was there, open to others, is private after the export too.
+    let old = data.path().join("old.md");
+    std::fs::write(&old, "x").expect("write");
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = agentmux(data.path(), &["export", "alpha", "web", "-o", &old.to_string_lossy()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(mode(&old), 0o600);
+    assert_eq!(std::fs::read_to_string(&old).expect("read"), md, "written whole, not appended");
     // Times vary: the snapshot keeps everything else.
     let md: String = md
         .lines()

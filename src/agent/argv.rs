@@ -24,6 +24,10 @@ pub enum ArgvError {
     PromptTooLong(usize),
     #[error("{option} is {len} bytes; one argument may hold at most 128 KiB on Linux")]
     ArgTooLong { option: String, len: usize },
+    #[error("the prompt holds a NUL character (byte {0}), which no program argument can carry; remove it and send again")]
+    PromptHasNul(usize),
+    #[error("{option} holds a NUL character, which no program argument can carry")]
+    ArgHasNul { option: String },
     #[error("{option} {value:?} is not valid: {reason}")]
     Invalid { option: &'static str, value: String, reason: &'static str },
 }
@@ -40,6 +44,9 @@ pub fn build_argv(
     let mut argv = options_argv(&base, spec, mode, session, extra_args)?;
     if prompt.len() > MAX_ARG_BYTES {
         return Err(ArgvError::PromptTooLong(prompt.len()));
+    }
+    if let Some(at) = prompt.find('\0') {
+        return Err(ArgvError::PromptHasNul(at));
     }
     argv.push("--".into());
     argv.push(prompt.to_owned());
@@ -158,6 +165,13 @@ fn options_argv(
                 _ => format!("argument {:.40}...", a),
             };
             return Err(ArgvError::ArgTooLong { option, len: a.len() });
+        }
+        if a.contains('\0') {
+            let option = match i.checked_sub(1).and_then(|j| argv.get(j)) {
+                Some(flag) if flag.starts_with("--") => flag.clone(),
+                _ => format!("argument {}", i + 1),
+            };
+            return Err(ArgvError::ArgHasNul { option });
         }
     }
     Ok(argv)
@@ -359,5 +373,20 @@ mod tests {
         let mut spec = AgentSpec::new("a", "/tmp");
         spec.options.max_budget_usd = Some(f64::NAN);
         assert!(build_argv(&spec, "hi", &new(), &[]).is_err());
+    }
+
+    #[test]
+    fn a_nul_in_the_prompt_or_an_option_is_a_clear_error() {
+        let spec = AgentSpec::new("a", "/tmp");
+        let err = build_argv(&spec, "fix\0this", &new(), &[]).unwrap_err();
+        assert!(matches!(err, ArgvError::PromptHasNul(3)), "{err:?}");
+        assert!(err.to_string().contains("NUL character"), "{err}");
+        let mut spec = AgentSpec::new("a", "/tmp");
+        spec.options.append_system_prompt = Some("be\0bad".into());
+        let err = build_argv(&spec, "hi", &new(), &[]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--append-system-prompt holds a NUL character, which no program argument can carry"
+        );
     }
 }

@@ -31,8 +31,46 @@ pub const PARENT_SESSION_VARS: &[&str] = &[
     "CLAUDE_EFFORT",
 ];
 
-/// Variables an agent's configuration may not set (exact names; `DYLD_*` as a prefix).
-pub const FORBIDDEN_VARS: &[&str] = &["LD_PRELOAD", "LD_LIBRARY_PATH", "NODE_OPTIONS"];
+/// Variables an agent's configuration may not set, with why: each makes a program that the
+/// agent starts (the CLI, its shell, node, git, an interpreter) load or run other code. Exact
+/// names, then prefixes ([`FORBIDDEN_PREFIXES`]).
+pub const FORBIDDEN_VARS: &[(&str, &str)] = &[
+    ("NODE_OPTIONS", NODE),
+    ("NODE_PATH", NODE),
+    ("BASH_ENV", SHELL),
+    ("ENV", SHELL),
+    ("ZDOTDIR", SHELL),
+    ("PROMPT_COMMAND", SHELL),
+    ("SHELLOPTS", SHELL),
+    ("BASHOPTS", SHELL),
+    ("PS4", SHELL),
+    ("IFS", SHELL),
+    ("GCONV_PATH", LIBS),
+    ("PYTHONPATH", INTERPRETER),
+    ("PYTHONSTARTUP", INTERPRETER),
+    ("PYTHONHOME", INTERPRETER),
+    ("PERL5LIB", INTERPRETER),
+    ("PERL5OPT", INTERPRETER),
+    ("PERLLIB", INTERPRETER),
+    ("RUBYOPT", INTERPRETER),
+    ("RUBYLIB", INTERPRETER),
+    ("GIT_SSH", GIT),
+    ("GIT_SSH_COMMAND", GIT),
+    ("GIT_EXEC_PATH", GIT),
+    ("GIT_ASKPASS", GIT),
+    ("GIT_EXTERNAL_DIFF", GIT),
+];
+
+/// Prefixes of forbidden names: the dynamic loader's (`LD_PRELOAD`, `LD_AUDIT`, ...), macOS's,
+/// bash's exported functions, and git's config-by-environment (which can set hooks and helpers).
+pub const FORBIDDEN_PREFIXES: &[(&str, &str)] =
+    &[("LD_", LIBS), ("DYLD_", LIBS), ("BASH_FUNC_", SHELL), ("GIT_CONFIG", GIT)];
+
+const NODE: &str = "it changes how the claude CLI itself runs";
+const SHELL: &str = "it makes the agent's shell run other code";
+const LIBS: &str = "it changes which libraries the agent loads";
+const INTERPRETER: &str = "it makes an interpreter the agent runs load other code";
+const GIT: &str = "it makes git run other programs";
 
 #[derive(Debug, thiserror::Error)]
 pub enum EnvError {
@@ -46,9 +84,16 @@ pub enum EnvError {
     Invalid(String),
 }
 
-/// Whether an agent's configuration may set `name`.
+/// Why an agent's configuration may not set `name`, or `None` when it may.
+pub fn forbidden_reason(name: &str) -> Option<&'static str> {
+    let exact = FORBIDDEN_VARS.iter().find(|(n, _)| *n == name);
+    let prefix = || FORBIDDEN_PREFIXES.iter().find(|(p, _)| name.starts_with(p));
+    exact.or_else(prefix).map(|(_, why)| *why)
+}
+
+/// Whether an agent's configuration may not set `name`.
 pub fn is_forbidden(name: &str) -> bool {
-    FORBIDDEN_VARS.contains(&name) || name.starts_with("DYLD_")
+    forbidden_reason(name).is_some()
 }
 
 /// Checks an agent's own variables (also useful when a team file is loaded, to fail early).
@@ -189,15 +234,30 @@ mod tests {
 
     #[test]
     fn forbidden_names_are_a_clear_error() {
-        for name in ["LD_PRELOAD", "LD_LIBRARY_PATH", "NODE_OPTIONS", "DYLD_INSERT_LIBRARIES"] {
+        for name in [
+            "LD_PRELOAD",
+            "LD_LIBRARY_PATH",
+            "LD_AUDIT",
+            "NODE_OPTIONS",
+            "DYLD_INSERT_LIBRARIES",
+            "BASH_ENV",
+            "ENV",
+            "BASH_FUNC_ls%%",
+            "PROMPT_COMMAND",
+            "PYTHONPATH",
+            "GIT_SSH_COMMAND",
+            "GIT_CONFIG_COUNT",
+        ] {
             let spec = BTreeMap::from([(name.to_owned(), "x".to_owned())]);
             let err = child_env(parent(), Some(&spec), Billing::Api, &[]).unwrap_err();
             assert!(matches!(&err, EnvError::Forbidden(n) if n == name));
             assert!(err.to_string().contains(name), "{err}");
         }
         // Look-alikes are fine.
-        let spec = BTreeMap::from([("LD_PRELOADX".to_owned(), "x".to_owned())]);
-        assert!(child_env(parent(), Some(&spec), Billing::Api, &[]).is_ok());
+        for fine in ["ENVIRONMENT", "MY_ENV", "RUST_LOG", "GIT_AUTHOR_NAME", "NODE_ENV", "PATH"] {
+            let spec = BTreeMap::from([(fine.to_owned(), "x".to_owned())]);
+            assert!(child_env(parent(), Some(&spec), Billing::Api, &[]).is_ok(), "{fine}");
+        }
     }
 
     #[test]

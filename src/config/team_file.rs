@@ -237,13 +237,7 @@ struct WorktreeTable {
 
 /// Environment variables a team may not set: they change what code runs in the child.
 pub fn forbidden_env(name: &str) -> Option<&'static str> {
-    if name == "LD_PRELOAD" || name == "LD_LIBRARY_PATH" || name.starts_with("DYLD_") {
-        Some("it changes which libraries the agent loads")
-    } else if name == "NODE_OPTIONS" {
-        Some("it changes how the claude CLI itself runs")
-    } else {
-        None
-    }
+    crate::agent::env::forbidden_reason(name)
 }
 
 /// The text being loaded, for messages that point into it.

@@ -87,18 +87,78 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ControlError + '_ {
 /// sun_path is 108 bytes with the terminating NUL.
 const MAX_SOCKET_PATH: usize = 107;
 
-/// The directory for control sockets: `$XDG_RUNTIME_DIR/agentmux`, else `/tmp/agentmux-<uid>`;
-/// created 0700, and refused when another user owns it or others can enter it.
+/// The directory for control sockets: `$XDG_RUNTIME_DIR/agentmux`, else `/tmp/agentmux-<uid>`
+/// (the first of [`fixed_runtime_dirs`] that is safe); created 0700, and refused when another
+/// user owns it or others can enter it. Clients look here.
 pub fn runtime_dir() -> Result<PathBuf, ControlError> {
+    let mut first_error = None;
+    for dir in fixed_runtime_dirs() {
+        match ensure_private_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_error.unwrap_or_else(|| ControlError::UnsafeDir {
+        path: std::env::temp_dir(),
+        why: "no directory for control sockets".into(),
+    }))
+}
+
+/// Where the sockets may go, in order of preference.
+fn fixed_runtime_dirs() -> Vec<PathBuf> {
     let xdg = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute() && p.is_dir());
-    let dir = match xdg {
-        Some(x) => x.join("agentmux"),
-        None => std::env::temp_dir().join(format!("agentmux-{}", current_uid())),
+    let tmp = std::env::temp_dir().join(format!("agentmux-{}", current_uid()));
+    xdg.map(|x| x.join("agentmux")).into_iter().chain([tmp]).collect()
+}
+
+/// The directory a server binds in, and a note for the user when it is not the usual one.
+#[derive(Debug)]
+pub struct ServerDir {
+    pub path: PathBuf,
+    pub note: Option<String>,
+}
+
+/// The directory for this process's socket. When the usual ones are refused (another user
+/// made them first, or opened them to others), a fresh private one with an unguessable name:
+/// agents still reach it through `AGENTMUX_SOCKET`, and the note says why `agentmux ls` from
+/// another shell will not find it.
+pub fn server_dir() -> Result<ServerDir, ControlError> {
+    let refused = match runtime_dir() {
+        Ok(path) => {
+            let usual = fixed_runtime_dirs().first() == Some(&path);
+            let note = (!usual).then(|| refused_note(&path, fixed_runtime_dirs().first()));
+            return Ok(ServerDir { path, note: note.flatten() });
+        }
+        Err(e) => e,
     };
-    ensure_private_dir(&dir)?;
-    Ok(dir)
+    let path = std::env::temp_dir().join(format!(
+        "agentmux-{}-{}",
+        current_uid(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    // A name nobody could have made first: creating it (not recursively) fails if it exists.
+    std::fs::DirBuilder::new().mode(0o700).create(&path).map_err(io_err(&path))?;
+    ensure_private_dir(&path)?;
+    let note = format!(
+        "{refused}; the control socket is in {} instead (`agentmux ls` from another shell \
+         needs AGENTMUX_SOCKET set to the socket there)",
+        path.display()
+    );
+    tracing::warn!("{note}");
+    Ok(ServerDir { path, note: Some(note) })
+}
+
+/// Why the preferred directory was passed over for `chosen`.
+fn refused_note(chosen: &Path, preferred: Option<&PathBuf>) -> Option<String> {
+    let preferred = preferred?;
+    let why = ensure_private_dir(preferred).err()?;
+    let note = format!("{why}; the control socket is in {} instead", chosen.display());
+    tracing::warn!("{note}");
+    Some(note)
 }
 
 fn current_uid() -> u32 {
@@ -201,9 +261,11 @@ impl ControlServer {
         Ok(ControlServer { listener, path: path.to_path_buf() })
     }
 
-    /// Bind the socket of `workspace` in the user's runtime directory.
-    pub fn bind_workspace(workspace: &str) -> Result<Self, ControlError> {
-        Self::bind(&socket_path(workspace)?)
+    /// Bind the socket of `workspace` in the user's runtime directory (see [`server_dir`]);
+    /// with a note for the user when that had to be another directory.
+    pub fn bind_workspace(workspace: &str) -> Result<(Self, Option<String>), ControlError> {
+        let dir = server_dir()?;
+        Ok((Self::bind(&socket_path_in(&dir.path, workspace))?, dir.note))
     }
 
     pub fn path(&self) -> &Path {

@@ -17,6 +17,26 @@ pub fn open_append(path: &Path) -> io::Result<File> {
     OpenOptions::new().create(true).append(true).mode(0o600).open(path)
 }
 
+/// Opens a file the user named for writing (appending or from empty) as private: created 0600,
+/// and an existing regular file that others could read is made 0600 too (a transcript or a log
+/// holds code and secrets). Devices and pipes (`/dev/stdout`) are left as they are.
+pub fn open_private(path: &Path, append: bool) -> io::Result<File> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut options = OpenOptions::new();
+    options.create(true).mode(0o600);
+    if append {
+        options.append(true);
+    } else {
+        options.write(true).truncate(true);
+    }
+    let file = options.open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_file() && meta.permissions().mode() & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file beside it, fsync, rename, fsync the
 /// directory. A crash leaves either the old content or the new, never a mix.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
