@@ -559,6 +559,87 @@ async fn an_oversized_request_is_refused_and_the_server_stays_up() {
     assert_eq!(r.code, 0);
 }
 
+/// A server like [`start`]'s, within `limits`, answering `ls` with no agents.
+fn start_limited(limits: server::Limits) -> (tempfile::TempDir, PathBuf, ServerHandle) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ws.sock");
+    let (tx, mut rx) = mpsc::channel::<ControlCall>(16);
+    tokio::spawn(async move {
+        while let Some(c) = rx.recv().await {
+            c.answer(Answer::Agents { agents: vec![] });
+        }
+    });
+    let handle = ControlServer::bind(&path).unwrap().serve_with(tx, limits).unwrap();
+    (dir, path, handle)
+}
+
+/// Reads to the end: the server closed the connection (and sent nothing more).
+fn closed(r: &mut BufReader<UnixStream>) -> bool {
+    let mut rest = String::new();
+    matches!(std::io::Read::read_to_string(r, &mut rest), Ok(0))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_cap_are_refused_and_idle_ones_time_out() {
+    let limits = server::Limits {
+        max_connections: server::MAX_CONNECTIONS,
+        idle: Duration::from_secs(4),
+        ..Default::default()
+    };
+    let (_dir, path, _server) = start_limited(limits);
+    let path2 = path.clone();
+    tokio::task::spawn_blocking(move || {
+        let path = path2;
+        // The cap's worth of idle connections, and a flood past it: each one more is answered
+        // and closed at once, so the server's descriptors stay bounded.
+        let held: Vec<_> = (0..server::MAX_CONNECTIONS).map(|_| raw(&path)).collect();
+        let mut first = None;
+        for _ in 0..200 {
+            let (_s, mut r) = raw(&path);
+            let a = read_json(&mut r);
+            assert_eq!(a["code"], "refused", "{a}");
+            assert!(closed(&mut r));
+            first.get_or_insert(a);
+        }
+        let message = first.map(|a| a["message"].to_string()).unwrap_or_default();
+        assert!(message.contains("too many connections"), "{message}");
+        // The held ones said nothing: each is told so and closed, which frees room.
+        for (_s, mut r) in held {
+            let a = read_json(&mut r);
+            assert_eq!(a["code"], "bad_request");
+            assert!(a["message"].as_str().is_some_and(|m| m.contains("no whole request line")));
+            assert!(closed(&mut r));
+        }
+        let (mut s, mut r) = raw(&path);
+        writeln!(s, r#"{{"v":1,"cmd":"ls"}}"#).unwrap();
+        assert_eq!(read_json(&mut r)["type"], "agents");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_partial_line_is_cut_off_at_one_mib() {
+    let (_dir, path, _server) = start_limited(server::Limits::default());
+    tokio::task::spawn_blocking(move || {
+        assert_eq!(agentmux::control::proto::MAX_REQUEST_BYTES, 1024 * 1024);
+        let (mut s, mut r) = raw(&path);
+        // 4 MiB with no newline, as a client holding memory would send it.
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut sent = 0;
+        while sent < 4 * 1024 * 1024 && s.write_all(&chunk).is_ok() {
+            sent += chunk.len();
+        }
+        assert!(sent < 4 * 1024 * 1024, "the server closed before taking 4 MiB");
+        let a = read_json(&mut r);
+        assert_eq!(a["code"], "bad_request");
+        assert!(a["message"].as_str().is_some_and(|m| m.contains("longer than 1048576")), "{a}");
+        assert!(closed(&mut r));
+    })
+    .await
+    .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_clients_at_once() {
     let h = start().await;

@@ -13,10 +13,11 @@ use serde_json::Value;
 /// The protocol version this build speaks. A request with another `v` gets a `version` error.
 pub const PROTOCOL_VERSION: u32 = 1;
 
-/// A request line is refused past this size (a follow-up's text travels in it; the CLI caps one
-/// argv argument at 128 KiB, so this leaves room for stdin input without letting a client grow
-/// the server's memory without bound).
-pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+/// A request line is refused past this size, and the connection closed. A follow-up's text
+/// travels in it, and the CLI caps one argv argument at 128 KiB, so this leaves room for stdin
+/// input and a large tool call asking for approval, while the server's connections together
+/// (see `server::MAX_CONNECTIONS`) hold at most 64 MiB.
+pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 
 /// What a client asks for.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -407,8 +408,8 @@ pub enum ProtoError {
     Version(Value),
     #[error("bad request: {0}")]
     Bad(String),
-    #[error("request longer than {MAX_REQUEST_BYTES} bytes")]
-    TooLong,
+    #[error("request longer than {0} bytes; closing the connection")]
+    TooLong(usize),
 }
 
 impl ProtoError {

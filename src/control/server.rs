@@ -10,11 +10,13 @@
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::control::proto::{
     decode_request, Answer, AnswerLine, ErrorCode, ProtoError, Request, MAX_REQUEST_BYTES,
@@ -275,14 +277,33 @@ impl ControlServer {
     /// Serve on the current tokio runtime: every request becomes a [`ControlCall`] on `calls`.
     /// The returned handle stops the server and removes the socket file when dropped.
     pub fn serve(self, calls: mpsc::Sender<ControlCall>) -> Result<ServerHandle, ControlError> {
+        self.serve_with(calls, Limits::default())
+    }
+
+    /// [`serve`](Self::serve) within other limits (tests use short ones).
+    pub fn serve_with(
+        self,
+        calls: mpsc::Sender<ControlCall>,
+        limits: Limits,
+    ) -> Result<ServerHandle, ControlError> {
         let ControlServer { listener, path } = self;
         let listener = tokio::net::UnixListener::from_std(listener).map_err(io_err(&path))?;
+        let open = Arc::new(Semaphore::new(limits.max_connections));
         let task = tokio::spawn(async move {
             loop {
                 match listener.accept().await {
-                    Ok((stream, _)) => {
-                        tokio::spawn(serve_connection(stream, calls.clone()));
-                    }
+                    Ok((stream, _)) => match Arc::clone(&open).try_acquire_owned() {
+                        Ok(permit) => {
+                            let calls = calls.clone();
+                            tokio::spawn(async move {
+                                serve_connection(stream, calls, limits).await;
+                                drop(permit);
+                            });
+                        }
+                        Err(_) => {
+                            tokio::spawn(refuse_connection(stream, limits));
+                        }
+                    },
                     Err(e) => {
                         // EMFILE and the like: the listener itself is fine; try again shortly
                         // rather than spin.
@@ -294,6 +315,45 @@ impl ControlServer {
         });
         Ok(ServerHandle { path, task })
     }
+}
+
+/// What one client may hold of the server: a process of the user that has the socket should
+/// not be able to exhaust its file descriptors or memory.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Connections served at once; one more is answered `refused` and closed.
+    pub max_connections: usize,
+    /// How long a connection may take to send a whole request line (from connecting, or from
+    /// the previous answer); then it is answered `bad_request` and closed. Waiting for an
+    /// answer (a `wait`, an approval) or tailing is not idle.
+    pub idle: Duration,
+    /// The longest request line.
+    pub max_line: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_connections: MAX_CONNECTIONS, idle: IDLE_TIMEOUT, max_line: MAX_REQUEST_BYTES }
+    }
+}
+
+/// Connections at once: far more than a team's agents and scripts use (each client holds one
+/// for a single request, a `wait` or a `tail`).
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// Time for a connection to send its request line; a client writes it as soon as it connects.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Answer a connection past the limit and close it; a client that does not read gets no more
+/// than a second of the server's time.
+async fn refuse_connection(stream: UnixStream, limits: Limits) {
+    let (_rd, mut wr) = stream.into_split();
+    let message = format!(
+        "too many connections to agentmux ({} open); try again when some have closed",
+        limits.max_connections
+    );
+    let answer = Answer::error(ErrorCode::Refused, message);
+    let _ = tokio::time::timeout(Duration::from_secs(1), write_answer(&mut wr, answer)).await;
 }
 
 /// A serving control socket. Dropping it stops accepting and removes the socket file;
@@ -375,16 +435,27 @@ async fn peer_closed(reader: &mut BufReader<OwnedReadHalf>) -> bool {
 }
 
 /// One connection: any number of requests, one after the other; a `tail` takes the rest of it.
-async fn serve_connection(stream: UnixStream, calls: mpsc::Sender<ControlCall>) {
+async fn serve_connection(stream: UnixStream, calls: mpsc::Sender<ControlCall>, limits: Limits) {
     let (rd, mut wr) = stream.into_split();
     let mut reader = BufReader::new(rd);
     loop {
-        let line = match read_line_limited(&mut reader, MAX_REQUEST_BYTES).await {
-            Ok(ReadLine::Line(l)) => l,
-            Ok(ReadLine::Eof) | Err(_) => return,
-            Ok(ReadLine::TooLong) => {
+        let read = read_line_limited(&mut reader, limits.max_line);
+        let line = match tokio::time::timeout(limits.idle, read).await {
+            Ok(Ok(ReadLine::Line(l))) => l,
+            Ok(Ok(ReadLine::Eof) | Err(_)) => return,
+            Ok(Ok(ReadLine::TooLong)) => {
                 // The rest of the line is unread and cannot be skipped cheaply: close.
-                let _ = write_answer(&mut wr, ProtoError::TooLong.to_answer()).await;
+                let answer = ProtoError::TooLong(limits.max_line).to_answer();
+                let _ = tokio::time::timeout(limits.idle, write_answer(&mut wr, answer)).await;
+                return;
+            }
+            Err(_elapsed) => {
+                let message = format!(
+                    "no whole request line within {}s; closing the connection",
+                    limits.idle.as_secs_f32()
+                );
+                let answer = Answer::error(ErrorCode::BadRequest, message);
+                let _ = tokio::time::timeout(limits.idle, write_answer(&mut wr, answer)).await;
                 return;
             }
         };
