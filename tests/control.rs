@@ -72,7 +72,7 @@ impl FakeApp {
             .map(|(name, a)| AgentInfo {
                 name: name.clone(),
                 role: None,
-                state: if a.busy { AgentState::Working } else { AgentState::Idle },
+                state: if a.busy { AgentState::Running } else { AgentState::Idle },
                 supervisor: a.supervisor,
                 cwd: format!("/w/{name}"),
                 session_id: Some(format!("sess-{name}")),
@@ -348,7 +348,7 @@ async fn ls_prints_a_table_and_json() {
     assert_eq!(r.code, 0);
     let agents: Vec<AgentInfo> = serde_json::from_str(&r.out).unwrap();
     assert_eq!(agents.len(), 3);
-    assert_eq!(agents[2].state, AgentState::Working);
+    assert_eq!(agents[2].state, AgentState::Running);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -942,7 +942,7 @@ mod team_runs {
     }
 
     pub(super) fn quiet(agents: &[AgentInfo]) -> bool {
-        agents.iter().all(|a| a.state != AgentState::Working && a.queued == 0)
+        agents.iter().all(|a| a.state != AgentState::Running && a.queued == 0)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -30,6 +30,42 @@ impl TurnState {
     }
 }
 
+/// How a turn ended, in the one word every view uses (pane, `ls`, `wait`, the log, the relay).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Done,
+    Failed,
+    Interrupted,
+    /// Refused by a usage limit; `resets_at` in Unix seconds when the CLI said.
+    RateLimited {
+        resets_at: Option<i64>,
+    },
+}
+
+impl Verdict {
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Done => "done",
+            Verdict::Failed => "failed",
+            Verdict::Interrupted => "interrupted",
+            Verdict::RateLimited { .. } => "rate-limited",
+        }
+    }
+}
+
+/// The verdict on a finished turn: what its lifecycle judged (see [`Turn::on_exit`]) and
+/// whether a `rate_limit_event` said `rejected` during it (`refused`, with its reset time).
+/// A refusal outranks the failure it causes (the CLI reports it as an error result with
+/// `api_error_status` 429), an interrupt outranks both: the user stopped it.
+pub fn verdict(judged: &TurnState, refused: Option<Option<i64>>) -> Verdict {
+    match (judged, refused) {
+        (TurnState::Interrupted, _) => Verdict::Interrupted,
+        (_, Some(resets_at)) => Verdict::RateLimited { resets_at },
+        (TurnState::Failed(_), None) => Verdict::Failed,
+        (TurnState::Done(_) | TurnState::Starting | TurnState::Running, None) => Verdict::Done,
+    }
+}
+
 /// Why a turn failed: one line to show, and the lines behind it (the CLI's `errors[]`, or the
 /// last output lines when there was no result).
 #[derive(Clone, Debug, PartialEq)]
@@ -52,6 +88,8 @@ pub struct Turn {
     /// Whether the CLI got as far as a conversation (init, a message or a stream event).
     reached_conversation: bool,
     billed_per_token: bool,
+    /// A `rate_limit_event` said `rejected` (with its reset time, when given).
+    refused: Option<Option<i64>>,
 }
 
 impl Default for Turn {
@@ -70,6 +108,7 @@ impl Turn {
             reported_session: None,
             reached_conversation: false,
             billed_per_token: false,
+            refused: None,
         }
     }
 
@@ -85,6 +124,16 @@ impl Turn {
     /// Whether an init event reported an API key source other than "none".
     pub fn billed_per_token(&self) -> bool {
         self.billed_per_token
+    }
+
+    /// Whether a usage limit refused the turn, with the reset time in Unix seconds if known.
+    pub fn refused(&self) -> Option<Option<i64>> {
+        self.refused
+    }
+
+    /// How the turn ended, once [`Turn::on_exit`] judged it.
+    pub fn verdict(&self) -> Verdict {
+        verdict(&self.state, self.refused)
     }
 
     pub fn interrupt_requested(&self) -> bool {
@@ -128,7 +177,13 @@ impl Turn {
                         self.result = Some(r.clone());
                         false
                     }
-                    Event::RateLimit(_) | Event::Unknown(_) => false,
+                    Event::RateLimit(r) => {
+                        if r.status.as_deref() == Some("rejected") {
+                            self.refused = Some(r.resets_at);
+                        }
+                        false
+                    }
+                    Event::Unknown(_) => false,
                 };
                 if conversation {
                     self.reached_conversation = true;
@@ -365,7 +420,16 @@ mod tests {
 #[cfg(test)]
 mod real_cli_captures {
     use super::*;
+    use crate::agent::decode::decode_line;
     use crate::agent::decode::tests::{decode_capture, pty_capture};
+
+    fn exit(code: i32) -> ExitInfo {
+        ExitInfo { code: Some(code), signal: None, tail: Vec::new() }
+    }
+
+    fn killed(sig: &str) -> ExitInfo {
+        ExitInfo { code: None, signal: Some(sig.into()), tail: Vec::new() }
+    }
 
     fn outcome(name: &str, code: i32) -> Turn {
         let mut t = Turn::new();
@@ -418,5 +482,107 @@ mod real_cli_captures {
         let reported = t.reported_session.clone();
         assert!(reported.is_some());
         assert_eq!(t.next_session(&SessionArg::New("x".into()), None), reported);
+    }
+
+    /// The verdict on a turn made of a capture's lines (PTY or pipe output, `\r\n` or `\n`).
+    fn verdict_of(capture: &str, interrupt: bool, exit_info: ExitInfo) -> Verdict {
+        let mut t = Turn::new();
+        for l in capture.split('\n') {
+            let l = l.trim_end_matches('\r');
+            if !l.is_empty() {
+                t.on_line(&decode_line(l));
+            }
+        }
+        if interrupt {
+            t.on_interrupt();
+        }
+        t.on_exit(&exit_info);
+        t.verdict()
+    }
+
+    /// Every way a turn ends, from the real CLI's own lines of both versions, gets one verdict.
+    #[test]
+    fn every_end_of_a_turn_gets_one_verdict() {
+        macro_rules! cap {
+            ($f:literal) => {
+                include_str!(concat!("../../tests/fixtures/", $f))
+            };
+        }
+        let reset = Some(1_796_247_445);
+        let rejected = Verdict::RateLimited { resets_at: reset };
+        let table: &[(&str, &str, bool, ExitInfo, Verdict)] = &[
+            ("done", cap!("cli-2.1.197/turn.ndjson"), false, exit(0), Verdict::Done),
+            ("tool call", cap!("cli-2.1.197/tool-call.ndjson"), false, exit(0), Verdict::Done),
+            ("max turns", cap!("cli-2.1.197/max-turns.ndjson"), false, exit(1), Verdict::Failed),
+            (
+                "API error",
+                cap!("cli-2.1.197/api-error-400.ndjson"),
+                false,
+                exit(1),
+                Verdict::Failed,
+            ),
+            (
+                "API error, 2.1.332",
+                cap!("verdict/2.1.332-api-error-400.ndjson"),
+                false,
+                exit(1),
+                Verdict::Failed,
+            ),
+            (
+                "unknown session",
+                cap!("cli-2.1.197/unknown-session.ndjson"),
+                false,
+                exit(1),
+                Verdict::Failed,
+            ),
+            (
+                "bypass refused",
+                cap!("cli-2.1.197/bypass-refused.ndjson"),
+                false,
+                exit(1),
+                Verdict::Failed,
+            ),
+            (
+                "crash, no result",
+                cap!("cli-2.1.197/turn-partial.ndjson"),
+                false,
+                killed("SIGSEGV"),
+                Verdict::Failed,
+            ),
+            (
+                "interrupted",
+                cap!("cli-2.1.197/turn-partial.ndjson"),
+                true,
+                killed("SIGINT"),
+                Verdict::Interrupted,
+            ),
+            (
+                "refused, 2.1.197",
+                cap!("verdict/2.1.197-rate-limited.ndjson"),
+                false,
+                exit(1),
+                rejected,
+            ),
+            (
+                "refused, 2.1.332",
+                cap!("verdict/2.1.332-rate-limited.ndjson"),
+                false,
+                exit(1),
+                rejected,
+            ),
+            (
+                "refused, then interrupted",
+                cap!("verdict/2.1.332-rate-limited.ndjson"),
+                true,
+                exit(1),
+                Verdict::Interrupted,
+            ),
+            ("exited without a word", "", false, exit(1), Verdict::Failed),
+        ];
+        for (name, capture, interrupt, exit_info, want) in table {
+            assert_eq!(verdict_of(capture, *interrupt, exit_info.clone()), *want, "{name}");
+        }
+        assert_eq!(rejected.word(), "rate-limited");
+        assert_eq!(Verdict::Interrupted.word(), "interrupted");
     }
 }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::state::{Agent, State, TurnState};
+use crate::control::proto::AgentState;
 
 /// One agent as `agentmux ls` shows it.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,6 +30,21 @@ pub fn state_name(turn: &TurnState) -> &'static str {
         TurnState::Error { .. } => "error",
         TurnState::Interrupted => "interrupted",
         TurnState::RateLimited { .. } => "rate-limited",
+    }
+}
+
+/// Where an agent stands, in the one word every view shows: the pane header, the supervisor's
+/// board, `agentmux ls` and `ls --json`. A call waiting for the user outranks the turn.
+pub fn agent_state(state: &State, agent: &Agent) -> AgentState {
+    if state.approvals.first_for(agent.id).is_some() {
+        return AgentState::NeedsYou;
+    }
+    match &agent.turn {
+        TurnState::Idle => AgentState::Idle,
+        TurnState::Starting { .. } | TurnState::Running { .. } => AgentState::Running,
+        TurnState::Error { .. } => AgentState::Failed,
+        TurnState::Interrupted => AgentState::Interrupted,
+        TurnState::RateLimited { .. } => AgentState::RateLimited,
     }
 }
 

@@ -168,6 +168,7 @@ fn end_turn(agent: &mut Agent, end: &TurnEnd, resume_key: &str) {
             };
             TurnState::Error { message }
         }
+        LogStatus::RateLimited => TurnState::RateLimited { resets_at: None },
         LogStatus::Interrupted => {
             footer.get_or_insert_with(|| TurnFooter::new(TurnStatus::Interrupted)).status =
                 TurnStatus::Interrupted;

@@ -61,7 +61,6 @@ impl TurnState {
 #[derive(Clone, Debug, Default)]
 pub struct TurnReport {
     pub lifecycle: crate::agent::turn::Turn,
-    pub rate_limited: Option<Option<i64>>,
     /// An `api_retry` with this HTTP status is going on.
     pub retrying: Option<u16>,
 }
@@ -70,6 +69,16 @@ impl TurnReport {
     /// How the turn ended, once its process exited: the engine's lifecycle decides.
     pub fn judge(&self, exit: &crate::agent::ExitInfo) -> crate::agent::turn::TurnState {
         self.lifecycle.clone().on_exit(exit).clone()
+    }
+
+    /// The one verdict on the turn once its process exited, with what the lifecycle judged.
+    pub fn verdict(
+        &self,
+        exit: &crate::agent::ExitInfo,
+    ) -> (crate::agent::turn::Verdict, crate::agent::turn::TurnState) {
+        let mut turn = self.lifecycle.clone();
+        turn.on_exit(exit);
+        (turn.verdict(), turn.state().clone())
     }
 }
 

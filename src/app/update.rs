@@ -10,7 +10,7 @@ use super::form::{self, Form};
 use super::msg::{ControlCmd, ControlError, ControlOk, ControlReply, Msg};
 use super::state::{Confirm, Overlay, State, TurnState};
 use crate::agent::event::{Event, SystemKind};
-use crate::agent::turn::TurnState as Lifecycle;
+use crate::agent::turn::{TurnState as Lifecycle, Verdict};
 use crate::agent::{AgentId, AgentSpec, Billing, EngineMsg, ExitInfo, Line};
 use crate::layout::{self, Arrangement, Direction};
 use crate::transcript::{result_failure, NoteLevel, Scroll, TurnFooter, TurnStatus, Viewport};
@@ -791,9 +791,6 @@ fn on_line(state: &mut State, i: usize, line: &Line, fx: &mut Vec<Effect>) {
         }
         Event::RateLimit(r) => {
             let status = r.status.clone().unwrap_or_default();
-            if status == "rejected" {
-                a.report.rate_limited = Some(r.resets_at);
-            }
             a.rate_limit = Some(status).filter(|s| s != "allowed" && !s.is_empty());
         }
         Event::Result(r) => {
@@ -829,16 +826,15 @@ fn on_exit(state: &mut State, i: usize, exit: ExitInfo, fx: &mut Vec<Effect>) {
     a.pid = None;
     // The footer the result described, or one saying how the turn ended without it.
     let mut footer = a.transcript.result_footer().cloned();
-    a.turn = match report.judge(&exit) {
-        Lifecycle::Interrupted => {
+    let (verdict, judged) = report.verdict(&exit);
+    a.turn = match (verdict, judged) {
+        (Verdict::Interrupted, _) => {
             let f = footer.get_or_insert_with(|| TurnFooter::new(TurnStatus::Interrupted));
             f.status = TurnStatus::Interrupted;
             TurnState::Interrupted
         }
-        _ if report.rate_limited.is_some() => {
-            TurnState::RateLimited { resets_at: report.rate_limited.flatten() }
-        }
-        Lifecycle::Failed(f) => match &f.result {
+        (Verdict::RateLimited { resets_at }, _) => TurnState::RateLimited { resets_at },
+        (Verdict::Failed, Lifecycle::Failed(f)) => match &f.result {
             // The result's own words, as its footer says them.
             Some(r) => TurnState::Error { message: result_failure(r).unwrap_or(f.summary) },
             None => {
@@ -854,7 +850,7 @@ fn on_exit(state: &mut State, i: usize, exit: ExitInfo, fx: &mut Vec<Effect>) {
                 TurnState::Error { message: why.unwrap_or(f.summary) }
             }
         },
-        Lifecycle::Done(_) | Lifecycle::Starting | Lifecycle::Running => TurnState::Idle,
+        _ => TurnState::Idle,
     };
     a.transcript.end_turn(footer.unwrap_or_else(|| TurnFooter::new(TurnStatus::Done)));
     a.ended_at = Some(state.now);

@@ -13,7 +13,8 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 use crate::control::proto::{
-    decode_answer, AgentInfo, Answer, ProtoError, Request, RequestLine, SearchHit, TurnReport,
+    decode_answer, AgentInfo, Answer, ProtoError, Request, RequestLine, SearchHit, TurnOutcome,
+    TurnReport,
 };
 use crate::control::server;
 
@@ -29,6 +30,10 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_UNREACHABLE: u8 = 3;
+/// `wait`: the turn was interrupted.
+pub const EXIT_INTERRUPTED: u8 = 4;
+/// `wait`: a usage limit refused the turn.
+pub const EXIT_RATE_LIMITED: u8 = 5;
 
 /// The control subcommands, ready to be flattened into the command line's own
 /// (`#[command(flatten)] Control(ControlCommand)`).
@@ -78,7 +83,11 @@ pub enum ControlCommand {
         #[arg(long)]
         worktree: bool,
     },
-    /// Wait until an agent is idle, print its last result; exit 0 if that turn succeeded
+    /// Wait until an agent is idle and print its last result
+    ///
+    /// Exit status, by how that turn ended: 0 done (or no turn yet), 1 failed, 2 usage error,
+    /// 3 agentmux unreachable, 4 interrupted (or cut off when agentmux stopped), 5 rate-limited
+    /// (refused by a usage limit).
     Wait { name: String },
     /// Follow an agent's events as NDJSON
     Tail { name: String },
@@ -485,9 +494,12 @@ fn print_turn(report: &TurnReport, out: &mut dyn Write, err: &mut dyn Write) -> 
     if let Some(text) = &report.result {
         let _ = writeln!(out, "{}", text.trim_end());
     }
-    if report.outcome.ok() {
-        return EXIT_OK;
-    }
+    let code = match report.outcome {
+        _ if report.outcome.ok() => return EXIT_OK,
+        TurnOutcome::Interrupted => EXIT_INTERRUPTED,
+        TurnOutcome::RateLimited => EXIT_RATE_LIMITED,
+        _ => EXIT_FAILED,
+    };
     let detail = report.detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
     let _ = writeln!(
         err,
@@ -495,7 +507,7 @@ fn print_turn(report: &TurnReport, out: &mut dyn Write, err: &mut dyn Write) -> 
         report.agent,
         report.outcome.as_str()
     );
-    EXIT_FAILED
+    code
 }
 
 /// "12s", "4m", "3h", "2d" ago; "-" for never.
@@ -568,7 +580,7 @@ mod tests {
             AgentInfo {
                 name: "lead".into(),
                 role: None,
-                state: AgentState::Working,
+                state: AgentState::Running,
                 supervisor: true,
                 cwd: "/w".into(),
                 session_id: Some("s-1".into()),

@@ -318,16 +318,25 @@ pub struct AgentInfo {
     pub last_activity_ms: Option<u64>,
 }
 
+/// Where an agent stands: the one word the pane header, the supervisor's board, `ls` and
+/// `ls --json` all show (decided by `app::query::agent_state`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
 pub enum AgentState {
     /// No turn running; the last one (if any) succeeded.
     Idle,
-    Working,
-    /// Working, and a tool call waits for the user's approval.
-    Waiting,
-    /// No turn running; the last one failed or was interrupted.
+    /// A turn is starting or running.
+    #[serde(alias = "working")]
+    Running,
+    /// A tool call waits for the user's answer.
+    #[serde(alias = "waiting")]
+    NeedsYou,
+    /// No turn running; the last one failed.
     Failed,
+    /// No turn running; the user stopped the last one.
+    Interrupted,
+    /// No turn running; a usage limit refused the last one.
+    RateLimited,
     /// A state from a newer agentmux.
     #[serde(other)]
     Unknown,
@@ -337,9 +346,11 @@ impl AgentState {
     pub fn as_str(self) -> &'static str {
         match self {
             AgentState::Idle => "idle",
-            AgentState::Working => "working",
-            AgentState::Waiting => "waiting",
+            AgentState::Running => "running",
+            AgentState::NeedsYou => "needs-you",
             AgentState::Failed => "failed",
+            AgentState::Interrupted => "interrupted",
+            AgentState::RateLimited => "rate-limited",
             AgentState::Unknown => "unknown",
         }
     }
@@ -355,6 +366,9 @@ pub enum TurnOutcome {
     Error,
     /// Stopped by `kill` or by the user.
     Interrupted,
+    /// Refused by a usage limit.
+    #[serde(rename = "rate-limited")]
+    RateLimited,
     /// The agent never ran a turn (answer to `wait` on a fresh agent).
     None,
     #[serde(other)]
@@ -364,9 +378,10 @@ pub enum TurnOutcome {
 impl TurnOutcome {
     pub fn as_str(self) -> &'static str {
         match self {
-            TurnOutcome::Success => "success",
-            TurnOutcome::Error => "error",
+            TurnOutcome::Success => "done",
+            TurnOutcome::Error => "failed",
             TurnOutcome::Interrupted => "interrupted",
+            TurnOutcome::RateLimited => "rate-limited",
             TurnOutcome::None => "none",
             TurnOutcome::Unknown => "unknown",
         }

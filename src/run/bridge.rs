@@ -20,14 +20,14 @@ use std::path::{Path, PathBuf};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::agent::turn::TurnState as Lifecycle;
+use crate::agent::turn::{TurnState as Lifecycle, Verdict};
 use crate::agent::{AgentId, AgentSpec, EngineMsg, ExitInfo, Line, TurnRequest};
 use crate::app::state::{Agent, TurnState};
 use crate::app::worktree::WorktreeMsg;
 use crate::app::{ControlCmd, ControlError, ControlOk, ControlReply, Effect, Msg, State};
 use crate::control::client::ENV_SOCKET;
 use crate::control::proto::{
-    AgentInfo, AgentState, Answer, ErrorCode, Request, SearchHit, SentTo, TurnOutcome, TurnReport,
+    AgentInfo, Answer, ErrorCode, Request, SearchHit, SentTo, TurnOutcome, TurnReport,
 };
 use crate::control::server::{ControlCall, Reply, TAIL_BUFFER};
 use crate::supervisor::relay::Millis;
@@ -267,10 +267,7 @@ impl ControlBridge {
             .map(|a| AgentInfo {
                 name: a.name().to_string(),
                 role: a.spec.role.clone(),
-                state: match state.approvals.first_for(a.id) {
-                    Some(_) => AgentState::Waiting,
-                    None => agent_state(&a.turn),
-                },
+                state: crate::app::query::agent_state(state, a),
                 supervisor: a.supervisor,
                 cwd: a.spec.cwd.display().to_string(),
                 session_id: a.confirmed_session().map(String::from),
@@ -283,10 +280,23 @@ impl ControlBridge {
     }
 
     fn last_of(&self, a: &Agent) -> TurnReport {
+        // No turn ended in this run (a fresh agent, or one reopened from the log): the state
+        // says how its last turn ended, so a turn cut off by a quit is not reported as done.
+        let outcome = match &a.turn {
+            TurnState::Interrupted => TurnOutcome::Interrupted,
+            TurnState::RateLimited { .. } => TurnOutcome::RateLimited,
+            TurnState::Error { .. } => TurnOutcome::Error,
+            _ if a.turns > 0 => TurnOutcome::Success,
+            _ => TurnOutcome::None,
+        };
+        let detail = match &a.turn {
+            TurnState::Error { message } => Some(message.clone()),
+            _ => None,
+        };
         self.last.get(&a.id).cloned().unwrap_or_else(|| TurnReport {
             agent: a.name().to_string(),
-            outcome: TurnOutcome::None,
-            detail: None,
+            outcome,
+            detail,
             result: None,
             cost_usd: None,
         })
@@ -324,7 +334,8 @@ impl ControlBridge {
                     return;
                 }
                 // The lifecycle has seen every line of the turn: judge it as `update` will.
-                let report = turn_report(a.name(), &a.report.judge(exit), exit);
+                let (verdict, judged) = a.report.verdict(exit);
+                let report = turn_report(a.name(), verdict, &judged, exit);
                 self.last.insert(*agent, report.clone());
                 self.ended.push((*agent, *turn, report));
             }
@@ -618,26 +629,17 @@ fn is_idle(a: &Agent) -> bool {
     !a.turn.is_active() && (a.queue.is_empty() || matches!(a.turn, TurnState::Interrupted))
 }
 
-fn agent_state(t: &TurnState) -> AgentState {
-    match t {
-        TurnState::Idle => AgentState::Idle,
-        TurnState::Starting { .. } | TurnState::Running { .. } => AgentState::Working,
-        TurnState::Error { .. } | TurnState::Interrupted | TurnState::RateLimited { .. } => {
-            AgentState::Failed
-        }
-    }
-}
-
-fn turn_report(agent: &str, ended: &Lifecycle, exit: &ExitInfo) -> TurnReport {
+fn turn_report(agent: &str, verdict: Verdict, ended: &Lifecycle, exit: &ExitInfo) -> TurnReport {
     let result = match ended {
         Lifecycle::Done(r) => Some(r),
         Lifecycle::Failed(f) => f.result.as_ref(),
         Lifecycle::Interrupted | Lifecycle::Starting | Lifecycle::Running => None,
     };
-    let outcome = match ended {
-        Lifecycle::Done(_) => TurnOutcome::Success,
-        Lifecycle::Interrupted => TurnOutcome::Interrupted,
-        _ => TurnOutcome::Error,
+    let outcome = match verdict {
+        Verdict::Done => TurnOutcome::Success,
+        Verdict::Failed => TurnOutcome::Error,
+        Verdict::Interrupted => TurnOutcome::Interrupted,
+        Verdict::RateLimited { .. } => TurnOutcome::RateLimited,
     };
     let detail = match (ended, result) {
         (Lifecycle::Failed(_), Some(r)) if r.subtype != "success" => Some(r.subtype.clone()),
@@ -709,6 +711,7 @@ mod tests {
     use crate::agent::event::{Event, ResultEvent};
     use crate::app::fixtures::{self, state};
     use crate::app::update;
+    use crate::control::proto::AgentState;
 
     /// The loop, as far as the bridge is concerned, with the engine played by hand.
     struct Sim {
@@ -904,7 +907,7 @@ mod tests {
                     [
                         ("lead", AgentState::Idle),
                         ("api", AgentState::Idle),
-                        ("web", AgentState::Waiting)
+                        ("web", AgentState::NeedsYou)
                     ]
                 );
             }

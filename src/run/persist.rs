@@ -14,6 +14,7 @@
 //! hint line and the first pane), logged every time.
 
 use crate::agent::event::{add_cost, Event};
+use crate::agent::turn::Verdict;
 use crate::agent::{AgentId, EngineMsg, Line, SessionArg};
 use crate::app::{Effect, Msg, State};
 use crate::config::Team;
@@ -137,12 +138,12 @@ impl Persister {
                 let Some(i) = current(state, *agent, *turn) else { return };
                 let a = &state.agents[i];
                 // As `update` will judge it (see `on_exit`).
-                let status = match a.report.judge(exit) {
-                    crate::agent::turn::TurnState::Interrupted => TurnStatus::Interrupted,
-                    crate::agent::turn::TurnState::Done(_) if a.report.rate_limited.is_none() => {
-                        TurnStatus::Ok
-                    }
-                    _ => TurnStatus::Error,
+                // The same verdict `update` reaches (see `on_exit`).
+                let status = match a.report.verdict(exit).0 {
+                    Verdict::Done => TurnStatus::Ok,
+                    Verdict::Failed => TurnStatus::Error,
+                    Verdict::Interrupted => TurnStatus::Interrupted,
+                    Verdict::RateLimited { .. } => TurnStatus::RateLimited,
                 };
                 let end = TurnEnd {
                     status,

@@ -31,6 +31,7 @@ pub fn export_markdown(title: &str, log: &AgentLog) -> String {
                     TurnStatus::Ok => "done",
                     TurnStatus::Error => "failed",
                     TurnStatus::Interrupted => "interrupted",
+                    TurnStatus::RateLimited => "rate-limited",
                     TurnStatus::Lost => "lost (agentmux stopped while it ran)",
                 };
                 let _ = write!(md, "_Turn {turn} {status}");

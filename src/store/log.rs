@@ -29,6 +29,8 @@ pub enum TurnStatus {
     Error,
     /// Stopped by the user (or a kill command).
     Interrupted,
+    /// Refused by a usage limit.
+    RateLimited,
     /// agentmux went away while the turn ran (found on reopen).
     Lost,
 }

@@ -11,6 +11,7 @@ use unicode_width::UnicodeWidthStr;
 use crate::agent::Billing;
 use crate::app::state::{Agent, TurnState, SPINNER, SPINNER_FRAME};
 use crate::app::State;
+use crate::control::proto::AgentState;
 
 struct Segment {
     text: String,
@@ -46,16 +47,18 @@ fn short_model(m: &str) -> &str {
 
 /// The state segment's text and colour.
 pub fn state_label(state: &State, agent: &Agent) -> (String, Style) {
-    if state.approvals.first_for(agent.id).is_some() {
-        let style =
-            Style::default().fg(Color::Black).bg(Color::Yellow).add_modifier(Modifier::BOLD);
-        return ("⚠ needs you".into(), style);
-    }
-    match &agent.turn {
-        TurnState::Idle => ("idle".into(), Style::default().fg(Color::Green)),
-        TurnState::Starting { since } | TurnState::Running { since } => {
-            let elapsed = state.now.saturating_duration_since(*since);
+    let word = crate::app::query::agent_state(state, agent);
+    match word {
+        AgentState::NeedsYou => {
+            let style =
+                Style::default().fg(Color::Black).bg(Color::Yellow).add_modifier(Modifier::BOLD);
+            (format!("⚠ {}", word.as_str()), style)
+        }
+        AgentState::Running => {
+            let since = agent.turn.since().unwrap_or(state.now);
+            let elapsed = state.now.saturating_duration_since(since);
             let frame = (elapsed.as_millis() / SPINNER_FRAME.as_millis()) as usize % SPINNER.len();
+            // What a running turn is doing, where that says more than running.
             let what = match (
                 &agent.turn,
                 agent.report.retrying,
@@ -64,18 +67,19 @@ pub fn state_label(state: &State, agent: &Agent) -> (String, Style) {
                 (_, _, true) => "stopping".to_string(),
                 (_, Some(status), _) if status > 0 => format!("retry {status}"),
                 (TurnState::Starting { .. }, _, _) => "starting".into(),
-                _ => "running".into(),
+                _ => word.as_str().into(),
             };
             (
                 format!("{} {what} {}", SPINNER[frame], elapsed_label(elapsed)),
                 Style::default().fg(Color::Yellow),
             )
         }
-        TurnState::Error { .. } => ("✗ error".into(), Style::default().fg(Color::Red)),
-        TurnState::Interrupted => ("interrupted".into(), Style::default().fg(Color::Yellow)),
-        TurnState::RateLimited { .. } => {
-            ("rate-limited".into(), Style::default().fg(Color::Magenta))
+        AgentState::Idle | AgentState::Unknown => {
+            (word.as_str().into(), Style::default().fg(Color::Green))
         }
+        AgentState::Failed => (format!("✗ {}", word.as_str()), Style::default().fg(Color::Red)),
+        AgentState::Interrupted => (word.as_str().into(), Style::default().fg(Color::Yellow)),
+        AgentState::RateLimited => (word.as_str().into(), Style::default().fg(Color::Magenta)),
     }
 }
 

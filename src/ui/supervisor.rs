@@ -10,9 +10,10 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 
 use super::header::truncate;
-use crate::app::query::state_name;
-use crate::app::state::{Agent, TurnState};
+use crate::app::query::agent_state;
+use crate::app::state::Agent;
 use crate::app::State;
+use crate::control::proto::AgentState;
 use crate::layout::Placed;
 use crate::render::wrap::{wrap_text, WrapMode};
 use crate::supervisor::{Supervision, BOARD_LOG_LINES};
@@ -47,12 +48,13 @@ fn layout_body(state: &State, placed: &Placed) -> Rect {
     crate::layout::pane_parts(placed.rect, placed.collapsed, queued, input).body
 }
 
-fn state_style(t: &TurnState) -> Style {
-    match t {
-        TurnState::Starting { .. } | TurnState::Running { .. } => Style::default().fg(Color::Cyan),
-        TurnState::Error { .. } | TurnState::RateLimited { .. } => Style::default().fg(Color::Red),
-        TurnState::Interrupted => Style::default().fg(Color::Yellow),
-        TurnState::Idle => Style::default().fg(Color::Gray),
+fn state_style(s: AgentState) -> Style {
+    match s {
+        AgentState::Running => Style::default().fg(Color::Cyan),
+        AgentState::NeedsYou => Style::default().fg(Color::Black).bg(Color::Yellow),
+        AgentState::Failed | AgentState::RateLimited => Style::default().fg(Color::Red),
+        AgentState::Interrupted => Style::default().fg(Color::Yellow),
+        AgentState::Idle | AgentState::Unknown => Style::default().fg(Color::Gray),
     }
 }
 
@@ -79,13 +81,19 @@ impl Columns {
     }
 }
 
-fn row(agent: &Agent, sup: &Supervision, widths: &[usize; 4], cols: Columns) -> Line<'static> {
+fn row(
+    agent: &Agent,
+    standing: AgentState,
+    sup: &Supervision,
+    widths: &[usize; 4],
+    cols: Columns,
+) -> Line<'static> {
     let last = sup.activity.get(agent.name()).map_or_else(|| "-".to_string(), |t| sup.clock(*t));
     let pad = |s: &str, w: usize| format!("{s:<w$} ");
     let name = if agent.supervisor { format!("◆ {}", agent.name()) } else { agent.name().into() };
     let mut spans = vec![
         Span::styled(pad(&name, widths[0]), Style::default().add_modifier(Modifier::BOLD)),
-        Span::styled(pad(state_name(&agent.turn), widths[1]), state_style(&agent.turn)),
+        Span::styled(pad(standing.as_str(), widths[1]), state_style(standing)),
     ];
     if cols.turns {
         spans.push(Span::raw(format!("{:>w$} ", agent.turns, w = widths[2])));
@@ -110,7 +118,7 @@ fn draw_board(state: &State, sup: &Supervision, area: Rect, buf: &mut Buffer) {
             "AGENT",
             &mut agents.iter().map(|a| a.name().chars().count() + if a.supervisor { 2 } else { 0 }),
         ),
-        widest("STATE", &mut agents.iter().map(|a| state_name(&a.turn).len())),
+        widest("STATE", &mut agents.iter().map(|a| agent_state(state, a).as_str().len())),
         widest("TURNS", &mut agents.iter().map(|a| a.turns.to_string().len())),
         widest("COST", &mut agents.iter().map(|a| format!("${:.4}", a.cost_usd).len())),
     ];
@@ -124,7 +132,7 @@ fn draw_board(state: &State, sup: &Supervision, area: Rect, buf: &mut Buffer) {
         header.push_str("LAST");
     }
     let mut table: Vec<Line<'static>> = vec![Line::styled(header.trim_end().to_string(), dim)];
-    table.extend(state.agents.iter().map(|a| row(a, sup, &widths, cols)));
+    table.extend(state.agents.iter().map(|a| row(a, agent_state(state, a), sup, &widths, cols)));
 
     let supervisor = sup.relay.supervisor();
     let log: Vec<Line<'static>> = {
@@ -202,6 +210,7 @@ fn draw_board(state: &State, sup: &Supervision, area: Rect, buf: &mut Buffer) {
 mod tests {
     use super::*;
     use crate::app::fixtures;
+    use crate::app::state::TurnState;
     use crate::control::proto::{TurnOutcome, TurnReport};
     use crate::supervisor::{RelayAction, RelayLimits};
 
