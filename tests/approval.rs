@@ -544,7 +544,7 @@ async fn sim_allow_once_runs_the_call_and_asks_again_next_time() {
     app.send(0, "/sim ask=one.txt\nmake a file");
     app.until("the request", |a| a.waiting_for(0)).await;
     let screen = app.screen();
-    assert!(screen.contains("needs you") && screen.contains("$ touch one.txt"), "{screen}");
+    assert!(screen.contains("needs-you") && screen.contains("$ touch one.txt"), "{screen}");
     assert!(screen.contains("1 waiting"), "{screen}");
     app.alt('y');
     app.until("the turn's end", |a| a.idle(0, 1)).await;
@@ -754,7 +754,7 @@ async fn real_cli_a_refused_bash_call_is_shown_allowed_from_the_pane_and_runs() 
     app.send(0, "run: touch approved.txt");
     app.until("the request", |a| a.waiting_for(0) || a.idle(0, 1)).await;
     let screen = app.screen();
-    assert!(screen.contains("$ touch approved.txt") && screen.contains("needs you"), "{screen}");
+    assert!(screen.contains("$ touch approved.txt") && screen.contains("needs-you"), "{screen}");
     assert!(!app.work().join("approved.txt").exists(), "nothing runs before the answer");
     app.alt('y');
     app.until("the turn's end", |a| a.idle(0, 1)).await;
@@ -865,7 +865,7 @@ async fn real_cli_an_allow_always_rule_for_a_write_allows_that_file_only() {
     assert!(app.waiting_for(0), "b is asked: {:#?}", app.events);
     assert_eq!(app.asks, 1);
     let screen = app.screen();
-    assert!(screen.contains("b.txt") && screen.contains("needs you"), "{screen}");
+    assert!(screen.contains("b.txt") && screen.contains("needs-you"), "{screen}");
     app.alt('n');
     app.key(KeyCode::Enter);
     app.until("the turn's end", |app| app.idle(0, 2)).await;

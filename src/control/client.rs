@@ -606,7 +606,7 @@ mod tests {
         assert_eq!(
             t,
             "NAME         ROLE        STATE    TURNS  QUEUED  COST     LAST    SESSION\n\
-             lead         supervisor  working  3      0       $0.0123  5s ago  s-1\n\
+             lead         supervisor  running  3      0       $0.0123  5s ago  s-1\n\
              backend-dev  API         idle     0      2       $0.0000  -       -\n"
         );
     }

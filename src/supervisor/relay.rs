@@ -519,8 +519,8 @@ mod tests {
         assert_eq!(
             t.prompt,
             "[agentmux] 2 reports from your workers:\n\n\
-             --- api: success, $0.0100 ---\nAPI done\n\n\
-             --- web: success, $0.0200 ---\nUI done\n"
+             --- api: done, $0.0100 ---\nAPI done\n\n\
+             --- web: done, $0.0200 ---\nUI done\n"
         );
         assert_eq!(r.poll(202, true, 0.0), None, "nothing twice");
         assert!(!r.turn_ended(a, &done("api", "again", 0.0), 203), "a task ends once");
@@ -641,7 +641,7 @@ mod tests {
         r.worker_closed("w", 5);
         assert_eq!(r.outstanding(), 0);
         let p = turn(r.poll(6, true, 0.0)).prompt;
-        assert!(p.contains("--- w: error (worker closed), cost unknown ---"), "{p}");
+        assert!(p.contains("--- w: failed (worker closed), cost unknown ---"), "{p}");
     }
 
     #[test]
@@ -655,7 +655,7 @@ mod tests {
             lines,
             vec![
                 (7, "lead -> api: write the API".to_string()),
-                (8, "api -> lead: success, $0.2500".to_string()),
+                (8, "api -> lead: done, $0.2500".to_string()),
                 (9, "relayed 1 report to lead (api; depth 1)".to_string()),
             ]
         );
