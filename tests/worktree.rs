@@ -1076,8 +1076,10 @@ mod e2e {
         }
         let screen = t.wait_text("MARK-42 ");
         assert!(screen.contains("agentmux-worktrees/api"), "{screen}");
-        // agentmux's start (about 0.13 s of CPU) is over by now, most likely.
+        // agentmux's start is over, the highlighter's warm-up too (a thread of its own, about
+        // 0.3 s of CPU in a debug build): from here on it has nothing to do.
         let pid = t.child.process_id().expect("pid");
+        support::term::wait_thread_gone(pid, "highlight-warm");
         let (cpu_before, start) = (support::term::cpu_time(pid), Instant::now());
         // Typed ahead while the shell is busy, so waiting in the terminal: still the shell's.
         t.send(b"sleep 0.5; read x; echo GOT-$x\n");

@@ -274,6 +274,21 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     Some(Duration::from_millis(ticks * 1000 / per_second))
 }
 
+/// Waits (up to 30 s) until no thread of `pid` has a name starting with `prefix`: start-up work
+/// on a thread of its own (the highlighter's warm-up) must be over before CPU use is measured.
+pub fn wait_thread_gone(pid: u32, prefix: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let busy = || {
+        std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten().any(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with(prefix))
+        })
+    };
+    while busy() {
+        assert!(std::time::Instant::now() < deadline, "thread {prefix}… of {pid} still runs");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// The state letter of a process (`R`, `S`, `T`, `Z`, ...), from /proc.
 pub fn proc_state(pid: u32) -> Option<char> {
     proc_state_of(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
