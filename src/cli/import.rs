@@ -91,9 +91,9 @@ fn into_workspace(
     spec.options = crate::config::Settings::load()?.defaults;
     ws.add_agent(spec, false)?;
     let history = History::import(found);
-    let (start, end) = history.bounds();
+    let bounds = history.bounds();
     for i in 0..history.turns.len() {
-        ws.append_many(&name, i as u64 + 1, &history.records(i, &start, &end))?;
+        ws.append_many(&name, i as u64 + 1, &history.records(i, &bounds))?;
     }
     ws.update_agent(&name, |s| s.prompt_sent = true)?;
     ws.sync()?;

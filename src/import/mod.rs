@@ -167,6 +167,15 @@ pub fn find_session(projects: &Path, id: &str, cwd: Option<&Path>) -> Result<Fou
     Ok(Found { id: id.to_string(), file, conversation })
 }
 
+/// How each imported turn starts and ends in the log (see [`History::bounds`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bounds {
+    pub start: TurnStart,
+    pub end: TurnEnd,
+    /// The `result` line that ends the turn's events.
+    pub result: String,
+}
+
 /// An agent's earlier conversation: the session it continues and the turns shown in its pane.
 #[derive(Clone, Debug, PartialEq)]
 pub struct History {
@@ -233,41 +242,45 @@ impl History {
     }
 
     /// The log records of turn `index` (0-based; logged as turn `index + 1`).
-    pub fn records<'a>(
-        &'a self,
-        index: usize,
-        start: &'a TurnStart,
-        end: &'a TurnEnd,
-    ) -> Vec<Record<'a>> {
+    pub fn records<'a>(&'a self, index: usize, bounds: &'a Bounds) -> Vec<Record<'a>> {
         let Some(turn) = self.turns.get(index) else { return Vec::new() };
         let mut records = Vec::new();
         if let Some(intro) = self.intro.as_deref().filter(|_| index == 0) {
             records.push(Record::Text(intro));
         }
-        records.extend([Record::Prompt(&turn.prompt), Record::TurnStarted(start)]);
+        records.extend([Record::Prompt(&turn.prompt), Record::TurnStarted(&bounds.start)]);
         records.extend(turn.lines.iter().map(|l| Record::Event(l)));
-        records.push(Record::TurnEnded(end));
+        records.extend([Record::Event(&bounds.result), Record::TurnEnded(&bounds.end)]);
         if let Some(outro) = self.outro.as_deref().filter(|_| index + 1 == self.turns.len()) {
             records.push(Record::Text(outro));
         }
         records
     }
 
-    /// The start and end every imported turn is logged with: a resume of the session, ended well.
-    pub fn bounds(&self) -> (TurnStart, TurnEnd) {
+    /// What every imported turn is logged with: a resume of the session, ended well. The
+    /// session file keeps no `result` lines; one without figures ends each turn as a turn run
+    /// here ends, so the pane counts the conversation's turns as `fork --at` numbers them.
+    pub fn bounds(&self) -> Bounds {
         let start = TurnStart { session_id: self.session_id.clone(), resume: true };
         let mut end = TurnEnd::new(TurnStatus::Ok);
         end.session_id = Some(self.session_id.clone());
-        (start, end)
+        let result = serde_json::json!({
+            "type": "result",
+            "subtype": "success",
+            "is_error": false,
+            "session_id": self.session_id,
+        })
+        .to_string();
+        Bounds { start, end, result }
     }
 
     /// The history as an agent log, for rebuilding a pane (`app::restore::restore_agent`).
     pub fn log(&self) -> AgentLog {
-        let (start, end) = self.bounds();
+        let bounds = self.bounds();
         let mut bytes = Vec::new();
         let ts = crate::store::fsutil::now_ms();
         for (i, turn) in self.turns.iter().enumerate() {
-            for r in self.records(i, &start, &end) {
+            for r in self.records(i, &bounds) {
                 crate::store::log::format_record(
                     &mut bytes,
                     turn.at_ms.max(1).min(ts),

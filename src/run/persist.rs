@@ -219,9 +219,9 @@ impl Persister {
         if self.ws.agent(a.name()).is_none() {
             self.sync(state)?;
         }
-        let (start, end) = history.bounds();
+        let bounds = history.bounds();
         for i in 0..history.turns.len() {
-            self.ws.append_many(a.name(), i as u64 + 1, &history.records(i, &start, &end))?;
+            self.ws.append_many(a.name(), i as u64 + 1, &history.records(i, &bounds))?;
         }
         Ok(())
     }

@@ -1,0 +1,220 @@
+//! Conversations in and out with the real Claude Code CLI (the one `AGENTMUX_TEST_CLAUDE` names;
+//! CI runs these with 2.1.197 and 2.1.332) against the loopback stand-in of the Messages API: a
+//! conversation made with `claude -p` directly is listed, imported, continued and forked by the
+//! real agentmux binary in a real terminal, and each request the stand-in receives is checked
+//! for the history it should carry.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use support::cli::{claude_or_skip, offline_env};
+use support::fake_api::{FakeApi, MessagesRequest, Reply};
+use support::term::Term;
+
+/// Every prompt is answered `ANSWER to <prompt>`, so each request's messages name the turns
+/// before it.
+fn echo(req: &MessagesRequest) -> Reply {
+    Reply::text(format!("ANSWER to {}", req.last_user_text()))
+}
+
+/// A temp dir with the CLI's and agentmux's homes and the working directory, and the
+/// environment that keeps both offline and inside it.
+struct World {
+    dir: tempfile::TempDir,
+    claude: PathBuf,
+    api: FakeApi,
+    env: Vec<(String, String)>,
+}
+
+impl World {
+    fn new(claude: PathBuf) -> World {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let api = FakeApi::start(echo);
+        let home = dir.path().join("home");
+        let config = dir.path().join("config");
+        for d in [&home, &config, &dir.path().join("work")] {
+            std::fs::create_dir_all(d).expect("dir");
+        }
+        // Per-token billing, so the stand-in's key reaches the agents' CLI.
+        std::fs::write(config.join("config.toml"), "[defaults]\nbilling = \"api\"\n")
+            .expect("settings");
+        let mut env = offline_env(&api.base_url(), &home);
+        let path = |p: &Path| p.display().to_string();
+        env.extend([
+            ("AGENTMUX_CONFIG_DIR".to_string(), path(&config)),
+            ("XDG_RUNTIME_DIR".to_string(), path(&home)),
+        ]);
+        World { dir, claude, api, env }
+    }
+
+    fn work(&self) -> PathBuf {
+        std::fs::canonicalize(self.dir.path().join("work")).expect("work dir")
+    }
+
+    /// The session files Claude Code keeps for the working directory.
+    fn session_file(&self, id: &str) -> PathBuf {
+        let name = agentmux::import::project_name(&self.work());
+        self.dir.path().join("home/.claude/projects").join(name).join(format!("{id}.jsonl"))
+    }
+
+    /// `claude -p ARGS` in the working directory, as a user would run it.
+    fn claude_p(&self, args: &[&str]) -> String {
+        let out = Command::new(&self.claude)
+            .arg("-p")
+            .args(args)
+            .current_dir(self.work())
+            .envs(self.env.iter().cloned())
+            .stdin(Stdio::null())
+            .output()
+            .expect("claude runs");
+        assert!(out.status.success(), "claude -p {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `agentmux ARGS` in the working directory, output not a terminal.
+    fn agentmux(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_agentmux"))
+            .args(args)
+            .current_dir(self.work())
+            .env_remove("AGENTMUX_SOCKET")
+            .env_remove("AGENTMUX_AGENT")
+            .env_remove("AGENTMUX_CLAUDE")
+            .envs(self.env.iter().cloned())
+            .stdin(Stdio::null())
+            .output()
+            .expect("agentmux runs")
+    }
+
+    /// `agentmux ARGS`, which must succeed; its standard output.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.agentmux(args);
+        let (stdout, stderr) =
+            (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "agentmux {args:?}: {stdout}{stderr}");
+        stdout.into_owned()
+    }
+
+    /// agentmux on the working directory in a terminal, agents run by the real CLI.
+    fn open(&self) -> Term {
+        let claude = self.claude.display().to_string();
+        Term::spawn(&["--claude", &claude], &self.work(), &self.env, (40, 140))
+    }
+
+    /// A two-turn conversation made with `claude -p` directly: its session id.
+    fn two_turns(&self) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.claude_p(&["--session-id", &id, "alpha-one"]);
+        self.claude_p(&["--resume", &id, "alpha-two"]);
+        id
+    }
+
+    /// Sends `prompt` to `agent` and waits for the turn's end; the request that carried it.
+    fn turn(&self, agent: &str, prompt: &str) -> MessagesRequest {
+        self.ok(&["send", agent, prompt]);
+        let out = self.ok(&["wait", agent]);
+        assert!(out.contains(&format!("ANSWER to {prompt}")), "{agent}'s answer: {out}");
+        self.request_for(prompt)
+    }
+
+    fn request_for(&self, prompt: &str) -> MessagesRequest {
+        let all = self.api.messages_requests();
+        let found = all.iter().rev().find(|r| r.last_user_text() == prompt).cloned();
+        found.unwrap_or_else(|| {
+            let seen: Vec<String> = all.iter().map(|r| r.last_user_text()).collect();
+            panic!("no request for {prompt:?}; prompts seen: {seen:?}")
+        })
+    }
+}
+
+/// The prompts and answers a request carried, in order.
+fn history(req: &MessagesRequest) -> (Vec<String>, Vec<String>) {
+    (req.user_texts(), req.assistant_texts())
+}
+
+fn answers(prompts: &[&str]) -> Vec<String> {
+    prompts.iter().map(|p| format!("ANSWER to {p}")).collect()
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn a_claude_session_is_imported_continued_and_forked_at_the_end_and_at_turn_one() {
+    let Some(claude) = claude_or_skip("convo") else { return };
+    let w = World::new(claude);
+    let id = w.two_turns();
+    let file = w.session_file(&id);
+    let listed = w.ok(&["import"]);
+    let row = listed.lines().find(|l| l.starts_with(&id));
+    let row = row.unwrap_or_else(|| panic!("{id} not listed:\n{listed}"));
+    assert!(row.contains("alpha-one") && row.contains(" 4 "), "{row}");
+
+    let mut t = w.open();
+    t.wait_text("alt-n creates one");
+    let said = w.ok(&["import", &id, "--name", "old"]);
+    assert_eq!(said, format!("imported session {id} as old\n"));
+    t.wait_for("the imported turns", |s| s.contains("ANSWER to alpha-two"));
+    let before = std::fs::read(&file).expect("session file");
+
+    let req = w.turn("old", "gamma-three");
+    let all = ["alpha-one", "alpha-two", "gamma-three"];
+    assert_eq!(history(&req), (strings(&all), answers(&all[..2])), "the whole history");
+    let grown = std::fs::read(&file).expect("session file");
+    assert!(grown.starts_with(&before), "the CLI appended to the session it resumed");
+
+    assert_eq!(w.ok(&["fork", "old", "--name", "end"]), "created end\n");
+    assert_eq!(w.ok(&["fork", "old", "--at", "1", "--name", "one"]), "created one\n");
+    t.wait_text("forked from old after turn 1 of 3");
+    let at_end = w.turn("end", "delta-end");
+    let p = ["alpha-one", "alpha-two", "gamma-three", "delta-end"];
+    assert_eq!(history(&at_end), (strings(&p), answers(&p[..3])), "a fork at the end");
+    let at_one = w.turn("one", "delta-one");
+    let p = ["alpha-one", "delta-one"];
+    assert_eq!(history(&at_one), (strings(&p), answers(&p[..1])), "a fork after turn 1");
+
+    // Each goes on in its own conversation, and the original in its.
+    let req = w.turn("end", "epsilon-end");
+    let p = ["alpha-one", "alpha-two", "gamma-three", "delta-end", "epsilon-end"];
+    assert_eq!(history(&req), (strings(&p), answers(&p[..4])), "the end fork goes on");
+    let req = w.turn("one", "epsilon-one");
+    let p = ["alpha-one", "delta-one", "epsilon-one"];
+    assert_eq!(history(&req), (strings(&p), answers(&p[..2])), "the turn-1 fork goes on");
+    let req = w.turn("old", "zeta-old");
+    let p = ["alpha-one", "alpha-two", "gamma-three", "zeta-old"];
+    assert_eq!(history(&req), (strings(&p), answers(&p[..3])), "the original is untouched");
+    // Each header counts its conversation's turns, imported ones included (as `--at` does).
+    for (name, turns) in [("old", 4), ("end", 5), ("one", 3)] {
+        let header = format!("{name} · idle");
+        let count = format!(" {turns} turns ");
+        t.wait_for(&format!("{name}: {turns} turns"), |s| {
+            s.lines().any(|l| l.contains(&header) && l.contains(&count))
+        });
+    }
+    let status = t.quit();
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn a_session_imported_with_no_agentmux_running_opens_with_its_history_and_continues() {
+    let Some(claude) = claude_or_skip("convo") else { return };
+    let w = World::new(claude);
+    let id = w.two_turns();
+    let file = w.session_file(&id);
+    let before = std::fs::read(&file).expect("session file");
+    let said = w.ok(&["import", &id]);
+    let short = &id[..8];
+    assert!(said.starts_with(&format!("imported session {id} as session-{short} into")), "{said}");
+    assert_eq!(std::fs::read(&file).expect("session file"), before, "only read");
+
+    let mut t = w.open();
+    t.wait_for("the imported turns", |s| s.contains("ANSWER to alpha-two"));
+    let name = format!("session-{short}");
+    let req = w.turn(&name, "gamma-three");
+    let all = ["alpha-one", "alpha-two", "gamma-three"];
+    assert_eq!(history(&req), (strings(&all), answers(&all[..2])), "the whole history");
+    let status = t.quit();
+    assert!(status.success(), "{status:?}");
+}
