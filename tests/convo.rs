@@ -69,7 +69,11 @@ impl World {
             .stdin(Stdio::null())
             .output()
             .expect("claude runs");
-        assert!(out.status.success(), "claude -p {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "claude -p {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
