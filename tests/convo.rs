@@ -222,3 +222,131 @@ fn a_session_imported_with_no_agentmux_running_opens_with_its_history_and_contin
     let status = t.quit();
     assert!(status.success(), "{status:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bad input, with the session files the real CLI wrote (tests/fixtures/claude-sessions) and the
+// simulated claude: no turn runs, so no CLI is needed.
+
+const WHOLE: &str = "c36597d6-6218-456a-ac90-7c6396304ea0";
+const CUT: &str = "11111111-1111-4111-8111-111111111111";
+const NEWER: &str = "22222222-2222-4222-8222-222222222222";
+const ELSEWHERE: &str = "33333333-3333-4333-8333-333333333333";
+const MISSING: &str = "44444444-4444-4444-8444-444444444444";
+
+/// The fixture session (three turns: `hello one`, `run: echo hi`, `third`), made to belong to
+/// `cwd`.
+fn fixture_for(cwd: &Path) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/claude-sessions/cli-2.1.197.jsonl");
+    let text = std::fs::read_to_string(path).expect("fixture");
+    text.replace("/tmp/.tmpAa7lWR/work", &cwd.display().to_string())
+}
+
+/// Every file under `dir`, with its bytes.
+fn tree(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).expect("read dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).expect("read file"));
+            }
+        }
+    }
+    out
+}
+
+impl World {
+    /// Writes session `id` of the working directory (or of `cwd`) as Claude Code keeps it.
+    fn session(&self, id: &str, text: &str) -> PathBuf {
+        let file = self.session_file(id);
+        std::fs::create_dir_all(file.parent().expect("project dir")).expect("project dir");
+        std::fs::write(&file, text).expect("session file");
+        file
+    }
+
+    /// `agentmux ARGS`, which must fail with exit code 1; its error line.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.agentmux(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(1), "agentmux {args:?}: {stderr}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "", "agentmux {args:?}");
+        stderr
+    }
+}
+
+#[test]
+fn bad_sessions_are_told_clearly_and_claude_codes_files_are_never_written() {
+    let w = World::new(PathBuf::from("sim"));
+    let whole = fixture_for(&w.work());
+    w.session(WHOLE, &whole);
+    // Cut in the middle of the last answer's line, as when the CLI is killed while writing.
+    let cut = whole.rfind("\"type\":\"assistant\"").expect("an answer") + 30;
+    w.session(CUT, &whole[..cut]);
+    // Lines of kinds not known yet, and messages in a shape not known yet.
+    let newer = format!(
+        "{}\n{}\nnot json\n",
+        r#"{"type":"hyper-message","sessionId":"x","body":{"text":"hello"}}"#,
+        r#"{"type":"user","uuid":"u1","sessionId":"x","payload":{"text":"hello"}}"#,
+    );
+    w.session(NEWER, &newer);
+    let elsewhere = w.dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).expect("dir");
+    let theirs = fixture_for(&elsewhere);
+    let file = w
+        .dir
+        .path()
+        .join("home/.claude/projects")
+        .join(agentmux::import::project_name(&elsewhere))
+        .join(format!("{ELSEWHERE}.jsonl"));
+    std::fs::create_dir_all(file.parent().expect("dir")).expect("dir");
+    std::fs::write(&file, &theirs).expect("session file");
+    let claude_dir = w.dir.path().join("home/.claude");
+    let before = tree(&claude_dir);
+
+    let listed = w.ok(&["import"]);
+    let ids: Vec<&str> = listed.lines().skip(1).filter_map(|l| l.split(' ').next()).collect();
+    assert!(ids.contains(&WHOLE) && ids.contains(&CUT), "{listed}");
+    assert!(!ids.contains(&NEWER) && !ids.contains(&ELSEWHERE), "{listed}");
+
+    let err = w.fails(&["import", MISSING]);
+    assert!(err.contains(&format!("no Claude Code session {MISSING} (looked in ")), "{err}");
+    let err = w.fails(&["import", "../../etc/passwd"]);
+    assert!(err.contains("is not a session id (expected a UUID)"), "{err}");
+    let err = w.fails(&["import", ELSEWHERE]);
+    let other = format!("belongs to {}, not to this directory", elsewhere.display());
+    assert!(err.contains(&other) && err.contains("run the import there"), "{err}");
+    let err = w.fails(&["import", NEWER]);
+    assert!(err.contains("has no prompt that could be read (3 lines, 2 not readable)"), "{err}");
+    assert!(err.contains("a newer Claude Code"), "{err}");
+
+    let mut t = w.open();
+    t.wait_text("alt-n creates one");
+    assert_eq!(w.ok(&["import", CUT, "--name", "cut"]), format!("imported session {CUT} as cut\n"));
+    // As far as it reads: the first two turns whole, the third's prompt without its answer.
+    let s = t.wait_text("1 line could not be read and is");
+    assert!(s.contains("The tool said: hi") && s.contains("› third"), "{s}");
+    let third = s.find("› third").expect("the third prompt");
+    assert!(s[third..].contains("interrupted"), "the cut turn says it got no answer:\n{s}");
+    let err = w.fails(&["fork", "cut", "--at", "9"]);
+    assert!(err.contains("the conversation has 3 turns; there is no turn 9"), "{err}");
+    assert_eq!(w.ok(&["fork", "cut", "--at", "2", "--name", "two"]), "created two\n");
+    t.wait_text("forked from cut after turn 2 of 3");
+
+    assert_eq!(
+        w.ok(&["import", WHOLE, "--name", "whole"]),
+        format!("imported session {WHOLE} as whole\n")
+    );
+    let err = w.fails(&["import", WHOLE]);
+    assert!(err.contains(&format!("session {WHOLE} is open already as whole")), "{err}");
+    let status = t.quit();
+    assert!(status.success(), "{status:?}");
+
+    // With no agentmux running, the workspace knows it too.
+    let err = w.fails(&["import", WHOLE]);
+    assert!(err.contains(&format!("session {WHOLE} is open already as whole")), "{err}");
+    assert_eq!(tree(&claude_dir), before, "Claude Code's files are only read");
+}

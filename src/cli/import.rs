@@ -9,6 +9,7 @@ use std::path::Path;
 
 use super::CliError;
 use crate::agent::AgentSpec;
+use crate::app::convo::FORK_EXTRA;
 use crate::control::client::{find_socket, Client, ClientError, ENV_AGENT, ENV_SOCKET};
 use crate::control::proto::{Answer, Request};
 use crate::import::{self, History, SessionSummary};
@@ -81,6 +82,14 @@ fn into_workspace(
         let short: String = found.id.chars().take(8).collect();
         format!("session-{short}")
     });
+    let open =
+        ws.state().agents.iter().find(|a| {
+            a.session_id.as_deref() == Some(&found.id) && !a.extras.contains_key(FORK_EXTRA)
+        });
+    if let Some(a) = open {
+        let agent = a.spec.name.clone();
+        return Err(other(import::ImportError::AlreadyOpen { id: found.id.clone(), agent }));
+    }
     if ws.agent(&name).is_some() {
         return Err(CliError::Usage(format!(
             "workspace {} has an agent named {name} already; choose another with --name",

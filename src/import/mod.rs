@@ -27,8 +27,14 @@ pub enum ImportError {
     OtherDirectory { id: String, cwd: String, here: String },
     #[error("{}: {cause}", .path.display())]
     Read { path: PathBuf, cause: String },
-    #[error("session {0} has no prompt that could be read")]
-    Empty(String),
+    #[error(
+        "session {id} has no prompt that could be read ({lines} lines{}); a newer Claude Code \
+         may write its sessions in a shape this agentmux does not know",
+        match .unreadable { 0 => String::new(), n => format!(", {n} not readable") }
+    )]
+    Empty { id: String, lines: usize, unreadable: usize },
+    #[error("session {id} is open already as {agent}; fork it (agentmux fork {agent}) to try another direction")]
+    AlreadyOpen { id: String, agent: String },
     #[error("{0:?} is not a session id (expected a UUID)")]
     BadId(String),
     #[error("the conversation has {turns} turns; there is no turn {at}")]
@@ -162,7 +168,9 @@ pub fn find_session(projects: &Path, id: &str, cwd: Option<&Path>) -> Result<Fou
         }
     }
     if conversation.turns.is_empty() {
-        return Err(ImportError::Empty(id.to_string()));
+        let lines = conversation.lines;
+        let unreadable = conversation.unreadable;
+        return Err(ImportError::Empty { id: id.to_string(), lines, unreadable });
     }
     Ok(Found { id: id.to_string(), file, conversation })
 }
@@ -172,6 +180,8 @@ pub fn find_session(projects: &Path, id: &str, cwd: Option<&Path>) -> Result<Fou
 pub struct Bounds {
     pub start: TurnStart,
     pub end: TurnEnd,
+    /// How a turn that got no answer ends.
+    pub unanswered: TurnEnd,
     /// The `result` line that ends the turn's events.
     pub result: String,
 }
@@ -203,6 +213,7 @@ impl History {
                 c.messages,
                 match c.unreadable {
                     0 => String::new(),
+                    1 => "; 1 line could not be read and is left out".into(),
                     n => format!("; {n} lines could not be read and are left out"),
                 }
             )),
@@ -250,20 +261,26 @@ impl History {
         }
         records.extend([Record::Prompt(&turn.prompt), Record::TurnStarted(&bounds.start)]);
         records.extend(turn.lines.iter().map(|l| Record::Event(l)));
-        records.extend([Record::Event(&bounds.result), Record::TurnEnded(&bounds.end)]);
+        let end = if turn.last_answer.is_some() { &bounds.end } else { &bounds.unanswered };
+        records.extend([Record::Event(&bounds.result), Record::TurnEnded(end)]);
         if let Some(outro) = self.outro.as_deref().filter(|_| index + 1 == self.turns.len()) {
             records.push(Record::Text(outro));
         }
         records
     }
 
-    /// What every imported turn is logged with: a resume of the session, ended well. The
-    /// session file keeps no `result` lines; one without figures ends each turn as a turn run
-    /// here ends, so the pane counts the conversation's turns as `fork --at` numbers them.
+    /// What every imported turn is logged with: a resume of the session, ended well, or
+    /// interrupted when it got no answer (stopped, or the file cut there). The session file
+    /// keeps no `result` lines; one without figures ends each turn as a turn run here ends, so
+    /// the pane counts the conversation's turns as `fork --at` numbers them.
     pub fn bounds(&self) -> Bounds {
         let start = TurnStart { session_id: self.session_id.clone(), resume: true };
-        let mut end = TurnEnd::new(TurnStatus::Ok);
-        end.session_id = Some(self.session_id.clone());
+        let ended = |status| {
+            let mut end = TurnEnd::new(status);
+            end.session_id = Some(self.session_id.clone());
+            end
+        };
+        let (end, unanswered) = (ended(TurnStatus::Ok), ended(TurnStatus::Interrupted));
         let result = serde_json::json!({
             "type": "result",
             "subtype": "success",
@@ -271,7 +288,7 @@ impl History {
             "session_id": self.session_id,
         })
         .to_string();
-        Bounds { start, end, result }
+        Bounds { start, end, unanswered, result }
     }
 
     /// The history as an agent log, for rebuilding a pane (`app::restore::restore_agent`).

@@ -40,6 +40,8 @@ pub struct Conversation {
     pub messages: usize,
     /// Lines that could not be read (not JSON, or a message without its parts).
     pub unreadable: usize,
+    /// Lines in the file (blank ones aside).
+    pub lines: usize,
     /// Unix ms of the last message, 0 when unknown.
     pub last_ms: u64,
 }
@@ -50,6 +52,7 @@ impl Conversation {
         let mut conv = Conversation::default();
         let mut lines: Vec<Value> = Vec::new();
         for raw in text.lines().filter(|l| !l.trim().is_empty()) {
+            conv.lines += 1;
             match serde_json::from_str::<Value>(raw) {
                 Ok(v) if v.is_object() => lines.push(v),
                 _ => conv.unreadable += 1,

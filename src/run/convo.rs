@@ -21,6 +21,13 @@ pub fn import(
     let projects = projects()?;
     let found =
         import::find_session(&projects, session_id, Some(Path::new(cwd))).map_err(refused)?;
+    // Two agents resuming one session would write into it in turns, each unaware of the other.
+    let open =
+        state.agents.iter().find(|a| a.fork.is_none() && a.session.as_deref() == Some(session_id));
+    if let Some(a) = open {
+        let agent = a.name().to_string();
+        return Err(refused(ImportError::AlreadyOpen { id: found.id, agent }));
+    }
     let short: String = session_id.chars().take(8).collect();
     let name = name.unwrap_or_else(|| free_name(state, &format!("session-{short}")));
     let mut spec = AgentSpec::new(name, cwd);
