@@ -327,10 +327,13 @@ fn bad_sessions_are_told_clearly_and_claude_codes_files_are_never_written() {
     t.wait_text("alt-n creates one");
     assert_eq!(w.ok(&["import", CUT, "--name", "cut"]), format!("imported session {CUT} as cut\n"));
     // As far as it reads: the first two turns whole, the third's prompt without its answer.
-    let s = t.wait_text("1 line could not be read and is");
-    assert!(s.contains("The tool said: hi") && s.contains("› third"), "{s}");
-    let third = s.find("› third").expect("the third prompt");
-    assert!(s[third..].contains("interrupted"), "the cut turn says it got no answer:\n{s}");
+    t.wait_for("the cut session's turns", |s| {
+        let third = s.find("› third");
+        s.contains("1 line could not be read and is")
+            && s.contains("The tool said: hi")
+            // The cut turn says it got no answer.
+            && third.is_some_and(|at| s[at..].contains("interrupted"))
+    });
     let err = w.fails(&["fork", "cut", "--at", "9"]);
     assert!(err.contains("the conversation has 3 turns; there is no turn 9"), "{err}");
     assert_eq!(w.ok(&["fork", "cut", "--at", "2", "--name", "two"]), "created two\n");
