@@ -19,6 +19,9 @@ pub struct Directives {
     pub crash: Option<Crash>,
     /// Text deltas written as fast as possible.
     pub flood: Option<u64>,
+    /// `pace=MS`: a flood's deltas come MS real milliseconds apart (whatever the speed), as a
+    /// model streams: steady load rather than a burst.
+    pub pace_ms: Option<u64>,
     /// Bytes of one tool result on a single line.
     pub huge: Option<usize>,
     /// Plain-text lines on stderr, one after each JSON line.
@@ -37,6 +40,7 @@ pub struct Directives {
 /// Upper bounds so a typo cannot ask for terabytes.
 const MAX_FLOOD: u64 = 10_000_000;
 const MAX_HUGE: usize = 512 * 1024 * 1024;
+const MAX_PACE_MS: u64 = 10_000;
 
 impl Directives {
     /// Reads the `/sim` lines of `prompt` plus `env` (the value of `AGENTMUX_SIM_FAIL`) and
@@ -81,6 +85,7 @@ impl Directives {
             ("crash", None | Some("exit")) => self.crash = Some(Crash::Exit),
             ("crash", Some("signal" | "kill")) => self.crash = Some(Crash::Signal),
             ("flood", _) => self.flood = Some(number.unwrap_or(20_000).min(MAX_FLOOD)),
+            ("pace", _) => self.pace_ms = number.map(|ms| ms.min(MAX_PACE_MS)),
             ("huge", _) => {
                 let bytes = number.unwrap_or(20_000_000) as usize;
                 self.huge = Some(bytes.min(MAX_HUGE));
@@ -112,9 +117,12 @@ mod tests {
         assert!(d.max_turns);
         assert_eq!(d.retries, 2);
         assert_eq!(d.flood, Some(1000));
+        assert_eq!(d.pace_ms, None);
         assert_eq!(d.stderr_lines, 3);
         assert_eq!(d.crash, Some(Crash::Signal));
         assert!(d.unknown.is_empty());
+        let (d, _) = Directives::extract("/sim flood=600 pace=25", None);
+        assert_eq!((d.flood, d.pace_ms), (Some(600), Some(25)));
     }
 
     #[test]

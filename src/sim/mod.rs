@@ -25,6 +25,7 @@
 //! - `crash` / `crash=signal`: part of the answer, a node stack trace on stderr, then exit code 1
 //!   / SIGKILL, and no `result`;
 //! - `flood=N`: N `stream_event` text deltas as fast as possible (even without partial messages);
+//!   with `pace=MS`, one every MS real milliseconds (whatever `AGENTMUX_SIM_SPEED` says);
 //! - `huge=BYTES`: one tool result of BYTES bytes on a single line;
 //! - `stderr=N`: N plain-text lines on stderr, one after each JSON line;
 //! - `deny`: a Write (or the script's edits) is denied: `tool_result` with `is_error` and the

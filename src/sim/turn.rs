@@ -404,11 +404,16 @@ impl Turn {
         Ok(tool_calls)
     }
 
-    /// `n` one-word deltas as fast as possible; returns the message's whole text.
+    /// `n` one-word deltas, as fast as possible or `pace=MS` apart; returns the message's
+    /// whole text.
     fn flood(&mut self, n: u64, text: &str) -> io::Result<String> {
         let mut all = String::with_capacity(n as usize * 8 + text.len());
         self.stream_always(shape::content_block_start(0, shape::text_block("")))?;
+        let pace = self.directives.pace_ms.map(Duration::from_millis);
         for i in 0..n {
+            if let Some(pace) = pace.filter(|_| i > 0) {
+                std::thread::sleep(pace);
+            }
             let word = format!("tok{i} ");
             self.stream_always(shape::text_delta(0, &word))?;
             all.push_str(&word);
