@@ -645,6 +645,44 @@ mod engine_questions {
     }
 }
 
+mod engine_plans {
+    use super::engine::Harness;
+    use super::*;
+    use agentmux::approval::Decision;
+
+    /// `permission_mode = "plan"`, as a team file sets it: the plan comes to the approval box
+    /// whole (2.1.332 leaves it out of the request), a rejection's reason goes to the model as
+    /// the tool's error, and an approval gives the model back the plan it approved.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_plan_is_rejected_with_a_reason_then_approved_from_the_approval_box() {
+        let name = "a_plan_is_rejected_with_a_reason_then_approved_from_the_approval_box";
+        let Some(claude) = claude_or_skip(name) else { return };
+        let api = FakeApi::start(script);
+        let mut h = Harness::new(claude, &api);
+        h.options.permission_mode = Some(PermissionMode::Plan);
+        h.turn(1, "plan");
+        let ask = h.approval().await;
+        assert_eq!(ask.tool_name, "ExitPlanMode");
+        assert_eq!(ask.input["plan"], "1. look\n2. fix");
+        ask.decide(Decision::Deny { message: Some("add tests first".into()) });
+        let (_, _, ok) = h.until_exit(1).await;
+        assert!(ok);
+        let sent = api.messages_requests().pop().expect("a request");
+        let result = &sent.tool_results()[0];
+        assert!(result.is_error && result.content == "add tests first", "{result:?}");
+
+        h.turn(2, "plan");
+        let ask = h.approval().await;
+        assert_eq!(ask.input["plan"], "1. look\n2. fix");
+        ask.decide(Decision::Allow);
+        h.until_exit(2).await;
+        let sent = api.messages_requests().pop().expect("a request");
+        let result = &sent.tool_results()[0];
+        assert!(!result.is_error, "{result:?}");
+        assert!(result.content.contains("1. look\n2. fix"), "the approved plan: {result:?}");
+    }
+}
+
 mod engine_switches {
     use super::engine::Harness;
     use super::*;

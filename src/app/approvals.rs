@@ -297,6 +297,15 @@ pub fn key(state: &mut State, command: Option<Command>, fx: &mut Vec<Effect>) ->
     }
     match command {
         Some(Command::AllowOnce) => decide_focused(state, Decision::Allow),
+        Some(Command::AllowAlways) if !focused_has_rules(state) => {
+            // A plan or a question is answered each time: no rule could answer the next one.
+            let allow = state.keymap.key_label(super::Context::Approval, Command::AllowOnce);
+            state.flash = Some(format!(
+                "this is answered each time, never always: {} answers it once",
+                allow.unwrap_or_default()
+            ));
+            state.dirty = true;
+        }
         Some(Command::AllowAlways) => allow_always_focused(state, fx),
         Some(Command::Deny) => {
             state.approvals.composing = true;
@@ -305,6 +314,14 @@ pub fn key(state: &mut State, command: Option<Command>, fx: &mut Vec<Effect>) ->
         _ => return false,
     }
     true
+}
+
+/// Whether "allow always" can answer the focused call (a tool call, not a plan or question).
+pub fn focused_has_rules(state: &State) -> bool {
+    state
+        .focused()
+        .and_then(|a| state.approvals.first_for(a.id))
+        .is_some_and(|p| p.ask.asking().has_rules())
 }
 
 /// Page the focused call's box; false (the key goes to the pane) when the call fits in it.
@@ -602,6 +619,31 @@ mod tests {
         assert!(s.flash.as_deref().is_some_and(|f| f.contains("allowed once")), "{:?}", s.flash);
         let (_, mut again) = ask(&mut s, "api", "Write", write);
         assert!(answer(&mut again).is_none(), "asked again");
+    }
+
+    #[test]
+    fn a_plan_is_approved_once_or_rejected_with_an_optional_reason_and_never_made_a_rule() {
+        let mut s = state(false, &[("api", "backend")], (80, 24));
+        let plan = json!({"plan": "1. look\n2. fix"});
+        let (_, mut first) = ask(&mut s, "api", "ExitPlanMode", plan.clone());
+        let fx = update(&mut s, allow_always());
+        assert!(answer(&mut first).is_none(), "allow always does not answer a plan");
+        assert!(!fx.iter().any(|e| matches!(e, Effect::Persist)));
+        assert!(s.flash.as_deref().is_some_and(|f| f.contains("alt-y")), "{:?}", s.flash);
+        update(&mut s, allow_once());
+        assert_eq!(answer(&mut first), Some((Behavior::Allow, None)));
+        assert_eq!(s.agents[0].spec.options.allowed_tools, None);
+
+        let (_, mut second) = ask(&mut s, "api", "ExitPlanMode", plan.clone());
+        update(&mut s, deny());
+        type_text(&mut s, "add tests first");
+        update(&mut s, key(KeyCode::Enter));
+        assert_eq!(answer(&mut second), Some((Behavior::Deny, Some("add tests first".into()))));
+
+        let (_, mut third) = ask(&mut s, "api", "ExitPlanMode", plan);
+        update(&mut s, deny());
+        update(&mut s, key(KeyCode::Enter));
+        assert_eq!(answer(&mut third), Some((Behavior::Deny, None)), "the reason is optional");
     }
 
     #[test]

@@ -29,6 +29,35 @@ pub const PERMISSION_PROMPT_TOOL: &str = "mcp__agentmux__approve";
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+/// The tool that puts a plan before the user (permission mode `plan`); allowing it approves
+/// the plan, a denial's message tells the model what to change.
+pub const PLAN_TOOL: &str = "ExitPlanMode";
+/// The tool that asks the user questions with choices; its answer is the input with `answers`.
+pub const QUESTION_TOOL: &str = "AskUserQuestion";
+
+/// What a waiting call asks of the user: leave to run a tool, approval of a plan, or answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Asking {
+    Tool,
+    Plan,
+    Question,
+}
+
+impl Asking {
+    pub fn of(tool_name: &str) -> Asking {
+        match tool_name {
+            PLAN_TOOL => Asking::Plan,
+            QUESTION_TOOL => Asking::Question,
+            _ => Asking::Tool,
+        }
+    }
+
+    /// Whether "allow always" means anything: a plan or a question is answered each time.
+    pub fn has_rules(self) -> bool {
+        self == Asking::Tool
+    }
+}
+
 use crate::control::proto::{Answer, Behavior, Request};
 use crate::control::server::{ControlCall, Reply};
 
@@ -79,6 +108,10 @@ impl Ask {
             }
             request => Err(Box::new(ControlCall { request, ..call })),
         }
+    }
+
+    pub fn asking(&self) -> Asking {
+        Asking::of(&self.tool_name)
     }
 
     /// Whether the request needs its turn's secret to be believed.

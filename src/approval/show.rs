@@ -13,11 +13,16 @@ use crate::render::{wrap_spans, WrapMode};
 /// The call's lines wrapped to `width` (every character kept, so nothing hides past the edge).
 pub fn call_rows(tool: &str, input: &Value, width: u16) -> Vec<Line<'static>> {
     let mut out = Vec::new();
+    // Prose reads better broken between words; commands and code keep every column.
+    let mode = match super::Asking::of(tool) {
+        super::Asking::Tool => WrapMode::Char,
+        super::Asking::Plan | super::Asking::Question => WrapMode::Word,
+    };
     for line in call_lines(tool, input) {
         let style = line.style;
         let spans: Vec<Span<'static>> =
             line.spans.into_iter().map(|s| Span::styled(s.content, style.patch(s.style))).collect();
-        wrap_spans(&spans, width, &[], &[], WrapMode::Char, &mut out);
+        wrap_spans(&spans, width, &[], &[], mode, &mut out);
     }
     out
 }
@@ -81,6 +86,7 @@ pub fn call_lines(tool: &str, input: &Value) -> Vec<Line<'static>> {
                 text_lines(&mut lines, p, label);
             }
         }
+        super::PLAN_TOOL => plan_lines(&mut lines, input, label),
         _ => {
             let pretty = serde_json::to_string_pretty(input).unwrap_or_default();
             text_lines(&mut lines, &pretty, Style::default());
@@ -101,6 +107,21 @@ fn escaped_anywhere(input: &Value) -> bool {
         Value::Array(a) => a.iter().any(escaped_anywhere),
         Value::Object(o) => o.iter().any(|(k, v)| needs_escape(k) || escaped_anywhere(v)),
         _ => false,
+    }
+}
+
+/// The plan as the model wrote it (its Markdown source: a renderer could hide parts of it, a
+/// comment or a link's target), then any other input the call has.
+fn plan_lines(lines: &mut Vec<Line<'static>>, input: &Value, label: Style) {
+    match str_field(input, "plan") {
+        Some(plan) => text_lines(lines, plan.trim_end(), Style::default()),
+        None => lines.push(Line::styled("(no plan text came with the call)", label)),
+    }
+    let mut rest = input.as_object().cloned().unwrap_or_default();
+    rest.remove("plan");
+    if !rest.is_empty() {
+        let pretty = serde_json::to_string_pretty(&rest).unwrap_or_default();
+        text_lines(lines, &pretty, label);
     }
 }
 

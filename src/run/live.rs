@@ -548,14 +548,16 @@ impl Task {
         };
         let shown = request.shown_input(call_input.as_ref()).clone();
         let (mut ask, reply) =
-            crate::approval::Ask::new(&a.base.spec.name, &request.tool_name, shown);
+            crate::approval::Ask::new(&a.base.spec.name, &request.tool_name, shown.clone());
         ask.tool_use_id = request.tool_use_id.clone();
         if local.send(Msg::Approval(ask)).is_err() {
             let _ = a.handle.answer(&request.request_id, &deny("agentmux is closing"));
             return;
         }
         let answers = self.answers_tx.clone();
-        let (request_id, input, tool) = (request.request_id, request.input, request.tool_name);
+        // Allowed, the call runs with what the user saw: 2.1.332 sends ExitPlanMode's input as
+        // `{}`, and allowed with that the model hears only that plan mode ended, not which plan.
+        let (request_id, input, tool) = (request.request_id, shown, request.tool_name);
         tokio::spawn(async move {
             let answer = match reply.await {
                 Ok(reply) => permission_answer(reply, &tool, input),
@@ -618,7 +620,7 @@ fn permission_answer(
     }
 }
 
-const QUESTION_TOOL: &str = "AskUserQuestion";
+use crate::approval::QUESTION_TOOL;
 
 /// AskUserQuestion's input with `answers` (question text -> label or text) from `reply`.
 fn answered(input: &Value, reply: &str) -> Option<Value> {

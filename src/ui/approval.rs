@@ -14,7 +14,7 @@ use super::header::truncate;
 use crate::agent::event::PermissionDenial;
 use crate::app::approvals::Pending;
 use crate::app::{Command, Context, Keymap};
-use crate::approval::{rules, show};
+use crate::approval::{rules, show, Asking};
 
 /// Rows the box wants at `width` (its border and key line included).
 pub fn desired_height(pending: &Pending, width: u16) -> u16 {
@@ -56,7 +56,12 @@ impl Widget for ApprovalView<'_> {
         } else {
             String::new()
         };
-        let title = format!(" ⚠ {} wants to use {}{more} {place}", self.agent, ask.tool_name);
+        let title = match ask.asking() {
+            Asking::Plan => {
+                format!(" ⚠ {} has a plan for you to approve{more} {place}", self.agent)
+            }
+            _ => format!(" ⚠ {} wants to use {}{more} {place}", self.agent, ask.tool_name),
+        };
         let block = Block::default()
             .borders(Borders::TOP)
             .border_style(Style::default().fg(Color::Yellow))
@@ -83,13 +88,27 @@ impl ApprovalView<'_> {
         let key = |c: Command| self.keymap.key_label(Context::Approval, c).unwrap_or_default();
         let k = Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD);
         let d = Style::default().fg(Color::Gray);
+        let plan = self.pending.ask.asking() == Asking::Plan;
         if self.composing {
+            let (what, send) = if plan {
+                ("reject: say what to change (or nothing), ", " reject · ")
+            } else {
+                ("deny: type a message for the agent, ", " deny · ")
+            };
             return Line::from(vec![
-                Span::styled("deny: type a message for the agent, ", d),
+                Span::styled(what, d),
                 Span::styled(key(Command::Send), k),
-                Span::styled(" deny · ", d),
+                Span::styled(send, d),
                 Span::styled(key(Command::Close), k),
                 Span::styled(" back", d),
+            ]);
+        }
+        if plan {
+            return Line::from(vec![
+                Span::styled(key(Command::AllowOnce), k),
+                Span::styled(" approve the plan · ", d),
+                Span::styled(key(Command::Deny), k),
+                Span::styled(" reject it, saying why", d),
             ]);
         }
         let always = match rules::suggest(&self.pending.ask.tool_name, &self.pending.ask.input) {
@@ -190,6 +209,42 @@ mod tests {
     #[test]
     fn unknown_tool_request_shows_its_input() {
         let s = asking("mcp__db__query", json!({"sql": "DELETE FROM users", "limit": 10}));
+        insta::assert_snapshot!(screen(&s));
+    }
+
+    /// A plan longer than its box: all of it, wrapped between words, the escape shown as its
+    /// mark, the rows in view and the page keys in the title; no "allow always".
+    fn long_plan() -> serde_json::Value {
+        let mut plan = String::from(
+            "## Fix the flaky login test\n\nThe test races the session store: it reads the \
+             cookie before the write lands, so it fails about one run in ten.\n\n",
+        );
+        for i in 1..=12 {
+            plan.push_str(&format!("{i}. step {i} of the fix\n"));
+        }
+        plan.push_str("13. print \u{1b}[2J to the log\n");
+        json!({ "plan": plan })
+    }
+
+    #[test]
+    fn a_plan_is_shown_whole_and_scrolls() {
+        let mut s = asking("ExitPlanMode", long_plan());
+        let top = screen(&s);
+        assert!(top.contains("The test races"), "{top}");
+        assert!(!top.contains("always"), "{top}");
+        update(&mut s, key(crossterm::event::KeyCode::PageDown));
+        update(&mut s, key(crossterm::event::KeyCode::PageDown));
+        let bottom = screen(&s);
+        assert!(bottom.contains("13. print ␛[2J to the log"), "{bottom}");
+        insta::assert_snapshot!("a_plan_is_shown_whole_and_scrolls_top", top);
+        insta::assert_snapshot!("a_plan_is_shown_whole_and_scrolls_bottom", bottom);
+    }
+
+    #[test]
+    fn rejecting_a_plan_with_a_reason() {
+        let mut s = asking("ExitPlanMode", json!({"plan": "1. look\n2. fix"}));
+        update(&mut s, deny());
+        type_text(&mut s, "add tests first");
         insta::assert_snapshot!(screen(&s));
     }
 

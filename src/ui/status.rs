@@ -53,8 +53,10 @@ fn hints(state: &State) -> Vec<(String, &'static str)> {
     let mut out = state.keymap.hints(ctx, |c| match c {
         Command::Send | Command::Close => composing,
         Command::PageDown => overflows,
+        Command::AllowAlways => !composing && crate::app::approvals::focused_has_rules(state),
         _ => !composing,
     });
+    relabel_for(state, &mut out);
     if !composing {
         // A pane key the approval takes first is not the pane's while the call waits.
         let taken = |a: Command| match a {
@@ -69,6 +71,26 @@ fn hints(state: &State) -> Vec<(String, &'static str)> {
         out.extend(state.keymap.hints(Context::Pane, |c| relevant(state, c) && !shadowed(c)));
     }
     out
+}
+
+/// A plan is approved or rejected, not allowed or denied: the same keys, its own words.
+fn relabel_for(state: &State, hints: &mut [(String, &'static str)]) {
+    let focused = state.focused().and_then(|a| state.approvals.first_for(a.id));
+    if focused.map(|p| p.ask.asking()) != Some(crate::approval::Asking::Plan) {
+        return;
+    }
+    let words = [
+        (Command::AllowOnce, "approve"),
+        (Command::Deny, "reject"),
+        (Command::Send, "reject with this reason"),
+    ];
+    for (key, label) in hints.iter_mut() {
+        for (command, word) in words {
+            if state.keymap.key_label(Context::Approval, command).as_deref() == Some(key) {
+                *label = word;
+            }
+        }
+    }
 }
 
 /// Whether the focused pane's waiting call is longer than its box (the page keys scroll it).
