@@ -204,8 +204,9 @@ impl Md<'_> {
                 self.pop_style();
             }
             Event::FootnoteReference(t) => self.text(&format!("[^{t}]")),
-            Event::SoftBreak => self.inline.push(Span::styled(" ", self.style())),
-            Event::HardBreak => {
+            // A single newline in an agent's answer is a line break, as Claude Code draws it:
+            // listings and addresses keep their lines.
+            Event::SoftBreak | Event::HardBreak => {
                 if self.table.is_none() {
                     self.flush();
                 }
@@ -622,7 +623,24 @@ mod tests {
 
     #[test]
     fn paragraphs_are_separated_by_one_blank_line() {
-        assert_eq!(plain("one\ntwo\n\nthree", 40), ["one two", "", "three"]);
+        assert_eq!(plain("one\n\nthree", 40), ["one", "", "three"]);
+    }
+
+    #[test]
+    fn single_newlines_are_line_breaks() {
+        assert_eq!(plain("line 1\nline 2\n\nline 3", 40), ["line 1", "line 2", "", "line 3"]);
+        let ls = "Here is the listing:\ntotal 8\ndrwxr-xr-x 2 me me 4096 .\n-rw-r--r-- 1 me me 12 a.txt";
+        assert_eq!(
+            plain(ls, 60),
+            [
+                "Here is the listing:",
+                "total 8",
+                "drwxr-xr-x 2 me me 4096 .",
+                "-rw-r--r-- 1 me me 12 a.txt"
+            ]
+        );
+        // Structure still renders: a list item's second line stays inside the item.
+        assert_eq!(plain("- **one**\n  more\n- two", 40), ["• one", "  more", "• two"]);
     }
 
     #[test]
