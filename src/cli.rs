@@ -17,6 +17,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use crate::agent::{AgentOptions, ClaudeCmd, PermissionMode};
 use crate::config::{ConfigError, Layers, Settings, Team, TEAM_FILE_NAME};
 use crate::run::{RunError, RunOptions};
+use crate::money::usd;
 use crate::store::{self, Access, StoreError, Workspace, WorkspaceKey};
 
 #[derive(Debug, Parser)]
@@ -430,11 +431,6 @@ fn list_workspaces() -> Result<(), CliError> {
         .map_err(|source| CliError::Io { what: "standard output".into(), source })
 }
 
-/// Dollars with two decimals. A sum of no costs is -0.0 (float sums start there), printed
-/// `$-0.00` by `{:.2}`; adding 0.0 turns it into 0.0.
-fn usd(cost: f64) -> String {
-    format!("${:.2}", cost + 0.0)
-}
 
 /// The table `agentmux workspaces` prints: one line per workspace, columns padded to their
 /// widest cell, COST right-aligned under its header.

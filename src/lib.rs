@@ -13,6 +13,7 @@ pub mod config;
 pub mod control;
 pub mod import;
 pub mod layout;
+pub mod money;
 pub mod render;
 pub mod run;
 pub mod sim;

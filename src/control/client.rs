@@ -539,7 +539,7 @@ pub fn ls_table(agents: &[AgentInfo], now_ms: u64) -> String {
             a.state.as_str().into(),
             a.turns.to_string(),
             a.queued.to_string(),
-            format!("${:.4}", a.cost_usd),
+            crate::money::usd(a.cost_usd),
             ago(a.last_activity_ms, now_ms),
             a.session_id.clone().unwrap_or_else(|| "-".into()),
         ]);
@@ -607,7 +607,7 @@ mod tests {
             t,
             "NAME         ROLE        STATE    TURNS  QUEUED  COST     LAST    SESSION\n\
              lead         supervisor  running  3      0       $0.0123  5s ago  s-1\n\
-             backend-dev  API         idle     0      2       $0.0000  -       -\n"
+             backend-dev  API         idle     0      2       $0.00    -       -\n"
         );
     }
 

@@ -36,7 +36,7 @@ pub fn export_markdown(title: &str, log: &AgentLog) -> String {
                 };
                 let _ = write!(md, "_Turn {turn} {status}");
                 if let Some(cost) = end.cost_usd {
-                    let _ = write!(md, ", ${cost:.4}");
+                    let _ = write!(md, ", {}", crate::money::usd(cost));
                 }
                 if let Some(code) = end.exit_code.filter(|c| *c != 0) {
                     let _ = write!(md, ", exit code {code}");
@@ -100,7 +100,7 @@ fn event(md: &mut String, v: &Value) {
                 let _ = write!(md, ", {n} turns");
             }
             if let Some(c) = v.get("total_cost_usd").and_then(Value::as_f64) {
-                let _ = write!(md, ", ${c:.4}");
+                let _ = write!(md, ", {}", crate::money::usd(c));
             }
             md.push_str(")\n\n");
             for e in v.get("errors").and_then(Value::as_array).into_iter().flatten() {

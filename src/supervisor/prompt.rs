@@ -68,7 +68,7 @@ pub fn supervisor_prompt(team: &Team, sup: &SupervisorConfig) -> String {
         format!("{} relayed turns per minute", sup.max_relays_per_minute),
     ];
     if let Some(b) = sup.team_budget_usd {
-        limits.push(format!("a team budget of ${b:.2}"));
+        limits.push(format!("a team budget of {}", crate::money::usd(b)));
     }
     p.push_str(&format!(
         "\nLimits: {}. When one is reached agentmux stops relaying and the user decides how to \

@@ -204,7 +204,7 @@ fn one_line(s: &str) -> String {
 }
 
 fn cost(c: Option<f64>) -> String {
-    c.map(|c| format!(", ${c:.4}")).unwrap_or_default()
+    c.map(|c| format!(", {}", crate::money::usd(c))).unwrap_or_default()
 }
 
 /// `s` cut to at most `max` characters, saying how much was left out.
@@ -420,7 +420,9 @@ impl Relay {
                 (
                     Limit::Budget,
                     format!(
-                        "the team has cost ${team_cost_usd:.2}; team_budget_usd is ${budget:.2}"
+                        "the team has cost {}; team_budget_usd is {}",
+                        crate::money::usd(team_cost_usd),
+                        crate::money::usd(budget)
                     ),
                 )
             })
@@ -451,7 +453,7 @@ pub fn reports_prompt(reports: &[Report]) -> String {
     for r in reports {
         let detail = r.detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
         let cost = match r.cost_usd {
-            Some(c) => format!("${c:.4}"),
+            Some(c) => crate::money::usd(c),
             None => "cost unknown".into(),
         };
         let text = if r.result.trim().is_empty() { "(no result text)" } else { r.result.trim() };
@@ -519,8 +521,8 @@ mod tests {
         assert_eq!(
             t.prompt,
             "[agentmux] 2 reports from your workers:\n\n\
-             --- api: done, $0.0100 ---\nAPI done\n\n\
-             --- web: done, $0.0200 ---\nUI done\n"
+             --- api: done, $0.01 ---\nAPI done\n\n\
+             --- web: done, $0.02 ---\nUI done\n"
         );
         assert_eq!(r.poll(202, true, 0.0), None, "nothing twice");
         assert!(!r.turn_ended(a, &done("api", "again", 0.0), 203), "a task ends once");
@@ -655,7 +657,7 @@ mod tests {
             lines,
             vec![
                 (7, "lead -> api: write the API".to_string()),
-                (8, "api -> lead: done, $0.2500".to_string()),
+                (8, "api -> lead: done, $0.25".to_string()),
                 (9, "relayed 1 report to lead (api; depth 1)".to_string()),
             ]
         );

@@ -538,7 +538,7 @@ fn footer(f: &TurnFooter, w: u16, out: &mut Vec<Line<'static>>) {
         parts.push(format_duration(ms));
     }
     if let Some(cost) = f.cost_usd {
-        parts.push(format!("${cost:.4}"));
+        parts.push(crate::money::usd(cost));
     }
     if let Some(n) = f.num_turns {
         // The CLI's num_turns counts model calls; "turn" is what the header counts (prompts).

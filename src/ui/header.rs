@@ -126,7 +126,7 @@ fn segments(state: &State, agent: &Agent) -> Vec<Segment> {
         push(short_model(m).to_string(), dim);
     }
     if agent.cost_usd > 0.0 {
-        push(format!("${:.2}", agent.cost_usd), dim);
+        push(crate::money::usd(agent.cost_usd), dim);
     }
     if agent.tokens > 0 {
         push(tokens_label(agent.tokens), dim);

@@ -175,7 +175,7 @@ impl Columns {
         let figures = [
             r.last_activity
                 .map_or_else(|| "-".into(), |t| ago(now.saturating_duration_since(t).as_secs())),
-            if r.cost_usd > 0.0 { format!("${:.2}", r.cost_usd) } else { "-".into() },
+            if r.cost_usd > 0.0 { crate::money::usd(r.cost_usd) } else { "-".into() },
             if r.tokens > 0 { super::header::tokens_label(r.tokens) } else { "-".into() },
             r.branch.clone().unwrap_or_else(|| "-".into()),
         ];

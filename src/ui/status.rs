@@ -186,7 +186,7 @@ fn right_side(state: &State) -> String {
     }
     let cost = crate::agent::event::sum_costs(state.agents.iter().map(|a| a.cost_usd));
     if cost > 0.0 {
-        parts.push(format!("${cost:.2}"));
+        parts.push(crate::money::usd(cost));
     }
     parts.join(" · ")
 }

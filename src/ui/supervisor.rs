@@ -98,7 +98,7 @@ fn row(
     if cols.turns {
         spans.push(Span::raw(format!("{:>w$} ", agent.turns, w = widths[2])));
     }
-    spans.push(Span::raw(format!("{:>w$} ", format!("${:.4}", agent.cost_usd), w = widths[3])));
+    spans.push(Span::raw(format!("{:>w$} ", crate::money::usd(agent.cost_usd), w = widths[3])));
     if cols.last {
         spans.push(Span::styled(last, Style::default().fg(Color::DarkGray)));
     }
@@ -120,7 +120,7 @@ fn draw_board(state: &State, sup: &Supervision, area: Rect, buf: &mut Buffer) {
         ),
         widest("STATE", &mut agents.iter().map(|a| agent_state(state, a).as_str().len())),
         widest("TURNS", &mut agents.iter().map(|a| a.turns.to_string().len())),
-        widest("COST", &mut agents.iter().map(|a| format!("${:.4}", a.cost_usd).len())),
+        widest("COST", &mut agents.iter().map(|a| crate::money::usd(a.cost_usd).len())),
     ];
     let cols = Columns::fitting(&widths, width);
     let mut header = format!("{:<w0$} {:<w1$} ", "AGENT", "STATE", w0 = widths[0], w1 = widths[1]);
