@@ -16,8 +16,8 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::agent::{AgentOptions, ClaudeCmd, PermissionMode};
 use crate::config::{ConfigError, Layers, Settings, Team, TEAM_FILE_NAME};
-use crate::run::{RunError, RunOptions};
 use crate::money::usd;
+use crate::run::{RunError, RunOptions};
 use crate::store::{self, Access, StoreError, Workspace, WorkspaceKey};
 
 #[derive(Debug, Parser)]
@@ -430,7 +430,6 @@ fn list_workspaces() -> Result<(), CliError> {
         .write_all(text.as_bytes())
         .map_err(|source| CliError::Io { what: "standard output".into(), source })
 }
-
 
 /// The table `agentmux workspaces` prints: one line per workspace, columns padded to their
 /// widest cell, COST right-aligned under its header.

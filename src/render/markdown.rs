@@ -629,7 +629,8 @@ mod tests {
     #[test]
     fn single_newlines_are_line_breaks() {
         assert_eq!(plain("line 1\nline 2\n\nline 3", 40), ["line 1", "line 2", "", "line 3"]);
-        let ls = "Here is the listing:\ntotal 8\ndrwxr-xr-x 2 me me 4096 .\n-rw-r--r-- 1 me me 12 a.txt";
+        let ls =
+            "Here is the listing:\ntotal 8\ndrwxr-xr-x 2 me me 4096 .\n-rw-r--r-- 1 me me 12 a.txt";
         assert_eq!(
             plain(ls, 60),
             [
