@@ -1,23 +1,21 @@
 //! The one way a cost in dollars is written, in every view and export.
 
-/// Dollars: two decimals from $1 up; below that up to four, trailing zeros trimmed to two, so
-/// a small sum never reads as zero ($0.0002, $0.0443, $0.50). A cost under a hundredth of a
-/// cent is `<$0.0001`; nothing, or a value that is not a cost (negative, NaN), is `$0.00`.
+/// Dollars: two decimals from $1 up; below that four, so a small sum never reads as zero
+/// ($0.0002, $0.0443) and a figure keeps its width as it grows (columns and headers do not
+/// jump). A cost under a hundredth of a cent is `<$0.0001`; nothing, or a value that is not a
+/// cost (negative, NaN), is `$0.00`.
 pub fn usd(cost: f64) -> String {
     if !cost.is_finite() || cost <= 0.0 {
         return "$0.00".into();
     }
-    if cost >= 1.0 {
+    // From 0.99995 up, four decimals would round to "1.0000".
+    if cost >= 0.999_95 {
         return format!("${cost:.2}");
     }
     if cost < 0.000_05 {
         return "<$0.0001".into();
     }
-    let mut s = format!("{cost:.4}");
-    while s.ends_with('0') && s.len() > "0.00".len() {
-        s.pop();
-    }
-    format!("${s}")
+    format!("${cost:.4}")
 }
 
 #[cfg(test)]
@@ -34,8 +32,8 @@ mod tests {
             (0.000_01, "<$0.0001"),
             (0.0002, "$0.0002"),
             (0.0443, "$0.0443"),
-            (0.04, "$0.04"),
-            (0.5, "$0.50"),
+            (0.04, "$0.0400"),
+            (0.5, "$0.5000"),
             (0.123_456, "$0.1235"),
             (0.999_99, "$1.00"),
             (1.0, "$1.00"),

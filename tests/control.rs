@@ -339,10 +339,10 @@ async fn ls_prints_a_table_and_json() {
     assert_eq!(r.code, 0, "{}", r.err);
     assert_eq!(
         r.out,
-        "NAME  ROLE        STATE    TURNS  QUEUED  COST   LAST    SESSION\n\
-         api   -           idle     2      0       $0.50  1m ago  sess-api\n\
-         lead  supervisor  idle     0      0       $0.50  1m ago  sess-lead\n\
-         web   -           running  1      0       $0.50  1m ago  sess-web\n"
+        "NAME  ROLE        STATE    TURNS  QUEUED  COST     LAST    SESSION\n\
+         api   -           idle     2      0       $0.5000  1m ago  sess-api\n\
+         lead  supervisor  idle     0      0       $0.5000  1m ago  sess-lead\n\
+         web   -           running  1      0       $0.5000  1m ago  sess-web\n"
     );
     let r = h.cli(None, ControlCommand::Ls { json: true }).await;
     assert_eq!(r.code, 0);

@@ -746,7 +746,7 @@ fn the_supervisor_plans_and_relays_with_agentmux_send() {
         ("AGENTMUX_SOCKET", "/nonexistent/agentmux.sock"),
         ("AGENTMUX_SIM_AGENTMUX", fake.to_str().unwrap()),
     ];
-    let report = "[agentmux] A report from your worker:\n\n--- tests: success, $0.0301 ---\n## Test run: 1 FAILED\n| test | result |\n";
+    let report = "[agentmux] A report from your worker:\n\n--- tests: done, $0.0301 ---\n## Test run: 1 FAILED\n| test | result |\n";
     let run = persona_turn(&sim, "supervisor", &["--resume", SID], report, &env);
     assert!(run.status.success(), "{}", run.stderr);
     let events = run.events();
@@ -767,7 +767,7 @@ fn the_supervisor_plans_and_relays_with_agentmux_send() {
     assert!(synthesis.contains("| tests | success | needs work |"), "{synthesis}");
 
     // A report with nothing failing ends the chain: a synthesis, no tool calls.
-    let report = "[agentmux] A report from your worker:\n\n--- backend: success, $0.0201 ---\n## Fixed: tasks without a due date sort last\n";
+    let report = "[agentmux] A report from your worker:\n\n--- backend: done, $0.0201 ---\n## Fixed: tasks without a due date sort last\n";
     let run = persona_turn(&sim, "supervisor", &["--resume", SID], report, &env);
     let events = run.events();
     assert!(tool_uses(&events).is_empty());

@@ -831,8 +831,8 @@ mod tests {
         assert_eq!(
             lead.prompt,
             "[agentmux] 2 reports from your workers:\n\n\
-             --- api: done, $0.01 ---\nAPI done\n\n\
-             --- web: failed (error_max_turns), $0.02 ---\nran out of turns\n"
+             --- api: done, $0.0100 ---\nAPI done\n\n\
+             --- web: failed (error_max_turns), $0.0200 ---\nran out of turns\n"
         );
         assert!(s.state.agents[0].turn.is_active());
         let log: Vec<String> = s.relay().log().map(|e| e.line("lead")).collect();
@@ -841,8 +841,8 @@ mod tests {
             [
                 "lead -> api: write the API",
                 "lead -> web: write the UI",
-                "api -> lead: done, $0.01",
-                "web -> lead: failed, $0.02",
+                "api -> lead: done, $0.0100",
+                "web -> lead: failed, $0.0200",
                 "relayed 2 reports to lead (api, web; depth 1)",
             ]
         );

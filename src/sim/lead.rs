@@ -48,7 +48,8 @@ fn parse_reports(prompt: &str) -> Vec<Report> {
             .and_then(|l| l.split_once(": "));
         if let Some((worker, rest)) = header {
             let outcome = rest.split([',', ' ']).next().unwrap_or("").to_string();
-            let failing = outcome != "success";
+            // The relay says "done"; older workspaces' logs said "success".
+            let failing = !matches!(outcome.as_str(), "done" | "success");
             reports.push(Report {
                 worker: worker.into(),
                 outcome,
@@ -172,7 +173,7 @@ mod tests {
 
     #[test]
     fn reports_are_parsed_from_the_relay_prompt() {
-        let prompt = "[agentmux] 2 reports from your workers:\n\n--- tests: success, $0.0301 ---\n## Test run: 1 FAILED\n| a | b |\n\n--- frontend: success, $0.0200 ---\n## Loading states\n";
+        let prompt = "[agentmux] 2 reports from your workers:\n\n--- tests: done, $0.0301 ---\n## Test run: 1 FAILED\n| a | b |\n\n--- frontend: done, $0.0200 ---\n## Loading states\n";
         let r = parse_reports(prompt);
         assert_eq!(r.len(), 2);
         assert_eq!(r[0].worker, "tests");

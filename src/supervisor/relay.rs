@@ -521,8 +521,8 @@ mod tests {
         assert_eq!(
             t.prompt,
             "[agentmux] 2 reports from your workers:\n\n\
-             --- api: done, $0.01 ---\nAPI done\n\n\
-             --- web: done, $0.02 ---\nUI done\n"
+             --- api: done, $0.0100 ---\nAPI done\n\n\
+             --- web: done, $0.0200 ---\nUI done\n"
         );
         assert_eq!(r.poll(202, true, 0.0), None, "nothing twice");
         assert!(!r.turn_ended(a, &done("api", "again", 0.0), 203), "a task ends once");
@@ -657,7 +657,7 @@ mod tests {
             lines,
             vec![
                 (7, "lead -> api: write the API".to_string()),
-                (8, "api -> lead: done, $0.25".to_string()),
+                (8, "api -> lead: done, $0.2500".to_string()),
                 (9, "relayed 1 report to lead (api; depth 1)".to_string()),
             ]
         );
