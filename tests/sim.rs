@@ -764,7 +764,7 @@ fn the_supervisor_plans_and_relays_with_agentmux_send() {
         .filter(|e| e["type"] == "assistant")
         .filter_map(|e| e["message"]["content"][0]["text"].as_str())
         .collect::<String>();
-    assert!(synthesis.contains("| tests | success | needs work |"), "{synthesis}");
+    assert!(synthesis.contains("| tests | done | needs work |"), "{synthesis}");
 
     // A report with nothing failing ends the chain: a synthesis, no tool calls.
     let report = "[agentmux] A report from your worker:\n\n--- backend: done, $0.0201 ---\n## Fixed: tasks without a due date sort last\n";
@@ -773,7 +773,7 @@ fn the_supervisor_plans_and_relays_with_agentmux_send() {
     assert!(tool_uses(&events).is_empty());
     let text = run.result()["result"].as_str().unwrap_or_default().to_string();
     assert!(
-        text.contains("## Synthesis") && text.contains("| backend | success | done |"),
+        text.contains("## Synthesis") && text.contains("| backend | done | done |"),
         "{text}"
     );
 }
