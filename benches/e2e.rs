@@ -390,7 +390,8 @@ fn idle(home: &Path) -> Res<Vec<String>> {
         .openpty(PtySize { rows: 48, cols: 160, pixel_width: 0, pixel_height: 0 })
         .map_err(|e| e.to_string())?;
     let mut cmd = CommandBuilder::new(exe());
-    cmd.args(["-c", &team_file.display().to_string(), "--claude", &wrapper.display().to_string()]);
+    let team_arg = team_file.display().to_string();
+    cmd.args(["-c", &team_arg, "--trust", "--claude", &wrapper.display().to_string()]);
     cmd.cwd(&dir);
     cmd.env("TERM", "xterm-256color");
     let mut child = pair.slave.spawn_command(cmd).map_err(|e| e.to_string())?;

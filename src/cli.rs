@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::agent::{AgentOptions, ClaudeCmd, PermissionMode};
+use crate::config::trust::{self, Standing, TrustStore};
 use crate::config::{ConfigError, Layers, Settings, Team, TEAM_FILE_NAME};
 use crate::money::usd;
 use crate::run::{RunError, RunOptions};
@@ -66,6 +67,10 @@ pub struct OpenArgs {
     /// Limit of agentic turns per turn for every agent
     #[arg(long, value_name = "N")]
     pub max_turns: Option<u32>,
+    /// Run the team file without asking whether you trust it (for scripts; nothing is
+    /// remembered). Without it, a team file you have not trusted before is shown first.
+    #[arg(long)]
+    pub trust: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -296,6 +301,18 @@ pub struct OpenPlan {
     pub team: Team,
     pub key: WorkspaceKey,
     pub settings: Settings,
+    /// How the team file stands with the user, when the team came from one.
+    pub trust: Option<TrustCheck>,
+}
+
+/// A team file's standing with the user, and what a yes to it is remembered by.
+#[derive(Debug)]
+pub struct TrustCheck {
+    /// The file, canonical.
+    pub path: PathBuf,
+    /// [`trust::digest`] of the text the team was read from.
+    pub sha256: String,
+    pub standing: Standing,
 }
 
 /// Resolves settings, the team file and the workspace key from the arguments and `cwd`.
@@ -307,9 +324,15 @@ pub fn plan_open(args: &OpenArgs, cwd: &Path) -> Result<OpenPlan, CliError> {
         Some(file) => Some(cwd.join(file)),
         None => Some(cwd.join(TEAM_FILE_NAME)).filter(|f| f.is_file()),
     };
-    let team = match &team_file {
-        Some(file) => Team::load(file, &layers)?,
-        None => Team::empty(&layers),
+    let (team, trust) = match &team_file {
+        Some(file) => {
+            let (team, text) = Team::load_with_text(file, &layers)?;
+            let path = team.path.clone().unwrap_or_else(|| file.clone());
+            let sha256 = trust::digest(&text);
+            let standing = TrustStore::for_user().standing(&path, &sha256);
+            (team, Some(TrustCheck { path, sha256, standing }))
+        }
+        None => (Team::empty(&layers), None),
     };
     let key = match (&args.workspace, &team.path) {
         (Some(name), _) => WorkspaceKey::Named(name.clone()),
@@ -325,14 +348,18 @@ pub fn plan_open(args: &OpenArgs, cwd: &Path) -> Result<OpenPlan, CliError> {
             ))
         })?;
     }
-    Ok(OpenPlan { team, key, settings })
+    Ok(OpenPlan { team, key, settings, trust })
 }
 
 fn open(args: OpenArgs) -> Result<(), CliError> {
     let cwd = std::env::current_dir()
         .map_err(|source| CliError::Io { what: "current directory".into(), source })?;
     let plan = plan_open(&args, &cwd)?;
+    // A missing claude is said before the user is asked to read anything.
     let claude = choose_claude(args.claude.as_deref(), plan.settings.claude.as_deref())?;
+    if let Some(check) = &plan.trust {
+        confirm_trust(check, &plan.team, args.trust)?;
+    }
     let data_dir = store::data_dir()?;
     let access = if args.read_only { Access::ReadOnly } else { Access::Exclusive };
     let workspace = Workspace::open_or_create(&data_dir, &plan.key, access)?;
@@ -343,6 +370,57 @@ fn open(args: OpenArgs) -> Result<(), CliError> {
         demo: false,
     })?;
     Ok(())
+}
+
+/// Nothing of a team file the user has not trusted runs: it is shown, and runs on a yes
+/// (remembered, see `config::trust`) or with `--trust`. Without a terminal to ask on, that is
+/// an error saying how to go on.
+fn confirm_trust(check: &TrustCheck, team: &Team, flag: bool) -> Result<(), CliError> {
+    use std::io::IsTerminal;
+    if flag || !check.standing.needs_yes() {
+        return Ok(());
+    }
+    let shown = crate::render::sanitize(&check.path.to_string_lossy()).into_owned();
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Err(CliError::Other(format!(
+            "{shown}: this team file is not trusted yet (it starts agents and may run commands); \
+             open it in a terminal to read and trust it, or pass --trust"
+        )));
+    }
+    let mut err = std::io::stderr();
+    let _ = write!(err, "{}", trust_question(check, team));
+    let _ = err.flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|source| CliError::Io { what: "reading the answer".into(), source })?;
+    if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+        return Err(CliError::Other(format!("{shown}: not trusted, nothing was started")));
+    }
+    if let Err(e) = TrustStore::for_user().remember(&check.path, &check.sha256) {
+        let cause = crate::config::io_cause(&e);
+        let _ = writeln!(err, "(trusted for this run only: could not remember it: {cause})");
+    }
+    Ok(())
+}
+
+/// The question [`confirm_trust`] asks: the file, why it asks, and what the team would run,
+/// every line sanitized (the file's text is the repository author's).
+pub fn trust_question(check: &TrustCheck, team: &Team) -> String {
+    let why = match check.standing {
+        Standing::Changed => "it changed since you trusted it",
+        _ => "you have not trusted it before",
+    };
+    let mut out = format!(
+        "Trust this team file?\n  {}\n  ({why})\nIt will run:\n",
+        crate::render::sanitize(&check.path.to_string_lossy())
+    );
+    for line in trust::review(team) {
+        out.push_str(&format!("  - {}\n", crate::render::sanitize(&line)));
+    }
+    out.push_str("Trust only a team file you have read. Trust it and start? [y/N] ");
+    out
 }
 
 /// The word `--claude`, `AGENTMUX_CLAUDE` and the settings' `claude` take for the simulated
@@ -571,6 +649,25 @@ mod tests {
             summary("never", &[], 0, 12.5),
         ]);
         insta::assert_snapshot!(table);
+    }
+
+    #[test]
+    fn the_trust_question_shows_escapes_as_marks() {
+        let Ok(dir) = tempfile::tempdir() else { return };
+        let text = "[[agent]]\nname = \"a\"\nprompt = \"ok\\r\\u001b[2K$ npm test\"\n\
+                    env = { X = \"\\u001b]52;c;aGk=\\u0007\" }\n";
+        let team = Team::parse_str(text, Path::new("t.toml"), dir.path(), &Layers::default());
+        let team = team.unwrap_or_else(|e| panic!("{e}"));
+        let check = TrustCheck {
+            path: dir.path().join("evil\u{1b}]2;title\u{7}.toml"),
+            sha256: trust::digest(text),
+            standing: Standing::New,
+        };
+        let question = trust_question(&check, &team);
+        assert!(!question.chars().any(|c| c != '\n' && c.is_control()), "{question:?}");
+        assert!(question.contains("env X=␛]52;c;aGk=^G (a)"), "{question}");
+        assert!(question.contains("first prompt: ok^M␛[2K$ npm test (a)"), "{question}");
+        assert!(question.contains("evil␛]2;title^G.toml"), "{question}");
     }
 
     #[test]

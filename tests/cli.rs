@@ -96,6 +96,8 @@ fn every_command_line_mistake_is_one_line_with_its_exit_code() {
         one_line_error(&home, &["-c", "bad.toml"], 1),
         // The claude given does not exist: refused before the terminal is taken.
         one_line_error(&home, &["-c", "team.toml", "--claude", "/nonexistent/claude"], 1),
+        // A team file never trusted, and no terminal to ask on: nothing starts.
+        one_line_error(&home, &["-c", "team.toml", "--claude", "sim"], 1),
         one_line_error(&home, &["--bogus"], 2),
         one_line_error(&home, &["--max-budget-usd=-3"], 2),
         one_line_error(&home, &["export", "nope", "a"], 1),
@@ -235,9 +237,9 @@ type Way<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], Option<&'a str>);
 fn a_team_file_runs_with_the_simulated_claude() {
     let team = "[[agent]]\nname = \"solo\"\nprompt = \"say hello\"\n";
     let ways: [Way; 3] = [
-        (&["-c", "team.toml", "--claude", "sim"], &[], None),
-        (&["-c", "team.toml"], &[("AGENTMUX_CLAUDE", "sim")], None),
-        (&["-c", "team.toml"], &[], Some("claude = \"sim\"\n")),
+        (&["-c", "team.toml", "--trust", "--claude", "sim"], &[], None),
+        (&["-c", "team.toml", "--trust"], &[("AGENTMUX_CLAUDE", "sim")], None),
+        (&["-c", "team.toml", "--trust"], &[], Some("claude = \"sim\"\n")),
     ];
     for (args, env, settings) in ways {
         let home = Home::new();

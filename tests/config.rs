@@ -415,6 +415,19 @@ fn the_command_line_finds_the_team_and_the_workspace_key() {
     let bad = OpenArgs { workspace: Some("../up".into()), ..OpenArgs::default() };
     let err = plan_open(&bad, &dir).expect_err("bad name");
     assert_eq!(err.exit_code(), 2);
+
+    // A project's team file needs the user's yes; one in the user's config dir does not.
+    use agentmux::config::trust::Standing;
+    let standing = |plan: &agentmux::cli::OpenPlan| plan.trust.as_ref().map(|t| t.standing.clone());
+    assert_eq!(standing(&plan), Some(Standing::New));
+    let mine = config.path().join("mine.toml");
+    std::fs::write(&mine, "[[agent]]\nname = \"c\"\n").expect("write");
+    let args = OpenArgs { config: Some(mine), ..OpenArgs::default() };
+    assert_eq!(standing(&plan_open(&args, &dir).expect("plan")), Some(Standing::Own));
+    assert_eq!(
+        standing(&plan_open(&OpenArgs::default(), &project.path().join("none")).expect("plan")),
+        None
+    );
 }
 
 #[test]

@@ -141,7 +141,7 @@ fn a_queued_follow_up_is_picked_and_cancelled_from_the_keyboard() {
     let team = "[[agent]]\nname = \"solo\"\ncwd = \".\"\nprompt = \"/sim hang\"\n";
     std::fs::write(home.path().join("agentmux.toml"), team)
         .unwrap_or_else(|e| panic!("team file: {e}"));
-    let mut t = start_in(home, &["--claude", "sim"], &[]);
+    let mut t = start_in(home, &["--claude", "sim", "--trust"], &[]);
     t.wait_for("the hanging turn", |s| s.contains(" running "));
     for q in ["q-one", "q-two", "q-three"] {
         t.send(q.as_bytes());
@@ -314,7 +314,7 @@ fn the_real_cli_answers_in_a_pane_and_a_follow_up_resumes_it() {
         .unwrap_or_else(|e| panic!("team file: {e}"));
     let env = offline_env(&api.base_url(), home.path());
     let claude = claude.display().to_string();
-    let mut t = start_in(home, &["--claude", &claude], &env);
+    let mut t = start_in(home, &["--claude", &claude, "--trust"], &env);
     t.wait_text("solo");
 
     t.send(b"zebra-one");
@@ -368,7 +368,7 @@ fn a_team_of_128_opens_on_the_overview_filters_opens_one_and_searches() {
     std::fs::write(&team, "[[agent]]\nname = \"w\"\ncount = 128\n")
         .unwrap_or_else(|e| panic!("{e}"));
     let team = team.display().to_string();
-    let mut t = start_in(home, &["-c", &team, "--claude", "sim"], &[]);
+    let mut t = start_in(home, &["-c", &team, "--claude", "sim", "--trust"], &[]);
     // More agents than tiles fit: the overview is the first screen.
     t.wait_text("overview 128 agents");
     t.send(b"w-12");

@@ -459,6 +459,8 @@ mod pty {
         pub fn args(&self, extra: &[&str]) -> Vec<String> {
             let mut args =
                 vec!["--claude".to_string(), self.path().join("claude").display().to_string()];
+            // A script's run: the team file is the test's own.
+            args.push("--trust".to_string());
             args.extend(extra.iter().map(|s| s.to_string()));
             args
         }

@@ -331,7 +331,7 @@ fn a_second_agentmux_process_is_refused_with_one_line() {
     let out = Command::new(env!("CARGO_BIN_EXE_agentmux"))
         .arg("-c")
         .arg(&team)
-        .args(["--claude", "/bin/sh"])
+        .args(["--claude", "/bin/sh", "--trust"])
         .env("AGENTMUX_DATA_DIR", data.path())
         .env("AGENTMUX_CONFIG_DIR", data.path().join("config"))
         .stdin(Stdio::null())

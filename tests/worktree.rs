@@ -1035,9 +1035,8 @@ mod e2e {
     use super::*;
     use crate::support::term::Term;
 
-    #[test]
-    fn the_shell_key_opens_a_shell_in_the_worktree_and_comes_back() {
-        let r = repo();
+    /// A home beside `r` with a claude stand-in, and the environment agentmux runs in there.
+    fn home_beside(r: &Repo) -> (PathBuf, Vec<(String, String)>) {
         let home = r.dir.parent().expect("parent").join("home");
         std::fs::create_dir_all(&home).expect("home");
         // agentmux needs a claude to start; no turn runs here, so a stand-in that fails is enough.
@@ -1045,12 +1044,6 @@ mod e2e {
         std::fs::write(&claude, "#!/bin/sh\nexit 1\n").expect("claude");
         std::fs::set_permissions(&claude, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .expect("chmod");
-        let team = r.dir.join("team.toml");
-        std::fs::write(&team, "[[agent]]\nname = \"api\"\ncwd = \".\"\nworktree = true\n")
-            .expect("team");
-        sh(&r.dir, &["add", "team.toml"]);
-        sh(&r.dir, &["commit", "-qm", "team"]);
-
         let path = |p: &Path| p.display().to_string();
         let env = [
             ("HOME", path(&home)),
@@ -1064,7 +1057,78 @@ mod e2e {
             ("SHELL", "/bin/sh".into()),
         ]
         .map(|(k, v)| (k.to_string(), v));
-        let mut t = Term::spawn(&["-c", "team.toml"], &r.dir, &env, (30, 120));
+        (home, env.to_vec())
+    }
+
+    /// A cloned repository's ./agentmux.toml is shown before anything of it runs: "no" runs
+    /// nothing (its setup command never leaves its mark), "yes" runs it and is remembered, and
+    /// a changed file asks again.
+    #[test]
+    fn a_team_file_never_trusted_asks_first_and_a_no_runs_nothing() {
+        let r = repo();
+        let (home, env) = home_beside(&r);
+        let mark = home.join("setup-ran");
+        let team = |mode: &str| {
+            format!(
+                "[worktree]\nsetup = [[\"touch\", \"{}\"]]\n\n[[agent]]\nname = \"api\"\n\
+                 worktree = true\npermission_mode = \"{mode}\"\n",
+                mark.display()
+            )
+        };
+        write(&r.dir.join("agentmux.toml"), &team("bypassPermissions"));
+        sh(&r.dir, &["add", "agentmux.toml"]);
+        sh(&r.dir, &["commit", "-qm", "team"]);
+        let open = || Term::spawn(&[], &r.dir, &env, (30, 120));
+        let worktrees = r.dir.join(".git/agentmux-worktrees");
+
+        let mut t = open();
+        let screen = t.wait_text("Trust it and start? [y/N]");
+        assert!(screen.contains("Trust this team file?"), "{screen}");
+        assert!(screen.contains("you have not trusted it before"), "{screen}");
+        assert!(screen.contains("setup command in each new worktree: touch"), "{screen}");
+        assert!(screen.contains("permission mode bypassPermissions (api)"), "{screen}");
+        t.send(b"n\r");
+        let status = t.wait_exit();
+        assert!(!status.success(), "a no is not a success: {status:?}");
+        assert!(t.screen().contains("not trusted, nothing was started"), "{}", t.screen());
+        assert!(!mark.exists(), "the setup command ran without a yes");
+        assert!(!worktrees.exists(), "a worktree was made without a yes");
+
+        let mut t = open();
+        t.wait_text("Trust it and start? [y/N]");
+        t.send(b"y\r");
+        t.wait_text("⎇ agentmux/api");
+        assert!(mark.exists(), "the setup command did not run after a yes");
+        assert!(t.quit().success());
+
+        // The same file again: straight to the panes.
+        let mut t = open();
+        let screen = t.wait_for("the panes or a question", |s| {
+            s.contains("⎇ agentmux/api") || s.contains("Trust this team file?")
+        });
+        assert!(!screen.contains("Trust this team file?"), "asked again:\n{screen}");
+        assert!(t.quit().success());
+
+        // Changed since: asked again, and a no leaves it at that.
+        write(&r.dir.join("agentmux.toml"), &team("acceptEdits"));
+        let mut t = open();
+        let screen = t.wait_text("Trust it and start? [y/N]");
+        assert!(screen.contains("it changed since you trusted it"), "{screen}");
+        assert!(screen.contains("permission mode acceptEdits (api)"), "{screen}");
+        t.send(b"n\r");
+        assert!(!t.wait_exit().success());
+    }
+
+    #[test]
+    fn the_shell_key_opens_a_shell_in_the_worktree_and_comes_back() {
+        let r = repo();
+        let (_home, env) = home_beside(&r);
+        let team = r.dir.join("team.toml");
+        std::fs::write(&team, "[[agent]]\nname = \"api\"\ncwd = \".\"\nworktree = true\n")
+            .expect("team");
+        sh(&r.dir, &["add", "team.toml"]);
+        sh(&r.dir, &["commit", "-qm", "team"]);
+        let mut t = Term::spawn(&["-c", "team.toml", "--trust"], &r.dir, &env, (30, 120));
 
         t.wait_text("⎇ agentmux/api");
         t.send(b"\x1bt"); // alt-t

@@ -9,6 +9,7 @@ use crate::agent::{AgentOptions, AgentSpec};
 
 mod settings;
 mod team_file;
+pub mod trust;
 
 pub use settings::{config_dir, settings_path, Notify, Settings};
 pub use team_file::forbidden_env;
@@ -136,13 +137,19 @@ pub fn io_cause(e: &std::io::Error) -> String {
 impl Team {
     /// Loads a team file: relative directories are taken from the file's directory.
     pub fn load(path: &Path, layers: &Layers) -> Result<Team, ConfigError> {
+        Team::load_with_text(path, layers).map(|(team, _)| team)
+    }
+
+    /// [`Team::load`], with the text the team was read from: what the user trusts (see
+    /// [`trust`]) is exactly what runs, never a second read of the file.
+    pub fn load_with_text(path: &Path, layers: &Layers) -> Result<(Team, String), ConfigError> {
         let read_err = |source| ConfigError::Read { path: path.to_path_buf(), source };
         let canonical = std::fs::canonicalize(path).map_err(read_err)?;
         let text = std::fs::read_to_string(&canonical).map_err(read_err)?;
         let base_dir = canonical.parent().unwrap_or(Path::new("/"));
         let mut team = Team::parse_str(&text, path, base_dir, layers)?;
         team.path = Some(canonical);
-        Ok(team)
+        Ok((team, text))
     }
 
     /// Parses a team file's text. `file` names it in messages; relative paths are taken from
