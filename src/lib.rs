@@ -1,7 +1,7 @@
 //! agentmux: run a team of Claude Code agents side by side in one terminal.
 //!
 //! Layers, imports pointing down (see the README's "Architecture"):
-//! `agent` (engine), `layout` -> `transcript`, `render`, `config`, `store`, `worktree`, `sim`,
+//! `agent` (engine), `layout` -> `limits`, `transcript`, `render`, `config`, `store`, `worktree`, `sim`,
 //! `control`, `supervisor` -> `app` (msg, state, update, effects) -> `ui` (views) -> `run` (the
 //! loop) and `cli`.
 
@@ -13,6 +13,7 @@ pub mod config;
 pub mod control;
 pub mod import;
 pub mod layout;
+pub mod limits;
 pub mod money;
 pub mod render;
 pub mod run;

@@ -326,7 +326,7 @@ where
             _ => {}
         }
     }
-    state.now = Instant::now();
+    state.set_clock(Instant::now(), crate::limits::wall_clock());
     let mut stdin_open = true;
     match draw(state, terminal) {
         // The terminal went away before the first frame was out: leave as on SIGHUP.
@@ -413,7 +413,7 @@ where
             }
         }
 
-        state.now = Instant::now();
+        state.set_clock(Instant::now(), crate::limits::wall_clock());
         let now_ms = bridge::now_ms();
         // Control requests: read-only ones are answered now, the others become messages.
         for call in calls.drain(..) {
@@ -480,7 +480,7 @@ where
         }
         let now = Instant::now();
         if state.dirty && now >= last_draw + FRAME {
-            state.now = now;
+            state.set_clock(now, crate::limits::wall_clock());
             match draw(state, terminal) {
                 // Nothing to draw on any more: leave as on SIGHUP.
                 Err(e) if hung_up(&e) => {

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::agent::event::{
     ApiRetry, ContentBlock, Event, Init, Line, MessageEvent, PermissionDenial, RateLimitEvent,
-    ResultEvent, StreamEvent, StreamKind, SystemEvent, SystemKind, Usage,
+    ResultEvent, StreamEvent, StreamKind, SystemEvent, SystemKind, Usage, WindowReading,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -410,7 +410,9 @@ impl RawLine<'_> {
                 Event::RateLimit(RateLimitEvent {
                     status: info.status,
                     limit_type: info.limit_type,
-                    resets_at: info.resets_at.map(|t| t as i64),
+                    resets_at: info.resets_at.and_then(unix_seconds),
+                    utilization: info.utilization.and_then(fraction),
+                    windows: info.windows.as_ref().map(window_readings).unwrap_or_default(),
                     session_id: self.session_id,
                 })
             }
@@ -480,6 +482,39 @@ struct RawRateLimit {
     limit_type: Option<String>,
     #[serde(rename = "resetsAt", default, deserialize_with = "lenient_f64")]
     resets_at: Option<f64>,
+    #[serde(default, deserialize_with = "lenient_f64")]
+    utilization: Option<f64>,
+    /// Read by hand: any shape is tolerated, windows that make no sense are skipped.
+    #[serde(rename = "unifiedWindows", default)]
+    windows: Option<Value>,
+}
+
+/// `unifiedWindows`: `{"five_hour": {"utilization": 0.42, "resetsAt": 1796294634, "status":
+/// "allowed"}, ...}`; an entry that is not an object is skipped, an odd field is left unknown.
+fn window_readings(v: &Value) -> Vec<WindowReading> {
+    let Some(map) = v.as_object() else { return Vec::new() };
+    map.iter()
+        .filter_map(|(name, w)| {
+            let w = w.as_object()?;
+            Some(WindowReading {
+                name: name.clone(),
+                utilization: w.get("utilization").and_then(Value::as_f64).and_then(fraction),
+                resets_at: w.get("resetsAt").and_then(Value::as_f64).and_then(unix_seconds),
+                status: w.get("status").and_then(Value::as_str).map(str::to_owned),
+            })
+        })
+        .collect()
+}
+
+/// A use fraction that can be shown: finite and not negative (a full window reads 1.02).
+fn fraction(f: f64) -> Option<f64> {
+    (f.is_finite() && f >= 0.0).then_some(f)
+}
+
+/// A reset time that can be shown: a finite positive number of seconds (2.1.197 passes a
+/// header's fraction through), within what an i64 holds.
+fn unix_seconds(f: f64) -> Option<i64> {
+    (f.is_finite() && f > 0.0 && f < 1e15).then_some(f as i64)
 }
 
 #[derive(Deserialize, Default)]

@@ -256,5 +256,20 @@ pub struct RateLimitEvent {
     pub limit_type: Option<String>,
     /// Unix seconds.
     pub resets_at: Option<i64>,
+    /// The `limit_type` window's use (0 to 1, past 1 when over), given with a warning.
+    pub utilization: Option<f64>,
+    /// Every window the API's headers named (`unifiedWindows`, CLI 2.1.332 and later).
+    pub windows: Vec<WindowReading>,
     pub session_id: Option<String>,
+}
+
+/// One usage window as a `rate_limit_event` reported it; each field may be missing.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WindowReading {
+    /// "five_hour", "seven_day", ...
+    pub name: String,
+    pub utilization: Option<f64>,
+    /// Unix seconds.
+    pub resets_at: Option<i64>,
+    pub status: Option<String>,
 }

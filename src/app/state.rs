@@ -227,6 +227,10 @@ pub struct State {
     pub size: (u16, u16),
     /// The time `update` and `view` see (set by the loop before each batch; fixed in tests).
     pub now: Instant,
+    /// The wall clock at `now`, in Unix seconds (usage windows reset at wall-clock times).
+    pub wall: i64,
+    /// The subscription's usage windows, as the agents' CLIs reported them.
+    pub limits: crate::limits::Limits,
     /// Something visible changed since the last draw.
     pub dirty: bool,
     pub claude: ClaudeCmd,
@@ -281,6 +285,8 @@ impl State {
             keymap: Keymap::defaults(),
             size,
             now,
+            wall: crate::limits::wall_clock(),
+            limits: Default::default(),
             dirty: true,
             claude,
             defaults: team.defaults.clone(),
@@ -345,6 +351,17 @@ impl State {
         agent.tree = Some(super::worktree::AgentTree::new(wt, home));
         self.dirty = true;
         true
+    }
+
+    /// Sets the time `update` and `view` see, on both clocks.
+    pub fn set_clock(&mut self, now: Instant, wall: i64) {
+        self.now = now;
+        self.wall = wall;
+    }
+
+    /// The time the usage windows are judged at.
+    pub fn time(&self) -> crate::limits::Now {
+        crate::limits::Now { wall: self.wall, mono: self.now }
     }
 
     pub fn has_supervisor(&self) -> bool {

@@ -790,6 +790,9 @@ fn on_line(state: &mut State, i: usize, line: &Line, fx: &mut Vec<Effect>) {
             super::worktree::on_message(state, i, m);
         }
         Event::RateLimit(r) => {
+            let now = state.time();
+            state.limits.apply(r, now);
+            let a = &mut state.agents[i];
             let status = r.status.clone().unwrap_or_default();
             a.rate_limit = Some(status).filter(|s| s != "allowed" && !s.is_empty());
         }

@@ -324,7 +324,7 @@ fn rate_limit_notes_only_on_change() {
             status: Some(s.into()),
             limit_type: Some("five_hour".into()),
             resets_at: Some(1_700_000_000),
-            session_id: None,
+            ..Default::default()
         }))
     };
     t.apply(&rl("allowed"));

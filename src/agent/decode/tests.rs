@@ -289,9 +289,47 @@ fn rate_limit_event() {
             status: Some("allowed_warning".into()),
             limit_type: Some("five_hour".into()),
             resets_at: Some(1770000000),
+            utilization: Some(0.9),
+            windows: Vec::new(),
             session_id: Some("s".into()),
         })
     );
+}
+
+/// Real lines: 2.1.197 names one window, 2.1.332 adds `unifiedWindows` (a window without
+/// utilization, or with a status, as the headers gave); odd values are left unknown.
+#[test]
+fn rate_limit_event_windows() {
+    let v332 = r#"{"type":"rate_limit_event","rate_limit_info":{"status":"rejected","resetsAt":1796247445,"rateLimitType":"five_hour","overageStatus":"rejected","overageDisabledReason":"org_level_disabled","isUsingOverage":false,"unifiedWindows":{"five_hour":{"utilization":1.02,"resetsAt":1796247445,"status":"rejected"},"seven_day":{"utilization":0.31,"resetsAt":1796506645}}},"uuid":"u","session_id":"s"}"#;
+    let Event::RateLimit(r) = event(v332) else { panic!("not a rate limit") };
+    assert_eq!(r.status.as_deref(), Some("rejected"));
+    assert_eq!(
+        r.windows,
+        vec![
+            WindowReading {
+                name: "five_hour".into(),
+                utilization: Some(1.02),
+                resets_at: Some(1796247445),
+                status: Some("rejected".into()),
+            },
+            WindowReading {
+                name: "seven_day".into(),
+                utilization: Some(0.31),
+                resets_at: Some(1796506645),
+                status: None,
+            },
+        ]
+    );
+    let odd = r#"{"type":"rate_limit_event","rate_limit_info":{"status":7,"resetsAt":null,"rateLimitType":["x"],"utilization":-3,"unifiedWindows":{"five_hour":"full","seven_day":{"utilization":"abc","resetsAt":-5,"status":1}}}}"#;
+    let Event::RateLimit(r) = event(odd) else { panic!("not a rate limit") };
+    assert_eq!((r.resets_at, r.utilization), (None, None));
+    assert_eq!(r.windows, vec![WindowReading { name: "seven_day".into(), ..Default::default() }]);
+    // 2.1.197 passes a header's fraction through: whole seconds are kept.
+    let v197 = r#"{"type":"rate_limit_event","rate_limit_info":{"status":"allowed","resetsAt":1796294634.7,"rateLimitType":"seven_day","isUsingOverage":false},"uuid":"u","session_id":"s"}"#;
+    let Event::RateLimit(r) = event(v197) else { panic!("not a rate limit") };
+    assert_eq!((r.resets_at, r.windows.len()), (Some(1796294634), 0));
+    let missing = r#"{"type":"rate_limit_event"}"#;
+    assert!(matches!(event(missing), Event::RateLimit(r) if r == RateLimitEvent::default()));
 }
 
 #[test]
