@@ -87,7 +87,7 @@ impl FakeApp {
     fn call(&mut self, call: ControlCall) {
         self.calls.push((call.from.clone(), call.request.clone()));
         let answer = match &call.request {
-            Request::Ls => Answer::Agents { agents: self.info() },
+            Request::Ls => Answer::Agents { agents: self.info(), limits: vec![] },
             Request::Set { agent, .. } => match self.agents.get(agent) {
                 None => Answer::no_such_agent(agent),
                 Some(_) => Answer::Set { agent: agent.clone() },
@@ -566,7 +566,7 @@ fn start_limited(limits: server::Limits) -> (tempfile::TempDir, PathBuf, ServerH
     let (tx, mut rx) = mpsc::channel::<ControlCall>(16);
     tokio::spawn(async move {
         while let Some(c) = rx.recv().await {
-            c.answer(Answer::Agents { agents: vec![] });
+            c.answer(Answer::Agents { agents: vec![], limits: vec![] });
         }
     });
     let handle = ControlServer::bind(&path).unwrap().serve_with(tx, limits).unwrap();
@@ -678,7 +678,7 @@ async fn a_stale_socket_is_replaced_and_a_live_one_refused() {
     tokio::spawn(async move {
         while let Some(c) = rx.recv().await {
             let c: ControlCall = c;
-            c.answer(Answer::Agents { agents: vec![] });
+            c.answer(Answer::Agents { agents: vec![], limits: vec![] });
         }
     });
     let r =
@@ -899,7 +899,7 @@ mod team_runs {
                 })
                 .await
                 .unwrap();
-                if let Ok(Answer::Agents { agents }) = &ls {
+                if let Ok(Answer::Agents { agents, .. }) = &ls {
                     if done(agents) {
                         break;
                     }

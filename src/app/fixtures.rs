@@ -230,6 +230,26 @@ pub fn session_arg(fx: &[Effect]) -> Option<SessionArg> {
 
 pub fn advance(state: &mut State, d: Duration) {
     state.now += d;
+    state.wall += d.as_secs() as i64;
+}
+
+/// 2026-12-03 09:00 UTC: the wall clock of tests that show usage windows.
+pub const WALL: i64 = 1_796_288_400;
+
+/// A real CLI line (a `rate_limit_event`), decoded.
+pub fn cli_line(json: &str) -> Event {
+    match crate::agent::decode::decode_line(json) {
+        Line::Event(e) => e,
+        other => panic!("not an event: {other:?}"),
+    }
+}
+
+/// 2.1.332's report of a five-hour window at `five` and a weekly one at `week` (fractions),
+/// resetting at 10:33 and on Tuesday 09:00.
+pub fn windows_line(five: f64, week: f64) -> Event {
+    cli_line(&format!(
+        r#"{{"type":"rate_limit_event","rate_limit_info":{{"status":"allowed","resetsAt":1796293980,"rateLimitType":"five_hour","isUsingOverage":false,"unifiedWindows":{{"five_hour":{{"utilization":{five},"resetsAt":1796293980}},"seven_day":{{"utilization":{week},"resetsAt":1796720400}}}}}},"uuid":"u","session_id":"s"}}"#
+    ))
 }
 
 /// The whole screen drawn for `state` at its size on a TestBackend, as text: one line per row,

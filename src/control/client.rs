@@ -418,11 +418,12 @@ fn run_inner(
             let _ = writeln!(io.stderr, "agentmux: {message} ({})", code.as_str());
             EXIT_FAILED
         }
-        Answer::Agents { agents } => {
+        Answer::Agents { agents, limits } => {
             let text = if json {
-                serde_json::to_string_pretty(&agents).unwrap_or_default() + "\n"
+                let all = serde_json::json!({ "agents": agents, "limits": limits });
+                serde_json::to_string_pretty(&all).unwrap_or_default() + "\n"
             } else {
-                ls_table(&agents, now_ms)
+                ls_table(&agents, now_ms) + &limits_line(&limits, now_ms)
             };
             let _ = out.write_all(text.as_bytes());
             EXIT_OK
@@ -522,6 +523,20 @@ fn ago(then_ms: Option<u64>, now_ms: u64) -> String {
     }
 }
 
+/// `ls`'s last line: "limits: 5h 85% ↺18:33 · 7d 30%", or nothing before any was reported.
+pub fn limits_line(limits: &[crate::control::proto::LimitInfo], now_ms: u64) -> String {
+    if limits.is_empty() {
+        return String::new();
+    }
+    let now = crate::limits::Now {
+        wall: i64::try_from(now_ms / 1000).unwrap_or(i64::MAX),
+        mono: std::time::Instant::now(),
+    };
+    let windows: Vec<_> = limits.iter().map(|l| l.window().as_of(now)).collect();
+    let text = crate::render::sanitize(&crate::limits::line_text(&windows, now)).into_owned();
+    format!("limits: {text}\n")
+}
+
 /// `ls` for people: one row per agent, columns padded to their widest cell.
 pub fn ls_table(agents: &[AgentInfo], now_ms: u64) -> String {
     let header = ["NAME", "ROLE", "STATE", "TURNS", "QUEUED", "COST", "LAST", "SESSION"];
@@ -609,6 +624,30 @@ mod tests {
              lead         supervisor  running  3      0       $0.0123  5s ago  s-1\n\
              backend-dev  API         idle     0      2       $0.00    -       -\n"
         );
+    }
+
+    #[test]
+    fn ls_ends_with_the_usage_windows() {
+        use crate::control::proto::LimitInfo;
+        let info = |window: &str, utilization, status: Option<&str>, resets_at| LimitInfo {
+            window: window.into(),
+            utilization,
+            status: status.map(String::from),
+            resets_at,
+        };
+        let now_ms = 1_796_288_400_000; // 09:00 UTC
+        assert_eq!(limits_line(&[], now_ms), "");
+        let limits = [
+            info("five_hour", Some(0.85), None, Some(1_796_293_980)),
+            info("seven_day", None, Some("allowed"), Some(1_796_720_400)),
+            info("seven_day_opus", None, Some("\u{1b}[2Jx"), None),
+        ];
+        assert_eq!(
+            limits_line(&limits, now_ms),
+            "limits: 5h 85% ↺10:33 · 7d ok ↺Tue 09:00 · 7d opus ␛[2Jx\n"
+        );
+        // Read after the reset: unknown.
+        assert_eq!(limits_line(&limits[..1], now_ms + 7_200_000), "limits: 5h ?\n");
     }
 
     #[test]

@@ -154,6 +154,9 @@ impl RequestLine {
 pub enum Answer {
     Agents {
         agents: Vec<AgentInfo>,
+        /// The subscription's usage windows (none before a CLI reported them).
+        #[serde(default)]
+        limits: Vec<LimitInfo>,
     },
     Sent {
         agent: String,
@@ -289,6 +292,42 @@ impl ErrorCode {
             ErrorCode::Internal => "internal",
             ErrorCode::Unknown => "unknown",
         }
+    }
+}
+
+/// One usage window in `ls`: what the CLIs last reported of it (unknown once it has reset).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LimitInfo {
+    /// The CLI's name: "five_hour", "seven_day", ...
+    pub window: String,
+    /// 0 to 1 (a full window reads a little over 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utilization: Option<f64>,
+    /// "allowed", "allowed_warning", "rejected", ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resets_at: Option<i64>,
+}
+
+impl LimitInfo {
+    pub fn of(w: &crate::limits::Window) -> LimitInfo {
+        LimitInfo {
+            window: w.name.clone(),
+            utilization: w.utilization,
+            status: w.status.clone(),
+            resets_at: w.resets_at,
+        }
+    }
+
+    pub fn window(&self) -> crate::limits::Window {
+        crate::limits::Window::reading(
+            &self.window,
+            self.utilization,
+            self.status.clone(),
+            self.resets_at,
+        )
     }
 }
 
@@ -605,7 +644,7 @@ mod tests {
             r#"{"v":1,"type":"agents","agents":[{"name":"a","state":"sleeping","new_field":1}]}"#,
         );
         match a.map(|l| l.answer) {
-            Ok(Answer::Agents { agents }) => assert_eq!(agents[0].state, AgentState::Unknown),
+            Ok(Answer::Agents { agents, .. }) => assert_eq!(agents[0].state, AgentState::Unknown),
             other => panic!("{other:?}"),
         }
     }

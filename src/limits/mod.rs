@@ -95,6 +95,25 @@ impl Window {
         }
     }
 
+    /// A window as another process reported it (`ls`): its reset is judged on the wall clock.
+    pub fn reading(
+        name: &str,
+        utilization: Option<f64>,
+        status: Option<String>,
+        resets_at: Option<i64>,
+    ) -> Window {
+        Window { utilization, status, resets_at, ..Window::new(name) }
+    }
+
+    /// The window as it stands at `now`: unknown once it has reset.
+    pub fn as_of(&self, now: Now) -> Window {
+        if self.has_reset(now) {
+            Window::new(&self.name)
+        } else {
+            self.clone()
+        }
+    }
+
     /// Whether the window has reset since it was read (then nothing about it is known).
     pub fn has_reset(&self, now: Now) -> bool {
         self.reset_in(now) == Some(Duration::ZERO)
@@ -213,10 +232,7 @@ impl Limits {
     /// The windows as they stand at `now`: one that has reset since it was read is unknown
     /// (its use starts again from nothing the CLI told us yet).
     pub fn at(&self, now: Now) -> Vec<Window> {
-        self.windows
-            .iter()
-            .map(|w| if w.has_reset(now) { Window::new(&w.name) } else { w.clone() })
-            .collect()
+        self.windows.iter().map(|w| w.as_of(now)).collect()
     }
 
     pub fn is_empty(&self) -> bool {

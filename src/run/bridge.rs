@@ -27,7 +27,7 @@ use crate::app::worktree::WorktreeMsg;
 use crate::app::{ControlCmd, ControlError, ControlOk, ControlReply, Effect, Msg, State};
 use crate::control::client::ENV_SOCKET;
 use crate::control::proto::{
-    AgentInfo, Answer, ErrorCode, Request, SearchHit, SentTo, TurnOutcome, TurnReport,
+    AgentInfo, Answer, ErrorCode, LimitInfo, Request, SearchHit, SentTo, TurnOutcome, TurnReport,
 };
 use crate::control::server::{ControlCall, Reply, TAIL_BUFFER};
 use crate::supervisor::relay::Millis;
@@ -129,7 +129,8 @@ impl ControlBridge {
         let from_supervisor = from.is_some() && from.as_deref() == supervisor.as_deref();
         match request {
             Request::Ls => {
-                answer(reply, Answer::Agents { agents: self.infos(state, now) });
+                let limits = state.limits.at(state.time()).iter().map(LimitInfo::of).collect();
+                answer(reply, Answer::Agents { agents: self.infos(state, now), limits });
                 Vec::new()
             }
             Request::Wait { agent } => {
@@ -900,7 +901,7 @@ mod tests {
             },
         );
         match s.answer(None, Request::Ls) {
-            Answer::Agents { agents } => {
+            Answer::Agents { agents, .. } => {
                 let states: Vec<_> = agents.iter().map(|a| (a.name.as_str(), a.state)).collect();
                 assert_eq!(
                     states,
@@ -910,6 +911,31 @@ mod tests {
                         ("web", AgentState::NeedsYou)
                     ]
                 );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ls_carries_the_usage_windows() {
+        let mut s = Sim::new();
+        assert!(
+            matches!(s.answer(None, Request::Ls), Answer::Agents { limits, .. } if limits.is_empty())
+        );
+        s.state.wall = crate::app::fixtures::WALL;
+        let api = s.state.agents[1].id;
+        let line = crate::app::fixtures::windows_line(0.85, 0.3);
+        crate::app::update(&mut s.state, crate::app::fixtures::lines(api, 0, vec![line]));
+        match s.answer(None, Request::Ls) {
+            Answer::Agents { limits, .. } => {
+                let five = LimitInfo {
+                    window: "five_hour".into(),
+                    utilization: Some(0.85),
+                    status: Some("allowed".into()),
+                    resets_at: Some(1_796_293_980),
+                };
+                assert_eq!(limits.first(), Some(&five));
+                assert_eq!(limits.get(1).map(|l| l.window.as_str()), Some("seven_day"));
             }
             other => panic!("{other:?}"),
         }
@@ -952,7 +978,7 @@ mod tests {
     fn ls_wait_tail_kill_and_broadcast() {
         let mut s = Sim::new();
         match s.answer(None, Request::Ls) {
-            Answer::Agents { agents } => {
+            Answer::Agents { agents, .. } => {
                 let names: Vec<_> =
                     agents.iter().map(|a| (a.name.as_str(), a.supervisor)).collect();
                 assert_eq!(names, [("lead", true), ("api", false), ("web", false)]);

@@ -153,11 +153,43 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
     }
     if right_w + 2 <= width / 2 {
         let x = area.x + area.width - right_w as u16;
-        put_str(buf, x, area.y, right, Style::default().fg(Color::DarkGray));
+        put_line(buf, x, area.y, &right, right_w as u16);
     }
 }
 
-fn right_side(state: &State) -> String {
+/// The right side: the usage windows (coloured as they near their limits), then the layout,
+/// page and what runs.
+fn right_side(state: &State) -> Line<'static> {
+    let dim = Style::default().fg(Color::DarkGray);
+    let now = state.time();
+    let mut spans = Vec::new();
+    for w in state.limits.at(now) {
+        if !spans.is_empty() {
+            spans.push(Span::styled(" · ", dim));
+        }
+        spans.push(Span::styled(crate::limits::window_text(&w, now), level_style(w.level())));
+    }
+    let rest = plain_parts(state);
+    if !rest.is_empty() {
+        if !spans.is_empty() {
+            spans.push(Span::styled(" · ", dim));
+        }
+        spans.push(Span::styled(rest, dim));
+    }
+    Line::from(spans)
+}
+
+pub fn level_style(level: crate::limits::Level) -> Style {
+    use crate::limits::Level;
+    match level {
+        Level::Unknown | Level::Fine => Style::default().fg(Color::Gray),
+        Level::Near => Style::default().fg(Color::Yellow),
+        Level::Warning => Style::default().fg(Color::LightRed),
+        Level::Rejected => Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+    }
+}
+
+fn plain_parts(state: &State) -> String {
     let mut parts = Vec::new();
     if state.read_only {
         parts.push("read-only".to_string());

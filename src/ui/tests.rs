@@ -379,3 +379,44 @@ fn a_long_call_is_shown_whole_and_scrolls() {
     }
     assert!(screen(&s).contains("$ echo step 1\n") || screen(&s).contains("$ echo step 1 "));
 }
+
+/// The limits line on the hint row's right: each window's use and the five-hour reset, in the
+/// colour of how near it is; 2.1.197's report (no use) as its status and reset.
+#[test]
+fn the_status_bar_shows_the_usage_windows() {
+    let mut s = state(false, &[("api", "backend"), ("web", "frontend")], (100, 12));
+    s.wall = WALL;
+    let api = s.agents[0].id;
+    send(&mut s, 0, "hi");
+    update(&mut s, lines(api, 1, vec![windows_line(0.85, 0.3)]));
+    let text = screen(&s);
+    let last = text.lines().last().unwrap_or_default().to_string();
+    assert!(last.ends_with("5h 85% ↺10:33 · 7d 30% · 1 running"), "{last}");
+    insta::assert_snapshot!(text);
+    let cell_fg = |s: &State, needle: &str| {
+        let mut t = Terminal::new(TestBackend::new(100, 12)).unwrap_or_else(|e| panic!("{e}"));
+        t.draw(|f| crate::ui::view(s, f)).unwrap_or_else(|e| panic!("{e}"));
+        let buf = t.backend().buffer();
+        let row: String = (0..100).map(|x| buf[(x, 11)].symbol()).collect();
+        let x = row.find(needle).map(|b| row[..b].chars().count()).unwrap_or(0) as u16;
+        buf[(x, 11)].fg
+    };
+    use ratatui::style::Color;
+    assert_eq!(cell_fg(&s, "5h"), Color::Yellow);
+    assert_eq!(cell_fg(&s, "7d"), Color::Gray);
+    update(&mut s, lines(api, 1, vec![windows_line(0.93, 0.3)]));
+    assert_eq!(cell_fg(&s, "5h"), Color::LightRed);
+    // 2.1.197 tells the status and the reset alone.
+    let mut s = state(false, &[("api", "backend")], (100, 12));
+    s.wall = WALL;
+    let api = s.agents[0].id;
+    send(&mut s, 0, "hi");
+    let v197 = r#"{"type":"rate_limit_event","rate_limit_info":{"status":"allowed","resetsAt":1796293980,"rateLimitType":"five_hour","isUsingOverage":false},"uuid":"u","session_id":"s"}"#;
+    update(&mut s, lines(api, 1, vec![cli_line(v197)]));
+    let text = screen(&s);
+    assert!(text.trim_end().ends_with("5h ok ↺10:33 · 1 running"), "{text}");
+    // Once the reset passed, the use is unknown.
+    advance(&mut s, Duration::from_secs(3600 + 33 * 60));
+    let text = screen(&s);
+    assert!(text.trim_end().ends_with("5h ? · 1 running"), "{text}");
+}
