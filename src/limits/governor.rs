@@ -151,6 +151,9 @@ mod tests {
         Decision::Hold(Hold { reason: reason.into(), resumes_at })
     }
 
+    /// A name, the windows, the agents, the policy and the decisions wanted.
+    type Case = (&'static str, Vec<Window>, Vec<Candidate>, Policy, Vec<Decision>);
+
     #[test]
     fn decisions() {
         let five = |p| window("five_hour", Some(p), "allowed", Some(RESET));
@@ -158,7 +161,7 @@ mod tests {
         let pause = |p| Policy { pause_at: Some(p) };
         let refused = Candidate { refused_until: Some(RESET), ..agent(0) };
         let released = Candidate { released: Some(Some(RESET)), ..agent(0) };
-        let cases: Vec<(&str, Vec<Window>, Vec<Candidate>, Policy, Vec<Decision>)> = vec![
+        let cases: Vec<Case> = vec![
             ("nothing known starts", vec![], vec![agent(0)], pause(90), vec![Decision::Start]),
             (
                 "below the threshold",
