@@ -346,9 +346,12 @@ async fn ls_prints_a_table_and_json() {
     );
     let r = h.cli(None, ControlCommand::Ls { json: true }).await;
     assert_eq!(r.code, 0);
-    let agents: Vec<AgentInfo> = serde_json::from_str(&r.out).unwrap();
+    let all: serde_json::Value = serde_json::from_str(&r.out).unwrap();
+    let agents: Vec<AgentInfo> = serde_json::from_value(all["agents"].clone()).unwrap();
     assert_eq!(agents.len(), 3);
     assert_eq!(agents[2].state, AgentState::Running);
+    // No CLI reported a usage window yet.
+    assert_eq!(all["limits"], serde_json::json!([]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -686,7 +689,8 @@ async fn a_stale_socket_is_replaced_and_a_live_one_refused() {
             .await
             .unwrap()
             .unwrap();
-    assert_eq!((r.code, r.out.as_str()), (0, "[]\n"));
+    let empty = serde_json::json!({ "agents": [], "limits": [] });
+    assert_eq!((r.code, serde_json::from_str::<serde_json::Value>(&r.out).ok()), (0, Some(empty)));
 
     // A second agentmux for the same workspace is refused with a clear message.
     let err = ControlServer::bind(&path).unwrap_err();
