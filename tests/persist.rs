@@ -228,6 +228,9 @@ async fn a_session_reopens_with_identical_panes_and_the_first_prompt_is_not_rese
     app.state.set_focus(0);
     // The hint line's note ("interrupting web…") lasts until the next key; not part of a pane.
     app.state.flash = None;
+    // The usage windows are the account's, not the workspace's: a reopen learns them again
+    // from the next turn's CLI.
+    app.state.limits = Default::default();
     let before = app.screen();
     let (cost, turns) = (app.state.agents[0].cost_usd, app.state.agents[0].turns);
     assert!(cost > 0.0 && turns == 2, "cost {cost}, turns {turns}");

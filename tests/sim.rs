@@ -772,10 +772,7 @@ fn the_supervisor_plans_and_relays_with_agentmux_send() {
     let events = run.events();
     assert!(tool_uses(&events).is_empty());
     let text = run.result()["result"].as_str().unwrap_or_default().to_string();
-    assert!(
-        text.contains("## Synthesis") && text.contains("| backend | done | done |"),
-        "{text}"
-    );
+    assert!(text.contains("## Synthesis") && text.contains("| backend | done | done |"), "{text}");
 }
 
 /// Runs the simulated claude in a real PTY and returns everything it wrote there.
