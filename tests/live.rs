@@ -57,6 +57,13 @@ fn script(req: &MessagesRequest) -> Reply {
                 "options": [{"label": "red", "description": "warm"},
                             {"label": "blue", "description": "cool"}]}]}),
         ),
+        "ask many" => Reply::tool_use(
+            "AskUserQuestion",
+            json!({"questions": [{"question": "Which sizes?", "header": "Size", "multiSelect": true,
+                "options": [{"label": "S", "description": "small"},
+                            {"label": "M", "description": "medium"},
+                            {"label": "L", "description": "large"}]}]}),
+        ),
         "plan" => Reply::tool_use("ExitPlanMode", json!({"plan": "1. look\n2. fix"})),
         "hang" => Reply::Hang,
         _ => Reply::text(format!("You said: {prompt}.")),
@@ -622,26 +629,58 @@ mod engine {
 mod engine_questions {
     use super::engine::Harness;
     use super::*;
+    use agentmux::approval::question::{questions, Answering};
     use agentmux::approval::Decision;
 
+    /// The answer the approval box makes of picking `options` (from 0) in order.
+    fn picked(input: &Value, options: &[usize]) -> Decision {
+        let qs = questions(input);
+        let mut answering = Answering::default();
+        let mut done = None;
+        for &i in options {
+            done = answering.pick(input, &qs, i).or(done);
+        }
+        let updated_input = done.or_else(|| answering.choose(input, &qs)).expect("answered");
+        Decision::Answer { updated_input }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_question_is_answered_from_the_approval_box_by_number() {
-        let name = "a_question_is_answered_from_the_approval_box_by_number";
+    async fn questions_are_answered_from_the_approval_box_or_dismissed() {
+        let name = "questions_are_answered_from_the_approval_box_or_dismissed";
         let Some(claude) = claude_or_skip(name) else { return };
         let api = FakeApi::start(script);
         let mut h = Harness::new(claude, &api);
+        let last_result = |api: &FakeApi| {
+            let sent = api.messages_requests().pop().expect("a request");
+            sent.tool_results()[0].clone()
+        };
         h.turn(1, "ask");
         let ask = h.approval().await;
         assert_eq!(ask.tool_name, "AskUserQuestion");
         assert_eq!(ask.input["questions"][0]["question"], "Which color?");
-        // The reason's text answers: a number picks that option.
-        ask.decide(Decision::Deny { message: Some("2".into()) });
+        let answer = picked(&ask.input, &[1]);
+        ask.decide(answer);
         let (_, _, ok) = h.until_exit(1).await;
         assert!(ok);
-        let sent = api.messages_requests().pop().expect("a request");
-        let result = &sent.tool_results()[0];
+        let result = last_result(&api);
         assert!(!result.is_error, "{result:?}");
         assert!(result.content.contains("\"Which color?\"=\"blue\""), "{result:?}");
+
+        // Several options ticked go back as one answer, the labels in order.
+        h.turn(2, "ask many");
+        let ask = h.approval().await;
+        let answer = picked(&ask.input, &[2, 0]);
+        ask.decide(answer);
+        h.until_exit(2).await;
+        let result = last_result(&api);
+        assert!(result.content.contains("\"Which sizes?\"=\"S, L\""), "{result:?}");
+
+        h.turn(3, "ask");
+        let ask = h.approval().await;
+        ask.decide(Decision::Deny { message: Some("ask me later".into()) });
+        h.until_exit(3).await;
+        let result = last_result(&api);
+        assert!(result.is_error && result.content == "ask me later", "{result:?}");
     }
 }
 

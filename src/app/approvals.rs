@@ -28,6 +28,8 @@ pub struct Pending {
     pub since: Instant,
     /// The first row of the call the approval box shows (a long call scrolls, never cut).
     pub scroll: u16,
+    /// How far the user is through a question's options and answers.
+    pub answering: crate::approval::question::Answering,
 }
 
 /// Approval state of the whole app.
@@ -167,14 +169,21 @@ pub fn on_ask(state: &mut State, ask: Ask, fx: &mut Vec<Effect>) {
         refuse_forged(state, index, ask);
         return;
     }
-    if covered(state, index, &ask) {
+    // A plan or a question needs the user every time, whatever rules the agent has.
+    if ask.asking().has_rules() && covered(state, index, &ask) {
         ask.decide(Decision::Allow);
         return;
     }
     let first = state.approvals.first_for(agent).is_none();
     let title = format!("{} needs you", state.agents[index].name());
     let body = format!("may it run {}?", ask.tool_name);
-    state.approvals.queue.push_back(Pending { agent, ask, since: state.now, scroll: 0 });
+    state.approvals.queue.push_back(Pending {
+        agent,
+        ask,
+        since: state.now,
+        scroll: 0,
+        answering: Default::default(),
+    });
     state.dirty = true;
     if first {
         attention(state, &title, &body, fx);
@@ -272,7 +281,12 @@ pub fn focus_next_waiting(state: &mut State) {
 
 /// Keys in a pane whose agent waits for the user. Returns false when the key was not for us
 /// (the pane handles it as usual).
-pub fn key(state: &mut State, command: Option<Command>, fx: &mut Vec<Effect>) -> bool {
+pub fn key(
+    state: &mut State,
+    command: Option<Command>,
+    key: &crossterm::event::KeyEvent,
+    fx: &mut Vec<Effect>,
+) -> bool {
     if let Some(c @ (Command::PageUp | Command::PageDown)) = command {
         return scroll_focused(state, c == Command::PageDown);
     }
@@ -294,6 +308,9 @@ pub fn key(state: &mut State, command: Option<Command>, fx: &mut Vec<Effect>) ->
             }
             _ => false,
         };
+    }
+    if super::question::key(state, command, key) {
+        return true;
     }
     match command {
         Some(Command::AllowOnce) => decide_focused(state, Decision::Allow),
@@ -345,7 +362,7 @@ fn focused_call_rows(state: &State) -> Option<(u16, u16)> {
     let id = state.focused()?.id;
     let p = state.approvals.first_for(id)?;
     let body = state.body_rect(state.focus)?;
-    let rows = show::call_rows(&p.ask.tool_name, &p.ask.input, body.width).len();
+    let rows = show::call_rows(&p.ask.tool_name, &p.ask.input, &p.answering, body.width).len();
     let h = show::box_height(show::box_rows(rows), body.height);
     Some((u16::try_from(rows).unwrap_or(u16::MAX), h.saturating_sub(2)))
 }
@@ -356,7 +373,7 @@ fn take_first_of_focused(state: &mut State) -> Option<Pending> {
     state.approvals.queue.remove(pos)
 }
 
-fn decide_focused(state: &mut State, decision: Decision) {
+pub(super) fn decide_focused(state: &mut State, decision: Decision) {
     if let Some(p) = take_first_of_focused(state) {
         p.ask.decide(decision);
     }

@@ -83,6 +83,9 @@ commands! {
     AllowOnce => "allow", "allow the waiting tool call once";
     AllowAlways => "allow-always", "allow it and calls like it (this agent)";
     Deny => "deny", "deny it (type a message, enter)";
+    ChoiceUp => "choice-up", "highlight the option above (a question to you, input empty)";
+    ChoiceDown => "choice-down", "highlight the option below (a question to you, input empty)";
+    Tick => "tick", "tick / untick the highlighted option (several may be picked, input empty)";
     NextApproval => "next-approval", "focus the next agent waiting for you";
     AllowDenied => "allow-denied", "allow what the last turn was denied, re-run";
     ResumeTurn => "resume-turn", "resume the turn agentmux died in";
@@ -123,7 +126,9 @@ impl Command {
             (Context::Commit, Command::Submit) => "commit with this message",
             (Context::Commit, Command::Newline) => "insert a newline in the message",
             (Context::Commit, Command::Close) => "cancel the commit",
-            (Context::Approval, Command::Send) => "send the deny message (after alt-n)",
+            (Context::Approval, Command::Send) => {
+                "send the deny message (after alt-n); a question: answer (highlighted or typed)"
+            }
             (Context::Approval, Command::PageUp | Command::PageDown) => {
                 "scroll a call longer than its box"
             }

@@ -268,6 +268,11 @@ const DEFAULTS: &[(Context, Command, &[&str])] = &[
     (Context::Approval, Command::Close, &["esc"]),
     (Context::Approval, Command::PageUp, &["pageup"]),
     (Context::Approval, Command::PageDown, &["pagedown"]),
+    // A question's options: these keys move and tick only while the input is empty, so a
+    // follow-up being typed keeps them (a number key picks an option the same way).
+    (Context::Approval, Command::ChoiceUp, &["up"]),
+    (Context::Approval, Command::ChoiceDown, &["down"]),
+    (Context::Approval, Command::Tick, &["space"]),
     (Context::Pane, Command::NextApproval, &["alt-a"]),
     (Context::Pane, Command::AllowDenied, &["alt-r"]),
     (Context::Pane, Command::ResumeTurn, &["alt-u"]),
@@ -330,6 +335,8 @@ const HINTS: &[(Context, Command, &str)] = &[
     (Context::Diff, Command::Close, "close"),
     (Context::Commit, Command::Submit, "commit"),
     (Context::Commit, Command::Close, "cancel"),
+    (Context::Approval, Command::ChoiceDown, "choose"),
+    (Context::Approval, Command::Tick, "tick"),
     (Context::Approval, Command::AllowOnce, "allow"),
     (Context::Approval, Command::AllowAlways, "always"),
     (Context::Approval, Command::Deny, "deny"),

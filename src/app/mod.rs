@@ -10,6 +10,7 @@ pub mod keymap;
 pub mod msg;
 pub mod overview;
 pub mod query;
+pub mod question;
 pub mod queue;
 pub mod restore;
 pub mod search;

@@ -115,7 +115,7 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
             _ => {}
         },
         Context::Approval => {
-            if !super::approvals::key(state, command, fx) {
+            if !super::approvals::key(state, command, &key, fx) {
                 // Pane keys (focus, scroll, ...) still work and letters go to the input: the
                 // approval keys are chords, so typing a follow-up never answers the call.
                 match state.keymap.resolve(Context::Pane, &key) {

@@ -13,6 +13,7 @@
 
 pub mod mcp;
 pub mod notify;
+pub mod question;
 pub mod rules;
 pub mod show;
 pub mod wiring;
@@ -80,7 +81,13 @@ pub struct Ask {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Decision {
     Allow,
-    Deny { message: Option<String> },
+    Deny {
+        message: Option<String>,
+    },
+    /// Allowed with this input: a question's, with the user's answers.
+    Answer {
+        updated_input: Value,
+    },
 }
 
 impl Ask {
@@ -133,6 +140,11 @@ impl Ask {
             Decision::Deny { message } => {
                 Answer::Decision { behavior: Behavior::Deny, updated_input: None, message }
             }
+            Decision::Answer { updated_input } => Answer::Decision {
+                behavior: Behavior::Allow,
+                updated_input: Some(updated_input),
+                message: None,
+            },
         };
         if let Some(reply) = self.reply {
             // The server may have gone meanwhile; the decision then has nobody to reach.

@@ -7,18 +7,28 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use serde_json::Value;
 
+use super::question::{questions, Answering};
 use crate::render::sanitize::{needs_escape, sanitize, sanitize_lines};
 use crate::render::{wrap_spans, WrapMode};
 
 /// The call's lines wrapped to `width` (every character kept, so nothing hides past the edge).
-pub fn call_rows(tool: &str, input: &Value, width: u16) -> Vec<Line<'static>> {
+pub fn call_rows(
+    tool: &str,
+    input: &Value,
+    answering: &Answering,
+    width: u16,
+) -> Vec<Line<'static>> {
     let mut out = Vec::new();
     // Prose reads better broken between words; commands and code keep every column.
     let mode = match super::Asking::of(tool) {
         super::Asking::Tool => WrapMode::Char,
         super::Asking::Plan | super::Asking::Question => WrapMode::Word,
     };
-    for line in call_lines(tool, input) {
+    let lines = match super::Asking::of(tool) {
+        super::Asking::Question if !questions(input).is_empty() => question_lines(input, answering),
+        _ => call_lines(tool, input),
+    };
+    for line in lines {
         let style = line.style;
         let spans: Vec<Span<'static>> =
             line.spans.into_iter().map(|s| Span::styled(s.content, style.patch(s.style))).collect();
@@ -92,12 +102,17 @@ pub fn call_lines(tool: &str, input: &Value) -> Vec<Line<'static>> {
             text_lines(&mut lines, &pretty, Style::default());
         }
     }
+    warn_if_escaped(&mut lines, input);
+    lines
+}
+
+/// A warning above the call when any of it had a character shown as a mark.
+fn warn_if_escaped(lines: &mut Vec<Line<'static>>, input: &Value) {
     if escaped_anywhere(input) {
         let warn = Style::default().fg(Color::Red).add_modifier(Modifier::BOLD);
         let note = "⚠ holds control or invisible characters, shown as ␛ ^M \\u{…}: read it all";
         lines.insert(0, Line::styled(note, warn));
     }
-    lines
 }
 
 /// Whether any string in the call's input has a character the sanitizer shows as a mark.
@@ -108,6 +123,56 @@ fn escaped_anywhere(input: &Value) -> bool {
         Value::Object(o) => o.iter().any(|(k, v)| needs_escape(k) || escaped_anywhere(v)),
         _ => false,
     }
+}
+
+/// A question to the user: the answers given so far, then the question shown, its options
+/// numbered (the highlighted one marked, ticks where several may be picked), each sanitized.
+pub fn question_lines(input: &Value, answering: &Answering) -> Vec<Line<'static>> {
+    let qs = questions(input);
+    let label = Style::default().fg(Color::Gray);
+    let strong = Style::default().add_modifier(Modifier::BOLD);
+    let mut lines = Vec::new();
+    for (q, a) in qs.iter().zip(&answering.answers) {
+        let done = format!("✓ {}: {}", sanitize(&q.text), sanitize(a));
+        lines.push(Line::styled(done, Style::default().fg(Color::Green)));
+    }
+    let Some(q) = qs.get(answering.at) else { return lines };
+    let mut about = Vec::new();
+    if !q.header.is_empty() {
+        about.push(sanitize(&q.header).into_owned());
+    }
+    if qs.len() > 1 {
+        about.push(format!("question {} of {}", answering.at + 1, qs.len()));
+    }
+    if q.multi {
+        about.push("pick any".to_string());
+    }
+    if !about.is_empty() {
+        lines.push(Line::styled(about.join(" · "), label));
+    }
+    text_lines(&mut lines, &q.text, strong);
+    for (i, o) in q.options.iter().enumerate() {
+        let here = i == answering.cursor;
+        let mark = if here { "▸ " } else { "  " };
+        let tick = match (q.multi, answering.ticked.contains(&i)) {
+            (false, _) => "",
+            (true, true) => "[x] ",
+            (true, false) => "[ ] ",
+        };
+        let style = if here {
+            Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD)
+        } else {
+            Style::default()
+        };
+        let mut spans =
+            vec![Span::styled(format!("{mark}{tick}{}. {}", i + 1, sanitize(&o.label)), style)];
+        if !o.description.is_empty() {
+            spans.push(Span::styled(format!(" · {}", sanitize(&o.description)), label));
+        }
+        lines.push(Line::from(spans));
+    }
+    warn_if_escaped(&mut lines, input);
+    lines
 }
 
 /// The plan as the model wrote it (its Markdown source: a renderer could hide parts of it, a

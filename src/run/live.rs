@@ -581,69 +581,41 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// The app's approval answer as the CLI's: allow runs the call with its own input, deny sends
-/// the user's reason to the model. A question to the user (AskUserQuestion) is answered with
-/// the reason's text: a number picks that option, anything else is the answer as written (one
-/// part, split at `;`, per question).
+/// The app's approval answer as the CLI's: allow runs the call with its own input (a question
+/// with the user's answers in it), deny sends the user's reason to the model. A question allowed
+/// without answers (an old client, a rule) has nothing to tell the model, so it is dismissed.
 fn permission_answer(
     reply: crate::control::server::Reply,
     tool_name: &str,
     input: Value,
 ) -> PermissionAnswer {
     use crate::control::proto::{Answer, Behavior};
-    let (allowed, message) = match reply {
+    let (allowed, updated_input, message) = match reply {
         crate::control::server::Reply::Answer(Answer::Decision {
             behavior,
             updated_input,
             message,
-        }) => {
-            if behavior == Behavior::Allow && tool_name != QUESTION_TOOL {
-                return PermissionAnswer::Allow { updated_input: updated_input.unwrap_or(input) };
-            }
-            (behavior == Behavior::Allow, message)
-        }
-        _ => (false, None),
+        }) => (behavior == Behavior::Allow, updated_input, message),
+        _ => (false, None, None),
     };
-    if tool_name == QUESTION_TOOL {
-        if let Some(updated_input) = message.as_deref().and_then(|m| answered(&input, m)) {
-            return PermissionAnswer::Allow { updated_input };
+    let question = tool_name == QUESTION_TOOL;
+    match (allowed, updated_input) {
+        (true, Some(updated_input)) => PermissionAnswer::Allow { updated_input },
+        (true, None) if !question => PermissionAnswer::Allow { updated_input: input },
+        (true, None) => {
+            PermissionAnswer::Deny { message: "The user did not pick an answer.".into() }
         }
-        let why = if allowed {
-            "The user did not pick an answer."
-        } else {
-            "The user dismissed the question."
-        };
-        return PermissionAnswer::Deny { message: why.into() };
-    }
-    PermissionAnswer::Deny {
-        message: message.unwrap_or_else(|| "The user denied this tool call.".into()),
+        (false, _) => PermissionAnswer::Deny {
+            message: message.unwrap_or_else(|| {
+                let what =
+                    if question { "dismissed the question" } else { "denied this tool call" };
+                format!("The user {what}.")
+            }),
+        },
     }
 }
 
 use crate::approval::QUESTION_TOOL;
-
-/// AskUserQuestion's input with `answers` (question text -> label or text) from `reply`.
-fn answered(input: &Value, reply: &str) -> Option<Value> {
-    let questions = input.get("questions")?.as_array()?;
-    let parts: Vec<&str> = reply.split(';').map(str::trim).collect();
-    let mut answers = serde_json::Map::new();
-    for (q, part) in questions.iter().zip(parts.iter().chain(std::iter::repeat(&""))) {
-        let question = q.get("question").and_then(Value::as_str)?;
-        if part.is_empty() {
-            return None;
-        }
-        let label = part
-            .parse::<usize>()
-            .ok()
-            .and_then(|n| n.checked_sub(1))
-            .and_then(|i| q.get("options")?.as_array()?.get(i)?.get("label")?.as_str())
-            .unwrap_or(part);
-        answers.insert(question.to_owned(), Value::String(label.to_owned()));
-    }
-    let mut out = input.clone();
-    out.as_object_mut()?.insert("answers".into(), Value::Object(answers));
-    Some(out)
-}
 
 /// The app's extra arguments for a live process: the approval server's arguments go (the live
 /// process asks over its control channel), the user's own MCP servers stay.
@@ -762,78 +734,36 @@ mod tests {
         use crate::control::proto::{Answer, Behavior};
         use crate::control::server::Reply;
         use serde_json::json;
-        let decision = |behavior, message: Option<&str>| {
+        let decision = |behavior, updated_input: Option<&Value>, message: Option<&str>| {
             Reply::Answer(Answer::Decision {
                 behavior,
-                updated_input: None,
+                updated_input: updated_input.cloned(),
                 message: message.map(str::to_owned),
             })
         };
         let bash = json!({"command": "ls"});
-        let q = |text: &str, labels: &[&str]| {
-            let options: Vec<Value> = labels.iter().map(|l| json!({"label": l})).collect();
-            json!({"question": text, "options": options})
-        };
-        let one = json!({"questions": [q("Which color?", &["red", "blue"])]});
-        let two = json!({"questions": [q("Color?", &["red", "blue"]), q("Size?", &["S", "M"])]});
-        let with = |input: &Value, answers: Value| {
-            let mut v = input.clone();
-            v["answers"] = answers;
-            PermissionAnswer::Allow { updated_input: v }
-        };
+        let one =
+            json!({"questions": [{"question": "Which color?", "options": [{"label": "red"}]}]});
+        let mut answered = one.clone();
+        answered["answers"] = json!({"Which color?": "red"});
+        let allow = |v: &Value| PermissionAnswer::Allow { updated_input: v.clone() };
         let deny = |m: &str| PermissionAnswer::Deny { message: m.into() };
+        let q = QUESTION_TOOL;
         let cases = [
-            (
-                Behavior::Allow,
-                None,
-                "Bash",
-                &bash,
-                PermissionAnswer::Allow { updated_input: bash.clone() },
-            ),
-            (Behavior::Deny, Some("not now"), "Bash", &bash, deny("not now")),
-            (Behavior::Deny, None, "Bash", &bash, deny("The user denied this tool call.")),
-            (Behavior::Unknown, None, "Bash", &bash, deny("The user denied this tool call.")),
-            (
-                Behavior::Deny,
-                Some("2"),
-                QUESTION_TOOL,
-                &one,
-                with(&one, json!({"Which color?": "blue"})),
-            ),
-            (
-                Behavior::Deny,
-                Some("green"),
-                QUESTION_TOOL,
-                &one,
-                with(&one, json!({"Which color?": "green"})),
-            ),
-            (
-                Behavior::Deny,
-                Some("9"),
-                QUESTION_TOOL,
-                &one,
-                with(&one, json!({"Which color?": "9"})),
-            ),
-            (
-                Behavior::Deny,
-                Some("1; M"),
-                QUESTION_TOOL,
-                &two,
-                with(&two, json!({"Color?": "red", "Size?": "M"})),
-            ),
-            (
-                Behavior::Deny,
-                Some("1"),
-                QUESTION_TOOL,
-                &two,
-                deny("The user dismissed the question."),
-            ),
-            (Behavior::Deny, None, QUESTION_TOOL, &one, deny("The user dismissed the question.")),
-            (Behavior::Allow, None, QUESTION_TOOL, &one, deny("The user did not pick an answer.")),
+            (Behavior::Allow, None, None, "Bash", &bash, allow(&bash)),
+            (Behavior::Allow, Some(&answered), None, "Bash", &bash, allow(&answered)),
+            (Behavior::Deny, None, Some("not now"), "Bash", &bash, deny("not now")),
+            (Behavior::Deny, None, None, "Bash", &bash, deny("The user denied this tool call.")),
+            (Behavior::Unknown, None, None, "Bash", &bash, deny("The user denied this tool call.")),
+            (Behavior::Allow, Some(&answered), None, q, &one, allow(&answered)),
+            (Behavior::Allow, None, None, q, &one, deny("The user did not pick an answer.")),
+            // A dismissal's reason is the reason, never read as an answer.
+            (Behavior::Deny, None, Some("1"), q, &one, deny("1")),
+            (Behavior::Deny, None, None, q, &one, deny("The user dismissed the question.")),
         ];
-        for (behavior, message, tool, input, want) in cases {
-            let got = permission_answer(decision(behavior, message), tool, input.clone());
-            assert_eq!(got, want, "{tool} {message:?}");
+        for (behavior, updated, message, tool, input, want) in cases {
+            let got = permission_answer(decision(behavior, updated, message), tool, input.clone());
+            assert_eq!(got, want, "{tool} {updated:?} {message:?}");
         }
     }
 }

@@ -18,7 +18,8 @@ use crate::approval::{rules, show, Asking};
 
 /// Rows the box wants at `width` (its border and key line included).
 pub fn desired_height(pending: &Pending, width: u16) -> u16 {
-    show::box_rows(show::call_rows(&pending.ask.tool_name, &pending.ask.input, width).len())
+    let ask = &pending.ask;
+    show::box_rows(show::call_rows(&ask.tool_name, &ask.input, &pending.answering, width).len())
 }
 
 /// The call, as lines a person can judge (see [`show::call_lines`]).
@@ -33,6 +34,8 @@ pub struct ApprovalView<'a> {
     /// Calls of this agent waiting, this one included.
     pub waiting: usize,
     pub composing: bool,
+    /// The pane's input holds text (a question's keys then type, and enter answers with it).
+    pub typed: bool,
     pub keymap: &'a Keymap,
 }
 
@@ -42,7 +45,7 @@ impl Widget for ApprovalView<'_> {
             return;
         }
         let ask = &self.pending.ask;
-        let rows = show::call_rows(&ask.tool_name, &ask.input, area.width);
+        let rows = show::call_rows(&ask.tool_name, &ask.input, &self.pending.answering, area.width);
         let shown = usize::from(area.height.saturating_sub(2));
         let first = usize::from(self.pending.scroll).min(rows.len().saturating_sub(shown));
         let more =
@@ -60,6 +63,7 @@ impl Widget for ApprovalView<'_> {
             Asking::Plan => {
                 format!(" ⚠ {} has a plan for you to approve{more} {place}", self.agent)
             }
+            Asking::Question => format!(" ? {} asks you{more} {place}", self.agent),
             _ => format!(" ⚠ {} wants to use {}{more} {place}", self.agent, ask.tool_name),
         };
         let block = Block::default()
@@ -89,6 +93,9 @@ impl ApprovalView<'_> {
         let k = Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD);
         let d = Style::default().fg(Color::Gray);
         let plan = self.pending.ask.asking() == Asking::Plan;
+        if self.pending.ask.asking() == Asking::Question {
+            return self.question_keys(&key, k, d);
+        }
         if self.composing {
             let (what, send) = if plan {
                 ("reject: say what to change (or nothing), ", " reject · ")
@@ -123,6 +130,45 @@ impl ApprovalView<'_> {
             Span::styled(key(Command::Deny), k),
             Span::styled(" deny", d),
         ])
+    }
+}
+
+impl ApprovalView<'_> {
+    fn question_keys(&self, key: &dyn Fn(Command) -> String, k: Style, d: Style) -> Line<'static> {
+        let (send, deny) = (key(Command::Send), key(Command::Deny));
+        let parts: Vec<(String, &str)> = if self.composing {
+            vec![
+                ("".into(), "dismiss: say why (or nothing), "),
+                (send, " dismiss · "),
+                (key(Command::Close), " back"),
+            ]
+        } else if self.typed {
+            vec![(send, " answer with what you typed · "), (deny, " dismiss")]
+        } else {
+            let qs = crate::approval::question::questions(&self.pending.ask.input);
+            let q = qs.get(self.pending.answering.at);
+            let numbers = format!("1-{}", q.map_or(0, |q| q.options.len()));
+            let moves = format!("{}/{}", key(Command::ChoiceUp), key(Command::ChoiceDown));
+            if q.is_some_and(|q| q.multi) {
+                vec![
+                    (numbers, " or "),
+                    (key(Command::Tick), " tick · "),
+                    (send, " done · or type your own answer · "),
+                    (deny, " dismiss"),
+                ]
+            } else {
+                vec![
+                    (numbers, " or "),
+                    (moves, " and "),
+                    (send, " pick · or type your own answer · "),
+                    (deny, " dismiss"),
+                ]
+            }
+        };
+        let spans = parts
+            .into_iter()
+            .flat_map(|(keys, words)| [Span::styled(keys, k), Span::styled(words.to_string(), d)]);
+        Line::from(spans.collect::<Vec<_>>())
     }
 }
 
@@ -246,6 +292,42 @@ mod tests {
         update(&mut s, deny());
         type_text(&mut s, "add tests first");
         insta::assert_snapshot!(screen(&s));
+    }
+
+    fn questions() -> serde_json::Value {
+        json!({"questions": [
+            {"question": "Which database should the service use?", "header": "Database",
+             "multiSelect": false, "options": [
+                {"label": "Postgres", "description": "what the other services run"},
+                {"label": "SQLite", "description": "one file, no server"},
+                {"label": "\u{1b}[31mred", "description": "an escape in a label"}]},
+            {"question": "Which environments?", "header": "Deploy", "multiSelect": true,
+             "options": [{"label": "staging"}, {"label": "production"}, {"label": "preview"}]}]})
+    }
+
+    #[test]
+    fn a_question_with_numbered_options_and_the_highlight() {
+        let mut s = asking("AskUserQuestion", questions());
+        update(&mut s, key(crossterm::event::KeyCode::Down));
+        insta::assert_snapshot!(screen(&s));
+    }
+
+    #[test]
+    fn a_second_question_where_several_may_be_picked() {
+        let mut s = asking("AskUserQuestion", questions());
+        type_text(&mut s, "1");
+        type_text(&mut s, "3");
+        update(&mut s, key(crossterm::event::KeyCode::Up));
+        insta::assert_snapshot!(screen(&s));
+    }
+
+    #[test]
+    fn a_question_answered_in_the_users_own_words() {
+        let mut s = asking("AskUserQuestion", questions());
+        type_text(&mut s, "whatever the team picks");
+        let text = screen(&s);
+        assert!(text.contains("enter answer with what you typed"), "{text}");
+        insta::assert_snapshot!(text);
     }
 
     #[test]

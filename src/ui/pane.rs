@@ -71,7 +71,8 @@ pub fn render(state: &State, placed: &Placed, buf: &mut Buffer) {
         put_str(buf, parts.rule.x + 1, parts.rule.y, hint, Style::default().fg(Color::DarkGray));
     }
     if focused && parts.input.height > 0 {
-        draw_input(agent, parts.input, buf);
+        let asked = state.approvals.first_for(agent.id).map(|p| p.ask.asking());
+        draw_input(agent, asked == Some(crate::approval::Asking::Question), parts.input, buf);
     }
 }
 
@@ -114,6 +115,7 @@ fn draw_approval(state: &State, agent: &Agent, body: Rect, buf: &mut Buffer) -> 
             agent: agent.name(),
             waiting: state.approvals.count_for(agent.id),
             composing: state.approvals.composing && state.focus_is(agent.id),
+            typed: state.focus_is(agent.id) && !agent.input_text().trim().is_empty(),
             keymap: &state.keymap,
         }
         .render(area, buf);
@@ -182,7 +184,8 @@ fn draw_queue(agent: &Agent, focused: bool, area: Rect, buf: &mut Buffer) {
     }
 }
 
-fn draw_input(agent: &Agent, area: Rect, buf: &mut Buffer) {
+/// The input box; while a question waits what is typed there answers it, and its hint says so.
+fn draw_input(agent: &Agent, question: bool, area: Rect, buf: &mut Buffer) {
     let prompt_style = Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD);
     put_str(buf, area.x, area.y, "›", prompt_style);
     let text_area =
@@ -192,7 +195,11 @@ fn draw_input(agent: &Agent, area: Rect, buf: &mut Buffer) {
     }
     (&agent.input).render(text_area, buf);
     if agent.input_is_empty() {
-        let hint = if agent.turn.is_active() { "queue a follow-up…" } else { "message…" };
+        let hint = match (question, agent.turn.is_active()) {
+            (true, _) => "your own answer…",
+            (false, true) => "queue a follow-up…",
+            (false, false) => "message…",
+        };
         let hint = truncate(hint, usize::from(text_area.width.saturating_sub(1)));
         put_str(buf, text_area.x + 1, text_area.y, hint, Style::default().fg(Color::DarkGray));
     }

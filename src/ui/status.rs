@@ -50,10 +50,13 @@ fn hints(state: &State) -> Vec<(String, &'static str)> {
     }
     let composing = state.approvals.composing;
     let overflows = call_overflows(state);
+    let options = crate::app::question::option_keys(state);
     let mut out = state.keymap.hints(ctx, |c| match c {
         Command::Send | Command::Close => composing,
         Command::PageDown => overflows,
         Command::AllowAlways => !composing && crate::app::approvals::focused_has_rules(state),
+        Command::ChoiceUp | Command::ChoiceDown => options.is_some(),
+        Command::Tick => options == Some(true),
         _ => !composing,
     });
     relabel_for(state, &mut out);
@@ -62,6 +65,7 @@ fn hints(state: &State) -> Vec<(String, &'static str)> {
         let taken = |a: Command| match a {
             Command::Send | Command::Close => false,
             Command::PageUp | Command::PageDown => overflows,
+            Command::ChoiceUp | Command::ChoiceDown | Command::Tick => options.is_some(),
             _ => true,
         };
         let shadowed = |c: Command| {
@@ -73,17 +77,23 @@ fn hints(state: &State) -> Vec<(String, &'static str)> {
     out
 }
 
-/// A plan is approved or rejected, not allowed or denied: the same keys, its own words.
+/// A plan is approved or rejected and a question answered or dismissed, not allowed or denied:
+/// the same keys, their own words.
 fn relabel_for(state: &State, hints: &mut [(String, &'static str)]) {
     let focused = state.focused().and_then(|a| state.approvals.first_for(a.id));
-    if focused.map(|p| p.ask.asking()) != Some(crate::approval::Asking::Plan) {
-        return;
-    }
-    let words = [
-        (Command::AllowOnce, "approve"),
-        (Command::Deny, "reject"),
-        (Command::Send, "reject with this reason"),
-    ];
+    let words = match focused.map(|p| p.ask.asking()) {
+        Some(crate::approval::Asking::Plan) => [
+            (Command::AllowOnce, "approve"),
+            (Command::Deny, "reject"),
+            (Command::Send, "reject with this reason"),
+        ],
+        Some(crate::approval::Asking::Question) => [
+            (Command::AllowOnce, "answer"),
+            (Command::Deny, "dismiss"),
+            (Command::Send, "dismiss with this reason"),
+        ],
+        _ => return,
+    };
     for (key, label) in hints.iter_mut() {
         for (command, word) in words {
             if state.keymap.key_label(Context::Approval, command).as_deref() == Some(key) {
