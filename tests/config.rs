@@ -87,6 +87,22 @@ fn unusable_agent_name() {
     insta::assert_snapshot!(mistake("[[agent]]\nname = \"my agent/1\"\n"));
 }
 
+/// `x/y` and `x-y`, `x--y` and `x-y`, `Api` and `api` would each end on one worktree (or one
+/// log on a case-insensitive file system): the first of each pair is refused, by one rule.
+#[test]
+fn names_that_would_share_a_worktree_are_refused() {
+    let errors = [
+        mistake("[[agent]]\nname = \"x/y\"\n\n[[agent]]\nname = \"x-y\"\n"),
+        mistake("[[agent]]\nname = \"x--y\"\n"),
+        mistake("[[agent]]\nname = \"x.\"\n"),
+        mistake("[[agent]]\nname = \"main.lock\"\n"),
+        mistake("[[agent]]\nname = \"api\"\n\n[[agent]]\nname = \"Api\"\n"),
+        mistake("[[agent]]\nname = \"w\"\ncount = 2\n\n[[agent]]\nname = \"W-2\"\n"),
+        mistake("[supervisor]\nname = \"Lead\"\n\n[[agent]]\nname = \"lead\"\n"),
+    ];
+    insta::assert_snapshot!(errors.join("\n"));
+}
+
 #[test]
 fn missing_directory() {
     insta::assert_snapshot!(mistake("[[agent]]\nname = \"a\"\ncwd = \"frontend\"\n"));

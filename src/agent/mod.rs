@@ -8,6 +8,7 @@ pub mod discover;
 pub mod env;
 pub mod event;
 pub mod live;
+pub mod name;
 pub mod pty;
 pub mod runner;
 pub mod spec;

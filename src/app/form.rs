@@ -73,11 +73,8 @@ impl Form {
     /// The form's values, or what is wrong with them (which field to fix first).
     pub fn values(&self) -> Result<NewAgent, (usize, String)> {
         let name = self.text(NAME).trim().to_string();
-        if name.is_empty() {
-            return Err((NAME, "a name is needed".into()));
-        }
-        if name.chars().any(char::is_whitespace) {
-            return Err((NAME, "names have no spaces".into()));
+        if let Err(why) = crate::agent::name::check(&name) {
+            return Err((NAME, why.to_string()));
         }
         let dir = self.text(DIR).trim().to_string();
         if dir.is_empty() {

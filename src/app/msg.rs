@@ -112,8 +112,8 @@ pub enum ControlError {
     NoSuchAgent(String),
     #[error("an agent named {0:?} exists already")]
     NameTaken(String),
-    #[error("agent names cannot be empty or contain whitespace: {0:?}")]
-    BadName(String),
+    #[error("{0:?} is not a usable agent name: {1}; expected {rule}", rule = crate::agent::name::RULE)]
+    BadName(String, crate::agent::name::NameError),
     #[error("{0} has no running turn")]
     NotRunning(String),
     #[error("the supervisor cannot be closed")]

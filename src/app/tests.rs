@@ -609,6 +609,39 @@ fn control_requests() {
     );
 }
 
+/// `agentmux new`, the form, an import and a fork all go through one rule: `x/y` and `x-y`
+/// would share a worktree, `A` and `a` a log on some file systems.
+#[test]
+fn a_new_agent_with_a_bad_or_colliding_name_is_refused_and_says_why() {
+    use crate::agent::name::NameError;
+    let mut s = state(false, &[("x-y", "")], (80, 24));
+    let new = |s: &mut State, name: &str| {
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        let spec = Box::new(spec(name, None));
+        update(s, Msg::Control(ControlCmd::New { spec, prompt: None, worktree: true }, Some(tx)));
+        rx.try_recv()
+    };
+    assert_eq!(
+        new(&mut s, "x/y"),
+        Ok(Err(ControlError::BadName("x/y".into(), NameError::Char('/'))))
+    );
+    assert_eq!(
+        new(&mut s, "x--y"),
+        Ok(Err(ControlError::BadName("x--y".into(), NameError::Doubled)))
+    );
+    assert_eq!(new(&mut s, "X-Y"), Ok(Err(ControlError::NameTaken("x-y".into()))));
+    assert_eq!(s.agents.len(), 1, "nothing was added");
+    let refused = ControlError::BadName("x/y".into(), NameError::Char('/')).to_string();
+    assert!(refused.starts_with("\"x/y\" is not a usable agent name: '/' may not be"), "{refused}");
+    // The form says the same in its name field, before anything is made.
+    update(&mut s, key_mod(KeyCode::Char('n'), KeyModifiers::ALT));
+    type_text(&mut s, "a/b");
+    update(&mut s, key(KeyCode::Enter));
+    let Some(Overlay::NewAgent(form)) = &s.overlay else { panic!("the form closed") };
+    assert_eq!(form.error.as_deref(), Some(NameError::Char('/').to_string().as_str()));
+    assert_eq!(s.agents.len(), 1);
+}
+
 #[test]
 fn set_changes_the_model_and_mode_of_the_next_turn() {
     use crate::agent::PermissionMode;

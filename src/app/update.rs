@@ -650,11 +650,12 @@ pub(super) fn add_spec(
     prompt: Option<String>,
     fx: &mut Vec<Effect>,
 ) -> Result<usize, ControlError> {
-    if spec.name.is_empty() || spec.name.chars().any(char::is_whitespace) {
-        return Err(ControlError::BadName(spec.name));
+    if let Err(why) = crate::agent::name::check(&spec.name) {
+        return Err(ControlError::BadName(spec.name, why));
     }
-    if state.index_named(&spec.name).is_some() {
-        return Err(ControlError::NameTaken(spec.name));
+    let alike = state.agents.iter().find(|a| crate::agent::name::same(&a.spec.name, &spec.name));
+    if let Some(a) = alike {
+        return Err(ControlError::NameTaken(a.spec.name.clone()));
     }
     let index = state.add_agent(spec, false);
     fx.push(Effect::Persist);

@@ -466,27 +466,19 @@ fn explain(message: &str, key_on_line: Option<String>) -> (Option<String>, Strin
 }
 
 /// The longest agent name (it names directories, branches and log files).
-const MAX_NAME_LEN: usize = 64;
+const MAX_NAME_LEN: usize = crate::agent::name::MAX_LEN;
 
+/// The one name rule (`agent::name`), with where the name is written.
 fn check_name(cx: &Source<'_>, name: &Spanned<String>, table: &str) -> Result<(), ConfigError> {
     let n = name.get_ref();
-    let ok = !n.is_empty()
-        && n.len() <= MAX_NAME_LEN
-        && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-        && !n.starts_with('.');
-    if ok {
-        Ok(())
-    } else {
-        Err(cx.error_at(
+    crate::agent::name::check(n).map_err(|why| {
+        cx.error_at(
             name.span(),
             table,
             Some("name"),
-            format!(
-                "\"{n}\" is not a usable name; expected 1 to 64 letters, digits, '-', '_' or '.' \
-                 (not starting with '.')"
-            ),
-        ))
-    }
+            format!("{:?} is not a usable name: {why}; expected {}", n, crate::agent::name::RULE),
+        )
+    })
 }
 
 /// `count`: absent, or a whole number from 1 to [`MAX_COUNT`].
@@ -526,17 +518,20 @@ fn check_count(
 }
 
 /// The agent names taken so far, each with where it was written and whether `count` made it.
+/// Keyed in lower case: names that differ only in case are one (see `agent::name::same`).
 #[derive(Default)]
 struct Names(HashMap<String, Taken>);
 
 struct Taken {
+    /// As written.
+    name: String,
     span: Range<usize>,
     counted: bool,
 }
 
 impl Names {
     fn get(&self, name: &str) -> Option<&Taken> {
-        self.0.get(name)
+        self.0.get(&name.to_ascii_lowercase())
     }
 
     /// Takes `made` (written as `written`), or says which earlier table already has it.
@@ -548,8 +543,16 @@ impl Names {
         counted: bool,
         table: &str,
     ) -> Result<(), ConfigError> {
-        if let Some(first) = self.0.get(made) {
+        if let Some(first) = self.get(made) {
             let (line, _) = cx.line_col(first.span.start);
+            let alike = if first.name == made {
+                String::new()
+            } else {
+                format!(
+                    ", written \"{}\" there: names that differ only in case are one",
+                    first.name
+                )
+            };
             let how = match (first.counted, counted) {
                 (false, false) => format!("first used on line {line}"),
                 (true, _) => format!("already made by the `count` of the agent on line {line}"),
@@ -563,10 +566,13 @@ impl Names {
                 written.span(),
                 table,
                 Some("name"),
-                format!("duplicate agent name \"{made}\" ({how}); expected names to be unique"),
+                format!(
+                    "duplicate agent name \"{made}\" ({how}{alike}); expected names to be unique"
+                ),
             ));
         }
-        self.0.insert(made.to_string(), Taken { span: written.span(), counted });
+        let taken = Taken { name: made.to_string(), span: written.span(), counted };
+        self.0.insert(made.to_ascii_lowercase(), taken);
         Ok(())
     }
 }

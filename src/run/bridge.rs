@@ -698,7 +698,7 @@ fn answer_for(kind: Kind, reply: ControlReply) -> Answer {
             let code = match &e {
                 ControlError::NoSuchAgent(_) => ErrorCode::NoSuchAgent,
                 ControlError::NameTaken(_) => ErrorCode::NameTaken,
-                ControlError::BadName(_) | ControlError::EmptyPrompt => ErrorCode::BadRequest,
+                ControlError::BadName(..) | ControlError::EmptyPrompt => ErrorCode::BadRequest,
                 ControlError::NotRunning(_) | ControlError::Supervisor => ErrorCode::Refused,
             };
             Answer::error(code, e.to_string())
