@@ -159,7 +159,7 @@ impl Executor {
 
     /// Start or stop turns; anything the loop must handle comes back as a message or an
     /// [`Outcome`].
-    fn apply(&mut self, effect: Effect, replies: &mut VecDeque<Msg>) -> Outcome {
+    fn apply(&mut self, effect: Effect, state: &State, replies: &mut VecDeque<Msg>) -> Outcome {
         match effect {
             Effect::SpawnTurn(req) if self.live.is_some() && live::wants_live(&req) => {
                 if let Some(engine) = &mut self.live {
@@ -219,6 +219,11 @@ impl Executor {
                 Outcome::Continue
             }
             Effect::Shell { agent, wt } => Outcome::Shell { agent, wt },
+            // A session file reads in milliseconds (see `run::convo`).
+            Effect::Convo(ask) => {
+                replies.push_back(convo::carry(state, ask));
+                Outcome::Continue
+            }
         }
     }
 
@@ -320,7 +325,7 @@ where
         if let Some(p) = &mut exec.persist {
             p.effect(&e, state);
         }
-        match exec.apply(e, &mut pending) {
+        match exec.apply(e, state, &mut pending) {
             Outcome::Quit => return Ok(()),
             Outcome::Notify(bytes) => host.notify(&bytes),
             _ => {}
@@ -434,7 +439,7 @@ where
                 if let Some(p) = &mut exec.persist {
                     p.effect(&effect, state);
                 }
-                match exec.apply(effect, &mut replies) {
+                match exec.apply(effect, state, &mut replies) {
                     Outcome::Continue => {}
                     Outcome::Notify(bytes) => host.notify(&bytes),
                     Outcome::Suspend => suspend = true,

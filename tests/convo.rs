@@ -353,3 +353,34 @@ fn bad_sessions_are_told_clearly_and_claude_codes_files_are_never_written() {
     assert!(err.contains(&format!("session {WHOLE} is open already as whole")), "{err}");
     assert_eq!(tree(&claude_dir), before, "Claude Code's files are only read");
 }
+
+#[test]
+fn the_form_imports_a_session_and_the_fork_key_forks_it_after_a_picked_turn() {
+    let w = World::new(PathBuf::from("sim"));
+    w.session(WHOLE, &fixture_for(&w.work()));
+    let claude_dir = w.dir.path().join("home/.claude");
+    let before = tree(&claude_dir);
+    let mut t = w.open();
+    t.wait_text("alt-n creates one");
+    t.send(b"\x1bn");
+    t.wait_text("import session");
+    // Name, directory, model, first prompt, worktree: to the session field.
+    t.send(b"\t\t\t\t\t");
+    t.send(WHOLE.as_bytes());
+    t.wait_text(WHOLE);
+    t.send(b"\r");
+    t.wait_text("imported Claude Code session");
+    t.send(b"\x1bF");
+    t.wait_text("go on after which turn?");
+    t.wait_text("3  third  (the end)");
+    t.send(b"\x1b[A");
+    t.wait_text("› 2  run: echo hi");
+    t.send(b"\r");
+    let short = &WHOLE[..8];
+    t.wait_text(&format!("forked from session-{short} after turn 2 of 3"));
+    let listed = w.ok(&["ls"]);
+    assert!(listed.contains(&format!("session-{short}-fork")), "{listed}");
+    let status = t.quit();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(tree(&claude_dir), before, "Claude Code's files are only read");
+}

@@ -95,6 +95,7 @@ commands! {
     HideIdle => "hide-idle", "hide / show idle agents";
     Search => "search", "search the focused transcript (plain text, any case)";
     SearchAll => "search-all", "search every agent's transcript";
+    Fork => "fork", "fork this conversation into a new agent";
 }
 
 /// Where keys are read: each context has its own bindings.
@@ -115,6 +116,8 @@ pub enum Context {
     Overview,
     /// The search bar: typing edits what it looks for.
     Search,
+    /// The fork picker: after which turn a fork goes on.
+    Fork,
 }
 
 impl Command {
@@ -147,6 +150,10 @@ impl Command {
             (Context::Search, Command::ScrollDown) => "the next hit",
             (Context::Search, Command::ScrollUp) => "the previous hit",
             (Context::Search, Command::Close) => "close the search",
+            (Context::Fork, Command::Submit) => "fork after the picked turn (the last: the end)",
+            (Context::Fork, Command::ScrollUp) => "pick an earlier turn",
+            (Context::Fork, Command::ScrollDown) => "pick a later turn",
+            (Context::Fork, Command::Close) => "cancel the fork",
             _ => self.help(),
         }
     }
@@ -163,6 +170,7 @@ impl Context {
         Context::Approval,
         Context::Overview,
         Context::Search,
+        Context::Fork,
     ];
 
     pub fn name(self) -> &'static str {
@@ -176,6 +184,7 @@ impl Context {
             Context::Approval => "approval",
             Context::Overview => "overview",
             Context::Search => "search",
+            Context::Fork => "fork",
         }
     }
 

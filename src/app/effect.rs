@@ -15,6 +15,9 @@ pub enum Effect {
     Persist,
     /// A new agent's earlier conversation, to be written into its log (`app::convo`).
     History { agent: AgentId, history: Box<crate::import::History> },
+    /// Read a conversation for a fork or an import the user asked for; the answer comes back
+    /// as `Msg::Convo`.
+    Convo(super::convo::ConvoAsk),
     /// Restore the terminal, stop the process (SIGTSTP), redraw when resumed.
     Suspend,
     /// Get the user's attention: write these bytes (a bell or a notification sequence) to the

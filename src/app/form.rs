@@ -1,4 +1,5 @@
-//! The new-agent form: name, directory, model, first prompt, and whether it gets a git worktree.
+//! The new-agent form: name, directory, model, first prompt, whether it gets a git worktree, and
+//! a Claude Code session it continues (imported, as `agentmux import` does).
 
 use std::path::Path;
 
@@ -6,17 +7,20 @@ use tui_textarea::TextArea;
 
 use super::state::new_input;
 
-pub const FIELDS: [&str; 5] = ["name", "directory", "model", "first prompt", "worktree"];
+pub const FIELDS: [&str; 6] =
+    ["name", "directory", "model", "first prompt", "worktree", "import session"];
 pub const NAME: usize = 0;
 pub const DIR: usize = 1;
 pub const MODEL: usize = 2;
 pub const PROMPT: usize = 3;
 /// A yes/no field: space, y or n set it (no text is typed there).
 pub const WORKTREE: usize = 4;
+/// A session id of the directory's (optional): the agent continues that conversation.
+pub const SESSION: usize = 5;
 
 pub struct Form {
     /// One text area per field; the worktree field's text is unused (see `worktree`).
-    pub fields: [TextArea<'static>; 5],
+    pub fields: [TextArea<'static>; 6],
     pub active: usize,
     pub worktree: bool,
     pub error: Option<String>,
@@ -31,6 +35,8 @@ pub struct NewAgent {
     pub prompt: Option<String>,
     /// In a git worktree of its own (the first prompt waits until it is ready).
     pub worktree: bool,
+    /// The Claude Code session it continues; its name may then be left empty.
+    pub session: Option<String>,
 }
 
 impl Form {
@@ -40,6 +46,8 @@ impl Form {
             t.insert_str(text);
             t
         };
+        let mut session = field("");
+        session.set_placeholder_text("a session id (agentmux import lists them)");
         Form {
             fields: [
                 field(""),
@@ -47,6 +55,7 @@ impl Form {
                 field(model.unwrap_or("")),
                 field(""),
                 field(""),
+                session,
             ],
             active: NAME,
             worktree: false,
@@ -73,8 +82,12 @@ impl Form {
     /// The form's values, or what is wrong with them (which field to fix first).
     pub fn values(&self) -> Result<NewAgent, (usize, String)> {
         let name = self.text(NAME).trim().to_string();
-        if let Err(why) = crate::agent::name::check(&name) {
-            return Err((NAME, why.to_string()));
+        let session = Some(self.text(SESSION).trim().to_string()).filter(|s| !s.is_empty());
+        // An import may leave the name to the session's id.
+        if !(name.is_empty() && session.is_some()) {
+            if let Err(why) = crate::agent::name::check(&name) {
+                return Err((NAME, why.to_string()));
+            }
         }
         let dir = self.text(DIR).trim().to_string();
         if dir.is_empty() {
@@ -82,6 +95,6 @@ impl Form {
         }
         let model = Some(self.text(MODEL).trim().to_string()).filter(|m| !m.is_empty());
         let prompt = Some(self.text(PROMPT).trim().to_string()).filter(|p| !p.is_empty());
-        Ok(NewAgent { name, dir, model, prompt, worktree: self.worktree })
+        Ok(NewAgent { name, dir, model, prompt, worktree: self.worktree, session })
     }
 }

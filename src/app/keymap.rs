@@ -24,7 +24,7 @@ pub enum KeymapError {
     #[error("unknown command {0:?}")]
     UnknownCommand(String),
     #[error(
-        "unknown context {0:?} (pane, help, form, confirm, diff, commit, approval, overview or search)"
+        "unknown context {0:?} (pane, help, form, confirm, diff, commit, approval, overview, search or fork)"
     )]
     UnknownContext(String),
     #[error("{key:?} types text, so it cannot answer an approval ({command}); use a ctrl- or alt- chord or an f-key")]
@@ -297,6 +297,12 @@ const DEFAULTS: &[(Context, Command, &[&str])] = &[
     (Context::Search, Command::ScrollUp, &["up"]),
     (Context::Search, Command::Close, &["esc"]),
     (Context::Search, Command::Quit, &["ctrl-q"]),
+    // Shifted: alt-f moves the input's cursor a word on.
+    (Context::Pane, Command::Fork, &["alt-F"]),
+    (Context::Fork, Command::Submit, &["enter"]),
+    (Context::Fork, Command::ScrollUp, &["up"]),
+    (Context::Fork, Command::ScrollDown, &["down"]),
+    (Context::Fork, Command::Close, &["esc"]),
 ];
 
 /// What the hint line offers per context, in order of importance. A narrow line drops the tail,
@@ -351,6 +357,10 @@ const HINTS: &[(Context, Command, &str)] = &[
     (Context::Approval, Command::Send, "deny with this message"),
     (Context::Approval, Command::Close, "back"),
     (Context::Approval, Command::PageDown, "scroll"),
+    (Context::Fork, Command::Submit, "fork"),
+    (Context::Fork, Command::ScrollUp, "earlier"),
+    (Context::Fork, Command::ScrollDown, "later"),
+    (Context::Fork, Command::Close, "cancel"),
 ];
 
 /// The commands that answer a waiting call: bound only to keys that cannot be typing.

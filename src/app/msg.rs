@@ -37,6 +37,8 @@ pub enum Msg {
     Terminate,
     /// A worktree job came back (see `Effect::Worktree`).
     Worktree(super::worktree::WorktreeMsg),
+    /// A conversation read for a fork or an import (see `Effect::Convo`).
+    Convo(super::convo::ConvoMsg),
 }
 
 impl Msg {

@@ -197,6 +197,7 @@ pub enum Overlay {
     Commit(Box<super::worktree::CommitForm>),
     Overview(Box<super::overview::Overview>),
     Search(Box<super::search::SearchBar>),
+    Fork(Box<super::convo::ForkPicker>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -272,6 +273,7 @@ impl State {
             Some(Overlay::Commit(_)) => super::Context::Commit,
             Some(Overlay::Overview(_)) => super::Context::Overview,
             Some(Overlay::Search(_)) => super::Context::Search,
+            Some(Overlay::Fork(_)) => super::Context::Fork,
         }
     }
 

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use crossterm::event::{KeyEvent, MouseButton, MouseEvent, MouseEventKind};
 
 use super::command::{Command, Context};
+use super::convo::ConvoAsk;
 use super::effect::Effect;
-use super::form::{self, Form};
+use super::form::{self, Form, NewAgent};
 use super::msg::{ControlCmd, ControlError, ControlOk, ControlReply, Msg};
 use super::state::{Confirm, Overlay, State, TurnState};
 use crate::agent::event::{Event, SystemKind};
@@ -53,6 +54,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         Msg::Suspend => fx.push(Effect::Suspend),
         Msg::Terminate => quit_now(state, &mut fx),
         Msg::Worktree(m) => super::worktree::on_msg(state, m, &mut fx),
+        Msg::Convo(m) => super::convo::on_msg(state, m, &mut fx),
     }
     // What the user has in front of them is read.
     if state.overlay.is_none() {
@@ -147,6 +149,7 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
             _ => super::search::key(state, command, typed_key(&key)),
         },
         Context::Form => form_key(state, command, key, fx),
+        Context::Fork => super::convo::picker_key(state, command, fx),
         Context::Diff => super::worktree::diff_key(state, command, fx),
         Context::Commit => super::worktree::commit_key(state, command, key, fx),
         Context::Confirm => match command {
@@ -344,6 +347,7 @@ fn pane_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec
         }
         Command::Suspend => fx.push(Effect::Suspend),
         Command::Quit => ask_quit(state, fx),
+        Command::Fork => super::convo::ask_fork(state, fx),
         other => {
             super::worktree::pane_command(state, other, fx);
         }
@@ -591,6 +595,17 @@ fn form_key(state: &mut State, command: Option<Command>, key: KeyEvent, fx: &mut
         }
         Some(Command::Submit) => {
             let values = form.values();
+            if let Ok(v) = &values {
+                if let Some(session_id) = v.session.clone() {
+                    // Read by the loop; the form stays open until the agent is added.
+                    form.error = None;
+                    let name = Some(v.name.clone()).filter(|n| !n.is_empty());
+                    let (cwd, model, worktree) = (v.dir.clone(), v.model.clone(), v.worktree);
+                    let ask = ConvoAsk::Import { session_id, cwd, name, model, worktree };
+                    fx.push(Effect::Convo(ask));
+                    return;
+                }
+            }
             let result = values.map_err(|e| (e.0, e.1)).and_then(|v| {
                 let (prompt, worktree) = (v.prompt, v.worktree);
                 // With a worktree the first prompt waits until it is ready.
@@ -625,6 +640,23 @@ fn form_key(state: &mut State, command: Option<Command>, key: KeyEvent, fx: &mut
             form.error = None;
             form.active_field().input(key);
         }
+    }
+}
+
+/// The agent the form imported was added: the form closes, and its first prompt, if any, is the
+/// agent's first follow-up (queued until its worktree is ready, when it has one).
+pub(super) fn imported_from_form(state: &mut State, fx: &mut Vec<Effect>) {
+    let Some(Overlay::NewAgent(form)) = state.overlay.take() else { return };
+    let Ok(NewAgent { prompt: Some(prompt), worktree, .. }) = form.values() else { return };
+    let i = state.focus;
+    match state.agents.get_mut(i) {
+        Some(a) if worktree => {
+            a.queue.push_back(prompt);
+        }
+        Some(_) => {
+            submit(state, i, prompt, fx);
+        }
+        None => {}
     }
 }
 
@@ -878,7 +910,7 @@ fn on_exit(state: &mut State, i: usize, exit: ExitInfo, fx: &mut Vec<Effect>) {
 // ---------------------------------------------------------------------------------------------
 // Control
 
-fn control(state: &mut State, cmd: ControlCmd, fx: &mut Vec<Effect>) -> ControlReply {
+pub(super) fn control(state: &mut State, cmd: ControlCmd, fx: &mut Vec<Effect>) -> ControlReply {
     let find = |state: &State, name: &str| {
         state.index_named(name).ok_or_else(|| ControlError::NoSuchAgent(name.to_string()))
     };

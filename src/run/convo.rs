@@ -1,13 +1,12 @@
-//! `import` and `fork` requests from the control socket: the Claude Code session they name is
-//! found and read here, at the loop's level (the core does no I/O), and handed to `update` as
-//! a [`ControlCmd::Continue`]. A session file is read whole on the loop's thread: an import is
+//! `import` and `fork` requests from the control socket, and the same from the UI (the fork key,
+//! the new-agent form's session: `Effect::Convo`): the Claude Code session they name is found
+//! and read here, at the loop's level (the core does no I/O), and handed to `update` as a
+//! [`ControlCmd::Continue`]. A session file is read whole on the loop's thread: an import is
 //! one deliberate act, and even a long conversation's file reads in milliseconds.
 
-use std::path::Path;
-
 use crate::agent::AgentSpec;
-use crate::app::convo::Continue;
-use crate::app::{ControlCmd, State};
+use crate::app::convo::{Continue, ConvoAsk, ConvoMsg};
+use crate::app::{ControlCmd, Msg, State};
 use crate::control::proto::{Answer, ErrorCode};
 use crate::import::{self, History, ImportError};
 
@@ -19,8 +18,12 @@ pub fn import(
     name: Option<String>,
 ) -> Result<ControlCmd, Answer> {
     let projects = projects()?;
-    let found =
-        import::find_session(&projects, session_id, Some(Path::new(cwd))).map_err(refused)?;
+    // The form's directory may be relative ("." by default): the session names an absolute one.
+    let cwd = std::fs::canonicalize(cwd).map_err(|e| {
+        let cause = crate::config::io_cause(&e);
+        Answer::error(ErrorCode::Refused, format!("directory {cwd}: {cause}"))
+    })?;
+    let found = import::find_session(&projects, session_id, Some(&cwd)).map_err(refused)?;
     // Two agents resuming one session would write into it in turns, each unaware of the other.
     let open =
         state.agents.iter().find(|a| a.fork.is_none() && a.session.as_deref() == Some(session_id));
@@ -79,6 +82,40 @@ pub fn fork(
         how: Continue::Fork(point),
         worktree,
     })
+}
+
+/// What the UI asked for (`Effect::Convo`), read: the answer for `update`.
+pub fn carry(state: &State, ask: ConvoAsk) -> Msg {
+    let message = |a: Answer| match a {
+        Answer::Error { message, .. } => message,
+        other => format!("{other:?}"),
+    };
+    Msg::Convo(match ask {
+        ConvoAsk::Turns { agent } => ConvoMsg::Turns { agent, prompts: prompts(state, agent) },
+        ConvoAsk::Fork { agent, at } => {
+            ConvoMsg::Ready(fork(state, &agent, at, None, false).map_err(message))
+        }
+        ConvoAsk::Import { session_id, cwd, name, model, worktree } => {
+            let cmd = import(state, &session_id, &cwd, name).map(|mut cmd| {
+                if let ControlCmd::Continue { spec, worktree: w, .. } = &mut cmd {
+                    spec.options.model = model.or(spec.options.model.take());
+                    *w = worktree;
+                }
+                cmd
+            });
+            ConvoMsg::Ready(cmd.map_err(message))
+        }
+    })
+}
+
+/// The prompts of an agent's conversation as the session file has them (what `--at` counts).
+fn prompts(state: &State, agent: crate::agent::AgentId) -> Result<Vec<String>, String> {
+    let a = state.index_of(agent).map(|i| &state.agents[i]).ok_or("the agent is gone")?;
+    let session =
+        a.confirmed_session().ok_or_else(|| format!("{} has no conversation", a.name()))?;
+    let projects = import::projects_dir().ok_or("neither CLAUDE_CONFIG_DIR nor HOME is set")?;
+    let found = import::find_session(&projects, session, None).map_err(|e| e.to_string())?;
+    Ok(found.conversation.turns.into_iter().map(|t| t.prompt).collect())
 }
 
 fn projects() -> Result<std::path::PathBuf, Answer> {

@@ -18,6 +18,7 @@ pub fn rows(state: &State) -> Vec<Line<'static>> {
         (Context::Approval, "A tool call waiting for your approval"),
         (Context::Overview, "Overview (typing filters it)"),
         (Context::Search, "Search (typing edits the text)"),
+        (Context::Fork, "Fork picker"),
         (Context::Confirm, "Questions"),
         (Context::Diff, "Diff view"),
         (Context::Commit, "Commit message"),

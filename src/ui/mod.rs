@@ -3,6 +3,7 @@
 pub mod approval;
 pub mod confirm;
 pub mod diff;
+pub mod fork;
 pub mod header;
 pub mod help;
 pub mod new_agent;
@@ -86,6 +87,7 @@ fn draw_views(state: &State, area: Rect, buf: &mut Buffer) {
         Some(Overlay::Commit(form)) => diff::render_commit(state, form, panes, buf),
         Some(Overlay::Overview(o)) => overview::render(state, o, panes, buf),
         Some(Overlay::Search(bar)) => search::render(state, bar, panes, buf),
+        Some(Overlay::Fork(p)) => fork::render(state, p, panes, buf),
     }
 }
 
