@@ -1,5 +1,6 @@
 //! An agent's transcript as Markdown: prompts, assistant text, tool calls one line each, results.
 
+use std::collections::HashSet;
 use std::fmt::Write;
 
 use serde_json::Value;
@@ -10,6 +11,7 @@ use super::log::{AgentLog, Record, TurnStatus};
 pub fn export_markdown(title: &str, log: &AgentLog) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# {title}\n");
+    let denied = denied_calls(log);
     for (ts, turn, record) in log.iter() {
         match record {
             Record::Prompt(p) => {
@@ -45,7 +47,7 @@ pub fn export_markdown(title: &str, log: &AgentLog) -> String {
             }
             Record::Event(line) => {
                 if let Ok(v) = serde_json::from_str::<Value>(line) {
-                    event(&mut md, &v);
+                    event(&mut md, &v, &denied);
                 }
             }
         }
@@ -53,7 +55,27 @@ pub fn export_markdown(title: &str, log: &AgentLog) -> String {
     md
 }
 
-fn event(md: &mut String, v: &Value) {
+/// The tool calls the turns' results list as denied: their results are the user's (or the
+/// rule's) words, not the tool's error.
+fn denied_calls(log: &AgentLog) -> HashSet<String> {
+    let mut ids = HashSet::new();
+    for (_, _, record) in log.iter() {
+        let Record::Event(line) = record else { continue };
+        if !line.contains("permission_denials") {
+            continue;
+        }
+        let Ok(v) = serde_json::from_str::<Value>(line) else { continue };
+        let denials = v.get("permission_denials").and_then(Value::as_array);
+        for d in denials.into_iter().flatten() {
+            if let Some(id) = d.get("tool_use_id").and_then(Value::as_str) {
+                ids.insert(id.to_string());
+            }
+        }
+    }
+    ids
+}
+
+fn event(md: &mut String, v: &Value, denied: &HashSet<String>) {
     // Subagents' messages are nested work; the transcript keeps to the agent's own.
     if v.get("parent_tool_use_id").is_some_and(|p| !p.is_null()) {
         return;
@@ -84,7 +106,14 @@ fn event(md: &mut String, v: &Value) {
                     let text = flatten_content(b.get("content"));
                     let lines = text.lines().count();
                     let is_error = b.get("is_error").and_then(Value::as_bool).unwrap_or(false);
-                    let label = if is_error { "error" } else { "result" };
+                    let id = b.get("tool_use_id").and_then(Value::as_str).unwrap_or("");
+                    let label = if denied.contains(id) {
+                        "denied"
+                    } else if is_error {
+                        "error"
+                    } else {
+                        "result"
+                    };
                     let more =
                         if lines > 1 { format!(" (+{} lines)", lines - 1) } else { String::new() };
                     let first = text.lines().next().unwrap_or("").trim();
@@ -96,8 +125,9 @@ fn event(md: &mut String, v: &Value) {
         Some("result") => {
             let subtype = v.get("subtype").and_then(Value::as_str).unwrap_or("result");
             let _ = write!(md, "**Result** ({subtype}");
+            // The CLI's num_turns counts the model's steps within one of our turns.
             if let Some(n) = v.get("num_turns").and_then(Value::as_u64) {
-                let _ = write!(md, ", {n} turns");
+                let _ = write!(md, ", {n} step{}", if n == 1 { "" } else { "s" });
             }
             if let Some(c) = v.get("total_cost_usd").and_then(Value::as_f64) {
                 let _ = write!(md, ", {}", crate::money::usd(c));
@@ -144,5 +174,44 @@ fn one_line(s: &str, max: usize) -> String {
         format!("{cut}...")
     } else {
         flat
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::log::{format_record, parse_log, TurnEnd};
+
+    fn log_of(records: &[Record<'_>]) -> AgentLog {
+        let mut bytes = Vec::new();
+        for r in records {
+            format_record(&mut bytes, 0, 1, r);
+        }
+        parse_log(bytes).expect("a log").0
+    }
+
+    #[test]
+    fn steps_are_steps_and_a_denial_says_the_users_words() {
+        let use_ = r#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"t1","name":"Bash","input":{"command":"rm a.txt"}}]}}"#;
+        let denied = r#"{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"t1","is_error":true,"content":"no, keep the file"}]}}"#;
+        let failed = r#"{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"t2","is_error":true,"content":"exit 1"}]}}"#;
+        let one = r#"{"type":"result","subtype":"success","num_turns":1,"total_cost_usd":0.0002,"permission_denials":[{"tool_name":"Bash","tool_use_id":"t1","tool_input":{}}]}"#;
+        let two = r#"{"type":"result","subtype":"success","num_turns":2}"#;
+        let end = TurnEnd::new(TurnStatus::Ok);
+        let log = log_of(&[
+            Record::Prompt("tidy up"),
+            Record::Event(use_),
+            Record::Event(denied),
+            Record::Event(failed),
+            Record::Event(one),
+            Record::Event(two),
+            Record::TurnEnded(&end),
+        ]);
+        let md = export_markdown("web", &log);
+        assert!(md.contains("  - denied: no, keep the file\n"), "{md}");
+        assert!(md.contains("  - error: exit 1\n"), "{md}");
+        assert!(md.contains("**Result** (success, 1 step, $0.0002)"), "{md}");
+        assert!(md.contains("**Result** (success, 2 steps)"), "{md}");
+        assert!(!md.contains("turns"), "{md}");
     }
 }
