@@ -26,9 +26,13 @@ fn named(name: &str) -> WorkspaceKey {
 /// spawning a child (fork, then exec) holds a copy of every descriptor, our lock's included,
 /// until the exec closes it, so a workspace dropped a moment ago may look in use for that long.
 fn open(data: &Path, name: &str) -> Workspace {
+    open_key(data, &named(name))
+}
+
+fn open_key(data: &Path, key: &WorkspaceKey) -> Workspace {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        match Workspace::open_or_create(data, &named(name), Access::Exclusive) {
+        match Workspace::open_or_create(data, key, Access::Exclusive) {
             Err(StoreError::Locked { pid: Some(p), .. })
                 if p == std::process::id() && Instant::now() < deadline =>
             {
@@ -434,6 +438,34 @@ fn workspace_keys_are_stable_and_distinct() {
     assert!(WorkspaceKey::Named("../x".into()).dir_name().is_err());
     assert!(WorkspaceKey::Named(".hidden".into()).dir_name().is_err());
     assert_eq!(WorkspaceKey::Named("my-team_2".into()).dir_name().expect("ok"), "my-team_2");
+}
+
+#[test]
+fn workspaces_are_named_after_their_team_file_or_directory() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let name = |key: &WorkspaceKey| open_key(data.path(), key).name().to_string();
+    let team = WorkspaceKey::TeamFile("/home/u/proj/team.toml".into());
+    let default = WorkspaceKey::TeamFile("/home/u/web/agentmux.toml".into());
+    let dir = WorkspaceKey::Directory("/home/u/api".into());
+    assert_eq!(name(&team), "team");
+    assert_eq!(name(&default), "web");
+    assert_eq!(name(&dir), "api");
+    // The same source finds its workspace again; another with the same name gets its own.
+    assert_eq!(name(&team), "team");
+    assert_eq!(name(&WorkspaceKey::TeamFile("/home/v/x/team.toml".into())), "team-2");
+    assert_eq!(name(&WorkspaceKey::Directory("/srv/api".into())), "api-2");
+    assert_eq!(name(&WorkspaceKey::Directory("/".into())), "root");
+
+    // A workspace made under the old `<stem>-<hash>` name is still the one opened.
+    let old = WorkspaceKey::Directory("/home/u/old".into());
+    let legacy = old.dir_name().expect("legacy name");
+    {
+        let mut ws = open(data.path(), &legacy);
+        ws.add_agent(spec("kept", data.path()), false).expect("add");
+    }
+    let ws = open_key(data.path(), &old);
+    assert_eq!(ws.name(), legacy);
+    assert_eq!(old.resolve_name(data.path()).expect("name"), legacy);
 }
 
 fn agentmux(data: &Path, args: &[&str]) -> std::process::Output {

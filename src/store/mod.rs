@@ -93,7 +93,50 @@ pub enum WorkspaceKey {
 }
 
 impl WorkspaceKey {
-    /// The workspace's directory name: the name itself, or `<stem>-<hash of the path>`.
+    /// The workspace's directory name under `data_dir`: a `--workspace` name itself; else the
+    /// team file's or directory's own name (`web`, `team`), with `-2`, `-3`, ... when another
+    /// team file or directory has it. A workspace made before names were readable keeps its
+    /// `<stem>-<hash>` directory, so nothing it holds is lost.
+    pub fn resolve_name(&self, data_dir: &Path) -> Result<String, StoreError> {
+        let (WorkspaceKey::TeamFile(path) | WorkspaceKey::Directory(path)) = self else {
+            return self.dir_name();
+        };
+        let root = workspaces_dir(data_dir);
+        let legacy = self.dir_name()?;
+        if root.join(&legacy).join(STATE_FILE).is_file() {
+            return Ok(legacy);
+        }
+        let base = self.readable_name();
+        for n in 1..1000 {
+            let name = if n == 1 { base.clone() } else { format!("{base}-{n}") };
+            let dir = root.join(&name);
+            if !dir.exists() || workspace_source(&dir).as_ref() == Some(path) {
+                return Ok(name);
+            }
+        }
+        Ok(legacy)
+    }
+
+    /// `agentmux.toml` is named after its directory, any other team file after itself.
+    fn readable_name(&self) -> String {
+        let stem = match self {
+            WorkspaceKey::TeamFile(p) => {
+                let stem = p.file_stem().filter(|s| {
+                    Path::new(crate::config::TEAM_FILE_NAME).file_stem() != Some(*s)
+                });
+                stem.or_else(|| p.parent().and_then(Path::file_name))
+            }
+            WorkspaceKey::Directory(p) => p.file_name(),
+            WorkspaceKey::Named(n) => return n.clone(),
+        };
+        let mut name = safe_name(&stem.map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+        if name.is_empty() || name.starts_with('.') {
+            name.insert_str(0, "root");
+        }
+        name
+    }
+
+    /// The name a workspace had before names were readable: `<stem>-<hash of the path>`.
     pub fn dir_name(&self) -> Result<String, StoreError> {
         match self {
             WorkspaceKey::Named(name) => {
@@ -105,15 +148,8 @@ impl WorkspaceKey {
                     WorkspaceKey::TeamFile(_) => p.file_stem(),
                     _ => p.file_name(),
                 };
-                let stem: String = stem
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "root".into())
-                    .chars()
-                    .map(
-                        |c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' },
-                    )
-                    .take(32)
-                    .collect();
+                let stem = stem.map(|s| s.to_string_lossy().into_owned());
+                let stem = safe_name(stem.as_deref().unwrap_or("root"));
                 let kind = if matches!(self, WorkspaceKey::TeamFile(_)) { "team:" } else { "dir:" };
                 let mut bytes = kind.as_bytes().to_vec();
                 bytes.extend_from_slice(p.as_os_str().as_encoded_bytes());
@@ -128,6 +164,20 @@ impl WorkspaceKey {
             WorkspaceKey::Named(_) => None,
         }
     }
+}
+
+/// Letters, digits, `-` and `_` kept, anything else `_`, at most 32 characters.
+fn safe_name(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .take(32)
+        .collect()
+}
+
+/// The team file or directory a workspace directory belongs to, from its state file.
+fn workspace_source(dir: &Path) -> Option<PathBuf> {
+    let bytes = std::fs::read(dir.join(STATE_FILE)).ok()?;
+    serde_json::from_slice::<WorkspaceState>(&bytes).ok()?.source
 }
 
 /// A hash that stays the same across Rust versions (std's may not).
@@ -205,7 +255,7 @@ impl Workspace {
         key: &WorkspaceKey,
         access: Access,
     ) -> Result<Workspace, StoreError> {
-        let name = key.dir_name()?;
+        let name = key.resolve_name(data_dir)?;
         let dir = workspaces_dir(data_dir).join(&name);
         if access == Access::ReadOnly && !dir.is_dir() {
             return Err(StoreError::NotFound(name));
