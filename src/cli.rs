@@ -18,6 +18,7 @@ use crate::agent::{AgentOptions, ClaudeCmd, PermissionMode};
 use crate::config::trust::{self, Standing, TrustStore};
 use crate::config::{ConfigError, Layers, Settings, Team, TEAM_FILE_NAME};
 use crate::money::usd;
+use crate::control::client::Target;
 use crate::run::{RunError, RunOptions};
 use crate::store::{self, Access, StoreError, Workspace, WorkspaceKey};
 
@@ -42,15 +43,17 @@ pub struct Cli {
 /// How to open a team (the default action).
 #[derive(Debug, Default, Args)]
 pub struct OpenArgs {
-    /// The team file to open (default: ./agentmux.toml if it exists)
-    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    /// The team file to open (default: ./agentmux.toml if it exists); with a control command
+    /// (ls, send, ...), the agentmux that has it open
+    #[arg(short = 'c', long = "config", value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
     /// The claude CLI to run (default: AGENTMUX_CLAUDE, your settings, PATH, usual places);
     /// `sim` runs the simulated claude built into agentmux (offline, free, canned answers)
     #[arg(long, value_name = "PATH|sim", env = "AGENTMUX_CLAUDE")]
     pub claude: Option<PathBuf>,
-    /// Keep this run in the workspace NAME instead of the team file's own
-    #[arg(long, value_name = "NAME")]
+    /// Keep this run in the workspace NAME instead of the team file's own; with a control
+    /// command, the agentmux that has it open
+    #[arg(long, value_name = "NAME", global = true)]
     pub workspace: Option<String>,
     /// Look at a workspace another agentmux has open, without changing it
     #[arg(long)]
@@ -85,6 +88,8 @@ pub enum Command {
     /// Write an agent's transcript as Markdown
     Export {
         /// The workspace (as `agentmux workspaces` lists it)
+        // Its own id: `workspace` is the global --workspace.
+        #[arg(id = "export_workspace", value_name = "WORKSPACE")]
         workspace: String,
         /// The agent's name
         agent: String,
@@ -188,7 +193,7 @@ pub fn main() -> ExitCode {
     };
     // The control commands have exit statuses of their own (see `control::client`).
     if let Some(Command::Control(cmd)) = cli.command {
-        return control(cmd);
+        return control(cmd, &cli.open);
     }
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -238,6 +243,20 @@ fn clap_exit(e: clap::Error) -> ExitCode {
 
 /// Runs a parsed command line.
 pub fn dispatch(cli: Cli) -> Result<(), CliError> {
+    // -c and --workspace are global for the control commands' sake; the others have none.
+    if let Some(cmd) = &cli.command {
+        let flag = match (&cli.open.config, &cli.open.workspace) {
+            (Some(_), _) => Some("-c"),
+            (None, Some(_)) => Some("--workspace"),
+            (None, None) => None,
+        };
+        if let Some(flag) = flag.filter(|_| !matches!(cmd, Command::Control(_))) {
+            return Err(CliError::Usage(format!(
+                "{flag} is for opening a team and the control commands (ls, send, ...), not \
+                 for this command"
+            )));
+        }
+    }
     match cli.command {
         None => open(cli.open),
         Some(Command::Demo) => demo(),
@@ -253,19 +272,63 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
             clap_complete::generate(shell, &mut Cli::command(), "agentmux", &mut std::io::stdout());
             Ok(())
         }
-        Some(Command::Control(cmd)) => match control(cmd) {
+        Some(Command::Control(cmd)) => match control(cmd, &cli.open) {
             c if c == ExitCode::SUCCESS => Ok(()),
             _ => Err(CliError::Other("the control command failed".into())),
         },
     }
 }
 
-/// A control command against the running agentmux: `AGENTMUX_SOCKET`, else the workspace of the
-/// current directory (as `agentmux` there would open it), else the only one running.
-fn control(cmd: crate::control::ControlCommand) -> ExitCode {
+/// A control command against the running agentmux: the one `--workspace` or `-c` names, else
+/// `AGENTMUX_SOCKET`, else the one this directory's workspace or team files are open in, else
+/// the only one running.
+fn control(cmd: crate::control::ControlCommand, open: &OpenArgs) -> ExitCode {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let key = workspace_key(&cwd);
-    crate::control::client::main(cmd, key.dir_name().ok().as_deref())
+    match control_target(open, &cwd) {
+        Ok(target) => crate::control::client::main(cmd, &target),
+        Err(e) => {
+            report(&e);
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn control_target(open: &OpenArgs, cwd: &Path) -> Result<Target, CliError> {
+    if let Some(name) = &open.workspace {
+        WorkspaceKey::Named(name.clone()).dir_name().map_err(|_| bad_workspace_name(name))?;
+        return Ok(Target::Named(name.clone()));
+    }
+    let Some(file) = &open.config else { return Ok(guess_target(cwd)) };
+    let path = std::fs::canonicalize(cwd.join(file))
+        .map_err(|source| CliError::Io { what: format!("-c {}", file.display()), source })?;
+    Ok(Target::Named(workspace_name(&WorkspaceKey::TeamFile(path))))
+}
+
+/// The workspaces a control command run in `cwd` most likely means: the one `agentmux` here
+/// opens, then any other open one whose team file is in this directory (`agentmux -c x.toml`).
+fn guess_target(cwd: &Path) -> Target {
+    let mut names = vec![workspace_name(&workspace_key(cwd))];
+    let cwd = std::fs::canonicalize(cwd).unwrap_or(cwd.to_path_buf());
+    let list = store::data_dir().and_then(|d| store::list_workspaces(&d)).unwrap_or_default();
+    for w in list.into_iter().filter(|w| w.in_use) {
+        let here = w.source.as_deref().is_some_and(|s| s == cwd || s.parent() == Some(&cwd));
+        if here && !names.contains(&w.name) {
+            names.push(w.name);
+        }
+    }
+    Target::Guess(names)
+}
+
+/// The workspace's name as `agentmux` would open it (without a data directory: the old name).
+fn workspace_name(key: &WorkspaceKey) -> String {
+    let named = store::data_dir().ok().and_then(|d| key.resolve_name(&d).ok());
+    named.or_else(|| key.dir_name().ok()).unwrap_or_default()
+}
+
+fn bad_workspace_name(name: &str) -> CliError {
+    CliError::Usage(format!(
+        "--workspace {name}: expected letters, digits, '-', '_' or '.' (not starting with '.')"
+    ))
 }
 
 /// The workspace `agentmux` in `cwd` opens (without `-c` or `--workspace`): its team file's,
@@ -342,11 +405,7 @@ pub fn plan_open(args: &OpenArgs, cwd: &Path) -> Result<OpenPlan, CliError> {
         }
     };
     if let Some(name) = &args.workspace {
-        key.dir_name().map_err(|_| {
-            CliError::Usage(format!(
-                "--workspace {name}: expected letters, digits, '-', '_' or '.' (not starting with '.')"
-            ))
-        })?;
+        key.dir_name().map_err(|_| bad_workspace_name(name))?;
     }
     Ok(OpenPlan { team, key, settings, trust })
 }

@@ -389,3 +389,68 @@ fn a_team_of_128_opens_on_the_overview_filters_opens_one_and_searches() {
     t.send(CTRL_Q);
     t.wait_exit();
 }
+
+/// `agentmux ARGS` run to its end in `cwd`, with the environment the terminals in `home` have.
+fn control_in(home: &std::path::Path, cwd: &std::path::Path, args: &[&str]) -> (String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_agentmux"))
+        .args(args)
+        .current_dir(cwd)
+        .env("HOME", home)
+        .env("AGENTMUX_CONFIG_DIR", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_RUNTIME_DIR", home)
+        .env_remove("AGENTMUX_SOCKET")
+        .output()
+        .unwrap_or_else(|e| panic!("agentmux {args:?}: {e}"));
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn control_commands_find_the_team_opened_with_c_among_several() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let h = home.path();
+    let (a, b) = (h.join("a"), h.join("b"));
+    for (dir, file, agent) in [(&a, "team.toml", "alpha"), (&b, "other.toml", "beta")] {
+        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.join(file), format!("[[agent]]\nname = \"{agent}\"\n"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let vars: Vec<(String, String)> = [
+        ("HOME", h.to_path_buf()),
+        ("AGENTMUX_CONFIG_DIR", h.join("config")),
+        ("XDG_DATA_HOME", h.join("data")),
+        ("TMPDIR", h.to_path_buf()),
+        ("XDG_RUNTIME_DIR", h.to_path_buf()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.display().to_string()))
+    .collect();
+    let mut one = Term::spawn(&["-c", "team.toml", "--claude", "sim"], &a, &vars, (ROWS, COLS));
+    one.wait_text("alpha");
+    let mut two = Term::spawn(&["-c", "other.toml", "--claude", "sim"], &b, &vars, (ROWS, COLS));
+    two.wait_text("beta");
+
+    // In the team's directory, `ls` finds the agentmux that has its team file open.
+    let (out, err) = control_in(h, &a, &["ls"]);
+    assert!(out.contains("alpha") && !out.contains("beta"), "{out}{err}");
+    // Anywhere, -c FILE and --workspace NAME (named after the team file) say which.
+    let (out, err) = control_in(h, h, &["ls", "-c", "b/other.toml"]);
+    assert!(out.contains("beta") && !out.contains("alpha"), "{out}{err}");
+    let (out, err) = control_in(h, h, &["ls", "--workspace", "team"]);
+    assert!(out.contains("alpha") && !out.contains("beta"), "{out}{err}");
+    // Elsewhere, with neither: a clear message saying how to pick.
+    let (out, err) = control_in(h, h, &["ls"]);
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("other, team") && err.contains("--workspace NAME or -c FILE"), "{err}");
+    let (_, err) = control_in(h, h, &["ls", "--workspace", "nope"]);
+    assert!(err.contains("workspace nope is not open"), "{err}");
+    // Not for the commands that do not talk to an agentmux.
+    let (_, err) = control_in(h, h, &["workspaces", "-c", "a/team.toml"]);
+    assert!(err.contains("-c is for opening a team and the control commands"), "{err}");
+
+    one.send(CTRL_Q);
+    one.wait_exit();
+    two.send(CTRL_Q);
+    two.wait_exit();
+}

@@ -345,7 +345,7 @@ fn a_second_agentmux_process_is_refused_with_one_line() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
-        stderr.starts_with("agentmux: workspace team-")
+        stderr.starts_with("agentmux: workspace team is")
             && stderr.contains(&format!("in use by another agentmux (pid {})", std::process::id())),
         "{stderr}"
     );

@@ -28,8 +28,8 @@ pub fn import(session: Option<String>, name: Option<String>) -> Result<(), CliEr
     // Read it here first: a bad id or file is told the same way whether agentmux runs or not.
     let found = import::find_session(&projects, &id, Some(&cwd)).map_err(other)?;
     let key = super::workspace_key(&cwd);
-    let workspace = key.dir_name().ok();
-    match find_socket(std::env::var_os(ENV_SOCKET), workspace.as_deref()) {
+    let target = super::guess_target(&cwd);
+    match find_socket(std::env::var_os(ENV_SOCKET), &target) {
         Ok(socket) => match into_running(&socket, &found.id, &cwd, name.clone()) {
             Err(ClientError::NotRunning(_)) => {}
             Err(e) => return Err(other(e)),

@@ -117,8 +117,9 @@ pub enum ClientError {
     #[error("no agentmux is running ({0})")]
     NotRunning(Looked),
     #[error(
-        "several agentmux workspaces are running ({}); cd into one or set {ENV_SOCKET}",
-        .0.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        "several agentmux workspaces are running ({}); pick one with --workspace NAME or -c FILE, \
+         or run this in a team's directory",
+        .0.iter().map(|p| socket_workspace(p)).collect::<Vec<_>>().join(", ")
     )]
     Ambiguous(Vec<PathBuf>),
     #[error("control socket {path}: {source}")]
@@ -135,9 +136,26 @@ pub enum ClientError {
     Socket(#[from] server::ControlError),
 }
 
+/// The workspace a socket belongs to, as its file is named.
+fn socket_workspace(p: &Path) -> String {
+    p.file_stem().map_or_else(|| p.display().to_string(), |s| s.to_string_lossy().into_owned())
+}
+
+/// Which agentmux a control command is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `--workspace NAME` or `-c FILE`: that workspace's agentmux and no other.
+    Named(String),
+    /// Neither: the first of these workspaces that is open (the directory's own first, then
+    /// those of team files there), else the only agentmux running.
+    Guess(Vec<String>),
+}
+
 /// Where a client looked for agentmux, for the "not running" message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Looked {
+    /// No agentmux has this workspace open.
+    Workspace(String),
     /// This socket (from `AGENTMUX_SOCKET`, or the workspace's) does not answer.
     Socket(PathBuf),
     /// No socket in the runtime directory answers.
@@ -148,6 +166,7 @@ impl std::fmt::Display for Looked {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Looked::Socket(p) => write!(f, "nothing answers at {}", p.display()),
+            Looked::Workspace(name) => write!(f, "workspace {name} is not open"),
             Looked::Dir(d) => write!(
                 f,
                 "no socket answers in {}; set {ENV_SOCKET} to reach one elsewhere",
@@ -157,24 +176,37 @@ impl std::fmt::Display for Looked {
     }
 }
 
-/// Which socket to talk to: `AGENTMUX_SOCKET` when set (every agent has it), else the socket of
-/// the named workspace when it exists, else the only live socket in the runtime directory.
-pub fn find_socket(
-    env_socket: Option<OsString>,
-    workspace: Option<&str>,
-) -> Result<PathBuf, ClientError> {
+/// Which socket to talk to: a named workspace's; else `AGENTMUX_SOCKET` when set (every agent
+/// has it); else the first guessed workspace whose socket is there, or the one of the others
+/// that answers, or the only live socket in the runtime directory.
+pub fn find_socket(env_socket: Option<OsString>, target: &Target) -> Result<PathBuf, ClientError> {
+    let names = match target {
+        Target::Named(name) => {
+            let path = server::socket_path_in(&server::runtime_dir()?, name);
+            // A stale file still names this workspace: connecting says "not running" precisely.
+            return if path.exists() {
+                Ok(path)
+            } else {
+                Err(ClientError::NotRunning(Looked::Workspace(name.clone())))
+            };
+        }
+        Target::Guess(names) => names,
+    };
     if let Some(s) = env_socket.filter(|s| !s.is_empty()) {
         return Ok(PathBuf::from(s));
     }
     let dir = server::runtime_dir()?;
-    if let Some(ws) = workspace {
-        let path = server::socket_path_in(&dir, ws);
-        // A stale file still names this workspace: connecting says "not running" precisely.
-        if path.exists() {
-            return Ok(path);
-        }
+    let mut paths = names.iter().map(|ws| server::socket_path_in(&dir, ws));
+    if let Some(own) = paths.next().filter(|p| p.exists()) {
+        return Ok(own);
     }
-    only_live_socket(&dir)
+    let mut live: Vec<PathBuf> = paths.filter(|p| UnixStream::connect(p).is_ok()).collect();
+    live.dedup();
+    match live.len() {
+        0 => only_live_socket(&dir),
+        1 => Ok(live.remove(0)),
+        _ => Err(ClientError::Ambiguous(live)),
+    }
 }
 
 /// The one socket in `dir` that answers; none is "not running", several is ambiguous.
@@ -276,11 +308,11 @@ pub struct Stdio<'a> {
 }
 
 /// `agentmux <control command>` with the real environment and streams.
-pub fn main(cmd: ControlCommand, workspace: Option<&str>) -> std::process::ExitCode {
+pub fn main(cmd: ControlCommand, target: &Target) -> std::process::ExitCode {
     let (stdin, stdout, stderr) = (io::stdin(), io::stdout(), io::stderr());
     let (mut i, mut o, mut e) = (stdin.lock(), stdout.lock(), stderr.lock());
     let mut stdio = Stdio { stdin: &mut i, stdout: &mut o, stderr: &mut e };
-    let socket = match find_socket(std::env::var_os(ENV_SOCKET), workspace) {
+    let socket = match find_socket(std::env::var_os(ENV_SOCKET), target) {
         Ok(s) => s,
         Err(err) => {
             let _ = writeln!(stdio.stderr, "agentmux: {err}");
@@ -652,7 +684,7 @@ mod tests {
 
     #[test]
     fn the_env_socket_wins_over_the_workspace() {
-        let p = find_socket(Some("/x/y.sock".into()), Some("ignored"));
+        let p = find_socket(Some("/x/y.sock".into()), &Target::Guess(vec!["ignored".into()]));
         assert_eq!(p.ok(), Some(PathBuf::from("/x/y.sock")));
     }
 
