@@ -17,8 +17,8 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use crate::agent::{AgentOptions, ClaudeCmd, PermissionMode};
 use crate::config::trust::{self, Standing, TrustStore};
 use crate::config::{ConfigError, Layers, Settings, Team, TEAM_FILE_NAME};
-use crate::money::usd;
 use crate::control::client::Target;
+use crate::money::usd;
 use crate::run::{RunError, RunOptions};
 use crate::store::{self, Access, StoreError, Workspace, WorkspaceKey};
 

@@ -121,15 +121,16 @@ impl WorkspaceKey {
     fn readable_name(&self) -> String {
         let stem = match self {
             WorkspaceKey::TeamFile(p) => {
-                let stem = p.file_stem().filter(|s| {
-                    Path::new(crate::config::TEAM_FILE_NAME).file_stem() != Some(*s)
-                });
+                let stem = p
+                    .file_stem()
+                    .filter(|s| Path::new(crate::config::TEAM_FILE_NAME).file_stem() != Some(*s));
                 stem.or_else(|| p.parent().and_then(Path::file_name))
             }
             WorkspaceKey::Directory(p) => p.file_name(),
             WorkspaceKey::Named(n) => return n.clone(),
         };
-        let mut name = safe_name(&stem.map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+        let mut name =
+            safe_name(&stem.map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
         if name.is_empty() || name.starts_with('.') {
             name.insert_str(0, "root");
         }
