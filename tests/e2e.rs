@@ -426,10 +426,12 @@ fn control_commands_find_the_team_opened_with_c_among_several() {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.display().to_string()))
     .collect();
-    let mut one = Term::spawn(&["-c", "team.toml", "--claude", "sim"], &a, &vars, (ROWS, COLS));
-    one.wait_text("alpha");
-    let mut two = Term::spawn(&["-c", "other.toml", "--claude", "sim"], &b, &vars, (ROWS, COLS));
-    two.wait_text("beta");
+    let mut one =
+        Term::spawn(&["-c", "team.toml", "--trust", "--claude", "sim"], &a, &vars, (ROWS, COLS));
+    one.wait_for("alpha's pane", |s| s.contains("alpha") && s.contains("f1 help"));
+    let mut two =
+        Term::spawn(&["-c", "other.toml", "--trust", "--claude", "sim"], &b, &vars, (ROWS, COLS));
+    two.wait_for("beta's pane", |s| s.contains("beta") && s.contains("f1 help"));
 
     // In the team's directory, `ls` finds the agentmux that has its team file open.
     let (out, err) = control_in(h, &a, &["ls"]);
