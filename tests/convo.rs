@@ -14,9 +14,16 @@ use support::fake_api::{FakeApi, MessagesRequest, Reply};
 use support::term::Term;
 
 /// Every prompt is answered `ANSWER to <prompt>`, so each request's messages name the turns
-/// before it.
+/// before it; `run: CMD` calls Bash, whose result is answered `The tool said: <output>`.
 fn echo(req: &MessagesRequest) -> Reply {
-    Reply::text(format!("ANSWER to {}", req.last_user_text()))
+    if let Some(result) = req.tool_results().first() {
+        return Reply::text(format!("The tool said: {}", result.content.trim()));
+    }
+    let prompt = req.last_user_text();
+    match prompt.strip_prefix("run: ") {
+        Some(cmd) => Reply::bash(cmd),
+        None => Reply::text(format!("ANSWER to {prompt}")),
+    }
 }
 
 /// A temp dir with the CLI's and agentmux's homes and the working directory, and the
@@ -219,6 +226,43 @@ fn a_session_imported_with_no_agentmux_running_opens_with_its_history_and_contin
     let req = w.turn(&name, "gamma-three");
     let all = ["alpha-one", "alpha-two", "gamma-three"];
     assert_eq!(history(&req), (strings(&all), answers(&all[..2])), "the whole history");
+    let status = t.quit();
+    assert!(status.success(), "{status:?}");
+}
+
+/// A fork cut after a turn with a tool call keeps the call and its result; a fork made but not
+/// run yet stays a fork across a restart of agentmux.
+#[test]
+fn a_fork_after_a_tool_turn_keeps_the_call_and_a_fork_not_run_yet_survives_a_restart() {
+    let Some(claude) = claude_or_skip("convo") else { return };
+    let w = World::new(claude);
+    let id = uuid::Uuid::new_v4().to_string();
+    w.claude_p(&["--session-id", &id, "alpha-one"]);
+    w.claude_p(&["--resume", &id, "--allowedTools", "Bash", "--", "run: echo hi"]);
+    w.claude_p(&["--resume", &id, "alpha-three"]);
+    let mut t = w.open();
+    t.wait_text("alt-n creates one");
+    w.ok(&["import", &id, "--name", "old"]);
+    assert_eq!(w.ok(&["fork", "old", "--at", "2", "--name", "two"]), "created two\n");
+    assert_eq!(w.ok(&["fork", "old", "--at", "1", "--name", "later"]), "created later\n");
+    let req = w.turn("two", "delta-two");
+    let p = ["alpha-one", "run: echo hi", "delta-two"];
+    let a = ["ANSWER to alpha-one".to_string(), "The tool said: hi".to_string()];
+    assert_eq!(history(&req), (strings(&p), a.to_vec()), "cut after the tool turn's answer");
+    let results = req.conversation().filter(|m| m.to_string().contains("tool_result")).count();
+    assert_eq!(results, 1, "the call's result is kept: {:?}", req.messages);
+    let status = t.quit();
+    assert!(status.success(), "{status:?}");
+
+    let mut t = w.open();
+    t.wait_text("forked from old after turn 1 of 3");
+    let req = w.turn("later", "delta-later");
+    let p = ["alpha-one", "delta-later"];
+    assert_eq!(history(&req), (strings(&p), answers(&p[..1])), "still a fork after a restart");
+    let req = w.turn("old", "zeta-old");
+    let p = ["alpha-one", "run: echo hi", "alpha-three", "zeta-old"];
+    let a = ["ANSWER to alpha-one", "The tool said: hi", "ANSWER to alpha-three"];
+    assert_eq!(history(&req), (strings(&p), strings(&a)), "the original is untouched");
     let status = t.quit();
     assert!(status.success(), "{status:?}");
 }
