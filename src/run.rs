@@ -13,6 +13,8 @@
 
 pub mod bridge;
 pub mod convo;
+mod cycle;
+mod frames;
 pub mod input;
 pub mod live;
 pub mod persist;
@@ -309,7 +311,7 @@ fn draw<B: Backend>(state: &mut State, terminal: &mut Terminal<B>) -> io::Result
 pub async fn event_loop<B>(
     terminal: &mut Terminal<B>,
     state: &mut State,
-    mut inbox: Inbox,
+    inbox: Inbox,
     exec: &mut Executor,
     host: &mut dyn Host,
     first: Vec<Effect>,
@@ -318,186 +320,9 @@ where
     B: Backend,
 {
     crate::render::highlight::warm_up();
-    let mut pending: VecDeque<Msg> = VecDeque::new();
-    let mut calls: Vec<ControlCall> = Vec::new();
-    for mut e in first {
-        exec.control.effect(&mut e, state, bridge::now_ms());
-        if let Some(p) = &mut exec.persist {
-            p.effect(&e, state);
-        }
-        match exec.apply(e, state, &mut pending) {
-            Outcome::Quit => return Ok(()),
-            Outcome::Notify(bytes) => host.notify(&bytes),
-            _ => {}
-        }
-    }
-    state.set_clock(Instant::now(), crate::limits::wall_clock());
-    let mut stdin_open = true;
-    match draw(state, terminal) {
-        // The terminal went away before the first frame was out: leave as on SIGHUP.
-        Err(e) if hung_up(&e) => {
-            stdin_open = false;
-            pending.push_back(Msg::Terminate);
-        }
-        result => result?,
-    }
-    let mut last_draw = Instant::now();
-    let mut draw_cost = Duration::ZERO;
-
-    loop {
-        if pending.is_empty() && calls.is_empty() {
-            // The end of a relay batching window counts as a wake-up too.
-            let relay_due = exec.control.next_deadline(state).map(|at| {
-                Instant::now() + Duration::from_millis(at.saturating_sub(bridge::now_ms()))
-            });
-            let wake = match (state.next_wake(), relay_due) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            // A change waiting for the frame cap gets its own deadline.
-            let frame_due = state.dirty.then_some(last_draw + FRAME);
-            let deadline = match (wake, frame_due) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            let sleep = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(d.into()).await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                ev = inbox.terminal.recv(), if stdin_open => match ev {
-                    Some(Ok(ev)) => pending.extend(Msg::from_terminal(ev)),
-                    Some(Err(e)) if hung_up(&e) => {
-                        stdin_open = false;
-                        pending.push_back(Msg::Terminate);
-                    }
-                    Some(Err(e)) => return Err(e.into()),
-                    // The terminal is gone: leave as on SIGHUP.
-                    None => {
-                        stdin_open = false;
-                        pending.push_back(Msg::Terminate);
-                    }
-                },
-                Some(m) = inbox.engine.recv() => pending.push_back(Msg::Engine(m)),
-                Some(c) = inbox.control.recv() => calls.push(c),
-                Some(m) = inbox.local.recv() => pending.push_back(m),
-                () = sleep => pending.push_back(Msg::Wake),
-            }
-        }
-        // Drain everything already waiting, up to a batch.
-        while pending.len() < MAX_BATCH {
-            let before = pending.len();
-            if stdin_open {
-                match inbox.terminal.try_recv() {
-                    Ok(Ok(ev)) => pending.extend(Msg::from_terminal(ev)),
-                    Ok(Err(e)) if hung_up(&e) => {
-                        stdin_open = false;
-                        pending.push_back(Msg::Terminate);
-                    }
-                    Ok(Err(e)) => return Err(e.into()),
-                    Err(_) => {}
-                }
-            }
-            while pending.len() < MAX_BATCH {
-                match inbox.engine.try_recv() {
-                    Ok(m) => pending.push_back(Msg::Engine(m)),
-                    Err(_) => break,
-                }
-            }
-            let calls_before = calls.len();
-            if let Ok(c) = inbox.control.try_recv() {
-                calls.push(c);
-            }
-            if let Ok(m) = inbox.local.try_recv() {
-                pending.push_back(m);
-            }
-            if pending.len() == before && calls.len() == calls_before {
-                break;
-            }
-        }
-
-        state.set_clock(Instant::now(), crate::limits::wall_clock());
-        let now_ms = bridge::now_ms();
-        // Control requests: read-only ones are answered now, the others become messages.
-        for call in calls.drain(..) {
-            pending.extend(exec.control.call(call, state, now_ms));
-        }
-        let mut replies = VecDeque::new();
-        let mut suspend = false;
-        let mut quit = false;
-        let mut shell = None;
-        while let Some(msg) = pending.pop_front() {
-            exec.ended(&msg);
-            exec.control.observe(&msg, state, now_ms);
-            if let Some(p) = &mut exec.persist {
-                p.before(&msg, state);
-            }
-            for mut effect in update(state, msg) {
-                exec.control.effect(&mut effect, state, now_ms);
-                if let Some(p) = &mut exec.persist {
-                    p.effect(&effect, state);
-                }
-                match exec.apply(effect, state, &mut replies) {
-                    Outcome::Continue => {}
-                    Outcome::Notify(bytes) => host.notify(&bytes),
-                    Outcome::Suspend => suspend = true,
-                    Outcome::Quit => quit = true,
-                    Outcome::Shell { agent, wt } => shell = Some((agent, wt)),
-                }
-            }
-            // A flood must not hold the screen back: once a frame is due, draw, and apply the
-            // rest on the next turn of the loop (which takes it before waiting again). Applying
-            // gets at least twice the last frame's drawing time, so slow frames cannot starve it.
-            if state.dirty && Instant::now() >= last_draw + FRAME.max(draw_cost * 2) {
-                break;
-            }
-        }
-        pending.append(&mut replies);
-        // Answers, waits, and the supervisor's relay (whose turns are applied next).
-        pending.extend(exec.control.settle(state, now_ms));
-        if quit {
-            tracing::info!("quit");
-            exec.interrupt_all();
-            if let Some(p) = &mut exec.persist {
-                p.close(state);
-            }
-            return Ok(());
-        }
-        if suspend {
-            tracing::info!("suspend");
-            host.suspend()?;
-            terminal.clear()?;
-            state.dirty = true;
-            last_draw = Instant::now() - FRAME;
-        }
-        if let Some((agent, wt)) = shell {
-            // A shell that cannot start is reported, not fatal.
-            if let Err(e) = host.shell(crate::worktree::shell_command(&wt)) {
-                state.flash = Some(format!("could not open a shell: {e}"));
-            }
-            terminal.clear()?;
-            state.dirty = true;
-            last_draw = Instant::now() - FRAME;
-            let exited = crate::app::worktree::WorktreeMsg::ShellExited { agent };
-            pending.push_back(Msg::Worktree(exited));
-        }
-        let now = Instant::now();
-        if state.dirty && now >= last_draw + FRAME {
-            state.set_clock(now, crate::limits::wall_clock());
-            match draw(state, terminal) {
-                // Nothing to draw on any more: leave as on SIGHUP.
-                Err(e) if hung_up(&e) => {
-                    stdin_open = false;
-                    state.dirty = false;
-                    pending.push_back(Msg::Terminate);
-                }
-                result => result?,
-            }
-            last_draw = now;
-            draw_cost = now.elapsed();
-        }
+    match cycle::Loop::start(terminal, state, inbox, exec, host, first)? {
+        Some(round) => round.run().await,
+        None => Ok(()),
     }
 }
 
