@@ -267,6 +267,57 @@ fn a_fork_after_a_tool_turn_keeps_the_call_and_a_fork_not_run_yet_survives_a_res
     assert!(status.success(), "{status:?}");
 }
 
+/// A fork in a git worktree of its own works there and still starts from the conversation.
+#[test]
+fn a_fork_in_a_worktree_of_its_own_goes_on_from_the_conversation() {
+    let Some(claude) = claude_or_skip("convo") else { return };
+    let w = World::new(claude);
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+            .args(args)
+            .current_dir(w.work())
+            .status()
+            .expect("git runs")
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["commit", "-q", "--allow-empty", "-m", "first"]);
+    let id = w.two_turns();
+    let mut t = w.open();
+    t.wait_text("alt-n creates one");
+    w.ok(&["import", &id, "--name", "old"]);
+    let said = w.ok(&["fork", "old", "--at", "1", "--name", "tree", "--worktree"]);
+    assert_eq!(said, "created tree\n");
+    let req = w.turn("tree", "delta-tree");
+    let p = ["alpha-one", "delta-tree"];
+    assert_eq!(history(&req), (strings(&p), answers(&p[..1])), "a fork after turn 1");
+    let trees = Command::new("git").args(["worktree", "list"]).current_dir(w.work()).output();
+    let trees = String::from_utf8_lossy(&trees.expect("git runs").stdout).into_owned();
+    assert!(trees.contains("[agentmux/tree]"), "its worktree: {trees}");
+    // Its turn ran there: the CLI keeps the fork's session under the worktree's project.
+    let session = w.ok(&["ls", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&session).expect("ls --json");
+    let fork_id = v["agents"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["name"] == "tree"))
+        .and_then(|a| a["session_id"].as_str())
+        .expect("the fork's session")
+        .to_string();
+    let line = trees.lines().find(|l| l.contains("[agentmux/tree]")).unwrap_or_default();
+    let tree_dir = PathBuf::from(line.split_whitespace().next().unwrap_or_default());
+    let name = agentmux::import::project_name(&tree_dir);
+    let file =
+        w.dir.path().join("home/.claude/projects").join(name).join(format!("{fork_id}.jsonl"));
+    assert!(file.is_file(), "{} is not there", file.display());
+    let req = w.turn("tree", "epsilon-tree");
+    let p = ["alpha-one", "delta-tree", "epsilon-tree"];
+    assert_eq!(history(&req), (strings(&p), answers(&p[..2])), "and goes on there");
+    let status = t.quit();
+    assert!(status.success(), "{status:?}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bad input, with the session files the real CLI wrote (tests/fixtures/claude-sessions) and the
 // simulated claude: no turn runs, so no CLI is needed.
