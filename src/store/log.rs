@@ -375,14 +375,42 @@ mod erased {
     }
 }
 
-/// The open end of one agent's log. Each append is one `write` of whole lines.
-#[derive(Debug)]
-pub struct LogWriter {
-    file: File,
-    buf: Vec<u8>,
+/// What a log is written to: a file opened for appending (or, in tests, one whose disk fills).
+pub trait LogFile: Write {
+    /// Cuts the file back to `len` bytes.
+    fn cut_to(&self, len: u64) -> io::Result<()>;
+    fn size(&self) -> io::Result<u64>;
+    fn sync(&self) -> io::Result<()>;
 }
 
-impl LogWriter {
+impl LogFile for File {
+    fn cut_to(&self, len: u64) -> io::Result<()> {
+        self.set_len(len)
+    }
+
+    fn size(&self) -> io::Result<u64> {
+        self.metadata().map(|m| m.len())
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        self.sync_data()
+    }
+}
+
+/// The open end of one agent's log. Each append is one `write` of whole lines, and lands
+/// whole or not at all: a write that failed part way (a full disk) is cut back off, so the
+/// next record never follows half of one.
+#[derive(Debug)]
+pub struct LogWriter<F: LogFile = File> {
+    file: F,
+    buf: Vec<u8>,
+    /// The length of the file up to its last whole record.
+    len: u64,
+    /// A failed write could not be cut back: the file may end in part of a record.
+    torn: bool,
+}
+
+impl LogWriter<File> {
     /// Opens (creating, mode 0600) the log at `path`, first mending its end as reading found
     /// it, so new records start on a line of their own.
     pub fn open(path: &Path, mend: Mend) -> io::Result<LogWriter> {
@@ -396,25 +424,50 @@ impl LogWriter {
             }
             Mend::EndLine => file.write_all(b"\n")?,
         }
-        Ok(LogWriter { file, buf: Vec::with_capacity(4096) })
+        LogWriter::over(file)
+    }
+}
+
+impl<F: LogFile> LogWriter<F> {
+    /// A writer appending to `file`, which ends with a whole line.
+    pub fn over(file: F) -> io::Result<LogWriter<F>> {
+        let len = file.size()?;
+        Ok(LogWriter { file, buf: Vec::with_capacity(4096), len, torn: false })
     }
 
     /// Appends records and hands them to the OS in one write.
     pub fn append(&mut self, ts: u64, turn: u64, records: &[Record<'_>]) -> io::Result<()> {
         self.buf.clear();
+        if self.torn {
+            if self.file.cut_to(self.len).is_ok() {
+                self.torn = false;
+            } else {
+                // Half a record stays behind: this one starts on a line of its own, and the
+                // half reads back as one unreadable line.
+                self.buf.push(b'\n');
+            }
+        }
         for r in records {
             format_record(&mut self.buf, ts, turn, r);
         }
-        self.file.write_all(&self.buf)?;
+        let result = self.file.write_all(&self.buf);
+        match &result {
+            Ok(()) if self.torn => {
+                self.torn = false;
+                self.len = self.file.size()?;
+            }
+            Ok(()) => self.len += self.buf.len() as u64,
+            Err(_) => self.torn = self.file.cut_to(self.len).is_err(),
+        }
         if self.buf.capacity() > 1 << 20 {
             self.buf = Vec::with_capacity(4096);
         }
-        Ok(())
+        result
     }
 
     /// Waits until what was appended is on the disk.
     pub fn sync(&self) -> io::Result<()> {
-        self.file.sync_data()
+        self.file.sync()
     }
 }
 
@@ -426,6 +479,83 @@ mod tests {
         let mut out = Vec::new();
         format_record(&mut out, 12, 3, &r);
         String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// A log file on a disk with `room` bytes left; `cut_fails` when even cutting it back
+    /// fails.
+    #[derive(Default)]
+    struct FullDisk {
+        data: std::cell::RefCell<Vec<u8>>,
+        room: usize,
+        cut_fails: bool,
+    }
+
+    impl Write for FullDisk {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let data = self.data.get_mut();
+            let n = buf.len().min(self.room.saturating_sub(data.len()));
+            if n == 0 {
+                return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+            }
+            data.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl LogFile for FullDisk {
+        fn cut_to(&self, len: u64) -> io::Result<()> {
+            if self.cut_fails {
+                return Err(io::Error::from_raw_os_error(libc::EIO));
+            }
+            self.data.borrow_mut().truncate(len as usize);
+            Ok(())
+        }
+        fn size(&self) -> io::Result<u64> {
+            Ok(self.data.borrow().len() as u64)
+        }
+        fn sync(&self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Three appends on a disk that fills during the second and has room again for the third.
+    fn fill_and_free(cut_fails: bool) -> (Vec<String>, ReadReport) {
+        let first = line(Record::Prompt("one"));
+        let disk = FullDisk { room: first.len() + 10, cut_fails, ..FullDisk::default() };
+        let mut w = LogWriter::over(disk).unwrap_or_else(|e| panic!("{e}"));
+        w.append(12, 3, &[Record::Prompt("one")]).unwrap_or_else(|e| panic!("{e}"));
+        let full = w.append(12, 3, &[Record::Prompt("two, which does not fit")]);
+        assert_eq!(full.map_err(|e| e.raw_os_error()), Err(Some(libc::ENOSPC)));
+        w.file.room = usize::MAX;
+        w.append(12, 3, &[Record::Prompt("three")]).unwrap_or_else(|e| panic!("{e}"));
+        let (log, report) = parse_log(w.file.data.take()).unwrap_or_else(|e| panic!("{e}"));
+        let prompts = log
+            .iter()
+            .map(|(_, _, r)| match r {
+                Record::Prompt(p) => p.to_string(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        (prompts, report)
+    }
+
+    #[test]
+    fn a_record_the_disk_had_no_room_for_is_cut_back_off() {
+        let (prompts, report) = fill_and_free(false);
+        assert_eq!(prompts, ["one", "three"]);
+        assert!(report.unreadable.is_empty(), "{:?}", report.unreadable);
+        assert_eq!((report.truncated_tail, report.mend), (0, Mend::Nothing));
+    }
+
+    #[test]
+    fn when_cutting_back_fails_the_next_record_starts_on_a_line_of_its_own() {
+        let (prompts, report) = fill_and_free(true);
+        assert_eq!(prompts, ["one", "three"]);
+        let torn: Vec<usize> = report.unreadable.iter().map(|(line, _)| *line).collect();
+        assert_eq!(torn, [2], "the half record is one line, skipped: {:?}", report.unreadable);
     }
 
     #[test]
