@@ -13,6 +13,10 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
+mod odd;
+
+pub use odd::{OVERSIZED_LINE, SHOWN};
+
 use crate::agent::event::{
     ApiRetry, ContentBlock, Event, Init, Line, MessageEvent, PermissionDenial, RateLimitEvent,
     ResultEvent, StreamEvent, StreamKind, SystemEvent, SystemKind, Usage, WindowReading,
@@ -200,21 +204,42 @@ impl Frame {
 /// Decodes one framed line: a typed event, `Event::Unknown` for JSON objects of a type not known
 /// yet, or `Line::Text` for anything that is not a JSON object (the CLI's stderr).
 pub fn decode_line(line: &str) -> Line {
+    let decoded = decode_whole(line);
+    if line.len() > odd::OVERSIZED_LINE {
+        odd::slim(decoded, line.len())
+    } else {
+        decoded
+    }
+}
+
+fn decode_whole(line: &str) -> Line {
     // Control characters can sit before a JSON line (the CLI's exit sequence ends in a shift-in,
     // 0x0f, and a line may follow it directly); JSON itself never holds raw ones.
     let trimmed = line.trim_matches(|c: char| c.is_ascii_whitespace() || c.is_ascii_control());
     if !trimmed.starts_with('{') {
         return text_line(line);
     }
-    if let Ok(raw) = serde_json::from_str::<RawLine>(trimmed) {
-        if let Some(event) = raw.into_event(trimmed) {
-            return Line::Event(event);
+    match decode_object(trimmed) {
+        Some(event) => Line::Event(event),
+        // A number out of range or nesting past the parser's limit: what parses is still read.
+        None => match odd::prune(trimmed).as_deref().and_then(decode_object) {
+            Some(event) => Line::Event(event),
+            None => text_line(line),
+        },
+    }
+}
+
+/// A JSON object's event: typed when it is a shape we know, else kept whole.
+fn decode_object(text: &str) -> Option<Event> {
+    if let Ok(raw) = serde_json::from_str::<RawLine>(text) {
+        if let Some(event) = raw.into_event(text) {
+            return Some(event);
         }
     }
     // Not a shape we type (or a part of it that must be kept whole): keep the object as is.
-    match serde_json::from_str::<Value>(trimmed) {
-        Ok(v @ Value::Object(_)) => Line::Event(kept_whole(v)),
-        _ => text_line(line),
+    match serde_json::from_str::<Value>(text) {
+        Ok(v @ Value::Object(_)) => Some(kept_whole(v)),
+        _ => None,
     }
 }
 

@@ -1,4 +1,5 @@
 use super::*;
+use serde_json::json;
 
 const LIMIT: usize = crate::agent::DEFAULT_MAX_LINE_BYTES;
 
@@ -156,10 +157,15 @@ fn real_samples_split_at_every_byte_offset() {
     }
 }
 
+/// A 20 MiB line is framed whole and decoded for what it means (its cost, its session); its
+/// text is cut for the screen, with a mark saying how long the line was.
 #[test]
 fn a_20_mib_line_passes_with_the_default_limit() {
     let text = "x".repeat(20 * 1024 * 1024);
-    let line = format!("{{\"type\":\"result\",\"subtype\":\"success\",\"result\":\"{text}\"}}\r\n");
+    let line = format!(
+        "{{\"type\":\"result\",\"subtype\":\"success\",\"total_cost_usd\":0.5,\
+         \"session_id\":\"s1\",\"result\":\"{text}\"}}\r\n"
+    );
     let mut framer = Framer::new(LIMIT);
     let mut out = Vec::new();
     for chunk in line.as_bytes().chunks(64 * 1024) {
@@ -167,10 +173,77 @@ fn a_20_mib_line_passes_with_the_default_limit() {
     }
     assert_eq!(out.len(), 1);
     let Frame::Line(s) = &out[0] else { panic!("too long") };
+    assert_eq!(s.len(), line.len() - 2, "the log gets the whole line");
     match decode_line(s) {
-        Line::Event(Event::Result(r)) => assert_eq!(r.result.map(|r| r.len()), Some(text.len())),
+        Line::Event(Event::Result(r)) => {
+            assert_eq!((r.total_cost_usd, r.session_id.as_deref()), (Some(0.5), Some("s1")));
+            let shown = r.result.unwrap_or_default();
+            assert!(shown.starts_with(&text[..SHOWN]), "the start is shown");
+            let mark = format!("\n… line too long ({} bytes): the rest is not shown", s.len());
+            assert_eq!(&shown[SHOWN..], mark);
+        }
         other => panic!("{:?}", std::mem::discriminant(&other)),
     }
+}
+
+/// Drawing an oversized line's strings would hold the UI for seconds: every string of every
+/// kind of line over the oversized mark is cut (on a character), the ids that tie calls to
+/// results are not.
+#[test]
+fn every_string_of_an_oversized_line_is_cut_for_the_screen() {
+    let big = "é".repeat(OVERSIZED_LINE);
+    let lines = [
+        json!({"type":"assistant","message":{"id":"m","content":[
+            {"type":"text","text": big}, {"type":"thinking","thinking": big},
+            {"type":"tool_use","id":"t1","name":"Write","input":{"file_path":"a","content": big}}]}}),
+        json!({"type":"user","message":{"content":[
+            {"type":"tool_result","tool_use_id":"t1","content": big}]}}),
+        json!({"type":"stream_event","event":{"type":"content_block_delta","index":0,
+            "delta":{"type":"text_delta","text": big}}}),
+        json!({"type":"something_new","payload": [big]}),
+    ];
+    for line in lines {
+        let text = line.to_string();
+        let decoded = decode_line(&text);
+        let debug = format!("{decoded:?}");
+        assert!(debug.len() < 6 * SHOWN, "{} bytes shown of {}", debug.len(), text.len());
+        assert!(debug.contains(&format!("line too long ({} bytes)", text.len())), "{line:.80}");
+        if let Line::Event(Event::User(m)) = &decoded {
+            assert!(
+                matches!(&m.content[0], ContentBlock::ToolResult { tool_use_id, .. } if tool_use_id == "t1")
+            );
+        }
+    }
+    let plain = "word ".repeat(OVERSIZED_LINE);
+    let Line::Text(shown) = decode_line(&plain) else { panic!("plain text is text") };
+    assert!(shown.len() < 2 * SHOWN && shown.contains("line too long"), "{}", shown.len());
+}
+
+/// serde_json refuses a number out of range (`1e999999`) and nesting over 127 levels: such an
+/// object used to become a text line, and a result its cost with it.
+#[test]
+fn the_known_fields_of_an_odd_line_are_still_read() {
+    let huge = r#"{"type":"result","subtype":"success","total_cost_usd":0.25,"session_id":"s",
+        "usage":{"input_tokens":1e999999,"output_tokens":5},"result":"ok"}"#
+        .replace('\n', "");
+    let Event::Result(r) = event(&huge) else { panic!("not a result: {huge}") };
+    assert_eq!((r.total_cost_usd, r.session_id.as_deref()), (Some(0.25), Some("s")));
+    assert_eq!(r.usage.map(|u| u.output_tokens), Some(5));
+    let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+    let nested = format!(
+        r#"{{"type":"assistant","message":{{"id":"m","content":[{{"type":"text","text":"hi"}},
+        {{"type":"tool_use","id":"t","name":"Bash","input":{{"command":"ls","x":{deep}}}}}]}}}}"#
+    )
+    .replace('\n', "");
+    let Event::Assistant(m) = event(&nested) else { panic!("not an assistant message") };
+    assert_eq!(m.content[0], ContentBlock::Text { text: "hi".into() });
+    let ContentBlock::ToolUse { id, input, .. } = &m.content[1] else { panic!("no tool call") };
+    assert_eq!((id.as_str(), input["command"].as_str()), ("t", Some("ls")));
+    let unknown = format!(r#"{{"type":"new_kind","n":-1e999999,"deep":{deep},"ok":true}}"#);
+    let Event::Unknown(v) = event(&unknown) else { panic!("not kept") };
+    assert_eq!((v["type"].as_str(), v["ok"].as_bool()), (Some("new_kind"), Some(true)));
+    // Not JSON at all is still text.
+    assert_eq!(decode_line("{ not json"), Line::Text("{ not json".into()));
 }
 
 #[test]
