@@ -96,6 +96,7 @@ commands! {
     Search => "search", "search the focused transcript (plain text, any case)";
     SearchAll => "search-all", "search every agent's transcript";
     Fork => "fork", "fork this conversation into a new agent";
+    Switch => "switch", "switch model or permission mode (next turn on)";
 }
 
 /// Where keys are read: each context has its own bindings.
@@ -118,6 +119,8 @@ pub enum Context {
     Search,
     /// The fork picker: after which turn a fork goes on.
     Fork,
+    /// The model and permission mode picker.
+    Switch,
 }
 
 impl Command {
@@ -154,6 +157,10 @@ impl Command {
             (Context::Fork, Command::ScrollUp) => "pick an earlier turn",
             (Context::Fork, Command::ScrollDown) => "pick a later turn",
             (Context::Fork, Command::Close) => "cancel the fork",
+            (Context::Switch, Command::Submit) => "switch to the highlighted model or mode",
+            (Context::Switch, Command::ScrollUp) => "highlight the row above",
+            (Context::Switch, Command::ScrollDown) => "highlight the row below",
+            (Context::Switch, Command::Close) => "close the picker",
             _ => self.help(),
         }
     }
@@ -171,6 +178,7 @@ impl Context {
         Context::Overview,
         Context::Search,
         Context::Fork,
+        Context::Switch,
     ];
 
     pub fn name(self) -> &'static str {
@@ -185,6 +193,7 @@ impl Context {
             Context::Overview => "overview",
             Context::Search => "search",
             Context::Fork => "fork",
+            Context::Switch => "switch",
         }
     }
 

@@ -15,6 +15,7 @@ pub mod queue;
 pub mod restore;
 pub mod search;
 pub mod state;
+pub mod switch;
 pub mod update;
 pub mod worktree;
 

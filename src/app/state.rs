@@ -190,7 +190,9 @@ pub fn new_input() -> TextArea<'static> {
 }
 
 pub enum Overlay {
-    Help { scroll: u16 },
+    Help {
+        scroll: u16,
+    },
     NewAgent(Box<Form>),
     Confirm(Confirm),
     Diff(Box<super::worktree::DiffOverlay>),
@@ -198,6 +200,8 @@ pub enum Overlay {
     Overview(Box<super::overview::Overview>),
     Search(Box<super::search::SearchBar>),
     Fork(Box<super::convo::ForkPicker>),
+    /// The model and permission mode picker of one agent.
+    Switch(super::switch::Switch),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -274,6 +278,7 @@ impl State {
             Some(Overlay::Overview(_)) => super::Context::Overview,
             Some(Overlay::Search(_)) => super::Context::Search,
             Some(Overlay::Fork(_)) => super::Context::Fork,
+            Some(Overlay::Switch(_)) => super::Context::Switch,
         }
     }
 

@@ -148,6 +148,13 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
             }
             _ => super::search::key(state, command, typed_key(&key)),
         },
+        Context::Switch => match command {
+            Some(Command::Quit) => {
+                close_overlay(state);
+                ask_quit(state, fx);
+            }
+            _ => super::switch::key(state, command, fx),
+        },
         Context::Form => form_key(state, command, key, fx),
         Context::Fork => super::convo::picker_key(state, command, fx),
         Context::Diff => super::worktree::diff_key(state, command, fx),
@@ -221,6 +228,7 @@ fn pane_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec
         Command::NextApproval => super::approvals::focus_next_waiting(state),
         Command::Inbox => super::overview::next_in_inbox(state),
         Command::Overview => super::overview::open(state),
+        Command::Switch => super::switch::open(state),
         Command::Search => super::search::open(state, false),
         Command::SearchAll => super::search::open(state, true),
         Command::AllowDenied => {
@@ -961,15 +969,7 @@ pub(super) fn control(state: &mut State, cmd: ControlCmd, fx: &mut Vec<Effect>) 
         }
         ControlCmd::Set { agent, model, permission_mode } => {
             let i = find(state, &agent)?;
-            let options = &mut state.agents[i].spec.options;
-            if model.is_some() {
-                options.model = model;
-            }
-            if permission_mode.is_some() {
-                options.permission_mode = permission_mode;
-            }
-            state.dirty = true;
-            fx.push(Effect::Persist);
+            super::switch::set(state, i, model.map(Some), permission_mode, fx);
             Ok(ControlOk::Set)
         }
     }

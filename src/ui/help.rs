@@ -19,6 +19,7 @@ pub fn rows(state: &State) -> Vec<Line<'static>> {
         (Context::Overview, "Overview (typing filters it)"),
         (Context::Search, "Search (typing edits the text)"),
         (Context::Fork, "Fork picker"),
+        (Context::Switch, "Model and permission mode picker"),
         (Context::Confirm, "Questions"),
         (Context::Diff, "Diff view"),
         (Context::Commit, "Commit message"),

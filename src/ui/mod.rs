@@ -12,6 +12,7 @@ pub mod pane;
 pub mod search;
 pub mod status;
 pub mod supervisor;
+pub mod switch;
 
 #[cfg(test)]
 mod tests;
@@ -88,6 +89,7 @@ fn draw_views(state: &State, area: Rect, buf: &mut Buffer) {
         Some(Overlay::Overview(o)) => overview::render(state, o, panes, buf),
         Some(Overlay::Search(bar)) => search::render(state, bar, panes, buf),
         Some(Overlay::Fork(p)) => fork::render(state, p, panes, buf),
+        Some(Overlay::Switch(sw)) => switch::render(state, sw, panes, buf),
     }
 }
 
