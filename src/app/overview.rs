@@ -308,9 +308,28 @@ pub fn key(state: &mut State, command: Option<Command>, typed: Option<TypedKey>)
         }
         (Some(Command::Submit), Some(Entry::Agent(r))) => {
             let id = r.id;
+            // A filter (or hidden idle agents) chose a few: the tiles show those; without one,
+            // every agent again.
+            let narrowed = !o.lens.filter.trim().is_empty() || o.lens.hide_idle;
+            let few: Vec<AgentId> = entries
+                .iter()
+                .filter_map(|e| match e {
+                    Entry::Agent(r) => Some(r.id),
+                    Entry::Group { .. } => None,
+                })
+                .collect();
             state.overlay = None;
             if let Some(i) = state.index_of(id) {
                 state.set_focus(i);
+            }
+            state.shown = if narrowed { few } else { Vec::new() };
+            if narrowed {
+                state.flash = Some(format!(
+                    "tiles: {} of {} agents, as filtered (enter in the overview with no filter \
+                     shows all)",
+                    state.tiled_agents().len(),
+                    state.agents.len()
+                ));
             }
         }
         (Some(Command::Submit), Some(Entry::Group { repo, .. })) => {
@@ -529,5 +548,38 @@ mod tests {
         assert!(s.overlay.is_none(), "enter opens the agent");
         assert_eq!(s.focus, 4);
         assert!(s.agents.iter().all(|a| a.input_is_empty()), "nothing typed reached an input");
+    }
+
+    #[test]
+    fn enter_on_a_filtered_list_tiles_those_agents_and_an_unfiltered_one_all_again() {
+        use crossterm::event::{KeyCode, KeyModifiers};
+        let names: Vec<String> = (1..=12)
+            .map(|i| if i % 4 == 0 { format!("api-{i}") } else { format!("w-{i}") })
+            .collect();
+        let agents: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "r")).collect();
+        let mut s = fixtures::state(false, &agents, (120, 40));
+        let tiled = |s: &State| -> Vec<String> {
+            let mut on: Vec<usize> = s.tiling().placed.iter().map(|p| p.pane).collect();
+            on.sort();
+            on.iter().map(|&i| s.agents[i].name().to_string()).collect()
+        };
+        let alt_m = || fixtures::key_mod(KeyCode::Char('m'), KeyModifiers::ALT);
+        update(&mut s, alt_m());
+        fixtures::type_text(&mut s, "api");
+        update(&mut s, fixtures::key(KeyCode::Enter));
+        assert_eq!(tiled(&s), ["api-4", "api-8", "api-12"]);
+        assert_eq!(s.agents[s.focus].name(), "api-4");
+        assert!(s.flash.as_deref().is_some_and(|f| f.contains("3 of 12")), "{:?}", s.flash);
+        // Tab goes round the tiled few only.
+        update(&mut s, fixtures::key(KeyCode::Tab));
+        assert_eq!(s.agents[s.focus].name(), "api-8");
+        update(&mut s, fixtures::key(KeyCode::Tab));
+        update(&mut s, fixtures::key(KeyCode::Tab));
+        assert_eq!(s.agents[s.focus].name(), "api-4");
+        // The overview with no filter: enter tiles everyone again.
+        update(&mut s, alt_m());
+        update(&mut s, fixtures::key(KeyCode::Enter));
+        assert!(s.shown.is_empty());
+        assert!(tiled(&s).len() > 3, "{:?}", tiled(&s));
     }
 }

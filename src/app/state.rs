@@ -261,6 +261,9 @@ pub struct State {
     pub supervision: Option<crate::supervisor::Supervision>,
     /// The workspace is open read-only (another agentmux has it): nothing is sent.
     pub read_only: bool,
+    /// The agents the tiles show, when the overview's filter chose a few (empty: all). The
+    /// supervisor and the focused agent always show.
+    pub shown: Vec<AgentId>,
     next_id: u32,
 }
 
@@ -312,6 +315,7 @@ impl State {
             worktree_settings: team.worktree.clone(),
             supervision: team.supervisor.as_ref().map(crate::supervisor::Supervision::new),
             read_only: false,
+            shown: Vec::new(),
             next_id: 0,
         };
         if let Some(sup) = &team.supervisor {
@@ -425,14 +429,38 @@ impl State {
         if !self.usable() {
             return Tiling::default();
         }
-        let mut req = TileRequest::new(
-            self.agents.len(),
-            self.focus,
-            self.has_supervisor(),
-            self.arrangement,
-        );
-        req.anchor = self.anchor;
-        layout::tile(self.panes_area(), &req)
+        let tiles = self.tiled_agents();
+        let at = |index: usize| tiles.iter().position(|&i| i == index).unwrap_or(0);
+        let lead = self.has_supervisor() && tiles.first() == Some(&0);
+        let mut req = TileRequest::new(tiles.len(), at(self.focus), lead, self.arrangement);
+        req.anchor = at(self.anchor);
+        let mut tiling = layout::tile(self.panes_area(), &req);
+        for p in &mut tiling.placed {
+            p.pane = tiles[p.pane];
+        }
+        tiling
+    }
+
+    /// The indices of the agents that get tiles, in order: every agent, or the chosen few of
+    /// `shown` with the supervisor and the focused agent.
+    pub fn tiled_agents(&self) -> Vec<usize> {
+        let all = 0..self.agents.len();
+        if self.shown.is_empty() {
+            return all.collect();
+        }
+        all.filter(|&i| {
+            let a = &self.agents[i];
+            a.supervisor || i == self.focus || i == self.anchor || self.shown.contains(&a.id)
+        })
+        .collect()
+    }
+
+    /// The next (or, with `back`, previous) agent with a tile, after the focused one.
+    pub fn next_tiled(&self, back: bool) -> Option<usize> {
+        let tiles = self.tiled_agents();
+        let n = tiles.len();
+        let at = tiles.iter().position(|&i| i == self.focus)?;
+        Some(tiles[if back { (at + n - 1) % n } else { (at + 1) % n }])
     }
 
     pub fn pane_parts(&self, placed: &Placed) -> PaneParts {

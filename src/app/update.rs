@@ -286,8 +286,12 @@ fn pane_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec
             }
             state.dirty |= moved || empty;
         }
-        Command::FocusNext if n > 0 => state.set_focus((state.focus + 1) % n),
-        Command::FocusPrev if n > 0 => state.set_focus((state.focus + n - 1) % n),
+        Command::FocusNext if n > 0 => {
+            state.set_focus(state.next_tiled(false).unwrap_or((state.focus + 1) % n))
+        }
+        Command::FocusPrev if n > 0 => {
+            state.set_focus(state.next_tiled(true).unwrap_or((state.focus + n - 1) % n))
+        }
         Command::FocusLeft => focus_direction(state, Direction::Left),
         Command::FocusRight => focus_direction(state, Direction::Right),
         Command::FocusUp => focus_direction(state, Direction::Up),
