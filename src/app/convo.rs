@@ -141,7 +141,8 @@ pub fn on_msg(state: &mut State, msg: ConvoMsg, fx: &mut Vec<Effect>) {
                 (Err(why), Some(Overlay::NewAgent(form))) => form.error = Some(why),
                 (Err(why), _) => state.flash = Some(why),
                 (Ok(_), _) if from_form => super::update::imported_from_form(state, fx),
-                (Ok(_), _) => {}
+                // The fork picker's enter, read by the loop: the user's own key.
+                (Ok(_), _) => state.set_focus(state.agents.len().saturating_sub(1)),
             }
         }
     }
@@ -203,7 +204,8 @@ mod tests {
         let fx = add_with(&mut s, "old", History::import(&found()), Continue::Resume);
         assert!(fx.iter().any(|e| matches!(e, Effect::History { .. })));
         let i = s.index_named("old").expect("added");
-        assert_eq!(s.focus, i);
+        assert_eq!(s.focus, 0, "a command does not take the focus");
+        s.set_focus(i);
         insta::assert_snapshot!(fixtures::screen(&s));
         let a = &s.agents[i];
         assert_eq!(a.confirmed_session(), Some(fixtures::sid(1).as_str()));
@@ -247,7 +249,9 @@ mod tests {
         assert!(convo_asks(&fx).is_empty());
         assert_eq!(s.flash.as_deref(), Some("w1 has no conversation to fork yet"));
         add_with(&mut s, "old", History::import(&found()), Continue::Resume);
-        let id = s.agents[s.index_named("old").expect("added")].id;
+        let i = s.index_named("old").expect("added");
+        s.set_focus(i);
+        let id = s.agents[i].id;
         let fx = update(&mut s, alt_f());
         assert_eq!(convo_asks(&fx), [&ConvoAsk::Turns { agent: id }]);
         let prompts = found().conversation.turns.iter().map(|t| t.prompt.clone()).collect();

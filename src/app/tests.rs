@@ -609,6 +609,27 @@ fn control_requests() {
     );
 }
 
+#[test]
+fn an_agent_made_by_a_command_does_not_take_the_focus_or_the_draft() {
+    let mut s = state(false, &[("a", ""), ("b", "")], (120, 40));
+    let before = s.focus;
+    type_text(&mut s, "half-typed");
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
+    let spec = Box::new(spec("c", None));
+    update(&mut s, Msg::Control(ControlCmd::New { spec, prompt: None, worktree: false }, Some(tx)));
+    assert_eq!(rx.try_recv(), Ok(Ok(ControlOk::Created { name: "c".into() })));
+    assert_eq!(s.focus, before, "the focus stays where the user left it");
+    type_text(&mut s, " on");
+    assert_eq!(s.agents[before].input_text(), "half-typed on");
+    assert!(s.agents[2].input_is_empty());
+    // The form is the user's own key: what it makes is focused.
+    update(&mut s, key_mod(KeyCode::Char('n'), KeyModifiers::ALT));
+    type_text(&mut s, "d");
+    update(&mut s, key(KeyCode::Enter));
+    assert!(s.overlay.is_none(), "the form closed");
+    assert_eq!(s.agents[s.focus].name(), "d");
+}
+
 /// `agentmux new`, the form, an import and a fork all go through one rule: `x/y` and `x-y`
 /// would share a worktree, `A` and `a` a log on some file systems.
 #[test]

@@ -624,6 +624,7 @@ fn form_key(state: &mut State, command: Option<Command>, key: KeyEvent, fx: &mut
                 let first = if worktree { None } else { prompt.clone() };
                 let index = create_agent(state, v.name, PathBuf::from(v.dir), v.model, first, fx)
                     .map_err(|e| (form::NAME, e.to_string()))?;
+                state.set_focus(index);
                 if worktree {
                     super::worktree::open_for(state, index, prompt, fx);
                 }
@@ -659,8 +660,11 @@ fn form_key(state: &mut State, command: Option<Command>, key: KeyEvent, fx: &mut
 /// agent's first follow-up (queued until its worktree is ready, when it has one).
 pub(super) fn imported_from_form(state: &mut State, fx: &mut Vec<Effect>) {
     let Some(Overlay::NewAgent(form)) = state.overlay.take() else { return };
-    let Ok(NewAgent { prompt: Some(prompt), worktree, .. }) = form.values() else { return };
-    let i = state.focus;
+    let Ok(NewAgent { prompt, worktree, .. }) = form.values() else { return };
+    // The form's agent is the last one added.
+    let i = state.agents.len().saturating_sub(1);
+    state.set_focus(i);
+    let Some(prompt) = prompt else { return };
     match state.agents.get_mut(i) {
         Some(a) if worktree => {
             a.queue.push_back(prompt);
@@ -701,9 +705,10 @@ pub(super) fn add_spec(
     if let Some(a) = alike {
         return Err(ControlError::NameTaken(a.spec.name.clone()));
     }
+    // No focus here: an agent made by `agentmux new`, the supervisor or a fork must not take
+    // the keys the user is typing; the form focuses what it made (the user's own key).
     let index = state.add_agent(spec, false);
     fx.push(Effect::Persist);
-    state.set_focus(index);
     if let Some(p) = prompt.filter(|p| !p.trim().is_empty()) {
         start_turn(state, index, p, fx);
     }
