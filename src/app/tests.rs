@@ -403,6 +403,27 @@ fn history_recalls_earlier_prompts_on_an_empty_input() {
 }
 
 #[test]
+fn ctrl_c_on_an_idle_pane_keeps_the_draft_for_up_and_history_is_per_pane() {
+    let mut s = state(false, &[("api", ""), ("web", "")], (120, 40));
+    let ctrl_c = || key_mod(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    let first = s.focus;
+    full_turn(&mut s, first, "one", "1", &sid(1));
+    type_text(&mut s, "a long draft");
+    update(&mut s, ctrl_c());
+    assert!(s.agents[first].input_is_empty());
+    assert_eq!(s.flash.as_deref(), Some("input cleared (up brings it back)"));
+    update(&mut s, key(KeyCode::Up));
+    assert_eq!(s.agents[first].input_text(), "a long draft");
+    update(&mut s, key(KeyCode::Up));
+    assert_eq!(s.agents[first].input_text(), "one");
+    // Another pane has a history of its own.
+    update(&mut s, key(KeyCode::Tab));
+    assert_ne!(s.focus, first);
+    update(&mut s, key(KeyCode::Up));
+    assert!(s.focused().is_some_and(|a| a.input_is_empty()), "nothing sent from here");
+}
+
+#[test]
 fn newlines_and_pastes_keep_lines() {
     let mut s = state(false, &[("api", "")], (80, 24));
     type_text(&mut s, "a");

@@ -560,16 +560,27 @@ pub fn start_first_prompts(state: &mut State, prompts: Vec<Option<String>>) -> V
     fx
 }
 
+fn interrupting(name: &str) -> String {
+    format!("interrupting {name}…")
+}
+
 fn interrupt_focused(state: &mut State, fx: &mut Vec<Effect>) {
     let Some(a) = state.focused_mut() else { return };
     if a.turn.is_active() {
         a.report.lifecycle.on_interrupt();
         fx.push(Effect::Interrupt { agent: a.id, turn: a.turn_seq });
-        state.flash = Some(format!("interrupting {}…", a.spec.name));
+        state.flash = Some(interrupting(&a.spec.name));
     } else if !a.input_is_empty() {
-        // Nothing to stop: clear the input instead, as shells do.
+        // Nothing to stop: clear the input instead, as shells do, keeping the draft in the
+        // history so that up brings it back.
+        let draft = a.input_text();
         a.input = super::state::new_input();
         a.history_pos = None;
+        if a.history.last() != Some(&draft) {
+            a.history.push(draft);
+        }
+        let up = state.keymap.key_label(Context::Pane, Command::HistoryPrev).unwrap_or_default();
+        state.flash = Some(format!("input cleared ({up} brings it back)"));
     } else {
         let quit = state.keymap.key_label(Context::Pane, Command::Quit).unwrap_or_default();
         state.flash = Some(format!("nothing running ({quit} quits)"));
@@ -874,6 +885,10 @@ fn on_line(state: &mut State, i: usize, line: &Line, fx: &mut Vec<Effect>) {
 }
 
 fn on_exit(state: &mut State, i: usize, exit: ExitInfo, fx: &mut Vec<Effect>) {
+    // "interrupting NAME…" is stale once the turn has ended, however it ended.
+    if state.flash.as_deref() == Some(interrupting(state.agents[i].name()).as_str()) {
+        state.flash = None;
+    }
     let a = &mut state.agents[i];
     let report = std::mem::take(&mut a.report);
     a.pid = None;

@@ -72,7 +72,9 @@ pub fn render(state: &State, placed: &Placed, buf: &mut Buffer) {
     }
     if focused && parts.input.height > 0 {
         let asked = state.approvals.first_for(agent.id).map(|p| p.ask.asking());
-        draw_input(agent, asked == Some(crate::approval::Asking::Question), parts.input, buf);
+        let send = state.keymap.key_label(Context::Pane, Command::Send);
+        let question = asked == Some(crate::approval::Asking::Question);
+        draw_input(agent, question, send.as_deref(), parts.input, buf);
     }
 }
 
@@ -185,7 +187,9 @@ fn draw_queue(agent: &Agent, focused: bool, area: Rect, buf: &mut Buffer) {
 }
 
 /// The input box; while a question waits what is typed there answers it, and its hint says so.
-fn draw_input(agent: &Agent, question: bool, area: Rect, buf: &mut Buffer) {
+/// `send`: the send key's label, for the hint that an empty send runs what an interrupt left
+/// queued.
+fn draw_input(agent: &Agent, question: bool, send: Option<&str>, area: Rect, buf: &mut Buffer) {
     let prompt_style = Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD);
     put_str(buf, area.x, area.y, "›", prompt_style);
     let text_area =
@@ -195,10 +199,15 @@ fn draw_input(agent: &Agent, question: bool, area: Rect, buf: &mut Buffer) {
     }
     (&agent.input).render(text_area, buf);
     if agent.input_is_empty() {
-        let hint = match (question, agent.turn.is_active()) {
-            (true, _) => "your own answer…",
-            (false, true) => "queue a follow-up…",
-            (false, false) => "message…",
+        let resume;
+        let hint = match (question, agent.turn.is_active(), send) {
+            (true, _, _) => "your own answer…",
+            (false, true, _) => "queue a follow-up…",
+            (false, false, Some(send)) if !agent.queue.is_empty() => {
+                resume = format!("{send} runs the queued follow-up, or type a message…");
+                resume.as_str()
+            }
+            (false, false, _) => "message…",
         };
         let hint = truncate(hint, usize::from(text_area.width.saturating_sub(1)));
         put_str(buf, text_area.x + 1, text_area.y, hint, Style::default().fg(Color::DarkGray));

@@ -85,6 +85,23 @@ fn queued_follow_ups_are_shown_in_the_pane() {
     insta::assert_snapshot!("queued_80x24", text);
 }
 
+/// An interrupt leaves the queue waiting: the input says how to run it, and the flash that
+/// said "interrupting" is gone once the turn has ended.
+#[test]
+fn a_queue_left_by_an_interrupt_says_how_to_resume() {
+    let mut s = state(false, &[("api", "backend")], (70, 14));
+    send(&mut s, 0, "Build the settings page");
+    send(&mut s, 0, "Also add a dark mode toggle");
+    let id = s.agents[0].id;
+    update(&mut s, key_mod(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert!(screen(&s).contains("interrupting api…"));
+    update(&mut s, exited(id, 1, 130));
+    let text = screen(&s);
+    assert!(text.contains("enter runs the queued follow-up"), "{text}");
+    assert!(!text.contains("interrupting"), "{text}");
+    insta::assert_snapshot!("queue_after_interrupt_70x14", text);
+}
+
 /// Three follow-ups queued, the second picked (alt-<): edit and cancel act on it.
 #[test]
 fn the_picked_queued_follow_up_is_marked() {
