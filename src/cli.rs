@@ -204,10 +204,11 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Prints `agentmux: <what>: <cause>` on stderr. Not `eprintln!`: it panics when the terminal
-/// is gone (a hang-up), and there is nobody to tell then.
+/// Prints `agentmux: <what>: <cause>` on stderr, sanitized (a cause may quote a team file or a
+/// path, which may hold escapes). Not `eprintln!`: it panics when the terminal is gone (a
+/// hang-up), and there is nobody to tell then.
 fn report(e: &CliError) {
-    let _ = writeln!(std::io::stderr(), "agentmux: {e}");
+    let _ = writeln!(std::io::stderr(), "agentmux: {}", crate::render::sanitize(&e.to_string()));
 }
 
 /// `agentmux help --help` and `agentmux help demo -h` ask for help on help: clap's built-in

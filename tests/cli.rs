@@ -90,6 +90,8 @@ fn every_command_line_mistake_is_one_line_with_its_exit_code() {
         .unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(home.path().join("team.toml"), "[[agent]]\nname = \"a\"\n")
         .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(home.path().join("escapes.toml"), "\"\\u001b]2;pwned\\u0007\" = 1\n")
+        .unwrap_or_else(|e| panic!("{e}"));
     let errors = [
         one_line_error(&home, &["-c", "missing.toml"], 1),
         one_line_error(&home, &["-c", "a-dir"], 1),
@@ -98,6 +100,8 @@ fn every_command_line_mistake_is_one_line_with_its_exit_code() {
         one_line_error(&home, &["-c", "team.toml", "--claude", "/nonexistent/claude"], 1),
         // A team file never trusted, and no terminal to ask on: nothing starts.
         one_line_error(&home, &["-c", "team.toml", "--claude", "sim"], 1),
+        // A mistake that quotes escapes (a key that sets the window title) shows their marks.
+        one_line_error(&home, &["-c", "escapes.toml"], 1),
         one_line_error(&home, &["--bogus"], 2),
         one_line_error(&home, &["--max-budget-usd=-3"], 2),
         one_line_error(&home, &["export", "nope", "a"], 1),
