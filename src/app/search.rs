@@ -78,6 +78,10 @@ pub fn find(state: &State, scope: Scope, needle: &Needle) -> (Vec<(AgentId, Hit)
 
 /// A key in the search bar.
 pub fn key(state: &mut State, command: Option<Command>, typed: Option<TypedKey>) {
+    // Agents went on writing since the last search: step through today's hits, not stale ones.
+    if matches!(command, Some(Command::ScrollDown | Command::ScrollUp | Command::Submit)) {
+        refresh_keeping(state);
+    }
     let Some(Overlay::Search(bar)) = &mut state.overlay else { return };
     let n = bar.hits.len();
     match command {
@@ -131,6 +135,16 @@ fn refresh(state: &mut State) {
         bar.truncated = truncated;
         bar.at = 0;
     }
+}
+
+/// Searches again, the selection staying on the hit it was on (or the one now in its place).
+fn refresh_keeping(state: &mut State) {
+    let Some(Overlay::Search(bar)) = &state.overlay else { return };
+    let (was, at) = (bar.current().cloned(), bar.at);
+    refresh(state);
+    let Some(Overlay::Search(bar)) = &mut state.overlay else { return };
+    let same = was.and_then(|w| bar.hits.iter().position(|h| *h == w));
+    bar.at = same.unwrap_or(at.min(bar.hits.len().saturating_sub(1)));
 }
 
 /// In one transcript, the pane shows the selected hit.
@@ -220,5 +234,24 @@ mod tests {
         update(&mut s, key(KeyCode::Enter));
         assert!(s.overlay.is_none());
         assert_eq!(s.focus, 2, "enter opens the hit's agent");
+    }
+
+    #[test]
+    fn stepping_finds_what_arrived_since_the_search_and_stays_on_its_hit() {
+        let mut s = state(false, &[("a", "x"), ("b", "y")], (120, 40));
+        s.agents[1].transcript.push_prompt("one needle");
+        update(&mut s, key_mod(KeyCode::Char('?'), KeyModifiers::ALT));
+        type_text(&mut s, "needle");
+        assert_eq!(bar(&s).hits.len(), 1);
+        // Agent a writes a match meanwhile: it sorts first (the team's order), yet the
+        // selection stays on b's hit, and the next step reaches the new one.
+        s.agents[0].transcript.push_error("a needle too");
+        update(&mut s, key(KeyCode::Down));
+        let at: Vec<(u32, String)> =
+            bar(&s).hits.iter().map(|(id, h)| (id.0, h.line.clone())).collect();
+        assert_eq!(at, [(0, "a needle too".to_string()), (1, "one needle".to_string())]);
+        assert_eq!(bar(&s).current().map(|(id, _)| id.0), Some(0), "stepped past b's to a's");
+        update(&mut s, key(KeyCode::Down));
+        assert_eq!(bar(&s).current().map(|(id, _)| id.0), Some(1));
     }
 }
