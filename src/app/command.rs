@@ -97,6 +97,7 @@ commands! {
     SearchAll => "search-all", "search every agent's transcript";
     Fork => "fork", "fork this conversation into a new agent";
     Switch => "switch", "switch model or permission mode (next turn on)";
+    ToggleWorktree => "toggle-worktree", "give the fork a git worktree of its own, or not";
 }
 
 /// Where keys are read: each context has its own bindings.

@@ -63,8 +63,8 @@ pub fn add(
 pub enum ConvoAsk {
     /// The prompts of an agent's conversation, for the fork picker.
     Turns { agent: AgentId },
-    /// Fork `agent` after turn `at` (the end when `None`).
-    Fork { agent: String, at: Option<usize> },
+    /// Fork `agent` after turn `at` (the end when `None`), in a worktree of its own or not.
+    Fork { agent: String, at: Option<usize>, worktree: bool },
     /// Import a Claude Code session of `cwd` (the new-agent form).
     Import {
         session_id: String,
@@ -95,6 +95,8 @@ pub struct ForkPicker {
     pub prompts: Vec<String>,
     /// The turn picked, from 1; the last one is the end.
     pub at: usize,
+    /// The fork gets a git worktree of its own.
+    pub worktree: bool,
 }
 
 /// The fork key: read the focused agent's conversation for the picker.
@@ -126,7 +128,7 @@ pub fn on_msg(state: &mut State, msg: ConvoMsg, fx: &mut Vec<Effect>) {
                 Ok(prompts) if !prompts.is_empty() => {
                     let name = state.agents[i].name().to_string();
                     let at = prompts.len();
-                    let picker = ForkPicker { agent, name, prompts, at };
+                    let picker = ForkPicker { agent, name, prompts, at, worktree: false };
                     state.overlay = Some(Overlay::Fork(Box::new(picker)));
                 }
                 Ok(_) => state.flash = Some("no turn to fork from".into()),
@@ -155,9 +157,11 @@ pub fn picker_key(state: &mut State, command: Option<Command>, fx: &mut Vec<Effe
     match command {
         Some(Command::ScrollUp) => p.at = p.at.saturating_sub(1).max(1),
         Some(Command::ScrollDown) => p.at = (p.at + 1).min(p.prompts.len()),
+        Some(Command::ToggleWorktree) => p.worktree = !p.worktree,
         Some(Command::Submit) => {
             let at = Some(p.at).filter(|&n| n < p.prompts.len());
-            fx.push(Effect::Convo(ConvoAsk::Fork { agent: p.name.clone(), at }));
+            let (agent, worktree) = (p.name.clone(), p.worktree);
+            fx.push(Effect::Convo(ConvoAsk::Fork { agent, at, worktree }));
             state.overlay = None;
         }
         Some(Command::Close) => state.overlay = None,
@@ -257,10 +261,12 @@ mod tests {
         let prompts = found().conversation.turns.iter().map(|t| t.prompt.clone()).collect();
         update(&mut s, Msg::Convo(ConvoMsg::Turns { agent: id, prompts: Ok(prompts) }));
         update(&mut s, key(KeyCode::Up));
+        update(&mut s, key(KeyCode::Char('w')));
         insta::assert_snapshot!("fork_picker", fixtures::screen(&s));
         let fx = update(&mut s, key(KeyCode::Enter));
         assert!(s.overlay.is_none());
-        assert_eq!(convo_asks(&fx), [&ConvoAsk::Fork { agent: "old".into(), at: Some(2) }]);
+        let ask = ConvoAsk::Fork { agent: "old".into(), at: Some(2), worktree: true };
+        assert_eq!(convo_asks(&fx), [&ask]);
         // The loop read it: the fork is added, focused, and says where it came from.
         let (history, point) = History::fork(&found(), Some(2), "old").expect("turn 2");
         let cmd = ControlCmd::Continue {

@@ -302,6 +302,7 @@ const DEFAULTS: &[(Context, Command, &[&str])] = &[
     (Context::Fork, Command::Submit, &["enter"]),
     (Context::Fork, Command::ScrollUp, &["up"]),
     (Context::Fork, Command::ScrollDown, &["down"]),
+    (Context::Fork, Command::ToggleWorktree, &["w"]),
     (Context::Fork, Command::Close, &["esc"]),
     (Context::Pane, Command::Switch, &["alt-p"]),
     (Context::Switch, Command::Submit, &["enter"]),
@@ -370,6 +371,7 @@ const HINTS: &[(Context, Command, &str)] = &[
     (Context::Fork, Command::Submit, "fork"),
     (Context::Fork, Command::ScrollUp, "earlier"),
     (Context::Fork, Command::ScrollDown, "later"),
+    (Context::Fork, Command::ToggleWorktree, "worktree"),
     (Context::Fork, Command::Close, "cancel"),
 ];
 

@@ -92,8 +92,8 @@ pub fn carry(state: &State, ask: ConvoAsk) -> Msg {
     };
     Msg::Convo(match ask {
         ConvoAsk::Turns { agent } => ConvoMsg::Turns { agent, prompts: prompts(state, agent) },
-        ConvoAsk::Fork { agent, at } => {
-            ConvoMsg::Ready(fork(state, &agent, at, None, false).map_err(message))
+        ConvoAsk::Fork { agent, at, worktree } => {
+            ConvoMsg::Ready(fork(state, &agent, at, None, worktree).map_err(message))
         }
         ConvoAsk::Import { session_id, cwd, name, model, worktree } => {
             let cmd = import(state, &session_id, &cwd, name).map(|mut cmd| {
