@@ -812,6 +812,11 @@ mod app {
         assert_eq!(tree.wt.branch, "agentmux/iso");
         assert_eq!(spawned[0].spec.cwd, tree.wt.cwd, "the turn runs in the worktree");
         assert_eq!(s.agents[0].queue.len(), 1, "the second prompt follows the first turn");
+        // The note that said it was being prepared says it is ready.
+        s.set_focus(0);
+        let text = screen(&s).backend().to_string();
+        assert!(text.contains("git worktree ready (branch agentmux/iso)"), "{text}");
+        assert!(!text.contains("preparing"), "{text}");
 
         // Outside a repository the agent is told why, and nothing is sent.
         let elsewhere = tempfile::tempdir().expect("tempdir");
@@ -827,6 +832,7 @@ mod app {
         s.set_focus(1);
         let text = screen(&s).backend().to_string();
         assert!(text.contains("could not create the worktree"), "{text}");
+        assert!(text.contains("no git worktree") && !text.contains("preparing"), "{text}");
     }
 
     #[test]

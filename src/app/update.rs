@@ -331,8 +331,10 @@ fn pane_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec
             if a.transcript.selected().is_none() {
                 a.transcript.select_prev();
             }
-            a.transcript.toggle_selected();
             let selected = a.transcript.selected();
+            if let Some(cell) = selected {
+                toggle_in_place(state, focus, cell);
+            }
             reveal(state, focus, selected);
             state.dirty = true;
         }
@@ -727,6 +729,18 @@ pub(super) fn add_spec(
     Ok(index)
 }
 
+/// Expands or collapses `cell` of the agent at `pane`; the lines that appear or go are the
+/// pane's own, not new output.
+fn toggle_in_place(state: &mut State, pane: usize, cell: usize) {
+    let before = state.viewport(pane).total;
+    let Some(a) = state.agents.get_mut(pane) else { return };
+    a.transcript.toggle(cell);
+    let after = state.viewport(pane).total;
+    if let Some(a) = state.agents.get_mut(pane) {
+        a.scroll.reshaped(before, after);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Mouse
 
@@ -755,7 +769,7 @@ fn on_mouse(state: &mut State, m: MouseEvent) {
                 let expandable = a.transcript.get(cell).is_some_and(|c| c.is_expandable());
                 if expandable {
                     a.transcript.select(Some(cell));
-                    a.transcript.toggle(cell);
+                    toggle_in_place(state, pane, cell);
                     state.dirty = true;
                 }
             }

@@ -282,6 +282,8 @@ fn job_wt(state: &State, index: usize) -> Option<Box<AgentWorktree>> {
     state.agents.get(index)?.tree.as_ref().map(|t| Box::new(t.wt.clone()))
 }
 
+const PREPARING: &str = "⎇ preparing a git worktree…";
+
 /// Gives the agent at `index` (just created, idle) a worktree of its own. Until it is ready
 /// the agent's prompts wait in its queue, `prompt` first.
 pub fn open_for(state: &mut State, index: usize, prompt: Option<String>, fx: &mut Vec<Effect>) {
@@ -290,7 +292,7 @@ pub fn open_for(state: &mut State, index: usize, prompt: Option<String>, fx: &mu
     if let Some(p) = prompt.filter(|p| !p.trim().is_empty()) {
         a.queue.push_back(p);
     }
-    a.transcript.push_note("⎇ preparing a git worktree…", NoteLevel::Info);
+    a.transcript.push_note(PREPARING, NoteLevel::Info);
     let request = OpenRequest {
         root: settings.dir,
         setup: settings.setup,
@@ -522,6 +524,8 @@ pub fn on_msg(state: &mut State, msg: WorktreeMsg, fx: &mut Vec<Effect>) {
             let Some(i) = state.index_of(agent) else { return };
             match result {
                 Ok(wt) => {
+                    let ready = format!("⎇ git worktree ready (branch {})", wt.branch);
+                    state.agents[i].transcript.replace_note(PREPARING, &ready);
                     let name = state.agents[i].spec.name.clone();
                     state.attach_worktree(&name, *wt);
                     fx.push(Effect::Persist);
@@ -538,6 +542,7 @@ pub fn on_msg(state: &mut State, msg: WorktreeMsg, fx: &mut Vec<Effect>) {
                 }
                 Err(e) => {
                     let a = &mut state.agents[i];
+                    a.transcript.replace_note(PREPARING, "⎇ no git worktree");
                     a.transcript.push_error(&format!(
                         "could not create the worktree: {e}. Nothing was sent; close this agent \
                          or send to run it in {} without a worktree.",

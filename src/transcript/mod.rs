@@ -160,6 +160,19 @@ impl Transcript {
         self.add_note(text.to_string(), level, NoteKind::Other, None);
     }
 
+    /// The last note that says `old` says `new` instead (a step that finished): no stale words
+    /// stay behind.
+    pub fn replace_note(&mut self, old: &str, new: &str) {
+        let found =
+            self.cells.iter().rposition(|c| matches!(&c.kind, CellKind::Note(n) if n.text == old));
+        if let Some(i) = found {
+            if let CellKind::Note(n) = &mut self.cells[i].kind {
+                n.text = new.to_string();
+            }
+            self.touch(i);
+        }
+    }
+
     /// Does the plain output printed since the last prompt hold `line`? (Then a failure
     /// need not repeat it.)
     pub fn last_output_contains(&self, line: &str) -> bool {

@@ -80,6 +80,14 @@ impl Scroll {
         self.pinned = Some(Pin { top, seen_total });
     }
 
+    /// The transcript went from `before` to `after` lines without anything arriving (a call
+    /// expanded or collapsed): those lines are not new.
+    pub fn reshaped(&mut self, before: usize, after: usize) {
+        if let Some(p) = &mut self.pinned {
+            p.seen_total = (p.seen_total + after).saturating_sub(before);
+        }
+    }
+
     pub fn up(&mut self, lines: usize, v: Viewport) {
         let top = self.top(v).saturating_sub(lines);
         self.set_top(top, v);
@@ -137,6 +145,20 @@ mod tests {
     use super::*;
 
     const V: Viewport = Viewport { total: 100, height: 10 };
+
+    #[test]
+    fn expanding_in_place_is_not_new_lines() {
+        let mut s = Scroll::new();
+        s.page_up(V);
+        let grown = Viewport { total: 131, ..V };
+        s.reshaped(100, 131);
+        assert_eq!(s.new_lines(grown), 0);
+        assert!(s.lines_below(grown) > 0);
+        // What arrives afterwards still counts.
+        assert_eq!(s.new_lines(Viewport { total: 135, ..V }), 4);
+        s.reshaped(135, 104);
+        assert_eq!(s.new_lines(Viewport { total: 104, ..V }), 4);
+    }
 
     #[test]
     fn follows_the_bottom_by_default() {

@@ -244,6 +244,34 @@ fn a_scrolled_pane_says_how_much_waits_below() {
 }
 
 #[test]
+fn expanding_a_call_while_scrolled_up_is_not_new_lines() {
+    let mut s = state(false, &[("a", "")], (80, 20));
+    let id = s.agents[0].id;
+    send(&mut s, 0, "list the files");
+    let listing: String = (0..30).map(|i| format!("file{i}.txt\n")).collect();
+    let events = vec![
+        init(&sid(1), "none"),
+        tool("t1", "Bash", serde_json::json!({"command": "ls"})),
+        tool_result("t1", &listing, false),
+        text("Thirty files."),
+    ];
+    update(&mut s, lines(id, 1, events));
+    update(&mut s, exited(id, 1, 0));
+    for i in 0..10 {
+        full_turn(&mut s, 0, &format!("question {i}"), "answer", &sid(1));
+    }
+    update(&mut s, key(KeyCode::PageUp));
+    for _ in 0..12 {
+        update(&mut s, key_mod(KeyCode::Char(','), KeyModifiers::ALT));
+    }
+    update(&mut s, key_mod(KeyCode::Char('o'), KeyModifiers::CONTROL));
+    let shown = screen(&s);
+    assert!(shown.contains("file0.txt"), "the call is open: {shown}");
+    assert!(!shown.contains("new line"), "{shown}");
+    assert!(shown.contains("more lines"), "{shown}");
+}
+
+#[test]
 fn a_tool_call_expands_and_collapses() {
     let mut s = busy_team((80, 24));
     s.set_focus(1);
