@@ -105,6 +105,7 @@ fn team(agents: &[(String, String)], cwd: &Path) -> Team {
             .collect(),
         worktree: Default::default(),
         live: Default::default(),
+        limits: Default::default(),
     }
 }
 

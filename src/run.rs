@@ -551,6 +551,7 @@ async fn run_terminal(
         State::new(&opts.team, opts.claude.clone(), (size.width, size.height), Instant::now());
     let keymap_note = apply_user_keys(&mut state);
     let settings = crate::config::Settings::load().unwrap_or_default();
+    state.policy = opts.team.limits.over(settings.limits);
     let notify = settings.notify;
     crate::app::approvals::configure(
         &mut state.approvals,

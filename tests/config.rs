@@ -625,3 +625,31 @@ fn the_engine_is_live_unless_a_team_or_an_agent_says_oneshot() {
     .expect_err("an unknown engine");
     assert!(err.to_string().contains("engine"), "{err}");
 }
+
+/// `[limits] pause_at` in a team file or the settings (the team's wins), `priority` per agent
+/// over `[defaults]`; a percentage out of range names the key.
+#[test]
+fn limits_pause_at_and_priority() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let team = |text: &str| {
+        Team::parse_str(text, Path::new("team.toml"), dir.path(), &Layers::default())
+            .expect("a good team file")
+    };
+    let t = team(
+        "[limits]\npause_at = 90\n\n[defaults]\npriority = 1\n\n[[agent]]\nname = \"a\"\n\n\
+         [[agent]]\nname = \"b\"\npriority = -2\n",
+    );
+    assert_eq!(t.limits.pause_at, Some(90));
+    let priorities: Vec<_> = t.agents.iter().map(|a| a.spec.options.priority).collect();
+    assert_eq!(priorities, [Some(1), Some(-2)]);
+    let unset = team("[[agent]]\nname = \"a\"\n");
+    assert_eq!(unset.limits.pause_at, None);
+    let settings = Settings::parse_str("[limits]\npause_at = 80\n", Path::new("config.toml"))
+        .expect("good settings");
+    assert_eq!(t.limits.over(settings.limits).pause_at, Some(90));
+    assert_eq!(unset.limits.over(settings.limits).pause_at, Some(80));
+    let err = mistake("[limits]\npause_at = 120\n");
+    assert!(err.contains("key `pause_at`: expected a percentage from 1 to 100, found 120"), "{err}");
+    let err = mistake("[limits]\npause = 90\n");
+    assert!(err.contains("pause"), "{err}");
+}

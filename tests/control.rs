@@ -92,6 +92,10 @@ impl FakeApp {
                 None => Answer::no_such_agent(agent),
                 Some(_) => Answer::Set { agent: agent.clone() },
             },
+            Request::Resume { agent } => match self.agents.get(agent) {
+                None => Answer::no_such_agent(agent),
+                Some(_) => Answer::Resumed { agent: agent.clone() },
+            },
             Request::Send { agent, .. } => match self.agents.get_mut(agent) {
                 None => Answer::no_such_agent(agent),
                 Some(a) if a.busy => {

@@ -232,6 +232,7 @@ mod tests {
             approvals: None,
             engine: None,
             nice: None,
+            priority: None,
         };
         let argv = build_argv(
             &spec,

@@ -103,6 +103,10 @@ pub struct AgentOptions {
     /// How far below the UI the agent's processes run (a nice value, 0 to 19): the user's
     /// keys must win the CPU over the agents' work. [`AgentOptions::DEFAULT_NICE`] when unset.
     pub nice: Option<u8>,
+    /// Which agents the usage governor holds first as a window fills: lower first (0 when
+    /// unset; see `limits::governor`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i32>,
 }
 
 impl AgentOptions {
@@ -150,6 +154,7 @@ impl AgentOptions {
             approvals: self.approvals.or(base.approvals),
             engine: self.engine.or(base.engine),
             nice: self.nice.or(base.nice),
+            priority: self.priority.or(base.priority),
         }
     }
 

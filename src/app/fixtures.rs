@@ -39,6 +39,7 @@ pub fn team(supervisor: bool, agents: &[(&str, &str)]) -> Team {
             .collect(),
         worktree: Default::default(),
         live: Default::default(),
+        limits: Default::default(),
     }
 }
 

@@ -6,6 +6,7 @@ pub mod command;
 pub mod convo;
 pub mod effect;
 pub mod form;
+pub mod governor;
 pub mod keymap;
 pub mod msg;
 pub mod overview;

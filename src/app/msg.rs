@@ -78,6 +78,8 @@ pub enum ControlCmd {
     },
     /// Interrupt an agent's running turn.
     Interrupt { agent: String },
+    /// Start a held agent's next turn now (or the turn agentmux died in).
+    Resume { agent: String },
     /// Close an agent (its running turn is stopped).
     Kill { agent: String },
     /// Change an agent's model or permission mode from its next turn on.
@@ -106,6 +108,7 @@ pub enum ControlOk {
     Interrupted,
     Closed,
     Set,
+    Resumed,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -122,6 +125,8 @@ pub enum ControlError {
     Supervisor,
     #[error("the prompt is empty")]
     EmptyPrompt,
+    #[error("{0} is neither held nor has a turn to resume")]
+    NotHeld(String),
 }
 
 pub type ControlReply = Result<ControlOk, ControlError>;

@@ -39,12 +39,14 @@ pub fn agent_state(state: &State, agent: &Agent) -> AgentState {
     if state.approvals.first_for(agent.id).is_some() {
         return AgentState::NeedsYou;
     }
+    let held = || state.index_of(agent.id).and_then(|i| super::governor::held(state, i)).is_some();
     match &agent.turn {
+        TurnState::RateLimited { .. } => AgentState::RateLimited,
+        _ if !agent.turn.is_active() && held() => AgentState::Held,
         TurnState::Idle => AgentState::Idle,
         TurnState::Starting { .. } | TurnState::Running { .. } => AgentState::Running,
         TurnState::Error { .. } => AgentState::Failed,
         TurnState::Interrupted => AgentState::Interrupted,
-        TurnState::RateLimited { .. } => AgentState::RateLimited,
     }
 }
 
@@ -79,7 +81,7 @@ impl State {
     /// until this is false). `None` when there is no such agent.
     pub fn has_work(&self, name: &str) -> Option<bool> {
         let a = &self.agents[self.index_named(name)?];
-        Some(a.turn.is_active() || !a.queue.is_empty())
+        Some(a.turn.is_active() || (!a.queue.is_empty() && !a.held))
     }
 
     /// How long an agent's turn has been running.

@@ -60,6 +60,13 @@ impl FollowUps {
         self.items.len()
     }
 
+    /// A prompt that runs before the others (a refused turn's own, to be sent again).
+    pub fn push_front(&mut self, prompt: String) {
+        self.items.push_front(prompt);
+        self.picked = self.picked.map(|i| i + 1);
+        self.editing = self.editing.map(|i| i + 1);
+    }
+
     /// The oldest follow-up, to be sent now.
     pub fn pop_front(&mut self) -> Option<String> {
         let first = self.items.pop_front()?;

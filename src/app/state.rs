@@ -123,6 +123,14 @@ pub struct Agent {
     /// A fork not made yet: the next turn copies `session` (cut after this assistant message
     /// when `Some`) into a conversation of its own, leaving the original untouched.
     pub fork: Option<Option<String>>,
+    /// The current (or last) turn's prompt: a refused turn's goes back into the queue.
+    pub prompt: Option<String>,
+    /// Its queue waits for the usage governor (see `app::governor`).
+    pub held: bool,
+    /// The user released the hold resuming at this time (see `limits::governor::Candidate`).
+    pub release: Option<Option<i64>>,
+    /// Its last turn was refused: Unix seconds when it may run again.
+    pub refused_until: Option<i64>,
 }
 
 impl Agent {
@@ -155,6 +163,10 @@ impl Agent {
             ended_at: None,
             unread: false,
             fork: None,
+            prompt: None,
+            held: false,
+            release: None,
+            refused_until: None,
         }
     }
 
@@ -243,6 +255,8 @@ pub struct State {
     pub defaults: AgentOptions,
     /// The directory offered for new agents.
     pub default_dir: PathBuf,
+    /// `[limits]`: when the usage governor holds new turns.
+    pub policy: crate::limits::governor::Policy,
     /// Variables every turn gets (the control socket's address, ...).
     pub extra_env: Vec<(String, String)>,
     /// A short note on the hint line until the next key.
@@ -306,6 +320,7 @@ impl State {
                 .and_then(|p| p.parent().map(PathBuf::from))
                 .or_else(|| team.agents.first().map(|a| a.spec.cwd.clone()))
                 .unwrap_or_else(|| PathBuf::from(".")),
+            policy: team.limits,
             extra_env: Vec::new(),
             flash: None,
             approvals: Default::default(),
@@ -496,6 +511,15 @@ impl State {
     /// header is on screen works. `None` otherwise (all idle, or the working panes are on
     /// another page), so the loop sleeps.
     pub fn next_wake(&self) -> Option<Instant> {
+        let spinner = self.next_frame();
+        let release = super::governor::next_release(self);
+        match (spinner, release) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn next_frame(&self) -> Option<Instant> {
         let shown = self.tiling().placed;
         self.agents
             .iter()
@@ -520,6 +544,9 @@ impl State {
         env.push(("AGENTMUX_AGENT".into(), agent.spec.name.clone()));
         agent.turn_seq += 1;
         agent.turn = TurnState::Starting { since: now };
+        agent.prompt = Some(prompt.clone());
+        agent.held = false;
+        agent.refused_until = None;
         agent.resumable = false;
         agent.report = TurnReport::default();
         agent.pid = None;

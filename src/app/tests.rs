@@ -356,8 +356,11 @@ fn turn_outcomes() {
     update(&mut s, exited(id, 4, 1));
     assert_eq!(s.agents[0].turn, TurnState::RateLimited { resets_at: Some(1_800_000_000) });
     assert_eq!(s.agents[0].rate_limit.as_deref(), Some("rejected"));
+    // Its prompt is kept to run again; the user sends it now (resume).
+    assert_eq!(s.agents[0].queue.iter().collect::<Vec<_>>(), ["c"]);
+    let fx = update(&mut s, key_mod(KeyCode::Char('u'), KeyModifiers::ALT));
+    assert_eq!(spawned(&fx).first().map(|r| r.prompt.as_str()), Some("c"));
     // Per-token billing from the init event.
-    send(&mut s, 0, "d");
     update(&mut s, lines(id, 5, vec![init(&sid(2), "ANTHROPIC_API_KEY")]));
     assert_eq!(s.agents[0].billing, Some(Billing::Api));
 }
@@ -785,4 +788,148 @@ fn the_spinner_sleeps_while_the_working_pane_is_off_screen() {
     assert_eq!(s.next_wake(), None);
     s.agents[shown[0]].turn = TurnState::Running { since: now };
     assert!(s.next_wake().is_some());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The usage governor in the app
+
+/// A team of `names` (priorities as given) with `pause_at = 90`, on the tests' wall clock,
+/// after agent 0's CLI reported the five-hour window at `five` (resets 10:33).
+fn governed(agents: &[(&str, i32)], five: f64) -> State {
+    let names: Vec<(&str, &str)> = agents.iter().map(|(n, _)| (*n, "")).collect();
+    let mut s = state(false, &names, (100, 20));
+    s.wall = WALL;
+    s.policy = crate::limits::governor::Policy { pause_at: Some(90) };
+    for (a, (_, p)) in s.agents.iter_mut().zip(agents) {
+        a.spec.options.priority = Some(*p);
+    }
+    let id = s.agents[0].id;
+    full_turn(&mut s, 0, "first", "ok", &sid(0));
+    update(&mut s, lines(id, 1, vec![windows_line(five, 0.3)]));
+    s
+}
+
+fn word(s: &State, i: usize) -> &'static str {
+    super::query::agent_state(s, &s.agents[i]).as_str()
+}
+
+fn control(s: &mut State, cmd: ControlCmd) -> (super::msg::ControlReply, Vec<Effect>) {
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
+    let fx = update(s, Msg::Control(cmd, Some(tx)));
+    (rx.try_recv().unwrap_or_else(|e| panic!("no answer: {e}")), fx)
+}
+
+#[test]
+fn past_the_threshold_a_prompt_is_held_until_the_window_resets() {
+    // Read after the first turn ended: the line came with it.
+    let mut s = governed(&[("api", 0)], 0.91);
+    let fx = send(&mut s, 0, "next task");
+    assert!(spawned(&fx).is_empty(), "held, not started");
+    assert_eq!(s.agents[0].queue.iter().collect::<Vec<_>>(), ["next task"]);
+    assert_eq!(word(&s, 0), "held");
+    assert!(screen(&s).contains("held: 5h 91%, resumes 10:33"), "{}", screen(&s));
+    insta::assert_snapshot!(screen(&s));
+    // `wait` does not wait hours for a reset.
+    assert_eq!(s.has_work("api"), Some(false));
+    // The loop wakes at the reset (10:33, 93 minutes on).
+    assert_eq!(s.next_wake(), Some(s.now + Duration::from_secs(93 * 60)));
+    advance(&mut s, Duration::from_secs(93 * 60 - 1));
+    assert!(spawned(&update(&mut s, Msg::Wake)).is_empty());
+    advance(&mut s, Duration::from_secs(1));
+    let fx = update(&mut s, Msg::Wake);
+    assert_eq!(spawned(&fx).first().map(|r| r.prompt.as_str()), Some("next task"));
+    assert_eq!(word(&s, 0), "running");
+}
+
+#[test]
+fn a_running_turn_finishes_and_its_follow_up_is_held() {
+    let mut s = governed(&[("api", 0)], 0.5);
+    let id = s.agents[0].id;
+    send(&mut s, 0, "long job");
+    type_text(&mut s, "then this");
+    update(&mut s, key(KeyCode::Enter));
+    // The window fills while the turn runs: nothing stops it.
+    let fx = update(&mut s, lines(id, 2, vec![windows_line(0.95, 0.3)]));
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Interrupt { .. })));
+    update(&mut s, lines(id, 2, vec![result(&sid(0), "success", 0.01)]));
+    let fx = update(&mut s, exited(id, 2, 0));
+    assert!(spawned(&fx).is_empty(), "the follow-up waits");
+    assert_eq!(word(&s, 0), "held");
+}
+
+#[test]
+fn lower_priority_holds_first() {
+    let mut s = governed(&[("lead", 1), ("helper", 0)], 0.86);
+    let fx = send(&mut s, 1, "helper task");
+    assert!(spawned(&fx).is_empty());
+    assert_eq!(word(&s, 1), "held");
+    let fx = send(&mut s, 0, "important");
+    assert_eq!(spawned(&fx).len(), 1, "the higher priority still starts below 90%");
+}
+
+#[test]
+fn resume_releases_a_hold_now() {
+    let mut s = governed(&[("api", 0)], 0.95);
+    send(&mut s, 0, "please");
+    let (reply, fx) = control(&mut s, ControlCmd::Resume { agent: "api".into() });
+    assert_eq!(reply, Ok(ControlOk::Resumed));
+    assert_eq!(spawned(&fx).first().map(|r| r.prompt.as_str()), Some("please"));
+    // Nothing more to resume.
+    let (reply, _) = control(&mut s, ControlCmd::Resume { agent: "api".into() });
+    assert_eq!(reply, Err(ControlError::NotHeld("api".into())));
+}
+
+#[test]
+fn a_refused_turn_is_rate_limited_and_runs_again_after_the_reset() {
+    let mut s = state(false, &[("api", "")], (100, 20));
+    s.wall = WALL;
+    let id = s.agents[0].id;
+    send(&mut s, 0, "write the handler");
+    // 2.1.197's refusal: five-hour window, reset in 10 s.
+    let refusal = r#"{"type":"rate_limit_event","rate_limit_info":{"status":"rejected","resetsAt":1796288410,"rateLimitType":"five_hour","overageStatus":"rejected","isUsingOverage":false},"uuid":"u","session_id":"s"}"#;
+    update(&mut s, lines(id, 1, vec![init(&sid(0), "none"), cli_line(refusal)]));
+    let fx = update(&mut s, exited(id, 1, 1));
+    assert!(spawned(&fx).is_empty());
+    assert_eq!(word(&s, 0), "rate-limited");
+    assert_eq!(s.agents[0].queue.iter().collect::<Vec<_>>(), ["write the handler"]);
+    assert_eq!(s.has_work("api"), Some(false));
+    // Any other agent's prompt would be refused too: held, not sent.
+    assert!(screen(&s).contains("runs again at 09:00"), "{}", screen(&s));
+    advance(&mut s, Duration::from_secs(10));
+    let fx = update(&mut s, Msg::Wake);
+    let retried = spawned(&fx);
+    assert_eq!(retried.first().map(|r| r.prompt.as_str()), Some("write the handler"));
+    assert_eq!(word(&s, 0), "running");
+}
+
+#[test]
+fn a_cancelled_refused_prompt_is_not_sent_again() {
+    let mut s = state(false, &[("api", "")], (100, 20));
+    s.wall = WALL;
+    let id = s.agents[0].id;
+    send(&mut s, 0, "write the handler");
+    let refusal = crate::agent::Event::RateLimit(crate::agent::event::RateLimitEvent {
+        status: Some("rejected".into()),
+        ..Default::default()
+    });
+    update(&mut s, lines(id, 1, vec![refusal]));
+    update(&mut s, exited(id, 1, 1));
+    // No reset known: it waits five minutes.
+    assert_eq!(s.agents[0].refused_until, Some(WALL + 300));
+    update(&mut s, key_mod(KeyCode::Char('d'), KeyModifiers::ALT));
+    assert!(s.agents[0].queue.is_empty(), "cancelled");
+    advance(&mut s, Duration::from_secs(300));
+    assert!(spawned(&update(&mut s, Msg::Wake)).is_empty());
+    assert_eq!(word(&s, 0), "rate-limited");
+}
+
+#[test]
+fn a_clock_set_back_does_not_hold_past_the_reset() {
+    let mut s = governed(&[("api", 0)], 0.95);
+    send(&mut s, 0, "later");
+    // 93 minutes pass on the monotonic clock while the wall clock is set back an hour.
+    s.now += Duration::from_secs(93 * 60);
+    s.wall += 93 * 60 - 3600;
+    let fx = update(&mut s, Msg::Wake);
+    assert_eq!(spawned(&fx).len(), 1);
 }

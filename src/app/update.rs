@@ -56,6 +56,8 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         Msg::Worktree(m) => super::worktree::on_msg(state, m, &mut fx),
         Msg::Convo(m) => super::convo::on_msg(state, m, &mut fx),
     }
+    // Held turns whose window reset (or that the user released) start now.
+    super::governor::release_due(state, &mut fx);
     // What the user has in front of them is read.
     if state.overlay.is_none() {
         if let Some(a) = state.agents.get_mut(state.focus).filter(|a| a.unread) {
@@ -243,6 +245,9 @@ fn pane_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec
         }
         Command::ResumeTurn => {
             let focus = state.focus;
+            if super::governor::release(state, focus) {
+                return;
+            }
             match super::restore::take_resumable(state, focus) {
                 Some(prompt) => start_turn(state, focus, prompt, fx),
                 None => {
@@ -482,8 +487,9 @@ fn send_input(state: &mut State, fx: &mut Vec<Effect>) {
     let Some(a) = state.agents.get_mut(focus) else { return };
     let text = a.input_text();
     if text.trim().is_empty() {
-        // An empty Enter on an idle agent starts what an interrupt left queued.
-        if !a.turn.is_active() {
+        // An empty Enter on an idle agent starts what an interrupt left queued (a hold is
+        // released with resume instead).
+        if !a.turn.is_active() && !a.held {
             if let Some(next) = a.queue.pop_front() {
                 start_turn(state, focus, next, fx);
                 fx.push(Effect::Persist);
@@ -534,13 +540,16 @@ fn submit(state: &mut State, index: usize, prompt: String, fx: &mut Vec<Effect>)
         state.dirty = true;
         fx.push(Effect::Persist);
         Some(pos)
+    } else if super::governor::keep_if_held(state, index, &prompt, false) {
+        fx.push(Effect::Persist);
+        Some(state.agents[index].queue.len())
     } else {
         start_turn(state, index, prompt, fx);
         None
     }
 }
 
-fn start_turn(state: &mut State, index: usize, prompt: String, fx: &mut Vec<Effect>) {
+pub(super) fn start_turn(state: &mut State, index: usize, prompt: String, fx: &mut Vec<Effect>) {
     if state.read_only {
         state.flash = Some(READ_ONLY_NOTE.into());
         state.dirty = true;
@@ -943,15 +952,36 @@ fn on_exit(state: &mut State, i: usize, exit: ExitInfo, fx: &mut Vec<Effect>) {
     super::worktree::after_turn(state, i, fx);
     super::approvals::on_turn_end(state, i, fx);
     let a = &mut state.agents[i];
-    // The next queued follow-up starts now, unless the user stopped the agent.
-    let interrupted = matches!(a.turn, TurnState::Interrupted);
-    if !interrupted {
-        if let Some(next) = a.queue.pop_front() {
-            start_turn(state, i, next, fx);
-            fx.push(Effect::Persist);
-        }
+    // The next queued follow-up starts as soon as the governor allows (`governor::release_due`,
+    // at the end of this update), unless the user stopped the agent; a refused prompt runs
+    // again first.
+    match a.turn {
+        TurnState::RateLimited { resets_at } => keep_refused(state, i, resets_at, fx),
+        TurnState::Interrupted => {}
+        _ => a.held = !a.queue.is_empty(),
     }
 }
+
+/// A refused turn's prompt goes back to the front of the queue, to run again once the limit
+/// resets (at least [`RETRY_GAP`] seconds on, so a reset already past is no busy loop).
+fn keep_refused(state: &mut State, i: usize, resets_at: Option<i64>, fx: &mut Vec<Effect>) {
+    let wall = state.wall;
+    let a = &mut state.agents[i];
+    let until = resets_at.unwrap_or(wall + crate::limits::governor::UNKNOWN_RESET_WAIT);
+    a.refused_until = Some(until.max(wall + RETRY_GAP));
+    let Some(prompt) = a.prompt.clone() else { return };
+    a.queue.push_front(prompt);
+    a.held = true;
+    let when = crate::limits::reset_clock(until.max(wall + RETRY_GAP), wall);
+    a.transcript.push_note(
+        &format!("refused by the usage limit: the prompt runs again at {when} (UTC); cancel it in the queue"),
+        NoteLevel::Warn,
+    );
+    fx.push(Effect::Persist);
+}
+
+/// The least wait before a refused prompt is sent again (seconds).
+const RETRY_GAP: i64 = 5;
 
 // ---------------------------------------------------------------------------------------------
 // Control
@@ -996,6 +1026,16 @@ pub(super) fn control(state: &mut State, cmd: ControlCmd, fx: &mut Vec<Effect>) 
             fx.push(Effect::Interrupt { agent: a.id, turn: a.turn_seq });
             state.dirty = true;
             Ok(ControlOk::Interrupted)
+        }
+        ControlCmd::Resume { agent } => {
+            let i = find(state, &agent)?;
+            if super::governor::release(state, i) {
+                return Ok(ControlOk::Resumed);
+            }
+            let prompt =
+                super::restore::take_resumable(state, i).ok_or(ControlError::NotHeld(agent))?;
+            start_turn(state, i, prompt, fx);
+            Ok(ControlOk::Resumed)
         }
         ControlCmd::Kill { agent } => {
             let i = find(state, &agent)?;

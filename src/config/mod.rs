@@ -29,6 +29,8 @@ pub struct Team {
     pub worktree: WorktreeSettings,
     /// `idle_timeout` and `max_live`, when the team file sets them.
     pub live: LiveLimits,
+    /// `[limits]`: when the usage governor holds new turns.
+    pub limits: crate::limits::governor::Policy,
 }
 
 /// How long a live process may idle and how many may run at once, as a file sets them (unset

@@ -26,6 +26,8 @@ pub struct Settings {
     pub notify: Notify,
     /// `idle_timeout` and `max_live` for live processes (a team file's win over these).
     pub live: LiveLimits,
+    /// `[limits]` (a team file's `pause_at` wins over this one).
+    pub limits: crate::limits::governor::Policy,
 }
 
 /// The `notify` setting: nothing (the default), the terminal bell, or a desktop notification
@@ -50,6 +52,7 @@ struct SettingsFile {
     notify: Option<Notify>,
     idle_timeout: Option<toml::Spanned<toml::Value>>,
     max_live: Option<toml::Spanned<i64>>,
+    limits: Option<super::team_file::LimitsTable>,
 }
 
 /// The directory holding `config.toml`.
@@ -118,6 +121,7 @@ impl Settings {
             keys: raw.keys.unwrap_or_default(),
             notify: raw.notify.unwrap_or_default(),
             live: live_limits(cx, raw.idle_timeout.as_ref(), raw.max_live.as_ref())?,
+            limits: raw.limits.as_ref().map(|l| l.policy(cx)).transpose()?.unwrap_or_default(),
         })
     }
 }

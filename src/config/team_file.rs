@@ -10,6 +10,7 @@ use toml::Spanned;
 
 use super::{ConfigError, Layers, LiveLimits, SupervisorConfig, Team, TeamAgent, WorktreeSettings};
 use crate::agent::{AgentOptions, AgentSpec, Billing, PermissionMode};
+use crate::limits::governor::Policy;
 
 /// Declares a file table that holds every agent option (flattening does not work with
 /// `deny_unknown_fields`, so the option keys are spelled out once here).
@@ -37,6 +38,7 @@ macro_rules! options_table {
             billing: Option<Billing>,
             approvals: Option<bool>,
             nice: Option<Spanned<i64>>,
+            priority: Option<Spanned<i64>>,
             engine: Option<crate::agent::spec::Engine>,
         }
 
@@ -54,6 +56,12 @@ macro_rules! options_table {
                         return Err(cx.error_at(nice.span(), table, Some("nice"),
                             format!("expected a whole number from 0 (the UI's own priority) to {} \
                                 (the lowest), found {}", AgentOptions::MAX_NICE, nice.get_ref())));
+                    }
+                }
+                if let Some(p) = &self.priority {
+                    if i32::try_from(*p.get_ref()).is_err() {
+                        return Err(cx.error_at(p.span(), table, Some("priority"),
+                            format!("expected a whole number (higher is held later), found {}", p.get_ref())));
                     }
                 }
                 if let Some(env) = &self.env {
@@ -90,6 +98,7 @@ macro_rules! options_table {
                     approvals: self.approvals,
                     engine: self.engine,
                     nice: self.nice.as_ref().and_then(|n| u8::try_from(*n.get_ref()).ok()),
+                    priority: self.priority.as_ref().and_then(|p| i32::try_from(*p.get_ref()).ok()),
                 })
             }
         }
@@ -153,6 +162,29 @@ struct TeamFile {
     worktree: Option<WorktreeTable>,
     idle_timeout: Option<Spanned<toml::Value>>,
     max_live: Option<Spanned<i64>>,
+    limits: Option<LimitsTable>,
+}
+
+/// `[limits]`: `pause_at = 90` holds new turns once a usage window is 90% used.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LimitsTable {
+    pause_at: Option<Spanned<i64>>,
+}
+
+impl LimitsTable {
+    pub(super) fn policy(&self, cx: &Source<'_>) -> Result<Policy, ConfigError> {
+        let Some(p) = &self.pause_at else { return Ok(Policy::default()) };
+        match u32::try_from(*p.get_ref()).ok().filter(|p| (1..=100).contains(p)) {
+            Some(pause_at) => Ok(Policy { pause_at: Some(pause_at) }),
+            None => Err(cx.error_at(
+                p.span(),
+                "[limits]",
+                Some("pause_at"),
+                format!("expected a percentage from 1 to 100, found {}", p.get_ref()),
+            )),
+        }
+    }
 }
 
 /// `idle_timeout = 10` (minutes) or `"90s"`, `"10m"`, `"1h"`, and `max_live = 16`: the live
@@ -720,5 +752,6 @@ pub(super) fn parse(cx: &Source<'_>, layers: &Layers) -> Result<Team, ConfigErro
         },
     };
     let live = live_limits(cx, raw.idle_timeout.as_ref(), raw.max_live.as_ref())?;
-    Ok(Team { path: None, defaults: resolved_defaults, supervisor, agents, worktree, live })
+    let limits = raw.limits.as_ref().map(|l| l.policy(cx)).transpose()?.unwrap_or_default();
+    Ok(Team { path: None, defaults: resolved_defaults, supervisor, agents, worktree, live, limits })
 }

@@ -102,6 +102,9 @@ pub enum ControlCommand {
         #[arg(long, value_name = "MODE", value_parser = crate::agent::PermissionMode::parse)]
         permission_mode: Option<crate::agent::PermissionMode>,
     },
+    /// Start a held agent's next turn now, past the usage limits (or resume the turn
+    /// agentmux died in)
+    Resume { name: String },
     /// Send one follow-up to every worker
     Broadcast {
         /// The text; `-` reads it from stdin
@@ -433,6 +436,7 @@ fn run_inner(
         ControlCommand::Wait { name } => Request::Wait { agent: name },
         ControlCommand::Tail { name } => Request::Tail { agent: name },
         ControlCommand::Kill { name } => Request::Kill { agent: name },
+        ControlCommand::Resume { name } => Request::Resume { agent: name },
         ControlCommand::Set { name, model, permission_mode } => {
             Request::Set { agent: name, model, permission_mode }
         }
@@ -474,6 +478,10 @@ fn run_inner(
         }
         Answer::Set { agent } => {
             let _ = writeln!(out, "set {agent}");
+            EXIT_OK
+        }
+        Answer::Resumed { agent } => {
+            let _ = writeln!(out, "resumed {agent}");
             EXIT_OK
         }
         Answer::TurnEnded(report) => print_turn(&report, out, io.stderr),

@@ -104,6 +104,9 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         permission_mode: Option<crate::agent::PermissionMode>,
     },
+    /// Start a held agent's next turn now, past the usage governor (or the turn agentmux died
+    /// in). Answered with [`Answer::Resumed`].
+    Resume { agent: String },
 }
 
 impl Request {
@@ -116,6 +119,7 @@ impl Request {
             | Request::Kill { agent }
             | Request::Approve { agent, .. }
             | Request::Set { agent, .. }
+            | Request::Resume { agent }
             | Request::Fork { agent, .. } => Some(agent),
             Request::New { name, .. } => Some(name),
             Request::Import { name, .. } => name.as_deref(),
@@ -168,6 +172,10 @@ pub enum Answer {
     },
     /// The agent's options changed (`set`).
     Set {
+        agent: String,
+    },
+    /// The held agent's next turn starts (`resume`).
+    Resumed {
         agent: String,
     },
     TurnEnded(TurnReport),
@@ -376,6 +384,8 @@ pub enum AgentState {
     Interrupted,
     /// No turn running; a usage limit refused the last one.
     RateLimited,
+    /// Its next turn waits for a usage window (the governor holds it).
+    Held,
     /// A state from a newer agentmux.
     #[serde(other)]
     Unknown,
@@ -390,6 +400,7 @@ impl AgentState {
             AgentState::Failed => "failed",
             AgentState::Interrupted => "interrupted",
             AgentState::RateLimited => "rate-limited",
+            AgentState::Held => "held",
             AgentState::Unknown => "unknown",
         }
     }

@@ -40,6 +40,7 @@ enum Kind {
     New,
     Kill { agent: String },
     Set { agent: String },
+    Resume { agent: String },
 }
 
 enum Pending {
@@ -206,6 +207,12 @@ impl ControlBridge {
                 let kind = Kind::Set { agent: agent.clone() };
                 self.pending.push(Pending::One { kind, rx, reply, task: None });
                 vec![Msg::Control(ControlCmd::Set { agent, model, permission_mode }, Some(tx))]
+            }
+            Request::Resume { agent } => {
+                let (tx, rx) = oneshot::channel();
+                let kind = Kind::Resume { agent: agent.clone() };
+                self.pending.push(Pending::One { kind, rx, reply, task: None });
+                vec![Msg::Control(ControlCmd::Resume { agent }, Some(tx))]
             }
             request @ Request::Approve { .. } => {
                 // The app holds the ask until the user (or a rule) decides.
@@ -626,8 +633,11 @@ fn supervisor_name(state: &State) -> Option<String> {
 
 /// No turn running and nothing queued that will start by itself (after an interrupt the queue
 /// waits for the user).
+/// No turn running and none about to: a queue an interrupt or the usage governor holds back
+/// waits for the user or a reset, so `wait` answers now.
 fn is_idle(a: &Agent) -> bool {
-    !a.turn.is_active() && (a.queue.is_empty() || matches!(a.turn, TurnState::Interrupted))
+    !a.turn.is_active()
+        && (a.queue.is_empty() || a.held || matches!(a.turn, TurnState::Interrupted))
 }
 
 fn turn_report(agent: &str, verdict: Verdict, ended: &Lifecycle, exit: &ExitInfo) -> TurnReport {
@@ -693,13 +703,16 @@ fn answer_for(kind: Kind, reply: ControlReply) -> Answer {
             Answer::Killed { agent, was_running: false }
         }
         (Kind::Set { agent }, Ok(ControlOk::Set)) => Answer::Set { agent },
+        (Kind::Resume { agent }, Ok(ControlOk::Resumed)) => Answer::Resumed { agent },
         (_, Ok(other)) => Answer::error(ErrorCode::Internal, format!("unexpected reply {other:?}")),
         (_, Err(e)) => {
             let code = match &e {
                 ControlError::NoSuchAgent(_) => ErrorCode::NoSuchAgent,
                 ControlError::NameTaken(_) => ErrorCode::NameTaken,
                 ControlError::BadName(..) | ControlError::EmptyPrompt => ErrorCode::BadRequest,
-                ControlError::NotRunning(_) | ControlError::Supervisor => ErrorCode::Refused,
+                ControlError::NotRunning(_)
+                | ControlError::NotHeld(_)
+                | ControlError::Supervisor => ErrorCode::Refused,
             };
             Answer::error(code, e.to_string())
         }

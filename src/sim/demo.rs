@@ -60,6 +60,7 @@ pub fn demo_team(agentmux_exe: &Path, workdir: &Path) -> Team {
         }),
         agents,
         worktree: Default::default(),
+        limits: Default::default(),
         live: Default::default(),
     }
 }

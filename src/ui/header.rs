@@ -80,6 +80,12 @@ pub fn state_label(state: &State, agent: &Agent) -> (String, Style) {
         AgentState::Failed => (format!("✗ {}", word.as_str()), Style::default().fg(Color::Red)),
         AgentState::Interrupted => (word.as_str().into(), Style::default().fg(Color::Yellow)),
         AgentState::RateLimited => (word.as_str().into(), Style::default().fg(Color::Magenta)),
+        AgentState::Held => {
+            // Why and until when: "held: 5h 91%, resumes 18:33".
+            let hold = state.index_of(agent.id).and_then(|i| crate::app::governor::held(state, i));
+            let text = hold.map_or_else(|| word.as_str().into(), |h| h.text(state.wall));
+            (text, Style::default().fg(Color::Magenta))
+        }
     }
 }
 

@@ -32,7 +32,7 @@ fn relevant(state: &State, command: Command) -> bool {
         Command::Inbox => state.agents.iter().any(|a| a.unread),
         // Offered when the team does not fit on one screen of tiles.
         Command::Overview => state.tiling().pages > 1,
-        Command::ResumeTurn => focused.is_some_and(|a| a.resumable),
+        Command::ResumeTurn => focused.is_some_and(|a| a.resumable || a.held),
         Command::AllowDenied => {
             focused.is_some_and(|a| !state.approvals.denials_of(a.id).is_empty())
         }

@@ -53,7 +53,7 @@ fn state_style(s: AgentState) -> Style {
         AgentState::Running => Style::default().fg(Color::Cyan),
         AgentState::NeedsYou => Style::default().fg(Color::Black).bg(Color::Yellow),
         AgentState::Failed | AgentState::RateLimited => Style::default().fg(Color::Red),
-        AgentState::Interrupted => Style::default().fg(Color::Yellow),
+        AgentState::Interrupted | AgentState::Held => Style::default().fg(Color::Yellow),
         AgentState::Idle | AgentState::Unknown => Style::default().fg(Color::Gray),
     }
 }
