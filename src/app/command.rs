@@ -88,7 +88,7 @@ commands! {
     Tick => "tick", "tick / untick the highlighted option (several may be picked, input empty)";
     NextApproval => "next-approval", "focus the next agent waiting for you";
     AllowDenied => "allow-denied", "allow what the last turn was denied, re-run";
-    ResumeTurn => "resume-turn", "resume the turn agentmux died in, or start a held one now";
+    ResumeTurn => "resume-turn", "resume a held turn or the one agentmux died in";
     Overview => "overview", "show / hide the overview of every agent";
     Inbox => "inbox", "focus the next agent that needs you (in the order they began to)";
     ToggleFold => "fold", "fold / unfold the selected agent's group";
