@@ -649,7 +649,10 @@ fn limits_pause_at_and_priority() {
     assert_eq!(t.limits.over(settings.limits).pause_at, Some(90));
     assert_eq!(unset.limits.over(settings.limits).pause_at, Some(80));
     let err = mistake("[limits]\npause_at = 120\n");
-    assert!(err.contains("key `pause_at`: expected a percentage from 1 to 100, found 120"), "{err}");
+    assert!(
+        err.contains("key `pause_at`: expected a percentage from 1 to 100, found 120"),
+        "{err}"
+    );
     let err = mistake("[limits]\npause = 90\n");
     assert!(err.contains("pause"), "{err}");
 }
