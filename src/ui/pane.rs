@@ -203,7 +203,8 @@ fn draw_input(agent: &Agent, question: bool, send: Option<&str>, area: Rect, buf
         let hint = match (question, agent.turn.is_active(), send) {
             (true, _, _) => "your own answer…",
             (false, true, _) => "queue a follow-up…",
-            (false, false, Some(send)) if !agent.queue.is_empty() => {
+            // A held queue starts by itself (or with resume), not with enter.
+            (false, false, Some(send)) if !agent.queue.is_empty() && !agent.held => {
                 resume = format!("{send} runs the queued follow-up, or type a message…");
                 resume.as_str()
             }
