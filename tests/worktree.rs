@@ -683,6 +683,34 @@ mod app {
     }
 
     #[test]
+    fn closing_an_idle_agent_with_uncommitted_work_asks_first() {
+        // Clean: nothing to lose, alt-w closes at once.
+        let r = repo();
+        let (mut s, _wt) = state_with_worktree(&r);
+        let fx = turn(&mut s, 0, vec![], "Looked around", || {});
+        drive(&mut s, fx);
+        assert_eq!(s.agents[0].tree.as_ref().and_then(|t| t.uncommitted_files()), Some(0));
+        key(&mut s, KeyCode::Char('w'), KeyModifiers::ALT);
+        assert!(s.agents.is_empty(), "closed without asking");
+
+        // Edited and not committed: it asks, and no keeps the agent.
+        let r = repo();
+        let (mut s, wt) = state_with_worktree(&r);
+        let fx = turn(&mut s, 0, vec![], "Edited lib", || agent_edits(&wt));
+        drive(&mut s, fx);
+        key(&mut s, KeyCode::Char('w'), KeyModifiers::ALT);
+        assert!(matches!(s.overlay, Some(Overlay::Confirm(_))), "it asks");
+        let text = screen(&s).backend().to_string();
+        assert!(text.contains("Close api? Its worktree has uncommitted changes in"), "{text}");
+        assert!(text.contains("2 files."), "{text}");
+        key(&mut s, KeyCode::Char('n'), KeyModifiers::NONE);
+        assert_eq!(s.agents.len(), 1, "kept");
+        key(&mut s, KeyCode::Char('w'), KeyModifiers::ALT);
+        key(&mut s, KeyCode::Char('y'), KeyModifiers::NONE);
+        assert!(s.agents.is_empty(), "closed on yes");
+    }
+
+    #[test]
     fn the_diff_view_opens_scrolls_and_closes() {
         let r = repo();
         let (mut s, wt) = state_with_worktree(&r);

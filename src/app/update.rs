@@ -353,7 +353,7 @@ fn pane_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec
             let Some(a) = state.focused() else { return };
             if a.supervisor {
                 state.flash = Some("the supervisor stays".into());
-            } else if a.turn.is_active() {
+            } else if a.turn.is_active() || close_loses_work(a) {
                 state.overlay = Some(Overlay::Confirm(Confirm::Close { agent: a.id }));
             } else {
                 close_agent(state, state.focus, fx);
@@ -597,6 +597,12 @@ fn interrupt_focused(state: &mut State, fx: &mut Vec<Effect>) {
         state.flash = Some(format!("nothing running ({quit} quits)"));
     }
     state.dirty = true;
+}
+
+/// Closing asks first when the agent's worktree holds uncommitted changes (or they are not
+/// known yet): the pane that shows them goes away.
+fn close_loses_work(a: &super::state::Agent) -> bool {
+    a.tree.as_ref().is_some_and(|t| t.uncommitted_files() != Some(0))
 }
 
 fn close_agent(state: &mut State, index: usize, fx: &mut Vec<Effect>) {

@@ -60,6 +60,12 @@ pub struct AgentTree {
 }
 
 impl AgentTree {
+    /// Files changed and not committed, by the last read; `None` before the first read came
+    /// back (unknown, so closing asks).
+    pub fn uncommitted_files(&self) -> Option<u32> {
+        self.changes.as_ref().map(|c| c.uncommitted.files)
+    }
+
     pub fn new(wt: AgentWorktree, home: PathBuf) -> Self {
         AgentTree { wt, changes: None, reading: false, reread: false, last_result: None, home }
     }

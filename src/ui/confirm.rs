@@ -16,11 +16,22 @@ pub fn question(state: &State, confirm: &Confirm) -> String {
             format!("Quit agentmux? {turns} running and will be stopped.")
         }
         Confirm::Close { agent } => {
-            let name = state
-                .index_of(*agent)
-                .map(|i| state.agents[i].spec.name.clone())
-                .unwrap_or_default();
-            format!("Close {name}? Its running turn will be stopped.")
+            let Some(a) = state.index_of(*agent).map(|i| &state.agents[i]) else {
+                return String::new();
+            };
+            let name = &a.spec.name;
+            let running = a.turn.is_active();
+            let files = a.tree.as_ref().map(|t| t.uncommitted_files());
+            let work = match files {
+                Some(Some(1)) => " Its worktree has uncommitted changes in 1 file.".to_string(),
+                Some(Some(n)) if n > 0 => {
+                    format!(" Its worktree has uncommitted changes in {n} files.")
+                }
+                Some(None) => " Its worktree may have uncommitted changes.".to_string(),
+                _ => String::new(),
+            };
+            let stop = if running { " Its running turn will be stopped." } else { "" };
+            format!("Close {name}?{stop}{work}")
         }
         Confirm::RemoveWorktree { agent, loss } => {
             let (name, branch) = state
