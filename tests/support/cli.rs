@@ -104,6 +104,26 @@ pub fn offline_env(base_url: &str, home: &Path) -> Vec<(String, String)> {
     vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
+/// [`offline_env`] logged in as a subscriber instead of with an API key: a
+/// `home/.claude/.credentials.json` holding a claudeAiOauth access token (good for a day), so
+/// the CLI reads the API's `anthropic-ratelimit-unified-*` headers into `rate_limit_event`s.
+pub fn subscriber_env(base_url: &str, home: &Path) -> Vec<(String, String)> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = home.join(".claude");
+    std::fs::create_dir_all(&dir).expect("the CLI's config dir");
+    let expires = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+        + 86_400_000;
+    let creds = format!(
+        r#"{{"claudeAiOauth":{{"accessToken":"sk-ant-oat01-x","refreshToken":"x","expiresAt":{expires},"scopes":["user:inference"]}}}}"#
+    );
+    let path = dir.join(".credentials.json");
+    std::fs::write(&path, creds).expect("credentials");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    offline_env(base_url, home).into_iter().filter(|(k, _)| k != "ANTHROPIC_API_KEY").collect()
+}
+
 /// What a process wrote to its PTY, byte for byte, and how it ended.
 #[derive(Debug)]
 pub struct PtyRun {

@@ -97,6 +97,9 @@ pub enum Reply {
     Error { status: u16, error_type: String, message: String },
     /// Accept the request and never answer (until the fake is dropped): for interrupt tests.
     Hang,
+    /// Another reply with these response headers added (e.g. the subscription's
+    /// `anthropic-ratelimit-unified-*`).
+    WithHeaders(Vec<(String, String)>, Box<Reply>),
 }
 
 #[derive(Clone, Debug)]
@@ -629,9 +632,14 @@ fn answer(
     shared: &Shared,
     out: &mut impl Write,
 ) -> io::Result<()> {
+    let (headers, reply) = match reply {
+        Reply::WithHeaders(headers, reply) => (headers, *reply),
+        reply => (Vec::new(), reply),
+    };
     match reply {
+        Reply::WithHeaders(..) => answer(request, reply, shared, out),
         Reply::Error { status, error_type, message } => {
-            write_json(out, status, &error_body(&error_type, &message))
+            write_json_with(out, status, &error_body(&error_type, &message), &headers)
         }
         Reply::Hang => {
             let state = shared.lock();
@@ -676,7 +684,7 @@ fn answer(
                     input_tokens,
                     output_tokens,
                 );
-                write_sse(out, &events, delay)
+                write_sse(out, &events, delay, &headers)
             } else {
                 let content: Vec<Value> = blocks
                     .iter()
@@ -693,7 +701,7 @@ fn answer(
                     "stop_reason": stop_reason, "stop_sequence": null,
                     "usage": { "input_tokens": input_tokens, "output_tokens": output_tokens },
                 });
-                write_json(out, 200, &body)
+                write_json_with(out, 200, &body, &headers)
             }
         }
     }
@@ -776,11 +784,13 @@ fn write_sse(
     out: &mut impl Write,
     events: &[(&'static str, String)],
     delay: Duration,
+    headers: &[(String, String)],
 ) -> io::Result<()> {
     write!(
         out,
         "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n\
-         cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n"
+         cache-control: no-cache\r\ntransfer-encoding: chunked\r\n{}\r\n",
+        header_lines(headers)
     )?;
     out.flush()?;
     for (i, (name, data)) in events.iter().enumerate() {
@@ -799,7 +809,20 @@ fn error_body(error_type: &str, message: &str) -> Value {
     json!({ "type": "error", "error": { "type": error_type, "message": message } })
 }
 
+fn header_lines(headers: &[(String, String)]) -> String {
+    headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect()
+}
+
 fn write_json(out: &mut impl Write, status: u16, body: &Value) -> io::Result<()> {
+    write_json_with(out, status, body, &[])
+}
+
+fn write_json_with(
+    out: &mut impl Write,
+    status: u16,
+    body: &Value,
+    headers: &[(String, String)],
+) -> io::Result<()> {
     let body = body.to_string();
     let reason = match status {
         200 => "OK",
@@ -813,8 +836,9 @@ fn write_json(out: &mut impl Write, status: u16, body: &Value) -> io::Result<()>
     write!(
         out,
         "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n\
-         request-id: req_fake\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
+         request-id: req_fake\r\ncontent-length: {}\r\n{}\r\n{body}",
+        body.len(),
+        header_lines(headers)
     )?;
     out.flush()
 }
