@@ -954,6 +954,42 @@ mod tests {
         }
     }
 
+    /// A refused turn keeps its prompt queued to run again, yet `wait` answers at once with
+    /// the one verdict (rate-limited: `agentmux wait` exits 5) and `ls` says rate-limited.
+    #[test]
+    fn wait_and_ls_on_a_refused_turn_say_rate_limited() {
+        let mut s = Sim::new();
+        s.answer(None, send("api", "the task"));
+        let waiting = s.call(None, Request::Wait { agent: "api".into() });
+        let (id, turn) = (s.id("api"), s.turn_of("api"));
+        let refusal = crate::agent::event::RateLimitEvent {
+            status: Some("rejected".into()),
+            limit_type: Some("five_hour".into()),
+            resets_at: Some(crate::limits::wall_clock() + 3600),
+            ..Default::default()
+        };
+        s.apply(vec![
+            fixtures::started(id, turn),
+            fixtures::lines(id, turn, vec![Event::RateLimit(refusal)]),
+            fixtures::exited(id, turn, 1),
+        ]);
+        match answer_now(waiting) {
+            Answer::TurnEnded(r) => assert_eq!(r.outcome, TurnOutcome::RateLimited),
+            other => panic!("{other:?}"),
+        }
+        let i = s.state.index_named("api").unwrap();
+        assert_eq!(s.state.agents[i].queue.len(), 1, "the prompt is kept");
+        // Asked again later, the same.
+        match s.answer(None, Request::Wait { agent: "api".into() }) {
+            Answer::TurnEnded(r) => assert_eq!(r.outcome, TurnOutcome::RateLimited),
+            other => panic!("{other:?}"),
+        }
+        match s.answer(None, Request::Ls) {
+            Answer::Agents { agents, .. } => assert_eq!(agents[i].state, AgentState::RateLimited),
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn search_answers_agent_by_agent_and_refuses_nothing() {
         let mut s = Sim::new();
