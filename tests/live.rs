@@ -576,11 +576,27 @@ mod engine {
             }
         }
 
+        /// The next approval (the context counts asked after each turn are passed over).
         pub(super) async fn approval(&mut self) -> agentmux::approval::Ask {
-            let msg = tokio::time::timeout(WAIT, self.local_rx.recv()).await;
-            match msg.expect("an approval in time").expect("the channel open") {
-                Msg::Approval(ask) => ask,
-                other => panic!("not an approval: {other:?}"),
+            loop {
+                let msg = tokio::time::timeout(WAIT, self.local_rx.recv()).await;
+                match msg.expect("an approval in time").expect("the channel open") {
+                    Msg::Approval(ask) => return ask,
+                    Msg::ContextUsage { .. } => {}
+                    other => panic!("not an approval: {other:?}"),
+                }
+            }
+        }
+
+        /// The next context count the engine asked the CLI for: (used, window).
+        pub(super) async fn context_usage(&mut self) -> (u64, u64) {
+            loop {
+                let msg = tokio::time::timeout(WAIT, self.local_rx.recv()).await;
+                match msg.expect("a context count in time").expect("the channel open") {
+                    Msg::ContextUsage { used, window, .. } => return (used, window),
+                    Msg::Approval(ask) => panic!("an approval: {ask:?}"),
+                    other => panic!("not a context count: {other:?}"),
+                }
             }
         }
     }
@@ -595,6 +611,9 @@ mod engine {
         let (first_pid, results, ok) = h.until_exit(1).await;
         assert!(ok && first_pid.is_some());
         assert_eq!(results, ["You said: hello."]);
+        // After each turn the engine asks the CLI how full the window is, for the header.
+        let (used, window) = h.context_usage().await;
+        assert!(used > 0 && window >= used, "{used} of {window}");
         h.turn(2, "run: touch approved.txt");
         let ask = h.approval().await;
         assert_eq!((ask.agent.as_str(), ask.tool_name.as_str()), ("solo", "Bash"));

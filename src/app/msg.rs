@@ -39,6 +39,12 @@ pub enum Msg {
     Worktree(super::worktree::WorktreeMsg),
     /// A conversation read for a fork or an import (see `Effect::Convo`).
     Convo(super::convo::ConvoMsg),
+    /// A live process said how full its context window is (`get_context_usage`).
+    ContextUsage {
+        agent: AgentId,
+        used: u64,
+        window: u64,
+    },
 }
 
 impl Msg {

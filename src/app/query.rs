@@ -33,6 +33,18 @@ pub fn state_name(turn: &TurnState) -> &'static str {
     }
 }
 
+/// The window assumed when the CLI never said its size (every model's default window).
+pub const DEFAULT_CONTEXT_WINDOW: u64 = 200_000;
+
+/// How full an agent's context window is, in percent of the window (the CLI's count when a live
+/// process answered `get_context_usage`, else the last request's usage against the default
+/// window); `None` before any usage came.
+pub fn context_percent(agent: &Agent) -> Option<u64> {
+    let c = agent.context?;
+    let window = c.window.filter(|w| *w > 0).unwrap_or(DEFAULT_CONTEXT_WINDOW);
+    Some(c.used.saturating_mul(100) / window)
+}
+
 /// Where an agent stands, in the one word every view shows: the pane header, the supervisor's
 /// board, `agentmux ls` and `ls --json`. A call waiting for the user outranks the turn.
 pub fn agent_state(state: &State, agent: &Agent) -> AgentState {

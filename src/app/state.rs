@@ -105,6 +105,8 @@ pub struct Agent {
     pub turns: u32,
     pub cost_usd: f64,
     pub tokens: u64,
+    /// How full the conversation's context window is (see `query::context_percent`).
+    pub context: Option<ContextUse>,
     pub transcript: Transcript,
     pub scroll: Scroll,
     pub input: TextArea<'static>,
@@ -152,6 +154,7 @@ impl Agent {
             turns: 0,
             cost_usd: 0.0,
             tokens: 0,
+            context: None,
             transcript: Transcript::new(),
             scroll: Scroll::new(),
             input: new_input(),
@@ -199,6 +202,14 @@ pub fn new_input() -> TextArea<'static> {
     let mut t = TextArea::default();
     t.set_cursor_line_style(ratatui::style::Style::default());
     t
+}
+
+/// The context window's use: the tokens the last request of the conversation held, and the
+/// window's size when the CLI said it (its `get_context_usage` answer).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ContextUse {
+    pub used: u64,
+    pub window: Option<u64>,
 }
 
 pub enum Overlay {

@@ -55,6 +55,13 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         Msg::Terminate => quit_now(state, &mut fx),
         Msg::Worktree(m) => super::worktree::on_msg(state, m, &mut fx),
         Msg::Convo(m) => super::convo::on_msg(state, m, &mut fx),
+        Msg::ContextUsage { agent, used, window } => {
+            if let Some(i) = state.index_of(agent) {
+                let context = super::state::ContextUse { used, window: Some(window) };
+                state.agents[i].context = Some(context);
+                state.dirty = true;
+            }
+        }
     }
     // Held turns whose window reset (or that the user released) start now.
     super::governor::release_due(state, &mut fx);
@@ -873,6 +880,11 @@ fn on_line(state: &mut State, i: usize, line: &Line, fx: &mut Vec<Effect>) {
         },
         Event::Assistant(m) => {
             a.report.retrying = None;
+            // A subagent's message says nothing of the conversation's own window.
+            if let (Some(u), None) = (&m.usage, &m.parent_tool_use_id) {
+                let window = a.context.and_then(|c| c.window);
+                a.context = Some(super::state::ContextUse { used: u.total(), window });
+            }
             // "<synthetic>" marks the CLI's own error messages; the model stays what it was.
             if let Some(model) = m.model.as_ref().filter(|m| *m != "<synthetic>") {
                 a.model = Some(model.clone());

@@ -163,6 +163,8 @@ struct Agent {
     /// Model and mode switches not answered yet, and whether this CLI refused one.
     switches: Vec<u64>,
     refused_switch: bool,
+    /// The `get_context_usage` request not answered yet (one at a time).
+    context_ask: Option<u64>,
 }
 
 struct Task {
@@ -412,6 +414,7 @@ impl Task {
             last_used: Instant::now(),
             switches: Vec::new(),
             refused_switch: false,
+            context_ask: None,
         };
         self.agents.insert(agent.base.agent, agent);
         Ok(())
@@ -450,6 +453,16 @@ impl Task {
                 else {
                     return;
                 };
+                if a.context_ask == Some(id) {
+                    a.context_ask = None;
+                    // A CLI that does not answer leaves the pane to the usage's figure.
+                    let usage =
+                        outcome.ok().as_ref().and_then(crate::agent::control::context_usage);
+                    if let (Some((used, window)), Some(local)) = (usage, &self.local_tx) {
+                        let _ = local.send(Msg::ContextUsage { agent, used, window });
+                    }
+                    return;
+                }
                 if let Some(i) = a.switches.iter().position(|s| *s == id) {
                     a.switches.remove(i);
                     if let Err(e) = outcome {
@@ -474,6 +487,10 @@ impl Task {
                 };
                 a.turns.retain(|(t, _)| *t != seq);
                 a.last_used = Instant::now();
+                // The CLI's own count of the window, for the pane's header.
+                if a.context_ask.is_none() && self.local_tx.is_some() {
+                    a.context_ask = a.handle.request(ControlRequest::GetContextUsage).ok();
+                }
                 let exit = ExitInfo { code: Some(0), signal: None, tail: Vec::new() };
                 let _ = self.engine_tx.send(EngineMsg::Exited { agent, turn: seq, exit }).await;
             }

@@ -134,6 +134,14 @@ fn segments(state: &State, agent: &Agent) -> Vec<Segment> {
     if agent.cost_usd > 0.0 {
         push(crate::money::usd(agent.cost_usd), dim);
     }
+    if let Some(pct) = crate::app::query::context_percent(agent) {
+        let style = match pct {
+            0..=79 => dim,
+            80..=94 => Style::default().fg(Color::Yellow),
+            _ => Style::default().fg(Color::Red),
+        };
+        push(format!("ctx {pct}%"), style);
+    }
     if agent.tokens > 0 {
         push(tokens_label(agent.tokens), dim);
     }
@@ -253,6 +261,55 @@ mod tests {
             }
             last = n;
         }
+    }
+
+    /// The context figure: the last request's usage of the conversation itself (a subagent's
+    /// is not its window) against the default window, then the live CLI's own count; yellow
+    /// from 80 %, red from 95 %.
+    #[test]
+    fn the_header_shows_how_full_the_context_window_is() {
+        use crate::agent::event::{Event, MessageEvent, Usage};
+        use crate::app::fixtures::*;
+        use crate::app::{update, Msg};
+        let mut s = state(false, &[("api", "backend")], (100, 6));
+        let id = s.agents[0].id;
+        send(&mut s, 0, "go");
+        update(&mut s, started(id, 1));
+        let said = |input: u64, parent: Option<&str>| {
+            Event::Assistant(MessageEvent {
+                usage: Some(Usage {
+                    input_tokens: input,
+                    output_tokens: 1_000,
+                    cache_creation_input_tokens: 0,
+                    cache_read_input_tokens: 29_000,
+                }),
+                parent_tool_use_id: parent.map(str::to_owned),
+                ..Default::default()
+            })
+        };
+        let ctx = |s: &State| {
+            let line = header_line(s, &s.agents[0], 200);
+            let seg = plain(&line).split(SEP).find(|f| f.starts_with("ctx ")).map(str::to_owned);
+            let colour = line
+                .spans
+                .iter()
+                .find(|sp| sp.content.starts_with("ctx "))
+                .and_then(|sp| sp.style.fg);
+            (seg, colour)
+        };
+        assert_eq!(ctx(&s), (None, None), "nothing before any usage");
+        update(&mut s, lines(id, 1, vec![init(&sid(1), "none"), said(20_000, None)]));
+        assert_eq!(ctx(&s).0.as_deref(), Some("ctx 25%"));
+        update(&mut s, lines(id, 1, vec![said(190_000, Some("toolu_1"))]));
+        assert_eq!(ctx(&s).0.as_deref(), Some("ctx 25%"), "a subagent's request is not counted");
+        update(&mut s, lines(id, 1, vec![said(140_000, None)]));
+        assert_eq!(ctx(&s), (Some("ctx 85%".into()), Some(Color::Yellow)));
+        update(&mut s, Msg::ContextUsage { agent: id, used: 960_000, window: 1_000_000 });
+        assert_eq!(ctx(&s), (Some("ctx 96%".into()), Some(Color::Red)));
+        // The window the CLI named stays for the usage that comes next.
+        update(&mut s, lines(id, 1, vec![said(70_000, None)]));
+        assert_eq!(ctx(&s).0.as_deref(), Some("ctx 10%"));
+        insta::assert_snapshot!(screen(&s));
     }
 
     /// The id agentmux proposes to a first turn names no conversation until the CLI reports
