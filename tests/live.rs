@@ -590,13 +590,10 @@ mod engine {
 
         /// The next context count the engine asked the CLI for: (used, window).
         pub(super) async fn context_usage(&mut self) -> (u64, u64) {
-            loop {
-                let msg = tokio::time::timeout(WAIT, self.local_rx.recv()).await;
-                match msg.expect("a context count in time").expect("the channel open") {
-                    Msg::ContextUsage { used, window, .. } => return (used, window),
-                    Msg::Approval(ask) => panic!("an approval: {ask:?}"),
-                    other => panic!("not a context count: {other:?}"),
-                }
+            let msg = tokio::time::timeout(WAIT, self.local_rx.recv()).await;
+            match msg.expect("a context count in time").expect("the channel open") {
+                Msg::ContextUsage { used, window, .. } => (used, window),
+                other => panic!("not a context count: {other:?}"),
             }
         }
     }

@@ -137,6 +137,7 @@ fn replay_line(agent: &mut Agent, line: &Line) {
             if let Some(model) = &m.model {
                 agent.model = Some(model.clone());
             }
+            agent.context = super::state::ContextUse::after(agent.context, m);
         }
         Event::Result(r) => {
             agent.turns += 1;

@@ -212,6 +212,22 @@ pub struct ContextUse {
     pub window: Option<u64>,
 }
 
+impl ContextUse {
+    /// The use after an assistant message: its request's usage, when it is the conversation's
+    /// own (a subagent's request says nothing of this window); the window named before stays.
+    pub fn after(
+        before: Option<ContextUse>,
+        m: &crate::agent::event::MessageEvent,
+    ) -> Option<Self> {
+        match (&m.usage, &m.parent_tool_use_id) {
+            (Some(u), None) => {
+                Some(ContextUse { used: u.total(), window: before.and_then(|c| c.window) })
+            }
+            _ => before,
+        }
+    }
+}
+
 pub enum Overlay {
     Help {
         scroll: u16,

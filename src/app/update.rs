@@ -880,11 +880,7 @@ fn on_line(state: &mut State, i: usize, line: &Line, fx: &mut Vec<Effect>) {
         },
         Event::Assistant(m) => {
             a.report.retrying = None;
-            // A subagent's message says nothing of the conversation's own window.
-            if let (Some(u), None) = (&m.usage, &m.parent_tool_use_id) {
-                let window = a.context.and_then(|c| c.window);
-                a.context = Some(super::state::ContextUse { used: u.total(), window });
-            }
+            a.context = super::state::ContextUse::after(a.context, m);
             // "<synthetic>" marks the CLI's own error messages; the model stays what it was.
             if let Some(model) = m.model.as_ref().filter(|m| *m != "<synthetic>") {
                 a.model = Some(model.clone());

@@ -1,5 +1,5 @@
 //! A pane's header line: name, state, queue and warnings, worktree, model, cost, tokens, turns,
-//! billing, role, session. When the line is too narrow fields drop from the right (display
+//! context window use, billing, role, session. When the line is too narrow fields drop from the right (display
 //! order is priority order), then the name is cut with an ellipsis.
 
 use std::time::Duration;
@@ -134,14 +134,6 @@ fn segments(state: &State, agent: &Agent) -> Vec<Segment> {
     if agent.cost_usd > 0.0 {
         push(crate::money::usd(agent.cost_usd), dim);
     }
-    if let Some(pct) = crate::app::query::context_percent(agent) {
-        let style = match pct {
-            0..=79 => dim,
-            80..=94 => Style::default().fg(Color::Yellow),
-            _ => Style::default().fg(Color::Red),
-        };
-        push(format!("ctx {pct}%"), style);
-    }
     if agent.tokens > 0 {
         push(tokens_label(agent.tokens), dim);
     }
@@ -150,6 +142,17 @@ fn segments(state: &State, agent: &Agent) -> Vec<Segment> {
         let t =
             if agent.turns == 1 { "1 turn".to_string() } else { format!("{} turns", agent.turns) };
         push(t, dim);
+    }
+    if let Some(pct) = crate::app::query::context_percent(agent) {
+        let style = match pct {
+            0..=79 => dim,
+            80..=94 => Style::default().fg(Color::Yellow),
+            _ => Style::default().fg(Color::Red),
+        };
+        // A few tokens of a large window are some use, not none.
+        let used = agent.context.is_some_and(|c| c.used > 0);
+        let shown = if pct == 0 && used { "<1".to_string() } else { pct.to_string() };
+        push(format!("ctx {shown}%"), style);
     }
     let billing = match agent.billing_shown() {
         Billing::Subscription => "sub",
