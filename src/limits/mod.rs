@@ -45,6 +45,8 @@ pub struct Window {
     /// clock or after the time it had left then, whichever comes first, so a clock set back
     /// never holds a turn past its reset.
     seen: Option<Seen>,
+    /// The first use read in this window (Unix seconds, fraction): the pace is measured from it.
+    first: Option<(i64, f64)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -92,6 +94,7 @@ impl Window {
             status: None,
             resets_at: None,
             seen: None,
+            first: None,
         }
     }
 
@@ -129,6 +132,18 @@ impl Window {
             left.saturating_sub(i64::try_from(gone).unwrap_or(i64::MAX))
         });
         Some(Duration::from_secs(by_wall.min(by_mono).max(0) as u64))
+    }
+
+    /// When the window runs out at the pace since its first reading (Unix seconds), if that
+    /// comes before its reset: the forecast. Needs two readings at least a minute apart.
+    pub fn runs_out_at(&self) -> Option<i64> {
+        let ((t0, u0), t1, u1) = (self.first?, self.seen?.wall, self.utilization?);
+        if t1 < t0 + 60 || u1 <= u0 || u1 >= 1.0 {
+            return None;
+        }
+        let per_second = (u1 - u0) / (t1 - t0) as f64;
+        let out = t1.saturating_add(((1.0 - u1) / per_second).ceil() as i64);
+        (out < self.resets_at?).then_some(out)
     }
 
     /// The use in whole percent, when known.
@@ -177,13 +192,23 @@ impl Window {
 
     /// A reading for the same window: a later reset starts a new window, whose earlier use
     /// and status are no longer true.
-    fn read(&mut self, utilization: Option<f64>, status: Option<&str>, resets_at: Option<i64>) {
+    fn read(
+        &mut self,
+        utilization: Option<f64>,
+        status: Option<&str>,
+        resets_at: Option<i64>,
+        wall: i64,
+    ) {
         if let Some(at) = resets_at {
             if self.resets_at.is_some_and(|old| old != at) {
                 self.utilization = None;
                 self.status = None;
+                self.first = None;
             }
             self.resets_at = Some(at);
+        }
+        if let (None, Some(u)) = (self.first, utilization) {
+            self.first = Some((wall, u));
         }
         if utilization.is_some() {
             self.utilization = utilization;
@@ -207,12 +232,12 @@ impl Limits {
     pub fn apply(&mut self, ev: &RateLimitEvent, now: Now) {
         if let Some(name) = ev.limit_type.as_deref().filter(|n| !n.is_empty()) {
             let w = self.window_mut(name);
-            w.read(ev.utilization, ev.status.as_deref(), ev.resets_at);
+            w.read(ev.utilization, ev.status.as_deref(), ev.resets_at, now.wall);
             w.seen = Some(Seen { wall: now.wall, mono: now.mono });
         }
         for r in ev.windows.iter().filter(|r| !r.name.is_empty()) {
             let w = self.window_mut(&r.name);
-            w.read(r.utilization, r.status.as_deref(), r.resets_at);
+            w.read(r.utilization, r.status.as_deref(), r.resets_at, now.wall);
             w.seen = Some(Seen { wall: now.wall, mono: now.mono });
         }
     }
@@ -266,6 +291,9 @@ pub fn window_text(w: &Window, now: Now) -> String {
     let worth = w.name == "five_hour" || w.level() >= Level::Near || w.percent().is_none();
     if let (true, Some(at)) = (worth, w.resets_at.filter(|_| !w.has_reset(now))) {
         text.push_str(&format!(" ↺{}", reset_clock(at, now.wall)));
+    }
+    if let Some(out) = w.runs_out_at().filter(|_| !w.has_reset(now)) {
+        text.push_str(&format!(" (out ~{})", reset_clock(out, now.wall)));
     }
     text
 }

@@ -141,3 +141,23 @@ fn labels_and_reset_clocks() {
     // 2026-12-08 is a Tuesday.
     assert_eq!(reset_clock(T0 + 5 * 86_400, T0), "Tue 09:00");
 }
+
+#[test]
+fn the_forecast_says_when_the_window_runs_out_at_this_pace() {
+    let mono = Instant::now();
+    let mut l = Limits::default();
+    let reading = |u: f64| V332_HIGH.replace("0.85", &u.to_string());
+    l.apply(&event(&reading(0.5)), at(mono, T0));
+    // One reading: no pace yet.
+    assert_eq!(l.at(at(mono, T0))[0].runs_out_at(), None);
+    // 30% in 30 minutes: the last 20% go in 20 minutes, before the 10:00 reset.
+    let later = at(mono + Duration::from_secs(1800), T0 + 1800);
+    l.apply(&event(&reading(0.8)), later);
+    assert_eq!(l.at(later)[0].runs_out_at(), Some(T0 + 3000));
+    assert_eq!(line_text(&l.at(later), later), "5h 80% ↺10:00 (out ~09:50) · 7d 30%");
+    // A slower pace lasts past the reset: no forecast.
+    let mut slow = Limits::default();
+    slow.apply(&event(&reading(0.5)), at(mono, T0));
+    slow.apply(&event(&reading(0.55)), later);
+    assert_eq!(slow.at(later)[0].runs_out_at(), None);
+}
