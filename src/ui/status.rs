@@ -146,18 +146,22 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
         let key_style = Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD);
         let label_style = Style::default().fg(Color::Gray);
         let mut spans = Vec::new();
-        let mut used = 0;
-        for (key, label) in hints(state) {
-            let w = key.width() + 1 + label.width() + if spans.is_empty() { 0 } else { 2 };
-            if used + w > left_room {
-                break;
-            }
+        let all = hints(state);
+        let label = |c| state.keymap.key_label(Context::Pane, c);
+        // While a call waits its answers matter most; otherwise help and quit.
+        let kept = match state.key_context() {
+            Context::Approval => [None, None],
+            _ => [label(Command::Help), label(Command::Quit)],
+        };
+        let keep: Vec<bool> = all.iter().map(|(k, _)| kept.contains(&Some(k.clone()))).collect();
+        let widths: Vec<usize> = all.iter().map(|(k, l)| k.width() + 1 + l.width()).collect();
+        let shown = fit_hints(&widths, &keep, left_room);
+        for ((key, label), _) in all.into_iter().zip(shown).filter(|(_, show)| *show) {
             if !spans.is_empty() {
                 spans.push(Span::raw("  "));
             }
             spans.push(Span::styled(key, key_style));
             spans.push(Span::styled(format!(" {label}"), label_style));
-            used += w;
         }
         put_line(buf, area.x, area.y, &Line::from(spans), area.width);
     }
@@ -165,6 +169,32 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
         let x = area.x + area.width - right_w as u16;
         put_line(buf, x, area.y, &right, right_w as u16);
     }
+}
+
+/// Which hints fit in `room` columns (two between each): the `keep` ones (help and quit, the
+/// keys a newcomer needs most) first, then the others in their order while they fit.
+fn fit_hints(widths: &[usize], keep: &[bool], room: usize) -> Vec<bool> {
+    let mut shown = vec![false; widths.len()];
+    let mut used = 0;
+    let mut take = |i: usize, used: &mut usize, shown: &mut Vec<bool>| {
+        let w = widths[i] + if *used == 0 { 0 } else { 2 };
+        if *used + w <= room {
+            *used += w;
+            shown[i] = true;
+            true
+        } else {
+            false
+        }
+    };
+    for i in (0..widths.len()).filter(|&i| keep[i]) {
+        take(i, &mut used, &mut shown);
+    }
+    for i in (0..widths.len()).filter(|&i| !keep[i]) {
+        if !take(i, &mut used, &mut shown) {
+            break;
+        }
+    }
+    shown
 }
 
 /// The right side: the usage windows (coloured as they near their limits), then the layout,
@@ -238,7 +268,24 @@ mod tests {
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
 
+    use super::fit_hints;
     use crate::app::fixtures::state;
+
+    #[test]
+    fn help_and_quit_stay_when_the_line_is_short() {
+        // widths of: enter send, tab focus, f1 help, ctrl-q quit, alt-s layout
+        let widths = [10, 9, 7, 11, 12];
+        let keep = [false, false, true, true, false];
+        let cases: [(usize, [bool; 5]); 4] = [
+            (100, [true, true, true, true, true]),
+            (7 + 2 + 11 + 2 + 10, [true, false, true, true, false]),
+            (20, [false, false, true, true, false]),
+            (8, [false, false, true, false, false]),
+        ];
+        for (room, want) in cases {
+            assert_eq!(fit_hints(&widths, &keep, room), want, "{room}");
+        }
+    }
 
     #[test]
     fn a_long_note_wraps_over_two_rows_instead_of_being_cut() {
