@@ -176,7 +176,7 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
 fn fit_hints(widths: &[usize], keep: &[bool], room: usize) -> Vec<bool> {
     let mut shown = vec![false; widths.len()];
     let mut used = 0;
-    let mut take = |i: usize, used: &mut usize, shown: &mut Vec<bool>| {
+    let take = |i: usize, used: &mut usize, shown: &mut Vec<bool>| {
         let w = widths[i] + if *used == 0 { 0 } else { 2 };
         if *used + w <= room {
             *used += w;
