@@ -3,7 +3,7 @@
 //! - `idle`: 128 agents whose first turns ended, agentmux's own CPU over 10 s (from /proc),
 //!   against the same with 8 agents, measured in the same run.
 //! - `keys`: keystroke to screen (a letter typed into the focused input box, then Backspace,
-//!   each timed until the terminal shows it) while 64 agents stream (40 deltas a second each,
+//!   50 ms apart, each timed until the terminal shows it) while 64 agents stream (40 deltas a second each,
 //!   from 64 processes), against the same 64 agents idle afterwards.
 //!
 //! `cargo bench --bench fleet [idle|keys]...` (both when none is named).
@@ -327,14 +327,18 @@ fn settled_keys(app: &App) -> Res<()> {
     })
 }
 
-/// Where the focused input box's first character goes: right after its `› ` prompt.
+/// Where the focused input box's first character goes: right after its `› ` prompt, the
+/// lowest one inside the focused pane's heavy border (prompts in the transcript show `›` too).
 fn input_cell(app: &App) -> Res<(u16, u16)> {
     let s = app.shared.lock().map_err(|_| "poisoned")?;
     let screen = s.parser.as_ref().ok_or("no screen")?.screen();
-    for row in 0..ROWS {
+    for row in (0..ROWS).rev() {
         for col in 0..COLS.saturating_sub(2) {
-            if cell(screen, row, col) == "›" && cell(screen, row, col + 1).trim().is_empty() {
-                return Ok((row, col + 2));
+            if cell(screen, row, col) == "┃"
+                && cell(screen, row, col + 1) == "›"
+                && cell(screen, row, col + 2).trim().is_empty()
+            {
+                return Ok((row, col + 3));
             }
         }
     }
@@ -344,9 +348,14 @@ fn input_cell(app: &App) -> Res<(u16, u16)> {
 /// Types a letter and erases it, KEY_PAIRS times: each keystroke timed to the screen. Sorted.
 fn type_pairs(app: &mut App, at: (u16, u16)) -> Res<Vec<f64>> {
     let mut v = Vec::with_capacity(KEY_PAIRS * 2);
+    // A fast typist's pace: a key right after the last frame would wait for the frame cap
+    // (8 ms) whatever the load, and measure the cap rather than the load.
+    let gap = Duration::from_millis(50);
     for i in 0..KEY_PAIRS {
         let letter = ((b'a' + (i % 26) as u8) as char).to_string();
+        std::thread::sleep(gap);
         v.push(app.timed(letter.as_bytes(), at, &letter, true)?);
+        std::thread::sleep(gap);
         v.push(app.timed(b"\x7f", at, &letter, false)?);
     }
     let mut ms: Vec<f64> = v.iter().map(|d| d.as_secs_f64() * 1e3).collect();
