@@ -450,12 +450,7 @@ fn confirm_trust(check: &TrustCheck, team: &Team, flag: bool) -> Result<(), CliE
     let mut err = std::io::stderr();
     let _ = write!(err, "{}", trust_question(check, team));
     let _ = err.flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|source| CliError::Io { what: "reading the answer".into(), source })?;
-    if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+    if !answered_yes()? {
         return Err(CliError::Other(format!("{shown}: not trusted, nothing was started")));
     }
     if let Err(e) = TrustStore::for_user().remember(&check.path, &check.sha256) {
@@ -629,12 +624,7 @@ fn remove_workspace(name: &str, yes: bool) -> Result<(), CliError> {
             usd(found.cost_usd)
         );
         let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut answer)
-            .map_err(|source| CliError::Io { what: "reading the answer".into(), source })?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+        if !answered_yes()? {
             return Err(CliError::Other(format!("workspace {name} kept")));
         }
     }
@@ -654,6 +644,16 @@ fn export(workspace: &str, agent: &str, output: Option<PathBuf>) -> Result<(), C
             .write_all(markdown.as_bytes())
             .map_err(|source| CliError::Io { what: "standard output".into(), source }),
     }
+}
+
+/// Reads one line from stdin: is it a yes?
+fn answered_yes() -> Result<bool, CliError> {
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|source| CliError::Io { what: "reading the answer".into(), source })?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }
 
 #[cfg(test)]
