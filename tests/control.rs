@@ -1005,7 +1005,7 @@ mod team_runs {
         );
     }
 
-    /// QA 29: `new --worktree` said `created`, exit 0, where no worktree could be made.
+    /// `new --worktree` said `created`, exit 0, where no worktree could be made.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn new_with_a_worktree_answers_once_the_worktree_is_made_or_says_why_not() {
         let dir = tempfile::tempdir().unwrap();

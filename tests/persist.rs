@@ -262,7 +262,7 @@ async fn a_session_reopens_with_identical_panes_and_the_first_prompt_is_not_rese
     );
 }
 
-/// QA 12: a claude that fails at start is said once (its line, dimmed, and a footer with the
+/// A claude that fails at start is said once (its line, dimmed, and a footer with the
 /// exit code), and a reopen says it the same way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_start_failure_is_said_once_live_and_after_a_reopen() {

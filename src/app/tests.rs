@@ -308,7 +308,7 @@ fn turn_outcomes() {
         }),
     );
     assert_eq!(s.agents[0].turn, TurnState::Error { message: "Error: bad flag".into() });
-    // QA 12: said once, by the footer with the exit code; the tail line was not shown as
+    // Said once, by the footer with the exit code; the tail line was not shown as
     // output here, so the footer names it.
     let footer = |s: &super::State| match s.agents[0].transcript.cells().last().map(|c| &c.kind) {
         Some(crate::transcript::CellKind::Footer(f)) => f.status.clone(),

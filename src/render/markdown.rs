@@ -714,7 +714,7 @@ mod tests {
         );
     }
 
-    /// QA 17: a code line broken mid-token in a narrow pane is marked, not silently split.
+    /// A code line broken mid-token in a narrow pane is marked, not silently split.
     #[test]
     fn wrapped_code_lines_are_marked() {
         let text = "```tsx\nif (tasks.length === 0) return <p className=\"empty\">No tasks yet.</p>;\ncurl '/api/tasks?limit=2&offset=2'\n```";

@@ -1,6 +1,6 @@
 //! The JSON shapes claude 2.1.197 writes with `--output-format stream-json --verbose`, built with
-//! `json!` so the field names sit next to each other and can be compared with the captures in
-//! `/work/shared/stream-json/` (and the 2.1.197 captures quoted in the tests).
+//! `json!` so the field names sit next to each other and can be compared with real captures
+//! (tests/fixtures/stream-json/, and the 2.1.197 lines quoted in the tests).
 
 use serde_json::{json, Value};
 

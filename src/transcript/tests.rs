@@ -630,7 +630,7 @@ fn a_completed_cell_whose_blocks_span_a_cut_is_rendered_whole() {
     assert_eq!(t.layout().handoffs.get(), 0);
 }
 
-/// QA 6 and 8: one marker per state, relative paths cut from the left.
+/// One marker per state, relative paths cut from the left.
 #[test]
 fn tool_one_liners_while_streaming_running_and_done() {
     use crate::agent::event::Init;
@@ -686,7 +686,7 @@ fn tool_one_liners_while_streaming_running_and_done() {
     assert_eq!(shot.matches("no result").count(), 3, "{shot}");
 }
 
-/// QA 12: a claude that fails at start: its line, dimmed, then one footer with the exit code.
+/// A claude that fails at start: its line, dimmed, then one footer with the exit code.
 #[test]
 fn a_start_failure_is_said_once() {
     let mut t = Transcript::new();
@@ -698,7 +698,7 @@ fn a_start_failure_is_said_once() {
     insta::assert_snapshot!(shot);
 }
 
-/// QA 9: a claude that is not logged in: a hint that works from agentmux, said once.
+/// A claude that is not logged in: a hint that works from agentmux, said once.
 #[test]
 fn not_logged_in_says_how_to_log_in_from_agentmux() {
     let mut t = Transcript::new();
@@ -719,7 +719,7 @@ fn not_logged_in_says_how_to_log_in_from_agentmux() {
     insta::assert_snapshot!(shot);
 }
 
-/// QA 24: a relay turn's prompt is a compact list of reports that opens like a tool call.
+/// A relay turn's prompt is a compact list of reports that opens like a tool call.
 #[test]
 fn a_relayed_report_is_a_compact_cell_that_expands() {
     let mut t = Transcript::new();

@@ -242,7 +242,7 @@ mod tests {
         line.spans.iter().map(|s| s.content.as_ref()).collect()
     }
 
-    /// QA 19: narrowing drops fields from the right, never one while a later one stays.
+    /// Narrowing drops fields from the right, never one while a later one stays.
     #[test]
     fn fields_drop_from_the_right_as_the_line_narrows() {
         use crate::app::fixtures::*;
@@ -349,7 +349,7 @@ mod tests {
         assert!(shown(&s).ends_with(&sid(8)[..8]), "{}", shown(&s));
     }
 
-    /// QA 9: the CLI's own error messages carry the model "<synthetic>": never a header field.
+    /// The CLI's own error messages carry the model "<synthetic>": never a header field.
     #[test]
     fn a_synthetic_model_is_not_shown() {
         use crate::app::fixtures::*;

@@ -273,7 +273,7 @@ mod tests {
         assert!(text.contains("⚠ Relay stopped"), "{text}");
     }
 
-    /// QA 25: in a short pane with more agents than rows, the board says how many it left out, and
+    /// In a short pane with more agents than rows, the board says how many it left out, and
     /// a narrow pane drops the LAST column instead of cutting it.
     #[test]
     fn a_small_board_says_what_it_leaves_out() {

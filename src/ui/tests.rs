@@ -287,7 +287,7 @@ fn a_tool_call_expands_and_collapses() {
     assert!(!screen(&s).contains("a - b"), "collapsed again");
 }
 
-/// QA 28: after a reopen with a turn agentmux died in, the hint line at 120 columns ended at
+/// After a reopen with a turn agentmux died in, the hint line at 120 columns ended at
 /// `pageup scroll` and left out the one key the pane's note asks for.
 #[test]
 fn the_hint_line_offers_what_the_focused_pane_needs_first() {
