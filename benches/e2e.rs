@@ -38,11 +38,9 @@ use tokio::sync::mpsc;
 
 const AGENTS: usize = 16;
 const FLOOD_EVENTS: usize = 20_000;
-/// The agentmux binary (the simulated claude, the idle app): cargo's, or `AGENTMUX_BENCH_EXE`
-/// (to run a copied bench binary against a copied agentmux).
-fn exe() -> String {
-    std::env::var("AGENTMUX_BENCH_EXE").unwrap_or_else(|_| env!("CARGO_BIN_EXE_agentmux").into())
-}
+#[path = "common/mod.rs"]
+mod common;
+use common::{exe, has_children, percentile};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -133,14 +131,6 @@ fn cat_cmd(file: &Path) -> ClaudeCmd {
         program: PathBuf::from("/bin/sh"),
         pre_args: vec!["-c".into(), format!("exec cat '{}'", file.display()), "sh".into()],
     }
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -362,13 +352,6 @@ fn cpu_of(pid: u32) -> Res<(u64, u64, u64, u64)> {
         .filter_map(|l| l.split_whitespace().nth(1).and_then(|x| x.parse::<u64>().ok()))
         .sum();
     Ok((own, children, ns, switches))
-}
-
-fn has_children(pid: u32) -> bool {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return false };
-    tasks.flatten().any(|t| {
-        std::fs::read_to_string(t.path().join("children")).is_ok_and(|c| !c.trim().is_empty())
-    })
 }
 
 fn idle(home: &Path) -> Res<Vec<String>> {

@@ -15,14 +15,14 @@ use std::time::{Duration, Instant};
 
 use portable_pty::{native_pty_system, Child, CommandBuilder, MasterPty, PtySize};
 
+#[path = "common/mod.rs"]
+mod common;
+use common::{exe, has_children, percentile};
+
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 const ROWS: u16 = 48;
 const COLS: u16 = 160;
-
-fn exe() -> String {
-    std::env::var("AGENTMUX_BENCH_EXE").unwrap_or_else(|_| env!("CARGO_BIN_EXE_agentmux").into())
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -214,13 +214,6 @@ fn settled(app: &App, agents: usize) -> Res<()> {
     })
 }
 
-fn has_children(pid: u32) -> bool {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return false };
-    tasks.flatten().any(|t| {
-        std::fs::read_to_string(t.path().join("children")).is_ok_and(|c| !c.trim().is_empty())
-    })
-}
-
 /// Nanoseconds on CPU of all of `pid`'s threads (schedstat).
 fn cpu_ns(pid: u32) -> Res<u64> {
     let mut ns = 0;
@@ -361,11 +354,4 @@ fn type_pairs(app: &mut App, at: (u16, u16)) -> Res<Vec<f64>> {
     let mut ms: Vec<f64> = v.iter().map(|d| d.as_secs_f64() * 1e3).collect();
     ms.sort_by(f64::total_cmp);
     Ok(ms)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
