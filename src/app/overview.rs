@@ -311,18 +311,20 @@ pub fn key(state: &mut State, command: Option<Command>, typed: Option<TypedKey>)
             // A filter (or hidden idle agents) chose a few: the tiles show those; without one,
             // every agent again.
             let narrowed = !o.lens.filter.trim().is_empty() || o.lens.hide_idle;
-            let few: Vec<AgentId> = entries
-                .iter()
-                .filter_map(|e| match e {
-                    Entry::Agent(r) => Some(r.id),
-                    Entry::Group { .. } => None,
-                })
-                .collect();
+            state.shown = match narrowed {
+                true => entries
+                    .iter()
+                    .filter_map(|e| match e {
+                        Entry::Agent(r) => Some(r.id),
+                        Entry::Group { .. } => None,
+                    })
+                    .collect(),
+                false => Vec::new(),
+            };
             state.overlay = None;
             if let Some(i) = state.index_of(id) {
                 state.set_focus(i);
             }
-            state.shown = if narrowed { few } else { Vec::new() };
             if narrowed {
                 state.flash = Some(format!(
                     "tiles: {} of {} agents, as filtered (enter in the overview with no filter \
