@@ -298,6 +298,62 @@ fn ctrl_z_suspends_with_the_terminal_restored_and_resumes_with_a_redraw() {
     assert!(status.success(), "exit status {status:?}");
 }
 
+/// `agentmux ARGS` run as a client in `home` (the app's cwd, HOME and runtime directory),
+/// killed if it has not exited within the timeout: `(exit code, stderr)`, `None` when it hung.
+fn client_in(home: &std::path::Path, args: &[&str]) -> Option<(Option<i32>, String)> {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_agentmux"))
+        .args(args)
+        .current_dir(home)
+        .env_remove("AGENTMUX_SOCKET")
+        .env("HOME", home)
+        .env("TMPDIR", home)
+        .env("XDG_RUNTIME_DIR", home)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("agentmux {args:?}: {e}"));
+    let start = Instant::now();
+    while child.try_wait().ok().flatten().is_none() {
+        if start.elapsed() > TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("agentmux {args:?}: {e}"));
+    Some((out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned()))
+}
+
+#[test]
+fn ls_says_the_ui_is_suspended_instead_of_hanging_and_answers_after_fg() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let h = home.path().to_path_buf();
+    let mut t = start_in(home, &["demo"], &[]);
+    t.wait_text("supervisor");
+    let pid = t.child.process_id().unwrap_or_else(|| panic!("no pid"));
+    t.send(b"\x1a");
+    let start = Instant::now();
+    while proc_state(pid) != Some('T') {
+        assert!(start.elapsed() < TIMEOUT, "not stopped: {:?}", proc_state(pid));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let answer = client_in(&h, &["ls"]);
+    let Some((code, stderr)) = answer else { panic!("`agentmux ls` hung on a suspended agentmux") };
+    assert_eq!(code, Some(3), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        format!("agentmux: agentmux (pid {pid}) is suspended (Ctrl-Z); bring it back with fg")
+    );
+    // SAFETY: kill with a pid we spawned and a valid signal number.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGCONT) }, 0);
+    t.wait_for("the redraw", |s| s.contains("supervisor") && s.contains("alt-n"));
+    let answer = client_in(&h, &["ls"]);
+    assert!(matches!(&answer, Some((Some(0), _))), "after fg: {answer:?}");
+    let status = t.quit();
+    assert!(status.success(), "exit status {status:?}");
+}
+
 /// The same binary with the real Claude Code CLI (2.1.197 from npm), talking to the tests'
 /// loopback stand-in of the Messages API: a typed prompt runs a turn whose answer shows in the
 /// pane, and a follow-up resumes the same conversation (the stand-in sees the first prompt).

@@ -133,6 +133,8 @@ pub enum ClientError {
     },
     #[error("agentmux closed the connection without answering")]
     NoAnswer,
+    #[error("agentmux (pid {0}) is suspended (Ctrl-Z); bring it back with fg")]
+    Suspended(u32),
     #[error("unexpected answer from agentmux: {0}")]
     Proto(#[from] ProtoError),
     #[error(transparent)]
@@ -241,6 +243,51 @@ pub struct Client {
     from: Option<String>,
     writer: UnixStream,
     reader: BufReader<UnixStream>,
+    /// The process that listens on the socket (from the kernel, not from what it says), to
+    /// tell a stopped agentmux from a busy one.
+    server_pid: Option<u32>,
+}
+
+/// How long the first wait for an answer lasts before the server's process state is looked at,
+/// and the most it grows to (an answer normally takes well under a millisecond).
+const FIRST_LOOK: std::time::Duration = std::time::Duration::from_millis(50);
+const MAX_LOOK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The pid of the process that listens at the other end of `stream` (SO_PEERCRED holds the
+/// listener's credentials from `listen()`, so this works before the server accepted).
+#[cfg(target_os = "linux")]
+fn peer_pid(stream: &UnixStream) -> Option<u32> {
+    use std::os::fd::AsRawFd;
+    let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: a valid descriptor, and a buffer of the size passed for SO_PEERCRED.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut cred).cast::<libc::c_void>(),
+            &mut len,
+        )
+    };
+    u32::try_from(cred.pid).ok().filter(|&pid| rc == 0 && pid > 0)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn peer_pid(_stream: &UnixStream) -> Option<u32> {
+    None
+}
+
+/// True when `pid` is stopped by job control (Ctrl-Z, SIGSTOP): state `T` in /proc.
+fn is_stopped(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| stat_state(&stat) == Some('T'))
+}
+
+/// The state letter of a /proc/PID/stat line. The command name is in parentheses and may hold
+/// spaces or parentheses itself: the state follows the last ')'.
+fn stat_state(stat: &str) -> Option<char> {
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
 
 impl Client {
@@ -255,11 +302,13 @@ impl Client {
         let reader = stream
             .try_clone()
             .map_err(|source| ClientError::Io { path: path.to_path_buf(), source })?;
+        let server_pid = peer_pid(&stream);
         Ok(Client {
             path: path.to_path_buf(),
             from,
             writer: stream,
             reader: BufReader::new(reader),
+            server_pid,
         })
     }
 
@@ -267,26 +316,56 @@ impl Client {
         |source| ClientError::Io { path: self.path.clone(), source }
     }
 
-    /// Send one request and read its answer.
+    /// Send one request and read its answer. A stopped agentmux (Ctrl-Z) cannot answer until
+    /// it is resumed: that is [`ClientError::Suspended`] rather than a hang (see
+    /// [`Client::wait_answer`] to wait for it anyway).
     pub fn request(&mut self, request: Request) -> Result<Answer, ClientError> {
         let mut line = RequestLine::new(self.from.clone(), request).to_line();
         line.push('\n');
         self.writer
             .write_all(line.as_bytes())
             .map_err(|e| ClientError::Io { path: self.path.clone(), source: e })?;
-        self.read_answer()
+        self.read_answer(true)
     }
 
-    fn read_answer(&mut self) -> Result<Answer, ClientError> {
-        let mut line = String::new();
-        let n = self
-            .reader
-            .read_line(&mut line)
-            .map_err(|e| ClientError::Io { path: self.path.clone(), source: e })?;
-        if n == 0 {
+    /// After [`ClientError::Suspended`]: wait for the answer however long agentmux stays stopped.
+    pub fn wait_answer(&mut self) -> Result<Answer, ClientError> {
+        self.read_answer(false)
+    }
+
+    /// Reads the answer line; with `fail_if_stopped`, the wait is cut into growing slices and
+    /// the server's state is looked at between them (no slices without a pid to look at).
+    fn read_answer(&mut self, fail_if_stopped: bool) -> Result<Answer, ClientError> {
+        let watch = self.server_pid.filter(|_| fail_if_stopped);
+        let mut look = FIRST_LOOK;
+        let mut line = Vec::new();
+        let result = loop {
+            let slice = watch.map(|_| look);
+            if let Err(source) = self.reader.get_ref().set_read_timeout(slice) {
+                break Err(ClientError::Io { path: self.path.clone(), source });
+            }
+            // Bytes of a line cut by a timeout stay in `line`; the next read goes on from them.
+            match self.reader.read_until(b'\n', &mut line) {
+                Ok(_) => break Ok(()),
+                Err(e)
+                    if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
+                {
+                    if let Some(pid) = watch.filter(|&pid| is_stopped(pid)) {
+                        break Err(ClientError::Suspended(pid));
+                    }
+                    look = (look * 2).min(MAX_LOOK);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(source) => break Err(ClientError::Io { path: self.path.clone(), source }),
+            }
+        };
+        // What follows (a `tail` stream) waits as long as it takes.
+        let _ = self.reader.get_ref().set_read_timeout(None);
+        result?;
+        if line.is_empty() {
             return Err(ClientError::NoAnswer);
         }
-        Ok(decode_answer(&line)?.answer)
+        Ok(decode_answer(&String::from_utf8_lossy(&line))?.answer)
     }
 
     /// After a `tailing` answer: the next event line, `None` when the stream ended.
@@ -445,8 +524,16 @@ fn run_inner(
         }
         ControlCommand::Search { text } => Request::Search { text },
     };
+    let waits = matches!(request, Request::Wait { .. });
     let mut client = Client::connect(socket, from)?;
-    let answer = client.request(request)?;
+    let answer = match client.request(request) {
+        // `wait` is there to block: it goes on once agentmux is back, and says why it stalls.
+        Err(e @ ClientError::Suspended(_)) if waits => {
+            let _ = writeln!(io.stderr, "agentmux: {e}; still waiting");
+            client.wait_answer()?
+        }
+        other => other?,
+    };
     let out = &mut *io.stdout;
     // Output errors (a closed pipe: `agentmux tail w | head`) end the command quietly.
     let code = match answer {
@@ -688,6 +775,21 @@ mod tests {
         );
         // Read after the reset: unknown.
         assert_eq!(limits_line(&limits[..1], now_ms + 7_200_000), "limits: 5h ?\n");
+    }
+
+    #[test]
+    fn the_state_letter_follows_the_last_parenthesis() {
+        let cases = [
+            ("4242 (agentmux) T 1 4242 4242 34816", Some('T')),
+            ("4242 (agentmux) S 1 4242", Some('S')),
+            // A command name may hold spaces and parentheses.
+            ("7 (a) b) (c) R 1 7", Some('R')),
+            ("7 (x)", None),
+            ("", None),
+        ];
+        for (stat, want) in cases {
+            assert_eq!(stat_state(stat), want, "{stat:?}");
+        }
     }
 
     #[test]
