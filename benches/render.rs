@@ -150,6 +150,7 @@ fn transcript(lines: usize, width: u16) -> Transcript {
             cost_usd: Some(0.0123),
             num_turns: Some(3),
             tokens: Some(45_000),
+            progress: None,
         });
     }
     t

@@ -87,6 +87,7 @@ fn footer(ms: u64, cost: f64, turns: u32) -> TurnFooter {
         cost_usd: Some(cost),
         num_turns: Some(turns),
         tokens: Some(12_345),
+        progress: None,
     }
 }
 

@@ -240,6 +240,35 @@ pub struct ResultEvent {
     pub session_id: Option<String>,
 }
 
+impl ResultEvent {
+    /// The errors meant for a reader: the CLI's `[ede_diagnostic] result_type=...` lines are
+    /// notes for its own developers, and its own UI drops them too.
+    pub fn shown_errors(&self) -> impl Iterator<Item = &str> {
+        self.errors.iter().map(String::as_str).filter(|e| !is_diagnostic(e))
+    }
+}
+
+/// One of the CLI's diagnostic error lines (see [`ResultEvent::shown_errors`]).
+pub fn is_diagnostic(error: &str) -> bool {
+    error.trim_start().starts_with("[ede_diagnostic]")
+}
+
+/// Is a tool result the CLI's word for a call that an interrupt cut off, rather than the
+/// tool's own failure? The CLI answers the call it was running with its interrupt marker, and
+/// an MCP tool whose server died with the interrupted process group with "Connection closed"
+/// (JSON-RPC's -32000).
+pub fn cut_by_interrupt(content: &str) -> bool {
+    let first = content.trim_start();
+    is_interrupt_marker(first)
+        || (first.starts_with("MCP error -32000") && first.contains("Connection closed"))
+}
+
+/// The CLI's "[Request interrupted by user]" (or "... for tool use]"), which it adds to the
+/// conversation when a turn is interrupted.
+pub fn is_interrupt_marker(text: &str) -> bool {
+    text.trim_start().starts_with("[Request interrupted by user")
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PermissionDenial {

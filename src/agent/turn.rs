@@ -53,6 +53,30 @@ impl Verdict {
     }
 }
 
+/// What an interrupted turn had done by the time it stopped: its own tool calls that
+/// finished, and those the interrupt cut off (subagents' calls are counted in their Task's).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub done: usize,
+    pub cut: usize,
+}
+
+impl Progress {
+    /// "interrupted", "interrupted after 2 tool calls", "interrupted after 1 tool call, 1 cut
+    /// off": the words the pane's footer and the export both use.
+    pub fn interrupted(self) -> String {
+        let calls =
+            |n: usize| if n == 1 { "1 tool call".to_owned() } else { format!("{n} tool calls") };
+        match (self.done, self.cut) {
+            (0, 0) => "interrupted".to_owned(),
+            (0, 1) => "interrupted during a tool call".to_owned(),
+            (0, cut) => format!("interrupted during {}", calls(cut)),
+            (done, 0) => format!("interrupted after {}", calls(done)),
+            (done, cut) => format!("interrupted after {}, {cut} cut off", calls(done)),
+        }
+    }
+}
+
 /// The verdict on a finished turn: what its lifecycle judged (see [`Turn::on_exit`]) and
 /// whether a `rate_limit_event` said `rejected` during it (`refused`, with its reset time).
 /// A refusal outranks the failure it causes (the CLI reports it as an error result with
@@ -212,7 +236,7 @@ impl Turn {
             }
             _ if self.interrupted => TurnState::Interrupted,
             Some(r) if r.is_error || r.subtype != "success" => {
-                let mut detail = r.errors.clone();
+                let mut detail: Vec<String> = r.shown_errors().map(str::to_owned).collect();
                 if detail.is_empty() {
                     detail.extend(r.result.iter().filter(|t| !t.is_empty()).cloned());
                 }

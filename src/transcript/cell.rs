@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use crate::agent::event::ResultEvent;
+pub use crate::agent::turn::Progress;
 
 /// One entry of a pane's history.
 #[derive(Clone, Debug, PartialEq)]
@@ -98,6 +99,8 @@ pub struct ToolCall {
     pub denied: bool,
     /// Its turn ended before a result came (interrupted, failed): no longer running.
     pub unanswered: bool,
+    /// An interrupt stopped it: a result it has is the CLI's word for that, not the tool's.
+    pub cut: bool,
     /// The agent's directory when the call was made (paths inside it are shown relative).
     pub cwd: Option<String>,
 }
@@ -148,11 +151,20 @@ pub struct TurnFooter {
     pub cost_usd: Option<f64>,
     pub num_turns: Option<u32>,
     pub tokens: Option<u64>,
+    /// What an interrupted turn had done (set when it ends).
+    pub progress: Option<Progress>,
 }
 
 impl TurnFooter {
     pub fn new(status: TurnStatus) -> Self {
-        TurnFooter { status, duration_ms: None, cost_usd: None, num_turns: None, tokens: None }
+        TurnFooter {
+            status,
+            duration_ms: None,
+            cost_usd: None,
+            num_turns: None,
+            tokens: None,
+            progress: None,
+        }
     }
 
     /// The footer a `result` event describes.
@@ -167,6 +179,7 @@ impl TurnFooter {
             cost_usd: r.total_cost_usd,
             num_turns: r.num_turns,
             tokens: r.usage.map(|u| u.total()),
+            progress: None,
         }
     }
 }
@@ -175,8 +188,7 @@ impl TurnFooter {
 /// line is added when the subtype alone does not say what happened.
 pub fn result_failure(r: &ResultEvent) -> Option<String> {
     let reason = short_failure(r)?;
-    let first_error =
-        r.errors.iter().flat_map(|e| e.lines()).map(str::trim).find(|l| !l.is_empty());
+    let first_error = r.shown_errors().flat_map(str::lines).map(str::trim).find(|l| !l.is_empty());
     let says_enough =
         matches!(r.subtype.as_str(), "success" | "error_max_turns" | "error_max_budget_usd");
     Some(match first_error {

@@ -297,7 +297,8 @@ fn tool(call: &ToolCall, expanded: bool, w: u16, out: &mut Vec<Line<'static>>) {
         && call.result.is_none()
         && !call.unanswered
         && summary.text.is_empty();
-    let failed = call.result.as_ref().is_some_and(|r| r.is_error);
+    // A call the interrupt cut off did not fail: its result is the CLI's, not the tool's.
+    let failed = !call.cut && call.result.as_ref().is_some_and(|r| r.is_error);
     let name_style = if call.denied || failed {
         style::tool_name().fg(Color::Red)
     } else if call.result.is_some() {
@@ -318,6 +319,8 @@ fn tool(call: &ToolCall, expanded: bool, w: u16, out: &mut Vec<Line<'static>>) {
     }
     if call.denied {
         tail.push(Span::styled("  ⊘ denied", style::error()));
+    } else if call.cut {
+        tail.push(Span::styled("  ⊘ interrupted", style::warn()));
     } else if failed {
         tail.push(Span::styled("  ✗ error", style::error()));
     } else if call.unanswered && call.result.is_none() {
@@ -331,7 +334,7 @@ fn tool(call: &ToolCall, expanded: bool, w: u16, out: &mut Vec<Line<'static>>) {
 
     if !expanded {
         // A failure says why on a second line, so it reads without expanding.
-        if let Some(r) = call.result.as_ref().filter(|r| r.is_error) {
+        if let Some(r) = call.result.as_ref().filter(|_| failed) {
             let first = r.content.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
             let lead = vec![Span::styled("  └ ", style::dim())];
             out.push(one_line(lead, first.trim(), style::error(), Vec::new(), w));
@@ -347,7 +350,7 @@ fn tool(call: &ToolCall, expanded: bool, w: u16, out: &mut Vec<Line<'static>>) {
     match &call.result {
         Some(r) => {
             out.push(Line::from(vec![Span::raw("  "), Span::styled("└ result", style::dim())]));
-            let s = if r.is_error { style::error() } else { style::dim() };
+            let s = if failed { style::error() } else { style::dim() };
             let pad = [Span::raw("    ")];
             let content = r.content.trim_end_matches('\n');
             if content.is_empty() {
@@ -361,7 +364,11 @@ fn tool(call: &ToolCall, expanded: bool, w: u16, out: &mut Vec<Line<'static>>) {
         }
         None if is_subagent_tool(&call.name) => {}
         None => {
-            let what = if call.unanswered { "└ no result" } else { "└ running…" };
+            let what = match (call.cut, call.unanswered) {
+                (true, _) => "└ interrupted",
+                (false, true) => "└ no result",
+                (false, false) => "└ running…",
+            };
             wrap_text(what, style::dim(), w, &indent, &indent, WrapMode::Word, out);
         }
     }
@@ -531,7 +538,9 @@ fn footer(f: &TurnFooter, w: u16, out: &mut Vec<Line<'static>>) {
     let (mark, label, s) = match &f.status {
         TurnStatus::Done => ("✓ ", "done".to_string(), style::ok()),
         TurnStatus::Failed(reason) => ("✗ ", format!("failed: {reason}"), style::error()),
-        TurnStatus::Interrupted => ("⊘ ", "interrupted".to_string(), style::warn()),
+        TurnStatus::Interrupted => {
+            ("⊘ ", f.progress.unwrap_or_default().interrupted(), style::warn())
+        }
     };
     let mut parts = Vec::new();
     if let Some(ms) = f.duration_ms {

@@ -31,12 +31,12 @@ use ratatui::text::Line;
 use serde_json::Value;
 
 use crate::agent::event::{
-    ApiRetry, ContentBlock, Event, Line as AgentLine, MessageEvent, RateLimitEvent, ResultEvent,
-    StreamEvent, StreamKind, SystemEvent, SystemKind,
+    cut_by_interrupt, is_interrupt_marker, ApiRetry, ContentBlock, Event, Line as AgentLine,
+    MessageEvent, RateLimitEvent, ResultEvent, StreamEvent, StreamKind, SystemEvent, SystemKind,
 };
 use cache::LayoutCache;
 pub use cell::{
-    login_hint, result_failure, short_failure, Cell, CellKind, Note, NoteKind, NoteLevel,
+    login_hint, result_failure, short_failure, Cell, CellKind, Note, NoteKind, NoteLevel, Progress,
     TextBlock, ToolCall, ToolResult, TurnFooter, TurnStatus,
 };
 pub use scroll::{Scroll, Viewport};
@@ -57,6 +57,9 @@ pub struct Transcript {
     selected: Option<usize>,
     rate_limit: Option<String>,
     result: Option<TurnFooter>,
+    /// Why the turn's `result` says it failed, shown when the turn ends unless it was
+    /// interrupted (then the CLI's error words are only about the interrupt).
+    failure: Option<String>,
     /// The agent's directory, from the last `init` (tool paths inside it are shown relative).
     cwd: Option<String>,
     layout: Mutex<LayoutCache>,
@@ -72,6 +75,7 @@ impl Clone for Transcript {
             selected: self.selected,
             rate_limit: self.rate_limit.clone(),
             result: self.result.clone(),
+            failure: self.failure.clone(),
             cwd: self.cwd.clone(),
             layout: Mutex::default(),
         };
@@ -135,22 +139,46 @@ impl Transcript {
     pub fn push_prompt(&mut self, text: &str) {
         self.close_streams();
         self.result = None;
+        // A turn whose end never came still says why it failed.
+        if let Some(text) = self.failure.take() {
+            self.add(Cell::new(CellKind::Error(text)), None);
+        }
         self.add(Cell::new(CellKind::Prompt(text.to_string())), None);
     }
 
     /// The turn is over: close what still streams and add its footer.
-    pub fn end_turn(&mut self, footer: TurnFooter) {
+    pub fn end_turn(&mut self, mut footer: TurnFooter) {
         self.close_streams();
         self.result = None;
-        // Calls of this turn still waiting for a result will not get one.
+        let interrupted = footer.status == TurnStatus::Interrupted;
+        if let Some(text) = self.failure.take().filter(|_| !interrupted) {
+            self.add(Cell::new(CellKind::Error(text)), None);
+        }
         let start = self.cells.iter().rposition(|c| matches!(c.kind, CellKind::Prompt(_)));
+        let mut progress = Progress::default();
         for i in start.unwrap_or(0)..self.cells.len() {
-            if let CellKind::Tool(call) = &mut self.cells[i].kind {
-                if call.result.is_none() && !call.unanswered {
-                    call.unanswered = true;
-                    self.touch(i);
+            let depth = self.cells[i].depth;
+            let CellKind::Tool(call) = &mut self.cells[i].kind else { continue };
+            let waiting = call.result.is_none() && !call.unanswered;
+            // Calls of this turn still waiting for a result will not get one.
+            call.unanswered |= waiting;
+            let cut = interrupted
+                && (call.result.is_none()
+                    || call.result.as_ref().is_some_and(|r| cut_by_interrupt(&r.content)));
+            call.cut = cut;
+            if depth == 0 {
+                if cut {
+                    progress.cut += 1;
+                } else {
+                    progress.done += 1;
                 }
             }
+            if waiting || cut {
+                self.touch(i);
+            }
+        }
+        if interrupted {
+            footer.progress = Some(progress);
         }
         self.add(Cell::new(CellKind::Footer(footer)), None);
     }
@@ -378,7 +406,9 @@ impl Transcript {
                         CellKind::Prompt(p) => Some(p.as_str()),
                         _ => None,
                     });
-                    if !text.trim().is_empty() && last_prompt != Some(text.as_str()) {
+                    // The CLI's interrupt marker: the turn's footer says it in words.
+                    let said = last_prompt == Some(text.as_str()) || is_interrupt_marker(text);
+                    if !text.trim().is_empty() && !said {
                         self.add_note(
                             text.trim().to_string(),
                             NoteLevel::Warn,
@@ -533,6 +563,7 @@ impl Transcript {
             result: None,
             denied: false,
             unanswered: false,
+            cut: false,
             cwd: self.cwd.clone(),
         };
         let i = self.add(Cell::new(CellKind::Tool(call)), parent);
@@ -575,30 +606,23 @@ impl Transcript {
                 }
             }
         }
-        if let Some(reason) = result_failure(r) {
-            let said = self.cells.iter().rev().take(8).any(|c| match &c.kind {
-                CellKind::Error(e) => reason.contains(e.trim()) || e.contains(reason.trim()),
-                _ => false,
-            });
-            if said {
-                self.result = Some(TurnFooter::from_result(r));
-                return;
-            }
-            let mut text = reason;
-            // The rest of the errors (often stack traces) under the reason, shown expanded.
-            let more: Vec<&str> = r
-                .errors
-                .iter()
-                .flat_map(|e| e.lines())
-                .filter(|l| !text.contains(l.trim()))
-                .collect();
-            if !more.is_empty() {
-                text.push('\n');
-                text.push_str(&more.join("\n"));
-            }
-            self.add(Cell::new(CellKind::Error(text)), None);
-        }
         self.result = Some(TurnFooter::from_result(r));
+        let Some(mut text) = result_failure(r) else { return };
+        let said = self.cells.iter().rev().take(8).any(|c| match &c.kind {
+            CellKind::Error(e) => text.contains(e.trim()) || e.contains(text.trim()),
+            _ => false,
+        });
+        if said {
+            return;
+        }
+        // The rest of the errors (often stack traces) under the reason, shown expanded.
+        let more: Vec<&str> =
+            r.shown_errors().flat_map(str::lines).filter(|l| !text.contains(l.trim())).collect();
+        if !more.is_empty() {
+            text.push('\n');
+            text.push_str(&more.join("\n"));
+        }
+        self.failure = Some(text);
     }
 
     fn apply_rate_limit(&mut self, r: &RateLimitEvent) {

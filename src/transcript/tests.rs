@@ -679,8 +679,8 @@ fn tool_one_liners_while_streaming_running_and_done() {
     let scroll = Scroll::default();
     let shot = screen(&t, &scroll, 34, 5).join("\n");
     insta::assert_snapshot!(shot);
-    // The turn ends without their results: no longer "running".
-    t.end_turn(TurnFooter::new(TurnStatus::Interrupted));
+    // The turn fails without their results: no longer "running".
+    t.end_turn(TurnFooter::new(TurnStatus::Failed("exit code 1".into())));
     let shot = screen(&t, &scroll, 34, 7).join("\n");
     assert!(!shot.contains("running"), "{shot}");
     assert_eq!(shot.matches("no result").count(), 3, "{shot}");
@@ -733,4 +733,96 @@ fn a_relayed_report_is_a_compact_cell_that_expands() {
     t.toggle(0);
     let expanded = screen(&t, &scroll, 50, 12).join("\n");
     insta::assert_snapshot!("relay_report_expanded", expanded);
+}
+
+/// The lines of a turn the user interrupted while an MCP tool ran (the CLI's own words, from
+/// its captures): a Read that finished, the MCP call its server's death cut off, the CLI's
+/// marker and its `error_during_execution` result.
+fn interrupted_turn(t: &mut Transcript) {
+    let decode = |l: &str| crate::agent::decode::decode_line(l);
+    t.push_prompt("look around");
+    t.apply(&assistant("m1", tool_use("r1", "Read", json!({"file_path": "/w/README.md"}))));
+    t.apply(&tool_result("r1", "# agentmux", false));
+    t.apply(&assistant("m2", tool_use("p1", "mcp__pw__browser_navigate", json!({"url": "x"}))));
+    t.apply(&tool_result("p1", "MCP error -32000: Connection closed", true));
+    t.apply(&decode(r#"{"type":"user","message":{"role":"user","content":[{"type":"text","text":"[Request interrupted by user]"}]},"parent_tool_use_id":null,"session_id":"s"}"#));
+    // 2.1.332's result after an interrupt.
+    t.apply(&decode(r#"{"duration_api_ms":0,"stop_reason":null,"session_id":"s","total_cost_usd":0,"permission_denials":[],"terminal_reason":"aborted_streaming","is_error":true,"num_turns":2,"subtype":"error_during_execution","errors":["[ede_diagnostic] result_type=user last_content_type=n/a stop_reason=null"],"type":"result","duration_ms":130}"#));
+}
+
+/// An interrupted turn says so with what it had done, not the CLI's internals.
+#[test]
+fn an_interrupted_turn_says_what_it_had_done() {
+    let mut t = Transcript::new();
+    interrupted_turn(&mut t);
+    let mut footer = t.result_footer().cloned().expect("a result arrived");
+    footer.status = TurnStatus::Interrupted;
+    t.end_turn(footer);
+    assert_eq!(kinds(&t), ["prompt", "tool", "tool", "footer"]);
+    assert!(!tool_of(&t.cells()[1]).cut);
+    assert!(tool_of(&t.cells()[2]).cut);
+    let shot = screen(&t, &Scroll::default(), 60, 5).join("\n");
+    assert!(!shot.contains("ede_diagnostic") && !shot.contains("MCP error"), "{shot}");
+    insta::assert_snapshot!(shot);
+}
+
+/// The same lines in a turn that failed on its own: the tool's error is an error, and the
+/// CLI's diagnostic line is still not shown.
+#[test]
+fn a_failed_turn_keeps_its_errors_but_not_the_clis_diagnostics() {
+    let mut t = Transcript::new();
+    interrupted_turn(&mut t);
+    let footer = t.result_footer().cloned().expect("a result arrived");
+    t.end_turn(footer);
+    assert_eq!(kinds(&t), ["prompt", "tool", "tool", "error", "footer"]);
+    assert!(!tool_of(&t.cells()[2]).cut);
+    let shot = screen(&t, &Scroll::default(), 60, 7).join("\n");
+    assert!(shot.contains("MCP error -32000"), "{shot}");
+    assert!(!shot.contains("ede_diagnostic"), "{shot}");
+    insta::assert_snapshot!(shot);
+}
+
+/// The 2.1.29 capture of an interrupt: its stack traces are about the interrupt.
+#[test]
+fn the_real_interrupt_capture_shows_no_stack_traces() {
+    let capture = include_str!("../../tests/fixtures/stream-json/foksa-2.1.29-interrupt.ndjson");
+    let mut t = Transcript::new();
+    t.push_prompt("hang");
+    for line in capture.lines() {
+        t.apply(&crate::agent::decode::decode_line(line));
+    }
+    t.end_turn(TurnFooter::new(TurnStatus::Interrupted));
+    assert_eq!(kinds(&t).last(), Some(&"footer"));
+    assert!(!kinds(&t).contains(&"error"), "{:?}", t.cells());
+}
+
+#[test]
+fn interrupted_progress_in_words() {
+    let cases = [
+        ((0, 0), "interrupted"),
+        ((0, 1), "interrupted during a tool call"),
+        ((0, 2), "interrupted during 2 tool calls"),
+        ((1, 0), "interrupted after 1 tool call"),
+        ((3, 1), "interrupted after 3 tool calls, 1 cut off"),
+    ];
+    for ((done, cut), words) in cases {
+        assert_eq!(Progress { done, cut }.interrupted(), words, "{done} done, {cut} cut");
+    }
+}
+
+#[test]
+fn what_an_interrupt_cut_off_and_what_the_cli_notes_for_itself() {
+    use crate::agent::event::{cut_by_interrupt, is_diagnostic};
+    let cut = [
+        ("MCP error -32000: Connection closed", true),
+        ("[Request interrupted by user for tool use]", true),
+        ("MCP error -32602: Invalid arguments", false),
+        ("Exit code 1\nConnection closed", false),
+        ("", false),
+    ];
+    for (content, want) in cut {
+        assert_eq!(cut_by_interrupt(content), want, "{content:?}");
+    }
+    assert!(is_diagnostic("[ede_diagnostic] result_type=user last_content_type=n/a"));
+    assert!(!is_diagnostic("Error: Request was aborted."));
 }
