@@ -550,6 +550,7 @@ async fn run_terminal(
     let mut state =
         State::new(&opts.team, opts.claude.clone(), (size.width, size.height), Instant::now());
     let keymap_note = apply_user_keys(&mut state);
+    state.api_keys_set = crate::agent::env::api_keys_set(crate::agent::env::parent_env());
     let settings = crate::config::Settings::load().unwrap_or_default();
     state.policy = opts.team.limits.over(settings.limits);
     let notify = settings.notify;

@@ -148,6 +148,13 @@ pub fn child_env(
     Ok(env)
 }
 
+/// The API key variables `parent` sets (to a value), in [`API_KEY_VARS`]' order.
+pub fn api_keys_set(parent: impl IntoIterator<Item = (String, String)>) -> Vec<String> {
+    let set: Vec<String> =
+        parent.into_iter().filter(|(_, v)| !v.is_empty()).map(|(k, _)| k).collect();
+    API_KEY_VARS.iter().filter(|k| set.iter().any(|s| s == *k)).map(|k| k.to_string()).collect()
+}
+
 /// The parent process's environment, skipping variables that are not valid UTF-8.
 pub fn parent_env() -> impl Iterator<Item = (String, String)> {
     std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
@@ -218,6 +225,21 @@ mod tests {
         let env = child_env(parent(), None, Billing::Api, &[]).unwrap();
         assert_eq!(env["ANTHROPIC_API_KEY"], "sk-secret");
         assert_eq!(env["ANTHROPIC_AUTH_TOKEN"], "tok");
+    }
+
+    #[test]
+    fn the_api_keys_set_are_named_in_order_and_empty_ones_are_not() {
+        type Vars<'a> = &'a [(&'a str, &'a str)];
+        let cases: [(Vars, &[&str]); 4] = [
+            (&[("PATH", "/bin")], &[]),
+            (&[("ANTHROPIC_API_KEY", "")], &[]),
+            (&[("ANTHROPIC_AUTH_TOKEN", "t"), ("ANTHROPIC_API_KEY", "k")], API_KEY_VARS),
+            (&[("ANTHROPIC_AUTH_TOKEN", "t")], &["ANTHROPIC_AUTH_TOKEN"]),
+        ];
+        for (parent, want) in cases {
+            let parent = parent.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+            assert_eq!(api_keys_set(parent), want.to_vec());
+        }
     }
 
     #[test]

@@ -41,8 +41,42 @@ pub const DEFAULT_CONTEXT_WINDOW: u64 = 200_000;
 /// window); `None` before any usage came.
 pub fn context_percent(agent: &Agent) -> Option<u64> {
     let c = agent.context?;
-    let window = c.window.filter(|w| *w > 0).unwrap_or(DEFAULT_CONTEXT_WINDOW);
-    Some(c.used.saturating_mul(100) / window)
+    Some(c.used.saturating_mul(100) / context_window(agent))
+}
+
+/// The context window an agent works in: the CLI's count, else the one its model's name
+/// selects (`[1m]`), else the default.
+pub fn context_window(agent: &Agent) -> u64 {
+    let counted = agent.context.and_then(|c| c.window).filter(|w| *w > 0);
+    let named = || agent.model.as_deref().and_then(|m| split_model(m).1);
+    counted.or_else(named).unwrap_or(DEFAULT_CONTEXT_WINDOW)
+}
+
+/// A model as the CLI names it, split into the model's own name and the context window its
+/// suffix selects: `claude-opus-4-8[1m]` is `claude-opus-4-8` with a window of 1M tokens.
+pub fn split_model(model: &str) -> (&str, Option<u64>) {
+    let Some(open) = model.rfind('[').filter(|_| model.ends_with(']')) else {
+        return (model, None);
+    };
+    let size = model[open + 1..model.len() - 1].to_ascii_lowercase();
+    let (digits, unit) = match (size.strip_suffix('m'), size.strip_suffix('k')) {
+        (Some(d), _) => (d, 1_000_000),
+        (_, Some(d)) => (d, 1_000),
+        _ => return (model, None),
+    };
+    match digits.parse::<u64>() {
+        Ok(n) if n > 0 => (&model[..open], Some(n.saturating_mul(unit))),
+        _ => (model, None),
+    }
+}
+
+/// The model after an assistant message named `said`: the API's name has no window suffix,
+/// so the one the CLI's name had stays while the model is the same.
+pub fn reported_model(before: Option<&str>, said: &str) -> String {
+    match before {
+        Some(b) if split_model(b).0 == said => b.to_string(),
+        _ => said.to_string(),
+    }
 }
 
 /// Where an agent stands, in the one word every view shows: the pane header, the supervisor's

@@ -135,7 +135,7 @@ fn replay_line(agent: &mut Agent, line: &Line) {
         }
         Event::Assistant(m) => {
             if let Some(model) = &m.model {
-                agent.model = Some(model.clone());
+                agent.model = Some(super::query::reported_model(agent.model.as_deref(), model));
             }
             agent.context = super::state::ContextUse::after(agent.context, m);
         }

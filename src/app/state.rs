@@ -286,6 +286,9 @@ pub struct State {
     pub policy: crate::limits::governor::Policy,
     /// Variables every turn gets (the control socket's address, ...).
     pub extra_env: Vec<(String, String)>,
+    /// The API key variables set in agentmux's own environment (names only): agents billed
+    /// to the subscription run without them, and a login failure says so.
+    pub api_keys_set: Vec<String>,
     /// A short note on the hint line until the next key.
     pub flash: Option<String>,
     /// Tool calls waiting for the user, and how turns ask (see `app::approvals`).
@@ -349,6 +352,7 @@ impl State {
                 .unwrap_or_else(|| PathBuf::from(".")),
             policy: team.limits,
             extra_env: Vec::new(),
+            api_keys_set: Vec::new(),
             flash: None,
             approvals: Default::default(),
             quitting: false,
@@ -587,6 +591,9 @@ impl State {
             }
         };
         agent.transcript.push_prompt(&prompt);
+        let subscription = agent.spec.options.billing() == crate::agent::Billing::Subscription;
+        let held = self.api_keys_set.first().filter(|_| subscription);
+        agent.transcript.hold_key(held.map(String::as_str));
         agent.scroll.end();
         self.dirty = true;
         let mut req = TurnRequest {

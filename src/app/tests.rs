@@ -933,3 +933,39 @@ fn a_clock_set_back_does_not_hold_past_the_reset() {
     let fx = update(&mut s, Msg::Wake);
     assert_eq!(spawned(&fx).len(), 1);
 }
+
+/// Under subscription billing a turn runs without the API key agentmux has, and its login
+/// failure says so; billed per token, the key goes along and nothing is said.
+#[test]
+fn a_login_failure_names_the_key_subscription_billing_held_back() {
+    let not_logged_in = || {
+        cli_line(
+            r#"{"type":"assistant","message":{"id":"m","model":"<synthetic>","role":"assistant","content":[{"type":"text","text":"Not logged in · Please run /login"}]},"parent_tool_use_id":null,"session_id":"s"}"#,
+        )
+    };
+    for (billing, held) in
+        [(crate::agent::Billing::Subscription, true), (crate::agent::Billing::Api, false)]
+    {
+        let mut s = state(false, &[("api", "")], (80, 24));
+        s.api_keys_set = vec!["ANTHROPIC_API_KEY".into()];
+        s.agents[0].spec.options.billing = Some(billing);
+        send(&mut s, 0, "hi");
+        let id = s.agents[0].id;
+        update(&mut s, lines(id, 1, vec![not_logged_in()]));
+        let errors: Vec<&str> = s.agents[0]
+            .transcript
+            .cells()
+            .iter()
+            .filter_map(|c| match &c.kind {
+                crate::transcript::CellKind::Error(e) => Some(e.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(
+            errors[0].contains("ANTHROPIC_API_KEY is set but held back"),
+            held,
+            "{billing:?}"
+        );
+    }
+}

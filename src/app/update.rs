@@ -883,7 +883,7 @@ fn on_line(state: &mut State, i: usize, line: &Line, fx: &mut Vec<Effect>) {
             a.context = super::state::ContextUse::after(a.context, m);
             // "<synthetic>" marks the CLI's own error messages; the model stays what it was.
             if let Some(model) = m.model.as_ref().filter(|m| *m != "<synthetic>") {
-                a.model = Some(model.clone());
+                a.model = Some(super::query::reported_model(a.model.as_deref(), model));
             }
             super::worktree::on_message(state, i, m);
         }

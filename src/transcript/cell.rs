@@ -199,16 +199,24 @@ pub fn result_failure(r: &ResultEvent) -> Option<String> {
 
 /// The CLI's "Not logged in · Please run /login" speaks of its own prompt, which agentmux does
 /// not show. Returns the few words before the "·" and a hint that works from agentmux.
-pub fn login_hint(text: &str) -> Option<(String, String)> {
+/// `held_key`: an API key variable set in agentmux's environment that subscription billing
+/// kept from the agent; the hint names it and the setting that would pass it on.
+pub fn login_hint(text: &str, held_key: Option<&str>) -> Option<(String, String)> {
     let first = text.lines().map(str::trim).find(|l| !l.is_empty())?;
     if !first.contains("/login") {
         return None;
     }
     let what = first.split(" · ").next().unwrap_or(first).trim().trim_end_matches('.');
-    let hint = format!(
+    let mut hint = format!(
         "{what}: run `claude` once in a terminal and use /login; agentmux uses your \
          subscription login"
     );
+    if let Some(key) = held_key {
+        hint.push_str(&format!(
+            ". {key} is set but held back from the agent (billing = \"subscription\"); \
+             billing = \"api\" in the team file would use it, billed per token"
+        ));
+    }
     Some((what.to_string(), hint))
 }
 
@@ -216,7 +224,7 @@ pub fn login_hint(text: &str) -> Option<(String, String)> {
 pub fn short_failure(r: &ResultEvent) -> Option<String> {
     Some(match r.subtype.as_str() {
         "success" if !r.is_error => return None,
-        "success" => match r.result.as_deref().and_then(login_hint) {
+        "success" => match r.result.as_deref().and_then(|t| login_hint(t, None)) {
             Some((what, _)) => what,
             None => r
                 .result

@@ -60,6 +60,9 @@ pub struct Transcript {
     /// Why the turn's `result` says it failed, shown when the turn ends unless it was
     /// interrupted (then the CLI's error words are only about the interrupt).
     failure: Option<String>,
+    /// An API key variable agentmux has that the agent's subscription billing keeps from it
+    /// (named by a login failure's hint).
+    held_key: Option<String>,
     /// The agent's directory, from the last `init` (tool paths inside it are shown relative).
     cwd: Option<String>,
     layout: Mutex<LayoutCache>,
@@ -76,6 +79,7 @@ impl Clone for Transcript {
             rate_limit: self.rate_limit.clone(),
             result: self.result.clone(),
             failure: self.failure.clone(),
+            held_key: self.held_key.clone(),
             cwd: self.cwd.clone(),
             layout: Mutex::default(),
         };
@@ -181,6 +185,11 @@ impl Transcript {
             footer.progress = Some(progress);
         }
         self.add(Cell::new(CellKind::Footer(footer)), None);
+    }
+
+    /// The API key variable the agent's turns run without (see `held_key`), `None` when none.
+    pub fn hold_key(&mut self, key: Option<&str>) {
+        self.held_key = key.map(str::to_string);
     }
 
     /// Add a note of agentmux's own (e.g. "turn queued", "spawn failed").
@@ -313,7 +322,8 @@ impl Transcript {
                     }
                     // The CLI reports API failures as a message of its own making.
                     if m.model.as_deref() == Some("<synthetic>") {
-                        let text = login_hint(text).map_or_else(|| text.clone(), |(_, hint)| hint);
+                        let hint = login_hint(text, self.held_key.as_deref());
+                        let text = hint.map_or_else(|| text.clone(), |(_, hint)| hint);
                         self.add(Cell::new(CellKind::Error(text)), parent);
                         continue;
                     }

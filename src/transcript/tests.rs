@@ -719,6 +719,26 @@ fn not_logged_in_says_how_to_log_in_from_agentmux() {
     insta::assert_snapshot!(shot);
 }
 
+/// With an API key in agentmux's environment that subscription billing held back, the hint
+/// says so and names the setting that would use it.
+#[test]
+fn not_logged_in_with_a_held_back_key_says_billing_api_would_use_it() {
+    let mut t = Transcript::new();
+    t.push_prompt("say hi");
+    t.hold_key(Some("ANTHROPIC_API_KEY"));
+    t.apply(&ev(Event::Assistant(MessageEvent {
+        message_id: Some("m".into()),
+        model: Some("<synthetic>".into()),
+        content: vec![text("Not logged in · Please run /login")],
+        ..Default::default()
+    })));
+    let CellKind::Error(e) = &t.cells()[1].kind else { panic!("{:?}", t.cells()) };
+    assert!(e.contains("ANTHROPIC_API_KEY is set but held back"), "{e}");
+    assert!(e.contains("billing = \"api\""), "{e}");
+    let shot = screen(&t, &Scroll::default(), 60, 7).join("\n");
+    insta::assert_snapshot!(shot);
+}
+
 /// A relay turn's prompt is a compact list of reports that opens like a tool call.
 #[test]
 fn a_relayed_report_is_a_compact_cell_that_expands() {

@@ -41,8 +41,22 @@ pub fn tokens_label(n: u64) -> String {
     }
 }
 
+/// The model's own name, without "claude-" and without the window suffix (`[1m]`: the
+/// context segment says the window).
 fn short_model(m: &str) -> &str {
-    m.strip_prefix("claude-").unwrap_or(m)
+    let name = crate::app::query::split_model(m).0;
+    name.strip_prefix("claude-").unwrap_or(name)
+}
+
+/// "1M", "200k": a context window's size.
+pub fn window_label(n: u64) -> String {
+    match n {
+        n if n >= 1_000_000 && n % 100_000 == 0 => {
+            format!("{}M", n as f64 / 1e6)
+        }
+        n if n >= 1_000 => format!("{}k", n / 1_000),
+        n => n.to_string(),
+    }
 }
 
 /// The state segment's text and colour.
@@ -152,7 +166,10 @@ fn segments(state: &State, agent: &Agent) -> Vec<Segment> {
         // A few tokens of a large window are some use, not none.
         let used = agent.context.is_some_and(|c| c.used > 0);
         let shown = if pct == 0 && used { "<1".to_string() } else { pct.to_string() };
-        push(format!("ctx {shown}%"), style);
+        push(format!("ctx {shown}%{}", window_apart(agent)), style);
+    } else if !window_apart(agent).is_empty() {
+        // A window the model's name chose, before any use of it.
+        push(format!("ctx {}", window_label(crate::app::query::context_window(agent))), dim);
     }
     let billing = match agent.billing_shown() {
         Billing::Subscription => "sub",
@@ -170,6 +187,16 @@ fn segments(state: &State, agent: &Agent) -> Vec<Segment> {
         seg.priority = u8::try_from(n - i).unwrap_or(u8::MAX);
     }
     s
+}
+
+/// " of 1M" when the agent's window is not the default one (its size is news then), else "".
+fn window_apart(agent: &Agent) -> String {
+    let window = crate::app::query::context_window(agent);
+    if window == crate::app::query::DEFAULT_CONTEXT_WINDOW {
+        String::new()
+    } else {
+        format!(" of {}", window_label(window))
+    }
 }
 
 fn width_of(segs: &[Segment]) -> usize {
@@ -308,10 +335,11 @@ mod tests {
         update(&mut s, lines(id, 1, vec![said(140_000, None)]));
         assert_eq!(ctx(&s), (Some("ctx 85%".into()), Some(Color::Yellow)));
         update(&mut s, Msg::ContextUsage { agent: id, used: 960_000, window: 1_000_000 });
-        assert_eq!(ctx(&s), (Some("ctx 96%".into()), Some(Color::Red)));
+        // A window other than the default one is news: its size is shown.
+        assert_eq!(ctx(&s), (Some("ctx 96% of 1M".into()), Some(Color::Red)));
         // The window the CLI named stays for the usage that comes next.
         update(&mut s, lines(id, 1, vec![said(70_000, None)]));
-        assert_eq!(ctx(&s).0.as_deref(), Some("ctx 10%"));
+        assert_eq!(ctx(&s).0.as_deref(), Some("ctx 10% of 1M"));
         insta::assert_snapshot!(screen(&s));
     }
 
@@ -347,6 +375,70 @@ mod tests {
         let id = s.agents[0].id;
         update(&mut s, lines(id, 1, vec![result(&sid(8), "success", 0.0)]));
         assert!(shown(&s).ends_with(&sid(8)[..8]), "{}", shown(&s));
+    }
+
+    /// The CLI names a 1M-token model `claude-opus-4-8[1m]`, the API `claude-opus-4-8`: the
+    /// header shows the name and the window apart, and the window stays after the first answer.
+    #[test]
+    fn the_model_and_its_context_window_are_shown_apart() {
+        use crate::agent::event::{Event, MessageEvent, Usage};
+        use crate::app::fixtures::*;
+        use crate::app::update;
+        let mut s = state(false, &[("api", "backend")], (160, 48));
+        let id = s.agents[0].id;
+        send(&mut s, 0, "go");
+        let mut init = init(&sid(1), "none");
+        if let Event::System(sys) = &mut init {
+            if let crate::agent::event::SystemKind::Init(i) = &mut sys.kind {
+                i.model = Some("claude-opus-4-8[1m]".into());
+            }
+        }
+        update(&mut s, lines(id, 1, vec![init]));
+        let fields = |s: &State| -> Vec<String> {
+            let line = plain(&header_line(s, &s.agents[0], 200));
+            line.split(SEP).map(str::to_owned).collect()
+        };
+        let shown = fields(&s);
+        assert!(shown.contains(&"opus-4-8".to_string()), "{shown:?}");
+        assert!(shown.contains(&"ctx 1M".to_string()), "{shown:?}");
+        assert!(!shown.iter().any(|f| f.contains('[')), "{shown:?}");
+        let answer = Event::Assistant(MessageEvent {
+            model: Some("claude-opus-4-8".into()),
+            usage: Some(Usage { input_tokens: 120_000, ..Default::default() }),
+            ..Default::default()
+        });
+        update(&mut s, lines(id, 1, vec![answer]));
+        let shown = fields(&s);
+        assert!(shown.contains(&"opus-4-8".to_string()), "{shown:?}");
+        assert!(shown.contains(&"ctx 12% of 1M".to_string()), "{shown:?}");
+    }
+
+    #[test]
+    fn model_names_and_the_window_their_suffix_selects() {
+        use crate::app::query::{reported_model, split_model};
+        let cases = [
+            ("claude-opus-4-8[1m]", ("claude-opus-4-8", Some(1_000_000))),
+            ("claude-sonnet-4-5[200K]", ("claude-sonnet-4-5", Some(200_000))),
+            ("claude-sonnet-4-5", ("claude-sonnet-4-5", None)),
+            ("opus[x]", ("opus[x]", None)),
+            ("opus[0m]", ("opus[0m]", None)),
+            ("[1m]", ("", Some(1_000_000))),
+        ];
+        for (model, want) in cases {
+            assert_eq!(split_model(model), want, "{model}");
+        }
+        assert_eq!(
+            reported_model(Some("claude-opus-4-8[1m]"), "claude-opus-4-8"),
+            "claude-opus-4-8[1m]"
+        );
+        assert_eq!(
+            reported_model(Some("claude-opus-4-8[1m]"), "claude-haiku-4-5"),
+            "claude-haiku-4-5"
+        );
+        assert_eq!(reported_model(None, "claude-opus-4-8"), "claude-opus-4-8");
+        assert_eq!(window_label(1_000_000), "1M");
+        assert_eq!(window_label(1_500_000), "1.5M");
+        assert_eq!(window_label(200_000), "200k");
     }
 
     /// The CLI's own error messages carry the model "<synthetic>": never a header field.
