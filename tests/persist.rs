@@ -528,6 +528,9 @@ fn killed_during_a_flood_reopens_with_every_logged_event_and_resumes_the_lost_tu
     let screen = again.wait_for("the pane rebuilt", |s| s.contains("alt-u resumes it"));
     assert!(screen.contains(&last), "{screen}");
     assert!(screen.contains("interrupted"), "{screen}");
+    // The cut turn counts, as an interrupted one does.
+    let header = screen.lines().find(|l| l.contains("┏")).unwrap_or_default();
+    assert!(header.contains(" · 1 turn "), "{header}");
 
     // A second agentmux on the workspace says so and leaves; --read-only shows the panes.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_agentmux"))
@@ -549,6 +552,9 @@ fn killed_during_a_flood_reopens_with_every_logged_event_and_resumes_the_lost_tu
     again.wait_for("the resumed turn to end", |s| {
         s.contains("Continue from where you left off.") && s.contains("✓ done")
     });
+    let screen = again.screen();
+    let header = screen.lines().find(|l| l.contains("┏")).unwrap_or_default();
+    assert!(header.contains(" · 2 turns "), "{header}");
     again.quit();
     let text = std::fs::read_to_string(home.log("api")).expect("read the log");
     let records: Vec<serde_json::Value> =
@@ -565,4 +571,90 @@ fn killed_during_a_flood_reopens_with_every_logged_event_and_resumes_the_lost_tu
         .filter_map(|r| r.pointer("/ended/status").and_then(|s| s.as_str()))
         .collect();
     assert_eq!(ends, ["lost", "ok"]);
+}
+
+/// The supervisor's board as the screen shows it: its rows from the table's header to the rule
+/// under the relay lines, each cut to the supervisor's column.
+fn board(screen: &str) -> Vec<String> {
+    let lines: Vec<&str> = screen.lines().collect();
+    let Some(top) = lines.iter().position(|l| l.contains("AGENT") && l.contains("STATE")) else {
+        return Vec::new();
+    };
+    let left = lines[top].chars().take_while(|c| *c != 'A').count();
+    let column = |l: &str| -> String {
+        let cells: String = l.chars().skip(left).take_while(|c| !matches!(c, '│' | '┃')).collect();
+        cells.trim_end().to_string()
+    };
+    let rows: Vec<String> = lines[top..].iter().map(|l| column(l)).collect();
+    // Without its rule the board is not drawn to its end yet (a frame still on its way).
+    match rows.iter().position(|l| l.starts_with('─')) {
+        Some(rule) => rows[..rule].to_vec(),
+        None => Vec::new(),
+    }
+}
+
+/// `HH:MM:SS` as seconds of the day.
+fn clock_secs(s: &str) -> Option<i64> {
+    let mut parts = s.split(':').map(|p| p.parse::<i64>().ok());
+    let (h, m, sec) = (parts.next()??, parts.next()??, parts.next()??);
+    Some(h * 3600 + m * 60 + sec)
+}
+
+#[test]
+fn a_reopen_after_a_kill_shows_the_same_board_relay_lines_and_focus() {
+    let home = pty::Home::new(
+        "[supervisor]\nenv = { AGENTMUX_SIM_PERSONA = \"supervisor\" }\n\n\
+         [[agent]]\nname = \"backend\"\ncwd = \".\"\nenv = { AGENTMUX_SIM_PERSONA = \"backend\" }\n",
+    );
+    let mut first = pty::start(&home, &[]);
+    first.wait_for("the board", |s| s.contains("AGENT") && s.contains("LAST"));
+    // The supervisor hands out a task: the worker's report is relayed to it, it sums up.
+    let sent = std::process::Command::new(env!("CARGO_BIN_EXE_agentmux"))
+        .args(["send", "backend", "add a total count to the list response"])
+        .current_dir(home.path().join("work"))
+        .envs(home.env())
+        .env("AGENTMUX_AGENT", "supervisor")
+        .env_remove("AGENTMUX_SOCKET")
+        .output()
+        .expect("agentmux send");
+    assert!(sent.status.success(), "{sent:?}");
+    let done = |s: &str| {
+        let b = board(s);
+        b.iter().any(|l| l.contains("relayed 1 report"))
+            && b.iter().filter(|l| l.contains(" idle ")).count() == 2
+            && s.contains("Nothing blocks the release")
+    };
+    first.wait_for("the relayed report and the synthesis", done);
+    // The focus moves from the first worker to the supervisor.
+    first.send(b"\t");
+    let before = first.wait_for("the supervisor focused", |s| {
+        done(s) && s.lines().any(|l| l.contains("┏ ◆ supervisor") || l.contains("┏ supervisor"))
+    });
+    let before_board = board(&before);
+    let focused = |s: &str| s.lines().find(|l| l.contains('┏')).map(String::from);
+    let pid = first.child.process_id().expect("pid");
+    // SAFETY: kill with a pid we spawned and a valid signal number.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0);
+    first.wait_exit();
+    drop(first);
+
+    let mut again = pty::start(&home, &[]);
+    let after = again.wait_for("the board again", |s| board(s).len() >= before_board.len());
+    let after_board = board(&after);
+    assert_eq!(focused(&after), focused(&before), "the focus is back:\n{after}");
+    // The table: the same rows, LAST included (taken from the logs, which may have been written
+    // a moment after the clock the board read).
+    let rows = 1 + 2;
+    for (b, a) in before_board[..rows].iter().zip(&after_board[..rows]) {
+        let (b_last, a_last) = (b.rsplit(' ').next(), a.rsplit(' ').next());
+        let (Some(bs), Some(as_)) = (b_last.and_then(clock_secs), a_last.and_then(clock_secs))
+        else {
+            assert_eq!(b, a, "a header or a row without a time");
+            continue;
+        };
+        assert!((as_ - bs).rem_euclid(86_400) <= 1, "LAST: {b:?} then {a:?}");
+        assert_eq!(b.rsplit_once(' ').map(|p| p.0), a.rsplit_once(' ').map(|p| p.0));
+    }
+    assert_eq!(before_board[rows..], after_board[rows..], "the relay lines:\n{after}");
+    again.quit();
 }

@@ -6,11 +6,41 @@ use super::command::{Command, Context};
 use super::state::{Agent, State, TurnState};
 use crate::agent::event::{add_cost, Event, SystemKind};
 use crate::agent::{Billing, Line};
-use crate::store::{Replay, Restored, RestoredAgent, TurnEnd, TurnStatus as LogStatus};
+use crate::store::{Record, Replay, Restored, RestoredAgent, TurnEnd, TurnStatus as LogStatus};
+use crate::supervisor::{LogEntry, Relay};
 use crate::transcript::{NoteLevel, TurnFooter, TurnStatus};
 
 /// What a resumed turn says to the agent.
 pub const RESUME_PROMPT: &str = "Continue from where you left off.";
+
+/// Extras key of the supervisor's state: the last lines of the relay log, for the board.
+pub const RELAY_LOG_EXTRA: &str = "relay_log";
+/// How many relay log lines the workspace keeps (the board shows a few; the rest is margin).
+pub const RELAY_LOG_KEPT: usize = 50;
+
+/// The relay log's last lines as the workspace keeps them.
+pub fn relay_log_value(relay: &Relay) -> serde_json::Value {
+    let n = relay.log().len();
+    let kept: Vec<&LogEntry> = relay.log().skip(n.saturating_sub(RELAY_LOG_KEPT)).collect();
+    serde_json::to_value(kept).unwrap_or_default()
+}
+
+/// The relay log lines kept in `value`; one that does not read (written by another version)
+/// is left out, not the whole log.
+fn relay_log_of(value: &serde_json::Value) -> Vec<LogEntry> {
+    let Some(lines) = value.as_array() else { return Vec::new() };
+    lines.iter().filter_map(|l| serde_json::from_value(l.clone()).ok()).collect()
+}
+
+/// When an agent last did something, from its log (the board's LAST column): its last record,
+/// not counting the `lost` end a reopen writes for a turn agentmux died in.
+fn last_activity(kept: &RestoredAgent) -> Option<u64> {
+    kept.log
+        .iter()
+        .rev()
+        .find(|(_, _, r)| !matches!(r, Record::TurnEnded(e) if e.status == LogStatus::Lost))
+        .map(|(ts, _, _)| ts)
+}
 
 /// Rebuilds the state's panes from what reopening the workspace found. Agents the state does
 /// not have yet (made at run time in an earlier session) are added after the team's. Clears
@@ -37,6 +67,19 @@ pub fn restore(state: &mut State, found: &Restored, first: &mut [Option<String>]
         if kept.interrupted.is_some() {
             lost.push(name.to_string());
         }
+        if let Some(sup) = state.supervision.as_mut() {
+            if let Some(at) = last_activity(kept) {
+                sup.activity.insert(name.to_string(), at);
+            }
+            if kept.state.supervisor {
+                if let Some(log) = kept.state.extras.get(RELAY_LOG_EXTRA) {
+                    sup.relay.restore_log(relay_log_of(log));
+                }
+            }
+        }
+    }
+    if let Some(i) = found.focus.as_deref().and_then(|name| state.index_named(name)) {
+        state.set_focus(i);
     }
     if !found.notes.is_empty() {
         // Cut-short lines, files moved aside: the user hears once, in the first pane.
@@ -67,6 +110,8 @@ pub fn restore_agent(agent: &mut Agent, kept: &RestoredAgent, resume_key: &str) 
         .map(|f| f.get("at").and_then(serde_json::Value::as_str).map(String::from));
     let mut proposed = false;
     let mut confirmed = false;
+    // The last turn whose `result` is in the log.
+    let mut with_result = None;
     agent.queue = st.queue.iter().cloned().collect();
     agent.turn_seq = agent.turn_seq.max(st.turns);
     // "Allow always" rules of earlier runs, on top of the team file's.
@@ -78,7 +123,7 @@ pub fn restore_agent(agent: &mut Agent, kept: &RestoredAgent, resume_key: &str) 
             }
         }
     }
-    for (_, _, item) in kept.log.replay() {
+    for (_, turn, item) in kept.log.replay() {
         match item {
             Replay::Prompt(p) => {
                 agent.transcript.push_prompt(p);
@@ -97,10 +142,18 @@ pub fn restore_agent(agent: &mut Agent, kept: &RestoredAgent, resume_key: &str) 
                 if let Line::Event(ev) = &line {
                     confirmed |=
                         ev.session_id().is_some_and(|id| Some(id) == st.session_id.as_deref());
+                    if matches!(ev, Event::Result(_)) {
+                        with_result = Some(turn);
+                    }
                 }
                 replay_line(agent, &line)
             }
-            Replay::TurnEnded(end) => end_turn(agent, end, resume_key),
+            Replay::TurnEnded(end) => {
+                if end.status == LogStatus::Lost {
+                    count_lost(agent, with_result, turn);
+                }
+                end_turn(agent, end, resume_key)
+            }
         }
     }
     if proposed && !confirmed {
@@ -109,11 +162,20 @@ pub fn restore_agent(agent: &mut Agent, kept: &RestoredAgent, resume_key: &str) 
         agent.session_live = false;
     }
     if let Some(turn) = &kept.interrupted {
+        count_lost(agent, with_result, turn.turn);
         let mut end = TurnEnd::new(LogStatus::Lost);
         end.session_id = Some(turn.session_id.clone());
         end_turn(agent, &end, resume_key);
     }
     agent.scroll.end();
+}
+
+/// A turn agentmux died in counts as an interrupted one does (the CLI writes a `result` when
+/// it is interrupted, which counts it), unless its own result made it to the log.
+fn count_lost(agent: &mut Agent, with_result: Option<u64>, turn: u64) {
+    if with_result != Some(turn) {
+        agent.turns += 1;
+    }
 }
 
 /// The counters a header shows, as `update` keeps them live.
@@ -197,4 +259,35 @@ pub fn take_resumable(state: &mut State, index: usize) -> Option<String> {
     }
     a.resumable = false;
     Some(RESUME_PROMPT.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::supervisor::{LogKind, RelayLimits};
+
+    #[test]
+    fn the_relay_log_reads_back_and_a_line_it_cannot_read_is_left_out() {
+        let limits = RelayLimits {
+            max_depth: 3,
+            max_per_minute: 10,
+            team_budget_usd: None,
+            report_chars: 100,
+            batch_window_ms: 0,
+        };
+        let mut relay = Relay::new("lead", limits);
+        relay.task_sent("api", "add a count", 1_000);
+        let mut value = relay_log_value(&relay);
+        if let Some(lines) = value.as_array_mut() {
+            lines.insert(0, serde_json::json!({"at": 5, "kind": {"a_later_kind": {}}}));
+            lines.push(serde_json::json!("not a line"));
+        }
+        let back = relay_log_of(&value);
+        assert_eq!(back.len(), 1, "{value}");
+        assert_eq!(back[0].at, 1_000);
+        assert!(
+            matches!(&back[0].kind, LogKind::Task { to, text, depth: 1 } if to == "api" && text == "add a count")
+        );
+        assert!(relay_log_of(&serde_json::json!({"not": "a list"})).is_empty());
+    }
 }

@@ -212,6 +212,9 @@ impl<'a, B: Backend> Loop<'a, B> {
         self.pending.append(&mut replies);
         // Answers, waits, and the supervisor's relay (whose turns are applied next).
         self.pending.extend(exec.control.settle(state, now_ms));
+        if let Some(p) = &mut exec.persist {
+            p.after_batch(state);
+        }
         asked
     }
 

@@ -44,6 +44,10 @@ pub fn open(state: &mut State, team: &Team, mut ws: Workspace) -> (Persister, Ve
     match found {
         Ok(found) => {
             let lost = crate::app::restore::restore(state, &found, &mut first);
+            p.relay_kept = state
+                .supervision
+                .as_ref()
+                .map(|s| (s.relay.log().len(), s.relay.log().next_back().cloned()));
             if !read_only {
                 p.mark_lost(state, &lost);
             }
@@ -72,6 +76,9 @@ pub fn open(state: &mut State, team: &Team, mut ws: Workspace) -> (Persister, Ve
 
 pub struct Persister {
     ws: Workspace,
+    /// The relay log as last kept: its length and last line (the log is capped, so the length
+    /// alone stops moving once full).
+    relay_kept: Option<(usize, Option<crate::supervisor::LogEntry>)>,
     /// The running turn's cost, from its `result` line (logged with the turn's end).
     costs: std::collections::HashMap<AgentId, f64>,
     /// An error was shown already: later ones go to the log file only.
@@ -83,7 +90,13 @@ pub struct Persister {
 
 impl Persister {
     pub fn new(ws: Workspace) -> Persister {
-        Persister { ws, costs: Default::default(), reported: false, team: Vec::new() }
+        Persister {
+            ws,
+            relay_kept: None,
+            costs: Default::default(),
+            reported: false,
+            team: Vec::new(),
+        }
     }
 
     pub fn workspace(&self) -> &Workspace {
@@ -261,6 +274,35 @@ impl Persister {
             }
         }
         Ok(())
+    }
+
+    /// After every batch: what the board shows and no message persists (the relay log lines,
+    /// which agent has the focus) is kept as it changes, so a reopen after a kill -9 shows it
+    /// too. Compares in memory; writes only on a change.
+    pub fn after_batch(&mut self, state: &mut State) {
+        if self.ws.is_read_only() {
+            return;
+        }
+        let focus = state.focused().map(|a| a.name().to_string());
+        let mut result = self.ws.set_focus(focus.as_deref());
+        if let (Some(sup), Some(lead)) =
+            (&state.supervision, state.agents.iter().find(|a| a.supervisor))
+        {
+            let (n, last) = (sup.relay.log().len(), sup.relay.log().next_back());
+            let same =
+                matches!(&self.relay_kept, Some((kn, kl)) if *kn == n && kl.as_ref() == last);
+            if !same && result.is_ok() {
+                let value = crate::app::restore::relay_log_value(&sup.relay);
+                let name = lead.name().to_string();
+                result = self.ws.update_agent(&name, |s| {
+                    s.extras.insert(crate::app::restore::RELAY_LOG_EXTRA.into(), value);
+                });
+                self.relay_kept = Some((n, last.cloned()));
+            }
+        }
+        if let Err(e) = result {
+            self.report(state, e);
+        }
     }
 
     /// The run is over: turns still running were stopped by the quit; everything to disk.

@@ -233,6 +233,8 @@ pub struct Restored {
     pub agents: Vec<RestoredAgent>,
     /// Things the user should hear about: cut-short lines, files moved aside.
     pub notes: Vec<String>,
+    /// The agent that had the focus when the workspace was last used.
+    pub focus: Option<String>,
 }
 
 /// An open workspace. With [`Access::Exclusive`] it holds the lock until dropped.
@@ -326,7 +328,11 @@ impl Workspace {
             state.source = source;
         }
 
-        let mut restored = Restored { agents: Vec::with_capacity(state.agents.len()), notes };
+        let mut restored = Restored {
+            agents: Vec::with_capacity(state.agents.len()),
+            notes,
+            focus: state.focus.clone(),
+        };
         let mut mends = HashMap::new();
         for (agent, read) in state.agents.iter().zip(read_logs(&dir, &state.agents, access)) {
             let read = read?;
@@ -490,6 +496,16 @@ impl Workspace {
         let bytes = serde_json::to_vec_pretty(&self.state)
             .map_err(|e| StoreError::Io { path: path.clone(), source: e.into() })?;
         fsutil::write_atomic(&path, &bytes).map_err(io_err(&path))
+    }
+
+    /// Remembers which agent has the focus; saves the state when that changed.
+    pub fn set_focus(&mut self, agent: Option<&str>) -> Result<(), StoreError> {
+        self.writable()?;
+        if self.state.focus.as_deref() == agent {
+            return Ok(());
+        }
+        self.state.focus = agent.map(String::from);
+        self.save_state()
     }
 
     /// Adds an agent (or replaces the spec of one with that name, keeping its sessions and

@@ -21,6 +21,9 @@ pub struct WorkspaceState {
     pub last_used_ms: u64,
     #[serde(default)]
     pub agents: Vec<AgentState>,
+    /// The agent that had the focus last (by name): it has it again on reopen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub focus: Option<String>,
 }
 
 /// What the store keeps of one agent between runs.
@@ -98,6 +101,7 @@ impl WorkspaceState {
             created_ms: now_ms,
             last_used_ms: now_ms,
             agents: Vec::new(),
+            focus: None,
         }
     }
 

@@ -85,7 +85,8 @@ pub struct Report {
 }
 
 /// Which guard rail stopped the relay.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Limit {
     Depth,
     Rate,
@@ -103,7 +104,7 @@ impl Limit {
 }
 
 /// The relay stopped; reports are held until the user writes to the supervisor.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Stop {
     pub limit: Limit,
     /// Why, in numbers ("this chain would reach 4 relays; max_relay_depth is 3").
@@ -140,7 +141,10 @@ pub enum RelayAction {
     Stopped(Stop),
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// Kept in the workspace (the board shows the last lines again on reopen), so its shape is a
+/// file format: fields may be added, with defaults.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LogKind {
     /// The supervisor handed a task to a worker.
     Task {
@@ -166,7 +170,7 @@ pub enum LogKind {
     },
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LogEntry {
     pub at: Millis,
     pub kind: LogKind,
@@ -279,6 +283,15 @@ impl Relay {
 
     pub fn log(&self) -> impl DoubleEndedIterator<Item = &LogEntry> + ExactSizeIterator {
         self.log.iter()
+    }
+
+    /// The log lines of an earlier run (on reopen), before anything this run logs.
+    pub fn restore_log(&mut self, entries: impl IntoIterator<Item = LogEntry>) {
+        let mut earlier: VecDeque<LogEntry> = entries.into_iter().collect();
+        earlier.extend(self.log.drain(..));
+        let extra = earlier.len().saturating_sub(LOG_CAPACITY);
+        earlier.drain(..extra);
+        self.log = earlier;
     }
 
     fn push_log(&mut self, at: Millis, kind: LogKind) {
@@ -469,6 +482,22 @@ pub fn reports_prompt(reports: &[Report]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_of_an_earlier_run_come_before_this_runs_and_the_log_stays_capped() {
+        let mut r = Relay::new("lead", limits());
+        r.task_sent("w", "now", 5);
+        let earlier = (0..LOG_CAPACITY as u64)
+            .map(|at| LogEntry { at, kind: LogKind::Resumed { held: 0 } })
+            .collect::<Vec<_>>();
+        r.restore_log(earlier);
+        assert_eq!(r.log().len(), LOG_CAPACITY);
+        // The oldest earlier line made room for this run's.
+        assert_eq!(r.log().next().map(|e| e.at), Some(1));
+        assert!(
+            matches!(&r.log().next_back().map(|e| &e.kind), Some(LogKind::Task { to, .. }) if to == "w")
+        );
+    }
 
     fn limits() -> RelayLimits {
         RelayLimits {
