@@ -428,6 +428,29 @@ async fn agents_run_below_the_ui_and_so_do_their_children() {
     assert_eq!(agent_nice(Some(0)).await, (ours, ours));
 }
 
+/// The nice value of the scheduling group the script runs in (`/proc/PID/autogroup`).
+async fn agent_group_nice(nice: Option<u8>) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body = "cut -d' ' -f3 /proc/$$/autogroup";
+    let mut req = request(1, ClaudeCmd::real(script(dir.path(), "claude", body)), dir.path(), "x");
+    req.spec.options.nice = nice;
+    let seen = one_turn(req).await;
+    seen.texts().iter().map(|t| t.trim().to_string()).collect::<Vec<_>>().join(" ")
+}
+
+/// Each agent leads a session of its own, which the kernel's autogroup makes a scheduling group
+/// of its own: without lowering the group, 64 agents would each weigh as much as the UI.
+#[tokio::test]
+async fn each_agents_scheduling_group_is_lowered_as_its_processes_are() {
+    if !std::path::Path::new("/proc/self/autogroup").exists() {
+        return eprintln!("no autogroup here (kernel option off): nothing to lower");
+    }
+    let default = AgentOptions::DEFAULT_NICE.to_string();
+    assert_eq!(agent_group_nice(None).await, default);
+    assert_eq!(agent_group_nice(Some(3)).await, "3");
+    assert_eq!(agent_group_nice(Some(0)).await, "0");
+}
+
 #[tokio::test]
 async fn refusals_come_back_as_errors() {
     let dir = tempfile::tempdir().expect("tempdir");

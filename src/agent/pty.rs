@@ -71,14 +71,36 @@ pub fn spawn(
                 lower_thread_priority(i32::from(nice));
                 spawn_here(program, args, cwd, env)
             });
-        match spawner {
+        let spawned = match spawner {
             Ok(thread) => thread.join().unwrap_or_else(|_| {
                 Err(PtySpawnError::Spawn("the spawning thread panicked".into()))
             }),
             Err(e) => Err(PtySpawnError::Spawn(format!("no thread to spawn it from: {e}"))),
+        };
+        if let Ok(p) = &spawned {
+            lower_session_group(p.pid, nice);
         }
+        spawned
     })
 }
+
+/// Lowers the CPU weight of the session `pid` leads by `nice` steps.
+///
+/// Where the kernel groups processes by session for scheduling (autogroup, on by default in
+/// most desktop and server kernels), each agent's `setsid` puts it in a group of its own, and
+/// groups share the CPU equally whatever their members' nice values: 64 agents would each get
+/// as much as the UI and the nice value alone would change nothing. The group's own nice value
+/// (`/proc/PID/autogroup`) weighs the group; a user may raise it for their own processes. No
+/// such file (autogroup off, another system) changes nothing but speed, so it is not reported.
+#[cfg(target_os = "linux")]
+pub(crate) fn lower_session_group(pid: u32, nice: u8) {
+    if nice > 0 {
+        let _ = std::fs::write(format!("/proc/{pid}/autogroup"), nice.to_string());
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn lower_session_group(_pid: u32, _nice: u8) {}
 
 /// Lower this thread's CPU priority by `by` nice steps (up to the lowest, 19). Failing changes
 /// nothing but speed, so it is not reported.
@@ -440,6 +462,7 @@ pub fn spawn_piped(
         return Err(PtySpawnError::Spawn("the process has no stdin pipe".into()));
     };
     let pid = child.id();
+    lower_session_group(pid, nice);
     // We reap the child ourselves (`wait`); dropping std's Child neither waits nor kills.
     drop(child);
     let reader = match pair.master.try_clone_reader() {
