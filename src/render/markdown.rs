@@ -435,30 +435,65 @@ impl Md<'_> {
 }
 
 const COLUMN_GAP: &str = " │ ";
+// Measured in cells: its bar is one cell and three bytes.
 
 fn spans_width(spans: &[Span<'_>]) -> usize {
     spans.iter().map(|s| display_width(&s.content)).sum()
 }
 
-/// Column widths: natural widths when they fit, otherwise water-filling (narrow columns keep
-/// their width, the wide ones share what is left).
-fn column_widths(natural: &[usize], avail: usize) -> Vec<usize> {
-    let gaps = natural.len().saturating_sub(1) * COLUMN_GAP.len();
+/// Column widths: natural widths when they fit; otherwise each column first gets its longest
+/// word (`words`), so no word is broken, and the wide ones share what is left (water-filling).
+/// When even the longest words do not fit, the columns with the most text (prose, whose words
+/// say least one by one) give up theirs first, and their cells cut words with "…".
+fn column_widths(natural: &[usize], words: &[usize], avail: usize) -> Vec<usize> {
+    let gaps = natural.len().saturating_sub(1) * display_width(COLUMN_GAP);
     let room = avail.saturating_sub(gaps);
     if natural.iter().sum::<usize>() <= room {
         return natural.to_vec();
     }
+    let mut widths: Vec<usize> =
+        natural.iter().zip(words).map(|(&n, &w)| w.min(n).max(1)).collect();
+    let mut widest: Vec<usize> = (0..natural.len()).collect();
+    widest.sort_by_key(|&i| std::cmp::Reverse(natural[i]));
+    for &i in &widest {
+        let excess = widths.iter().sum::<usize>().saturating_sub(room);
+        widths[i] -= excess.min(widths[i] - 1);
+    }
+    let wants: Vec<usize> = natural.iter().zip(&widths).map(|(n, w)| n - w).collect();
     let mut order: Vec<usize> = (0..natural.len()).collect();
-    order.sort_by_key(|&i| natural[i]);
-    let mut widths = vec![0; natural.len()];
-    let mut left = room;
+    order.sort_by_key(|&i| wants[i]);
+    let mut left = room.saturating_sub(widths.iter().sum());
     for (k, &i) in order.iter().enumerate() {
-        let share = left / (natural.len() - k);
-        let w = natural[i].min(share).max(1);
-        widths[i] = w;
-        left = left.saturating_sub(w);
+        let add = wants[i].min(left / (natural.len() - k));
+        widths[i] += add;
+        left -= add;
     }
     widths
+}
+
+/// The widest word of a cell (what its column needs so that no word is broken).
+fn longest_word(cell: &[Span<'_>]) -> usize {
+    let text: String = cell.iter().map(|s| s.content.as_ref()).collect();
+    text.split_whitespace().map(display_width).max().unwrap_or(0)
+}
+
+/// The cell's spans with every word wider than `width` cut to it, ending with "…".
+fn cut_long_words(cell: &[Span<'static>], width: usize) -> Vec<Span<'static>> {
+    cell.iter()
+        .map(|s| {
+            if s.content.split_whitespace().all(|w| display_width(w) <= width) {
+                return s.clone();
+            }
+            let mut out = String::new();
+            for (i, word) in s.content.split(' ').enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                out.push_str(&super::wrap::truncate(word, width));
+            }
+            Span::styled(out, s.style)
+        })
+        .collect()
 }
 
 fn layout_table(table: &Table, avail: usize) -> Vec<Line<'static>> {
@@ -467,12 +502,14 @@ fn layout_table(table: &Table, avail: usize) -> Vec<Line<'static>> {
         return Vec::new();
     }
     let mut natural = vec![1usize; ncols];
+    let mut words = vec![1usize; ncols];
     for row in &table.rows {
         for (c, cell) in row.iter().enumerate() {
             natural[c] = natural[c].max(spans_width(cell));
+            words[c] = words[c].max(longest_word(cell));
         }
     }
-    let min_needed = ncols + (ncols - 1) * COLUMN_GAP.len();
+    let min_needed = ncols + (ncols - 1) * display_width(COLUMN_GAP);
     let mut out = Vec::new();
     if avail < min_needed {
         // Too narrow for columns: one wrapped line per row.
@@ -489,7 +526,7 @@ fn layout_table(table: &Table, avail: usize) -> Vec<Line<'static>> {
         }
         return out;
     }
-    let widths = column_widths(&natural, avail);
+    let widths = column_widths(&natural, &words, avail);
     let header_style = Style::default().add_modifier(Modifier::BOLD);
     for (r, row) in table.rows.iter().enumerate() {
         let is_header = r < table.header_rows;
@@ -499,11 +536,12 @@ fn layout_table(table: &Table, avail: usize) -> Vec<Line<'static>> {
             let spans: Vec<Span<'static>> = row
                 .get(c)
                 .map(|cell| {
-                    cell.iter()
+                    cut_long_words(cell, w)
+                        .into_iter()
                         .map(|s| {
                             let style =
                                 if is_header { s.style.patch(header_style) } else { s.style };
-                            Span::styled(s.content.clone(), style)
+                            Span::styled(s.content, style)
                         })
                         .collect()
                 })
@@ -703,6 +741,30 @@ mod tests {
         assert!(lines.len() > 3, "{lines:?}");
         assert!(lines[2].starts_with("a   │ "), "{lines:?}");
         assert!(lines[3].starts_with("    │ "), "{lines:?}");
+    }
+
+    /// A squeezed table wraps at spaces and never breaks a word: the short columns keep their
+    /// words and the prose column wraps; narrower still, the prose column cuts its words with
+    /// "…" first, and a word is never split over two lines.
+    #[test]
+    fn squeezed_tables_keep_words_whole_or_cut_them_with_an_ellipsis() {
+        let text = "| worker | status | cost | summary |\n|---|---|--:|---|\n| frontend | success | $0.0412 | added the paging tests to the list view |\n| api | failed | $0.0100 | the build broke on a missing import |";
+        for width in [40u16, 48] {
+            let all = plain(text, width).join("\n");
+            for word in ["frontend", "success", "$0.0412", "failed", "summary", "missing"] {
+                assert!(all.contains(word), "{width}: {word} broken:\n{all}");
+            }
+        }
+        for width in [32u16, 34] {
+            let narrow = plain(text, width).join("\n");
+            for word in ["frontend", "success", "$0.0412", "failed"] {
+                assert!(narrow.contains(word), "{width}: {word} broken:\n{narrow}");
+            }
+            assert!(narrow.contains('…'), "{narrow}");
+        }
+        insta::assert_snapshot!(
+            [plain(text, 40).join("\n"), plain(text, 34).join("\n")].join("\n\n")
+        );
     }
 
     #[test]

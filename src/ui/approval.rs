@@ -9,6 +9,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
+use unicode_width::UnicodeWidthStr;
 
 use super::header::truncate;
 use crate::agent::event::PermissionDenial;
@@ -83,92 +84,141 @@ impl Widget for ApprovalView<'_> {
         for (i, line) in rows.iter().skip(first).take(usize::from(body.height)).enumerate() {
             put_line(buf, body.x, body.y + i as u16, line, body.width);
         }
-        put_line(buf, keys_row.x, keys_row.y, &self.keys_line(), keys_row.width);
+        put_line(buf, keys_row.x, keys_row.y, &self.keys_line(keys_row.width), keys_row.width);
     }
 }
 
+/// A key and the words after it.
+type KeyWords = (String, String);
+
+/// The first of `variants` (longest first) that fits `width`, else the last: the words
+/// shorten before a key falls off.
+fn fit_keys(variants: Vec<Vec<KeyWords>>, width: u16) -> Line<'static> {
+    let k = Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD);
+    let d = Style::default().fg(Color::Gray);
+    let w = |v: &[KeyWords]| v.iter().map(|(a, b)| a.width() + b.width()).sum::<usize>();
+    let n = variants.len();
+    let chosen = variants
+        .into_iter()
+        .enumerate()
+        .find(|(i, v)| w(v) <= usize::from(width) || i + 1 == n)
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    let spans =
+        chosen.into_iter().flat_map(|(key, words)| [Span::styled(key, k), Span::styled(words, d)]);
+    Line::from(spans.collect::<Vec<_>>())
+}
+
+/// `(key, words)` pairs from string slices.
+fn pairs(items: &[(&str, &str)]) -> Vec<KeyWords> {
+    items.iter().map(|(k, w)| (k.to_string(), w.to_string())).collect()
+}
+
 impl ApprovalView<'_> {
-    fn keys_line(&self) -> Line<'static> {
+    /// The keys that answer, fitted to `width`: the key of every answer always shows.
+    fn keys_line(&self, width: u16) -> Line<'static> {
+        fit_keys(self.key_variants(), width)
+    }
+
+    fn key_variants(&self) -> Vec<Vec<KeyWords>> {
         let key = |c: Command| self.keymap.key_label(Context::Approval, c).unwrap_or_default();
-        let k = Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD);
-        let d = Style::default().fg(Color::Gray);
         let plan = self.pending.ask.asking() == Asking::Plan;
         if self.pending.ask.asking() == Asking::Question {
-            return self.question_keys(&key, k, d);
+            return self.question_keys(&key);
         }
         if self.composing {
-            let (what, send) = if plan {
+            let (send, close) = (key(Command::Send), key(Command::Close));
+            let (what, verb) = if plan {
                 ("reject: say what to change (or nothing), ", " reject · ")
             } else {
                 ("deny: type a message for the agent, ", " deny · ")
             };
-            return Line::from(vec![
-                Span::styled(what, d),
-                Span::styled(key(Command::Send), k),
-                Span::styled(send, d),
-                Span::styled(key(Command::Close), k),
-                Span::styled(" back", d),
-            ]);
+            return vec![
+                pairs(&[("", what), (&send, verb), (&close, " back")]),
+                pairs(&[(&send, verb), (&close, " back")]),
+                pairs(&[(&send, " "), (&close, "")]),
+            ];
         }
+        let (once, always, deny) =
+            (key(Command::AllowOnce), key(Command::AllowAlways), key(Command::Deny));
         if plan {
-            return Line::from(vec![
-                Span::styled(key(Command::AllowOnce), k),
-                Span::styled(" approve the plan · ", d),
-                Span::styled(key(Command::Deny), k),
-                Span::styled(" reject it, saying why", d),
-            ]);
+            return vec![
+                pairs(&[(&once, " approve the plan · "), (&deny, " reject it, saying why")]),
+                pairs(&[(&once, " approve · "), (&deny, " reject")]),
+                pairs(&[(&once, " · "), (&deny, "")]),
+            ];
         }
-        let always = match rules::suggest(&self.pending.ask.tool_name, &self.pending.ask.input) {
-            Some(rule) => format!(" always allow {rule} · "),
-            None => " allow once (no narrower rule) · ".to_string(),
+        let rule = rules::suggest(&self.pending.ask.tool_name, &self.pending.ask.input);
+        let (full, short) = match &rule {
+            Some(rule) => (format!(" always allow {rule} · "), " always · "),
+            None => (" allow once (no narrower rule) · ".to_string(), " once · "),
         };
-        Line::from(vec![
-            Span::styled(key(Command::AllowOnce), k),
-            Span::styled(" allow once · ", d),
-            Span::styled(key(Command::AllowAlways), k),
-            Span::styled(always, d),
-            Span::styled(key(Command::Deny), k),
-            Span::styled(" deny", d),
-        ])
+        vec![
+            pairs(&[(&once, " allow once · "), (&always, &full), (&deny, " deny")]),
+            pairs(&[(&once, " allow once · "), (&always, short), (&deny, " deny")]),
+            pairs(&[(&once, " once · "), (&always, short), (&deny, " deny")]),
+            pairs(&[(&once, " · "), (&always, " · "), (&deny, "")]),
+        ]
     }
-}
 
-impl ApprovalView<'_> {
-    fn question_keys(&self, key: &dyn Fn(Command) -> String, k: Style, d: Style) -> Line<'static> {
+    fn question_keys(&self, key: &dyn Fn(Command) -> String) -> Vec<Vec<KeyWords>> {
         let (send, deny) = (key(Command::Send), key(Command::Deny));
-        let parts: Vec<(String, &str)> = if self.composing {
+        if self.composing {
+            let close = key(Command::Close);
+            return vec![
+                pairs(&[
+                    ("", "dismiss: say why (or nothing), "),
+                    (&send, " dismiss · "),
+                    (&close, " back"),
+                ]),
+                pairs(&[(&send, " dismiss · "), (&close, " back")]),
+            ];
+        }
+        if self.typed {
+            return vec![
+                pairs(&[(&send, " answer with what you typed · "), (&deny, " dismiss")]),
+                pairs(&[(&send, " answer · "), (&deny, " dismiss")]),
+            ];
+        }
+        let qs = crate::approval::question::questions(&self.pending.ask.input);
+        let q = qs.get(self.pending.answering.at);
+        let numbers = format!("1-{}", q.map_or(0, |q| q.options.len()));
+        if q.is_some_and(|q| q.multi) {
+            let tick = key(Command::Tick);
             vec![
-                ("".into(), "dismiss: say why (or nothing), "),
-                (send, " dismiss · "),
-                (key(Command::Close), " back"),
+                pairs(&[
+                    (&numbers, " or "),
+                    (&tick, " tick · "),
+                    (&send, " done · or type your own answer · "),
+                    (&deny, " dismiss"),
+                ]),
+                pairs(&[
+                    (&numbers, " or "),
+                    (&tick, " tick · "),
+                    (&send, " done · "),
+                    (&deny, " dismiss"),
+                ]),
+                pairs(&[(&numbers, " "), (&tick, " "), (&send, " "), (&deny, "")]),
             ]
-        } else if self.typed {
-            vec![(send, " answer with what you typed · "), (deny, " dismiss")]
         } else {
-            let qs = crate::approval::question::questions(&self.pending.ask.input);
-            let q = qs.get(self.pending.answering.at);
-            let numbers = format!("1-{}", q.map_or(0, |q| q.options.len()));
             let moves = format!("{}/{}", key(Command::ChoiceUp), key(Command::ChoiceDown));
-            if q.is_some_and(|q| q.multi) {
-                vec![
-                    (numbers, " or "),
-                    (key(Command::Tick), " tick · "),
-                    (send, " done · or type your own answer · "),
-                    (deny, " dismiss"),
-                ]
-            } else {
-                vec![
-                    (numbers, " or "),
-                    (moves, " and "),
-                    (send, " pick · or type your own answer · "),
-                    (deny, " dismiss"),
-                ]
-            }
-        };
-        let spans = parts
-            .into_iter()
-            .flat_map(|(keys, words)| [Span::styled(keys, k), Span::styled(words.to_string(), d)]);
-        Line::from(spans.collect::<Vec<_>>())
+            vec![
+                pairs(&[
+                    (&numbers, " or "),
+                    (&moves, " and "),
+                    (&send, " pick · or type your own answer · "),
+                    (&deny, " dismiss"),
+                ]),
+                pairs(&[
+                    (&numbers, " or "),
+                    (&moves, " and "),
+                    (&send, " pick · "),
+                    (&deny, " dismiss"),
+                ]),
+                pairs(&[(&numbers, " "), (&moves, " "), (&send, " pick · "), (&deny, " dismiss")]),
+                pairs(&[(&numbers, " "), (&moves, " "), (&send, " "), (&deny, "")]),
+            ]
+        }
     }
 }
 
@@ -328,6 +378,45 @@ mod tests {
         let text = screen(&s);
         assert!(text.contains("enter answer with what you typed"), "{text}");
         insta::assert_snapshot!(text);
+    }
+
+    /// In a 43-column pane the words shorten and every answer's key stays: the Bash call, a
+    /// plan and a question.
+    #[test]
+    fn a_narrow_pane_keeps_every_answers_key() {
+        let bash = json!({"command": "npm test -- --runInBand", "description": "Run the tests"});
+        let calls = [
+            ("Bash", bash),
+            ("ExitPlanMode", json!({"plan": "1. Read\n2. Fix"})),
+            ("AskUserQuestion", questions()),
+        ];
+        let mut shots = Vec::new();
+        for (tool, input) in calls {
+            let mut s = asking(tool, input);
+            s.size = (43, 16);
+            let text = screen(&s);
+            let keys = s.keymap.clone();
+            let label = |c| keys.key_label(crate::app::Context::Approval, c).unwrap_or_default();
+            let needed: &[crate::app::Command] = match tool {
+                "Bash" => &[
+                    crate::app::Command::AllowOnce,
+                    crate::app::Command::AllowAlways,
+                    crate::app::Command::Deny,
+                ],
+                "ExitPlanMode" => &[crate::app::Command::AllowOnce, crate::app::Command::Deny],
+                _ => &[crate::app::Command::Send, crate::app::Command::Deny],
+            };
+            let keys_row = text.lines().find(|l| l.contains(&label(needed[0]))).unwrap_or_default();
+            for c in needed {
+                assert!(
+                    keys_row.contains(&format!("{} ", label(*c)))
+                        || keys_row.trim_end_matches('┃').trim_end().ends_with(&label(*c)),
+                    "{tool}: {c:?} fell off:\n{text}"
+                );
+            }
+            shots.push(text);
+        }
+        insta::assert_snapshot!(shots.join("\n"));
     }
 
     #[test]

@@ -298,6 +298,20 @@ mod tests {
         assert!(!text.contains("10…"), "{text}");
     }
 
+    /// At 120x30 the lead's own status table fits its narrow column: words stay whole, and
+    /// the summary column, cut to its room, ends its words with "…".
+    #[test]
+    fn the_leads_status_table_keeps_its_words_whole_at_120x30() {
+        let mut state = supervised();
+        let table = "Status:\n\n| worker | status | cost | summary |\n|---|---|--:|---|\n| api | success | $0.0123 | total count added to the response |\n| web | error | $0.0300 | stopped by the relay limit |";
+        fixtures::full_turn(&mut state, 0, "How is the team doing?", table, &fixtures::sid(9));
+        let text = screen(&mut state, 120, 30);
+        insta::assert_snapshot!("supervisor_status_table_120x30", text);
+        for word in ["success", "$0.0123", "error", "stopped", "respon…"] {
+            assert!(text.contains(word), "{word} broken:\n{text}");
+        }
+    }
+
     #[test]
     fn the_board_takes_the_top_of_the_body_and_the_conversation_keeps_the_rest() {
         let state = supervised();
