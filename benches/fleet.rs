@@ -402,7 +402,7 @@ fn keys_on(mut app: App, what: &str, goal: &str, exits: bool) -> Res<Vec<String>
 fn settled_keys(app: &App, exits: bool) -> Res<()> {
     let pid = app.child.process_id().ok_or("no pid")?;
     app.until("the streams' end", Duration::from_secs(240), |t| {
-        !t.contains("running") && !(exits && has_children(pid))
+        !(t.contains("running") || exits && has_children(pid))
     })
 }
 
