@@ -564,6 +564,15 @@ async fn run_terminal(
     for (name, wt) in worktrees {
         state.attach_worktree(&name, wt);
     }
+    // The demo's first-run note, in the pane of the agent that will ask, above its first
+    // prompt: the hint line keeps its keys.
+    if opts.demo {
+        let agent = crate::sim::DEMO_ASKING_AGENT;
+        let hint = crate::app::approvals::demo_hint(&state.keymap, agent);
+        if let Some(a) = state.agents.iter_mut().find(|a| a.name() == agent) {
+            a.transcript.push_note(&hint, crate::transcript::NoteLevel::Info);
+        }
+    }
     // With a workspace: the panes as they were, and only the first prompts never sent.
     let (persister, first) = match opts.workspace {
         Some(ws) => {

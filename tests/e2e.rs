@@ -44,6 +44,8 @@ const PAGE_UP: &[u8] = b"\x1b[5~";
 const CTRL_END: &[u8] = b"\x1b[1;5F";
 const F1: &[u8] = b"\x1bOP";
 const ESC: &[u8] = b"\x1b";
+const ALT_A: &[u8] = b"\x1ba";
+const ALT_Y: &[u8] = b"\x1by";
 
 /// The header of the focused pane (thick border) holds this name.
 fn focused_name(screen: &str) -> Option<String> {
@@ -60,12 +62,17 @@ fn demo_runs_answers_a_follow_up_moves_focus_zooms_scrolls_and_quits() {
     // The supervisor and the workers come up, and their first turns run to the end.
     t.wait_text("supervisor");
     t.wait_for("three finished turns", |s| s.matches("✓ done").count() >= 3);
-    let first = t.screen();
-    let focused = focused_name(&first).unwrap_or_default();
-    assert!(!focused.is_empty() && focused != "◆", "a worker has the focus:\n{first}");
+    // The demo's approval (tests asks to run its suite) is answered, so every turn can end.
+    t.wait_text("tests wants to use Bash");
+    t.send(ALT_A);
+    t.wait_for("the tests pane to have the focus", |s| focused_name(s).as_deref() == Some("tests"));
+    t.send(ALT_Y);
 
     // Wait for every turn to end (no spinner left).
     t.wait_for("all turns idle", |s| !s.contains(" running "));
+    let first = t.screen();
+    let focused = focused_name(&first).unwrap_or_default();
+    assert!(!focused.is_empty() && focused != "◆", "a worker has the focus:\n{first}");
 
     // Zoom shows only the focused pane, with its whole header.
     t.send(ALT_Z);
@@ -131,6 +138,28 @@ fn demo_runs_answers_a_follow_up_moves_focus_zooms_scrolls_and_quits() {
     assert!(tail.contains("\x1b[?1049l"), "left the alternate screen last: {tail:?}");
     assert!(tail.contains("\x1b[?2004l"), "bracketed paste off: {tail:?}");
     assert!(tail.contains("\x1b[?1000l"), "mouse capture off: {tail:?}");
+}
+
+/// A new user tries an approval in the demo: the first-run note (in the asking agent's pane)
+/// names the keys; alt-a goes to it, alt-y allows its command, and its turn goes on to the end.
+#[test]
+fn the_demo_asks_for_an_approval_and_the_shown_key_answers_it() {
+    let mut t = start(&["demo"]);
+    let hint = t.wait_text("demo: tests will ask to run a command");
+    assert!(hint.contains("alt-a goes to it · alt-y allows"), "{hint}");
+    t.wait_text("tests wants to use Bash");
+    let waiting = t.wait_text("cd server && cargo test");
+    assert!(waiting.contains("needs-you"), "{waiting}");
+    t.send(ALT_A);
+    t.wait_for("the tests pane to have the focus", |s| focused_name(s).as_deref() == Some("tests"));
+    t.send(ALT_Y);
+    // Allowed: the command runs and the turn reads on (its next step) to its footer.
+    let after = t.wait_for("the turn to go on", |s| {
+        !s.contains("tests wants to use Bash") && s.contains("One failure. Let me read the test.")
+    });
+    assert!(!after.contains("needs-you"), "{after}");
+    let status = t.quit();
+    assert!(status.success(), "exit status {status:?}");
 }
 
 /// Three follow-ups queued behind a running turn: alt-< (ESC <, as terminals send it) picks

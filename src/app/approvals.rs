@@ -190,6 +190,19 @@ pub fn on_ask(state: &mut State, ask: Ask, fx: &mut Vec<Effect>) {
     }
 }
 
+/// The demo's first-run note: `agent` will ask for approval, and the keys that go to it and
+/// answer (as bound now).
+pub fn demo_hint(keymap: &super::Keymap, agent: &str) -> String {
+    use super::Context;
+    let key = |ctx, c| keymap.key_label(ctx, c).unwrap_or_default();
+    format!(
+        "demo: {agent} will ask to run a command · {} goes to it · {} allows · {} denies",
+        key(Context::Pane, Command::NextApproval),
+        key(Context::Approval, Command::AllowOnce),
+        key(Context::Approval, Command::Deny),
+    )
+}
+
 /// A request that did not come from the agent's running turn (no secret or a wrong one): it is
 /// denied without asking the user, so nothing can be allowed, or saved as a rule, in the
 /// agent's name; the log and the status line say so.

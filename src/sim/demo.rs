@@ -9,6 +9,9 @@ use crate::config::{SupervisorConfig, Team, TeamAgent};
 use crate::sim::project::write_project;
 use crate::sim::{lead, workers};
 
+/// The worker whose first turn asks the user for approval (a Bash command no rule allows).
+pub const DEMO_ASKING_AGENT: &str = "tests";
+
 fn persona_env(persona: &str, agentmux_exe: &Path, workdir: &Path) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("AGENTMUX_SIM_PERSONA".to_string(), persona.to_string()),

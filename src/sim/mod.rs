@@ -56,7 +56,7 @@ mod shape;
 mod turn;
 mod workers;
 
-pub use demo::demo_team;
+pub use demo::{demo_team, DEMO_ASKING_AGENT};
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Read, Write};

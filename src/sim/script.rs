@@ -57,6 +57,9 @@ pub enum Action {
         description: String,
         output: String,
         exit_code: i32,
+        /// Needs the user's permission (as a command no rule allows does in the real CLI):
+        /// asked through `--permission-prompt-tool`, else denied.
+        asks: bool,
     },
     /// `agentmux <args>`: run for real when `AGENTMUX_SOCKET` is set, else `fallback` is reported.
     Agentmux {

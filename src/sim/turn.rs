@@ -240,6 +240,7 @@ impl Turn {
                 description: "Encode the screenshot".into(),
                 output,
                 exit_code: 0,
+                asks: false,
             };
             script
                 .calls
@@ -251,6 +252,7 @@ impl Turn {
                 description: format!("Create {file}"),
                 output: String::new(),
                 exit_code: 0,
+                asks: true,
             };
             script.calls.insert(0, Call::with(format!("I'll create {file}."), vec![touch]));
         }
@@ -444,14 +446,14 @@ impl Turn {
         None
     }
 
-    /// For a call that needs permission (the `ask` directive's): the denial message, or `None`
-    /// when an `--allowedTools` rule or the permission prompt tool allows it.
+    /// For a call that needs permission (the `ask` directive's, a persona's asking command):
+    /// the denial message, or `None` when an `--allowedTools` rule or the permission prompt
+    /// tool allows it.
     fn permission(&mut self, id: &str, action: &Action, input: &Value) -> Option<String> {
-        let Action::Bash { command, .. } = action else { return None };
-        let asks = self.directives.ask.iter().any(|f| *command == format!("touch {f}"));
+        let Action::Bash { asks: true, .. } = action else { return None };
         let allowed =
             self.setup.allowed.iter().any(|r| crate::approval::rules::covers(r, "Bash", input));
-        if !asks || allowed || self.setup.permission_mode == "bypassPermissions" {
+        if allowed || self.setup.permission_mode == "bypassPermissions" {
             return None;
         }
         let Some(prompt_tool) = self.setup.prompt_tool.clone() else {

@@ -12,8 +12,24 @@ use crate::sim::script::{Action, Call, Script};
 #[derive(Clone, Copy, Debug)]
 pub enum Tool {
     Read(&'static str),
-    Edit { path: &'static str, old: &'static str, new: &'static str },
-    Bash { command: &'static str, description: &'static str, output: &'static str, code: i32 },
+    Edit {
+        path: &'static str,
+        old: &'static str,
+        new: &'static str,
+    },
+    Bash {
+        command: &'static str,
+        description: &'static str,
+        output: &'static str,
+        code: i32,
+    },
+    /// A Bash command that needs the user's permission: the demo's approval.
+    Asking {
+        command: &'static str,
+        description: &'static str,
+        output: &'static str,
+        code: i32,
+    },
 }
 
 impl Tool {
@@ -28,6 +44,14 @@ impl Tool {
                 description: description.into(),
                 output: output.into(),
                 exit_code: code,
+                asks: false,
+            },
+            Tool::Asking { command, description, output, code } => Action::Bash {
+                command: command.into(),
+                description: description.into(),
+                output: output.into(),
+                exit_code: code,
+                asks: true,
             },
         }
     }
@@ -348,9 +372,10 @@ pub const WORKERS: &[Worker] = &[
         first: Reply {
             keywords: &[],
             steps: &[
+                // The demo's approval: the first thing a new user is asked.
                 Step {
                     say: "Running the whole server suite first.",
-                    tool: Tool::Bash {
+                    tool: Tool::Asking {
                         command: "cd server && cargo test",
                         description: "Run the server tests",
                         output: CARGO_TEST_FAILING,
@@ -434,8 +459,22 @@ mod tests {
                     assert!(text.contains(old), "{path}: {old}");
                 }
                 Tool::Read(path) => assert!(files.iter().any(|(p, _)| *p == path), "{path}"),
-                Tool::Bash { .. } => {}
+                Tool::Bash { .. } | Tool::Asking { .. } => {}
             }
+        }
+    }
+
+    /// The demo's approval: the asking worker's first turn, and only its, starts with a
+    /// command that needs the user's permission.
+    #[test]
+    fn only_the_demos_asking_worker_asks_and_first() {
+        for w in WORKERS {
+            let script = w.first_turn();
+            let asks = |a: &Action| matches!(a, Action::Bash { asks: true, .. });
+            let first = script.calls[0].tools.iter().any(asks);
+            let any = script.calls.iter().flat_map(|c| &c.tools).any(asks);
+            let asking = w.name == crate::sim::DEMO_ASKING_AGENT;
+            assert_eq!((first, any), (asking, asking), "{}", w.name);
         }
     }
 
