@@ -129,6 +129,7 @@ impl Sim {
 }
 
 const SID: &str = "5b7c6f0e-1111-4222-8333-444455556666";
+const SID2: &str = "5b7c6f0e-1111-4222-8333-444455556667";
 
 fn cwd_str(p: &Path) -> String {
     p.to_string_lossy().into_owned()
@@ -673,8 +674,15 @@ fn tool_uses(events: &[Value]) -> Vec<&Value> {
 #[test]
 fn worker_personas_read_edit_and_run_tests_with_markdown_answers() {
     let sim = demo_sim();
+    // The tests persona's suite run needs permission (the demo's approval): a rule allows it.
+    let denied = persona_turn(&sim, "tests", &["--session-id", SID2], "start", &[]);
+    let denials = denied.result()["permission_denials"].as_array().cloned().unwrap_or_default();
+    assert_eq!(denials.len(), 1, "{}", denied.stdout);
+    assert_eq!(denials[0]["tool_input"]["command"], "cd server && cargo test");
     for persona in ["backend", "frontend", "tests"] {
-        let run = persona_turn(&sim, persona, &["--session-id", SID], "start", &[]);
+        let allow: &[&str] = if persona == "tests" { &["--allowedTools", "Bash"] } else { &[] };
+        let args = [&["--session-id", SID][..], allow].concat();
+        let run = persona_turn(&sim, persona, &args, "start", &[]);
         assert!(run.status.success(), "{persona}: {}", run.stderr);
         let events = check_turn(&run, &sim, SID);
         let uses = tool_uses(&events);
