@@ -2,8 +2,9 @@
 //! own session and process group, wait for it, read its output until it is all read, and signal
 //! its whole group.
 //!
-//! portable-pty opens the PTY and spawns (it calls `setsid` and makes the PTY the controlling
-//! terminal, so the child's pid is also its process group id). Waiting is done here with
+//! portable-pty opens the PTY; the spawn is our own (`spawn_in_pty`: `setsid`, the PTY as the
+//! controlling terminal, so the child's pid is also its process group id, and the lowered
+//! priority set before exec). Waiting is done here with
 //! `waitpid`, to report the signal by its name (`SIGKILL`), and reading polls the master together
 //! with a wake-up pipe so that a grandchild still holding the terminal cannot keep a finished
 //! turn open.
@@ -14,7 +15,7 @@ use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use portable_pty::{native_pty_system, CommandBuilder, MasterPty, PtySize};
+use portable_pty::{native_pty_system, MasterPty, PtySize};
 
 /// Rows and columns of an agent's terminal. The CLI writes its JSON lines whole whatever the
 /// width (the PTY does not wrap; only a terminal emulator would), so this only matters for the
@@ -49,58 +50,16 @@ pub enum PtySpawnError {
 }
 
 /// Spawns `program args` in a fresh PTY with exactly `env` and `cwd`, `nice` steps below this
-/// process's priority.
-///
-/// A child inherits the niceness of the thread that forks it, so a lowered priority is set on a
-/// short-lived thread that spawns: the program, every thread it starts and every process it
-/// runs are lowered from their first instruction, with no window at the UI's priority (setting
-/// it on the pid afterwards would miss the threads the CLI starts at once).
+/// process's priority (see [`spawn_in_pty`]).
 pub fn spawn(
     program: &Path,
     args: &[String],
     cwd: &Path,
-    env: impl IntoIterator<Item = (String, String)> + Send,
+    env: impl IntoIterator<Item = (String, String)>,
     nice: u8,
 ) -> Result<PtyProcess, PtySpawnError> {
-    if nice == 0 {
-        return spawn_here(program, args, cwd, env);
-    }
-    std::thread::scope(|scope| {
-        let spawner =
-            std::thread::Builder::new().name("spawn-niced".into()).spawn_scoped(scope, move || {
-                lower_thread_priority(i32::from(nice));
-                spawn_here(program, args, cwd, env)
-            });
-        let spawned = match spawner {
-            Ok(thread) => thread.join().unwrap_or_else(|_| {
-                Err(PtySpawnError::Spawn("the spawning thread panicked".into()))
-            }),
-            Err(e) => Err(PtySpawnError::Spawn(format!("no thread to spawn it from: {e}"))),
-        };
-        if let Ok(p) = &spawned {
-            lower_session_group(p.pid, nice);
-        }
-        spawned
-    })
+    spawn_in_pty(program, args, cwd, env, nice, Stdin::Terminal).map(|(process, _)| process)
 }
-
-/// Lowers the CPU weight of the session `pid` leads by `nice` steps.
-///
-/// Where the kernel groups processes by session for scheduling (autogroup, on by default in
-/// most desktop and server kernels), each agent's `setsid` puts it in a group of its own, and
-/// groups share the CPU equally whatever their members' nice values: 64 agents would each get
-/// as much as the UI and the nice value alone would change nothing. The group's own nice value
-/// (`/proc/PID/autogroup`) weighs the group; a user may raise it for their own processes. No
-/// such file (autogroup off, another system) changes nothing but speed, so it is not reported.
-#[cfg(target_os = "linux")]
-pub(crate) fn lower_session_group(pid: u32, nice: u8) {
-    if nice > 0 {
-        let _ = std::fs::write(format!("/proc/{pid}/autogroup"), nice.to_string());
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn lower_session_group(_pid: u32, _nice: u8) {}
 
 /// Lower this thread's CPU priority by `by` nice steps (up to the lowest, 19). Failing changes
 /// nothing but speed, so it is not reported.
@@ -122,34 +81,6 @@ pub(crate) fn lower_thread_priority(by: i32) {
 /// Elsewhere a priority names the whole process, not a thread: leave it.
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn lower_thread_priority(_by: i32) {}
-
-fn spawn_here(
-    program: &Path,
-    args: &[String],
-    cwd: &Path,
-    env: impl IntoIterator<Item = (String, String)>,
-) -> Result<PtyProcess, PtySpawnError> {
-    let pair =
-        native_pty_system().openpty(PTY_SIZE).map_err(|e| PtySpawnError::Pty(e.to_string()))?;
-    let mut cmd = CommandBuilder::new(program.as_os_str());
-    cmd.args(args);
-    cmd.cwd(cwd.as_os_str());
-    cmd.env_clear();
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let child = pair.slave.spawn_command(cmd).map_err(|e| PtySpawnError::Spawn(e.to_string()))?;
-    // Our copy of the slave must go now: the master reads EOF (EIO on Linux) only once every
-    // slave descriptor is closed.
-    drop(pair.slave);
-    let Some(pid) = child.process_id() else {
-        return Err(PtySpawnError::Spawn("the process has no id".into()));
-    };
-    // We reap the child ourselves (`wait`); dropping std's Child neither waits nor kills.
-    drop(child);
-    let reader = pair.master.try_clone_reader().map_err(|e| PtySpawnError::Pty(e.to_string()))?;
-    Ok(PtyProcess { pid, master: pair.master, reader })
-}
 
 /// Waits for `pid` (our child) to end.
 pub fn wait(pid: u32) -> io::Result<ExitStatus> {
@@ -393,8 +324,7 @@ pub struct PipedProcess {
     pub stdin: std::process::ChildStdin,
 }
 
-/// Spawns `program args` like [`spawn`] (its own session and process group, the PTY as its
-/// controlling terminal, exactly `env` and `cwd`, `nice` steps below us), but with stdin a pipe.
+/// Spawns `program args` like [`spawn`], but with stdin a pipe.
 pub fn spawn_piped(
     program: &Path,
     args: &[String],
@@ -402,13 +332,46 @@ pub fn spawn_piped(
     env: impl IntoIterator<Item = (String, String)>,
     nice: u8,
 ) -> Result<PipedProcess, PtySpawnError> {
+    let (process, stdin) = spawn_in_pty(program, args, cwd, env, nice, Stdin::Pipe)?;
+    let Some(stdin) = stdin else {
+        return Err(PtySpawnError::Spawn("the process has no stdin pipe".into()));
+    };
+    Ok(PipedProcess { process, stdin })
+}
+
+/// What a spawned program reads from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stdin {
+    Terminal,
+    Pipe,
+}
+
+/// Spawns `program args` as the leader of a new session and process group, with a fresh PTY as
+/// its controlling terminal on stdout and stderr (and stdin, or a pipe there), exactly `env`
+/// and `cwd`, and `nice` steps below this process's priority.
+///
+/// The priority is lowered between fork and exec, so the program, every thread it starts and
+/// every process it runs are lowered from their first instruction. Where the kernel groups
+/// processes by session for scheduling (autogroup, on in most distributions), the `setsid`
+/// makes the agent a group of its own, and groups share the CPU equally whatever their
+/// members' nice values: 64 agents would each weigh as much as the UI. So the group's own nice
+/// value (`/proc/self/autogroup`, which a user may raise for their own processes) is lowered
+/// too. Either failing changes nothing but speed, so neither is reported.
+fn spawn_in_pty(
+    program: &Path,
+    args: &[String],
+    cwd: &Path,
+    env: impl IntoIterator<Item = (String, String)>,
+    nice: u8,
+    stdin: Stdin,
+) -> Result<(PtyProcess, Option<std::process::ChildStdin>), PtySpawnError> {
     use std::os::unix::fs::OpenOptionsExt;
     use std::os::unix::process::CommandExt;
     use std::process::{Command, Stdio};
 
     let pair =
         native_pty_system().openpty(PTY_SIZE).map_err(|e| PtySpawnError::Pty(e.to_string()))?;
-    // portable-pty always puts the slave on all three descriptors; open it by name instead.
+    // portable-pty's own spawn puts the slave on all three descriptors; open it by name instead.
     let Some(tty) = pair.master.tty_name() else {
         return Err(PtySpawnError::Pty("the terminal has no name".into()));
     };
@@ -419,10 +382,16 @@ pub fn spawn_piped(
         .open(&tty)
         .map_err(|e| PtySpawnError::Pty(format!("{}: {e}", tty.display())))?;
     drop(pair.slave);
-    let out = slave.try_clone().map_err(|e| PtySpawnError::Pty(e.to_string()))?;
+    let dup = |f: &std::fs::File| f.try_clone().map_err(|e| PtySpawnError::Pty(e.to_string()));
     let mut cmd = Command::new(program);
     cmd.args(args).current_dir(cwd).env_clear().envs(env);
-    cmd.stdin(Stdio::piped()).stdout(Stdio::from(out)).stderr(Stdio::from(slave));
+    cmd.stdin(match stdin {
+        Stdin::Pipe => Stdio::piped(),
+        Stdin::Terminal => Stdio::from(dup(&slave)?),
+    });
+    cmd.stdout(Stdio::from(dup(&slave)?)).stderr(Stdio::from(slave));
+    // Made before the fork: between fork and exec nothing may allocate.
+    let group_nice = nice.to_string();
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
@@ -442,12 +411,11 @@ pub fn spawn_piped(
             if libc::setsid() == -1 {
                 return Err(io::Error::last_os_error());
             }
-            // Lowered before exec, so every thread and process of the CLI starts lowered (a
-            // failure changes nothing but speed).
             if nice > 0 {
                 libc::nice(libc::c_int::from(nice));
+                lower_own_group(group_nice.as_bytes());
             }
-            // stdout is the terminal here (stdin is the pipe).
+            // stdout is the terminal in either case.
             #[allow(clippy::useless_conversion)]
             if libc::ioctl(1, libc::TIOCSCTTY as _, 0) == -1 {
                 return Err(io::Error::last_os_error());
@@ -458,11 +426,8 @@ pub fn spawn_piped(
     let mut child = cmd.spawn().map_err(|e| PtySpawnError::Spawn(e.to_string()))?;
     // `cmd` holds the slave descriptors until dropped: EOF on the master needs them closed.
     drop(cmd);
-    let Some(stdin) = child.stdin.take() else {
-        return Err(PtySpawnError::Spawn("the process has no stdin pipe".into()));
-    };
+    let stdin = child.stdin.take();
     let pid = child.id();
-    lower_session_group(pid, nice);
     // We reap the child ourselves (`wait`); dropping std's Child neither waits nor kills.
     drop(child);
     let reader = match pair.master.try_clone_reader() {
@@ -473,5 +438,23 @@ pub fn spawn_piped(
             return Err(PtySpawnError::Pty(e.to_string()));
         }
     };
-    Ok(PipedProcess { process: PtyProcess { pid, master: pair.master, reader }, stdin })
+    Ok((PtyProcess { pid, master: pair.master, reader }, stdin))
 }
+
+/// Writes `nice` (its digits) as this process's session group's nice value: in the child
+/// between fork and exec, so only raw, async-signal-safe calls.
+#[cfg(target_os = "linux")]
+unsafe fn lower_own_group(nice: &[u8]) {
+    // SAFETY: open, write and close are async-signal-safe; the path is a NUL-ended literal and
+    // `nice` a live slice.
+    unsafe {
+        let fd = libc::open(c"/proc/self/autogroup".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd >= 0 {
+            libc::write(fd, nice.as_ptr().cast(), nice.len());
+            libc::close(fd);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+unsafe fn lower_own_group(_nice: &[u8]) {}
