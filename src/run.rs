@@ -200,6 +200,8 @@ impl Executor {
                 }
                 Outcome::Continue
             }
+            // Answered by `exec.control` as the effect goes by (see `run::bridge`).
+            Effect::Reply { .. } => Outcome::Continue,
             // Saved by `exec.persist` as the effect goes by (see `run::persist`).
             Effect::Persist | Effect::History { .. } => Outcome::Continue,
             Effect::Suspend => Outcome::Suspend,

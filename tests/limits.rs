@@ -8,7 +8,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use agentmux::agent::{spawn_turn, AgentSpec, Billing, ClaudeCmd, EngineMsg};
-use agentmux::app::{update, ControlCmd, Effect, Msg, State};
+use agentmux::app::{update, ControlCmd, Effect, Msg, RequestId, State};
 use agentmux::config::{Team, TeamAgent};
 use agentmux::limits::wall_clock;
 use support::cli::{claude_or_skip, subscriber_env};
@@ -96,7 +96,10 @@ async fn run_turn(state: &mut State, req: agentmux::agent::TurnRequest) {
 }
 
 fn send(text: &str) -> Msg {
-    Msg::Control(ControlCmd::Send { agent: "api".into(), prompt: text.into() }, None)
+    Msg::Control {
+        id: RequestId::fresh(),
+        cmd: ControlCmd::Send { agent: "api".into(), prompt: text.into() },
+    }
 }
 
 fn word(state: &State) -> &'static str {
@@ -136,7 +139,8 @@ async fn the_windows_show_and_a_follow_up_is_held_past_the_threshold() {
     assert_eq!(s.state.agents[0].queue.iter().collect::<Vec<_>>(), ["second"]);
     assert_eq!(api.messages_requests().len(), 1, "nothing more was sent");
     // Released by the user, it runs.
-    let resume = Msg::Control(ControlCmd::Resume { agent: "api".into() }, None);
+    let resume =
+        Msg::Control { id: RequestId::fresh(), cmd: ControlCmd::Resume { agent: "api".into() } };
     assert_eq!(apply(&mut s.state, resume).await, 1);
     assert_eq!(api.messages_requests().len(), 2);
 }

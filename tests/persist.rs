@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 mod support;
 
 use agentmux::agent::{spawn_turn, AgentSpec, ClaudeCmd, EngineMsg, TurnHandle};
-use agentmux::app::{update, ControlCmd, Effect, Msg, State};
+use agentmux::app::{update, ControlCmd, Effect, Msg, RequestId, State};
 use agentmux::config::{Team, TeamAgent};
 use agentmux::run::persist::{self, Persister};
 use agentmux::store::{Access, Record, StoreError, Workspace, WorkspaceKey};
@@ -337,12 +337,21 @@ async fn agents_made_and_closed_at_run_time_and_allow_always_rules_survive_a_reo
     for (name, prompt) in [("extra", Some("hello extra")), ("gone", None)] {
         let spec = Box::new(AgentSpec::new(name, &work));
         let prompt = prompt.map(String::from);
-        app.apply(Msg::Control(ControlCmd::New { spec, prompt, worktree: false }, None));
+        app.apply(Msg::Control {
+            id: RequestId::fresh(),
+            cmd: ControlCmd::New { spec, prompt, worktree: false },
+        });
     }
     app.until("extra's turn", |s| s.index_named("extra").is_some_and(|i| idle(s, i, 1))).await;
-    app.apply(Msg::Control(ControlCmd::Kill { agent: "gone".into() }, None));
+    app.apply(Msg::Control {
+        id: RequestId::fresh(),
+        cmd: ControlCmd::Kill { agent: "gone".into() },
+    });
     // Closing a team agent keeps it (the team file brings it back, carrying on).
-    app.apply(Msg::Control(ControlCmd::Kill { agent: "web".into() }, None));
+    app.apply(Msg::Control {
+        id: RequestId::fresh(),
+        cmd: ControlCmd::Kill { agent: "web".into() },
+    });
     // What "allow always" does to an agent (see `app::approvals`).
     app.state.agents[0].spec.options.allowed_tools = Some(vec!["Bash(npm test:*)".into()]);
     app.effect(Effect::Persist);
@@ -374,7 +383,10 @@ fn an_agent_made_in_a_worktree_gets_its_worktree_back_on_reopen() {
     // The first prompt waits in the queue until the worktree is ready (not here: no git job
     // runs in this harness).
     let prompt = Some("in my own tree".to_string());
-    app.apply(Msg::Control(ControlCmd::New { spec, prompt, worktree: true }, None));
+    app.apply(Msg::Control {
+        id: RequestId::fresh(),
+        cmd: ControlCmd::New { spec, prompt, worktree: true },
+    });
     let kept = app.persist.workspace().agent("tree").expect("tree kept");
     assert_eq!(kept.extras.get(persist::WORKTREE_EXTRA), Some(&serde_json::Value::Bool(true)));
     assert_eq!(kept.queue, ["in my own tree"]);

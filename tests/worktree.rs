@@ -806,7 +806,7 @@ mod app {
 
     #[test]
     fn an_agent_created_with_worktree_waits_for_it_then_starts_there() {
-        use agentmux::app::ControlCmd;
+        use agentmux::app::{ControlCmd, RequestId};
         let r = repo();
         let mut s = State::new(
             &team(&r.dir, &[], false),
@@ -819,12 +819,12 @@ mod app {
             prompt: Some("first".into()),
             worktree: true,
         };
-        let fx = update(&mut s, Msg::Control(new, None));
+        let fx = update(&mut s, Msg::Control { id: RequestId::fresh(), cmd: new });
         assert!(!fx.iter().any(|e| matches!(e, Effect::SpawnTurn(_))), "nothing runs yet");
         assert!(fx.iter().any(|e| matches!(e, Effect::Worktree(_))));
         // A prompt sent meanwhile waits too, behind the first.
         let send = ControlCmd::Send { agent: "iso".into(), prompt: "second".into() };
-        let more = update(&mut s, Msg::Control(send, None));
+        let more = update(&mut s, Msg::Control { id: RequestId::fresh(), cmd: send });
         assert!(!more.iter().any(|e| matches!(e, Effect::SpawnTurn(_))));
         let rest = drive(&mut s, fx);
         let spawned: Vec<_> = rest
@@ -853,7 +853,7 @@ mod app {
             prompt: Some("go".into()),
             worktree: true,
         };
-        let fx = update(&mut s, Msg::Control(new, None));
+        let fx = update(&mut s, Msg::Control { id: RequestId::fresh(), cmd: new });
         let rest = drive(&mut s, fx);
         assert!(!rest.iter().any(|e| matches!(e, Effect::SpawnTurn(_))));
         assert!(s.agents[1].tree.is_none());

@@ -199,7 +199,7 @@ mod tests {
             how,
             worktree: false,
         };
-        update(s, Msg::Control(cmd, None))
+        crate::app::fixtures::control(s, cmd).1
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! What `update` asks the loop to do: the only way the core touches the world.
 
+use super::msg::{ControlReply, RequestId};
 use crate::agent::{AgentId, TurnRequest};
 
 #[derive(Debug, Clone)]
@@ -11,6 +12,9 @@ pub enum Effect {
     /// An agent was closed: what still runs for it goes at once (its live process, which
     /// would otherwise idle until its timeout).
     Closed { agent: AgentId },
+    /// The answer to the control request `id` (`Msg::Control`): the loop hands it to whoever
+    /// asked; nobody may wait (a relayed turn), then it is dropped.
+    Reply { id: RequestId, reply: ControlReply },
     /// Something the workspace keeps changed (agents, session ids, queued follow-ups).
     Persist,
     /// A new agent's earlier conversation, to be written into its log (`app::convo`).

@@ -108,6 +108,21 @@ pub fn socket_ask(
     }
 }
 
+/// A control command as the socket hands it over: the reply `update` gives its id, and the
+/// other effects.
+pub fn control(state: &mut State, cmd: super::ControlCmd) -> (super::ControlReply, Vec<Effect>) {
+    let id = super::RequestId::fresh();
+    let mut reply = None;
+    let mut rest = Vec::new();
+    for e in update(state, Msg::Control { id, cmd }) {
+        match e {
+            Effect::Reply { id: to, reply: r } if to == id && reply.is_none() => reply = Some(r),
+            e => rest.push(e),
+        }
+    }
+    (reply.unwrap_or_else(|| panic!("no reply to {id:?}")), rest)
+}
+
 pub fn type_text(state: &mut State, text: &str) -> Vec<Effect> {
     text.chars().flat_map(|c| update(state, key(KeyCode::Char(c)))).collect()
 }

@@ -28,6 +28,6 @@ mod tests;
 pub use command::{Command, Context};
 pub use effect::Effect;
 pub use keymap::{KeySpec, Keymap, KeymapError};
-pub use msg::{ControlCmd, ControlError, ControlOk, ControlReply, Msg};
+pub use msg::{ControlCmd, ControlError, ControlOk, ControlReply, Msg, RequestId};
 pub use state::{Agent, State, TurnState};
 pub use update::{start_first_prompts, update};

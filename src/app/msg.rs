@@ -25,8 +25,12 @@ pub enum Msg {
     },
     /// A tool call waits for the user's approval (an `approve` request from the control socket).
     Approval(crate::approval::Ask),
-    /// A request from the control socket.
-    Control(ControlCmd, Option<ControlReplyTx>),
+    /// A request from the control socket (or the supervisor's relay). `update` answers it with
+    /// `Effect::Reply` of the same id; the loop knows who asked.
+    Control {
+        id: RequestId,
+        cmd: ControlCmd,
+    },
     /// A deadline the state asked for passed (the spinner's next frame).
     Wake,
     /// Draw everything again (after a suspend, or when the terminal regained focus).
@@ -136,4 +140,17 @@ pub enum ControlError {
 }
 
 pub type ControlReply = Result<ControlOk, ControlError>;
-pub type ControlReplyTx = tokio::sync::oneshot::Sender<ControlReply>;
+
+/// Names a request that waits for an answer (a control command, an approval): the state keeps
+/// the id, the loop keeps whoever waits, and the answer goes out as an effect naming the id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub u64);
+
+impl RequestId {
+    /// An id no other request of this process has: the socket's requests and a live process's
+    /// approvals are numbered by different tasks, and their answers must not be mistaken.
+    pub fn fresh() -> RequestId {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        RequestId(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+}

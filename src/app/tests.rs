@@ -6,7 +6,9 @@ use crossterm::event::{KeyCode, KeyModifiers, MouseButton, MouseEvent, MouseEven
 
 use super::fixtures::*;
 use super::state::{Confirm, Overlay};
-use super::{update, ControlCmd, ControlError, ControlOk, Effect, Msg, State, TurnState};
+use super::{
+    update, ControlCmd, ControlError, ControlOk, Effect, Msg, RequestId, State, TurnState,
+};
 use crate::agent::{Billing, SessionArg};
 use crate::layout::Arrangement;
 
@@ -592,44 +594,50 @@ fn the_form_creates_an_agent_and_sends_its_first_prompt() {
 #[test]
 fn control_requests() {
     let mut s = state(true, &[("a", "")], (80, 24));
-    let (tx, mut rx) = tokio::sync::oneshot::channel();
-    let fx = update(
-        &mut s,
-        Msg::Control(ControlCmd::Send { agent: "a".into(), prompt: "hi".into() }, Some(tx)),
-    );
-    assert_eq!(rx.try_recv(), Ok(Ok(ControlOk::Started)));
+    let send = |prompt: &str| ControlCmd::Send { agent: "a".into(), prompt: prompt.into() };
+    let (reply, fx) = control(&mut s, send("hi"));
+    assert_eq!(reply, Ok(ControlOk::Started));
     assert_eq!(spawned(&fx).len(), 1);
-    let (tx, mut rx) = tokio::sync::oneshot::channel();
-    update(
-        &mut s,
-        Msg::Control(ControlCmd::Send { agent: "a".into(), prompt: "more".into() }, Some(tx)),
-    );
-    assert_eq!(rx.try_recv(), Ok(Ok(ControlOk::Queued { position: 1 })));
+    let (reply, _) = control(&mut s, send("more"));
+    assert_eq!(reply, Ok(ControlOk::Queued { position: 1 }));
     assert_eq!(s.has_work("a"), Some(true));
-    let (tx, mut rx) = tokio::sync::oneshot::channel();
-    update(&mut s, Msg::Control(ControlCmd::Kill { agent: "nobody".into() }, Some(tx)));
-    assert_eq!(rx.try_recv(), Ok(Err(ControlError::NoSuchAgent("nobody".into()))));
-    let (tx, mut rx) = tokio::sync::oneshot::channel();
-    let fx = update(
-        &mut s,
-        Msg::Control(
-            ControlCmd::New {
-                spec: Box::new(spec("b", None)),
-                prompt: Some("start".into()),
-                worktree: false,
-            },
-            Some(tx),
-        ),
-    );
-    assert_eq!(rx.try_recv(), Ok(Ok(ControlOk::Created { name: "b".into() })));
+    let (reply, _) = control(&mut s, ControlCmd::Kill { agent: "nobody".into() });
+    assert_eq!(reply, Err(ControlError::NoSuchAgent("nobody".into())));
+    let new = ControlCmd::New {
+        spec: Box::new(spec("b", None)),
+        prompt: Some("start".into()),
+        worktree: false,
+    };
+    let (reply, fx) = control(&mut s, new);
+    assert_eq!(reply, Ok(ControlOk::Created { name: "b".into() }));
     assert_eq!(spawned(&fx)[0].prompt, "start");
-    let (tx, mut rx) = tokio::sync::oneshot::channel();
-    update(&mut s, Msg::Control(ControlCmd::Kill { agent: "lead".into() }, Some(tx)));
-    assert_eq!(rx.try_recv(), Ok(Err(ControlError::Supervisor)));
+    let (reply, _) = control(&mut s, ControlCmd::Kill { agent: "lead".into() });
+    assert_eq!(reply, Err(ControlError::Supervisor));
     let names: Vec<_> = s.summaries().into_iter().map(|a| (a.name, a.state)).collect();
     assert_eq!(
         names,
         [("lead".into(), "idle"), ("a".into(), "starting"), ("b".into(), "starting")]
+    );
+}
+
+/// The reply is the first effect, so the loop knows what a request set off (a supervisor's
+/// task) before the turn it started is spawned.
+#[test]
+fn a_control_reply_names_its_request_and_comes_before_what_it_set_off() {
+    let mut s = state(true, &[("a", "")], (80, 24));
+    let id = super::RequestId(7);
+    let cmd = ControlCmd::Send { agent: "a".into(), prompt: "hi".into() };
+    let fx = update(&mut s, Msg::Control { id, cmd });
+    assert!(
+        matches!(
+            &fx[..],
+            [
+                Effect::Reply { id: RequestId(7), reply: Ok(ControlOk::Started) },
+                Effect::SpawnTurn(_),
+                ..
+            ]
+        ),
+        "{fx:?}"
     );
 }
 
@@ -638,10 +646,9 @@ fn an_agent_made_by_a_command_does_not_take_the_focus_or_the_draft() {
     let mut s = state(false, &[("a", ""), ("b", "")], (120, 40));
     let before = s.focus;
     type_text(&mut s, "half-typed");
-    let (tx, mut rx) = tokio::sync::oneshot::channel();
     let spec = Box::new(spec("c", None));
-    update(&mut s, Msg::Control(ControlCmd::New { spec, prompt: None, worktree: false }, Some(tx)));
-    assert_eq!(rx.try_recv(), Ok(Ok(ControlOk::Created { name: "c".into() })));
+    let (reply, _) = control(&mut s, ControlCmd::New { spec, prompt: None, worktree: false });
+    assert_eq!(reply, Ok(ControlOk::Created { name: "c".into() }));
     assert_eq!(s.focus, before, "the focus stays where the user left it");
     type_text(&mut s, " on");
     assert_eq!(s.agents[before].input_text(), "half-typed on");
@@ -661,20 +668,12 @@ fn a_new_agent_with_a_bad_or_colliding_name_is_refused_and_says_why() {
     use crate::agent::name::NameError;
     let mut s = state(false, &[("x-y", "")], (80, 24));
     let new = |s: &mut State, name: &str| {
-        let (tx, mut rx) = tokio::sync::oneshot::channel();
         let spec = Box::new(spec(name, None));
-        update(s, Msg::Control(ControlCmd::New { spec, prompt: None, worktree: true }, Some(tx)));
-        rx.try_recv()
+        control(s, ControlCmd::New { spec, prompt: None, worktree: true }).0
     };
-    assert_eq!(
-        new(&mut s, "x/y"),
-        Ok(Err(ControlError::BadName("x/y".into(), NameError::Char('/'))))
-    );
-    assert_eq!(
-        new(&mut s, "x--y"),
-        Ok(Err(ControlError::BadName("x--y".into(), NameError::Doubled)))
-    );
-    assert_eq!(new(&mut s, "X-Y"), Ok(Err(ControlError::NameTaken("x-y".into()))));
+    assert_eq!(new(&mut s, "x/y"), Err(ControlError::BadName("x/y".into(), NameError::Char('/'))));
+    assert_eq!(new(&mut s, "x--y"), Err(ControlError::BadName("x--y".into(), NameError::Doubled)));
+    assert_eq!(new(&mut s, "X-Y"), Err(ControlError::NameTaken("x-y".into())));
     assert_eq!(s.agents.len(), 1, "nothing was added");
     let refused = ControlError::BadName("x/y".into(), NameError::Char('/')).to_string();
     assert!(refused.starts_with("\"x/y\" is not a usable agent name: '/' may not be"), "{refused}");
@@ -692,27 +691,22 @@ fn set_changes_the_model_and_mode_of_the_next_turn() {
     use crate::agent::PermissionMode;
     let mut s = state(true, &[("a", "")], (80, 24));
     let set = |s: &mut State, agent: &str, model: Option<&str>, mode: Option<PermissionMode>| {
-        let (tx, mut rx) = tokio::sync::oneshot::channel();
         let cmd = ControlCmd::Set {
             agent: agent.into(),
             model: model.map(str::to_owned),
             permission_mode: mode,
         };
-        let fx = update(s, Msg::Control(cmd, Some(tx)));
-        (rx.try_recv(), fx)
+        control(s, cmd)
     };
     let (answer, fx) = set(&mut s, "a", Some("sonnet"), Some(PermissionMode::Plan));
-    assert_eq!(answer, Ok(Ok(ControlOk::Set)));
+    assert_eq!(answer, Ok(ControlOk::Set));
     assert!(fx.iter().any(|e| matches!(e, Effect::Persist)));
     // A field left out stays as it was.
     let (answer, _) = set(&mut s, "a", None, None);
-    assert_eq!(answer, Ok(Ok(ControlOk::Set)));
+    assert_eq!(answer, Ok(ControlOk::Set));
     let (answer, _) = set(&mut s, "nobody", Some("opus"), None);
-    assert_eq!(answer, Ok(Err(ControlError::NoSuchAgent("nobody".into()))));
-    let fx = update(
-        &mut s,
-        Msg::Control(ControlCmd::Send { agent: "a".into(), prompt: "hi".into() }, None),
-    );
+    assert_eq!(answer, Err(ControlError::NoSuchAgent("nobody".into())));
+    let (_, fx) = control(&mut s, ControlCmd::Send { agent: "a".into(), prompt: "hi".into() });
     let req = &spawned(&fx)[0];
     assert_eq!(req.spec.options.model.as_deref(), Some("sonnet"));
     assert_eq!(req.spec.options.permission_mode, Some(PermissionMode::Plan));
@@ -811,12 +805,6 @@ fn governed(agents: &[(&str, i32)], five: f64) -> State {
 
 fn word(s: &State, i: usize) -> &'static str {
     super::query::agent_state(s, &s.agents[i]).as_str()
-}
-
-fn control(s: &mut State, cmd: ControlCmd) -> (super::msg::ControlReply, Vec<Effect>) {
-    let (tx, mut rx) = tokio::sync::oneshot::channel();
-    let fx = update(s, Msg::Control(cmd, Some(tx)));
-    (rx.try_recv().unwrap_or_else(|e| panic!("no answer: {e}")), fx)
 }
 
 #[test]

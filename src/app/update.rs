@@ -37,12 +37,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             }
         }
         Msg::Approval(ask) => super::approvals::on_ask(state, ask, &mut fx),
-        Msg::Control(cmd, reply) => {
-            let answer = control(state, cmd, &mut fx);
-            if let Some(tx) = reply {
-                // The asker may have gone away; nothing to do then.
-                let _ = tx.send(answer);
-            }
+        Msg::Control { id, cmd } => {
+            let reply = control(state, cmd, &mut fx);
+            // The answer goes before what the command set off: a supervisor's task is known
+            // to the loop before the turn that runs it starts.
+            fx.insert(0, Effect::Reply { id, reply });
         }
         Msg::Wake => {
             super::approvals::prune(state);

@@ -24,7 +24,9 @@ use crate::agent::turn::{TurnState as Lifecycle, Verdict};
 use crate::agent::{AgentId, AgentSpec, EngineMsg, ExitInfo, Line, TurnRequest};
 use crate::app::state::{Agent, TurnState};
 use crate::app::worktree::WorktreeMsg;
-use crate::app::{ControlCmd, ControlError, ControlOk, ControlReply, Effect, Msg, State};
+use crate::app::{
+    ControlCmd, ControlError, ControlOk, ControlReply, Effect, Msg, RequestId, State,
+};
 use crate::control::client::ENV_SOCKET;
 use crate::control::proto::{
     AgentInfo, Answer, ErrorCode, LimitInfo, Request, SearchHit, SentTo, TurnOutcome, TurnReport,
@@ -43,29 +45,27 @@ enum Kind {
     Resume { agent: String },
 }
 
+/// Who waits for the app's reply to a `Msg::Control` (by its id).
 enum Pending {
     One {
         kind: Kind,
-        rx: oneshot::Receiver<ControlReply>,
         reply: oneshot::Sender<Reply>,
         /// A send from the supervisor to a worker: (worker, text), a task once accepted.
         task: Option<(String, String)>,
     },
-    Broadcast {
-        parts: Vec<(String, Part)>,
-        reply: oneshot::Sender<Reply>,
-        text: String,
-        from_supervisor: bool,
-    },
+    /// One worker's share of the broadcast `of`: its place among the broadcast's parts.
+    Part { of: RequestId, index: usize },
     /// A relayed supervisor turn: nobody waits for the answer.
-    Relay { rx: oneshot::Receiver<ControlReply> },
+    Relay,
 }
 
-/// One worker's share of a broadcast.
-enum Part {
-    Waiting(oneshot::Receiver<ControlReply>),
-    /// `None`: dropped unanswered.
-    Done(Option<ControlReply>),
+/// A broadcast waiting for every worker's reply.
+struct Broadcast {
+    /// Each worker's reply once it came.
+    parts: Vec<(String, Option<ControlReply>)>,
+    reply: oneshot::Sender<Reply>,
+    text: String,
+    from_supervisor: bool,
 }
 
 struct Waiter {
@@ -79,7 +79,8 @@ pub struct ControlBridge {
     socket: Option<PathBuf>,
     /// agentmux's own directory, first on every agent's PATH.
     exe_dir: Option<PathBuf>,
-    pending: Vec<Pending>,
+    pending: HashMap<RequestId, Pending>,
+    broadcasts: HashMap<RequestId, Broadcast>,
     waiters: Vec<Waiter>,
     tails: Vec<(AgentId, mpsc::Sender<String>)>,
     /// Each agent's last finished turn (what `wait` answers).
@@ -157,14 +158,9 @@ impl ControlBridge {
                 let is_worker =
                     state.index_named(&agent).is_some_and(|i| !state.agents[i].supervisor);
                 let task = (from_supervisor && is_worker).then(|| (agent.clone(), text.clone()));
-                let (tx, rx) = oneshot::channel();
-                self.pending.push(Pending::One {
-                    kind: Kind::Send { agent: agent.clone() },
-                    rx,
-                    reply,
-                    task,
-                });
-                vec![Msg::Control(ControlCmd::Send { agent, prompt: text }, Some(tx))]
+                let kind = Kind::Send { agent: agent.clone() };
+                let id = self.ask(Pending::One { kind, reply, task });
+                vec![Msg::Control { id, cmd: ControlCmd::Send { agent, prompt: text } }]
             }
             Request::New { name, cwd, model, role, prompt, worktree } => {
                 let dir = match cwd {
@@ -177,12 +173,9 @@ impl ControlBridge {
                     spec.options.model = model;
                 }
                 spec.role = role;
-                let (tx, rx) = oneshot::channel();
-                self.pending.push(Pending::One { kind: Kind::New, rx, reply, task: None });
-                vec![Msg::Control(
-                    ControlCmd::New { spec: Box::new(spec), prompt, worktree },
-                    Some(tx),
-                )]
+                let id = self.ask(Pending::One { kind: Kind::New, reply, task: None });
+                let cmd = ControlCmd::New { spec: Box::new(spec), prompt, worktree };
+                vec![Msg::Control { id, cmd }]
             }
             Request::Import { session_id, cwd, name } => {
                 let cmd = super::convo::import(state, &session_id, &cwd, name);
@@ -193,26 +186,19 @@ impl ControlBridge {
                 self.create(cmd, reply)
             }
             Request::Kill { agent } => {
-                let (tx, rx) = oneshot::channel();
-                self.pending.push(Pending::One {
-                    kind: Kind::Kill { agent: agent.clone() },
-                    rx,
-                    reply,
-                    task: None,
-                });
-                vec![Msg::Control(ControlCmd::Interrupt { agent }, Some(tx))]
+                let kind = Kind::Kill { agent: agent.clone() };
+                let id = self.ask(Pending::One { kind, reply, task: None });
+                vec![Msg::Control { id, cmd: ControlCmd::Interrupt { agent } }]
             }
             Request::Set { agent, model, permission_mode } => {
-                let (tx, rx) = oneshot::channel();
                 let kind = Kind::Set { agent: agent.clone() };
-                self.pending.push(Pending::One { kind, rx, reply, task: None });
-                vec![Msg::Control(ControlCmd::Set { agent, model, permission_mode }, Some(tx))]
+                let id = self.ask(Pending::One { kind, reply, task: None });
+                vec![Msg::Control { id, cmd: ControlCmd::Set { agent, model, permission_mode } }]
             }
             Request::Resume { agent } => {
-                let (tx, rx) = oneshot::channel();
                 let kind = Kind::Resume { agent: agent.clone() };
-                self.pending.push(Pending::One { kind, rx, reply, task: None });
-                vec![Msg::Control(ControlCmd::Resume { agent }, Some(tx))]
+                let id = self.ask(Pending::One { kind, reply, task: None });
+                vec![Msg::Control { id, cmd: ControlCmd::Resume { agent } }]
             }
             request @ Request::Approve { .. } => {
                 // The app holds the ask until the user (or a rule) decides.
@@ -233,18 +219,7 @@ impl ControlBridge {
                     answer(reply, Answer::error(ErrorCode::BadRequest, "the text is empty"));
                     return Vec::new();
                 }
-                let mut msgs = Vec::new();
-                let mut parts = Vec::new();
-                for a in state.agents.iter().filter(|a| !a.supervisor) {
-                    let (tx, rx) = oneshot::channel();
-                    parts.push((a.name().to_string(), Part::Waiting(rx)));
-                    msgs.push(Msg::Control(
-                        ControlCmd::Send { agent: a.name().to_string(), prompt: text.clone() },
-                        Some(tx),
-                    ));
-                }
-                self.pending.push(Pending::Broadcast { parts, reply, text, from_supervisor });
-                msgs
+                self.broadcast(state, reply, text, from_supervisor)
             }
         }
     }
@@ -257,15 +232,49 @@ impl ControlBridge {
     ) -> Vec<Msg> {
         match cmd {
             Ok(cmd) => {
-                let (tx, rx) = oneshot::channel();
-                self.pending.push(Pending::One { kind: Kind::New, rx, reply, task: None });
-                vec![Msg::Control(cmd, Some(tx))]
+                let id = self.ask(Pending::One { kind: Kind::New, reply, task: None });
+                vec![Msg::Control { id, cmd }]
             }
             Err(answer) => {
                 let _ = reply.send(Reply::Answer(answer));
                 Vec::new()
             }
         }
+    }
+
+    /// A request for the app: its id, remembering who waits for the reply.
+    fn ask(&mut self, pending: Pending) -> RequestId {
+        let id = RequestId::fresh();
+        self.pending.insert(id, pending);
+        id
+    }
+
+    /// The same text to every worker, answered once each replied.
+    fn broadcast(
+        &mut self,
+        state: &State,
+        reply: oneshot::Sender<Reply>,
+        text: String,
+        from_supervisor: bool,
+    ) -> Vec<Msg> {
+        let of = RequestId::fresh();
+        let workers: Vec<String> =
+            state.agents.iter().filter(|a| !a.supervisor).map(|a| a.name().to_string()).collect();
+        let mut msgs = Vec::new();
+        for (index, agent) in workers.iter().enumerate() {
+            let id = self.ask(Pending::Part { of, index });
+            let cmd = ControlCmd::Send { agent: agent.clone(), prompt: text.clone() };
+            msgs.push(Msg::Control { id, cmd });
+        }
+        let parts = workers.into_iter().map(|w| (w, None)).collect();
+        let b = Broadcast { parts, reply, text, from_supervisor };
+        if msgs.is_empty() {
+            // No worker: answered now, as an empty broadcast.
+            let _ = b.reply.send(Reply::Answer(Answer::Broadcast { sent: Vec::new() }));
+        } else {
+            self.broadcasts.insert(of, b);
+        }
+        msgs
     }
 
     fn infos(&self, state: &State, _now: Millis) -> Vec<AgentInfo> {
@@ -352,9 +361,10 @@ impl ControlBridge {
 
     /// An effect about to be carried out.
     pub fn effect(&mut self, fx: &mut Effect, state: &mut State, now: Millis) {
-        // Replies of this batch's requests are in already (update answers synchronously): the
-        // tasks they accepted must be known before their turns start.
-        self.collect(state, now);
+        if let Effect::Reply { id, reply } = fx {
+            self.replied(*id, reply.clone(), state, now);
+            return;
+        }
         let Effect::SpawnTurn(req) = fx else { return };
         self.add_env(req);
         let Some(a) = state.index_of(req.agent).map(|i| &state.agents[i]) else { return };
@@ -410,7 +420,6 @@ impl ControlBridge {
     /// Everything a batch settled: answers, `wait`s, ended turns for the relay, subscriptions
     /// whose agent or client is gone. Returns the messages to apply next (a relayed turn).
     pub fn settle(&mut self, state: &mut State, now: Millis) -> Vec<Msg> {
-        self.collect(state, now);
         for (agent, turn, report) in std::mem::take(&mut self.ended) {
             if let Some(task) = self.bound.remove(&(agent, turn)) {
                 if let Some(s) = state.supervision.as_mut() {
@@ -480,87 +489,80 @@ impl ControlBridge {
             }
             Some(RelayAction::Turn(turn)) => {
                 state.dirty = true;
-                let (tx, rx) = oneshot::channel();
-                self.pending.push(Pending::Relay { rx });
+                let id = self.ask(Pending::Relay);
                 self.relay_prompt = Some(turn.prompt.clone());
-                vec![Msg::Control(ControlCmd::Send { agent: name, prompt: turn.prompt }, Some(tx))]
+                vec![Msg::Control {
+                    id,
+                    cmd: ControlCmd::Send { agent: name, prompt: turn.prompt },
+                }]
             }
         }
     }
 
-    /// Turn the app's replies that arrived into answers.
-    fn collect(&mut self, state: &mut State, now: Millis) {
-        let mut still = Vec::new();
-        for p in std::mem::take(&mut self.pending) {
-            match p {
-                Pending::One { kind, mut rx, reply, task } => match rx.try_recv() {
-                    Err(oneshot::error::TryRecvError::Empty) => {
-                        still.push(Pending::One { kind, rx, reply, task })
-                    }
-                    Err(oneshot::error::TryRecvError::Closed) => {
-                        let _ = reply.send(Reply::Answer(dropped()));
-                    }
-                    Ok(Ok(ControlOk::OpeningWorktree { name, agent })) => {
-                        self.opening.push(Waiter { agent, name, reply });
-                    }
-                    Ok(r) => {
-                        if let (Some((worker, text)), true) = (task, r.is_ok()) {
-                            self.task_accepted(state, &worker, &text, now);
-                        }
-                        let _ = reply.send(Reply::Answer(answer_for(kind, r)));
-                    }
-                },
-                Pending::Broadcast { mut parts, reply, text, from_supervisor } => {
-                    for (_, part) in parts.iter_mut() {
-                        if let Part::Waiting(rx) = part {
-                            match rx.try_recv() {
-                                Err(oneshot::error::TryRecvError::Empty) => {}
-                                Err(oneshot::error::TryRecvError::Closed) => {
-                                    *part = Part::Done(None)
-                                }
-                                Ok(r) => *part = Part::Done(Some(r)),
-                            }
-                        }
-                    }
-                    if parts.iter().any(|(_, p)| matches!(p, Part::Waiting(_))) {
-                        still.push(Pending::Broadcast { parts, reply, text, from_supervisor });
-                        continue;
-                    }
-                    let mut sent = Vec::new();
-                    let mut errors = Vec::new();
-                    for (agent, part) in parts {
-                        match part {
-                            Part::Done(Some(Ok(ok))) => {
-                                if from_supervisor {
-                                    self.task_accepted(state, &agent, &text, now);
-                                }
-                                let queued = matches!(ok, ControlOk::Queued { .. });
-                                sent.push(SentTo { agent, queued });
-                            }
-                            Part::Done(Some(Err(e))) => errors.push(format!("{agent}: {e}")),
-                            Part::Done(None) | Part::Waiting(_) => {
-                                errors.push(format!("{agent}: no answer"))
-                            }
-                        }
-                    }
-                    let a = if sent.is_empty() && !errors.is_empty() {
-                        Answer::error(ErrorCode::Refused, errors.join("; "))
-                    } else {
-                        Answer::Broadcast { sent }
-                    };
-                    let _ = reply.send(Reply::Answer(a));
+    /// The app's reply to the request `id` becomes its answer (a reply nobody waits for, as
+    /// a relayed turn's or one from a test, is dropped).
+    fn replied(&mut self, id: RequestId, reply: ControlReply, state: &mut State, now: Millis) {
+        match (self.pending.remove(&id), reply) {
+            (None, _) => {}
+            (Some(Pending::One { reply, .. }), Ok(ControlOk::OpeningWorktree { name, agent })) => {
+                self.opening.push(Waiter { agent, name, reply });
+            }
+            (Some(Pending::One { kind, reply: to, task }), reply) => {
+                if let (Some((worker, text)), true) = (task, reply.is_ok()) {
+                    self.task_accepted(state, &worker, &text, now);
                 }
-                Pending::Relay { mut rx } => match rx.try_recv() {
-                    Err(oneshot::error::TryRecvError::Empty) => still.push(Pending::Relay { rx }),
-                    Ok(Err(_)) | Err(oneshot::error::TryRecvError::Closed) => {
-                        // The relayed turn did not start: do not wait for it.
-                        self.relay_prompt = None;
-                    }
-                    Ok(Ok(_)) => {}
-                },
+                let _ = to.send(Reply::Answer(answer_for(kind, reply)));
+            }
+            (Some(Pending::Part { of, index }), reply) => {
+                self.part_replied(of, index, reply, state, now)
+            }
+            // The relayed turn did not start: do not wait for it.
+            (Some(Pending::Relay), Err(_)) => self.relay_prompt = None,
+            (Some(Pending::Relay), Ok(_)) => {}
+        }
+    }
+
+    /// A worker's reply to a broadcast; the broadcast is answered with the last one.
+    fn part_replied(
+        &mut self,
+        of: RequestId,
+        index: usize,
+        reply: ControlReply,
+        state: &mut State,
+        now: Millis,
+    ) {
+        let Some(b) = self.broadcasts.get_mut(&of) else { return };
+        let Some(part) = b.parts.get_mut(index) else { return };
+        if reply.is_ok() && b.from_supervisor {
+            // Known before the worker's turn starts (its effects follow this reply).
+            let (worker, text) = (part.0.clone(), b.text.clone());
+            part.1 = Some(reply);
+            self.task_accepted(state, &worker, &text, now);
+        } else {
+            part.1 = Some(reply);
+        }
+        if self.broadcasts.get(&of).is_some_and(|b| b.parts.iter().any(|(_, r)| r.is_none())) {
+            return;
+        }
+        let Some(b) = self.broadcasts.remove(&of) else { return };
+        let mut sent = Vec::new();
+        let mut errors = Vec::new();
+        for (agent, part) in b.parts {
+            match part {
+                Some(Ok(ok)) => {
+                    let queued = matches!(ok, ControlOk::Queued { .. });
+                    sent.push(SentTo { agent, queued });
+                }
+                Some(Err(e)) => errors.push(format!("{agent}: {e}")),
+                None => errors.push(format!("{agent}: no answer")),
             }
         }
-        self.pending = still;
+        let a = if sent.is_empty() && !errors.is_empty() {
+            Answer::error(ErrorCode::Refused, errors.join("; "))
+        } else {
+            Answer::Broadcast { sent }
+        };
+        let _ = b.reply.send(Reply::Answer(a));
     }
 
     /// A `new --worktree` is answered: created, or why the worktree could not be made (the
@@ -685,10 +687,6 @@ fn closed_report() -> TurnReport {
         result: Some("The worker was closed before it ran this task.".into()),
         cost_usd: None,
     }
-}
-
-fn dropped() -> Answer {
-    Answer::error(ErrorCode::Internal, "the request was dropped unanswered")
 }
 
 fn answer_for(kind: Kind, reply: ControlReply) -> Answer {
@@ -1110,7 +1108,10 @@ mod tests {
             Ok(Reply::Tail { lines, .. }) => lines,
             _ => panic!("expected a tail"),
         };
-        s.apply(vec![Msg::Control(ControlCmd::Kill { agent: "web".into() }, None)]);
+        s.apply(vec![Msg::Control {
+            id: RequestId(1),
+            cmd: ControlCmd::Kill { agent: "web".into() },
+        }]);
         assert_eq!(tail.try_recv(), Err(mpsc::error::TryRecvError::Disconnected));
     }
 
