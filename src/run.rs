@@ -200,6 +200,23 @@ impl Executor {
                 }
                 Outcome::Continue
             }
+            Effect::Decide { id, decision } => {
+                // An ask the socket did not bring came from a live process.
+                if let Some(decision) = self.control.decide(id, decision) {
+                    if let Some(engine) = self.live.as_mut().filter(|e| e.has_started()) {
+                        engine.send(live::Command::Decide { id, decision });
+                    }
+                }
+                Outcome::Continue
+            }
+            Effect::Withdraw { id } => {
+                if !self.control.withdraw(id) {
+                    if let Some(engine) = self.live.as_mut().filter(|e| e.has_started()) {
+                        engine.send(live::Command::Withdraw { id });
+                    }
+                }
+                Outcome::Continue
+            }
             // Answered by `exec.control` as the effect goes by (see `run::bridge`).
             Effect::Reply { .. } => Outcome::Continue,
             // Saved by `exec.persist` as the effect goes by (see `run::persist`).

@@ -332,9 +332,10 @@ use agentmux::agent::event::ContentBlock;
 use agentmux::agent::{
     spawn_turn, AgentOptions, AgentSpec, ClaudeCmd, EngineMsg, Event, Line, TurnHandle,
 };
-use agentmux::app::{update, Effect, Msg, State};
+use agentmux::app::{update, Effect, Msg, RequestId, State};
 use agentmux::approval::Ask;
 use agentmux::config::{Notify, Team, TeamAgent};
+use agentmux::control::server::Reply as ControlReply;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 const TURN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -350,6 +351,9 @@ struct App {
     events: std::collections::HashMap<String, Vec<Event>>,
     /// Approval requests that reached the app.
     asks: usize,
+    /// The approval servers waiting for the app's decision, by the id of their ask (the
+    /// loop's side of an approval).
+    waiting: std::collections::HashMap<RequestId, tokio::sync::oneshot::Sender<ControlReply>>,
     _handles: Vec<TurnHandle>,
     dir: tempfile::TempDir,
 }
@@ -396,6 +400,7 @@ impl App {
             _server: server,
             events: Default::default(),
             asks: 0,
+            waiting: Default::default(),
             _handles: Vec::new(),
             dir,
         }
@@ -408,12 +413,25 @@ impl App {
     fn apply(&mut self, msg: Msg) {
         self.state.now = std::time::Instant::now();
         for effect in update(&mut self.state, msg) {
-            if let Effect::SpawnTurn(req) = effect {
-                let (agent, turn) = (req.agent, req.turn);
-                match spawn_turn(*req, self.engine_tx.clone()) {
-                    Ok(h) => self._handles.push(h),
-                    Err(e) => self.apply(Msg::SpawnFailed { agent, turn, error: e.to_string() }),
+            match effect {
+                Effect::SpawnTurn(req) => {
+                    let (agent, turn) = (req.agent, req.turn);
+                    match spawn_turn(*req, self.engine_tx.clone()) {
+                        Ok(h) => self._handles.push(h),
+                        Err(e) => {
+                            self.apply(Msg::SpawnFailed { agent, turn, error: e.to_string() })
+                        }
+                    }
                 }
+                Effect::Decide { id, decision } => {
+                    if let Some(reply) = self.waiting.remove(&id) {
+                        let _ = reply.send(ControlReply::Answer(decision.answer()));
+                    }
+                }
+                Effect::Withdraw { id } => {
+                    self.waiting.remove(&id);
+                }
+                _ => {}
             }
         }
     }
@@ -452,13 +470,26 @@ impl App {
                     }
                     Msg::Engine(m)
                 }
-                Some(call) = self.calls.recv() => match Ask::from_call(call) {
-                    Ok(ask) => { self.asks += 1; Msg::Approval(ask) }
-                    Err(call) => { call.answer(Answer::error(agentmux::control::ErrorCode::Refused, "not here")); continue }
+                Some(call) = self.calls.recv() => match Ask::from_request(call.request.clone()) {
+                    Ok(ask) => {
+                        self.asks += 1;
+                        let id = RequestId::fresh();
+                        self.waiting.insert(id, call.reply);
+                        Msg::Approval { id, ask }
+                    }
+                    Err(_) => { call.answer(Answer::error(agentmux::control::ErrorCode::Refused, "not here")); continue }
                 },
                 () = tokio::time::sleep_until(deadline) => panic!("timed out waiting for {what}; events: {:#?}", self.events),
-                // The spinner's wake: lets withdrawn requests be noticed.
-                () = tokio::time::sleep(Duration::from_millis(100)) => Msg::Wake,
+                // Now and then: servers that gave up have their asks withdrawn.
+                () = tokio::time::sleep(Duration::from_millis(100)) => {
+                    match self.waiting.iter().find(|(_, r)| r.is_closed()).map(|(id, _)| *id) {
+                        Some(id) => {
+                            self.waiting.remove(&id);
+                            Msg::Withdrawn { id }
+                        }
+                        None => Msg::Wake,
+                    }
+                }
             };
             self.apply(msg);
         }

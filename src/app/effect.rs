@@ -15,6 +15,10 @@ pub enum Effect {
     /// The answer to the control request `id` (`Msg::Control`): the loop hands it to whoever
     /// asked; nobody may wait (a relayed turn), then it is dropped.
     Reply { id: RequestId, reply: ControlReply },
+    /// The answer to the approval `id` (`Msg::Approval`), for whoever asked.
+    Decide { id: RequestId, decision: crate::approval::Decision },
+    /// The approval `id` will not be answered (its turn ended): whoever asked hears so.
+    Withdraw { id: RequestId },
     /// Something the workspace keeps changed (agents, session ids, queued follow-ups).
     Persist,
     /// A new agent's earlier conversation, to be written into its log (`app::convo`).

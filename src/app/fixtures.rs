@@ -69,20 +69,21 @@ pub fn deny() -> Msg {
 }
 
 /// A tool call of `agent`'s running turn waiting for the user, sent over the control socket
-/// with that turn's secret as its approval server would; the receiver gets the answer.
+/// with that turn's secret as its approval server would; [`decision`] reads its answer once
+/// [`step`] carried it out.
 pub fn ask_approval(
     state: &mut State,
     agent: &str,
     tool: &str,
     input: serde_json::Value,
-) -> tokio::sync::oneshot::Receiver<crate::control::server::Reply> {
+) -> super::RequestId {
     let secret = state.index_named(agent).map(|i| {
         let id = state.agents[i].id;
         state.approvals.open_channel(id)
     });
-    let (ask, rx) = socket_ask(agent, tool, input, secret);
-    update(state, Msg::Approval(ask));
-    rx
+    let id = super::RequestId::fresh();
+    step(state, Msg::Approval { id, ask: socket_ask(agent, tool, input, secret) });
+    id
 }
 
 /// An `approve` request as the control server hands it over, with `secret` (or none).
@@ -91,8 +92,7 @@ pub fn socket_ask(
     tool: &str,
     input: serde_json::Value,
     secret: Option<String>,
-) -> (crate::approval::Ask, tokio::sync::oneshot::Receiver<crate::control::server::Reply>) {
-    let (reply, rx) = tokio::sync::oneshot::channel();
+) -> crate::approval::Ask {
     let request = crate::control::proto::Request::Approve {
         agent: agent.to_string(),
         tool_name: tool.to_string(),
@@ -100,12 +100,33 @@ pub fn socket_ask(
         tool_use_id: None,
         secret,
     };
-    let call =
-        crate::control::server::ControlCall { from: Some(agent.to_string()), request, reply };
-    match crate::approval::Ask::from_call(call) {
-        Ok(ask) => (ask, rx),
+    match crate::approval::Ask::from_request(request) {
+        Ok(ask) => ask,
         Err(_) => unreachable!("an approve request is an ask"),
     }
+}
+
+thread_local! {
+    /// The decisions [`step`] carried out, by the id of their ask (the loop's side).
+    static DECIDED: std::cell::RefCell<std::collections::HashMap<super::RequestId, crate::approval::Decision>> =
+        Default::default();
+}
+
+/// `update` as the loop applies it, as far as approvals go: each `Effect::Decide` is handed to
+/// whoever asked (here: kept for [`decision`]).
+pub fn step(state: &mut State, msg: Msg) -> Vec<Effect> {
+    let fx = update(state, msg);
+    for e in &fx {
+        if let Effect::Decide { id, decision } = e {
+            DECIDED.with(|d| d.borrow_mut().insert(*id, decision.clone()));
+        }
+    }
+    fx
+}
+
+/// The answer the ask `id` got, once (`None`: none yet).
+pub fn decision(id: super::RequestId) -> Option<crate::approval::Decision> {
+    DECIDED.with(|d| d.borrow_mut().remove(&id))
 }
 
 /// A control command as the socket hands it over: the reply `update` gives its id, and the
@@ -124,7 +145,7 @@ pub fn control(state: &mut State, cmd: super::ControlCmd) -> (super::ControlRepl
 }
 
 pub fn type_text(state: &mut State, text: &str) -> Vec<Effect> {
-    text.chars().flat_map(|c| update(state, key(KeyCode::Char(c)))).collect()
+    text.chars().flat_map(|c| step(state, key(KeyCode::Char(c)))).collect()
 }
 
 pub fn spawned(fx: &[Effect]) -> Vec<&crate::agent::TurnRequest> {

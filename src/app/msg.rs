@@ -23,8 +23,17 @@ pub enum Msg {
         turn: u64,
         error: String,
     },
-    /// A tool call waits for the user's approval (an `approve` request from the control socket).
-    Approval(crate::approval::Ask),
+    /// A tool call waits for the user's approval (an `approve` request from the control socket,
+    /// or a live process's permission request); answered with `Effect::Decide` of its id.
+    Approval {
+        id: RequestId,
+        ask: crate::approval::Ask,
+    },
+    /// Nobody waits for the approval `id` any more (the approval server gave up: its turn
+    /// ended or was stopped).
+    Withdrawn {
+        id: RequestId,
+    },
     /// A request from the control socket (or the supervisor's relay). `update` answers it with
     /// `Effect::Reply` of the same id; the loop knows who asked.
     Control {

@@ -13,7 +13,12 @@ use crate::approval::{Asking, Decision};
 
 /// Handles a key for the focused pane's question; false when it is not one of its keys (or no
 /// question waits there), so the approval box and the pane go on as usual.
-pub fn key(state: &mut State, command: Option<Command>, key: &KeyEvent) -> bool {
+pub fn key(
+    state: &mut State,
+    command: Option<Command>,
+    key: &KeyEvent,
+    fx: &mut Vec<super::Effect>,
+) -> bool {
     let Some(agent) = state.focused() else { return false };
     let (id, typed) = (agent.id, agent.input_text());
     let Some(p) = state.approvals.queue.iter_mut().find(|p| p.agent == id) else { return false };
@@ -53,7 +58,7 @@ pub fn key(state: &mut State, command: Option<Command>, key: &KeyEvent) -> bool 
     }
     state.dirty = true;
     if let Some(updated_input) = answered {
-        super::approvals::decide_focused(state, Decision::Answer { updated_input });
+        super::approvals::decide_focused(state, Decision::Answer { updated_input }, fx);
     }
     true
 }
@@ -86,12 +91,10 @@ pub fn option_keys(state: &State) -> Option<bool> {
 mod tests {
     use crossterm::event::KeyCode;
     use serde_json::{json, Value};
-    use tokio::sync::oneshot;
 
     use crate::app::fixtures::*;
-    use crate::app::{update, State};
+    use crate::app::{RequestId, State};
     use crate::control::proto::{Answer, Behavior};
-    use crate::control::server::Reply;
 
     fn color() -> Value {
         json!({"questions": [{"question": "Which color?", "header": "Color", "multiSelect": false,
@@ -106,107 +109,98 @@ mod tests {
              "options": [{"label": "S"}, {"label": "M"}, {"label": "L"}]}]})
     }
 
-    fn asked(input: Value) -> (State, oneshot::Receiver<Reply>) {
+    fn asked(input: Value) -> (State, RequestId) {
         let mut s = state(false, &[("api", "backend")], (80, 24));
         let rx = ask_approval(&mut s, "api", "AskUserQuestion", input);
         (s, rx)
     }
 
     /// The answers sent back, or the behaviour and message of another answer.
-    fn reply(
-        rx: &mut oneshot::Receiver<Reply>,
-    ) -> Option<Result<Value, (Behavior, Option<String>)>> {
-        match rx.try_recv().ok()? {
-            Reply::Answer(Answer::Decision {
-                behavior: Behavior::Allow,
-                updated_input: Some(v),
-                ..
-            }) => Some(Ok(v["answers"].clone())),
-            Reply::Answer(Answer::Decision { behavior, message, .. }) => {
-                Some(Err((behavior, message)))
+    fn reply(id: RequestId) -> Option<Result<Value, (Behavior, Option<String>)>> {
+        match decision(id)?.answer() {
+            Answer::Decision { behavior: Behavior::Allow, updated_input: Some(v), .. } => {
+                Some(Ok(v["answers"].clone()))
             }
+            Answer::Decision { behavior, message, .. } => Some(Err((behavior, message))),
             other => panic!("{other:?}"),
         }
     }
 
     fn keys(s: &mut State, codes: &[KeyCode]) {
         for c in codes {
-            update(s, key(*c));
+            step(s, key(*c));
         }
     }
 
     #[test]
     fn a_number_key_picks_that_option() {
-        let (mut s, mut rx) = asked(color());
+        let (mut s, rx) = asked(color());
         type_text(&mut s, "2");
-        assert_eq!(reply(&mut rx), Some(Ok(json!({"Which color?": "blue"}))));
+        assert_eq!(reply(rx), Some(Ok(json!({"Which color?": "blue"}))));
         assert!(s.agents[0].input_text().is_empty(), "the digit did not type");
         assert!(s.approvals.queue.is_empty());
     }
 
     #[test]
     fn arrows_move_the_highlight_and_enter_or_the_allow_chord_takes_it() {
-        let (mut s, mut rx) = asked(color());
+        let (mut s, rx) = asked(color());
         keys(&mut s, &[KeyCode::Down, KeyCode::Down, KeyCode::Down, KeyCode::Up]);
         assert_eq!(s.approvals.queue[0].answering.cursor, 1);
-        update(&mut s, key(KeyCode::Enter));
-        assert_eq!(reply(&mut rx), Some(Ok(json!({"Which color?": "blue"}))));
-        let (mut s, mut rx) = asked(color());
+        step(&mut s, key(KeyCode::Enter));
+        assert_eq!(reply(rx), Some(Ok(json!({"Which color?": "blue"}))));
+        let (mut s, rx) = asked(color());
         keys(&mut s, &[KeyCode::Down, KeyCode::Down]);
-        update(&mut s, allow_once());
-        assert_eq!(reply(&mut rx), Some(Ok(json!({"Which color?": "green"}))));
+        step(&mut s, allow_once());
+        assert_eq!(reply(rx), Some(Ok(json!({"Which color?": "green"}))));
     }
 
     #[test]
     fn while_text_is_typed_every_key_types_and_enter_answers_with_it() {
-        let (mut s, mut rx) = asked(color());
+        let (mut s, rx) = asked(color());
         type_text(&mut s, "teal 3");
         keys(&mut s, &[KeyCode::Down]);
         assert_eq!(s.agents[0].input_text(), "teal 3", "the digit typed");
         assert_eq!(s.approvals.queue[0].answering.cursor, 0, "down did not move the highlight");
-        assert_eq!(reply(&mut rx), None);
-        let fx = update(&mut s, key(KeyCode::Enter));
-        assert_eq!(reply(&mut rx), Some(Ok(json!({"Which color?": "teal 3"}))));
+        assert_eq!(reply(rx), None);
+        let fx = step(&mut s, key(KeyCode::Enter));
+        assert_eq!(reply(rx), Some(Ok(json!({"Which color?": "teal 3"}))));
         assert!(s.agents[0].input_text().is_empty(), "the answer left the input");
         assert!(spawned(&fx).is_empty(), "not sent as a follow-up too");
     }
 
     #[test]
     fn several_questions_one_after_another_and_several_options_ticked() {
-        let (mut s, mut rx) = asked(sizes());
+        let (mut s, rx) = asked(sizes());
         type_text(&mut s, "1");
-        assert_eq!(reply(&mut rx), None, "one question left");
+        assert_eq!(reply(rx), None, "one question left");
         // 3 and 2 tick L and M; space unticks M (the highlight follows a number); up, space: S.
         type_text(&mut s, "32 ");
         keys(&mut s, &[KeyCode::Up, KeyCode::Char(' ')]);
         let answering = &s.approvals.queue[0].answering;
         assert_eq!((answering.at, answering.cursor, answering.ticked.clone()), (1, 0, vec![2, 0]));
         assert!(s.agents[0].input_text().is_empty(), "the space and digits did not type");
-        update(&mut s, key(KeyCode::Enter));
-        assert_eq!(
-            reply(&mut rx),
-            Some(Ok(json!({"Which color?": "red", "Which sizes?": "S, L"})))
-        );
+        step(&mut s, key(KeyCode::Enter));
+        assert_eq!(reply(rx), Some(Ok(json!({"Which color?": "red", "Which sizes?": "S, L"}))));
     }
 
     #[test]
     fn a_number_that_is_no_option_says_so_and_alt_n_dismisses_with_a_reason() {
-        let (mut s, mut rx) = asked(color());
+        let (mut s, rx) = asked(color());
         type_text(&mut s, "7");
         assert!(s.flash.as_deref().is_some_and(|f| f.contains("no option 7")), "{:?}", s.flash);
-        assert_eq!(reply(&mut rx), None);
-        update(&mut s, deny());
+        assert_eq!(reply(rx), None);
+        step(&mut s, deny());
         type_text(&mut s, "ask me later");
-        update(&mut s, key(KeyCode::Enter));
-        assert_eq!(reply(&mut rx), Some(Err((Behavior::Deny, Some("ask me later".into())))));
+        step(&mut s, key(KeyCode::Enter));
+        assert_eq!(reply(rx), Some(Err((Behavior::Deny, Some("ask me later".into())))));
     }
 
     #[test]
     fn no_rule_answers_a_question() {
         let mut s = state(false, &[("api", "backend")], (80, 24));
         s.agents[0].spec.options.allowed_tools = Some(vec!["AskUserQuestion".into()]);
-        let mut rx = ask_approval(&mut s, "api", "AskUserQuestion", color());
-        assert_eq!(reply(&mut rx), None);
+        let rx = ask_approval(&mut s, "api", "AskUserQuestion", color());
+        assert_eq!(reply(rx), None);
         assert_eq!(s.approvals.waiting(), 1);
     }
 }

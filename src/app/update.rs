@@ -36,7 +36,8 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 state.dirty = true;
             }
         }
-        Msg::Approval(ask) => super::approvals::on_ask(state, ask, &mut fx),
+        Msg::Approval { id, ask } => super::approvals::on_ask(state, id, ask, &mut fx),
+        Msg::Withdrawn { id } => super::approvals::withdrawn(state, id),
         Msg::Control { id, cmd } => {
             let reply = control(state, cmd, &mut fx);
             // The answer goes before what the command set off: a supervisor's task is known
@@ -44,7 +45,6 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             fx.insert(0, Effect::Reply { id, reply });
         }
         Msg::Wake => {
-            super::approvals::prune(state);
             if state.running() > 0 {
                 state.dirty = true;
             }

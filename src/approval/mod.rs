@@ -28,7 +28,6 @@ pub const TOOL_NAME: &str = "approve";
 pub const PERMISSION_PROMPT_TOOL: &str = "mcp__agentmux__approve";
 
 use serde_json::Value;
-use tokio::sync::oneshot;
 
 /// The tool that puts a plan before the user (permission mode `plan`); allowing it approves
 /// the plan, a denial's message tells the model what to change.
@@ -60,10 +59,11 @@ impl Asking {
 }
 
 use crate::control::proto::{Answer, Behavior, Request};
-use crate::control::server::{ControlCall, Reply};
 
-/// A tool call waiting for the user, as the app holds it: answered through [`Ask::decide`].
-#[derive(Debug)]
+/// A tool call waiting for the user, as the app holds it: plain data. The app knows it by the
+/// id it came with (`Msg::Approval`) and answers with `Effect::Decide`; whoever waits for the
+/// answer (the approval server's request, a live process) is kept by the loop.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Ask {
     pub agent: String,
     pub tool_name: String,
@@ -74,7 +74,6 @@ pub struct Ask {
     /// Whether it came over the control socket, which any process of the user can reach (only
     /// its secret says it is the turn's), rather than from the agent's own process.
     from_socket: bool,
-    reply: Option<oneshot::Sender<Reply>>,
 }
 
 /// The user's (or a rule's) answer.
@@ -90,50 +89,10 @@ pub enum Decision {
     },
 }
 
-impl Ask {
-    /// An ask and the receiver its answer arrives on (what the control server waits on).
-    pub fn new(agent: &str, tool_name: &str, input: Value) -> (Ask, oneshot::Receiver<Reply>) {
-        let (tx, rx) = oneshot::channel();
-        let ask = Ask {
-            agent: agent.to_string(),
-            tool_name: tool_name.to_string(),
-            input,
-            tool_use_id: None,
-            secret: None,
-            from_socket: false,
-            reply: Some(tx),
-        };
-        (ask, rx)
-    }
-
-    /// The ask of an `approve` control call; any other call is handed back.
-    pub fn from_call(call: ControlCall) -> Result<Ask, Box<ControlCall>> {
-        match call.request {
-            Request::Approve { agent, tool_name, input, tool_use_id, secret } => {
-                let reply = Some(call.reply);
-                Ok(Ask { agent, tool_name, input, tool_use_id, secret, from_socket: true, reply })
-            }
-            request => Err(Box::new(ControlCall { request, ..call })),
-        }
-    }
-
-    pub fn asking(&self) -> Asking {
-        Asking::of(&self.tool_name)
-    }
-
-    /// Whether the request needs its turn's secret to be believed.
-    pub fn from_socket(&self) -> bool {
-        self.from_socket
-    }
-
-    /// The approval server gave up (the CLI's turn ended, or it was stopped): nobody to answer.
-    pub fn withdrawn(&self) -> bool {
-        self.reply.as_ref().is_some_and(|r| r.is_closed())
-    }
-
-    /// Send the answer back to the waiting approval server.
-    pub fn decide(self, decision: Decision) {
-        let answer = match decision {
+impl Decision {
+    /// The decision as the approval server reads it.
+    pub fn answer(self) -> Answer {
+        match self {
             Decision::Allow => {
                 Answer::Decision { behavior: Behavior::Allow, updated_input: None, message: None }
             }
@@ -145,10 +104,40 @@ impl Ask {
                 updated_input: Some(updated_input),
                 message: None,
             },
-        };
-        if let Some(reply) = self.reply {
-            // The server may have gone meanwhile; the decision then has nobody to reach.
-            let _ = reply.send(Reply::Answer(answer));
         }
+    }
+}
+
+impl Ask {
+    /// An ask from the agent's own process (a live one's permission request).
+    pub fn new(agent: &str, tool_name: &str, input: Value) -> Ask {
+        Ask {
+            agent: agent.to_string(),
+            tool_name: tool_name.to_string(),
+            input,
+            tool_use_id: None,
+            secret: None,
+            from_socket: false,
+        }
+    }
+
+    /// The ask of an `approve` request over the control socket; any other request is handed
+    /// back.
+    pub fn from_request(request: Request) -> Result<Ask, Box<Request>> {
+        match request {
+            Request::Approve { agent, tool_name, input, tool_use_id, secret } => {
+                Ok(Ask { agent, tool_name, input, tool_use_id, secret, from_socket: true })
+            }
+            request => Err(Box::new(request)),
+        }
+    }
+
+    pub fn asking(&self) -> Asking {
+        Asking::of(&self.tool_name)
+    }
+
+    /// Whether the request needs its turn's secret to be believed.
+    pub fn from_socket(&self) -> bool {
+        self.from_socket
     }
 }

@@ -27,6 +27,7 @@ use crate::app::worktree::WorktreeMsg;
 use crate::app::{
     ControlCmd, ControlError, ControlOk, ControlReply, Effect, Msg, RequestId, State,
 };
+use crate::approval::Decision;
 use crate::control::client::ENV_SOCKET;
 use crate::control::proto::{
     AgentInfo, Answer, ErrorCode, LimitInfo, Request, SearchHit, SentTo, TurnOutcome, TurnReport,
@@ -81,6 +82,8 @@ pub struct ControlBridge {
     exe_dir: Option<PathBuf>,
     pending: HashMap<RequestId, Pending>,
     broadcasts: HashMap<RequestId, Broadcast>,
+    /// Approval servers waiting for the user's decision, by the id the app knows the ask by.
+    approvals: HashMap<RequestId, oneshot::Sender<Reply>>,
     waiters: Vec<Waiter>,
     tails: Vec<(AgentId, mpsc::Sender<String>)>,
     /// Each agent's last finished turn (what `wait` answers).
@@ -202,10 +205,14 @@ impl ControlBridge {
             }
             request @ Request::Approve { .. } => {
                 // The app holds the ask until the user (or a rule) decides.
-                match crate::approval::Ask::from_call(ControlCall { from, request, reply }) {
-                    Ok(ask) => vec![Msg::Approval(ask)],
-                    Err(call) => {
-                        call.answer(Answer::error(ErrorCode::Internal, "not an approval"));
+                match crate::approval::Ask::from_request(request) {
+                    Ok(ask) => {
+                        let id = RequestId::fresh();
+                        self.approvals.insert(id, reply);
+                        vec![Msg::Approval { id, ask }]
+                    }
+                    Err(_) => {
+                        answer(reply, Answer::error(ErrorCode::Internal, "not an approval"));
                         Vec::new()
                     }
                 }
@@ -386,6 +393,25 @@ impl ControlBridge {
         }
     }
 
+    /// The user's decision on the ask `id` goes to the approval server that asked; handed back
+    /// when no server asked it (a live process's ask).
+    pub fn decide(&mut self, id: RequestId, decision: Decision) -> Option<Decision> {
+        match self.approvals.remove(&id) {
+            Some(reply) => {
+                // The server may have gone meanwhile; the decision then has nobody to reach.
+                let _ = reply.send(Reply::Answer(decision.answer()));
+                None
+            }
+            None => Some(decision),
+        }
+    }
+
+    /// The app dropped the ask `id` unanswered: its server hears so (the request is dropped).
+    /// False when no server asked it.
+    pub fn withdraw(&mut self, id: RequestId) -> bool {
+        self.approvals.remove(&id).is_some()
+    }
+
     fn add_env(&self, req: &mut TurnRequest) {
         let has = |req: &TurnRequest, k: &str| req.extra_env.iter().any(|(n, _)| n == k);
         if let Some(socket) = &self.socket {
@@ -427,6 +453,15 @@ impl ControlBridge {
                 }
             }
         }
+        // Approval servers that gave up (their turn ended or was stopped): the app forgets
+        // their asks.
+        let gone: Vec<RequestId> =
+            self.approvals.iter().filter(|(_, r)| r.is_closed()).map(|(id, _)| *id).collect();
+        let mut msgs: Vec<Msg> = Vec::new();
+        for id in gone {
+            self.approvals.remove(&id);
+            msgs.push(Msg::Withdrawn { id });
+        }
         // Agents closed: their subscriptions end, their waiters learn it, tasks are reported.
         let alive = |id: &AgentId| state.index_of(*id).is_some();
         self.tails.retain(|(id, tx)| alive(id) && !tx.is_closed());
@@ -465,7 +500,8 @@ impl ControlBridge {
                 }
             }
         }
-        self.relay(state, now)
+        msgs.extend(self.relay(state, now));
+        msgs
     }
 
     /// When the loop should call [`ControlBridge::settle`] again with no message (the end of a
@@ -1083,22 +1119,40 @@ mod tests {
     }
 
     #[test]
-    fn an_approve_request_goes_to_the_app_as_an_ask() {
-        let s = Sim::new();
-        let mut bridge = ControlBridge::default();
-        let (reply, _rx) = oneshot::channel();
-        let request = Request::Approve {
+    fn an_approve_request_goes_to_the_app_as_an_ask_and_its_decision_comes_back_by_id() {
+        let mut s = Sim::new();
+        let approve = |command: &str| Request::Approve {
             agent: "api".into(),
             tool_name: "Bash".into(),
-            input: serde_json::json!({"command": "ls"}),
+            input: serde_json::json!({"command": command}),
             tool_use_id: None,
             secret: Some("from the turn".into()),
         };
-        let msgs = bridge.call(ControlCall { from: None, request, reply }, &s.state, 0);
-        assert!(
-            matches!(&msgs[..], [Msg::Approval(ask)] if ask.agent == "api" && ask.tool_name == "Bash" && ask.secret.as_deref() == Some("from the turn")),
-            "{msgs:?}"
-        );
+        let (reply, mut first) = oneshot::channel();
+        let call = ControlCall { from: None, request: approve("ls"), reply };
+        let msgs = s.bridge.call(call, &s.state, 0);
+        let [Msg::Approval { id, ask }] = &msgs[..] else { panic!("{msgs:?}") };
+        assert_eq!((ask.agent.as_str(), ask.tool_name.as_str()), ("api", "Bash"));
+        assert_eq!(ask.secret.as_deref(), Some("from the turn"));
+        let (reply, mut second) = oneshot::channel();
+        let call = ControlCall { from: None, request: approve("make"), reply };
+        let msgs = s.bridge.call(call, &s.state, 0);
+        let [Msg::Approval { id: other, .. }] = &msgs[..] else { panic!("{msgs:?}") };
+        assert_ne!(id, other);
+        // The decision reaches the server that asked, and no other.
+        let deny = Decision::Deny { message: Some("not that".into()) };
+        assert_eq!(s.bridge.decide(*other, deny), None);
+        assert!(first.try_recv().is_err(), "still waiting");
+        assert!(matches!(
+            second.try_recv(),
+            Ok(Reply::Answer(Answer::Decision { message: Some(m), .. })) if m == "not that"
+        ));
+        // A server that gave up: the app hears its ask was withdrawn.
+        drop(first);
+        let next = s.bridge.settle(&mut s.state, s.now);
+        assert!(matches!(&next[..], [Msg::Withdrawn { id: w }] if w == id), "{next:?}");
+        // An id the socket never brought is handed back (a live process's ask).
+        assert_eq!(s.bridge.decide(*id, Decision::Allow), Some(Decision::Allow));
     }
 
     #[test]

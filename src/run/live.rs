@@ -25,8 +25,10 @@ use crate::agent::live::{
 };
 use crate::agent::runner::{ExitInfo, FlowTicket};
 use crate::agent::{AgentId, EngineMsg, SessionArg, TurnRequest};
-use crate::app::Msg;
+use crate::app::{Msg, RequestId};
+use crate::approval::{Ask, Decision};
 use crate::config::LiveLimits;
+use crate::control::server::Reply;
 
 /// A live process idle this long is closed; the next turn starts it again with `--resume`.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
@@ -103,6 +105,16 @@ pub enum Command {
     Close {
         agent: AgentId,
     },
+    /// The user's answer to a tool call this engine put before them (`Msg::Approval`).
+    Decide {
+        id: RequestId,
+        decision: Decision,
+    },
+    /// The app dropped that tool call unanswered (its turn ended): the CLI hears it was
+    /// withdrawn.
+    Withdraw {
+        id: RequestId,
+    },
 }
 
 /// The executor's end: starts the task on first use (inside the runtime).
@@ -144,11 +156,15 @@ impl LiveEngine {
 
 /// An approval the user answered, back to the task.
 #[derive(Debug)]
-struct Answered {
+/// A tool call before the user, as the CLI asked it.
+struct Asked {
     agent: AgentId,
     generation: u64,
+    /// The CLI's id of its permission request.
     request_id: String,
-    answer: PermissionAnswer,
+    /// The input the user saw (and allowed, if they do).
+    input: Value,
+    tool: String,
 }
 
 /// One agent's live process and the turns it holds.
@@ -172,8 +188,8 @@ struct Task {
     local_tx: Option<mpsc::UnboundedSender<Msg>>,
     live_tx: mpsc::Sender<LiveMsg>,
     live_rx: Option<mpsc::Receiver<LiveMsg>>,
-    answers_tx: mpsc::UnboundedSender<Answered>,
-    answers_rx: Option<mpsc::UnboundedReceiver<Answered>>,
+    /// Tool calls waiting for the user's answer, by the id the app knows them by.
+    asks: HashMap<RequestId, Asked>,
     agents: HashMap<AgentId, Agent>,
     next_generation: u64,
     limits: Limits,
@@ -190,14 +206,12 @@ impl Task {
         limits: Limits,
     ) -> Task {
         let (live_tx, live_rx) = mpsc::channel(crate::run::ENGINE_CHANNEL);
-        let (answers_tx, answers_rx) = mpsc::unbounded_channel();
         Task {
             engine_tx,
             local_tx,
             live_tx,
             live_rx: Some(live_rx),
-            answers_tx,
-            answers_rx: Some(answers_rx),
+            asks: HashMap::new(),
             agents: HashMap::new(),
             next_generation: 0,
             limits,
@@ -207,11 +221,7 @@ impl Task {
     }
 
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
-        let (Some(mut live_rx), Some(mut answers_rx)) =
-            (self.live_rx.take(), self.answers_rx.take())
-        else {
-            return;
-        };
+        let Some(mut live_rx) = self.live_rx.take() else { return };
         loop {
             let idle_deadline = self.next_idle_deadline();
             tokio::select! {
@@ -220,7 +230,6 @@ impl Task {
                     None => return, // the executor is gone; dropping the handles closes stdin
                 },
                 Some(msg) = live_rx.recv() => self.live(msg).await,
-                Some(a) = answers_rx.recv() => self.answered(a),
                 () = sleep_until(idle_deadline) => self.reap_idle(Instant::now()),
             }
         }
@@ -270,6 +279,14 @@ impl Task {
                 if let Some((_, handle)) = self.oneshots.remove(&agent) {
                     handle.interrupt();
                 }
+            }
+            Command::Decide { id, decision } => {
+                let answer = Reply::Answer(decision.answer());
+                self.answered(id, |asked| permission_answer(answer, &asked.tool, asked.input));
+            }
+            Command::Withdraw { id } => {
+                let message = "the approval was withdrawn".to_owned();
+                self.answered(id, |_| PermissionAnswer::Deny { message });
             }
             Command::InterruptAll => {
                 for (_, handle) in self.oneshots.values() {
@@ -564,29 +581,26 @@ impl Task {
             return;
         };
         let shown = request.shown_input(call_input.as_ref()).clone();
-        let (mut ask, reply) =
-            crate::approval::Ask::new(&a.base.spec.name, &request.tool_name, shown.clone());
+        let mut ask = Ask::new(&a.base.spec.name, &request.tool_name, shown.clone());
         ask.tool_use_id = request.tool_use_id.clone();
-        if local.send(Msg::Approval(ask)).is_err() {
+        let id = RequestId::fresh();
+        if local.send(Msg::Approval { id, ask }).is_err() {
             let _ = a.handle.answer(&request.request_id, &deny("agentmux is closing"));
             return;
         }
-        let answers = self.answers_tx.clone();
         // Allowed, the call runs with what the user saw: 2.1.332 sends ExitPlanMode's input as
         // `{}`, and allowed with that the model hears only that plan mode ended, not which plan.
-        let (request_id, input, tool) = (request.request_id, shown, request.tool_name);
-        tokio::spawn(async move {
-            let answer = match reply.await {
-                Ok(reply) => permission_answer(reply, &tool, input),
-                Err(_) => deny("the approval was withdrawn"),
-            };
-            let _ = answers.send(Answered { agent, generation, request_id, answer });
-        });
+        let (request_id, tool) = (request.request_id, request.tool_name);
+        self.asks.insert(id, Asked { agent, generation, request_id, input: shown, tool });
     }
 
-    fn answered(&mut self, a: Answered) {
-        if let Some(agent) = self.current(a.agent, a.generation) {
-            let _ = agent.handle.answer(&a.request_id, &a.answer);
+    /// The answer to the tool call `id` goes to its CLI, if the process that asked still runs.
+    fn answered(&mut self, id: RequestId, answer: impl FnOnce(Asked) -> PermissionAnswer) {
+        let Some(asked) = self.asks.remove(&id) else { return };
+        let (agent, generation, request_id) =
+            (asked.agent, asked.generation, asked.request_id.clone());
+        if let Some(a) = self.current(agent, generation) {
+            let _ = a.handle.answer(&request_id, &answer(asked));
         }
     }
 }

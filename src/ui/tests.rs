@@ -346,8 +346,7 @@ fn hostile_text_is_shown_marked_on_every_path_and_never_sent() {
         tool_result("t1", &format!("ok{OSC_2}\r\u{1b}[1A"), false),
     ];
     update(&mut s, lines(api, 1, events));
-    let rx = ask_approval(&mut s, "api", "Bash", input);
-    std::mem::forget(rx);
+    ask_approval(&mut s, "api", "Bash", input);
     if let Some(sup) = s.supervision.as_mut() {
         sup.relay.task_sent("api", &format!("go {OSC_52}{BIDI}"), 0);
     }
@@ -372,10 +371,7 @@ fn hostile_text_is_shown_marked_on_every_path_and_never_sent() {
 }
 
 /// An agent waiting on `command`, its pane focused and empty.
-fn bash_waits(
-    command: &str,
-    size: (u16, u16),
-) -> (State, tokio::sync::oneshot::Receiver<crate::control::server::Reply>) {
+fn bash_waits(command: &str, size: (u16, u16)) -> (State, crate::app::RequestId) {
     let mut s = state(false, &[("api", "backend")], size);
     let api = s.agents[0].id;
     send(&mut s, 0, "Clean up");
@@ -388,10 +384,10 @@ fn bash_waits(
 
 #[test]
 fn typing_a_follow_up_while_a_call_waits_answers_nothing() {
-    let (mut s, mut rx) = bash_waits("rm -rf build", (80, 24));
+    let (mut s, id) = bash_waits("rm -rf build", (80, 24));
     let fx = type_text(&mut s, "also check logs");
     assert!(fx.is_empty(), "{fx:?}");
-    assert!(rx.try_recv().is_err(), "the call is still waiting");
+    assert_eq!(decision(id), None, "the call is still waiting");
     assert_eq!(s.approvals.waiting(), 1);
     assert_eq!(s.agents[0].input_text(), "also check logs", "every letter was typed");
     assert!(s.agents[0].spec.options.allowed_tools.iter().flatten().next().is_none(), "no rule");
@@ -407,7 +403,7 @@ fn typing_a_follow_up_while_a_call_waits_answers_nothing() {
 #[test]
 fn a_long_call_is_shown_whole_and_scrolls() {
     let command: Vec<String> = (1..=40).map(|i| format!("echo step {i}")).collect();
-    let (mut s, _rx) = bash_waits(&command.join("\n"), (80, 24));
+    let (mut s, _) = bash_waits(&command.join("\n"), (80, 24));
     let text = screen(&s);
     assert!(text.contains("rows 1-"), "{text}");
     assert!(text.contains("of 40 · pageup pagedown"), "{text}");
