@@ -447,23 +447,31 @@ fn a_panic_restores_the_terminal_and_exits() {
 }
 
 #[test]
-fn a_team_of_128_opens_on_the_overview_filters_opens_one_and_searches() {
+fn a_team_of_128_opens_on_the_overview_filters_opens_one_jumps_to_the_one_asking_and_searches() {
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let team = home.path().join("team.toml");
-    std::fs::write(&team, "[[agent]]\nname = \"w\"\ncount = 128\n")
-        .unwrap_or_else(|e| panic!("{e}"));
+    // 128 idle workers and one whose first turn asks for an approval (the simulated `tests`
+    // persona runs the suite, which no rule allows).
+    std::fs::write(
+        &team,
+        "[[agent]]\nname = \"w\"\ncount = 128\n\n[[agent]]\nname = \"tests\"\n\
+         prompt = \"run the suite\"\nenv = { AGENTMUX_SIM_PERSONA = \"tests\" }\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let team = team.display().to_string();
     let mut t = start_in(home, &["-c", &team, "--claude", "sim", "--trust"], &[]);
     // More agents than tiles fit: the overview is the first screen.
-    t.wait_text("overview 128 agents");
+    t.wait_text("overview 129 agents");
+    t.wait_text("1 waiting");
     t.send(b"w-12");
     t.wait_text("10 shown");
     t.send(ENTER);
     t.wait_for("w-12 focused", |s| focused_name(s).as_deref() == Some("w-12"));
-    // Nothing needs the user yet: the inbox says so.
+    // The inbox key goes to the one agent that waits for the user, among 129.
     t.send(b"\x1bi");
-    t.wait_text("no agent needs you");
-    // Search every agent: nothing to find yet, said plainly.
+    t.wait_for("tests focused", |s| focused_name(s).as_deref() == Some("tests"));
+    t.wait_text("tests wants to use Bash");
+    // Search every agent: text with regex characters is looked for as it is.
     t.send(b"\x1b?");
     t.wait_text("search every agent");
     t.send(b"a.b*");
@@ -471,8 +479,9 @@ fn a_team_of_128_opens_on_the_overview_filters_opens_one_and_searches() {
     t.send(ESC);
     // ESC and the next key at once would read as one alt-key: wait for the bar to close.
     t.wait_for("the search bar closed", |s| !s.contains("search every agent"));
-    t.send(CTRL_Q);
-    t.wait_exit();
+    // A turn still waits for its approval: quitting asks first.
+    let status = t.quit();
+    assert!(status.success(), "exit status {status:?}");
 }
 
 /// `agentmux ARGS` run to its end in `cwd`, with the environment the terminals in `home` have.
