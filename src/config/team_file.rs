@@ -625,125 +625,12 @@ pub(super) fn parse(cx: &Source<'_>, layers: &Layers) -> Result<Team, ConfigErro
     let mut seen = Names::default();
     let mut agents = Vec::with_capacity(raw.agent.len());
     for (i, entry) in raw.agent.iter().enumerate() {
-        let table = match &entry.get_ref().name {
-            Some(n) => format!("[[agent]] #{} \"{}\"", i + 1, n.get_ref()),
-            None => format!("[[agent]] #{}", i + 1),
-        };
-        let a = entry.get_ref();
-        let Some(name) = &a.name else {
-            return Err(cx.error_at(
-                entry.span(),
-                &table,
-                None,
-                "missing key `name` (every agent needs a name)".into(),
-            ));
-        };
-        check_name(cx, name, &table)?;
-        let count = check_count(cx, a.count.as_ref(), name, &table)?;
-        let cwd = match &a.cwd {
-            Some(dir) => cx.existing_dir(dir, &table, "cwd")?,
-            None => cx.base_dir.to_path_buf(),
-        };
-        let options = layers.command_line.over(&a.options(cx, &table)?.over(&defaults));
-        for made in counted_names(name.get_ref(), count) {
-            seen.add(cx, &made, name, count.is_some(), &table)?;
-            agents.push(TeamAgent {
-                spec: AgentSpec {
-                    name: made,
-                    role: a.role.clone(),
-                    cwd: cwd.clone(),
-                    options: options.clone(),
-                },
-                prompt: a.prompt.clone(),
-                worktree: a.worktree,
-            });
-        }
+        agents.extend(agent_entries(cx, entry, i, layers, &defaults, &mut seen)?);
     }
-
     let supervisor = match &raw.supervisor {
         None => None,
-        Some(sup) => {
-            let table = "[supervisor]";
-            let s = sup.get_ref();
-            let name = match &s.name {
-                Some(n) => {
-                    check_name(cx, n, table)?;
-                    if let Some(first) = seen.get(n.get_ref()) {
-                        let (line, _) = cx.line_col(first.span.start);
-                        let whose =
-                            if first.counted { "made by the `count` of" } else { "the name of" };
-                        return Err(cx.error_at(
-                            n.span(),
-                            table,
-                            Some("name"),
-                            format!(
-                                "\"{}\" is already {whose} the agent on line {line}; expected a \
-                                 name of its own",
-                                n.get_ref()
-                            ),
-                        ));
-                    }
-                    n.get_ref().clone()
-                }
-                None => SupervisorConfig::DEFAULT_NAME.to_string(),
-            };
-            if s.name.is_none() && seen.get(&name).is_some() {
-                return Err(cx.error_at(
-                    sup.span(),
-                    table,
-                    None,
-                    format!(
-                        "an agent is named \"{name}\", the supervisor's default name; give the \
-                         supervisor another `name`"
-                    ),
-                ));
-            }
-            if let Some(b) = &s.team_budget_usd {
-                if !(b.get_ref().is_finite() && *b.get_ref() > 0.0) {
-                    return Err(cx.error_at(
-                        b.span(),
-                        table,
-                        Some("team_budget_usd"),
-                        "expected a positive number of US dollars".into(),
-                    ));
-                }
-            }
-            let relay_batch_ms = match &s.relay_batch_seconds {
-                Some(secs) if *secs.get_ref() > SupervisorConfig::MAX_RELAY_BATCH_SECONDS => {
-                    return Err(cx.error_at(
-                        secs.span(),
-                        table,
-                        Some("relay_batch_seconds"),
-                        format!(
-                            "expected at most {} seconds (0 relays each report at once)",
-                            SupervisorConfig::MAX_RELAY_BATCH_SECONDS
-                        ),
-                    ));
-                }
-                Some(secs) => secs.get_ref() * 1000,
-                None => SupervisorConfig::DEFAULT_RELAY_BATCH_MS,
-            };
-            let cwd = match &s.cwd {
-                Some(dir) => cx.existing_dir(dir, table, "cwd")?,
-                None => cx.base_dir.to_path_buf(),
-            };
-            let options = layers.command_line.over(&s.options(cx, table)?.over(&defaults));
-            Some(SupervisorConfig {
-                spec: AgentSpec { name, role: s.role.clone(), cwd, options },
-                prompt: s.prompt.clone(),
-                max_relay_depth: s
-                    .max_relay_depth
-                    .unwrap_or(SupervisorConfig::DEFAULT_MAX_RELAY_DEPTH),
-                max_relays_per_minute: s
-                    .max_relays_per_minute
-                    .unwrap_or(SupervisorConfig::DEFAULT_MAX_RELAYS_PER_MINUTE),
-                team_budget_usd: s.team_budget_usd.as_ref().map(|b| *b.get_ref()),
-                report_chars: s.report_chars.unwrap_or(SupervisorConfig::DEFAULT_REPORT_CHARS),
-                relay_batch_ms,
-            })
-        }
+        Some(sup) => Some(supervisor(cx, sup, &seen, layers, &defaults)?),
     };
-
     let worktree = match &raw.worktree {
         None => WorktreeSettings::default(),
         Some(w) => WorktreeSettings {
@@ -754,4 +641,145 @@ pub(super) fn parse(cx: &Source<'_>, layers: &Layers) -> Result<Team, ConfigErro
     let live = live_limits(cx, raw.idle_timeout.as_ref(), raw.max_live.as_ref())?;
     let limits = raw.limits.as_ref().map(|l| l.policy(cx)).transpose()?.unwrap_or_default();
     Ok(Team { path: None, defaults: resolved_defaults, supervisor, agents, worktree, live, limits })
+}
+
+/// The agents one `[[agent]]` table makes (several with `count`), each name checked against
+/// the ones before it.
+fn agent_entries(
+    cx: &Source<'_>,
+    entry: &Spanned<AgentTable>,
+    index: usize,
+    layers: &Layers,
+    defaults: &AgentOptions,
+    seen: &mut Names,
+) -> Result<Vec<TeamAgent>, ConfigError> {
+    let a = entry.get_ref();
+    let table = match &a.name {
+        Some(n) => format!("[[agent]] #{} \"{}\"", index + 1, n.get_ref()),
+        None => format!("[[agent]] #{}", index + 1),
+    };
+    let Some(name) = &a.name else {
+        return Err(cx.error_at(
+            entry.span(),
+            &table,
+            None,
+            "missing key `name` (every agent needs a name)".into(),
+        ));
+    };
+    check_name(cx, name, &table)?;
+    let count = check_count(cx, a.count.as_ref(), name, &table)?;
+    let cwd = match &a.cwd {
+        Some(dir) => cx.existing_dir(dir, &table, "cwd")?,
+        None => cx.base_dir.to_path_buf(),
+    };
+    let options = layers.command_line.over(&a.options(cx, &table)?.over(defaults));
+    let mut made = Vec::new();
+    for made_name in counted_names(name.get_ref(), count) {
+        seen.add(cx, &made_name, name, count.is_some(), &table)?;
+        made.push(TeamAgent {
+            spec: AgentSpec {
+                name: made_name,
+                role: a.role.clone(),
+                cwd: cwd.clone(),
+                options: options.clone(),
+            },
+            prompt: a.prompt.clone(),
+            worktree: a.worktree,
+        });
+    }
+    Ok(made)
+}
+
+/// The `[supervisor]` table, after the agents (its name must differ from theirs).
+fn supervisor(
+    cx: &Source<'_>,
+    sup: &Spanned<SupervisorTable>,
+    seen: &Names,
+    layers: &Layers,
+    defaults: &AgentOptions,
+) -> Result<SupervisorConfig, ConfigError> {
+    let table = "[supervisor]";
+    let s = sup.get_ref();
+    let name = supervisor_name(cx, sup, seen)?;
+    if let Some(b) = &s.team_budget_usd {
+        if !(b.get_ref().is_finite() && *b.get_ref() > 0.0) {
+            return Err(cx.error_at(
+                b.span(),
+                table,
+                Some("team_budget_usd"),
+                "expected a positive number of US dollars".into(),
+            ));
+        }
+    }
+    let relay_batch_ms = match &s.relay_batch_seconds {
+        Some(secs) if *secs.get_ref() > SupervisorConfig::MAX_RELAY_BATCH_SECONDS => {
+            return Err(cx.error_at(
+                secs.span(),
+                table,
+                Some("relay_batch_seconds"),
+                format!(
+                    "expected at most {} seconds (0 relays each report at once)",
+                    SupervisorConfig::MAX_RELAY_BATCH_SECONDS
+                ),
+            ));
+        }
+        Some(secs) => secs.get_ref() * 1000,
+        None => SupervisorConfig::DEFAULT_RELAY_BATCH_MS,
+    };
+    let cwd = match &s.cwd {
+        Some(dir) => cx.existing_dir(dir, table, "cwd")?,
+        None => cx.base_dir.to_path_buf(),
+    };
+    let options = layers.command_line.over(&s.options(cx, table)?.over(defaults));
+    Ok(SupervisorConfig {
+        spec: AgentSpec { name, role: s.role.clone(), cwd, options },
+        prompt: s.prompt.clone(),
+        max_relay_depth: s.max_relay_depth.unwrap_or(SupervisorConfig::DEFAULT_MAX_RELAY_DEPTH),
+        max_relays_per_minute: s
+            .max_relays_per_minute
+            .unwrap_or(SupervisorConfig::DEFAULT_MAX_RELAYS_PER_MINUTE),
+        team_budget_usd: s.team_budget_usd.as_ref().map(|b| *b.get_ref()),
+        report_chars: s.report_chars.unwrap_or(SupervisorConfig::DEFAULT_REPORT_CHARS),
+        relay_batch_ms,
+    })
+}
+
+/// The supervisor's name: its own `name` (which no agent may have), or the default one, which
+/// then must not be an agent's.
+fn supervisor_name(
+    cx: &Source<'_>,
+    sup: &Spanned<SupervisorTable>,
+    seen: &Names,
+) -> Result<String, ConfigError> {
+    let table = "[supervisor]";
+    let Some(n) = &sup.get_ref().name else {
+        let name = SupervisorConfig::DEFAULT_NAME;
+        if seen.get(name).is_some() {
+            return Err(cx.error_at(
+                sup.span(),
+                table,
+                None,
+                format!(
+                    "an agent is named \"{name}\", the supervisor's default name; give the \
+                     supervisor another `name`"
+                ),
+            ));
+        }
+        return Ok(name.to_string());
+    };
+    check_name(cx, n, table)?;
+    if let Some(first) = seen.get(n.get_ref()) {
+        let (line, _) = cx.line_col(first.span.start);
+        let whose = if first.counted { "made by the `count` of" } else { "the name of" };
+        return Err(cx.error_at(
+            n.span(),
+            table,
+            Some("name"),
+            format!(
+                "\"{}\" is already {whose} the agent on line {line}; expected a name of its own",
+                n.get_ref()
+            ),
+        ));
+    }
+    Ok(n.get_ref().clone())
 }
