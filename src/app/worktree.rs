@@ -525,120 +525,146 @@ pub fn commit_key(
 pub fn on_msg(state: &mut State, msg: WorktreeMsg, fx: &mut Vec<Effect>) {
     state.dirty = true;
     match msg {
-        WorktreeMsg::Opened { agent, result } => {
-            state.opening_worktrees.retain(|a| *a != agent);
-            let Some(i) = state.index_of(agent) else { return };
-            match result {
-                Ok(wt) => {
-                    let ready = format!("⎇ git worktree ready (branch {})", wt.branch);
-                    state.agents[i].transcript.replace_note(PREPARING, &ready);
-                    let name = state.agents[i].spec.name.clone();
-                    state.attach_worktree(&name, *wt);
-                    fx.push(Effect::Persist);
-                    after_turn(state, i, fx);
-                    // The prompts that waited go out now, the first one at once.
-                    let a = &mut state.agents[i];
-                    if !a.turn.is_active() {
-                        if let Some(prompt) = a.queue.pop_front() {
-                            if let Some(req) = state.begin_turn(i, prompt) {
-                                fx.push(Effect::SpawnTurn(Box::new(req)));
-                            }
-                        }
-                    }
-                }
-                Err(e) => {
-                    let a = &mut state.agents[i];
-                    a.transcript.replace_note(PREPARING, "⎇ no git worktree");
-                    a.transcript.push_error(&format!(
-                        "could not create the worktree: {e}. Nothing was sent; close this agent \
-                         or send to run it in {} without a worktree.",
-                        a.spec.cwd.display()
-                    ));
-                }
-            }
-        }
-        WorktreeMsg::Changes { agent, result } => {
-            let Some(i) = state.index_of(agent) else { return };
-            let Some(tree) = state.agents[i].tree.as_mut() else { return };
-            tree.reading = false;
-            let reread = std::mem::take(&mut tree.reread);
-            match result {
-                Ok(changes) => tree.changes = Some(changes),
-                Err(e) => state.flash = Some(format!("{}: {e}", state.agents[i].spec.name)),
-            }
-            if reread {
-                after_turn(state, i, fx);
-            }
-        }
-        WorktreeMsg::Diff { agent, result } => {
-            if let Some(Overlay::Diff(view)) = &mut state.overlay {
-                if view.agent == agent {
-                    match result {
-                        Ok(files) => {
-                            let n = files.len();
-                            view.files = Some(files);
-                            let selected = view.scroll.selected;
-                            view.scroll.select(selected, n);
-                            view.error = None;
-                        }
-                        Err(e) => {
-                            view.files = Some(Vec::new());
-                            view.error = Some(e);
-                        }
-                    }
-                }
-            }
-        }
-        WorktreeMsg::Committed { agent, result } => {
-            let commit_open =
-                matches!(&state.overlay, Some(Overlay::Commit(f)) if f.agent == agent);
-            match result {
-                Ok(done) => {
-                    if commit_open {
-                        state.overlay = None;
-                    }
-                    let short: String = done.commit.chars().take(7).collect();
-                    let files = if done.files == 1 {
-                        "1 file".into()
-                    } else {
-                        format!("{} files", done.files)
-                    };
-                    state.flash = Some(format!("committed {short} ({files})"));
-                }
-                Err(e) => match &mut state.overlay {
-                    Some(Overlay::Commit(form)) if commit_open => {
-                        form.busy = false;
-                        form.error = Some(e);
-                    }
-                    _ => state.flash = Some(e),
-                },
-            }
-            if let Some(i) = state.index_of(agent) {
-                after_turn(state, i, fx);
-            }
-        }
-        WorktreeMsg::Removed { agent, outcome } => {
-            let Some(i) = state.index_of(agent) else { return };
-            match outcome {
-                RemoveOutcome::NeedsConfirm(loss) => {
-                    state.overlay = Some(Overlay::Confirm(Confirm::RemoveWorktree { agent, loss }));
-                }
-                RemoveOutcome::Removed(removed) => {
-                    let a = &mut state.agents[i];
-                    if let Some(tree) = a.tree.take() {
-                        // The agent works where it came from again; its branch stays.
-                        a.spec.cwd = tree.home;
-                    }
-                    state.flash = Some(removed.message());
-                    fx.push(Effect::Persist);
-                }
-                RemoveOutcome::Failed(e) => state.flash = Some(e),
-            }
-        }
+        WorktreeMsg::Opened { agent, result } => opened(state, agent, result, fx),
+        WorktreeMsg::Changes { agent, result } => changes_read(state, agent, result, fx),
+        WorktreeMsg::Diff { agent, result } => diff_read(state, agent, result),
+        WorktreeMsg::Committed { agent, result } => committed(state, agent, result, fx),
+        WorktreeMsg::Removed { agent, outcome } => removed(state, agent, outcome, fx),
         WorktreeMsg::ShellExited { agent } => {
             if let Some(i) = state.index_of(agent) {
                 after_turn(state, i, fx);
             }
         }
+    }
+}
+
+/// The agent's worktree is ready (its prompts that waited go out) or could not be made.
+fn opened(
+    state: &mut State,
+    agent: AgentId,
+    result: Result<Box<AgentWorktree>, String>,
+    fx: &mut Vec<Effect>,
+) {
+    state.opening_worktrees.retain(|a| *a != agent);
+    let Some(i) = state.index_of(agent) else { return };
+    match result {
+        Ok(wt) => {
+            let ready = format!("⎇ git worktree ready (branch {})", wt.branch);
+            state.agents[i].transcript.replace_note(PREPARING, &ready);
+            let name = state.agents[i].spec.name.clone();
+            state.attach_worktree(&name, *wt);
+            fx.push(Effect::Persist);
+            after_turn(state, i, fx);
+            // The prompts that waited go out now, the first one at once.
+            let a = &mut state.agents[i];
+            if !a.turn.is_active() {
+                if let Some(prompt) = a.queue.pop_front() {
+                    if let Some(req) = state.begin_turn(i, prompt) {
+                        fx.push(Effect::SpawnTurn(Box::new(req)));
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            let a = &mut state.agents[i];
+            a.transcript.replace_note(PREPARING, "⎇ no git worktree");
+            a.transcript.push_error(&format!(
+                "could not create the worktree: {e}. Nothing was sent; close this agent \
+                 or send to run it in {} without a worktree.",
+                a.spec.cwd.display()
+            ));
+        }
+    }
+}
+
+/// The worktree's changed files, for the header; read again if a turn ended meanwhile.
+fn changes_read(
+    state: &mut State,
+    agent: AgentId,
+    result: Result<Changes, String>,
+    fx: &mut Vec<Effect>,
+) {
+    let Some(i) = state.index_of(agent) else { return };
+    let Some(tree) = state.agents[i].tree.as_mut() else { return };
+    tree.reading = false;
+    let reread = std::mem::take(&mut tree.reread);
+    match result {
+        Ok(changes) => tree.changes = Some(changes),
+        Err(e) => state.flash = Some(format!("{}: {e}", state.agents[i].spec.name)),
+    }
+    if reread {
+        after_turn(state, i, fx);
+    }
+}
+
+/// The diff view's files, if the view is still open on that agent.
+fn diff_read(state: &mut State, agent: AgentId, result: Result<Vec<FileDiff>, String>) {
+    let Some(Overlay::Diff(view)) = &mut state.overlay else { return };
+    if view.agent != agent {
+        return;
+    }
+    match result {
+        Ok(files) => {
+            let n = files.len();
+            view.files = Some(files);
+            let selected = view.scroll.selected;
+            view.scroll.select(selected, n);
+            view.error = None;
+        }
+        Err(e) => {
+            view.files = Some(Vec::new());
+            view.error = Some(e);
+        }
+    }
+}
+
+/// A commit made (the form closes, the flash names it) or refused (the form says why).
+fn committed(
+    state: &mut State,
+    agent: AgentId,
+    result: Result<Committed, String>,
+    fx: &mut Vec<Effect>,
+) {
+    let commit_open = matches!(&state.overlay, Some(Overlay::Commit(f)) if f.agent == agent);
+    match result {
+        Ok(done) => {
+            if commit_open {
+                state.overlay = None;
+            }
+            let short: String = done.commit.chars().take(7).collect();
+            let files =
+                if done.files == 1 { "1 file".into() } else { format!("{} files", done.files) };
+            state.flash = Some(format!("committed {short} ({files})"));
+        }
+        Err(e) => match &mut state.overlay {
+            Some(Overlay::Commit(form)) if commit_open => {
+                form.busy = false;
+                form.error = Some(e);
+            }
+            _ => state.flash = Some(e),
+        },
+    }
+    if let Some(i) = state.index_of(agent) {
+        after_turn(state, i, fx);
+    }
+}
+
+/// A worktree removed (the agent works where it came from), or a question first.
+fn removed(state: &mut State, agent: AgentId, outcome: RemoveOutcome, fx: &mut Vec<Effect>) {
+    let Some(i) = state.index_of(agent) else { return };
+    match outcome {
+        RemoveOutcome::NeedsConfirm(loss) => {
+            state.overlay = Some(Overlay::Confirm(Confirm::RemoveWorktree { agent, loss }));
+        }
+        RemoveOutcome::Removed(removed) => {
+            let a = &mut state.agents[i];
+            if let Some(tree) = a.tree.take() {
+                // The agent works where it came from again; its branch stays.
+                a.spec.cwd = tree.home;
+            }
+            state.flash = Some(removed.message());
+            fx.push(Effect::Persist);
+        }
+        RemoveOutcome::Failed(e) => state.flash = Some(e),
     }
 }
