@@ -23,23 +23,33 @@ const TWO_WORD_PROGRAMS: &[&str] = &[
 
 /// The rule "allow always" adds for this call, or `None` when no rule is as narrow as the call
 /// (a file tool whose path is missing, relative, not in normal form or has characters that are
-/// special to the CLI's patterns): then the call can only be allowed once.
+/// special to the CLI's patterns; a Bash command no prefix rule covers): then the call can only
+/// be allowed once.
 pub fn suggest(tool_name: &str, input: &Value) -> Option<String> {
     if let Some(rule_tool) = file_rule_tool(tool_name) {
         let path = file_path(tool_name, input)?;
         return Some(format!("{rule_tool}(/{path})"));
     }
+    if tool_name == "Bash" {
+        return bash_rule(input);
+    }
     Some(match tool_name {
-        "Bash" => match input.get("command").and_then(Value::as_str).and_then(command_prefix) {
-            Some(prefix) => format!("Bash({prefix}:*)"),
-            None => "Bash".to_string(),
-        },
         "WebFetch" => match input.get("url").and_then(Value::as_str).and_then(url_host) {
             Some(host) => format!("WebFetch(domain:{host})"),
             None => "WebFetch".to_string(),
         },
         other => other.to_string(),
     })
+}
+
+/// A prefix rule for a Bash call, only when it covers this very command: a compound command
+/// (`cd server && cargo test`), a redirect or a leading assignment gets none, since the CLI
+/// checks each part of such a command on its own and a rule for the first word would never
+/// answer it. A bare `Bash` rule would allow every command, so it is never offered.
+fn bash_rule(input: &Value) -> Option<String> {
+    let prefix = command_prefix(input.get("command")?.as_str()?)?;
+    let rule = format!("Bash({prefix}:*)");
+    covers(&rule, "Bash", input).then_some(rule)
 }
 
 /// The tool whose rules the CLI checks a file tool's path against.
@@ -205,19 +215,43 @@ mod tests {
     fn suggested_rules() {
         assert_eq!(suggested("Bash", bash("npm test -- --watch")), "Bash(npm test:*)");
         assert_eq!(suggested("Bash", bash("touch made.txt")), "Bash(touch:*)");
-        assert_eq!(
-            suggested("Bash", bash("RUST_LOG=1 cargo build --release")),
-            "Bash(cargo build:*)"
-        );
         assert_eq!(suggested("Bash", bash("git -C x log")), "Bash(git:*)");
-        assert_eq!(suggested("Bash", bash("make && rm -rf /")), "Bash(make:*)");
-        assert_eq!(suggested("Bash", bash("$(evil)")), "Bash");
-        assert_eq!(suggested("Bash", json!({})), "Bash");
         assert_eq!(
             suggested("WebFetch", json!({"url": "https://Docs.rs:443/x?y"})),
             "WebFetch(domain:docs.rs)"
         );
         assert_eq!(suggested("mcp__db__query", json!({})), "mcp__db__query");
+    }
+
+    #[test]
+    fn a_bash_rule_is_offered_only_when_it_covers_the_whole_command() {
+        let table: &[(&str, Option<&str>)] = &[
+            ("cargo test", Some("Bash(cargo test:*)")),
+            ("  ls -la  ", Some("Bash(ls:*)")),
+            ("./run.sh --fast", Some("Bash(./run.sh:*)")),
+            ("cd server && cargo test", None),
+            ("make || true", None),
+            ("cd server; cargo test", None),
+            ("cargo test | tail", None),
+            ("cargo build\ncargo test", None),
+            ("echo $(whoami)", None),
+            ("echo `whoami`", None),
+            ("$(evil)", None),
+            ("cargo test > out.txt", None),
+            ("sleep 5 &", None),
+            ("RUST_LOG=1 cargo build --release", None),
+            ("npm  test", None),
+            ("", None),
+        ];
+        for (command, want) in table {
+            let input = bash(command);
+            let got = suggest("Bash", &input);
+            assert_eq!(got.as_deref(), *want, "{command:?}");
+            if let Some(rule) = got {
+                assert!(covers(&rule, "Bash", &input), "{rule} must cover {command:?}");
+            }
+        }
+        assert_eq!(suggest("Bash", &json!({})), None, "no command, no rule");
     }
 
     #[test]
