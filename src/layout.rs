@@ -292,10 +292,12 @@ pub fn hit(placed: &[Placed], column: u16, row: u16) -> Option<usize> {
 }
 
 /// The inside of one pane: its header line, the body, the queued follow-ups, a rule and the
-/// input box.
+/// input box; `plan` (the todo list and subagents, above the body) is cut from the body's top
+/// by the state, which knows how much the agent has to show.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PaneParts {
     pub header: Rect,
+    pub plan: Rect,
     pub body: Rect,
     pub queue: Rect,
     pub rule: Rect,
@@ -328,7 +330,7 @@ pub fn pane_parts(rect: Rect, collapsed: bool, queued: usize, input_lines: usize
     let queue = Rect { y: body.y + body.height, height: queue_h, ..inner };
     let rule = Rect { y: queue.y + queue_h, height: rule_h, ..inner };
     let input = Rect { y: rule.y + rule_h, height: input_h, ..inner };
-    PaneParts { header, body, queue, rule, input }
+    PaneParts { header, body, queue, rule, input, ..Default::default() }
 }
 
 #[cfg(test)]

@@ -182,6 +182,7 @@ fn count_lost(agent: &mut Agent, with_result: Option<u64>, turn: u64) {
 fn replay_line(agent: &mut Agent, line: &Line) {
     agent.transcript.apply(line);
     let Line::Event(ev) = line else { return };
+    agent.plan.apply(ev);
     match ev {
         Event::System(s) => {
             if let SystemKind::Init(init) = &s.kind {
@@ -249,6 +250,7 @@ fn end_turn(agent: &mut Agent, end: &TurnEnd, resume_key: &str) {
         }
     };
     agent.transcript.end_turn(footer.unwrap_or_else(|| TurnFooter::new(TurnStatus::Done)));
+    agent.plan.end_turn();
 }
 
 /// The follow-up that resumes the focused agent's lost turn, or `None` when it has none.

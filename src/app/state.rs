@@ -107,6 +107,8 @@ pub struct Agent {
     pub tokens: u64,
     /// How full the conversation's context window is (see `query::context_percent`).
     pub context: Option<ContextUse>,
+    /// Its todo list and subagents, as its events told them.
+    pub plan: crate::transcript::plan::Plan,
     pub transcript: Transcript,
     pub scroll: Scroll,
     pub input: TextArea<'static>,
@@ -155,6 +157,7 @@ impl Agent {
             cost_usd: 0.0,
             tokens: 0,
             context: None,
+            plan: Default::default(),
             transcript: Transcript::new(),
             scroll: Scroll::new(),
             input: new_input(),
@@ -522,6 +525,10 @@ impl State {
             parts.body.y += rows;
             parts.body.height -= rows;
         }
+        let rows = agent.plan.rows(parts.body.height);
+        parts.plan = Rect { height: rows, ..parts.body };
+        parts.body.y += rows;
+        parts.body.height -= rows;
         parts
     }
 

@@ -849,6 +849,7 @@ fn on_line(state: &mut State, i: usize, line: &Line, fx: &mut Vec<Effect>) {
     a.report.lifecycle.on_line(line);
     a.transcript.apply(line);
     let Line::Event(ev) = line else { return };
+    a.plan.apply(ev);
     // Adopt the id the CLI reports: that is the conversation follow-ups must resume.
     if let Some(sid) = ev.session_id() {
         if !sid.is_empty() && a.session.as_deref() != Some(sid) {
@@ -957,6 +958,7 @@ fn on_exit(state: &mut State, i: usize, exit: ExitInfo, fx: &mut Vec<Effect>) {
         _ => TurnState::Idle,
     };
     a.transcript.end_turn(footer.unwrap_or_else(|| TurnFooter::new(TurnStatus::Done)));
+    a.plan.end_turn();
     a.ended_at = Some(state.now);
     // A turn the user stopped is no news to them.
     a.unread = !matches!(a.turn, TurnState::Interrupted);

@@ -15,6 +15,7 @@
 mod cache;
 pub mod cell;
 pub mod draw;
+pub mod plan;
 pub mod report;
 pub mod scroll;
 pub mod search;

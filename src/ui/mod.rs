@@ -9,6 +9,7 @@ pub mod help;
 pub mod new_agent;
 pub mod overview;
 pub mod pane;
+pub mod plan;
 pub mod search;
 pub mod status;
 pub mod supervisor;

@@ -58,6 +58,7 @@ pub fn render(state: &State, placed: &Placed, buf: &mut Buffer) {
     header.spans.push(Span::raw(" "));
     put_line(buf, rect.x + 1, rect.y, &header, rect.width.saturating_sub(2));
 
+    super::plan::render(&agent.plan, parts.plan, buf);
     let body = draw_approval(state, agent, parts.body, buf);
     draw_body(agent, focused, body, buf);
     draw_queue(agent, focused, parts.queue, buf);

@@ -26,10 +26,11 @@ pub fn render(state: &State, placed: &Placed, buf: &mut Buffer) {
     if placed.collapsed || !agent.supervisor {
         return;
     }
-    // `State::pane_parts` moved the body down by the board's rows: draw in the gap.
-    let body = state.pane_parts(placed).body;
+    // `State::pane_parts` moved the body (and the plan above it) down by the board's rows:
+    // draw in the gap.
+    let below = state.pane_parts(placed).plan;
     let full = layout_body(state, placed);
-    let rows = body.y.saturating_sub(full.y);
+    let rows = below.y.saturating_sub(full.y);
     if rows == 0 {
         return;
     }
