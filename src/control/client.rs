@@ -484,15 +484,42 @@ fn run_inner(
     io: &mut Stdio<'_>,
     now_ms: u64,
 ) -> Result<u8, RunError> {
-    let mut json = false;
+    let json = matches!(cmd, ControlCommand::Ls { json: true });
     let tail = matches!(cmd, ControlCommand::Tail { .. });
-    let request = match cmd {
-        ControlCommand::Ls { json: j } => {
-            json = j;
-            Request::Ls
+    let request = request_of(cmd, io.stdin)?;
+    let waits = matches!(request, Request::Wait { .. });
+    let mut client = Client::connect(socket, from)?;
+    let answer = match client.request(request) {
+        // `wait` is there to block: it goes on once agentmux is back, and says why it stalls.
+        Err(e @ ClientError::Suspended(_)) if waits => {
+            let _ = writeln!(io.stderr, "agentmux: {e}; still waiting");
+            client.wait_answer()?
         }
+        other => other?,
+    };
+    let code = match answer {
+        Answer::Tailing { .. } if tail => {
+            let out = &mut *io.stdout;
+            // A closed pipe (`agentmux tail w | head`) ends the command quietly.
+            while let Some(line) = client.next_line()? {
+                if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+                    break;
+                }
+            }
+            EXIT_OK
+        }
+        answer => print_answer(answer, json, io, now_ms),
+    };
+    let _ = io.stdout.flush();
+    Ok(code)
+}
+
+/// The request a command makes; text from stdin where the command says `-`.
+fn request_of(cmd: ControlCommand, stdin: &mut dyn Read) -> Result<Request, RunError> {
+    Ok(match cmd {
+        ControlCommand::Ls { .. } => Request::Ls,
         ControlCommand::Send { name, text } => {
-            Request::Send { agent: name, text: text_arg(text, io.stdin)? }
+            Request::Send { agent: name, text: text_arg(text, stdin)? }
         }
         ControlCommand::New { name, cwd, model, role, prompt, worktree } => {
             // The server runs elsewhere: a relative directory means the client's.
@@ -519,24 +546,20 @@ fn run_inner(
         ControlCommand::Set { name, model, permission_mode } => {
             Request::Set { agent: name, model, permission_mode }
         }
-        ControlCommand::Broadcast { text } => {
-            Request::Broadcast { text: text_arg(text, io.stdin)? }
-        }
+        ControlCommand::Broadcast { text } => Request::Broadcast { text: text_arg(text, stdin)? },
         ControlCommand::Search { text } => Request::Search { text },
-    };
-    let waits = matches!(request, Request::Wait { .. });
-    let mut client = Client::connect(socket, from)?;
-    let answer = match client.request(request) {
-        // `wait` is there to block: it goes on once agentmux is back, and says why it stalls.
-        Err(e @ ClientError::Suspended(_)) if waits => {
-            let _ = writeln!(io.stderr, "agentmux: {e}; still waiting");
-            client.wait_answer()?
-        }
-        other => other?,
-    };
+    })
+}
+
+/// Prints an answer the way its command's user reads it; the exit code.
+fn print_answer(answer: Answer, json: bool, io: &mut Stdio<'_>, now_ms: u64) -> u8 {
     let out = &mut *io.stdout;
-    // Output errors (a closed pipe: `agentmux tail w | head`) end the command quietly.
-    let code = match answer {
+    // Output errors (a closed pipe) end the command quietly.
+    let said = |out: &mut dyn Write, text: String| {
+        let _ = writeln!(out, "{text}");
+        EXIT_OK
+    };
+    match answer {
         Answer::Error { code, message } => {
             let _ = writeln!(io.stderr, "agentmux: {message} ({})", code.as_str());
             EXIT_FAILED
@@ -551,71 +574,47 @@ fn run_inner(
             let _ = out.write_all(text.as_bytes());
             EXIT_OK
         }
-        Answer::Sent { agent, queued } => {
-            let _ = if queued {
-                writeln!(out, "queued for {agent} (busy: it runs when the current turn ends)")
-            } else {
-                writeln!(out, "sent to {agent}")
-            };
-            EXIT_OK
+        Answer::Sent { agent, queued: true } => {
+            said(out, format!("queued for {agent} (busy: it runs when the current turn ends)"))
         }
-        Answer::Created { agent } => {
-            let _ = writeln!(out, "created {agent}");
-            EXIT_OK
-        }
-        Answer::Set { agent } => {
-            let _ = writeln!(out, "set {agent}");
-            EXIT_OK
-        }
-        Answer::Resumed { agent } => {
-            let _ = writeln!(out, "resumed {agent}");
-            EXIT_OK
-        }
+        Answer::Sent { agent, queued: false } => said(out, format!("sent to {agent}")),
+        Answer::Created { agent } => said(out, format!("created {agent}")),
+        Answer::Set { agent } => said(out, format!("set {agent}")),
+        Answer::Resumed { agent } => said(out, format!("resumed {agent}")),
         Answer::TurnEnded(report) => print_turn(&report, out, io.stderr),
-        Answer::Killed { agent, was_running } => {
-            let _ = if was_running {
-                writeln!(out, "interrupted {agent}")
-            } else {
-                writeln!(out, "{agent} had no turn running")
-            };
-            EXIT_OK
+        Answer::Killed { agent, was_running: true } => said(out, format!("interrupted {agent}")),
+        Answer::Killed { agent, was_running: false } => {
+            said(out, format!("{agent} had no turn running"))
         }
-        Answer::Broadcast { sent } => {
-            let names = |queued: bool| {
-                sent.iter()
-                    .filter(|s| s.queued == queued)
-                    .map(|s| s.agent.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let (now, later) = (names(false), names(true));
-            if sent.is_empty() {
-                let _ = writeln!(out, "no workers to send to");
-            }
-            if !now.is_empty() {
-                let _ = writeln!(out, "sent to {now}");
-            }
-            if !later.is_empty() {
-                let _ = writeln!(out, "queued for {later} (busy)");
-            }
-            EXIT_OK
-        }
+        Answer::Broadcast { sent } => print_broadcast(&sent, out),
         Answer::Hits { hits, truncated } => print_hits(&hits, truncated, out, io.stderr),
-        Answer::Tailing { .. } if tail => {
-            while let Some(line) = client.next_line()? {
-                if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
-                    break;
-                }
-            }
-            EXIT_OK
-        }
         other => {
             let _ = writeln!(io.stderr, "agentmux: unexpected answer {other:?}");
             EXIT_UNREACHABLE
         }
+    }
+}
+
+/// Which workers got a broadcast now and which have it queued.
+fn print_broadcast(sent: &[super::proto::SentTo], out: &mut dyn Write) -> u8 {
+    let names = |queued: bool| {
+        sent.iter()
+            .filter(|s| s.queued == queued)
+            .map(|s| s.agent.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     };
-    let _ = out.flush();
-    Ok(code)
+    let (now, later) = (names(false), names(true));
+    if sent.is_empty() {
+        let _ = writeln!(out, "no workers to send to");
+    }
+    if !now.is_empty() {
+        let _ = writeln!(out, "sent to {now}");
+    }
+    if !later.is_empty() {
+        let _ = writeln!(out, "queued for {later} (busy)");
+    }
+    EXIT_OK
 }
 
 fn print_turn(report: &TurnReport, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
