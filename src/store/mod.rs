@@ -20,6 +20,7 @@
 //! - queue, `prompt_sent`, session changes: [`Workspace::update_agent`] (atomic state write).
 
 mod export;
+pub mod follow;
 pub mod fsutil;
 pub mod log;
 mod state;
@@ -786,7 +787,8 @@ fn read_agent_log(dir: &Path, agent: &AgentState, access: Access) -> Result<LogR
             });
         }
     };
-    if report.truncated_tail > 0 {
+    // A look at a workspace in use may catch its owner mid-write: that line is followed.
+    if report.truncated_tail > 0 && access == Access::Exclusive {
         notes.push(format!(
             "{}: the last line was cut short ({} bytes, a crash mid-write?) and is ignored",
             path.display(),
