@@ -98,6 +98,7 @@ commands! {
     Fork => "fork", "fork this conversation into a new agent";
     Switch => "switch", "switch model or permission mode (next turn on)";
     ToggleWorktree => "toggle-worktree", "give the fork a git worktree of its own, or not";
+    Limits => "limits", "show / hide the usage limits: windows, forecast, who burns most";
 }
 
 /// Where keys are read: each context has its own bindings.
@@ -122,6 +123,8 @@ pub enum Context {
     Fork,
     /// The model and permission mode picker.
     Switch,
+    /// The usage limits panel.
+    Limits,
 }
 
 impl Command {
@@ -162,6 +165,7 @@ impl Command {
             (Context::Switch, Command::ScrollUp) => "highlight the row above",
             (Context::Switch, Command::ScrollDown) => "highlight the row below",
             (Context::Switch, Command::Close) => "close the picker",
+            (Context::Limits, Command::Close) => "close the limits panel",
             _ => self.help(),
         }
     }
@@ -180,6 +184,7 @@ impl Context {
         Context::Search,
         Context::Fork,
         Context::Switch,
+        Context::Limits,
     ];
 
     pub fn name(self) -> &'static str {
@@ -195,6 +200,7 @@ impl Context {
             Context::Search => "search",
             Context::Fork => "fork",
             Context::Switch => "switch",
+            Context::Limits => "limits",
         }
     }
 

@@ -310,6 +310,10 @@ const DEFAULTS: &[(Context, Command, &[&str])] = &[
     (Context::Switch, Command::ScrollDown, &["down", "j"]),
     (Context::Switch, Command::Close, &["esc", "alt-p"]),
     (Context::Switch, Command::Quit, &["ctrl-q"]),
+    // Shifted: alt-l moves the focus right.
+    (Context::Pane, Command::Limits, &["f3", "alt-L"]),
+    (Context::Limits, Command::Close, &["esc", "q", "f3", "alt-L"]),
+    (Context::Limits, Command::Quit, &["ctrl-q"]),
 ];
 
 /// What the hint line offers per context, in order of importance. A narrow line drops the tail,
@@ -373,6 +377,7 @@ const HINTS: &[(Context, Command, &str)] = &[
     (Context::Fork, Command::ScrollDown, "later"),
     (Context::Fork, Command::ToggleWorktree, "worktree"),
     (Context::Fork, Command::Close, "cancel"),
+    (Context::Limits, Command::Close, "close"),
 ];
 
 /// The commands that answer a waiting call: bound only to keys that cannot be typing.

@@ -33,6 +33,25 @@ pub fn state_name(turn: &TurnState) -> &'static str {
     }
 }
 
+/// When the five-hour window began (its reset less five hours), or five hours ago when no
+/// reset is known: the start the burn is counted from.
+pub fn burn_start(state: &State) -> (i64, bool) {
+    let now = state.time();
+    let five = state.limits.at(now).into_iter().find(|w| w.name == "five_hour");
+    match five.and_then(|w| w.resets_at) {
+        Some(at) => (at - crate::limits::burn::FIVE_HOURS, true),
+        None => (now.wall - crate::limits::burn::FIVE_HOURS, false),
+    }
+}
+
+/// The `top` agents that burned most since [`burn_start`], with their shares.
+pub fn top_burners(state: &State, top: usize) -> Vec<crate::limits::burn::Burner> {
+    let (start, _) = burn_start(state);
+    let agents: Vec<(String, u64)> =
+        state.agents.iter().map(|a| (a.spec.name.clone(), a.burn.since(start))).collect();
+    crate::limits::burn::top_burners(&agents, top)
+}
+
 /// The window assumed when the CLI never said its size (every model's default window).
 pub const DEFAULT_CONTEXT_WINDOW: u64 = 200_000;
 

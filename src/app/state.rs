@@ -109,6 +109,8 @@ pub struct Agent {
     pub context: Option<ContextUse>,
     /// Its todo list and subagents, as its events told them.
     pub plan: crate::transcript::plan::Plan,
+    /// The tokens its requests used, by the minute (for the limits panel).
+    pub burn: crate::limits::burn::Burn,
     pub transcript: Transcript,
     pub scroll: Scroll,
     pub input: TextArea<'static>,
@@ -158,6 +160,7 @@ impl Agent {
             tokens: 0,
             context: None,
             plan: Default::default(),
+            burn: Default::default(),
             transcript: Transcript::new(),
             scroll: Scroll::new(),
             input: new_input(),
@@ -244,6 +247,8 @@ pub enum Overlay {
     Fork(Box<super::convo::ForkPicker>),
     /// The model and permission mode picker of one agent.
     Switch(super::switch::Switch),
+    /// The usage windows, their forecast and the agents that burn most.
+    Limits,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -329,6 +334,7 @@ impl State {
             Some(Overlay::Search(_)) => super::Context::Search,
             Some(Overlay::Fork(_)) => super::Context::Fork,
             Some(Overlay::Switch(_)) => super::Context::Switch,
+            Some(Overlay::Limits) => super::Context::Limits,
         }
     }
 

@@ -163,6 +163,14 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
             }
             _ => super::switch::key(state, command, fx),
         },
+        Context::Limits => match command {
+            Some(Command::Close) => close_overlay(state),
+            Some(Command::Quit) => {
+                close_overlay(state);
+                ask_quit(state, fx);
+            }
+            _ => {}
+        },
         Context::Form => form_key(state, command, key, fx),
         Context::Fork => super::convo::picker_key(state, command, fx),
         Context::Diff => super::worktree::diff_key(state, command, fx),
@@ -237,6 +245,10 @@ fn pane_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec
         Command::Inbox => super::overview::next_in_inbox(state),
         Command::Overview => super::overview::open(state),
         Command::Switch => super::switch::open(state),
+        Command::Limits => {
+            state.overlay = Some(Overlay::Limits);
+            state.dirty = true;
+        }
         Command::Search => super::search::open(state, false),
         Command::SearchAll => super::search::open(state, true),
         Command::AllowDenied => {
@@ -843,7 +855,7 @@ fn on_engine(state: &mut State, msg: EngineMsg, fx: &mut Vec<Effect>) {
 }
 
 fn on_line(state: &mut State, i: usize, line: &Line, fx: &mut Vec<Effect>) {
-    let now = state.now;
+    let (now, wall) = (state.now, state.wall);
     let a = &mut state.agents[i];
     a.last_activity = Some(now);
     a.report.lifecycle.on_line(line);
@@ -880,6 +892,9 @@ fn on_line(state: &mut State, i: usize, line: &Line, fx: &mut Vec<Effect>) {
         },
         Event::Assistant(m) => {
             a.report.retrying = None;
+            if let Some(u) = &m.usage {
+                a.burn.record(m.message_id.as_deref(), u, wall);
+            }
             a.context = super::state::ContextUse::after(a.context, m);
             // "<synthetic>" marks the CLI's own error messages; the model stays what it was.
             if let Some(model) = m.model.as_ref().filter(|m| *m != "<synthetic>") {

@@ -24,6 +24,7 @@
 //!   and gives up ("Server is temporarily limiting requests (not your usage limit)"); 2.1.332
 //!   retries it as a server error.
 
+pub mod burn;
 pub mod governor;
 
 use std::time::{Duration, Instant};
@@ -146,6 +147,23 @@ impl Window {
         (out < self.resets_at?).then_some(out)
     }
 
+    /// The forecast in words the panel can say: when it runs out at this pace, that it lasts
+    /// to its reset, or unknown (fewer than two readings a minute apart, no use or reset told).
+    pub fn forecast(&self) -> Forecast {
+        if let Some(out) = self.runs_out_at() {
+            return Forecast::OutAt(out);
+        }
+        let measured = match (self.first, self.seen, self.utilization, self.resets_at) {
+            (Some((t0, _)), Some(s), Some(u), Some(_)) => s.wall >= t0 + 60 && u < 1.0,
+            _ => false,
+        };
+        if measured {
+            Forecast::Lasts
+        } else {
+            Forecast::Unknown
+        }
+    }
+
     /// The use in whole percent, when known.
     pub fn percent(&self) -> Option<u32> {
         self.utilization.map(|u| (u * 100.0).round().clamp(0.0, 999.0) as u32)
@@ -217,6 +235,16 @@ impl Window {
             self.status = Some(s.to_string());
         }
     }
+}
+
+/// When a window runs out at the pace since its first reading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Forecast {
+    Unknown,
+    /// At this time (Unix seconds), before its reset.
+    OutAt(i64),
+    /// Not before its reset.
+    Lasts,
 }
 
 /// Every window the CLIs reported, in a fixed order (5h, 7d, the other weeklies, the rest).

@@ -20,6 +20,7 @@ pub fn rows(state: &State) -> Vec<Line<'static>> {
         (Context::Search, "Search (typing edits the text)"),
         (Context::Fork, "Fork picker"),
         (Context::Switch, "Model and permission mode picker"),
+        (Context::Limits, "Usage limits panel"),
         (Context::Confirm, "Questions"),
         (Context::Diff, "Diff view"),
         (Context::Commit, "Commit message"),

@@ -6,6 +6,7 @@ pub mod diff;
 pub mod fork;
 pub mod header;
 pub mod help;
+pub mod limits;
 pub mod new_agent;
 pub mod overview;
 pub mod pane;
@@ -91,6 +92,7 @@ fn draw_views(state: &State, area: Rect, buf: &mut Buffer) {
         Some(Overlay::Search(bar)) => search::render(state, bar, panes, buf),
         Some(Overlay::Fork(p)) => fork::render(state, p, panes, buf),
         Some(Overlay::Switch(sw)) => switch::render(state, sw, panes, buf),
+        Some(Overlay::Limits) => limits::render(state, panes, buf),
     }
 }
 
