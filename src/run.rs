@@ -14,6 +14,7 @@
 pub mod bridge;
 pub mod convo;
 mod cycle;
+mod follow;
 mod frames;
 pub mod input;
 pub mod live;
@@ -621,6 +622,12 @@ async fn run_terminal(
         bridge::ControlBridge::current_exe_dir(),
     );
     exec.persist = persister;
+    // A read-only look follows its owner as the owner's files change.
+    if let Some(follower) = exec.persist.as_mut().and_then(persist::Persister::take_follower) {
+        if let Err(e) = follow::spawn(follower, local_tx.clone()) {
+            state.flash = Some(format!("not following the workspace live: {e}"));
+        }
+    }
     // For the end-to-end test of the panic path (terminal restored, process gone): panics once
     // the terminal is taken and the loop's machinery is running.
     if std::env::var_os("AGENTMUX_TEST_PANIC").is_some() {

@@ -330,6 +330,32 @@ async fn a_read_only_open_shows_the_panes_and_sends_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_look_follows_the_turns_the_owner_runs_after_it_opened() {
+    let (_dir, data, work, home) = dirs(); // kept until the test ends
+    let mut owner = App::open(&data, &work, &home, Access::Exclusive);
+    owner.until("api's first turn", |s| idle(s, 0, 1)).await;
+    let mut look = App::open(&data, &work, &home, Access::ReadOnly);
+    let mut follower = look.persist.take_follower().expect("a look at a workspace in use follows");
+    assert!(!look.screen().contains("a later task"));
+
+    owner.send(1, "a later task");
+    owner.until("web's turn", |s| idle(s, 1, 1)).await;
+    look.apply(Msg::Followed(follower.changed(None)));
+    look.state.set_focus(1);
+    let screen = look.screen();
+    assert!(screen.contains("› a later task"), "the owner's new turn is shown: {screen}");
+    assert!(!look.state.agents[1].turn.is_active(), "and its end");
+    assert_eq!(look.state.agents[1].turn_seq, 1);
+
+    owner.persist.close(&mut owner.state);
+    drop(owner);
+    let changes = follower.changed(None);
+    assert!(follower.owner_gone());
+    look.apply(Msg::Followed(changes));
+    assert!(look.screen().contains("quit; open it without --read-only"), "{}", look.screen());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_made_and_closed_at_run_time_and_allow_always_rules_survive_a_reopen() {
     let (_dir, data, work, home) = dirs(); // kept until the test ends
     let mut app = App::open(&data, &work, &home, Access::Exclusive);

@@ -5,6 +5,7 @@ pub mod approvals;
 pub mod command;
 pub mod convo;
 pub mod effect;
+pub mod follow;
 pub mod form;
 pub mod governor;
 pub mod keymap;

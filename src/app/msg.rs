@@ -52,6 +52,8 @@ pub enum Msg {
     Worktree(super::worktree::WorktreeMsg),
     /// A conversation read for a fork or an import (see `Effect::Convo`).
     Convo(super::convo::ConvoMsg),
+    /// What changed in the workspace a read-only look follows (see `store::follow`).
+    Followed(Vec<crate::store::follow::Change>),
     /// A live process said how full its context window is (`get_context_usage`).
     ContextUsage {
         agent: AgentId,

@@ -179,7 +179,7 @@ fn count_lost(agent: &mut Agent, with_result: Option<u64>, turn: u64) {
 }
 
 /// The counters a header shows, as `update` keeps them live.
-fn replay_line(agent: &mut Agent, line: &Line) {
+pub(super) fn replay_line(agent: &mut Agent, line: &Line) {
     agent.transcript.apply(line);
     let Line::Event(ev) = line else { return };
     agent.plan.apply(ev);
@@ -214,7 +214,7 @@ fn replay_line(agent: &mut Agent, line: &Line) {
 }
 
 /// A turn's end as logged: its footer, and the state the pane is left in.
-fn end_turn(agent: &mut Agent, end: &TurnEnd, resume_key: &str) {
+pub(super) fn end_turn(agent: &mut Agent, end: &TurnEnd, resume_key: &str) {
     let mut footer = agent.transcript.result_footer().cloned();
     agent.resumable = false;
     agent.turn = match end.status {

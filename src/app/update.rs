@@ -54,6 +54,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         Msg::Terminate => quit_now(state, &mut fx),
         Msg::Worktree(m) => super::worktree::on_msg(state, m, &mut fx),
         Msg::Convo(m) => super::convo::on_msg(state, m, &mut fx),
+        Msg::Followed(changes) => super::follow::apply(state, changes),
         Msg::ContextUsage { agent, used, window } => {
             if let Some(i) = state.index_of(agent) {
                 let context = super::state::ContextUse { used, window: Some(window) };

@@ -18,6 +18,7 @@ use crate::agent::turn::Verdict;
 use crate::agent::{AgentId, EngineMsg, Line, SessionArg};
 use crate::app::{Effect, Msg, State};
 use crate::config::Team;
+use crate::store::follow::Follower;
 use crate::store::{AgentState, Record, StoreError, TurnEnd, TurnStart, TurnStatus, Workspace};
 use crate::transcript::NoteLevel;
 
@@ -32,7 +33,13 @@ pub fn open(state: &mut State, team: &Team, mut ws: Workspace) -> (Persister, Ve
     let read_only = ws.is_read_only();
     state.read_only = read_only;
     let mut first = State::first_prompts(team);
+    // The state file as read, before the team is lined up with it: what a look follows.
+    let as_read = ws.state().clone();
     let found = ws.reconcile(team);
+    let follower = match (&found, read_only) {
+        (Ok(found), true) => Some(Follower::new(&ws, as_read, found)),
+        _ => None,
+    };
     let mut p = Persister::new(ws);
     p.team = team
         .agents
@@ -42,8 +49,18 @@ pub fn open(state: &mut State, team: &Team, mut ws: Workspace) -> (Persister, Ve
         .collect();
     let mut fx = Vec::new();
     match found {
-        Ok(found) => {
+        Ok(mut found) => {
+            // A turn the owner runs now is not one agentmux died in.
+            let running: Vec<_> = match &follower {
+                Some(f) if !f.owner_gone() => found
+                    .agents
+                    .iter_mut()
+                    .filter_map(|a| a.interrupted.take().map(|t| (a.state.spec.name.clone(), t)))
+                    .collect(),
+                _ => Vec::new(),
+            };
             let lost = crate::app::restore::restore(state, &found, &mut first);
+            crate::app::follow::still_running(state, &running, crate::store::fsutil::now_ms());
             p.relay_kept = state
                 .supervision
                 .as_ref()
@@ -71,6 +88,7 @@ pub fn open(state: &mut State, team: &Team, mut ws: Workspace) -> (Persister, Ve
             p.report(state, e);
         }
     }
+    p.follower = follower.filter(|f| !f.owner_gone());
     (p, fx)
 }
 
@@ -86,6 +104,8 @@ pub struct Persister {
     /// The team file's agents: closing one keeps its transcript (the file brings it back on
     /// the next start, where it carries on rather than starting over).
     team: Vec<String>,
+    /// A read-only look's follower of the owner's files, until the run loop takes it.
+    follower: Option<Follower>,
 }
 
 impl Persister {
@@ -96,7 +116,13 @@ impl Persister {
             costs: Default::default(),
             reported: false,
             team: Vec::new(),
+            follower: None,
         }
+    }
+
+    /// What follows the owner of a workspace open read-only (taken once).
+    pub fn take_follower(&mut self) -> Option<Follower> {
+        self.follower.take()
     }
 
     pub fn workspace(&self) -> &Workspace {
