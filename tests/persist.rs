@@ -228,8 +228,7 @@ async fn a_session_reopens_with_identical_panes_and_the_first_prompt_is_not_rese
     app.state.set_focus(0);
     // The hint line's note ("interrupting web…") lasts until the next key; not part of a pane.
     app.state.flash = None;
-    // The usage windows are the account's, not the workspace's: a reopen learns them again
-    // from the next turn's CLI.
+    // The panes alone are compared here: the usage windows a reopen keeps are another test's.
     app.state.limits = Default::default();
     let before = app.screen();
     let (cost, turns) = (app.state.agents[0].cost_usd, app.state.agents[0].turns);
@@ -695,4 +694,87 @@ fn a_reopen_after_a_kill_shows_the_same_board_relay_lines_and_focus() {
     }
     assert_eq!(before_board[rows..], after_board[rows..], "the relay lines:\n{after}");
     again.quit();
+}
+
+/// The usage windows of the last run, as a reopen reads them: the five-hour window at 95%
+/// resetting in an hour, the weekly one whose reset has passed since.
+fn windows_seen(wall: i64) -> agentmux::agent::Event {
+    use agentmux::agent::event::{RateLimitEvent, WindowReading};
+    let reading = |name: &str, utilization, resets_at| WindowReading {
+        name: name.into(),
+        utilization: Some(utilization),
+        resets_at: Some(resets_at),
+        status: Some("allowed".into()),
+    };
+    agentmux::agent::Event::RateLimit(RateLimitEvent {
+        status: Some("allowed".into()),
+        windows: vec![
+            reading("five_hour", 0.95, wall + 3600),
+            reading("seven_day", 0.4, wall + 60),
+        ],
+        ..Default::default()
+    })
+}
+
+fn windows_shown(state: &State) -> String {
+    agentmux::limits::line_text(&state.limits.at(state.time()), state.time())
+}
+
+/// A reopened workspace knows the last windows and their resets (one that passed reads as
+/// unknown), and a follow-up held past the threshold stays held: `agentmux resume` lets it
+/// go, and another one goes by itself at the reset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windows_and_held_follow_ups_survive_a_reopen() {
+    let (_dir, data, work, home) = dirs();
+    let pause = agentmux::limits::governor::Policy { pause_at: Some(90) };
+    let mut app = App::open(&data, &work, &home, Access::Exclusive);
+    app.until("api's first turn", |s| idle(s, 0, 1)).await;
+    app.state.policy = pause;
+    let wall = app.state.wall;
+    let reset = wall + 3600;
+    let now = app.state.time();
+    if let agentmux::agent::Event::RateLimit(r) = windows_seen(wall) {
+        app.state.limits.apply(&r, now);
+    }
+    app.send(1, "after the reset");
+    assert!(app.state.agents[1].held, "held past the threshold");
+    app.persist.close(&mut app.state);
+    drop(app);
+
+    // Later: the weekly window's reset has passed.
+    let mut again = App::open(&data, &work, &home, Access::Exclusive);
+    again.state.policy = pause;
+    again.state.wall = wall + 120;
+    assert!(windows_shown(&again.state).starts_with("5h 95% ↺"), "{}", windows_shown(&again.state));
+    assert!(windows_shown(&again.state).ends_with("7d ?"), "{}", windows_shown(&again.state));
+    let web = &again.state.agents[1];
+    assert!(web.held && web.queue.len() == 1, "still held: {:?}", web.queue);
+    let hold = agentmux::app::governor::held(&again.state, 1).expect("a hold");
+    assert_eq!(hold.resumes_at, Some(reset));
+    again.apply(Msg::Control {
+        id: RequestId::fresh(),
+        cmd: ControlCmd::Resume { agent: "web".into() },
+    });
+    assert!(again.state.agents[1].turn.is_active(), "resume starts it now");
+    again.until("web's released turn", |s| idle(s, 1, 1)).await;
+    // The simulated CLI reported a window of its own; the account's is full again.
+    let now = again.state.time();
+    if let agentmux::agent::Event::RateLimit(r) = windows_seen(wall) {
+        again.state.limits.apply(&r, now);
+    }
+    // Released until the hold changes: a follow-up of another agent waits for the reset.
+    again.send(0, "at the reset");
+    assert!(again.state.agents[0].held);
+    again.persist.close(&mut again.state);
+    drop(again);
+
+    // Reopened after the five-hour reset: the held follow-up goes by itself.
+    let mut third = App::open(&data, &work, &home, Access::Exclusive);
+    third.state.policy = pause;
+    third.state.wall = reset + 1;
+    assert!(third.state.agents[0].held);
+    third.apply(Msg::Wake);
+    assert!(third.state.agents[0].turn.is_active(), "released at the reset");
+    third.until("api's turn after the reset", |s| idle(s, 0, 2)).await;
+    third.persist.close(&mut third.state);
 }

@@ -46,6 +46,9 @@ fn last_activity(kept: &RestoredAgent) -> Option<u64> {
 /// not have yet (made at run time in an earlier session) are added after the team's. Clears
 /// the first prompts (`first`, indexed like `state.agents` at start) that already went out.
 /// Returns the names of agents whose turn was left running (to be marked lost in the log).
+/// The extra that keeps a held queue held across a reopen (with a refused turn's wait).
+pub const HELD_EXTRA: &str = "held";
+
 pub fn restore(state: &mut State, found: &Restored, first: &mut [Option<String>]) -> Vec<String> {
     let resume = resume_key(state);
     let mut lost = Vec::new();
@@ -113,6 +116,11 @@ pub fn restore_agent(agent: &mut Agent, kept: &RestoredAgent, resume_key: &str) 
     // The last turn whose `result` is in the log.
     let mut with_result = None;
     agent.queue = st.queue.iter().cloned().collect();
+    // A held queue stays held: the governor lets it go at the reset, or `resume` does.
+    if let Some(h) = st.extras.get(HELD_EXTRA).filter(|_| !agent.queue.is_empty()) {
+        agent.held = true;
+        agent.refused_until = h.get("refused_until").and_then(serde_json::Value::as_i64);
+    }
     agent.turn_seq = agent.turn_seq.max(st.turns);
     // "Allow always" rules of earlier runs, on top of the team file's.
     if !st.allowed_at_run_time.is_empty() {

@@ -292,6 +292,19 @@ impl Limits {
         self.windows.is_empty()
     }
 
+    /// The windows as last read (a reset since is not applied: see [`Limits::at`]).
+    pub fn windows(&self) -> &[Window] {
+        &self.windows
+    }
+
+    /// Windows read back from an earlier run: their resets are judged on the wall clock.
+    pub fn from_readings(mut windows: Vec<Window>) -> Limits {
+        windows.retain(|w| !w.name.is_empty());
+        windows.sort_by(|a, b| a.rank().cmp(&b.rank()));
+        windows.dedup_by(|a, b| a.name == b.name);
+        Limits { windows }
+    }
+
     /// When the next known reset comes (for the loop's wake-up), as a monotonic instant.
     pub fn next_reset(&self, now: Now) -> Option<Instant> {
         self.windows

@@ -50,6 +50,7 @@ pub fn open(state: &mut State, team: &Team, mut ws: Workspace) -> (Persister, Ve
     let mut fx = Vec::new();
     match found {
         Ok(mut found) => {
+            state.limits = limits_of(&p.workspace().state().limits);
             // A turn the owner runs now is not one agentmux died in.
             let running: Vec<_> = match &follower {
                 Some(f) if !f.owner_gone() => found
@@ -310,7 +311,11 @@ impl Persister {
             return;
         }
         let focus = state.focused().map(|a| a.name().to_string());
-        let mut result = self.ws.set_focus(focus.as_deref());
+        // Holds begin and end without a message that persists (a window fills, resets).
+        let mut result = self.ws.set_focus(focus.as_deref()).and_then(|()| self.sync(state));
+        if result.is_ok() {
+            result = self.ws.set_limits(kept_limits(&state.limits));
+        }
         if let (Some(sup), Some(lead)) =
             (&state.supervision, state.agents.iter().find(|a| a.supervisor))
         {
@@ -349,10 +354,29 @@ impl Persister {
                 self.report(state, e);
             }
         }
-        if let Err(e) = self.sync(state).and_then(|()| self.ws.sync()) {
+        let limits = kept_limits(&state.limits);
+        let saved = self.sync(state).and_then(|()| self.ws.set_limits(limits));
+        if let Err(e) = saved.and_then(|()| self.ws.sync()) {
             self.report(state, e);
         }
     }
+}
+
+fn kept_limits(limits: &crate::limits::Limits) -> Vec<crate::store::KeptWindow> {
+    let kept = |w: &crate::limits::Window| crate::store::KeptWindow {
+        name: w.name.clone(),
+        utilization: w.utilization,
+        status: w.status.clone(),
+        resets_at: w.resets_at,
+    };
+    limits.windows().iter().map(kept).collect()
+}
+
+fn limits_of(kept: &[crate::store::KeptWindow]) -> crate::limits::Limits {
+    let read = |k: &crate::store::KeptWindow| {
+        crate::limits::Window::reading(&k.name, k.utilization, k.status.clone(), k.resets_at)
+    };
+    crate::limits::Limits::from_readings(kept.iter().map(read).collect())
 }
 
 /// What the app knows of an agent, onto what the store keeps of it.
@@ -382,6 +406,12 @@ fn apply(kept: &mut AgentState, a: &crate::app::Agent, worktree: bool) {
     }
     if worktree {
         kept.extras.insert(WORKTREE_EXTRA.into(), serde_json::Value::Bool(true));
+    }
+    if a.held {
+        let until = serde_json::json!({ "refused_until": a.refused_until });
+        kept.extras.insert(crate::app::restore::HELD_EXTRA.into(), until);
+    } else {
+        kept.extras.remove(crate::app::restore::HELD_EXTRA);
     }
     // A fork not made yet stays one across a reopen: resuming instead would add to the original.
     match &a.fork {

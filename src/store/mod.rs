@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 
 pub use export::export_markdown;
 pub use log::{AgentLog, LogItem, Record, Replay, TurnEnd, TurnStart, TurnStatus};
-pub use state::{AgentState, WorkspaceState};
+pub use state::{AgentState, KeptWindow, WorkspaceState};
 
 use crate::agent::event::add_cost;
 use fsutil::{LockFile, LockOutcome};
@@ -506,6 +506,16 @@ impl Workspace {
             return Ok(());
         }
         self.state.focus = agent.map(String::from);
+        self.save_state()
+    }
+
+    /// Keeps the usage windows as last reported; writes only on a change.
+    pub fn set_limits(&mut self, limits: Vec<KeptWindow>) -> Result<(), StoreError> {
+        self.writable()?;
+        if self.state.limits == limits {
+            return Ok(());
+        }
+        self.state.limits = limits;
         self.save_state()
     }
 

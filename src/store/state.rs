@@ -24,6 +24,23 @@ pub struct WorkspaceState {
     /// The agent that had the focus last (by name): it has it again on reopen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub focus: Option<String>,
+    /// The usage windows as last reported: a reopen knows them (and when they reset) before
+    /// any agent has replied again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limits: Vec<KeptWindow>,
+}
+
+/// One usage window as last reported (see `limits::Window`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeptWindow {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utilization: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resets_at: Option<i64>,
 }
 
 /// What the store keeps of one agent between runs.
@@ -102,6 +119,7 @@ impl WorkspaceState {
             last_used_ms: now_ms,
             agents: Vec::new(),
             focus: None,
+            limits: Vec::new(),
         }
     }
 
