@@ -610,6 +610,26 @@ fn killed_during_a_flood_reopens_with_every_logged_event_and_resumes_the_lost_tu
     assert_eq!(ends, ["lost", "ok"]);
 }
 
+#[test]
+fn a_read_only_look_in_a_terminal_shows_a_turn_the_owner_runs_after_it_opened() {
+    let home = pty::Home::new("[[agent]]\nname = \"api\"\ncwd = \".\"\n");
+    let mut owner = pty::start(&home, &[]);
+    owner.wait_for("the owner's pane", |s| s.contains("no turns yet"));
+    let mut look = pty::start(&home, &["--read-only"]);
+    look.wait_for("the look", |s| s.contains("read-only") && s.contains("no turns yet"));
+
+    owner.send(b"a later task\r");
+    owner.wait_for("the owner's turn", |s| s.contains("✓ done"));
+    let seen = look.wait_for("the owner's turn in the look", |s| {
+        s.contains("› a later task") && s.contains("✓ done")
+    });
+    assert!(seen.contains("read-only"), "{seen}");
+
+    owner.quit();
+    look.wait_for("the owner gone", |s| s.contains("open it without --read-only"));
+    look.quit();
+}
+
 /// The supervisor's board as the screen shows it: its rows from the table's header to the rule
 /// under the relay lines, each cut to the supervisor's column.
 fn board(screen: &str) -> Vec<String> {
