@@ -159,6 +159,7 @@ fn oneshot(claude: &Path, side: &Side, prompt: &str, session: SessionArg) -> Res
         claude: ClaudeCmd::real(claude),
         spec: side.spec.clone(),
         prompt: prompt.to_owned(),
+        origin: agentmux::agent::Origin::User,
         session,
         extra_env: side.env.clone(),
         extra_args: Vec::new(),

@@ -46,7 +46,9 @@ fn setup(dir: &std::path::Path, persist: bool) -> (State, Option<Persister>) {
                 .unwrap_or_else(|e| panic!("workspace: {e}"));
         p = Some(persist::open(&mut state, &team, ws).0);
     }
-    let req = state.begin_turn(0, "flood".into()).unwrap_or_else(|| panic!("a turn"));
+    let req = state
+        .begin_turn(0, agentmux::app::queue::Prompt::user("flood"))
+        .unwrap_or_else(|| panic!("a turn"));
     if let Some(p) = &mut p {
         p.effect(&Effect::SpawnTurn(Box::new(req)), &mut state);
     }

@@ -34,6 +34,7 @@ fn request(agent: u32, claude: ClaudeCmd, cwd: &Path, prompt: &str) -> TurnReque
         claude,
         spec,
         prompt: prompt.into(),
+        origin: agentmux::agent::Origin::User,
         session: SessionArg::New(uuid::Uuid::new_v4().to_string()),
         extra_env: Vec::new(),
         extra_args: Vec::new(),

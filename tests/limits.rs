@@ -98,7 +98,11 @@ async fn run_turn(state: &mut State, req: agentmux::agent::TurnRequest) {
 fn send(text: &str) -> Msg {
     Msg::Control {
         id: RequestId::fresh(),
-        cmd: ControlCmd::Send { agent: "api".into(), prompt: text.into() },
+        cmd: ControlCmd::Send {
+            agent: "api".into(),
+            prompt: text.into(),
+            origin: agentmux::agent::Origin::User,
+        },
     }
 }
 

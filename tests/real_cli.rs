@@ -212,6 +212,7 @@ impl Agent {
             claude: ClaudeCmd::real(&self.claude),
             spec,
             prompt: prompt.to_string(),
+            origin: agentmux::agent::Origin::User,
             session,
             extra_env: offline_env(&api.base_url(), &self.sandbox.home()),
             extra_args: Vec::new(),

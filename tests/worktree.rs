@@ -617,7 +617,7 @@ mod app {
         result_text: &str,
         during: impl FnOnce(),
     ) -> Vec<Effect> {
-        let req = s.begin_turn(i, "go".into()).expect("a turn");
+        let req = s.begin_turn(i, agentmux::app::queue::Prompt::user("go")).expect("a turn");
         let (agent, n) = (req.agent, req.turn);
         // The CLI's result names the session it was given (the header shows it from then on).
         let session = req.session.id().to_string();
@@ -823,7 +823,11 @@ mod app {
         assert!(!fx.iter().any(|e| matches!(e, Effect::SpawnTurn(_))), "nothing runs yet");
         assert!(fx.iter().any(|e| matches!(e, Effect::Worktree(_))));
         // A prompt sent meanwhile waits too, behind the first.
-        let send = ControlCmd::Send { agent: "iso".into(), prompt: "second".into() };
+        let send = ControlCmd::Send {
+            agent: "iso".into(),
+            prompt: "second".into(),
+            origin: agentmux::agent::Origin::User,
+        };
         let more = update(&mut s, Msg::Control { id: RequestId::fresh(), cmd: send });
         assert!(!more.iter().any(|e| matches!(e, Effect::SpawnTurn(_))));
         let rest = drive(&mut s, fx);
@@ -969,7 +973,7 @@ mod run_loop {
         });
         // A turn under way: the engine's messages come from the test, as a reader thread
         // would send them, after the "agent" edited a file where its turn runs.
-        let req = state.begin_turn(0, "go".into()).expect("a turn");
+        let req = state.begin_turn(0, agentmux::app::queue::Prompt::user("go")).expect("a turn");
         assert_eq!(req.spec.cwd, wt.cwd, "the turn runs in the worktree");
         let (agent, turn) = (req.agent, req.turn);
         let engine = engine_tx.clone();

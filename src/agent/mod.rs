@@ -16,7 +16,8 @@ pub mod turn;
 
 pub use event::{Event, Line};
 pub use runner::{
-    spawn_turn, ClaudeCmd, EngineMsg, ExitInfo, SessionArg, SpawnError, TurnHandle, TurnRequest,
+    spawn_turn, ClaudeCmd, EngineMsg, ExitInfo, Origin, SessionArg, SpawnError, TaskId, TurnHandle,
+    TurnRequest,
 };
 pub use spec::{AgentOptions, AgentSpec, Billing, Engine, PermissionMode};
 

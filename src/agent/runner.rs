@@ -68,6 +68,24 @@ impl SessionArg {
     }
 }
 
+/// A task the supervisor handed to a worker: the turn that runs it reports back under this id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId(pub u64);
+
+/// Who asked for a turn. Carried from the request through the queue to the turn, so that the
+/// relay knows a supervisor's task or its own turn by id, never by what the prompt says (the
+/// user may type the same words).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Origin {
+    /// The user (a key, a script over the socket, a team file's first prompt).
+    #[default]
+    User,
+    /// A supervisor's task, reported back to it when its turn ends.
+    Task(TaskId),
+    /// The supervisor's turn that carries its workers' reports.
+    Relay,
+}
+
 #[derive(Clone, Debug)]
 pub struct TurnRequest {
     pub agent: AgentId,
@@ -76,6 +94,7 @@ pub struct TurnRequest {
     pub claude: ClaudeCmd,
     pub spec: AgentSpec,
     pub prompt: String,
+    pub origin: Origin,
     pub session: SessionArg,
     /// Variables the app adds (AGENTMUX_SOCKET, AGENTMUX_AGENT, PATH, ...), after the env rules.
     pub extra_env: Vec<(String, String)>,

@@ -9,6 +9,7 @@
 use std::time::{Duration, Instant};
 
 use super::effect::Effect;
+use super::queue::Prompt;
 use super::state::{Agent, State};
 use crate::limits::governor::{self, Candidate, Decision, Hold};
 
@@ -43,15 +44,15 @@ pub fn held(state: &State, i: usize) -> Option<Hold> {
 
 /// Keeps `prompt` in agent `i`'s queue (at the front for a refused turn's own) while a hold
 /// lasts; `false` (nothing kept) when it may start now.
-pub fn keep_if_held(state: &mut State, i: usize, prompt: &str, front: bool) -> bool {
+pub fn keep_if_held(state: &mut State, i: usize, prompt: &Prompt, front: bool) -> bool {
     if hold(state, i).is_none() {
         return false;
     }
     let a = &mut state.agents[i];
     if front {
-        a.queue.push_front(prompt.to_string());
+        a.queue.push_front(prompt.clone());
     } else {
-        a.queue.push_back(prompt.to_string());
+        a.queue.push_back(prompt.clone());
     }
     a.held = true;
     state.dirty = true;

@@ -80,8 +80,9 @@ impl Msg {
 /// `tail`, `wait`) are answered from [`super::State`]'s query functions.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ControlCmd {
-    /// Send a prompt to an agent (queued while it runs).
-    Send { agent: String, prompt: String },
+    /// Send a prompt to an agent (queued while it runs); `origin` stays with it until its
+    /// turn starts.
+    Send { agent: String, prompt: String, origin: crate::agent::Origin },
     /// Create an agent, optionally with its first prompt.
     New {
         spec: Box<AgentSpec>,

@@ -502,7 +502,7 @@ mod tests {
     fn a_finished_turn_is_unread_until_the_agent_has_the_focus() {
         let mut s = fixtures::state(false, &[("a", "x"), ("b", "y")], (120, 40));
         for i in 0..2 {
-            let _ = s.begin_turn(i, format!("go {i}"));
+            let _ = s.begin_turn(i, crate::app::queue::Prompt::user(format!("go {i}")));
             let (id, turn) = (s.agents[i].id, s.agents[i].turn_seq);
             update(&mut s, fixtures::exited(id, turn, 0));
         }

@@ -1,16 +1,37 @@
 //! An agent's queued follow-ups: prompts typed while its turn ran, sent one by one (oldest
 //! first) as turns end. One of them is picked for editing or cancelling: the last unless the
 //! user moved the pick; and one taken out for editing goes back to its place when sent again.
+//!
+//! Every follow-up keeps who asked for it ([`Origin`]) until its turn starts: a supervisor's
+//! task is known by its id, not by its words. Nothing here merges follow-ups; one the user
+//! edits keeps its origin, since the supervisor still waits for that task's report.
 
 use std::collections::VecDeque;
 
+use crate::agent::Origin;
+
+/// A prompt for an agent's next turn, and who asked for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prompt {
+    pub text: String,
+    pub origin: Origin,
+}
+
+impl Prompt {
+    /// A prompt the user wrote (typed, or sent by a script).
+    pub fn user(text: impl Into<String>) -> Prompt {
+        Prompt { text: text.into(), origin: Origin::User }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FollowUps {
-    items: VecDeque<String>,
+    items: VecDeque<Prompt>,
     /// The picked item when it is not the last one (`None` picks the last).
     picked: Option<usize>,
-    /// Where the item taken out for editing was: sent again, it goes back there.
-    editing: Option<usize>,
+    /// Where the item taken out for editing was, and who asked for it: sent again, it goes
+    /// back there, still theirs.
+    editing: Option<(usize, Origin)>,
 }
 
 impl FollowUps {
@@ -22,8 +43,15 @@ impl FollowUps {
         self.items.is_empty()
     }
 
+    /// The follow-ups' texts, oldest first.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &String> + '_ {
-        self.items.iter()
+        self.items.iter().map(|p| &p.text)
+    }
+
+    /// Whether a follow-up of this origin waits here (queued, or taken out for editing).
+    pub fn holds(&self, origin: Origin) -> bool {
+        self.items.iter().any(|p| p.origin == origin)
+            || self.editing.is_some_and(|(_, o)| o == origin)
     }
 
     /// The item edit and cancel act on: the picked one, the last by default.
@@ -55,25 +83,29 @@ impl FollowUps {
     }
 
     /// A new follow-up, at the end. Returns its position (1-based).
-    pub fn push_back(&mut self, prompt: String) -> usize {
+    pub fn push_back(&mut self, prompt: Prompt) -> usize {
         self.items.push_back(prompt);
         self.items.len()
     }
 
     /// A prompt that runs before the others (a refused turn's own, to be sent again).
-    pub fn push_front(&mut self, prompt: String) {
+    pub fn push_front(&mut self, prompt: Prompt) {
         self.items.push_front(prompt);
         self.picked = self.picked.map(|i| i + 1);
-        self.editing = self.editing.map(|i| i + 1);
+        if let Some((at, _)) = self.editing.as_mut() {
+            *at += 1;
+        }
     }
 
     /// The oldest follow-up, to be sent now.
-    pub fn pop_front(&mut self) -> Option<String> {
+    pub fn pop_front(&mut self) -> Option<Prompt> {
         let first = self.items.pop_front()?;
         // The picked item (and the edited one's place) move up one; the picked one itself
         // went out, so the pick falls back to the last.
         self.picked = self.picked.and_then(|i| i.checked_sub(1));
-        self.editing = self.editing.map(|i| i.saturating_sub(1));
+        if let Some((at, _)) = self.editing.as_mut() {
+            *at = at.saturating_sub(1);
+        }
         self.settle();
         Some(first)
     }
@@ -82,18 +114,18 @@ impl FollowUps {
     /// place. The pick stays on the same row (the item below, or the last).
     pub fn take_for_edit(&mut self) -> Option<String> {
         let i = self.picked()?;
-        let text = self.items.remove(i)?;
-        self.editing = Some(i);
+        let prompt = self.items.remove(i)?;
+        self.editing = Some((i, prompt.origin));
         self.settle();
-        Some(text)
+        Some(prompt.text)
     }
 
     /// Cancels the picked item; the pick stays on the same row.
-    pub fn cancel_picked(&mut self) -> Option<String> {
+    pub fn cancel_picked(&mut self) -> Option<Prompt> {
         let i = self.picked()?;
-        let text = self.items.remove(i)?;
+        let prompt = self.items.remove(i)?;
         self.settle();
-        Some(text)
+        Some(prompt)
     }
 
     /// Whether an item taken out for editing waits to be sent again.
@@ -101,16 +133,19 @@ impl FollowUps {
         self.editing.is_some()
     }
 
-    /// The edit is over without the text going back (sent as a turn, or dropped).
-    pub fn end_edit(&mut self) {
-        self.editing = None;
+    /// The edit is over without the text going back to the queue: `text` is sent as a turn
+    /// now, still on behalf of whoever asked for the edited item.
+    pub fn end_edit(&mut self, text: String) -> Prompt {
+        let origin = self.editing.take().map_or(Origin::User, |(_, o)| o);
+        Prompt { text, origin }
     }
 
     /// An edited follow-up, back in the place it was taken from (at the end when that place
-    /// is gone). Returns its position (1-based).
-    pub fn put_back(&mut self, prompt: String) -> usize {
-        let at = self.editing.take().unwrap_or(self.items.len()).min(self.items.len());
-        self.items.insert(at, prompt);
+    /// is gone), for whoever asked for it. Returns its position (1-based).
+    pub fn put_back(&mut self, text: String) -> usize {
+        let (at, origin) = self.editing.take().unwrap_or((self.items.len(), Origin::User));
+        let at = at.min(self.items.len());
+        self.items.insert(at, Prompt { text, origin });
         // The pick keeps pointing at the same item.
         if let Some(p) = self.picked.as_mut().filter(|p| **p >= at) {
             *p += 1;
@@ -128,15 +163,21 @@ impl FollowUps {
     }
 }
 
+/// Follow-ups read back from the workspace file are the user's: the tasks of an earlier run's
+/// supervisor ended with that run.
 impl FromIterator<String> for FollowUps {
     fn from_iter<I: IntoIterator<Item = String>>(iter: I) -> Self {
-        FollowUps { items: iter.into_iter().collect(), picked: None, editing: None }
+        FollowUps {
+            items: iter.into_iter().map(Prompt::user).collect(),
+            picked: None,
+            editing: None,
+        }
     }
 }
 
 impl<const N: usize> PartialEq<[&str; N]> for FollowUps {
     fn eq(&self, other: &[&str; N]) -> bool {
-        self.items.len() == N && self.items.iter().zip(other).all(|(a, b)| a == b)
+        self.items.len() == N && self.items.iter().zip(other).all(|(a, b)| a.text == *b)
     }
 }
 
@@ -163,11 +204,11 @@ mod tests {
         assert!(q.pick_next());
         assert_eq!(q.picked(), Some(1));
         // A new follow-up does not move a pick the user made.
-        q.push_back("d".into());
+        q.push_back(Prompt::user("d"));
         assert_eq!(q.picked(), Some(1));
         // Back at the end, the pick follows new items again.
         assert!(q.pick_next() && q.pick_next());
-        q.push_back("e".into());
+        q.push_back(Prompt::user("e"));
         assert_eq!(q.picked(), Some(4));
     }
 
@@ -176,14 +217,14 @@ mod tests {
         let mut q = queue(&["a", "b", "c", "d"]);
         q.pick_prev();
         q.pick_prev();
-        assert_eq!(q.cancel_picked().as_deref(), Some("b"));
+        assert_eq!(q.cancel_picked().map(|p| p.text).as_deref(), Some("b"));
         assert_eq!(q, ["a", "c", "d"]);
         assert_eq!(q.picked(), Some(1));
-        assert_eq!(q.cancel_picked().as_deref(), Some("c"));
+        assert_eq!(q.cancel_picked().map(|p| p.text).as_deref(), Some("c"));
         assert_eq!(q.picked(), Some(1), "now the last");
-        assert_eq!(q.cancel_picked().as_deref(), Some("d"));
+        assert_eq!(q.cancel_picked().map(|p| p.text).as_deref(), Some("d"));
         assert_eq!(q.picked(), Some(0));
-        assert_eq!(q.cancel_picked().as_deref(), Some("a"));
+        assert_eq!(q.cancel_picked().map(|p| p.text).as_deref(), Some("a"));
         assert_eq!(q.cancel_picked(), None);
     }
 
@@ -209,7 +250,7 @@ mod tests {
         assert_eq!(q.take_for_edit().as_deref(), Some("b"));
         q.pick_next(); // picks "d"
         assert_eq!(q.picked(), Some(2));
-        assert_eq!(q.pop_front().as_deref(), Some("a"));
+        assert_eq!(q.pop_front().map(|p| p.text).as_deref(), Some("a"));
         assert_eq!(q.picked(), Some(1), "still d");
         assert_eq!(q.put_back("b2".into()), 1);
         assert_eq!(q, ["b2", "c", "d"]);

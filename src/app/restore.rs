@@ -286,7 +286,7 @@ mod tests {
             batch_window_ms: 0,
         };
         let mut relay = Relay::new("lead", limits);
-        relay.task_sent("api", "add a count", 1_000);
+        relay.task_sent(crate::supervisor::TaskId(1), "api", "add a count", 1_000);
         let mut value = relay_log_value(&relay);
         if let Some(lines) = value.as_array_mut() {
             lines.insert(0, serde_json::json!({"at": 5, "kind": {"a_later_kind": {}}}));

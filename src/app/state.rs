@@ -8,8 +8,9 @@ use tui_textarea::TextArea;
 
 use super::form::Form;
 use super::keymap::Keymap;
+use super::queue::Prompt;
 use crate::agent::{
-    AgentId, AgentOptions, AgentSpec, Billing, ClaudeCmd, SessionArg, TurnRequest,
+    AgentId, AgentOptions, AgentSpec, Billing, ClaudeCmd, Origin, SessionArg, TurnRequest,
     DEFAULT_MAX_LINE_BYTES,
 };
 use crate::config::Team;
@@ -131,6 +132,8 @@ pub struct Agent {
     pub fork: Option<Option<String>>,
     /// The current (or last) turn's prompt: a refused turn's goes back into the queue.
     pub prompt: Option<String>,
+    /// Who asked for the current (or last) turn: read when it ends, kept when it goes back.
+    pub origin: Origin,
     /// Its queue waits for the usage governor (see `app::governor`).
     pub held: bool,
     /// The user released the hold resuming at this time (see `limits::governor::Candidate`).
@@ -173,6 +176,7 @@ impl Agent {
             unread: false,
             fork: None,
             prompt: None,
+            origin: Origin::User,
             held: false,
             release: None,
             refused_until: None,
@@ -580,7 +584,8 @@ impl State {
     }
 
     /// Build the request for an agent's next turn and mark it starting.
-    pub fn begin_turn(&mut self, index: usize, prompt: String) -> Option<TurnRequest> {
+    pub fn begin_turn(&mut self, index: usize, prompt: Prompt) -> Option<TurnRequest> {
+        let Prompt { text: prompt, origin } = prompt;
         let now = self.now;
         let claude = self.claude.clone();
         let mut env = self.extra_env.clone();
@@ -589,6 +594,7 @@ impl State {
         agent.turn_seq += 1;
         agent.turn = TurnState::Starting { since: now };
         agent.prompt = Some(prompt.clone());
+        agent.origin = origin;
         agent.held = false;
         agent.refused_until = None;
         agent.resumable = false;
@@ -615,6 +621,7 @@ impl State {
             claude,
             spec: agent.spec.clone(),
             prompt,
+            origin,
             session,
             extra_env: env,
             extra_args: Vec::new(),

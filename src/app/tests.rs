@@ -9,7 +9,7 @@ use super::state::{Confirm, Overlay};
 use super::{
     update, ControlCmd, ControlError, ControlOk, Effect, Msg, RequestId, State, TurnState,
 };
-use crate::agent::{Billing, SessionArg};
+use crate::agent::{Billing, Origin, SessionArg};
 use crate::layout::Arrangement;
 
 fn has_quit(fx: &[Effect]) -> bool {
@@ -594,7 +594,11 @@ fn the_form_creates_an_agent_and_sends_its_first_prompt() {
 #[test]
 fn control_requests() {
     let mut s = state(true, &[("a", "")], (80, 24));
-    let send = |prompt: &str| ControlCmd::Send { agent: "a".into(), prompt: prompt.into() };
+    let send = |prompt: &str| ControlCmd::Send {
+        agent: "a".into(),
+        prompt: prompt.into(),
+        origin: Origin::User,
+    };
     let (reply, fx) = control(&mut s, send("hi"));
     assert_eq!(reply, Ok(ControlOk::Started));
     assert_eq!(spawned(&fx).len(), 1);
@@ -626,7 +630,7 @@ fn control_requests() {
 fn a_control_reply_names_its_request_and_comes_before_what_it_set_off() {
     let mut s = state(true, &[("a", "")], (80, 24));
     let id = super::RequestId(7);
-    let cmd = ControlCmd::Send { agent: "a".into(), prompt: "hi".into() };
+    let cmd = ControlCmd::Send { agent: "a".into(), prompt: "hi".into(), origin: Origin::User };
     let fx = update(&mut s, Msg::Control { id, cmd });
     assert!(
         matches!(
@@ -706,7 +710,8 @@ fn set_changes_the_model_and_mode_of_the_next_turn() {
     assert_eq!(answer, Ok(ControlOk::Set));
     let (answer, _) = set(&mut s, "nobody", Some("opus"), None);
     assert_eq!(answer, Err(ControlError::NoSuchAgent("nobody".into())));
-    let (_, fx) = control(&mut s, ControlCmd::Send { agent: "a".into(), prompt: "hi".into() });
+    let cmd = ControlCmd::Send { agent: "a".into(), prompt: "hi".into(), origin: Origin::User };
+    let (_, fx) = control(&mut s, cmd);
     let req = &spawned(&fx)[0];
     assert_eq!(req.spec.options.model.as_deref(), Some("sonnet"));
     assert_eq!(req.spec.options.permission_mode, Some(PermissionMode::Plan));
@@ -888,6 +893,29 @@ fn a_refused_turn_is_rate_limited_and_runs_again_after_the_reset() {
     let retried = spawned(&fx);
     assert_eq!(retried.first().map(|r| r.prompt.as_str()), Some("write the handler"));
     assert_eq!(word(&s, 0), "running");
+}
+
+/// A refused task runs again as the same task: the prompt goes back with who asked for it.
+#[test]
+fn a_refused_task_runs_again_as_the_same_task() {
+    let mut s = state(false, &[("api", "")], (100, 20));
+    s.wall = WALL;
+    let id = s.agents[0].id;
+    let task = Origin::Task(crate::agent::TaskId(7));
+    let cmd = ControlCmd::Send { agent: "api".into(), prompt: "write it".into(), origin: task };
+    let (_, fx) = control(&mut s, cmd);
+    assert_eq!(spawned(&fx).first().map(|r| r.origin), Some(task));
+    let refusal = crate::agent::Event::RateLimit(crate::agent::event::RateLimitEvent {
+        status: Some("rejected".into()),
+        ..Default::default()
+    });
+    update(&mut s, lines(id, 1, vec![refusal]));
+    update(&mut s, exited(id, 1, 1));
+    assert!(s.agents[0].queue.holds(task));
+    advance(&mut s, Duration::from_secs(300));
+    let fx = update(&mut s, Msg::Wake);
+    let retried = spawned(&fx);
+    assert_eq!(retried.first().map(|r| (r.prompt.as_str(), r.origin)), Some(("write it", task)));
 }
 
 #[test]

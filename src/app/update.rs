@@ -9,6 +9,7 @@ use super::convo::ConvoAsk;
 use super::effect::Effect;
 use super::form::{self, Form, NewAgent};
 use super::msg::{ControlCmd, ControlError, ControlOk, ControlReply, Msg};
+use super::queue::Prompt;
 use super::state::{Confirm, Overlay, State, TurnState};
 use crate::agent::event::{Event, SystemKind};
 use crate::agent::turn::{TurnState as Lifecycle, Verdict};
@@ -255,7 +256,7 @@ fn pane_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec
         Command::AllowDenied => {
             let focus = state.focus;
             match super::approvals::allow_denied_focused(state, fx) {
-                Some(prompt) => start_turn(state, focus, prompt, fx),
+                Some(prompt) => start_turn(state, focus, Prompt::user(prompt), fx),
                 None => {
                     state.flash = Some("no denied tools to allow here".into());
                     state.dirty = true;
@@ -268,7 +269,7 @@ fn pane_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec
                 return;
             }
             match super::restore::take_resumable(state, focus) {
-                Some(prompt) => start_turn(state, focus, prompt, fx),
+                Some(prompt) => start_turn(state, focus, Prompt::user(prompt), fx),
                 None => {
                     state.flash = Some("no interrupted turn to resume here".into());
                     state.dirty = true;
@@ -522,16 +523,18 @@ fn send_input(state: &mut State, fx: &mut Vec<Effect>) {
         a.history.push(text.clone());
     }
     state.dirty = true;
-    if a.queue.is_editing() {
+    let prompt = if a.queue.is_editing() {
         if busy(state, focus) {
             // An edited follow-up goes back where it was taken from.
             state.agents[focus].queue.put_back(text);
             fx.push(Effect::Persist);
             return;
         }
-        state.agents[focus].queue.end_edit();
-    }
-    submit(state, focus, text, fx);
+        state.agents[focus].queue.end_edit(text)
+    } else {
+        Prompt::user(text)
+    };
+    submit(state, focus, prompt, fx);
 }
 
 /// Whether a prompt for the agent waits in its queue rather than starting now.
@@ -548,7 +551,7 @@ pub const READ_ONLY_NOTE: &str =
 
 /// Start a turn with `prompt`, or queue it while one runs. Returns the queue position (1-based)
 /// when queued.
-fn submit(state: &mut State, index: usize, prompt: String, fx: &mut Vec<Effect>) -> Option<usize> {
+fn submit(state: &mut State, index: usize, prompt: Prompt, fx: &mut Vec<Effect>) -> Option<usize> {
     if state.read_only {
         state.flash = Some(READ_ONLY_NOTE.into());
         state.dirty = true;
@@ -568,7 +571,7 @@ fn submit(state: &mut State, index: usize, prompt: String, fx: &mut Vec<Effect>)
     }
 }
 
-pub(super) fn start_turn(state: &mut State, index: usize, prompt: String, fx: &mut Vec<Effect>) {
+pub(super) fn start_turn(state: &mut State, index: usize, prompt: Prompt, fx: &mut Vec<Effect>) {
     if state.read_only {
         state.flash = Some(READ_ONLY_NOTE.into());
         state.dirty = true;
@@ -584,7 +587,7 @@ pub fn start_first_prompts(state: &mut State, prompts: Vec<Option<String>>) -> V
     let mut fx = Vec::new();
     for (i, p) in prompts.into_iter().enumerate() {
         if let Some(p) = p.filter(|p| !p.trim().is_empty()) {
-            start_turn(state, i, p, &mut fx);
+            start_turn(state, i, Prompt::user(p), &mut fx);
         }
     }
     fx
@@ -714,10 +717,10 @@ pub(super) fn imported_from_form(state: &mut State, fx: &mut Vec<Effect>) {
     let Some(prompt) = prompt else { return };
     match state.agents.get_mut(i) {
         Some(a) if worktree => {
-            a.queue.push_back(prompt);
+            a.queue.push_back(Prompt::user(prompt));
         }
         Some(_) => {
-            submit(state, i, prompt, fx);
+            submit(state, i, Prompt::user(prompt), fx);
         }
         None => {}
     }
@@ -757,7 +760,7 @@ pub(super) fn add_spec(
     let index = state.add_agent(spec, false);
     fx.push(Effect::Persist);
     if let Some(p) = prompt.filter(|p| !p.trim().is_empty()) {
-        start_turn(state, index, p, fx);
+        start_turn(state, index, Prompt::user(p), fx);
     }
     state.dirty = true;
     Ok(index)
@@ -1000,8 +1003,9 @@ fn keep_refused(state: &mut State, i: usize, resets_at: Option<i64>, fx: &mut Ve
     let a = &mut state.agents[i];
     let until = resets_at.unwrap_or(wall + crate::limits::governor::UNKNOWN_RESET_WAIT);
     a.refused_until = Some(until.max(wall + RETRY_GAP));
-    let Some(prompt) = a.prompt.clone() else { return };
-    a.queue.push_front(prompt);
+    let Some(text) = a.prompt.clone() else { return };
+    // Still whoever asked for it: a supervisor's refused task reports again when it reruns.
+    a.queue.push_front(Prompt { text, origin: a.origin });
     a.held = true;
     let when = crate::limits::reset_clock(until.max(wall + RETRY_GAP), wall);
     a.transcript.push_note(
@@ -1022,12 +1026,12 @@ pub(super) fn control(state: &mut State, cmd: ControlCmd, fx: &mut Vec<Effect>) 
         state.index_named(name).ok_or_else(|| ControlError::NoSuchAgent(name.to_string()))
     };
     match cmd {
-        ControlCmd::Send { agent, prompt } => {
+        ControlCmd::Send { agent, prompt, origin } => {
             let i = find(state, &agent)?;
             if prompt.trim().is_empty() {
                 return Err(ControlError::EmptyPrompt);
             }
-            Ok(match submit(state, i, prompt, fx) {
+            Ok(match submit(state, i, Prompt { text: prompt, origin }, fx) {
                 Some(position) => ControlOk::Queued { position },
                 None => ControlOk::Started,
             })
@@ -1065,7 +1069,7 @@ pub(super) fn control(state: &mut State, cmd: ControlCmd, fx: &mut Vec<Effect>) 
             }
             let prompt =
                 super::restore::take_resumable(state, i).ok_or(ControlError::NotHeld(agent))?;
-            start_turn(state, i, prompt, fx);
+            start_turn(state, i, Prompt::user(prompt), fx);
             Ok(ControlOk::Resumed)
         }
         ControlCmd::Kill { agent } => {

@@ -296,7 +296,7 @@ pub fn open_for(state: &mut State, index: usize, prompt: Option<String>, fx: &mu
     let settings = state.worktree_settings.clone();
     let Some(a) = state.agents.get_mut(index) else { return };
     if let Some(p) = prompt.filter(|p| !p.trim().is_empty()) {
-        a.queue.push_back(p);
+        a.queue.push_back(super::queue::Prompt::user(p));
     }
     a.transcript.push_note(PREPARING, NoteLevel::Info);
     let request = OpenRequest {

@@ -139,6 +139,7 @@ mod tests {
             claude: ClaudeCmd::real("claude"),
             spec,
             prompt: "go".into(),
+            origin: crate::agent::Origin::User,
             session: SessionArg::Resume("s".into()),
             extra_env: Vec::new(),
             extra_args: Vec::new(),

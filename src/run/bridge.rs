@@ -7,21 +7,21 @@
 //! - [`ControlBridge::observe`] for every message, before `update` applies it (engine lines go to
 //!   `tail` subscribers; a turn's result is kept for `wait` and the relay);
 //! - [`ControlBridge::effect`] for every effect, before carrying it out (every turn gets
-//!   `AGENTMUX_SOCKET` and a `PATH` that starts with agentmux's own directory; the supervisor's
-//!   tasks are tied to the worker turns that run them);
+//!   `AGENTMUX_SOCKET` and a `PATH` that starts with agentmux's own directory; a supervisor
+//!   turn the relay did not ask for starts a new task chain);
 //! - [`ControlBridge::settle`] once a batch is applied: answers, `wait`s, the relay; the messages
 //!   it returns (a relayed supervisor turn) are applied like any other.
 //!
 //! It lives at the loop's level because it holds channels (the state never does) and because it
 //! sees both sides: the socket's requests and the app's state.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use tokio::sync::{mpsc, oneshot};
 
 use crate::agent::turn::{TurnState as Lifecycle, Verdict};
-use crate::agent::{AgentId, AgentSpec, EngineMsg, ExitInfo, Line, TurnRequest};
+use crate::agent::{AgentId, AgentSpec, EngineMsg, ExitInfo, Line, Origin, TurnRequest};
 use crate::app::state::{Agent, TurnState};
 use crate::app::worktree::WorktreeMsg;
 use crate::app::{
@@ -51,7 +51,8 @@ enum Pending {
     One {
         kind: Kind,
         reply: oneshot::Sender<Reply>,
-        /// A send from the supervisor to a worker: (worker, text), a task once accepted.
+        /// A send from the supervisor to a worker: (worker, text), a task once accepted (under
+        /// the request's id, see [`task_of`]).
         task: Option<(String, String)>,
     },
     /// One worker's share of the broadcast `of`: its place among the broadcast's parts.
@@ -90,14 +91,10 @@ pub struct ControlBridge {
     last: HashMap<AgentId, TurnReport>,
     /// Unix ms of each agent's last engine message.
     activity: HashMap<AgentId, Millis>,
-    /// Turns that ended in this batch, for the relay.
-    ended: Vec<(AgentId, u64, TurnReport)>,
-    /// Accepted supervisor tasks whose worker turn has not started yet, per worker.
-    unbound: HashMap<AgentId, VecDeque<(String, TaskId)>>,
-    /// Worker turns that run a supervisor task.
-    bound: HashMap<(AgentId, u64), TaskId>,
-    /// The prompt of the relayed supervisor turn asked for, until its turn starts.
-    relay_prompt: Option<String>,
+    /// Turns of supervisor tasks that ended in this batch, for the relay.
+    ended: Vec<(TaskId, TurnReport)>,
+    /// Accepted supervisor tasks that have not ended, and the worker each was sent to.
+    tasks: HashMap<TaskId, AgentId>,
     /// `new --worktree` requests, answered when their agent's worktree is made or fails.
     opening: Vec<Waiter>,
 }
@@ -161,9 +158,11 @@ impl ControlBridge {
                 let is_worker =
                     state.index_named(&agent).is_some_and(|i| !state.agents[i].supervisor);
                 let task = (from_supervisor && is_worker).then(|| (agent.clone(), text.clone()));
+                let is_task = task.is_some();
                 let kind = Kind::Send { agent: agent.clone() };
                 let id = self.ask(Pending::One { kind, reply, task });
-                vec![Msg::Control { id, cmd: ControlCmd::Send { agent, prompt: text } }]
+                let origin = if is_task { Origin::Task(task_of(id)) } else { Origin::User };
+                vec![Msg::Control { id, cmd: ControlCmd::Send { agent, prompt: text, origin } }]
             }
             Request::New { name, cwd, model, role, prompt, worktree } => {
                 let dir = match cwd {
@@ -270,7 +269,8 @@ impl ControlBridge {
         let mut msgs = Vec::new();
         for (index, agent) in workers.iter().enumerate() {
             let id = self.ask(Pending::Part { of, index });
-            let cmd = ControlCmd::Send { agent: agent.clone(), prompt: text.clone() };
+            let origin = if from_supervisor { Origin::Task(task_of(id)) } else { Origin::User };
+            let cmd = ControlCmd::Send { agent: agent.clone(), prompt: text.clone(), origin };
             msgs.push(Msg::Control { id, cmd });
         }
         let parts = workers.into_iter().map(|w| (w, None)).collect();
@@ -361,7 +361,9 @@ impl ControlBridge {
                 let (verdict, judged) = a.report.verdict(exit);
                 let report = turn_report(a.name(), verdict, &judged, exit);
                 self.last.insert(*agent, report.clone());
-                self.ended.push((*agent, *turn, report));
+                if let Origin::Task(task) = a.origin {
+                    self.ended.push((task, report));
+                }
             }
         }
     }
@@ -374,21 +376,11 @@ impl ControlBridge {
         }
         let Effect::SpawnTurn(req) = fx else { return };
         self.add_env(req);
-        let Some(a) = state.index_of(req.agent).map(|i| &state.agents[i]) else { return };
-        if a.supervisor {
-            if self.relay_prompt.as_deref() == Some(req.prompt.as_str()) {
-                self.relay_prompt = None;
-            } else if let Some(s) = state.supervision.as_mut() {
+        let supervisor = state.index_of(req.agent).is_some_and(|i| state.agents[i].supervisor);
+        if supervisor && req.origin != Origin::Relay {
+            if let Some(s) = state.supervision.as_mut() {
                 // The user (or a script) writes to the supervisor: a new task chain.
                 s.relay.user_prompt(now);
-            }
-            return;
-        }
-        if let Some(q) = self.unbound.get_mut(&req.agent) {
-            if let Some(pos) = q.iter().position(|(text, _)| *text == req.prompt) {
-                if let Some((_, task)) = q.remove(pos) {
-                    self.bound.insert((req.agent, req.turn), task);
-                }
             }
         }
     }
@@ -446,13 +438,14 @@ impl ControlBridge {
     /// Everything a batch settled: answers, `wait`s, ended turns for the relay, subscriptions
     /// whose agent or client is gone. Returns the messages to apply next (a relayed turn).
     pub fn settle(&mut self, state: &mut State, now: Millis) -> Vec<Msg> {
-        for (agent, turn, report) in std::mem::take(&mut self.ended) {
-            if let Some(task) = self.bound.remove(&(agent, turn)) {
+        for (task, report) in std::mem::take(&mut self.ended) {
+            if self.tasks.remove(&task).is_some() {
                 if let Some(s) = state.supervision.as_mut() {
                     s.relay.turn_ended(task, &report, now);
                 }
             }
         }
+        self.lost_tasks(state, now);
         // Approval servers that gave up (their turn ended or was stopped): the app forgets
         // their asks.
         let gone: Vec<RequestId> =
@@ -462,17 +455,9 @@ impl ControlBridge {
             self.approvals.remove(&id);
             msgs.push(Msg::Withdrawn { id });
         }
-        // Agents closed: their subscriptions end, their waiters learn it, tasks are reported.
+        // Agents closed: their subscriptions end, their waiters learn it.
         let alive = |id: &AgentId| state.index_of(*id).is_some();
         self.tails.retain(|(id, tx)| alive(id) && !tx.is_closed());
-        let gone: Vec<AgentId> = self.unbound.keys().filter(|id| !alive(id)).copied().collect();
-        for id in gone {
-            for (_, task) in self.unbound.remove(&id).unwrap_or_default() {
-                if let Some(s) = state.supervision.as_mut() {
-                    s.relay.turn_ended(task, &closed_report(), now);
-                }
-            }
-        }
         let mut still = Vec::new();
         for w in std::mem::take(&mut self.waiters) {
             if w.reply.is_closed() {
@@ -512,7 +497,9 @@ impl ControlBridge {
 
     fn relay(&mut self, state: &mut State, now: Millis) -> Vec<Msg> {
         let Some(sup) = state.agents.first().filter(|a| a.supervisor) else { return Vec::new() };
-        let idle = !sup.turn.is_active() && sup.queue.is_empty() && self.relay_prompt.is_none();
+        // A relayed turn asked for and not answered yet is about to start.
+        let asked = self.pending.values().any(|p| matches!(p, Pending::Relay));
+        let idle = !sup.turn.is_active() && sup.queue.is_empty() && !asked;
         let name = sup.name().to_string();
         let team_cost = crate::agent::event::sum_costs(state.agents.iter().map(|a| a.cost_usd));
         let Some(s) = state.supervision.as_mut() else { return Vec::new() };
@@ -526,11 +513,9 @@ impl ControlBridge {
             Some(RelayAction::Turn(turn)) => {
                 state.dirty = true;
                 let id = self.ask(Pending::Relay);
-                self.relay_prompt = Some(turn.prompt.clone());
-                vec![Msg::Control {
-                    id,
-                    cmd: ControlCmd::Send { agent: name, prompt: turn.prompt },
-                }]
+                let cmd =
+                    ControlCmd::Send { agent: name, prompt: turn.prompt, origin: Origin::Relay };
+                vec![Msg::Control { id, cmd }]
             }
         }
     }
@@ -545,22 +530,21 @@ impl ControlBridge {
             }
             (Some(Pending::One { kind, reply: to, task }), reply) => {
                 if let (Some((worker, text)), true) = (task, reply.is_ok()) {
-                    self.task_accepted(state, &worker, &text, now);
+                    self.task_accepted(state, task_of(id), &worker, &text, now);
                 }
                 let _ = to.send(Reply::Answer(answer_for(kind, reply)));
             }
             (Some(Pending::Part { of, index }), reply) => {
-                self.part_replied(of, index, reply, state, now)
+                self.part_replied(id, of, index, reply, state, now)
             }
-            // The relayed turn did not start: do not wait for it.
-            (Some(Pending::Relay), Err(_)) => self.relay_prompt = None,
-            (Some(Pending::Relay), Ok(_)) => {}
+            (Some(Pending::Relay), _) => {}
         }
     }
 
     /// A worker's reply to a broadcast; the broadcast is answered with the last one.
     fn part_replied(
         &mut self,
+        id: RequestId,
         of: RequestId,
         index: usize,
         reply: ControlReply,
@@ -573,7 +557,7 @@ impl ControlBridge {
             // Known before the worker's turn starts (its effects follow this reply).
             let (worker, text) = (part.0.clone(), b.text.clone());
             part.1 = Some(reply);
-            self.task_accepted(state, &worker, &text, now);
+            self.task_accepted(state, task_of(id), &worker, &text, now);
         } else {
             part.1 = Some(reply);
         }
@@ -636,13 +620,51 @@ impl ControlBridge {
         }
     }
 
-    fn task_accepted(&mut self, state: &mut State, worker: &str, text: &str, now: Millis) {
+    fn task_accepted(
+        &mut self,
+        state: &mut State,
+        task: TaskId,
+        worker: &str,
+        text: &str,
+        now: Millis,
+    ) {
         let Some(id) = state.index_named(worker).map(|i| state.agents[i].id) else { return };
         let Some(s) = state.supervision.as_mut() else { return };
-        let task = s.relay.task_sent(worker, text, now);
-        self.unbound.entry(id).or_default().push_back((text.to_string(), task));
+        s.relay.task_sent(task, worker, text, now);
+        self.tasks.insert(task, id);
         state.dirty = true;
     }
+
+    /// Tasks no turn will end, reported as failed: their worker was closed, or the task left
+    /// its worker's queue without running (the user cancelled it, or its turn could not
+    /// start).
+    fn lost_tasks(&mut self, state: &mut State, now: Millis) {
+        let lost: Vec<(TaskId, TurnReport)> = self
+            .tasks
+            .iter()
+            .filter_map(|(&task, &worker)| {
+                let here = Origin::Task(task);
+                match state.index_of(worker).map(|i| &state.agents[i]) {
+                    None => Some((task, not_run("worker closed", CLOSED))),
+                    Some(a) if a.queue.holds(here) => None,
+                    Some(a) if a.origin == here && a.turn.is_active() => None,
+                    Some(_) => Some((task, not_run("not run", LEFT_THE_QUEUE))),
+                }
+            })
+            .collect();
+        for (task, report) in lost {
+            self.tasks.remove(&task);
+            if let Some(s) = state.supervision.as_mut() {
+                s.relay.turn_ended(task, &report, now);
+                state.dirty = true;
+            }
+        }
+    }
+}
+
+/// A supervisor's task is known by the id of the request that sent it.
+fn task_of(request: RequestId) -> TaskId {
+    TaskId(request.0)
 }
 
 /// The answer to `search`.
@@ -715,12 +737,18 @@ fn turn_report(agent: &str, verdict: Verdict, ended: &Lifecycle, exit: &ExitInfo
     }
 }
 
-fn closed_report() -> TurnReport {
+const CLOSED: &str = "The worker was closed before it finished this task.";
+const LEFT_THE_QUEUE: &str =
+    "The task left the worker's queue without running: the user cancelled it, or its turn could \
+     not start.";
+
+/// The report of a task no turn ran to its end.
+fn not_run(detail: &str, why: &str) -> TurnReport {
     TurnReport {
         agent: String::new(),
         outcome: TurnOutcome::Error,
-        detail: Some("worker closed".into()),
-        result: Some("The worker was closed before it ran this task.".into()),
+        detail: Some(detail.into()),
+        result: Some(why.into()),
         cost_usd: None,
     }
 }
@@ -760,6 +788,7 @@ mod tests {
     use crate::app::fixtures::{self, state};
     use crate::app::update;
     use crate::control::proto::AgentState;
+    use crossterm::event::{KeyCode, KeyModifiers};
 
     /// The loop, as far as the bridge is concerned, with the engine played by hand.
     struct Sim {
@@ -784,21 +813,23 @@ mod tests {
 
         fn apply(&mut self, msgs: Vec<Msg>) {
             let mut queue = msgs;
-            loop {
-                for m in queue.drain(..) {
-                    self.bridge.observe(&m, &self.state, self.now);
-                    for mut fx in update(&mut self.state, m) {
-                        self.bridge.effect(&mut fx, &mut self.state, self.now);
-                        if let Effect::SpawnTurn(r) = fx {
-                            self.spawned.push(*r);
-                        }
+            while !queue.is_empty() {
+                queue = self.batch(queue);
+            }
+        }
+
+        /// One batch, as the loop applies it: what the bridge asks to apply next is returned.
+        fn batch(&mut self, msgs: Vec<Msg>) -> Vec<Msg> {
+            for m in msgs {
+                self.bridge.observe(&m, &self.state, self.now);
+                for mut fx in update(&mut self.state, m) {
+                    self.bridge.effect(&mut fx, &mut self.state, self.now);
+                    if let Effect::SpawnTurn(r) = fx {
+                        self.spawned.push(*r);
                     }
                 }
-                queue = self.bridge.settle(&mut self.state, self.now);
-                if queue.is_empty() {
-                    break;
-                }
             }
+            self.bridge.settle(&mut self.state, self.now)
         }
 
         fn call(&mut self, from: Option<&str>, request: Request) -> oneshot::Receiver<Reply> {
@@ -823,6 +854,12 @@ mod tests {
 
         /// The agent's running turn ends with `text` as its result.
         fn finish(&mut self, name: &str, subtype: &str, text: &str, cost: f64) {
+            let msgs = self.ending(name, subtype, text, cost);
+            self.apply(msgs);
+        }
+
+        /// The messages that end the agent's running turn with `text` as its result.
+        fn ending(&self, name: &str, subtype: &str, text: &str, cost: f64) -> Vec<Msg> {
             let (id, turn) = (self.id(name), self.turn_of(name));
             let r = ResultEvent {
                 subtype: subtype.into(),
@@ -832,7 +869,7 @@ mod tests {
                 ..Default::default()
             };
             let raw = format!("{{\"type\":\"result\",\"result\":{text:?}}}");
-            self.apply(vec![
+            vec![
                 fixtures::started(id, turn),
                 Msg::Engine(EngineMsg::Lines {
                     agent: id,
@@ -841,7 +878,7 @@ mod tests {
                     ticket: Default::default(),
                 }),
                 fixtures::exited(id, turn, i32::from(subtype != "success")),
-            ]);
+            ]
         }
 
         fn relay(&self) -> &crate::supervisor::Relay {
@@ -907,6 +944,91 @@ mod tests {
         assert_eq!(s.spawned.last().map(|r| r.prompt.as_str()), Some("supervisor work"));
         s.finish("api", "success", "supervisor work done", 0.0);
         assert!(s.spawned.last().unwrap().prompt.contains("supervisor work done"));
+    }
+
+    /// Tasks are known by their id: two with the same words go to their own turns, and the
+    /// user's follow-up with those words between them is not reported.
+    #[test]
+    fn tasks_with_the_same_words_bind_to_their_own_turns_by_id() {
+        let mut s = Sim::new();
+        s.answer(Some("lead"), send("api", "run the tests"));
+        s.answer(None, send("api", "run the tests"));
+        s.answer(Some("lead"), send("api", "run the tests"));
+        s.finish("api", "success", "first task's run", 0.0);
+        s.finish("api", "success", "the user's run", 0.0);
+        assert_eq!(s.relay().pending().len(), 1, "the user's turn is not a task");
+        assert_eq!(s.relay().outstanding(), 1);
+        s.finish("api", "success", "second task's run", 0.0);
+        let lead = s.spawned.last().unwrap();
+        assert_eq!(lead.spec.name, "lead");
+        assert_eq!(lead.origin, Origin::Relay);
+        assert_eq!(
+            lead.prompt,
+            "[agentmux] 2 reports from your workers:\n\n\
+             --- api: done, $0.00 ---\nfirst task's run\n\n\
+             --- api: done, $0.00 ---\nsecond task's run\n"
+        );
+    }
+
+    /// The user writes to the supervisor the very words of the relayed turn about to start:
+    /// theirs is a new task chain, and the relayed turn queued behind it stays the relay's.
+    #[test]
+    fn a_users_prompt_with_the_relays_words_starts_a_new_chain() {
+        let mut s = Sim::new();
+        s.answer(Some("lead"), send("api", "write the API"));
+        let ending = s.ending("api", "success", "API done", 0.0);
+        let relayed = s.batch(ending);
+        let words = match &relayed[..] {
+            [Msg::Control {
+                cmd: ControlCmd::Send { prompt, origin: Origin::Relay, .. }, ..
+            }] => prompt.clone(),
+            other => panic!("{other:?}"),
+        };
+        s.answer(None, send("lead", &words));
+        s.apply(relayed);
+        let lead = &s.state.agents[0];
+        assert_eq!(lead.queue.len(), 1, "the relayed turn waits behind the user's");
+        // A task of the user's turn is one relay deep, as every first relay of a chain.
+        s.answer(Some("lead"), send("api", "and the docs"));
+        s.finish("lead", "success", "ok", 0.0);
+        assert_eq!(s.spawned.last().map(|r| r.origin), Some(Origin::Relay));
+        s.finish("api", "success", "docs done", 0.0);
+        s.finish("lead", "success", "ok", 0.0);
+        let last = s.relay().log().last().map(|e| e.line("lead"));
+        assert_eq!(last.as_deref(), Some("relayed 1 report to lead (api; depth 1)"));
+    }
+
+    /// A task the user cancels from the worker's queue, or edits and sends again, is still
+    /// the supervisor's: it hears that it was not run, or the edited task's result.
+    #[test]
+    fn a_cancelled_task_is_reported_not_run_and_an_edited_one_stays_a_task() {
+        let mut s = Sim::new();
+        s.answer(None, send("api", "busy"));
+        s.answer(Some("lead"), send("api", "edit me"));
+        s.answer(Some("lead"), send("api", "cancel me"));
+        let api = s.state.index_named("api").unwrap();
+        s.state.set_focus(api);
+        s.apply(vec![fixtures::key_mod(KeyCode::Char('d'), KeyModifiers::ALT)]);
+        assert_eq!(s.relay().pending().len(), 1);
+        assert_eq!(s.relay().pending()[0].detail.as_deref(), Some("not run"));
+        s.apply(vec![fixtures::key_mod(KeyCode::Char('e'), KeyModifiers::ALT)]);
+        assert_eq!(s.relay().outstanding(), 1, "a task being edited is not lost");
+        let mut msgs = fixtures_type(" (edited)");
+        msgs.push(fixtures::key(KeyCode::Enter));
+        s.apply(msgs);
+        s.finish("api", "success", "busy done", 0.0);
+        assert_eq!(s.spawned.last().map(|r| r.prompt.as_str()), Some("edit me (edited)"));
+        s.finish("api", "success", "edited done", 0.0);
+        let lead = s.spawned.last().unwrap();
+        assert!(
+            lead.prompt.contains("not run") && lead.prompt.contains("edited done"),
+            "{}",
+            lead.prompt
+        );
+    }
+
+    fn fixtures_type(text: &str) -> Vec<Msg> {
+        text.chars().map(|c| fixtures::key(KeyCode::Char(c))).collect()
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //!
 //! Pure state, driven by the app: time is passed in (Unix milliseconds), nothing here spawns,
 //! sleeps or reads a clock. The app calls
-//! - [`Relay::task_sent`] when a `send` from the supervisor's agent was accepted, and keeps the
-//!   returned [`TaskId`] with that follow-up until the worker's turn that runs it ends;
+//! - [`Relay::task_sent`] when a `send` from the supervisor's agent was accepted, under the
+//!   [`TaskId`] the app keeps with that follow-up until the worker's turn that runs it ends;
 //! - [`Relay::turn_ended`] with that id and the turn's report;
 //! - [`Relay::user_prompt`] when a turn the relay did not ask for starts for the supervisor (the
 //!   user wrote to it: a new task chain);
@@ -58,8 +58,7 @@ impl RelayLimits {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TaskId(pub u64);
+pub use crate::agent::TaskId;
 
 #[derive(Clone, Debug, PartialEq)]
 struct Task {
@@ -225,7 +224,6 @@ pub fn cut(s: &str, max: usize) -> String {
 pub struct Relay {
     limits: RelayLimits,
     supervisor: String,
-    next_task: u64,
     outstanding: BTreeMap<TaskId, Task>,
     pending: Vec<Report>,
     /// When each relayed turn started, within the last minute.
@@ -242,7 +240,6 @@ impl Relay {
         Relay {
             limits,
             supervisor: supervisor.into(),
-            next_task: 1,
             outstanding: BTreeMap::new(),
             pending: Vec::new(),
             relays: VecDeque::new(),
@@ -301,15 +298,13 @@ impl Relay {
         self.log.push_back(LogEntry { at, kind });
     }
 
-    /// The supervisor handed `text` to `worker`. Keep the id with the follow-up.
-    pub fn task_sent(&mut self, worker: &str, text: &str, now: Millis) -> TaskId {
-        let id = TaskId(self.next_task);
-        self.next_task += 1;
+    /// The supervisor handed `text` to `worker` as the task `id` (the app's id for the send,
+    /// kept with the follow-up until the turn that runs it ends).
+    pub fn task_sent(&mut self, id: TaskId, worker: &str, text: &str, now: Millis) {
         let depth = self.depth + 1;
         self.outstanding.insert(id, Task { worker: worker.to_string(), depth, round: self.round });
         let text: String = text.chars().take(LOG_TEXT_CHARS).collect();
         self.push_log(now, LogKind::Task { to: worker.to_string(), text, depth });
-        id
     }
 
     /// The worker turn that ran `task` ended. Returns false for an unknown (or finished) task.
@@ -486,7 +481,7 @@ mod tests {
     #[test]
     fn lines_of_an_earlier_run_come_before_this_runs_and_the_log_stays_capped() {
         let mut r = Relay::new("lead", limits());
-        r.task_sent("w", "now", 5);
+        sent(&mut r, "w", "now", 5);
         let earlier = (0..LOG_CAPACITY as u64)
             .map(|at| LogEntry { at, kind: LogKind::Resumed { held: 0 } })
             .collect::<Vec<_>>();
@@ -497,6 +492,14 @@ mod tests {
         assert!(
             matches!(&r.log().next_back().map(|e| &e.kind), Some(LogKind::Task { to, .. }) if to == "w")
         );
+    }
+
+    /// Hands out a task under an id of its own, as the app does with its send's request id.
+    fn sent(r: &mut Relay, worker: &str, text: &str, now: Millis) -> TaskId {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = TaskId(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        r.task_sent(id, worker, text, now);
+        id
     }
 
     fn limits() -> RelayLimits {
@@ -537,8 +540,8 @@ mod tests {
     fn reports_of_one_round_come_back_as_one_prompt() {
         let mut r = Relay::new("lead", limits());
         r.user_prompt(0);
-        let a = r.task_sent("api", "write the API", 1);
-        let b = r.task_sent("web", "write the UI", 2);
+        let a = sent(&mut r, "api", "write the API", 1);
+        let b = sent(&mut r, "web", "write the UI", 2);
         assert!(r.turn_ended(a, &done("api", "API done", 0.01), 100));
         // The UI task is still running: wait for it.
         assert_eq!(r.poll(101, true, 0.0), None);
@@ -560,8 +563,8 @@ mod tests {
     #[test]
     fn a_slow_sibling_does_not_hold_a_report_past_the_window() {
         let mut r = Relay::new("lead", limits());
-        let a = r.task_sent("api", "t", 0);
-        let _slow = r.task_sent("web", "t", 0);
+        let a = sent(&mut r, "api", "t", 0);
+        let _slow = sent(&mut r, "web", "t", 0);
         r.turn_ended(a, &done("api", "ok", 0.0), 1_000);
         assert_eq!(r.poll(10_999, true, 0.0), None);
         assert_eq!(turn(r.poll(11_000, true, 0.0)).workers, vec!["api"]);
@@ -571,12 +574,12 @@ mod tests {
     #[test]
     fn reports_wait_while_the_supervisor_is_busy_and_then_batch() {
         let mut r = Relay::new("lead", limits());
-        let a = r.task_sent("api", "t", 0);
+        let a = sent(&mut r, "api", "t", 0);
         r.turn_ended(a, &done("api", "one", 0.0), 10);
         assert_eq!(r.poll(11, false, 0.0), None, "busy supervisor");
         // A task from a later round (the user's own turn) ends while it is still busy.
         r.user_prompt(20);
-        let b = r.task_sent("web", "t", 21);
+        let b = sent(&mut r, "web", "t", 21);
         r.turn_ended(b, &done("web", "two", 0.0), 30);
         assert_eq!(r.poll(31, false, 0.0), None);
         assert_eq!(r.pending().len(), 2);
@@ -593,7 +596,7 @@ mod tests {
     #[test]
     fn results_are_cut_at_report_chars() {
         let mut r = Relay::new("lead", limits());
-        let a = r.task_sent("api", "t", 0);
+        let a = sent(&mut r, "api", "t", 0);
         let long = "é".repeat(80);
         r.turn_ended(a, &done("api", &long, 0.0), 1);
         let p = turn(r.poll(2, true, 0.0)).prompt;
@@ -607,13 +610,13 @@ mod tests {
         r.user_prompt(0);
         let mut now = 0;
         for depth in 1..=3 {
-            let t = r.task_sent("w", "ping", now);
+            let t = sent(&mut r, "w", "ping", now);
             r.turn_ended(t, &done("w", "pong", 0.0), now + 1);
             let relayed = turn(r.poll(now + 2, true, 0.0));
             assert_eq!(relayed.depth, depth);
             now += 10;
         }
-        let t = r.task_sent("w", "ping", now);
+        let t = sent(&mut r, "w", "ping", now);
         r.turn_ended(t, &done("w", "pong", 0.0), now + 1);
         let s = stopped(r.poll(now + 2, true, 0.0));
         assert_eq!(s.limit, Limit::Depth);
@@ -627,7 +630,7 @@ mod tests {
         assert_eq!(r.poll(now + 6, false, 0.0), None, "after the user's turn");
         let t = turn(r.poll(now + 7, true, 0.0));
         assert_eq!((t.depth, t.workers), (1, vec!["w".to_string()]));
-        let t = r.task_sent("w", "ping", now + 8);
+        let t = sent(&mut r, "w", "ping", now + 8);
         r.turn_ended(t, &done("w", "pong", 0.0), now + 9);
         assert_eq!(turn(r.poll(now + 10, true, 0.0)).depth, 2);
     }
@@ -637,7 +640,7 @@ mod tests {
         let mut r =
             Relay::new("lead", RelayLimits { max_per_minute: 2, max_depth: 99, ..limits() });
         let relay_at = |r: &mut Relay, now: Millis| {
-            let t = r.task_sent("w", "x", now);
+            let t = sent(r, "w", "x", now);
             r.turn_ended(t, &done("w", "y", 0.0), now);
             r.poll(now, true, 0.0)
         };
@@ -655,10 +658,10 @@ mod tests {
     #[test]
     fn the_team_budget_stops_the_relay() {
         let mut r = Relay::new("lead", RelayLimits { team_budget_usd: Some(1.0), ..limits() });
-        let t = r.task_sent("w", "x", 0);
+        let t = sent(&mut r, "w", "x", 0);
         r.turn_ended(t, &done("w", "y", 0.5), 1);
         turn(r.poll(2, true, 0.99));
-        let t = r.task_sent("w", "x", 3);
+        let t = sent(&mut r, "w", "x", 3);
         r.turn_ended(t, &done("w", "y", 0.5), 4);
         let s = stopped(r.poll(5, true, 1.0));
         assert_eq!(s.limit, Limit::Budget);
@@ -668,7 +671,7 @@ mod tests {
     #[test]
     fn a_closed_worker_reports_its_tasks_as_errors() {
         let mut r = Relay::new("lead", limits());
-        r.task_sent("w", "x", 0);
+        sent(&mut r, "w", "x", 0);
         r.worker_closed("w", 5);
         assert_eq!(r.outstanding(), 0);
         let p = turn(r.poll(6, true, 0.0)).prompt;
@@ -678,7 +681,7 @@ mod tests {
     #[test]
     fn the_log_says_who_sent_what_to_whom() {
         let mut r = Relay::new("lead", limits());
-        let t = r.task_sent("api", "write\nthe API", 7);
+        let t = sent(&mut r, "api", "write\nthe API", 7);
         r.turn_ended(t, &done("api", "ok", 0.25), 8);
         turn(r.poll(9, true, 0.0));
         let lines: Vec<(Millis, String)> = r.log().map(|e| (e.at, e.line("lead"))).collect();

@@ -213,7 +213,7 @@ mod tests {
     use crate::app::fixtures;
     use crate::app::state::TurnState;
     use crate::control::proto::{TurnOutcome, TurnReport};
-    use crate::supervisor::{RelayAction, RelayLimits};
+    use crate::supervisor::{RelayAction, RelayLimits, TaskId};
 
     fn screen(state: &mut State, w: u16, h: u16) -> String {
         state.size = (w, h);
@@ -246,12 +246,13 @@ mod tests {
         let limits = RelayLimits { max_per_minute: 1, ..sup.relay.limits().clone() };
         sup.relay = crate::supervisor::Relay::new("lead", limits);
         let r = &mut sup.relay;
-        let a = r.task_sent("api", "Add a total count to the response", t0);
-        let b = r.task_sent("web", "Add Prev/Next buttons", t0 + 1_000);
+        let (a, b, c) = (TaskId(1), TaskId(2), TaskId(3));
+        r.task_sent(a, "api", "Add a total count to the response", t0);
+        r.task_sent(b, "web", "Add Prev/Next buttons", t0 + 1_000);
         r.turn_ended(a, &report("api", TurnOutcome::Success, 0.0123), t0 + 65_000);
         r.turn_ended(b, &report("web", TurnOutcome::Error, 0.02), t0 + 70_000);
         assert!(matches!(r.poll(t0 + 70_000, true, 0.0), Some(RelayAction::Turn(_))));
-        let c = r.task_sent("web", "Try again", t0 + 80_000);
+        r.task_sent(c, "web", "Try again", t0 + 80_000);
         r.turn_ended(c, &report("web", TurnOutcome::Error, 0.01), t0 + 90_000);
         assert!(matches!(r.poll(t0 + 90_000, true, 0.0), Some(RelayAction::Stopped(_))));
         s

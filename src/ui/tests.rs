@@ -348,7 +348,7 @@ fn hostile_text_is_shown_marked_on_every_path_and_never_sent() {
     update(&mut s, lines(api, 1, events));
     ask_approval(&mut s, "api", "Bash", input);
     if let Some(sup) = s.supervision.as_mut() {
-        sup.relay.task_sent("api", &format!("go {OSC_52}{BIDI}"), 0);
+        sup.relay.task_sent(crate::supervisor::TaskId(1), "api", &format!("go {OSC_52}{BIDI}"), 0);
     }
     s.flash = Some(format!("flash {OSC_2}"));
     s.set_focus(1);
