@@ -18,6 +18,7 @@ pub const WORKTREE: usize = 4;
 /// A session id of the directory's (optional): the agent continues that conversation.
 pub const SESSION: usize = 5;
 
+#[derive(Clone, Debug)]
 pub struct Form {
     /// One text area per field; the worktree field's text is unused (see `worktree`).
     pub fields: [TextArea<'static>; 6],

@@ -83,6 +83,7 @@ impl TurnReport {
     }
 }
 
+#[derive(Clone, Debug)]
 pub struct Agent {
     pub id: AgentId,
     pub spec: AgentSpec,
@@ -238,6 +239,7 @@ impl ContextUse {
     }
 }
 
+#[derive(Clone, Debug)]
 pub enum Overlay {
     Help {
         scroll: u16,
@@ -270,6 +272,7 @@ pub enum Confirm {
     },
 }
 
+#[derive(Clone, Debug)]
 pub struct State {
     /// The supervisor first when there is one, then the workers in order.
     pub agents: Vec<Agent>,

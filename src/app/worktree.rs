@@ -270,6 +270,7 @@ pub struct DiffOverlay {
 }
 
 /// Editing the commit message before committing.
+#[derive(Clone, Debug)]
 pub struct CommitForm {
     pub agent: AgentId,
     pub input: TextArea<'static>,

@@ -19,7 +19,7 @@ use crate::config::SupervisorConfig;
 
 /// What the app keeps about supervision (in its state, for the supervisor pane to show): the
 /// relay, and when each agent last did something.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Supervision {
     pub relay: Relay,
     /// Unix milliseconds of each agent's last event, by name (the team table's last column).

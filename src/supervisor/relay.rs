@@ -220,7 +220,7 @@ pub fn cut(s: &str, max: usize) -> String {
     format!("{kept}\n[... cut: {} more characters; see the worker's pane]", total - max)
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Relay {
     limits: RelayLimits,
     supervisor: String,

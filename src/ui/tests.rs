@@ -461,3 +461,29 @@ fn the_status_bar_shows_the_usage_windows() {
     let text = screen(&s);
     assert!(text.trim_end().ends_with("5h ? · 1 running"), "{text}");
 }
+
+/// The whole buffer (symbols and styles) that `view` draws for `state`.
+fn buffer_of(state: &State) -> ratatui::buffer::Buffer {
+    let (w, h) = state.size;
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap_or_else(|e| panic!("{e}"));
+    t.draw(|f| crate::ui::view(state, f)).unwrap_or_else(|e| panic!("{e}"));
+    t.backend().buffer().clone()
+}
+
+/// State is plain data: a copy of it draws the very same screen, colours included, and it
+/// stays as it was while the original moves on (no handle shared between the two).
+#[test]
+fn a_cloned_state_draws_the_same_screen_and_keeps_it() {
+    let mut s = busy_team((120, 36));
+    let _waits = ask_approval(&mut s, "web", "Bash", serde_json::json!({"command": "npm test"}));
+    let copy = s.clone();
+    assert!(format!("{copy:?}").contains("npm test"), "Debug shows the state's data");
+    let before = buffer_of(&s);
+    assert_eq!(buffer_of(&copy), before);
+    insta::assert_snapshot!(screen(&copy));
+    let web = s.agents[2].id;
+    update(&mut s, lines(web, 1, vec![delta(" and then the fields.")]));
+    update(&mut s, allow_once());
+    assert_ne!(buffer_of(&s), before, "the original moved on");
+    assert_eq!(buffer_of(&copy), before, "the copy did not");
+}
