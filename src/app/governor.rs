@@ -42,18 +42,14 @@ pub fn held(state: &State, i: usize) -> Option<Hold> {
     state.agents.get(i).filter(|a| a.held).and_then(|_| hold(state, i))
 }
 
-/// Keeps `prompt` in agent `i`'s queue (at the front for a refused turn's own) while a hold
-/// lasts; `false` (nothing kept) when it may start now.
-pub fn keep_if_held(state: &mut State, i: usize, prompt: &Prompt, front: bool) -> bool {
+/// Keeps `prompt` at the end of agent `i`'s queue while a hold lasts; `false` (nothing kept)
+/// when it may start now. (A refused turn's own prompt goes to the front elsewhere.)
+pub fn keep_if_held(state: &mut State, i: usize, prompt: &Prompt) -> bool {
     if hold(state, i).is_none() {
         return false;
     }
     let a = &mut state.agents[i];
-    if front {
-        a.queue.push_front(prompt.clone());
-    } else {
-        a.queue.push_back(prompt.clone());
-    }
+    a.queue.push_back(prompt.clone());
     a.held = true;
     state.dirty = true;
     true

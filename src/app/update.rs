@@ -562,7 +562,7 @@ fn submit(state: &mut State, index: usize, prompt: Prompt, fx: &mut Vec<Effect>)
         state.dirty = true;
         fx.push(Effect::Persist);
         Some(pos)
-    } else if super::governor::keep_if_held(state, index, &prompt, false) {
+    } else if super::governor::keep_if_held(state, index, &prompt) {
         fx.push(Effect::Persist);
         Some(state.agents[index].queue.len())
     } else {

@@ -332,26 +332,6 @@ impl Relay {
         true
     }
 
-    /// A worker was closed: its tasks will never end on their own; report them as errors.
-    pub fn worker_closed(&mut self, worker: &str, now: Millis) {
-        let ids: Vec<TaskId> = self
-            .outstanding
-            .iter()
-            .filter(|(_, t)| t.worker == worker)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in ids {
-            let report = TurnReport {
-                agent: worker.to_string(),
-                outcome: TurnOutcome::Error,
-                detail: Some("worker closed".into()),
-                result: Some("The worker was closed before it ran this task.".into()),
-                cost_usd: None,
-            };
-            self.turn_ended(id, &report, now);
-        }
-    }
-
     /// The user (or a script) wrote to the supervisor: a new task chain starts. A stopped relay
     /// resumes: the held reports go to the supervisor after that turn, as the new chain's first
     /// relay.
@@ -666,16 +646,6 @@ mod tests {
         let s = stopped(r.poll(5, true, 1.0));
         assert_eq!(s.limit, Limit::Budget);
         assert_eq!(s.why, "the team has cost $1.00; team_budget_usd is $1.00");
-    }
-
-    #[test]
-    fn a_closed_worker_reports_its_tasks_as_errors() {
-        let mut r = Relay::new("lead", limits());
-        sent(&mut r, "w", "x", 0);
-        r.worker_closed("w", 5);
-        assert_eq!(r.outstanding(), 0);
-        let p = turn(r.poll(6, true, 0.0)).prompt;
-        assert!(p.contains("--- w: failed (worker closed), cost unknown ---"), "{p}");
     }
 
     #[test]
