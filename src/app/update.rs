@@ -231,7 +231,41 @@ fn ask_quit(state: &mut State, fx: &mut Vec<Effect>) {
 }
 
 fn pane_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
-    let n = state.agents.len();
+    match command {
+        Command::Send
+        | Command::Newline
+        | Command::HistoryPrev
+        | Command::HistoryNext
+        | Command::Interrupt
+        | Command::AllowDenied
+        | Command::ResumeTurn => turn_command(state, command, key, fx),
+        Command::EditQueued
+        | Command::CancelQueued
+        | Command::PickQueuedPrev
+        | Command::PickQueuedNext => queue_command(state, command, fx),
+        Command::FocusNext
+        | Command::FocusPrev
+        | Command::FocusLeft
+        | Command::FocusRight
+        | Command::FocusUp
+        | Command::FocusDown
+        | Command::Zoom
+        | Command::CycleLayout => layout_command(state, command),
+        Command::ScrollUp
+        | Command::ScrollDown
+        | Command::PageUp
+        | Command::PageDown
+        | Command::ScrollTop
+        | Command::ScrollBottom
+        | Command::SelectPrev
+        | Command::SelectNext
+        | Command::ToggleExpand => transcript_command(state, command),
+        other => open_command(state, other, fx),
+    }
+}
+
+/// The input and the focused agent's turn: send, edit, history, interrupt, run again.
+fn turn_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec<Effect>) {
     match command {
         Command::Send => send_input(state, fx),
         Command::Newline => {
@@ -243,16 +277,6 @@ fn pane_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec
         Command::HistoryPrev => history(state, key, -1),
         Command::HistoryNext => history(state, key, 1),
         Command::Interrupt => interrupt_focused(state, fx),
-        Command::NextApproval => super::approvals::focus_next_waiting(state),
-        Command::Inbox => super::overview::next_in_inbox(state),
-        Command::Overview => super::overview::open(state),
-        Command::Switch => super::switch::open(state),
-        Command::Limits => {
-            state.overlay = Some(Overlay::Limits);
-            state.dirty = true;
-        }
-        Command::Search => super::search::open(state, false),
-        Command::SearchAll => super::search::open(state, true),
         Command::AllowDenied => {
             let focus = state.focus;
             match super::approvals::allow_denied_focused(state, fx) {
@@ -276,6 +300,13 @@ fn pane_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec
                 }
             }
         }
+        _ => {}
+    }
+}
+
+/// The focused agent's queued follow-ups.
+fn queue_command(state: &mut State, command: Command, fx: &mut Vec<Effect>) {
+    match command {
         Command::EditQueued => {
             let Some(a) = state.focused_mut() else { return };
             if !a.input_is_empty() {
@@ -311,6 +342,14 @@ fn pane_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec
             }
             state.dirty |= moved || empty;
         }
+        _ => {}
+    }
+}
+
+/// Which pane has the focus and how the panes are arranged.
+fn layout_command(state: &mut State, command: Command) {
+    let n = state.agents.len();
+    match command {
         Command::FocusNext if n > 0 => {
             state.set_focus(state.next_tiled(false).unwrap_or((state.focus + 1) % n))
         }
@@ -333,6 +372,13 @@ fn pane_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec
             state.flash = Some(format!("layout: {}", state.arrangement.name()));
             state.dirty = true;
         }
+        _ => {}
+    }
+}
+
+/// Scrolling the focused transcript, and selecting or expanding its cells.
+fn transcript_command(state: &mut State, command: Command) {
+    match command {
         Command::ScrollUp => scroll_focused(state, |s, v| s.up(1, v)),
         Command::ScrollDown => scroll_focused(state, |s, v| s.down(1, v)),
         Command::PageUp => scroll_focused(state, |s, v| s.page_up(v)),
@@ -363,6 +409,23 @@ fn pane_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec
             reveal(state, focus, selected);
             state.dirty = true;
         }
+        _ => {}
+    }
+}
+
+/// Overlays, other agents, and what leaves the pane (suspend, quit, fork, worktree commands).
+fn open_command(state: &mut State, command: Command, fx: &mut Vec<Effect>) {
+    match command {
+        Command::NextApproval => super::approvals::focus_next_waiting(state),
+        Command::Inbox => super::overview::next_in_inbox(state),
+        Command::Overview => super::overview::open(state),
+        Command::Switch => super::switch::open(state),
+        Command::Limits => {
+            state.overlay = Some(Overlay::Limits);
+            state.dirty = true;
+        }
+        Command::Search => super::search::open(state, false),
+        Command::SearchAll => super::search::open(state, true),
         Command::NewAgent => {
             let model = state.defaults.model.clone();
             state.overlay =
