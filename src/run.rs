@@ -539,6 +539,44 @@ pub fn run(opts: RunOptions) -> Result<(), RunError> {
     }
 }
 
+/// The app's state before its first frame: the team, the user's keys and settings, how
+/// approvals reach the user, the worktrees made for it, and the demo's first-run note. The
+/// user's settings go back too (the loop's live-process limits read them) with a note on the
+/// keymap file when it had a problem.
+fn initial_state(
+    opts: &RunOptions,
+    size: (u16, u16),
+    worktrees: Vec<(String, crate::worktree::AgentWorktree)>,
+    socket: Option<std::path::PathBuf>,
+) -> (State, crate::config::Settings, Option<String>) {
+    let mut state = State::new(&opts.team, opts.claude.clone(), size, Instant::now());
+    let keymap_note = apply_user_keys(&mut state);
+    state.api_keys_set = crate::agent::env::api_keys_set(crate::agent::env::parent_env());
+    let settings = crate::config::Settings::load().unwrap_or_default();
+    state.policy = opts.team.limits.over(settings.limits);
+    let notify = settings.notify;
+    crate::app::approvals::configure(
+        &mut state.approvals,
+        std::env::current_exe().ok(),
+        socket,
+        notify,
+    );
+    // Agents with `worktree = true` run in their worktrees from their first turn on.
+    for (name, wt) in worktrees {
+        state.attach_worktree(&name, wt);
+    }
+    // The demo's first-run note, in the pane of the agent that will ask, above its first
+    // prompt: the hint line keeps its keys.
+    if opts.demo {
+        let agent = crate::sim::DEMO_ASKING_AGENT;
+        let hint = crate::app::approvals::demo_hint(&state.keymap, agent);
+        if let Some(a) = state.agents.iter_mut().find(|a| a.name() == agent) {
+            a.transcript.push_note(&hint, crate::transcript::NoteLevel::Info);
+        }
+    }
+    (state, settings, keymap_note)
+}
+
 async fn run_terminal(
     opts: RunOptions,
     worktrees: Vec<(String, crate::worktree::AgentWorktree)>,
@@ -567,32 +605,9 @@ async fn run_terminal(
     terminal.clear()?;
     let size = terminal.size()?;
 
-    let mut state =
-        State::new(&opts.team, opts.claude.clone(), (size.width, size.height), Instant::now());
-    let keymap_note = apply_user_keys(&mut state);
-    state.api_keys_set = crate::agent::env::api_keys_set(crate::agent::env::parent_env());
-    let settings = crate::config::Settings::load().unwrap_or_default();
-    state.policy = opts.team.limits.over(settings.limits);
-    let notify = settings.notify;
-    crate::app::approvals::configure(
-        &mut state.approvals,
-        std::env::current_exe().ok(),
-        server.as_ref().map(|s| s.path().to_path_buf()),
-        notify,
-    );
-    // Agents with `worktree = true` run in their worktrees from their first turn on.
-    for (name, wt) in worktrees {
-        state.attach_worktree(&name, wt);
-    }
-    // The demo's first-run note, in the pane of the agent that will ask, above its first
-    // prompt: the hint line keeps its keys.
-    if opts.demo {
-        let agent = crate::sim::DEMO_ASKING_AGENT;
-        let hint = crate::app::approvals::demo_hint(&state.keymap, agent);
-        if let Some(a) = state.agents.iter_mut().find(|a| a.name() == agent) {
-            a.transcript.push_note(&hint, crate::transcript::NoteLevel::Info);
-        }
-    }
+    let socket = server.as_ref().map(|s| s.path().to_path_buf());
+    let (mut state, settings, keymap_note) =
+        initial_state(&opts, (size.width, size.height), worktrees, socket);
     // With a workspace: the panes as they were, and only the first prompts never sent.
     let (persister, first) = match opts.workspace {
         Some(ws) => {
