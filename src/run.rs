@@ -168,84 +168,82 @@ impl Executor {
                 if let Some(engine) = &mut self.live {
                     engine.send(live::Command::Turn(req));
                 }
-                Outcome::Continue
             }
-            Effect::SpawnTurn(req) => {
-                let (agent, turn) = (req.agent, req.turn);
-                match (self.spawn)(*req, self.engine_tx.clone()) {
-                    Ok(Some(handle)) => {
-                        self.running.insert(agent, (turn, handle));
-                    }
-                    Ok(None) => {}
-                    Err(error) => {
-                        tracing::warn!(agent = agent.0, turn, "spawn failed: {error}");
-                        replies.push_back(Msg::SpawnFailed { agent, turn, error });
-                    }
-                }
-                Outcome::Continue
-            }
+            Effect::SpawnTurn(req) => self.spawn_turn(*req, replies),
             Effect::Interrupt { agent, turn } => {
-                if let Some(engine) = self.live.as_mut().filter(|e| e.has_started()) {
-                    engine.send(live::Command::Interrupt { agent, turn });
-                }
+                self.tell_live(live::Command::Interrupt { agent, turn });
                 if let Some((t, handle)) = self.running.get(&agent) {
                     if *t == turn {
                         handle.interrupt();
                     }
                 }
-                Outcome::Continue
             }
-            Effect::Closed { agent } => {
-                if let Some(engine) = self.live.as_mut().filter(|e| e.has_started()) {
-                    engine.send(live::Command::Close { agent });
-                }
-                Outcome::Continue
-            }
+            Effect::Closed { agent } => self.tell_live(live::Command::Close { agent }),
             Effect::Decide { id, decision } => {
                 // An ask the socket did not bring came from a live process.
                 if let Some(decision) = self.control.decide(id, decision) {
-                    if let Some(engine) = self.live.as_mut().filter(|e| e.has_started()) {
-                        engine.send(live::Command::Decide { id, decision });
-                    }
+                    self.tell_live(live::Command::Decide { id, decision });
                 }
-                Outcome::Continue
             }
             Effect::Withdraw { id } => {
                 if !self.control.withdraw(id) {
-                    if let Some(engine) = self.live.as_mut().filter(|e| e.has_started()) {
-                        engine.send(live::Command::Withdraw { id });
-                    }
+                    self.tell_live(live::Command::Withdraw { id });
                 }
-                Outcome::Continue
             }
             // Answered by `exec.control` as the effect goes by (see `run::bridge`).
-            Effect::Reply { .. } => Outcome::Continue,
+            Effect::Reply { .. } => {}
             // Saved by `exec.persist` as the effect goes by (see `run::persist`).
-            Effect::Persist | Effect::History { .. } => Outcome::Continue,
-            Effect::Suspend => Outcome::Suspend,
-            Effect::Notify(bytes) => Outcome::Notify(bytes),
-            Effect::Quit => Outcome::Quit,
-            Effect::Worktree(job) => {
-                let git = self.git.clone();
-                match &self.worktree_tx {
-                    // Git takes milliseconds to seconds: never on the loop's thread.
-                    Some(tx) => {
-                        let tx = tx.clone();
-                        tokio::task::spawn_blocking(move || {
-                            // The loop may have ended meanwhile; nothing to do then.
-                            let _ = tx.send(Msg::Worktree(job.run(&git)));
-                        });
-                    }
-                    None => replies.push_back(Msg::Worktree(job.run(&git))),
-                }
-                Outcome::Continue
-            }
-            Effect::Shell { agent, wt } => Outcome::Shell { agent, wt },
+            Effect::Persist | Effect::History { .. } => {}
+            Effect::Suspend => return Outcome::Suspend,
+            Effect::Notify(bytes) => return Outcome::Notify(bytes),
+            Effect::Quit => return Outcome::Quit,
+            Effect::Worktree(job) => self.run_worktree_job(job, replies),
+            Effect::Shell { agent, wt } => return Outcome::Shell { agent, wt },
             // A session file reads in milliseconds (see `run::convo`).
-            Effect::Convo(ask) => {
-                replies.push_back(convo::carry(state, ask));
-                Outcome::Continue
+            Effect::Convo(ask) => replies.push_back(convo::carry(state, ask)),
+        }
+        Outcome::Continue
+    }
+
+    /// A turn in its own process; a failed start comes back as a message.
+    fn spawn_turn(&mut self, req: TurnRequest, replies: &mut VecDeque<Msg>) {
+        let (agent, turn) = (req.agent, req.turn);
+        match (self.spawn)(req, self.engine_tx.clone()) {
+            Ok(Some(handle)) => {
+                self.running.insert(agent, (turn, handle));
             }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(agent = agent.0, turn, "spawn failed: {error}");
+                replies.push_back(Msg::SpawnFailed { agent, turn, error });
+            }
+        }
+    }
+
+    /// A command for the live engine, if it runs: a turn it never started is not its own.
+    fn tell_live(&mut self, command: live::Command) {
+        if let Some(engine) = self.live.as_mut().filter(|e| e.has_started()) {
+            engine.send(command);
+        }
+    }
+
+    /// Git takes milliseconds to seconds: never on the loop's thread, unless the loop has no
+    /// channel for its answer (then it runs inline).
+    fn run_worktree_job(
+        &mut self,
+        job: crate::app::worktree::WorktreeJob,
+        replies: &mut VecDeque<Msg>,
+    ) {
+        let git = self.git.clone();
+        match &self.worktree_tx {
+            Some(tx) => {
+                let tx = tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    // The loop may have ended meanwhile; nothing to do then.
+                    let _ = tx.send(Msg::Worktree(job.run(&git)));
+                });
+            }
+            None => replies.push_back(Msg::Worktree(job.run(&git))),
         }
     }
 
