@@ -103,102 +103,100 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
     }
     let ctx = state.key_context();
     let command = state.keymap.resolve(ctx, &key);
+    let browsing = matches!(
+        ctx,
+        Context::Help | Context::Overview | Context::Search | Context::Switch | Context::Limits
+    );
+    if browsing && command == Some(Command::Quit) {
+        // A view over the panes closes on the way to the quit question.
+        close_overlay(state);
+        ask_quit(state, fx);
+        return;
+    }
     match ctx {
         Context::Pane => match command {
             Some(c) => pane_command(state, c, key, fx),
             None => type_into_input(state, key),
         },
-        Context::Help => match command {
-            Some(Command::Close) => close_overlay(state),
-            Some(Command::ScrollUp) | Some(Command::ScrollDown) => {
-                if let Some(Overlay::Help { scroll }) = &mut state.overlay {
-                    *scroll = if command == Some(Command::ScrollUp) {
-                        scroll.saturating_sub(1)
-                    } else {
-                        scroll.saturating_add(1)
-                    };
-                    state.dirty = true;
-                }
-            }
-            Some(Command::Quit) => {
-                close_overlay(state);
-                ask_quit(state, fx);
-            }
-            _ => {}
-        },
-        Context::Approval => {
-            if !super::approvals::key(state, command, &key, fx) {
-                // Pane keys (focus, scroll, ...) still work and letters go to the input: the
-                // approval keys are chords, so typing a follow-up never answers the call.
-                match state.keymap.resolve(Context::Pane, &key) {
-                    Some(c) => {
-                        let focus = state.focus;
-                        pane_command(state, c, key, fx);
-                        if state.focus != focus {
-                            // A denial's message belongs to the pane it was begun in.
-                            state.approvals.composing = false;
-                        }
-                    }
-                    None => type_into_input(state, key),
-                }
-            }
-        }
+        Context::Help => help_key(state, command),
+        Context::Approval => approval_key(state, command, key, fx),
         Context::Overview => match command {
-            Some(Command::Quit) => {
-                close_overlay(state);
-                ask_quit(state, fx);
-            }
             Some(Command::Inbox) => super::overview::next_in_inbox(state),
             _ => super::overview::key(state, command, typed_key(&key)),
         },
-        Context::Search => match command {
-            Some(Command::Quit) => {
+        Context::Search => super::search::key(state, command, typed_key(&key)),
+        Context::Switch => super::switch::key(state, command, fx),
+        Context::Limits => {
+            if command == Some(Command::Close) {
                 close_overlay(state);
-                ask_quit(state, fx);
             }
-            _ => super::search::key(state, command, typed_key(&key)),
-        },
-        Context::Switch => match command {
-            Some(Command::Quit) => {
-                close_overlay(state);
-                ask_quit(state, fx);
-            }
-            _ => super::switch::key(state, command, fx),
-        },
-        Context::Limits => match command {
-            Some(Command::Close) => close_overlay(state),
-            Some(Command::Quit) => {
-                close_overlay(state);
-                ask_quit(state, fx);
-            }
-            _ => {}
-        },
+        }
         Context::Form => form_key(state, command, key, fx),
         Context::Fork => super::convo::picker_key(state, command, fx),
         Context::Diff => super::worktree::diff_key(state, command, fx),
         Context::Commit => super::worktree::commit_key(state, command, key, fx),
-        Context::Confirm => match command {
-            Some(Command::Yes) => {
-                let confirm = match state.overlay.take() {
-                    Some(Overlay::Confirm(c)) => c,
-                    _ => return,
+        Context::Confirm => confirm_key(state, command, fx),
+    }
+}
+
+/// The help overlay scrolls and closes.
+fn help_key(state: &mut State, command: Option<Command>) {
+    match command {
+        Some(Command::Close) => close_overlay(state),
+        Some(Command::ScrollUp) | Some(Command::ScrollDown) => {
+            if let Some(Overlay::Help { scroll }) = &mut state.overlay {
+                *scroll = if command == Some(Command::ScrollUp) {
+                    scroll.saturating_sub(1)
+                } else {
+                    scroll.saturating_add(1)
                 };
                 state.dirty = true;
-                match confirm {
-                    Confirm::Quit { .. } => quit_now(state, fx),
-                    Confirm::Close { agent } => {
-                        if let Some(i) = state.index_of(agent) {
-                            close_agent(state, i, fx);
-                        }
-                    }
-                    Confirm::RemoveWorktree { agent, loss } => {
-                        super::worktree::confirm_remove(state, agent, loss, fx)
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A key while the focused pane's call waits: the approval's own chords answer it; pane keys
+/// (focus, scroll, ...) still work and letters go to the input, so typing a follow-up never
+/// answers the call.
+fn approval_key(state: &mut State, command: Option<Command>, key: KeyEvent, fx: &mut Vec<Effect>) {
+    if super::approvals::key(state, command, &key, fx) {
+        return;
+    }
+    match state.keymap.resolve(Context::Pane, &key) {
+        Some(c) => {
+            let focus = state.focus;
+            pane_command(state, c, key, fx);
+            if state.focus != focus {
+                // A denial's message belongs to the pane it was begun in.
+                state.approvals.composing = false;
+            }
+        }
+        None => type_into_input(state, key),
+    }
+}
+
+/// The answer to a question asked before something that cannot be undone.
+fn confirm_key(state: &mut State, command: Option<Command>, fx: &mut Vec<Effect>) {
+    match command {
+        Some(Command::Yes) => {
+            let Some(Overlay::Confirm(confirm)) = state.overlay.take() else { return };
+            state.dirty = true;
+            match confirm {
+                Confirm::Quit { .. } => quit_now(state, fx),
+                Confirm::Close { agent } => {
+                    if let Some(i) = state.index_of(agent) {
+                        close_agent(state, i, fx);
                     }
                 }
+                Confirm::RemoveWorktree { agent, loss } => {
+                    super::worktree::confirm_remove(state, agent, loss, fx)
+                }
             }
-            Some(Command::No) => close_overlay(state),
-            _ => {}
-        },
+        }
+        Some(Command::No) => close_overlay(state),
+        _ => {}
     }
 }
 
