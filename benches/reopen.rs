@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use agentmux::agent::AgentSpec;
-use agentmux::store::{Access, Record, TurnEnd, TurnStart, TurnStatus, Workspace, WorkspaceKey};
+use agentmux::store::{Access, EndStatus, Record, TurnEnd, TurnStart, Workspace, WorkspaceKey};
 
 const AGENTS: usize = 16;
 
@@ -65,7 +65,7 @@ fn build() -> Fixture {
             let batch: Vec<Record<'_>> =
                 lines.iter().cycle().take(n.saturating_sub(2)).map(|l| Record::Event(l)).collect();
             ws.append_many(&name, turn, &batch).expect("events");
-            let end = TurnEnd { cost_usd: Some(0.01), ..TurnEnd::new(TurnStatus::Ok) };
+            let end = TurnEnd { cost_usd: Some(0.01), ..TurnEnd::new(EndStatus::Ok) };
             ws.append(&name, turn, Record::TurnEnded(&end)).expect("end");
             written += batch.len() + 3;
         }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use agentmux::agent::event::{ContentBlock, Event, Line};
 use agentmux::agent::pty::process_gone;
-use agentmux::agent::turn::{Turn, TurnState};
+use agentmux::agent::turn::{Phase, Turn};
 use agentmux::agent::{
     spawn_turn, AgentId, AgentOptions, AgentSpec, Billing, ClaudeCmd, EngineMsg, ExitInfo,
     SessionArg, SpawnError, TurnHandle, TurnRequest, DEFAULT_MAX_LINE_BYTES,
@@ -174,7 +174,7 @@ async fn output_lines_arrive_typed_and_the_turn_is_done() {
     let exit = seen.exit.clone().expect("exit");
     assert_eq!(exit.code, Some(0));
     assert!(exit.success());
-    assert!(matches!(seen.turn().state(), TurnState::Done(_)));
+    assert!(matches!(seen.turn().state(), Phase::Done(_)));
 }
 
 #[tokio::test]
@@ -225,7 +225,7 @@ async fn a_crash_with_no_result_fails_with_the_tail() {
     let exit = seen.exit.clone().expect("exit");
     assert_eq!(exit.tail.len(), 20);
     assert_eq!(exit.tail.last().map(String::as_str), Some("TypeError: boom"));
-    let TurnState::Failed(f) = seen.turn().state().clone() else { panic!("{:?}", seen.turn()) };
+    let Phase::Failed(f) = seen.turn().state().clone() else { panic!("{:?}", seen.turn()) };
     assert_eq!(f.summary, "exited with code 1 without a result");
     assert_eq!(f.detail.last().map(String::as_str), Some("TypeError: boom"));
 }
@@ -342,7 +342,7 @@ async fn sixteen_agents_at_once_each_get_all_their_lines() {
             .collect();
         let expected: Vec<String> = (0..300).map(|i| format!("a{a} {i}")).collect();
         assert_eq!(texts, expected, "agent {a}");
-        assert!(matches!(s.turn().state(), TurnState::Done(_)), "agent {a}");
+        assert!(matches!(s.turn().state(), Phase::Done(_)), "agent {a}");
     }
 }
 
@@ -493,7 +493,7 @@ async fn dozens_of_turns_leak_no_descriptors_or_threads() {
     let before = open_fds();
     for i in 0..40 {
         let seen = one_turn(request(i, claude.clone(), dir.path(), "hi")).await;
-        assert!(matches!(seen.turn().state(), TurnState::Done(_)));
+        assert!(matches!(seen.turn().state(), Phase::Done(_)));
     }
     // Threads drop their descriptors just after sending Exited.
     wait_for("descriptors to be closed", || open_fds() <= before);
@@ -522,7 +522,7 @@ async fn sim_turn_and_a_follow_up_that_remembers_it() {
     let sent = SessionArg::New(uuid::Uuid::new_v4().to_string());
     let seen = one_turn(sim_request(1, dir.path(), "remember the word banana", sent.clone())).await;
     let turn = seen.turn();
-    assert!(matches!(turn.state(), TurnState::Done(_)), "{:?}", turn.state());
+    assert!(matches!(turn.state(), Phase::Done(_)), "{:?}", turn.state());
     let next = turn.next_session(&sent, None).expect("a session to resume");
     if let SessionArg::New(id) = &sent {
         assert_eq!(&next, id, "the sim keeps the id it was given");
@@ -539,7 +539,7 @@ async fn sim_turn_and_a_follow_up_that_remembers_it() {
     ))
     .await;
     let turn = seen.turn();
-    assert!(matches!(turn.state(), TurnState::Done(_)), "{:?}", turn.state());
+    assert!(matches!(turn.state(), Phase::Done(_)), "{:?}", turn.state());
     assert!(seen.assistant_text().contains("banana"), "{}", seen.assistant_text());
     assert_eq!(turn.next_session(&resume, Some(&next)), Some(next));
 }
@@ -550,7 +550,7 @@ async fn sim_unknown_session_fails_and_changes_nothing() {
     let resume = SessionArg::Resume(uuid::Uuid::new_v4().to_string());
     let seen = one_turn(sim_request(1, dir.path(), "hello?", resume.clone())).await;
     let turn = seen.turn();
-    let TurnState::Failed(f) = turn.state() else { panic!("{:?}", turn.state()) };
+    let Phase::Failed(f) = turn.state() else { panic!("{:?}", turn.state()) };
     assert!(f.detail.join("\n").contains("No conversation found"), "{f:?}");
     assert_eq!(turn.next_session(&resume, Some("before")), Some("before".into()));
 }
@@ -561,7 +561,7 @@ async fn sim_crash_mid_stream_fails_with_the_stack_trace() {
     let sent = SessionArg::New(uuid::Uuid::new_v4().to_string());
     let seen = one_turn(sim_request(1, dir.path(), "/sim crash\nwrite a poem", sent)).await;
     let turn = seen.turn();
-    let TurnState::Failed(f) = turn.state() else { panic!("{:?}", turn.state()) };
+    let Phase::Failed(f) = turn.state() else { panic!("{:?}", turn.state()) };
     assert!(f.result.is_none());
     assert!(!f.detail.is_empty(), "{f:?}");
 }
@@ -586,7 +586,7 @@ async fn sim_hang_then_interrupt_is_interrupted_and_resumable() {
         turn.on_line(l);
     }
     turn.on_exit(all.exit.as_ref().expect("exit"));
-    assert_eq!(turn.state(), &TurnState::Interrupted);
+    assert_eq!(turn.state(), &Phase::Interrupted);
     assert!(turn.next_session(&sent, None).is_some());
 }
 
@@ -602,5 +602,5 @@ async fn sim_huge_line_over_the_limit_is_one_error_and_the_turn_goes_on() {
     assert_eq!(too_long.len(), 1, "{too_long:?}");
     let Line::TooLong { len, limit } = too_long[0] else { unreachable!() };
     assert!(*len > 300_000 && *limit == 100_000);
-    assert!(matches!(seen.turn().state(), TurnState::Done(_)), "{:?}", seen.turn().state());
+    assert!(matches!(seen.turn().state(), Phase::Done(_)), "{:?}", seen.turn().state());
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use agentmux::agent::event::{ContentBlock, Init, ResultEvent, SystemKind};
-use agentmux::agent::turn::{Turn, TurnState};
+use agentmux::agent::turn::{Phase, Turn};
 use agentmux::agent::{
     spawn_turn, AgentId, AgentOptions, AgentSpec, Billing, ClaudeCmd, EngineMsg, Event, ExitInfo,
     Line, PermissionMode, SessionArg, TurnHandle, TurnRequest, DEFAULT_MAX_LINE_BYTES,
@@ -301,7 +301,7 @@ async fn a_turn_streams_text_and_a_resume_sees_the_first_turn() {
     assert_eq!((result.subtype.as_str(), result.is_error), ("success", false));
     assert_eq!(result.result.as_deref(), Some(answer));
     assert_eq!(result.session_id.as_deref(), Some(session.as_str()));
-    let TurnState::Done(_) = first.turn.state() else {
+    let Phase::Done(_) = first.turn.state() else {
         panic!("{:?}\n{}", first.turn.state(), first.dump())
     };
     let next = first.turn.next_session(&SessionArg::New(session.clone()), None);
@@ -391,7 +391,7 @@ async fn an_unknown_session_id_fails_with_the_reason() {
     assert_eq!(result.errors, std::slice::from_ref(&expected));
     assert_eq!(out.texts(), [expected.as_str()], "the CLI's plain-text line is kept");
     assert!(out.exit.tail.contains(&expected), "{:?}", out.exit.tail);
-    let TurnState::Failed(failure) = out.turn.state() else { panic!("{:?}", out.turn.state()) };
+    let Phase::Failed(failure) = out.turn.state() else { panic!("{:?}", out.turn.state()) };
     assert_eq!(failure.detail, [expected]);
     // Nothing reached a conversation: the agent keeps the session it had.
     let kept = out.turn.next_session(&SessionArg::Resume(unknown), Some("before"));
@@ -422,7 +422,7 @@ async fn bypass_permissions_as_root_is_refused_and_the_reason_is_kept() {
     assert_eq!(out.texts(), [reason], "{}", out.dump());
     assert_eq!(out.events().count(), 0);
     assert_eq!(out.exit.tail, [reason]);
-    let TurnState::Failed(failure) = out.turn.state() else { panic!("{:?}", out.turn.state()) };
+    let Phase::Failed(failure) = out.turn.state() else { panic!("{:?}", out.turn.state()) };
     assert!(failure.result.is_none());
     assert_eq!(failure.detail, [reason]);
     assert!(api.messages_requests().is_empty());
@@ -480,7 +480,7 @@ async fn an_interrupted_turn_stops_and_stays_resumable() {
     // successful result.
     let success = |e: &Event| matches!(e, Event::Result(r) if r.subtype == "success");
     assert!(!out.events().any(success), "{}", out.dump());
-    assert_eq!(out.turn.state(), &TurnState::Interrupted, "{}", out.dump());
+    assert_eq!(out.turn.state(), &Phase::Interrupted, "{}", out.dump());
 
     let next = agent.turn(&api, "and now?", SessionArg::Resume(session.clone())).await;
     assert!(next.exit.success(), "{}", next.dump());

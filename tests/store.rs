@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use agentmux::agent::AgentSpec;
 use agentmux::store::{
-    self, Access, Record, StoreError, TurnEnd, TurnStart, TurnStatus, Workspace, WorkspaceKey,
+    self, Access, EndStatus, Record, StoreError, TurnEnd, TurnStart, Workspace, WorkspaceKey,
 };
 
 const FIXTURE: &str = include_str!("fixtures/cli-2.1.197/tool-call.ndjson");
@@ -61,7 +61,7 @@ fn write_turn(ws: &mut Workspace, agent: &str, turn: u64, session: &str, cost: f
     let batch: Vec<Record<'_>> = rest.iter().map(|l| Record::Event(l)).collect();
     ws.append_many(agent, turn, &batch).expect("batch");
     ws.append(agent, turn, Record::Text("[warn] slow network")).expect("text");
-    let end = TurnEnd { cost_usd: Some(cost), exit_code: Some(0), ..TurnEnd::new(TurnStatus::Ok) };
+    let end = TurnEnd { cost_usd: Some(cost), exit_code: Some(0), ..TurnEnd::new(EndStatus::Ok) };
     ws.append(agent, turn, Record::TurnEnded(&end)).expect("end");
 }
 
@@ -120,7 +120,7 @@ fn a_session_survives_quit_and_reopen() {
     assert_eq!(first[0], (1, Record::Prompt("turn 1: list the files")));
     assert!(matches!(first[1], (1, Record::TurnStarted(s)) if s.session_id == "s-1" && !s.resume));
     let (_, _, last) = web.log.get(web.log.len() - 1).expect("last");
-    assert!(matches!(last, Record::TurnEnded(e) if e.status == TurnStatus::Ok));
+    assert!(matches!(last, Record::TurnEnded(e) if e.status == EndStatus::Ok));
     let stamps: Vec<u64> = web.log.iter().map(|(ts, _, _)| ts).collect();
     assert!(stamps.windows(2).all(|w| w[0] <= w[1]) && stamps[0] > 1_600_000_000_000);
 
@@ -150,7 +150,7 @@ fn a_turn_left_running_is_reported_interrupted() {
     assert_eq!(i.session_id, "s-1");
     assert_eq!(i.prompt.as_deref(), Some("now the hard part"));
     // Once the app closes it (here: as lost), it is no longer reported.
-    ws.append("a", 2, Record::TurnEnded(&TurnEnd::new(TurnStatus::Lost))).expect("end");
+    ws.append("a", 2, Record::TurnEnded(&TurnEnd::new(EndStatus::Lost))).expect("end");
     drop(ws);
     let mut ws = open(data.path(), "w");
     assert!(ws.take_restored().agents[0].interrupted.is_none());

@@ -12,8 +12,10 @@ use crate::agent::runner::{ExitInfo, SessionArg};
 /// How many non-JSON lines a turn keeps as the reason of a failure.
 pub const TAIL_LINES: usize = 20;
 
+/// Where the engine is in one turn, as its lines and its exit tell it (the pane's word for
+/// it is the app's `TurnState`).
 #[derive(Clone, Debug, PartialEq)]
-pub enum TurnState {
+pub enum Phase {
     /// Spawned, nothing read yet.
     Starting,
     /// At least one line arrived.
@@ -24,9 +26,9 @@ pub enum TurnState {
     Interrupted,
 }
 
-impl TurnState {
+impl Phase {
     pub fn is_finished(&self) -> bool {
-        matches!(self, TurnState::Done(_) | TurnState::Failed(_) | TurnState::Interrupted)
+        matches!(self, Phase::Done(_) | Phase::Failed(_) | Phase::Interrupted)
     }
 }
 
@@ -81,12 +83,12 @@ impl Progress {
 /// whether a `rate_limit_event` said `rejected` during it (`refused`, with its reset time).
 /// A refusal outranks the failure it causes (the CLI reports it as an error result with
 /// `api_error_status` 429), an interrupt outranks both: the user stopped it.
-pub fn verdict(judged: &TurnState, refused: Option<Option<i64>>) -> Verdict {
+pub fn verdict(judged: &Phase, refused: Option<Option<i64>>) -> Verdict {
     match (judged, refused) {
-        (TurnState::Interrupted, _) => Verdict::Interrupted,
+        (Phase::Interrupted, _) => Verdict::Interrupted,
         (_, Some(resets_at)) => Verdict::RateLimited { resets_at },
-        (TurnState::Failed(_), None) => Verdict::Failed,
-        (TurnState::Done(_) | TurnState::Starting | TurnState::Running, None) => Verdict::Done,
+        (Phase::Failed(_), None) => Verdict::Failed,
+        (Phase::Done(_) | Phase::Starting | Phase::Running, None) => Verdict::Done,
     }
 }
 
@@ -102,7 +104,7 @@ pub struct Failure {
 
 #[derive(Clone, Debug)]
 pub struct Turn {
-    state: TurnState,
+    state: Phase,
     result: Option<ResultEvent>,
     interrupted: bool,
     /// Last non-JSON lines (the CLI's stderr shares the PTY).
@@ -125,7 +127,7 @@ impl Default for Turn {
 impl Turn {
     pub fn new() -> Self {
         Turn {
-            state: TurnState::Starting,
+            state: Phase::Starting,
             result: None,
             interrupted: false,
             tail: Default::default(),
@@ -136,7 +138,7 @@ impl Turn {
         }
     }
 
-    pub fn state(&self) -> &TurnState {
+    pub fn state(&self) -> &Phase {
         &self.state
     }
 
@@ -175,7 +177,7 @@ impl Turn {
         if self.state.is_finished() {
             return;
         }
-        self.state = TurnState::Running;
+        self.state = Phase::Running;
         match line {
             Line::Text(t) => {
                 if !t.trim().is_empty() {
@@ -220,7 +222,7 @@ impl Turn {
     }
 
     /// The process ended: decide the outcome.
-    pub fn on_exit(&mut self, exit: &ExitInfo) -> &TurnState {
+    pub fn on_exit(&mut self, exit: &ExitInfo) -> &Phase {
         if self.state.is_finished() {
             return &self.state;
         }
@@ -231,10 +233,8 @@ impl Turn {
         let result = self.result.clone();
         self.state = match result {
             // It finished cleanly before the interrupt took effect.
-            Some(r) if r.subtype == "success" && !r.is_error && exit.success() => {
-                TurnState::Done(r)
-            }
-            _ if self.interrupted => TurnState::Interrupted,
+            Some(r) if r.subtype == "success" && !r.is_error && exit.success() => Phase::Done(r),
+            _ if self.interrupted => Phase::Interrupted,
             Some(r) if r.is_error || r.subtype != "success" => {
                 let mut detail: Vec<String> = r.shown_errors().map(str::to_owned).collect();
                 if detail.is_empty() {
@@ -243,15 +243,15 @@ impl Turn {
                 if detail.is_empty() {
                     detail = tail;
                 }
-                TurnState::Failed(Failure { summary: result_summary(&r), detail, result: Some(r) })
+                Phase::Failed(Failure { summary: result_summary(&r), detail, result: Some(r) })
             }
-            Some(r) if !exit.success() => TurnState::Failed(Failure {
+            Some(r) if !exit.success() => Phase::Failed(Failure {
                 summary: exit_summary(exit),
                 detail: tail,
                 result: Some(r),
             }),
-            Some(r) => TurnState::Done(r),
-            None => TurnState::Failed(Failure {
+            Some(r) => Phase::Done(r),
+            None => Phase::Failed(Failure {
                 summary: format!("{} without a result", exit_summary(exit)),
                 detail: tail,
                 result: None,
@@ -305,10 +305,10 @@ mod tests {
 
     fn run(lines: &[&str], interrupt: bool, exit_info: ExitInfo) -> Turn {
         let mut t = Turn::new();
-        assert_eq!(t.state(), &TurnState::Starting);
+        assert_eq!(t.state(), &Phase::Starting);
         for l in lines {
             t.on_line(&decode_line(l));
-            assert!(matches!(t.state(), TurnState::Running));
+            assert!(matches!(t.state(), Phase::Running));
         }
         if interrupt {
             t.on_interrupt();
@@ -320,7 +320,7 @@ mod tests {
     #[test]
     fn success_is_done_with_the_result() {
         let t = run(&[INIT, OK], false, exit(0));
-        let TurnState::Done(r) = t.state() else { panic!("{:?}", t.state()) };
+        let Phase::Done(r) = t.state() else { panic!("{:?}", t.state()) };
         assert_eq!(r.result.as_deref(), Some("done"));
         assert!(!t.billed_per_token());
     }
@@ -329,13 +329,13 @@ mod tests {
     fn result_need_not_be_the_last_line() {
         let after = r#"{"type":"system","subtype":"session_state_changed","state":"idle"}"#;
         let t = run(&[INIT, OK, after, "some stderr"], false, exit(0));
-        assert!(matches!(t.state(), TurnState::Done(_)));
+        assert!(matches!(t.state(), Phase::Done(_)));
     }
 
     #[test]
     fn non_zero_exit_after_a_success_result_fails() {
         let t = run(&[INIT, OK, "Error: flush failed"], false, exit(3));
-        let TurnState::Failed(f) = t.state() else { panic!() };
+        let Phase::Failed(f) = t.state() else { panic!() };
         assert_eq!(f.summary, "exited with code 3");
         assert_eq!(f.detail, ["Error: flush failed"]);
         assert!(f.result.is_some());
@@ -345,22 +345,22 @@ mod tests {
     fn is_error_result_fails_with_its_errors() {
         let r = r#"{"type":"result","subtype":"error_during_execution","is_error":true,"errors":["No conversation found with session ID: x"]}"#;
         let t = run(&[r], false, exit(1));
-        let TurnState::Failed(f) = t.state() else { panic!() };
+        let Phase::Failed(f) = t.state() else { panic!() };
         assert_eq!(f.detail, ["No conversation found with session ID: x"]);
     }
 
     #[test]
     fn error_subtype_with_is_error_false_still_fails_unless_we_interrupted() {
         let r = r#"{"type":"result","subtype":"error_during_execution","is_error":false,"errors":["aborted"]}"#;
-        assert!(matches!(run(&[INIT, r], false, exit(0)).state(), TurnState::Failed(_)));
-        assert_eq!(run(&[INIT, r], true, exit(0)).state(), &TurnState::Interrupted);
+        assert!(matches!(run(&[INIT, r], false, exit(0)).state(), Phase::Failed(_)));
+        assert_eq!(run(&[INIT, r], true, exit(0)).state(), &Phase::Interrupted);
     }
 
     #[test]
     fn max_turns_is_a_failure_with_a_clear_summary() {
         let r = r#"{"type":"result","subtype":"error_max_turns","is_error":true}"#;
         let t = run(&[INIT, r], false, exit(1));
-        let TurnState::Failed(f) = t.state() else { panic!() };
+        let Phase::Failed(f) = t.state() else { panic!() };
         assert!(f.summary.contains("maximum number of turns"));
     }
 
@@ -370,13 +370,13 @@ mod tests {
         let noise: Vec<String> = (0..30).map(|i| format!("stderr {i}")).collect();
         lines.extend(noise.iter().map(String::as_str));
         let t = run(&lines, false, exit(1));
-        let TurnState::Failed(f) = t.state() else { panic!() };
+        let Phase::Failed(f) = t.state() else { panic!() };
         assert_eq!(f.summary, "exited with code 1 without a result");
         assert_eq!(f.detail.len(), TAIL_LINES);
         assert_eq!(f.detail.last().map(String::as_str), Some("stderr 29"));
         assert_eq!(f.detail[0], "stderr 10");
         // Exit 0 without a result is a failure too.
-        assert!(matches!(run(&[INIT], false, exit(0)).state(), TurnState::Failed(_)));
+        assert!(matches!(run(&[INIT], false, exit(0)).state(), Phase::Failed(_)));
     }
 
     #[test]
@@ -388,18 +388,18 @@ mod tests {
             tail: vec!["--dangerously-skip-permissions cannot be used with root".into()],
         };
         t.on_exit(&info);
-        let TurnState::Failed(f) = t.state() else { panic!() };
+        let Phase::Failed(f) = t.state() else { panic!() };
         assert_eq!(f.detail, info.tail);
     }
 
     #[test]
     fn a_signal_without_interrupt_fails_and_with_interrupt_is_interrupted() {
         let t = run(&[INIT], false, killed("SIGKILL"));
-        let TurnState::Failed(f) = t.state() else { panic!() };
+        let Phase::Failed(f) = t.state() else { panic!() };
         assert_eq!(f.summary, "killed by SIGKILL without a result");
-        assert_eq!(run(&[INIT], true, killed("SIGINT")).state(), &TurnState::Interrupted);
+        assert_eq!(run(&[INIT], true, killed("SIGINT")).state(), &Phase::Interrupted);
         // A turn that finished cleanly before the interrupt landed is done.
-        assert!(matches!(run(&[INIT, OK], true, exit(0)).state(), TurnState::Done(_)));
+        assert!(matches!(run(&[INIT, OK], true, exit(0)).state(), Phase::Done(_)));
     }
 
     #[test]
@@ -408,7 +408,7 @@ mod tests {
         t.on_line(&decode_line("late"));
         t.on_interrupt();
         t.on_exit(&exit(9));
-        assert!(matches!(t.state(), TurnState::Done(_)));
+        assert!(matches!(t.state(), Phase::Done(_)));
         assert!(!t.interrupt_requested());
     }
 
@@ -478,7 +478,7 @@ mod real_cli_captures {
             ("mcp-approval-deny", 0),
         ] {
             let t = outcome(name, code);
-            assert!(matches!(t.state(), TurnState::Done(_)), "{name}: {:?}", t.state());
+            assert!(matches!(t.state(), Phase::Done(_)), "{name}: {:?}", t.state());
             assert!(t.billed_per_token(), "{name}: the tests run with ANTHROPIC_API_KEY");
         }
         for (name, code, needle) in [
@@ -489,7 +489,7 @@ mod real_cli_captures {
             ("mcp-approval-unreachable", 1, "not found"),
         ] {
             let t = outcome(name, code);
-            let TurnState::Failed(f) = t.state() else { panic!("{name}: {:?}", t.state()) };
+            let Phase::Failed(f) = t.state() else { panic!("{name}: {:?}", t.state()) };
             let all = format!("{} {}", f.summary, f.detail.join("\n"));
             assert!(all.contains(needle), "{name}: {all}");
         }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::state::{State, TurnState};
 use crate::store::follow::Change;
-use crate::store::{InterruptedTurn, Replay, TurnEnd, TurnStatus};
+use crate::store::{EndStatus, InterruptedTurn, Replay, TurnEnd};
 use crate::transcript::NoteLevel;
 
 /// Why nothing is sent once the owner let the workspace go.
@@ -65,7 +65,7 @@ pub fn apply(state: &mut State, changes: Vec<Change>) {
 /// Turns still running when the owner went were cut short with it.
 fn owner_gone(state: &mut State, resume_key: &str) {
     for a in state.agents.iter_mut().filter(|a| a.turn.is_active()) {
-        let mut end = TurnEnd::new(TurnStatus::Lost);
+        let mut end = TurnEnd::new(EndStatus::Lost);
         end.session_id = a.session.clone();
         super::restore::end_turn(a, &end, resume_key);
     }

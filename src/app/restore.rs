@@ -6,7 +6,7 @@ use super::command::{Command, Context};
 use super::state::{Agent, State, TurnState};
 use crate::agent::event::{add_cost, Event, SystemKind};
 use crate::agent::{Billing, Line};
-use crate::store::{Record, Replay, Restored, RestoredAgent, TurnEnd, TurnStatus as LogStatus};
+use crate::store::{EndStatus, Record, Replay, Restored, RestoredAgent, TurnEnd};
 use crate::supervisor::{LogEntry, Relay};
 use crate::transcript::{NoteLevel, TurnFooter, TurnStatus};
 
@@ -38,7 +38,7 @@ fn last_activity(kept: &RestoredAgent) -> Option<u64> {
     kept.log
         .iter()
         .rev()
-        .find(|(_, _, r)| !matches!(r, Record::TurnEnded(e) if e.status == LogStatus::Lost))
+        .find(|(_, _, r)| !matches!(r, Record::TurnEnded(e) if e.status == EndStatus::Lost))
         .map(|(ts, _, _)| ts)
 }
 
@@ -157,7 +157,7 @@ pub fn restore_agent(agent: &mut Agent, kept: &RestoredAgent, resume_key: &str) 
                 replay_line(agent, &line)
             }
             Replay::TurnEnded(end) => {
-                if end.status == LogStatus::Lost {
+                if end.status == EndStatus::Lost {
                     count_lost(agent, with_result, turn);
                 }
                 end_turn(agent, end, resume_key)
@@ -171,7 +171,7 @@ pub fn restore_agent(agent: &mut Agent, kept: &RestoredAgent, resume_key: &str) 
     }
     if let Some(turn) = &kept.interrupted {
         count_lost(agent, with_result, turn.turn);
-        let mut end = TurnEnd::new(LogStatus::Lost);
+        let mut end = TurnEnd::new(EndStatus::Lost);
         end.session_id = Some(turn.session_id.clone());
         end_turn(agent, &end, resume_key);
     }
@@ -226,8 +226,8 @@ pub(super) fn end_turn(agent: &mut Agent, end: &TurnEnd, resume_key: &str) {
     let mut footer = agent.transcript.result_footer().cloned();
     agent.resumable = false;
     agent.turn = match end.status {
-        LogStatus::Ok => TurnState::Idle,
-        LogStatus::Error => {
+        EndStatus::Ok => TurnState::Idle,
+        EndStatus::Error => {
             let message = match footer.as_ref().map(|f| &f.status) {
                 Some(TurnStatus::Failed(m)) => m.clone(),
                 _ => {
@@ -240,13 +240,13 @@ pub(super) fn end_turn(agent: &mut Agent, end: &TurnEnd, resume_key: &str) {
             };
             TurnState::Error { message }
         }
-        LogStatus::RateLimited => TurnState::RateLimited { resets_at: None },
-        LogStatus::Interrupted => {
+        EndStatus::RateLimited => TurnState::RateLimited { resets_at: None },
+        EndStatus::Interrupted => {
             footer.get_or_insert_with(|| TurnFooter::new(TurnStatus::Interrupted)).status =
                 TurnStatus::Interrupted;
             TurnState::Interrupted
         }
-        LogStatus::Lost => {
+        EndStatus::Lost => {
             footer.get_or_insert_with(|| TurnFooter::new(TurnStatus::Interrupted)).status =
                 TurnStatus::Interrupted;
             agent.transcript.push_note(

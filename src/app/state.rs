@@ -60,15 +60,15 @@ impl TurnState {
 /// What the current turn reported so far. How it ended is the engine's lifecycle's call
 /// (`agent::turn`), so the panes, `agentmux wait` and the relay all agree.
 #[derive(Clone, Debug, Default)]
-pub struct TurnReport {
+pub struct TurnProgress {
     pub lifecycle: crate::agent::turn::Turn,
     /// An `api_retry` with this HTTP status is going on.
     pub retrying: Option<u16>,
 }
 
-impl TurnReport {
+impl TurnProgress {
     /// How the turn ended, once its process exited: the engine's lifecycle decides.
-    pub fn judge(&self, exit: &crate::agent::ExitInfo) -> crate::agent::turn::TurnState {
+    pub fn judge(&self, exit: &crate::agent::ExitInfo) -> crate::agent::turn::Phase {
         self.lifecycle.clone().on_exit(exit).clone()
     }
 
@@ -76,7 +76,7 @@ impl TurnReport {
     pub fn verdict(
         &self,
         exit: &crate::agent::ExitInfo,
-    ) -> (crate::agent::turn::Verdict, crate::agent::turn::TurnState) {
+    ) -> (crate::agent::turn::Verdict, crate::agent::turn::Phase) {
         let mut turn = self.lifecycle.clone();
         turn.on_exit(exit);
         (turn.verdict(), turn.state().clone())
@@ -96,7 +96,7 @@ pub struct Agent {
     pub turn: TurnState,
     /// The number of the current (or last) turn; engine messages of older ones are stale.
     pub turn_seq: u64,
-    pub report: TurnReport,
+    pub progress: TurnProgress,
     pub pid: Option<u32>,
     pub queue: super::queue::FollowUps,
     /// From the init event; `None` until one arrived.
@@ -154,7 +154,7 @@ impl Agent {
             session_live: false,
             turn: TurnState::Idle,
             turn_seq: 0,
-            report: TurnReport::default(),
+            progress: TurnProgress::default(),
             pid: None,
             queue: Default::default(),
             billing: None,
@@ -601,7 +601,7 @@ impl State {
         agent.held = false;
         agent.refused_until = None;
         agent.resumable = false;
-        agent.report = TurnReport::default();
+        agent.progress = TurnProgress::default();
         agent.pid = None;
         let session = match (&agent.session, agent.session_live, &agent.fork) {
             (Some(id), true, Some(at)) => SessionArg::Fork { from: id.clone(), at: at.clone() },

@@ -12,7 +12,7 @@ use super::msg::{ControlCmd, ControlError, ControlOk, ControlReply, Msg};
 use super::queue::Prompt;
 use super::state::{Confirm, Overlay, State, TurnState};
 use crate::agent::event::{Event, SystemKind};
-use crate::agent::turn::{TurnState as Lifecycle, Verdict};
+use crate::agent::turn::{Phase, Verdict};
 use crate::agent::{AgentId, AgentSpec, Billing, EngineMsg, ExitInfo, Line};
 use crate::layout::{self, Arrangement, Direction};
 use crate::transcript::{result_failure, NoteLevel, Scroll, TurnFooter, TurnStatus, Viewport};
@@ -661,7 +661,7 @@ fn interrupting(name: &str) -> String {
 fn interrupt_focused(state: &mut State, fx: &mut Vec<Effect>) {
     let Some(a) = state.focused_mut() else { return };
     if a.turn.is_active() {
-        a.report.lifecycle.on_interrupt();
+        a.progress.lifecycle.on_interrupt();
         fx.push(Effect::Interrupt { agent: a.id, turn: a.turn_seq });
         state.flash = Some(interrupting(&a.spec.name));
     } else if !a.input_is_empty() {
@@ -923,7 +923,7 @@ fn on_line(state: &mut State, i: usize, line: &Line, fx: &mut Vec<Effect>) {
     let (now, wall) = (state.now, state.wall);
     let a = &mut state.agents[i];
     a.last_activity = Some(now);
-    a.report.lifecycle.on_line(line);
+    a.progress.lifecycle.on_line(line);
     a.transcript.apply(line);
     let Line::Event(ev) = line else { return };
     a.plan.apply(ev);
@@ -952,11 +952,11 @@ fn on_line(state: &mut State, i: usize, line: &Line, fx: &mut Vec<Effect>) {
                     Billing::Subscription
                 });
             }
-            SystemKind::ApiRetry(r) => a.report.retrying = r.error_status.or(Some(0)),
+            SystemKind::ApiRetry(r) => a.progress.retrying = r.error_status.or(Some(0)),
             _ => {}
         },
         Event::Assistant(m) => {
-            a.report.retrying = None;
+            a.progress.retrying = None;
             if let Some(u) = &m.usage {
                 a.burn.record(m.message_id.as_deref(), u, wall);
             }
@@ -1007,7 +1007,7 @@ fn on_exit(state: &mut State, i: usize, exit: ExitInfo, fx: &mut Vec<Effect>) {
         state.flash = None;
     }
     let a = &mut state.agents[i];
-    let report = std::mem::take(&mut a.report);
+    let report = std::mem::take(&mut a.progress);
     a.pid = None;
     // The footer the result described, or one saying how the turn ended without it.
     let mut footer = a.transcript.result_footer().cloned();
@@ -1019,7 +1019,7 @@ fn on_exit(state: &mut State, i: usize, exit: ExitInfo, fx: &mut Vec<Effect>) {
             TurnState::Interrupted
         }
         (Verdict::RateLimited { resets_at }, _) => TurnState::RateLimited { resets_at },
-        (Verdict::Failed, Lifecycle::Failed(f)) => match &f.result {
+        (Verdict::Failed, Phase::Failed(f)) => match &f.result {
             // The result's own words, as its footer says them.
             Some(r) => TurnState::Error { message: result_failure(r).unwrap_or(f.summary) },
             None => {
@@ -1118,7 +1118,7 @@ pub(super) fn control(state: &mut State, cmd: ControlCmd, fx: &mut Vec<Effect>) 
             if !a.turn.is_active() {
                 return Err(ControlError::NotRunning(agent));
             }
-            a.report.lifecycle.on_interrupt();
+            a.progress.lifecycle.on_interrupt();
             fx.push(Effect::Interrupt { agent: a.id, turn: a.turn_seq });
             state.dirty = true;
             Ok(ControlOk::Interrupted)

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 pub use session::{Conversation, Turn};
 
-use crate::store::{AgentLog, Record, TurnEnd, TurnStart, TurnStatus};
+use crate::store::{AgentLog, EndStatus, Record, TurnEnd, TurnStart};
 
 /// How agentmux's own lines in a log start (as the store marks a skipped line).
 const NOTE_MARK: &str = "[agentmux]";
@@ -280,7 +280,7 @@ impl History {
             end.session_id = Some(self.session_id.clone());
             end
         };
-        let (end, unanswered) = (ended(TurnStatus::Ok), ended(TurnStatus::Interrupted));
+        let (end, unanswered) = (ended(EndStatus::Ok), ended(EndStatus::Interrupted));
         let result = serde_json::json!({
             "type": "result",
             "subtype": "success",

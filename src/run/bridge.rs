@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::agent::turn::{TurnState as Lifecycle, Verdict};
+use crate::agent::turn::{Phase, Verdict};
 use crate::agent::{AgentId, AgentSpec, EngineMsg, ExitInfo, Line, Origin, TurnRequest};
 use crate::app::state::{Agent, TurnState};
 use crate::app::worktree::WorktreeMsg;
@@ -358,7 +358,7 @@ impl ControlBridge {
                     return;
                 }
                 // The lifecycle has seen every line of the turn: judge it as `update` will.
-                let (verdict, judged) = a.report.verdict(exit);
+                let (verdict, judged) = a.progress.verdict(exit);
                 let report = turn_report(a.name(), verdict, &judged, exit);
                 self.last.insert(*agent, report.clone());
                 if let Origin::Task(task) = a.origin {
@@ -700,11 +700,11 @@ fn is_idle(a: &Agent) -> bool {
         && (a.queue.is_empty() || a.held || matches!(a.turn, TurnState::Interrupted))
 }
 
-fn turn_report(agent: &str, verdict: Verdict, ended: &Lifecycle, exit: &ExitInfo) -> TurnReport {
+fn turn_report(agent: &str, verdict: Verdict, ended: &Phase, exit: &ExitInfo) -> TurnReport {
     let result = match ended {
-        Lifecycle::Done(r) => Some(r),
-        Lifecycle::Failed(f) => f.result.as_ref(),
-        Lifecycle::Interrupted | Lifecycle::Starting | Lifecycle::Running => None,
+        Phase::Done(r) => Some(r),
+        Phase::Failed(f) => f.result.as_ref(),
+        Phase::Interrupted | Phase::Starting | Phase::Running => None,
     };
     let outcome = match verdict {
         Verdict::Done => TurnOutcome::Success,
@@ -713,8 +713,8 @@ fn turn_report(agent: &str, verdict: Verdict, ended: &Lifecycle, exit: &ExitInfo
         Verdict::RateLimited { .. } => TurnOutcome::RateLimited,
     };
     let detail = match (ended, result) {
-        (Lifecycle::Failed(_), Some(r)) if r.subtype != "success" => Some(r.subtype.clone()),
-        (Lifecycle::Failed(_), _) => Some(exit.describe()),
+        (Phase::Failed(_), Some(r)) if r.subtype != "success" => Some(r.subtype.clone()),
+        (Phase::Failed(_), _) => Some(exit.describe()),
         _ => None,
     };
     let text = match (ended, result) {
@@ -723,9 +723,7 @@ fn turn_report(agent: &str, verdict: Verdict, ended: &Lifecycle, exit: &ExitInfo
             .clone()
             .filter(|t| !t.is_empty())
             .or_else(|| (!r.errors.is_empty()).then(|| r.errors.join("\n"))),
-        (Lifecycle::Failed(f), None) => {
-            f.detail.iter().rev().find(|l| !l.trim().is_empty()).cloned()
-        }
+        (Phase::Failed(f), None) => f.detail.iter().rev().find(|l| !l.trim().is_empty()).cloned(),
         _ => None,
     };
     TurnReport {

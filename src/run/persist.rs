@@ -19,7 +19,7 @@ use crate::agent::{AgentId, EngineMsg, Line, SessionArg};
 use crate::app::{Effect, Msg, State};
 use crate::config::Team;
 use crate::store::follow::Follower;
-use crate::store::{AgentState, Record, StoreError, TurnEnd, TurnStart, TurnStatus, Workspace};
+use crate::store::{AgentState, EndStatus, Record, StoreError, TurnEnd, TurnStart, Workspace};
 use crate::transcript::NoteLevel;
 
 /// Extras key: the agent works in a git worktree of its own (reopened on the next start).
@@ -148,7 +148,7 @@ impl Persister {
     pub fn mark_lost(&mut self, state: &mut State, agents: &[String]) {
         for name in agents {
             let Some(a) = state.index_named(name).map(|i| &state.agents[i]) else { continue };
-            let mut end = TurnEnd::new(TurnStatus::Lost);
+            let mut end = TurnEnd::new(EndStatus::Lost);
             end.session_id = a.session.clone();
             let turn = a.turn_seq;
             if let Err(e) = self.ws.append(name, turn, Record::TurnEnded(&end)) {
@@ -179,11 +179,11 @@ impl Persister {
                 let a = &state.agents[i];
                 // As `update` will judge it (see `on_exit`).
                 // The same verdict `update` reaches (see `on_exit`).
-                let status = match a.report.verdict(exit).0 {
-                    Verdict::Done => TurnStatus::Ok,
-                    Verdict::Failed => TurnStatus::Error,
-                    Verdict::Interrupted => TurnStatus::Interrupted,
-                    Verdict::RateLimited { .. } => TurnStatus::RateLimited,
+                let status = match a.progress.verdict(exit).0 {
+                    Verdict::Done => EndStatus::Ok,
+                    Verdict::Failed => EndStatus::Error,
+                    Verdict::Interrupted => EndStatus::Interrupted,
+                    Verdict::RateLimited { .. } => EndStatus::RateLimited,
                 };
                 let end = TurnEnd {
                     status,
@@ -196,7 +196,7 @@ impl Persister {
             }
             Msg::SpawnFailed { agent, turn, .. } => {
                 let Some(i) = current(state, *agent, *turn) else { return };
-                let end = TurnEnd::new(TurnStatus::Error);
+                let end = TurnEnd::new(EndStatus::Error);
                 self.ws.append(state.agents[i].name(), *turn, Record::TurnEnded(&end))
             }
             _ => return,
@@ -348,7 +348,7 @@ impl Persister {
             .map(|a| (a.name().to_string(), a.turn_seq, a.session.clone()))
             .collect();
         for (name, turn, session) in running {
-            let mut end = TurnEnd::new(TurnStatus::Interrupted);
+            let mut end = TurnEnd::new(EndStatus::Interrupted);
             end.session_id = session;
             if let Err(e) = self.ws.append(&name, turn, Record::TurnEnded(&end)) {
                 self.report(state, e);

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::log::{AgentLog, Record, TurnStatus};
+use super::log::{AgentLog, EndStatus, Record};
 use crate::agent::event::{cut_by_interrupt, is_diagnostic};
 use crate::agent::turn::Progress;
 
@@ -34,11 +34,11 @@ pub fn export_markdown(title: &str, log: &AgentLog) -> String {
             }
             Record::TurnEnded(end) => {
                 let status = match end.status {
-                    TurnStatus::Ok => "done",
-                    TurnStatus::Error => "failed",
-                    TurnStatus::Interrupted => &progress.unwrap_or_default().interrupted(),
-                    TurnStatus::RateLimited => "rate-limited",
-                    TurnStatus::Lost => "lost (agentmux stopped while it ran)",
+                    EndStatus::Ok => "done",
+                    EndStatus::Error => "failed",
+                    EndStatus::Interrupted => &progress.unwrap_or_default().interrupted(),
+                    EndStatus::RateLimited => "rate-limited",
+                    EndStatus::Lost => "lost (agentmux stopped while it ran)",
                 };
                 let _ = write!(md, "_Turn {turn} {status}");
                 if let Some(cost) = end.cost_usd {
@@ -88,7 +88,7 @@ fn interrupted_turns(log: &AgentLog) -> HashMap<u64, Progress> {
     let mut ended = HashSet::new();
     for (_, turn, record) in log.iter() {
         let line = match record {
-            Record::TurnEnded(end) if end.status == TurnStatus::Interrupted => {
+            Record::TurnEnded(end) if end.status == EndStatus::Interrupted => {
                 ended.insert(turn);
                 continue;
             }
@@ -260,7 +260,7 @@ mod tests {
         let failed = r#"{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"t2","is_error":true,"content":"exit 1"}]}}"#;
         let one = r#"{"type":"result","subtype":"success","num_turns":1,"total_cost_usd":0.0002,"permission_denials":[{"tool_name":"Bash","tool_use_id":"t1","tool_input":{}}]}"#;
         let two = r#"{"type":"result","subtype":"success","num_turns":2}"#;
-        let end = TurnEnd::new(TurnStatus::Ok);
+        let end = TurnEnd::new(EndStatus::Ok);
         let log = log_of(&[
             Record::Prompt("tidy up"),
             Record::Event(use_),
@@ -288,7 +288,7 @@ mod tests {
         let closed = r#"{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"p1","is_error":true,"content":"MCP error -32000: Connection closed"}]}}"#;
         let marker = r#"{"type":"user","message":{"role":"user","content":[{"type":"text","text":"[Request interrupted by user]"}]},"parent_tool_use_id":null}"#;
         let result = r#"{"type":"result","subtype":"error_during_execution","is_error":true,"num_turns":2,"total_cost_usd":0,"errors":["[ede_diagnostic] result_type=user last_content_type=n/a stop_reason=null"],"terminal_reason":"aborted_streaming"}"#;
-        let end = TurnEnd::new(TurnStatus::Interrupted);
+        let end = TurnEnd::new(EndStatus::Interrupted);
         let mut records = vec![Record::Prompt("look"), Record::Event(read), Record::Event(read_ok)];
         records.extend([Record::Event(mcp), Record::Event(closed), Record::Event(marker)]);
         records.extend([Record::Event(result), Record::TurnEnded(&end)]);
@@ -306,7 +306,7 @@ mod tests {
     #[test]
     fn a_failed_turn_keeps_its_errors_but_not_the_clis_diagnostics() {
         let result = r#"{"type":"result","subtype":"error_during_execution","is_error":true,"num_turns":1,"errors":["[ede_diagnostic] result_type=user last_content_type=n/a stop_reason=null","Error: Request was aborted."]}"#;
-        let end = TurnEnd::new(TurnStatus::Error);
+        let end = TurnEnd::new(EndStatus::Error);
         let log = log_of(&[Record::Prompt("go"), Record::Event(result), Record::TurnEnded(&end)]);
         let md = export_markdown("web", &log);
         assert!(md.contains("**Result** (error_during_execution, 1 step)"), "{md}");

@@ -22,7 +22,7 @@ use super::fsutil;
 /// How a turn ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum TurnStatus {
+pub enum EndStatus {
     /// The process exited 0 and the result was not an error.
     Ok,
     /// The CLI reported an error or exited non-zero.
@@ -37,7 +37,7 @@ pub enum TurnStatus {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TurnEnd {
-    pub status: TurnStatus,
+    pub status: EndStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -51,7 +51,7 @@ pub struct TurnEnd {
 }
 
 impl TurnEnd {
-    pub fn new(status: TurnStatus) -> Self {
+    pub fn new(status: EndStatus) -> Self {
         TurnEnd { status, exit_code: None, signal: None, cost_usd: None, session_id: None }
     }
 }
@@ -566,7 +566,7 @@ mod tests {
     #[test]
     fn every_record_is_one_json_line_and_reads_back() {
         let start = TurnStart { session_id: "s-1".into(), resume: true };
-        let mut end = TurnEnd::new(TurnStatus::Error);
+        let mut end = TurnEnd::new(EndStatus::Error);
         end.exit_code = Some(1);
         end.cost_usd = Some(0.25);
         let records = [

@@ -30,7 +30,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use export::export_markdown;
-pub use log::{AgentLog, LogItem, Record, Replay, TurnEnd, TurnStart, TurnStatus};
+pub use log::{AgentLog, EndStatus, LogItem, Record, Replay, TurnEnd, TurnStart};
 pub use state::{AgentState, KeptWindow, WorkspaceState};
 
 use crate::agent::event::add_cost;

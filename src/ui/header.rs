@@ -75,8 +75,8 @@ pub fn state_label(state: &State, agent: &Agent) -> (String, Style) {
             // What a running turn is doing, where that says more than running.
             let what = match (
                 &agent.turn,
-                agent.report.retrying,
-                agent.report.lifecycle.interrupt_requested(),
+                agent.progress.retrying,
+                agent.progress.lifecycle.interrupt_requested(),
             ) {
                 (_, _, true) => "stopping".to_string(),
                 (_, Some(status), _) if status > 0 => format!("retry {status}"),
