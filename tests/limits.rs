@@ -58,7 +58,7 @@ fn sandbox(claude: &std::path::Path, api: &FakeApi, pause_at: Option<u32>) -> Sa
 }
 
 fn tick(state: &mut State) {
-    state.set_clock(Instant::now(), wall_clock());
+    state.set_clock(Instant::now(), agentmux::limits::wall_clock_ms());
 }
 
 /// Applies `msg`; runs every turn it starts through the engine to its end, as the loop would.

@@ -43,8 +43,12 @@ pub fn team(supervisor: bool, agents: &[(&str, &str)]) -> Team {
     }
 }
 
+/// A state whose wall clock reads `WALL`, so screens that show clock times are the same on every run.
 pub fn state(supervisor: bool, agents: &[(&str, &str)], size: (u16, u16)) -> State {
-    State::new(&team(supervisor, agents), ClaudeCmd::real("claude"), size, Instant::now())
+    let now = Instant::now();
+    let mut s = State::new(&team(supervisor, agents), ClaudeCmd::real("claude"), size, now);
+    s.set_clock(now, WALL as u64 * 1000);
+    s
 }
 
 pub fn key(code: KeyCode) -> Msg {
@@ -268,6 +272,7 @@ pub fn session_arg(fx: &[Effect]) -> Option<SessionArg> {
 pub fn advance(state: &mut State, d: Duration) {
     state.now += d;
     state.wall += d.as_secs() as i64;
+    state.wall_ms += d.as_millis() as u64;
 }
 
 /// 2026-12-03 09:00 UTC: the wall clock of tests that show usage windows.

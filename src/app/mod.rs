@@ -17,6 +17,7 @@ pub mod queue;
 pub mod restore;
 pub mod search;
 pub mod state;
+pub mod supervise;
 pub mod switch;
 pub mod update;
 pub mod worktree;

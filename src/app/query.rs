@@ -168,3 +168,45 @@ impl State {
         Ok(crate::transcript::search::search_all(transcripts, &needle))
     }
 }
+
+/// Every agent as `agentmux ls` lists it.
+pub fn agent_infos(state: &State) -> Vec<crate::control::proto::AgentInfo> {
+    state
+        .agents
+        .iter()
+        .map(|a| crate::control::proto::AgentInfo {
+            name: a.name().to_string(),
+            role: a.spec.role.clone(),
+            state: agent_state(state, a),
+            supervisor: a.supervisor,
+            cwd: a.spec.cwd.display().to_string(),
+            session_id: a.confirmed_session().map(String::from),
+            turns: u64::from(a.turns),
+            cost_usd: a.cost_usd,
+            queued: a.queue.len(),
+            last_activity_ms: a.last_activity.map(|t| state.wall_ms_at(t)),
+        })
+        .collect()
+}
+
+/// How the agent's last turn ended, as `agentmux wait` answers it.
+pub fn last_turn(a: &Agent) -> crate::control::proto::TurnReport {
+    use crate::control::proto::{TurnOutcome, TurnReport};
+    if let Some(r) = &a.last_report {
+        return r.clone();
+    }
+    // No turn ended in this run (a fresh agent, or one reopened from the log): the state says
+    // how its last turn ended, so a turn cut off by a quit is not reported as done.
+    let outcome = match &a.turn {
+        TurnState::Interrupted => TurnOutcome::Interrupted,
+        TurnState::RateLimited { .. } => TurnOutcome::RateLimited,
+        TurnState::Error { .. } => TurnOutcome::Error,
+        _ if a.turns > 0 => TurnOutcome::Success,
+        _ => TurnOutcome::None,
+    };
+    let detail = match &a.turn {
+        TurnState::Error { message } => Some(message.clone()),
+        _ => None,
+    };
+    TurnReport { agent: a.name().to_string(), outcome, detail, result: None, cost_usd: None }
+}

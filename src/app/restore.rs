@@ -70,10 +70,9 @@ pub fn restore(state: &mut State, found: &Restored, first: &mut [Option<String>]
         if kept.interrupted.is_some() {
             lost.push(name.to_string());
         }
+        let at = last_activity(kept).and_then(|ms| state.instant_at(ms));
+        state.agents[index].last_activity = at;
         if let Some(sup) = state.supervision.as_mut() {
-            if let Some(at) = last_activity(kept) {
-                sup.activity.insert(name.to_string(), at);
-            }
             if kept.state.supervisor {
                 if let Some(log) = kept.state.extras.get(RELAY_LOG_EXTRA) {
                     sup.relay.restore_log(relay_log_of(log));

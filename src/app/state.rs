@@ -124,6 +124,8 @@ pub struct Agent {
     pub resumable: bool,
     /// When its last event arrived.
     pub last_activity: Option<Instant>,
+    /// How its last turn in this run ended, as `agentmux wait` answers it.
+    pub last_report: Option<crate::control::proto::TurnReport>,
     /// When its last turn ended.
     pub ended_at: Option<Instant>,
     /// Its last turn ended while the user looked elsewhere (cleared once it has the focus).
@@ -173,6 +175,7 @@ impl Agent {
             tree: None,
             resumable: false,
             last_activity: None,
+            last_report: None,
             ended_at: None,
             unread: false,
             fork: None,
@@ -288,6 +291,9 @@ pub struct State {
     pub now: Instant,
     /// The wall clock at `now`, in Unix seconds (usage windows reset at wall-clock times).
     pub wall: i64,
+    /// The same reading in Unix milliseconds (the relay's batching windows are shorter than a
+    /// second's rounding can bear).
+    pub wall_ms: u64,
     /// The subscription's usage windows, as the agents' CLIs reported them.
     pub limits: crate::limits::Limits,
     /// Something visible changed since the last draw.
@@ -356,6 +362,7 @@ impl State {
             size,
             now,
             wall: crate::limits::wall_clock(),
+            wall_ms: crate::limits::wall_clock_ms(),
             limits: Default::default(),
             dirty: true,
             claude,
@@ -426,10 +433,23 @@ impl State {
         true
     }
 
-    /// Sets the time `update` and `view` see, on both clocks.
-    pub fn set_clock(&mut self, now: Instant, wall: i64) {
+    /// Sets the time `update` and `view` see, on both clocks (`wall_ms`: Unix milliseconds).
+    pub fn set_clock(&mut self, now: Instant, wall_ms: u64) {
         self.now = now;
-        self.wall = wall;
+        self.wall = i64::try_from(wall_ms / 1000).unwrap_or(i64::MAX);
+        self.wall_ms = wall_ms;
+    }
+
+    /// The wall clock (Unix milliseconds) at an earlier moment of `now`'s clock.
+    pub fn wall_ms_at(&self, then: Instant) -> u64 {
+        let ago = self.now.saturating_duration_since(then).as_millis();
+        self.wall_ms.saturating_sub(u64::try_from(ago).unwrap_or(u64::MAX))
+    }
+
+    /// When `now`'s clock read the wall clock `ms` (Unix milliseconds), if it ran then.
+    pub fn instant_at(&self, ms: u64) -> Option<Instant> {
+        let ago = std::time::Duration::from_millis(self.wall_ms.saturating_sub(ms));
+        self.now.checked_sub(ago)
     }
 
     /// The time the usage windows are judged at.
@@ -558,16 +578,15 @@ impl State {
         }
     }
 
-    /// When the screen next changes by itself: the next spinner frame while an agent whose
-    /// header is on screen works. `None` otherwise (all idle, or the working panes are on
-    /// another page), so the loop sleeps.
+    /// When the state next changes by itself: the next spinner frame while an agent whose
+    /// header is on screen works, a held turn's release, the end of the relay's batching
+    /// window. `None` otherwise (all idle, or the working panes are on another page), so the
+    /// loop sleeps.
     pub fn next_wake(&self) -> Option<Instant> {
         let spinner = self.next_frame();
         let release = super::governor::next_release(self);
-        match (spinner, release) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let relay = super::supervise::next_deadline(self);
+        [spinner, release, relay].into_iter().flatten().min()
     }
 
     fn next_frame(&self) -> Option<Instant> {
@@ -640,6 +659,7 @@ impl State {
             agent.turn = TurnState::Error { message };
             return None;
         }
+        super::supervise::turn_started(self, index);
         Some(req)
     }
 }

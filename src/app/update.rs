@@ -66,6 +66,8 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     }
     // Held turns whose window reset (or that the user released) start now.
     super::governor::release_due(state, &mut fx);
+    // Lost tasks are reported, and waiting reports go to the supervisor once it is free.
+    super::supervise::step(state, &mut fx);
     // What the user has in front of them is read.
     if state.overlay.is_none() {
         if let Some(a) = state.agents.get_mut(state.focus).filter(|a| a.unread) {
@@ -897,6 +899,7 @@ fn on_engine(state: &mut State, msg: EngineMsg, fx: &mut Vec<Effect>) {
             if let Some(i) = current(state, agent, turn) {
                 let a = &mut state.agents[i];
                 a.pid = pid;
+                a.last_activity = Some(now);
                 if let TurnState::Starting { .. } = a.turn {
                     a.turn = TurnState::Running { since: now };
                 }
@@ -1009,9 +1012,12 @@ fn on_exit(state: &mut State, i: usize, exit: ExitInfo, fx: &mut Vec<Effect>) {
     let a = &mut state.agents[i];
     let report = std::mem::take(&mut a.progress);
     a.pid = None;
+    a.last_activity = Some(state.now);
     // The footer the result described, or one saying how the turn ended without it.
     let mut footer = a.transcript.result_footer().cloned();
     let (verdict, judged) = report.verdict(&exit);
+    super::supervise::turn_ended(state, i, verdict, &judged, &exit);
+    let a = &mut state.agents[i];
     a.turn = match (verdict, judged) {
         (Verdict::Interrupted, _) => {
             let f = footer.get_or_insert_with(|| TurnFooter::new(TurnStatus::Interrupted));
@@ -1092,7 +1098,11 @@ pub(super) fn control(state: &mut State, cmd: ControlCmd, fx: &mut Vec<Effect>) 
             if prompt.trim().is_empty() {
                 return Err(ControlError::EmptyPrompt);
             }
-            Ok(match submit(state, i, Prompt { text: prompt, origin }, fx) {
+            let prompt = Prompt { text: prompt, origin };
+            // A task is known before the turn that runs it starts (a turn that cannot start
+            // reports it as not run).
+            super::supervise::sent(state, &prompt, i);
+            Ok(match submit(state, i, prompt, fx) {
                 Some(position) => ControlOk::Queued { position },
                 None => ControlOk::Started,
             })

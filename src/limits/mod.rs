@@ -72,9 +72,14 @@ impl Now {
 
 /// Unix seconds from the system clock (0 if it is before 1970).
 pub fn wall_clock() -> i64 {
+    i64::try_from(wall_clock_ms() / 1000).unwrap_or(i64::MAX)
+}
+
+/// Unix milliseconds from the system clock (0 if it is before 1970).
+pub fn wall_clock_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// How close a window is to its limit, for colour and for the words shown without a figure.

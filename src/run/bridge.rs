@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::agent::turn::{Phase, Verdict};
-use crate::agent::{AgentId, AgentSpec, EngineMsg, ExitInfo, Line, Origin, TurnRequest};
+use crate::agent::{AgentId, AgentSpec, EngineMsg, Line, Origin, TurnRequest};
+use crate::app::query::{agent_infos, last_turn};
 use crate::app::state::{Agent, TurnState};
 use crate::app::worktree::WorktreeMsg;
 use crate::app::{
@@ -29,12 +29,9 @@ use crate::app::{
 };
 use crate::approval::Decision;
 use crate::control::client::ENV_SOCKET;
-use crate::control::proto::{
-    AgentInfo, Answer, ErrorCode, LimitInfo, Request, SearchHit, SentTo, TurnOutcome, TurnReport,
-};
+use crate::control::proto::{Answer, ErrorCode, LimitInfo, Request, SearchHit, SentTo};
 use crate::control::server::{ControlCall, Reply, TAIL_BUFFER};
-use crate::supervisor::relay::Millis;
-use crate::supervisor::{RelayAction, TaskId};
+use crate::supervisor::TaskId;
 use crate::worktree::AgentWorktree;
 
 /// How a request's app reply becomes its answer.
@@ -51,14 +48,12 @@ enum Pending {
     One {
         kind: Kind,
         reply: oneshot::Sender<Reply>,
-        /// A send from the supervisor to a worker: (worker, text), a task once accepted (under
-        /// the request's id, see [`task_of`]).
-        task: Option<(String, String)>,
     },
     /// One worker's share of the broadcast `of`: its place among the broadcast's parts.
-    Part { of: RequestId, index: usize },
-    /// A relayed supervisor turn: nobody waits for the answer.
-    Relay,
+    Part {
+        of: RequestId,
+        index: usize,
+    },
 }
 
 /// A broadcast waiting for every worker's reply.
@@ -66,8 +61,6 @@ struct Broadcast {
     /// Each worker's reply once it came.
     parts: Vec<(String, Option<ControlReply>)>,
     reply: oneshot::Sender<Reply>,
-    text: String,
-    from_supervisor: bool,
 }
 
 struct Waiter {
@@ -87,23 +80,8 @@ pub struct ControlBridge {
     approvals: HashMap<RequestId, oneshot::Sender<Reply>>,
     waiters: Vec<Waiter>,
     tails: Vec<(AgentId, mpsc::Sender<String>)>,
-    /// Each agent's last finished turn (what `wait` answers).
-    last: HashMap<AgentId, TurnReport>,
-    /// Unix ms of each agent's last engine message.
-    activity: HashMap<AgentId, Millis>,
-    /// Turns of supervisor tasks that ended in this batch, for the relay.
-    ended: Vec<(TaskId, TurnReport)>,
-    /// Accepted supervisor tasks that have not ended, and the worker each was sent to.
-    tasks: HashMap<TaskId, AgentId>,
     /// `new --worktree` requests, answered when their agent's worktree is made or fails.
     opening: Vec<Waiter>,
-}
-
-/// The wall clock in Unix milliseconds (the relay's and `ls`'s time).
-pub fn now_ms() -> Millis {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as Millis)
 }
 
 impl ControlBridge {
@@ -122,7 +100,7 @@ impl ControlBridge {
     // Requests
 
     /// A request from the socket. Returns the messages to apply (none for a read-only request).
-    pub fn call(&mut self, call: ControlCall, state: &State, now: Millis) -> Vec<Msg> {
+    pub fn call(&mut self, call: ControlCall, state: &State) -> Vec<Msg> {
         let ControlCall { from, request, reply } = call;
         let answer = |reply: oneshot::Sender<Reply>, a: Answer| {
             let _ = reply.send(Reply::Answer(a));
@@ -132,13 +110,13 @@ impl ControlBridge {
         match request {
             Request::Ls => {
                 let limits = state.limits.at(state.time()).iter().map(LimitInfo::of).collect();
-                answer(reply, Answer::Agents { agents: self.infos(state, now), limits });
+                answer(reply, Answer::Agents { agents: agent_infos(state), limits });
                 Vec::new()
             }
             Request::Wait { agent } => {
                 match state.index_named(&agent).map(|i| &state.agents[i]) {
                     None => answer(reply, Answer::no_such_agent(&agent)),
-                    Some(a) if is_idle(a) => answer(reply, Answer::TurnEnded(self.last_of(a))),
+                    Some(a) if is_idle(a) => answer(reply, Answer::TurnEnded(last_turn(a))),
                     Some(a) => self.waiters.push(Waiter { agent: a.id, name: agent, reply }),
                 }
                 Vec::new()
@@ -157,10 +135,10 @@ impl ControlBridge {
             Request::Send { agent, text } => {
                 let is_worker =
                     state.index_named(&agent).is_some_and(|i| !state.agents[i].supervisor);
-                let task = (from_supervisor && is_worker).then(|| (agent.clone(), text.clone()));
-                let is_task = task.is_some();
                 let kind = Kind::Send { agent: agent.clone() };
-                let id = self.ask(Pending::One { kind, reply, task });
+                let id = self.ask(Pending::One { kind, reply });
+                // The supervisor's send to a worker is a task, known by its request's id.
+                let is_task = from_supervisor && is_worker;
                 let origin = if is_task { Origin::Task(task_of(id)) } else { Origin::User };
                 vec![Msg::Control { id, cmd: ControlCmd::Send { agent, prompt: text, origin } }]
             }
@@ -175,7 +153,7 @@ impl ControlBridge {
                     spec.options.model = model;
                 }
                 spec.role = role;
-                let id = self.ask(Pending::One { kind: Kind::New, reply, task: None });
+                let id = self.ask(Pending::One { kind: Kind::New, reply });
                 let cmd = ControlCmd::New { spec: Box::new(spec), prompt, worktree };
                 vec![Msg::Control { id, cmd }]
             }
@@ -189,17 +167,17 @@ impl ControlBridge {
             }
             Request::Kill { agent } => {
                 let kind = Kind::Kill { agent: agent.clone() };
-                let id = self.ask(Pending::One { kind, reply, task: None });
+                let id = self.ask(Pending::One { kind, reply });
                 vec![Msg::Control { id, cmd: ControlCmd::Interrupt { agent } }]
             }
             Request::Set { agent, model, permission_mode } => {
                 let kind = Kind::Set { agent: agent.clone() };
-                let id = self.ask(Pending::One { kind, reply, task: None });
+                let id = self.ask(Pending::One { kind, reply });
                 vec![Msg::Control { id, cmd: ControlCmd::Set { agent, model, permission_mode } }]
             }
             Request::Resume { agent } => {
                 let kind = Kind::Resume { agent: agent.clone() };
-                let id = self.ask(Pending::One { kind, reply, task: None });
+                let id = self.ask(Pending::One { kind, reply });
                 vec![Msg::Control { id, cmd: ControlCmd::Resume { agent } }]
             }
             request @ Request::Approve { .. } => {
@@ -238,7 +216,7 @@ impl ControlBridge {
     ) -> Vec<Msg> {
         match cmd {
             Ok(cmd) => {
-                let id = self.ask(Pending::One { kind: Kind::New, reply, task: None });
+                let id = self.ask(Pending::One { kind: Kind::New, reply });
                 vec![Msg::Control { id, cmd }]
             }
             Err(answer) => {
@@ -274,7 +252,7 @@ impl ControlBridge {
             msgs.push(Msg::Control { id, cmd });
         }
         let parts = workers.into_iter().map(|w| (w, None)).collect();
-        let b = Broadcast { parts, reply, text, from_supervisor };
+        let b = Broadcast { parts, reply };
         if msgs.is_empty() {
             // No worker: answered now, as an empty broadcast.
             let _ = b.reply.send(Reply::Answer(Answer::Broadcast { sent: Vec::new() }));
@@ -284,64 +262,17 @@ impl ControlBridge {
         msgs
     }
 
-    fn infos(&self, state: &State, _now: Millis) -> Vec<AgentInfo> {
-        state
-            .agents
-            .iter()
-            .map(|a| AgentInfo {
-                name: a.name().to_string(),
-                role: a.spec.role.clone(),
-                state: crate::app::query::agent_state(state, a),
-                supervisor: a.supervisor,
-                cwd: a.spec.cwd.display().to_string(),
-                session_id: a.confirmed_session().map(String::from),
-                turns: u64::from(a.turns),
-                cost_usd: a.cost_usd,
-                queued: a.queue.len(),
-                last_activity_ms: self.activity.get(&a.id).copied(),
-            })
-            .collect()
-    }
-
-    fn last_of(&self, a: &Agent) -> TurnReport {
-        // No turn ended in this run (a fresh agent, or one reopened from the log): the state
-        // says how its last turn ended, so a turn cut off by a quit is not reported as done.
-        let outcome = match &a.turn {
-            TurnState::Interrupted => TurnOutcome::Interrupted,
-            TurnState::RateLimited { .. } => TurnOutcome::RateLimited,
-            TurnState::Error { .. } => TurnOutcome::Error,
-            _ if a.turns > 0 => TurnOutcome::Success,
-            _ => TurnOutcome::None,
-        };
-        let detail = match &a.turn {
-            TurnState::Error { message } => Some(message.clone()),
-            _ => None,
-        };
-        self.last.get(&a.id).cloned().unwrap_or_else(|| TurnReport {
-            agent: a.name().to_string(),
-            outcome,
-            detail,
-            result: None,
-            cost_usd: None,
-        })
-    }
-
     // -----------------------------------------------------------------------------------------
     // Messages and effects
 
-    /// A message about to be applied (before `update` sees it).
-    pub fn observe(&mut self, msg: &Msg, state: &State, now: Millis) {
-        if let Msg::Worktree(WorktreeMsg::Opened { agent, result }) = msg {
-            self.worktree_opened(*agent, result, state);
-            return;
-        }
-        let Msg::Engine(m) = msg else { return };
-        match m {
-            EngineMsg::Started { agent, .. } => {
-                self.activity.insert(*agent, now);
+    /// A message about to be applied (before `update` sees it): engine lines go to `tail`
+    /// subscribers; a worktree made for `new --worktree` answers it.
+    pub fn observe(&mut self, msg: &Msg, state: &State) {
+        match msg {
+            Msg::Worktree(WorktreeMsg::Opened { agent, result }) => {
+                self.worktree_opened(*agent, result, state)
             }
-            EngineMsg::Lines { agent, lines, .. } => {
-                self.activity.insert(*agent, now);
+            Msg::Engine(EngineMsg::Lines { agent, lines, .. }) => {
                 for (text, line) in lines {
                     if !matches!(line, Line::Event(_)) {
                         continue;
@@ -351,37 +282,17 @@ impl ControlBridge {
                         .retain(|(id, tx)| *id != *agent || tx.try_send(text.clone()).is_ok());
                 }
             }
-            EngineMsg::Exited { agent, turn, exit } => {
-                self.activity.insert(*agent, now);
-                let Some(a) = state.index_of(*agent).map(|i| &state.agents[i]) else { return };
-                if a.turn_seq != *turn {
-                    return;
-                }
-                // The lifecycle has seen every line of the turn: judge it as `update` will.
-                let (verdict, judged) = a.progress.verdict(exit);
-                let report = turn_report(a.name(), verdict, &judged, exit);
-                self.last.insert(*agent, report.clone());
-                if let Origin::Task(task) = a.origin {
-                    self.ended.push((task, report));
-                }
-            }
+            _ => {}
         }
     }
 
-    /// An effect about to be carried out.
-    pub fn effect(&mut self, fx: &mut Effect, state: &mut State, now: Millis) {
-        if let Effect::Reply { id, reply } = fx {
-            self.replied(*id, reply.clone(), state, now);
-            return;
-        }
-        let Effect::SpawnTurn(req) = fx else { return };
-        self.add_env(req);
-        let supervisor = state.index_of(req.agent).is_some_and(|i| state.agents[i].supervisor);
-        if supervisor && req.origin != Origin::Relay {
-            if let Some(s) = state.supervision.as_mut() {
-                // The user (or a script) writes to the supervisor: a new task chain.
-                s.relay.user_prompt(now);
-            }
+    /// An effect about to be carried out: a reply answers its request; every turn gets the
+    /// socket's address and agentmux on its PATH.
+    pub fn effect(&mut self, fx: &mut Effect) {
+        match fx {
+            Effect::Reply { id, reply } => self.replied(*id, reply.clone()),
+            Effect::SpawnTurn(req) => self.add_env(req),
+            _ => {}
         }
     }
 
@@ -435,17 +346,9 @@ impl ControlBridge {
     // -----------------------------------------------------------------------------------------
     // After a batch
 
-    /// Everything a batch settled: answers, `wait`s, ended turns for the relay, subscriptions
-    /// whose agent or client is gone. Returns the messages to apply next (a relayed turn).
-    pub fn settle(&mut self, state: &mut State, now: Millis) -> Vec<Msg> {
-        for (task, report) in std::mem::take(&mut self.ended) {
-            if self.tasks.remove(&task).is_some() {
-                if let Some(s) = state.supervision.as_mut() {
-                    s.relay.turn_ended(task, &report, now);
-                }
-            }
-        }
-        self.lost_tasks(state, now);
+    /// Everything a batch settled: `wait`s, subscriptions whose agent or client is gone,
+    /// approval servers that gave up. Returns the messages to apply next (the withdrawn asks).
+    pub fn settle(&mut self, state: &State) -> Vec<Msg> {
         // Approval servers that gave up (their turn ended or was stopped): the app forgets
         // their asks.
         let gone: Vec<RequestId> =
@@ -472,95 +375,35 @@ impl ControlBridge {
                     let _ = w.reply.send(Reply::Answer(a));
                 }
                 Some(a) if is_idle(a) => {
-                    let _ = w.reply.send(Reply::Answer(Answer::TurnEnded(self.last_of(a))));
+                    let _ = w.reply.send(Reply::Answer(Answer::TurnEnded(last_turn(a))));
                 }
                 Some(_) => still.push(w),
             }
         }
         self.waiters = still;
-        if let Some(s) = state.supervision.as_mut() {
-            for a in &state.agents {
-                if let Some(t) = self.activity.get(&a.id) {
-                    s.activity.insert(a.name().to_string(), *t);
-                }
-            }
-        }
-        msgs.extend(self.relay(state, now));
         msgs
-    }
-
-    /// When the loop should call [`ControlBridge::settle`] again with no message (the end of a
-    /// relay batching window).
-    pub fn next_deadline(&self, state: &State) -> Option<Millis> {
-        state.supervision.as_ref().and_then(|s| s.relay.next_deadline())
-    }
-
-    fn relay(&mut self, state: &mut State, now: Millis) -> Vec<Msg> {
-        let Some(sup) = state.agents.first().filter(|a| a.supervisor) else { return Vec::new() };
-        // A relayed turn asked for and not answered yet is about to start.
-        let asked = self.pending.values().any(|p| matches!(p, Pending::Relay));
-        let idle = !sup.turn.is_active() && sup.queue.is_empty() && !asked;
-        let name = sup.name().to_string();
-        let team_cost = crate::agent::event::sum_costs(state.agents.iter().map(|a| a.cost_usd));
-        let Some(s) = state.supervision.as_mut() else { return Vec::new() };
-        match s.relay.poll(now, idle, team_cost) {
-            None => Vec::new(),
-            Some(RelayAction::Stopped(stop)) => {
-                state.flash = Some(stop.note());
-                state.dirty = true;
-                Vec::new()
-            }
-            Some(RelayAction::Turn(turn)) => {
-                state.dirty = true;
-                let id = self.ask(Pending::Relay);
-                let cmd =
-                    ControlCmd::Send { agent: name, prompt: turn.prompt, origin: Origin::Relay };
-                vec![Msg::Control { id, cmd }]
-            }
-        }
     }
 
     /// The app's reply to the request `id` becomes its answer (a reply nobody waits for, as
     /// a relayed turn's or one from a test, is dropped).
-    fn replied(&mut self, id: RequestId, reply: ControlReply, state: &mut State, now: Millis) {
+    fn replied(&mut self, id: RequestId, reply: ControlReply) {
         match (self.pending.remove(&id), reply) {
             (None, _) => {}
             (Some(Pending::One { reply, .. }), Ok(ControlOk::OpeningWorktree { name, agent })) => {
                 self.opening.push(Waiter { agent, name, reply });
             }
-            (Some(Pending::One { kind, reply: to, task }), reply) => {
-                if let (Some((worker, text)), true) = (task, reply.is_ok()) {
-                    self.task_accepted(state, task_of(id), &worker, &text, now);
-                }
+            (Some(Pending::One { kind, reply: to }), reply) => {
                 let _ = to.send(Reply::Answer(answer_for(kind, reply)));
             }
-            (Some(Pending::Part { of, index }), reply) => {
-                self.part_replied(id, of, index, reply, state, now)
-            }
-            (Some(Pending::Relay), _) => {}
+            (Some(Pending::Part { of, index }), reply) => self.part_replied(of, index, reply),
         }
     }
 
     /// A worker's reply to a broadcast; the broadcast is answered with the last one.
-    fn part_replied(
-        &mut self,
-        id: RequestId,
-        of: RequestId,
-        index: usize,
-        reply: ControlReply,
-        state: &mut State,
-        now: Millis,
-    ) {
+    fn part_replied(&mut self, of: RequestId, index: usize, reply: ControlReply) {
         let Some(b) = self.broadcasts.get_mut(&of) else { return };
         let Some(part) = b.parts.get_mut(index) else { return };
-        if reply.is_ok() && b.from_supervisor {
-            // Known before the worker's turn starts (its effects follow this reply).
-            let (worker, text) = (part.0.clone(), b.text.clone());
-            part.1 = Some(reply);
-            self.task_accepted(state, task_of(id), &worker, &text, now);
-        } else {
-            part.1 = Some(reply);
-        }
+        part.1 = Some(reply);
         if self.broadcasts.get(&of).is_some_and(|b| b.parts.iter().any(|(_, r)| r.is_none())) {
             return;
         }
@@ -619,47 +462,6 @@ impl ControlBridge {
             let _ = w.reply.send(Reply::Answer(a));
         }
     }
-
-    fn task_accepted(
-        &mut self,
-        state: &mut State,
-        task: TaskId,
-        worker: &str,
-        text: &str,
-        now: Millis,
-    ) {
-        let Some(id) = state.index_named(worker).map(|i| state.agents[i].id) else { return };
-        let Some(s) = state.supervision.as_mut() else { return };
-        s.relay.task_sent(task, worker, text, now);
-        self.tasks.insert(task, id);
-        state.dirty = true;
-    }
-
-    /// Tasks no turn will end, reported as failed: their worker was closed, or the task left
-    /// its worker's queue without running (the user cancelled it, or its turn could not
-    /// start).
-    fn lost_tasks(&mut self, state: &mut State, now: Millis) {
-        let lost: Vec<(TaskId, TurnReport)> = self
-            .tasks
-            .iter()
-            .filter_map(|(&task, &worker)| {
-                let here = Origin::Task(task);
-                match state.index_of(worker).map(|i| &state.agents[i]) {
-                    None => Some((task, not_run("worker closed", CLOSED))),
-                    Some(a) if a.queue.holds(here) => None,
-                    Some(a) if a.origin == here && a.turn.is_active() => None,
-                    Some(_) => Some((task, not_run("not run", LEFT_THE_QUEUE))),
-                }
-            })
-            .collect();
-        for (task, report) in lost {
-            self.tasks.remove(&task);
-            if let Some(s) = state.supervision.as_mut() {
-                s.relay.turn_ended(task, &report, now);
-                state.dirty = true;
-            }
-        }
-    }
 }
 
 /// A supervisor's task is known by the id of the request that sent it.
@@ -700,57 +502,6 @@ fn is_idle(a: &Agent) -> bool {
         && (a.queue.is_empty() || a.held || matches!(a.turn, TurnState::Interrupted))
 }
 
-fn turn_report(agent: &str, verdict: Verdict, ended: &Phase, exit: &ExitInfo) -> TurnReport {
-    let result = match ended {
-        Phase::Done(r) => Some(r),
-        Phase::Failed(f) => f.result.as_ref(),
-        Phase::Interrupted | Phase::Starting | Phase::Running => None,
-    };
-    let outcome = match verdict {
-        Verdict::Done => TurnOutcome::Success,
-        Verdict::Failed => TurnOutcome::Error,
-        Verdict::Interrupted => TurnOutcome::Interrupted,
-        Verdict::RateLimited { .. } => TurnOutcome::RateLimited,
-    };
-    let detail = match (ended, result) {
-        (Phase::Failed(_), Some(r)) if r.subtype != "success" => Some(r.subtype.clone()),
-        (Phase::Failed(_), _) => Some(exit.describe()),
-        _ => None,
-    };
-    let text = match (ended, result) {
-        (_, Some(r)) => r
-            .result
-            .clone()
-            .filter(|t| !t.is_empty())
-            .or_else(|| (!r.errors.is_empty()).then(|| r.errors.join("\n"))),
-        (Phase::Failed(f), None) => f.detail.iter().rev().find(|l| !l.trim().is_empty()).cloned(),
-        _ => None,
-    };
-    TurnReport {
-        agent: agent.to_string(),
-        outcome,
-        detail,
-        result: text,
-        cost_usd: result.and_then(|r| r.total_cost_usd),
-    }
-}
-
-const CLOSED: &str = "The worker was closed before it finished this task.";
-const LEFT_THE_QUEUE: &str =
-    "The task left the worker's queue without running: the user cancelled it, or its turn could \
-     not start.";
-
-/// The report of a task no turn ran to its end.
-fn not_run(detail: &str, why: &str) -> TurnReport {
-    TurnReport {
-        agent: String::new(),
-        outcome: TurnOutcome::Error,
-        detail: Some(detail.into()),
-        result: Some(why.into()),
-        cost_usd: None,
-    }
-}
-
 fn answer_for(kind: Kind, reply: ControlReply) -> Answer {
     match (kind, reply) {
         (Kind::Send { agent }, Ok(ControlOk::Queued { .. })) => {
@@ -785,14 +536,13 @@ mod tests {
     use crate::agent::event::{Event, ResultEvent};
     use crate::app::fixtures::{self, state};
     use crate::app::update;
-    use crate::control::proto::AgentState;
+    use crate::control::proto::{AgentState, TurnOutcome, TurnReport};
     use crossterm::event::{KeyCode, KeyModifiers};
 
     /// The loop, as far as the bridge is concerned, with the engine played by hand.
     struct Sim {
         state: State,
         bridge: ControlBridge,
-        now: Millis,
         spawned: Vec<TurnRequest>,
     }
 
@@ -804,7 +554,6 @@ mod tests {
                     Some(PathBuf::from("/run/agentmux/ws.sock")),
                     Some(PathBuf::from("/opt/agentmux/bin")),
                 ),
-                now: 1_000,
                 spawned: Vec::new(),
             }
         }
@@ -819,21 +568,21 @@ mod tests {
         /// One batch, as the loop applies it: what the bridge asks to apply next is returned.
         fn batch(&mut self, msgs: Vec<Msg>) -> Vec<Msg> {
             for m in msgs {
-                self.bridge.observe(&m, &self.state, self.now);
+                self.bridge.observe(&m, &self.state);
                 for mut fx in update(&mut self.state, m) {
-                    self.bridge.effect(&mut fx, &mut self.state, self.now);
+                    self.bridge.effect(&mut fx);
                     if let Effect::SpawnTurn(r) = fx {
                         self.spawned.push(*r);
                     }
                 }
             }
-            self.bridge.settle(&mut self.state, self.now)
+            self.bridge.settle(&self.state)
         }
 
         fn call(&mut self, from: Option<&str>, request: Request) -> oneshot::Receiver<Reply> {
             let (reply, rx) = oneshot::channel();
             let call = ControlCall { from: from.map(String::from), request, reply };
-            let msgs = self.bridge.call(call, &self.state, self.now);
+            let msgs = self.bridge.call(call, &self.state);
             self.apply(msgs);
             rx
         }
@@ -968,29 +717,24 @@ mod tests {
         );
     }
 
-    /// The user writes to the supervisor the very words of the relayed turn about to start:
-    /// theirs is a new task chain, and the relayed turn queued behind it stays the relay's.
+    /// The user writes to the supervisor the very words of the relayed turn that is running:
+    /// theirs is a new task chain, queued behind the relay's turn, never taken for it.
     #[test]
     fn a_users_prompt_with_the_relays_words_starts_a_new_chain() {
         let mut s = Sim::new();
         s.answer(Some("lead"), send("api", "write the API"));
-        let ending = s.ending("api", "success", "API done", 0.0);
-        let relayed = s.batch(ending);
-        let words = match &relayed[..] {
-            [Msg::Control {
-                cmd: ControlCmd::Send { prompt, origin: Origin::Relay, .. }, ..
-            }] => prompt.clone(),
-            other => panic!("{other:?}"),
-        };
-        s.answer(None, send("lead", &words));
-        s.apply(relayed);
-        let lead = &s.state.agents[0];
-        assert_eq!(lead.queue.len(), 1, "the relayed turn waits behind the user's");
+        s.finish("api", "success", "API done", 0.0);
+        let relayed = s.spawned.last().cloned().expect("the report is relayed at once");
+        assert_eq!(relayed.origin, Origin::Relay);
+        s.answer(None, send("lead", &relayed.prompt));
+        assert_eq!(s.state.agents[0].queue.len(), 1, "the user's turn waits behind the relay's");
+        s.finish("lead", "success", "ok", 0.0);
+        assert_eq!(s.spawned.last().map(|r| r.origin), Some(Origin::User));
         // A task of the user's turn is one relay deep, as every first relay of a chain.
         s.answer(Some("lead"), send("api", "and the docs"));
         s.finish("lead", "success", "ok", 0.0);
-        assert_eq!(s.spawned.last().map(|r| r.origin), Some(Origin::Relay));
         s.finish("api", "success", "docs done", 0.0);
+        assert_eq!(s.spawned.last().map(|r| r.origin), Some(Origin::Relay));
         s.finish("lead", "success", "ok", 0.0);
         let last = s.relay().log().last().map(|e| e.line("lead"));
         assert_eq!(last.as_deref(), Some("relayed 1 report to lead (api; depth 1)"));
@@ -1250,13 +994,13 @@ mod tests {
         };
         let (reply, mut first) = oneshot::channel();
         let call = ControlCall { from: None, request: approve("ls"), reply };
-        let msgs = s.bridge.call(call, &s.state, 0);
+        let msgs = s.bridge.call(call, &s.state);
         let [Msg::Approval { id, ask }] = &msgs[..] else { panic!("{msgs:?}") };
         assert_eq!((ask.agent.as_str(), ask.tool_name.as_str()), ("api", "Bash"));
         assert_eq!(ask.secret.as_deref(), Some("from the turn"));
         let (reply, mut second) = oneshot::channel();
         let call = ControlCall { from: None, request: approve("make"), reply };
-        let msgs = s.bridge.call(call, &s.state, 0);
+        let msgs = s.bridge.call(call, &s.state);
         let [Msg::Approval { id: other, .. }] = &msgs[..] else { panic!("{msgs:?}") };
         assert_ne!(id, other);
         // The decision reaches the server that asked, and no other.
@@ -1269,7 +1013,7 @@ mod tests {
         ));
         // A server that gave up: the app hears its ask was withdrawn.
         drop(first);
-        let next = s.bridge.settle(&mut s.state, s.now);
+        let next = s.bridge.settle(&s.state);
         assert!(matches!(&next[..], [Msg::Withdrawn { id: w }] if w == id), "{next:?}");
         // An id the socket never brought is handed back (a live process's ask).
         assert_eq!(s.bridge.decide(*id, Decision::Allow), Some(Decision::Allow));
@@ -1310,7 +1054,7 @@ mod tests {
         // The user writes to the supervisor: after that turn the held report follows.
         let fx = fixtures::send(&mut s.state, 0, "carry on");
         for mut e in fx {
-            s.bridge.effect(&mut e, &mut s.state, s.now);
+            s.bridge.effect(&mut e);
             if let Effect::SpawnTurn(r) = e {
                 s.spawned.push(*r);
             }

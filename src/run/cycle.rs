@@ -8,10 +8,10 @@ use std::io;
 use crossterm::event::Event as TermEvent;
 use ratatui::backend::Backend;
 use ratatui::Terminal;
-use tokio::time::{Duration, Instant};
+use tokio::time::Instant;
 
 use super::frames::Frames;
-use super::{bridge, draw, hung_up, Effect, Executor, Host, Inbox, Outcome, RunError, MAX_BATCH};
+use super::{draw, hung_up, Effect, Executor, Host, Inbox, Outcome, RunError, MAX_BATCH};
 use crate::agent::AgentId;
 use crate::app::{update, Msg, State};
 use crate::control::ControlCall;
@@ -50,7 +50,7 @@ impl<'a, B: Backend> Loop<'a, B> {
     ) -> Result<Option<Self>, RunError> {
         let mut pending = VecDeque::new();
         for mut e in first {
-            exec.control.effect(&mut e, state, bridge::now_ms());
+            exec.control.effect(&mut e);
             if let Some(p) = &mut exec.persist {
                 p.effect(&e, state);
             }
@@ -60,7 +60,7 @@ impl<'a, B: Backend> Loop<'a, B> {
                 _ => {}
             }
         }
-        state.set_clock(std::time::Instant::now(), crate::limits::wall_clock());
+        state.set_clock(std::time::Instant::now(), crate::limits::wall_clock_ms());
         let frames = Frames::new(Instant::now());
         let mut l = Loop {
             terminal,
@@ -99,15 +99,12 @@ impl<'a, B: Backend> Loop<'a, B> {
         }
     }
 
-    /// The earliest of: a spinner's next step, the end of a relay batching window, and the
-    /// frame a waiting change is due in. `None`: sleep until a message arrives.
+    /// The earlier of: the state's next change by itself (a spinner's step, a release, the
+    /// end of a relay batching window) and the frame a waiting change is due in. `None`:
+    /// sleep until a message arrives.
     fn deadline(&self) -> Option<Instant> {
-        let relay =
-            self.exec.control.next_deadline(self.state).map(|at| {
-                Instant::now() + Duration::from_millis(at.saturating_sub(bridge::now_ms()))
-            });
         let wake = self.state.next_wake().map(Instant::from_std);
-        [relay, wake, self.frames.due(self.state.dirty)].into_iter().flatten().min()
+        [wake, self.frames.due(self.state.dirty)].into_iter().flatten().min()
     }
 
     async fn wait(&mut self) -> Result<(), RunError> {
@@ -178,22 +175,21 @@ impl<'a, B: Backend> Loop<'a, B> {
     /// round, which takes it before waiting again.
     fn apply_batch(&mut self) -> Asked {
         let (state, exec) = (&mut *self.state, &mut *self.exec);
-        state.set_clock(std::time::Instant::now(), crate::limits::wall_clock());
-        let now_ms = bridge::now_ms();
+        state.set_clock(std::time::Instant::now(), crate::limits::wall_clock_ms());
         // Control requests: read-only ones are answered now, the others become messages.
         for call in self.calls.drain(..) {
-            self.pending.extend(exec.control.call(call, state, now_ms));
+            self.pending.extend(exec.control.call(call, state));
         }
         let mut replies = VecDeque::new();
         let mut asked = Asked::default();
         while let Some(msg) = self.pending.pop_front() {
             exec.ended(&msg);
-            exec.control.observe(&msg, state, now_ms);
+            exec.control.observe(&msg, state);
             if let Some(p) = &mut exec.persist {
                 p.before(&msg, state);
             }
             for mut effect in update(state, msg) {
-                exec.control.effect(&mut effect, state, now_ms);
+                exec.control.effect(&mut effect);
                 if let Some(p) = &mut exec.persist {
                     p.effect(&effect, state);
                 }
@@ -210,8 +206,8 @@ impl<'a, B: Backend> Loop<'a, B> {
             }
         }
         self.pending.append(&mut replies);
-        // Answers, waits, and the supervisor's relay (whose turns are applied next).
-        self.pending.extend(exec.control.settle(state, now_ms));
+        // Waits, and asks nobody waits for any more (applied next).
+        self.pending.extend(exec.control.settle(state));
         if let Some(p) = &mut exec.persist {
             p.after_batch(state);
         }
@@ -246,7 +242,7 @@ impl<'a, B: Backend> Loop<'a, B> {
 
     fn draw_now(&mut self) -> Result<(), RunError> {
         let now = Instant::now();
-        self.state.set_clock(std::time::Instant::now(), crate::limits::wall_clock());
+        self.state.set_clock(std::time::Instant::now(), crate::limits::wall_clock_ms());
         match draw(self.state, self.terminal) {
             // Nothing to draw on any more: leave as on SIGHUP.
             Err(e) if hung_up(&e) => {
@@ -278,6 +274,7 @@ mod tests {
     use super::super::{event_loop, Executor, Headless, Inbox, ENGINE_CHANNEL, FRAME};
     use super::*;
     use crate::app::fixtures;
+    use tokio::time::Duration;
 
     /// A TestBackend that counts frames (a flush ends each).
     struct Counting {

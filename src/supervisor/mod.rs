@@ -13,17 +13,13 @@ pub use relay::{
     Limit, LogEntry, LogKind, Relay, RelayAction, RelayLimits, RelayTurn, Stop, TaskId,
 };
 
-use std::collections::BTreeMap;
-
 use crate::config::SupervisorConfig;
 
 /// What the app keeps about supervision (in its state, for the supervisor pane to show): the
-/// relay, and when each agent last did something.
+/// relay, and how to show clock times.
 #[derive(Clone, Debug)]
 pub struct Supervision {
     pub relay: Relay,
-    /// Unix milliseconds of each agent's last event, by name (the team table's last column).
-    pub activity: BTreeMap<String, relay::Millis>,
     /// Added to Unix time to show local clock times (0: UTC).
     pub utc_offset_secs: i64,
 }
@@ -37,7 +33,6 @@ impl Supervision {
     pub fn new(config: &SupervisorConfig) -> Self {
         Supervision {
             relay: Relay::new(config.spec.name.clone(), RelayLimits::from_config(config)),
-            activity: BTreeMap::new(),
             utc_offset_secs: 0,
         }
     }

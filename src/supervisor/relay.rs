@@ -273,6 +273,11 @@ impl Relay {
         &self.pending
     }
 
+    /// The tasks sent that have not ended, and the worker each went to.
+    pub fn tasks(&self) -> impl Iterator<Item = (TaskId, &str)> {
+        self.outstanding.iter().map(|(id, t)| (*id, t.worker.as_str()))
+    }
+
     /// Tasks handed out whose turns have not ended.
     pub fn outstanding(&self) -> usize {
         self.outstanding.len()

@@ -83,13 +83,15 @@ impl Columns {
 }
 
 fn row(
+    state: &State,
     agent: &Agent,
-    standing: AgentState,
     sup: &Supervision,
     widths: &[usize; 4],
     cols: Columns,
 ) -> Line<'static> {
-    let last = sup.activity.get(agent.name()).map_or_else(|| "-".to_string(), |t| sup.clock(*t));
+    let standing = agent_state(state, agent);
+    let last =
+        agent.last_activity.map_or_else(|| "-".to_string(), |t| sup.clock(state.wall_ms_at(t)));
     let pad = |s: &str, w: usize| format!("{s:<w$} ");
     let name = if agent.supervisor { format!("◆ {}", agent.name()) } else { agent.name().into() };
     let mut spans = vec![
@@ -133,7 +135,7 @@ fn draw_board(state: &State, sup: &Supervision, area: Rect, buf: &mut Buffer) {
         header.push_str("LAST");
     }
     let mut table: Vec<Line<'static>> = vec![Line::styled(header.trim_end().to_string(), dim)];
-    table.extend(state.agents.iter().map(|a| row(a, agent_state(state, a), sup, &widths, cols)));
+    table.extend(state.agents.iter().map(|a| row(state, a, sup, &widths, cols)));
 
     let supervisor = sup.relay.supervisor();
     let log: Vec<Line<'static>> = {
@@ -240,8 +242,6 @@ mod tests {
         let Some(sup) = s.supervision.as_mut() else { panic!("a supervisor") };
         // 10:41:00 UTC
         let t0 = 38_460_000;
-        sup.activity.insert("api".into(), t0 + 65_000);
-        sup.activity.insert("web".into(), t0 + 70_000);
         // One relayed turn a minute: the second round is stopped.
         let limits = RelayLimits { max_per_minute: 1, ..sup.relay.limits().clone() };
         sup.relay = crate::supervisor::Relay::new("lead", limits);
@@ -255,6 +255,9 @@ mod tests {
         r.task_sent(c, "web", "Try again", t0 + 80_000);
         r.turn_ended(c, &report("web", TurnOutcome::Error, 0.01), t0 + 90_000);
         assert!(matches!(r.poll(t0 + 90_000, true, 0.0), Some(RelayAction::Stopped(_))));
+        s.wall_ms = t0 + 90_000;
+        s.agents[1].last_activity = Some(s.now - std::time::Duration::from_secs(25));
+        s.agents[2].last_activity = Some(s.now - std::time::Duration::from_secs(20));
         s
     }
 
