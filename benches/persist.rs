@@ -50,7 +50,7 @@ fn setup(dir: &std::path::Path, persist: bool) -> (State, Option<Persister>) {
         .begin_turn(0, agentmux::app::queue::Prompt::user("flood"))
         .unwrap_or_else(|| panic!("a turn"));
     if let Some(p) = &mut p {
-        p.effect(&Effect::SpawnTurn(Box::new(req)), &mut state);
+        p.effect(&Effect::SpawnTurn(Box::new(req)), &state);
     }
     (state, p)
 }
@@ -72,7 +72,7 @@ fn run(persist: bool, n: usize) -> Duration {
     let start = Instant::now();
     for msg in msgs {
         if let Some(p) = &mut p {
-            p.before(&msg, &mut state);
+            p.before(&msg, &state);
         }
         update(&mut state, msg);
     }

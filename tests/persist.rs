@@ -90,7 +90,11 @@ impl App {
     }
 
     fn effect(&mut self, effect: Effect) {
-        self.persist.effect(&effect, &mut self.state);
+        self.persist.effect(&effect, &self.state);
+        // As the run loop does: a failed save is shown by `update`.
+        if let Some(warning) = self.persist.take_warning() {
+            self.apply(warning);
+        }
         match effect {
             Effect::SpawnTurn(req) => {
                 let (agent, turn) = (req.agent, req.turn);
@@ -112,7 +116,7 @@ impl App {
 
     fn apply(&mut self, msg: Msg) {
         self.state.now = Instant::now();
-        self.persist.before(&msg, &mut self.state);
+        self.persist.before(&msg, &self.state);
         for effect in update(&mut self.state, msg) {
             self.effect(effect);
         }
@@ -233,7 +237,7 @@ async fn a_session_reopens_with_identical_panes_and_the_first_prompt_is_not_rese
     let before = app.screen();
     let (cost, turns) = (app.state.agents[0].cost_usd, app.state.agents[0].turns);
     assert!(cost > 0.0 && turns == 2, "cost {cost}, turns {turns}");
-    app.persist.close(&mut app.state);
+    app.persist.close(&app.state);
     drop(app);
 
     let mut again = App::open(&data, &work, &home, Access::Exclusive);
@@ -253,7 +257,7 @@ async fn a_session_reopens_with_identical_panes_and_the_first_prompt_is_not_rese
     again.until("api's third turn", |s| idle(s, 0, 3)).await;
     assert_eq!(again.state.agents[0].session, session);
     assert_eq!(again.state.agents[0].turn_seq, 3);
-    again.persist.close(&mut again.state);
+    again.persist.close(&again.state);
     drop(again);
     assert_eq!(
         logged_prompts(&data, "api"),
@@ -281,7 +285,7 @@ async fn a_start_failure_is_said_once_live_and_after_a_reopen() {
     // The session id agentmux proposed never reached the CLI: no header names it.
     let proposed = app.state.agents[0].session.clone().expect("the first turn proposed one");
     assert!(!before.contains(&proposed[..8]), "{before}");
-    app.persist.close(&mut app.state);
+    app.persist.close(&app.state);
     drop(app);
 
     let mut again = App::open_with(&data, &work, &home, Access::Exclusive, claude());
@@ -323,7 +327,7 @@ async fn a_read_only_open_shows_the_panes_and_sends_nothing() {
     // The input is kept, to be copied elsewhere.
     assert_eq!(look.state.agents[0].input_text(), "hi");
     drop(look);
-    owner.persist.close(&mut owner.state);
+    owner.persist.close(&owner.state);
     drop(owner);
     assert_eq!(logged_prompts(&data, "api"), ["write the handler"]);
 }
@@ -346,7 +350,7 @@ async fn a_read_only_look_follows_the_turns_the_owner_runs_after_it_opened() {
     assert!(!look.state.agents[1].turn.is_active(), "and its end");
     assert_eq!(look.state.agents[1].turn_seq, 1);
 
-    owner.persist.close(&mut owner.state);
+    owner.persist.close(&owner.state);
     drop(owner);
     let changes = follower.changed(None);
     assert!(follower.owner_gone());
@@ -380,7 +384,7 @@ async fn agents_made_and_closed_at_run_time_and_allow_always_rules_survive_a_reo
     // What "allow always" does to an agent (see `app::approvals`).
     app.state.agents[0].spec.options.allowed_tools = Some(vec!["Bash(npm test:*)".into()]);
     app.effect(Effect::Persist);
-    app.persist.close(&mut app.state);
+    app.persist.close(&app.state);
     drop(app);
 
     let again = App::open(&data, &work, &home, Access::Exclusive);
@@ -415,7 +419,7 @@ fn an_agent_made_in_a_worktree_gets_its_worktree_back_on_reopen() {
     let kept = app.persist.workspace().agent("tree").expect("tree kept");
     assert_eq!(kept.extras.get(persist::WORKTREE_EXTRA), Some(&serde_json::Value::Bool(true)));
     assert_eq!(kept.queue, ["in my own tree"]);
-    app.persist.close(&mut app.state);
+    app.persist.close(&app.state);
     drop(app);
 
     let again = App::open(&data, &work, &home, Access::Exclusive);
@@ -758,7 +762,7 @@ async fn windows_and_held_follow_ups_survive_a_reopen() {
     }
     app.send(1, "after the reset");
     assert!(app.state.agents[1].held, "held past the threshold");
-    app.persist.close(&mut app.state);
+    app.persist.close(&app.state);
     drop(app);
 
     // Later: the weekly window's reset has passed.
@@ -785,7 +789,7 @@ async fn windows_and_held_follow_ups_survive_a_reopen() {
     // Released until the hold changes: a follow-up of another agent waits for the reset.
     again.send(0, "at the reset");
     assert!(again.state.agents[0].held);
-    again.persist.close(&mut again.state);
+    again.persist.close(&again.state);
     drop(again);
 
     // Reopened after the five-hour reset: the held follow-up goes by itself.
@@ -796,5 +800,5 @@ async fn windows_and_held_follow_ups_survive_a_reopen() {
     third.apply(Msg::Wake);
     assert!(third.state.agents[0].turn.is_active(), "released at the reset");
     third.until("api's turn after the reset", |s| idle(s, 0, 2)).await;
-    third.persist.close(&mut third.state);
+    third.persist.close(&third.state);
 }

@@ -188,7 +188,6 @@ pub fn on_ask(state: &mut State, id: RequestId, ask: Ask, fx: &mut Vec<Effect>) 
         scroll: 0,
         answering: Default::default(),
     });
-    state.dirty = true;
     if first {
         attention(state, &title, &body, fx);
     }
@@ -217,7 +216,6 @@ fn refuse_forged(state: &mut State, index: usize, id: RequestId, ask: &Ask, fx: 
         "refused an approval request for {name} ({}) that did not come from its turn",
         ask.tool_name
     ));
-    state.dirty = true;
     let message = "agentmux refused this approval request: it did not carry the secret of the \
                    agent's running turn"
         .to_string();
@@ -228,11 +226,8 @@ fn refuse_forged(state: &mut State, index: usize, id: RequestId, ask: &Ask, fx: 
 pub fn withdrawn(state: &mut State, id: RequestId) {
     let before = state.approvals.queue.len();
     state.approvals.queue.retain(|p| p.id != id);
-    if state.approvals.queue.len() != before {
-        state.dirty = true;
-        if !focused_waits(state) {
-            state.approvals.composing = false;
-        }
+    if state.approvals.queue.len() != before && !focused_waits(state) {
+        state.approvals.composing = false;
     }
 }
 
@@ -266,7 +261,6 @@ pub fn on_result(state: &mut State, index: usize, denials: &[PermissionDenial]) 
         return;
     }
     state.approvals.denials.insert(a.id, denials.to_vec());
-    state.dirty = true;
 }
 
 /// Whether the focused agent has a call waiting (its pane takes the approval keys).
@@ -294,7 +288,6 @@ pub fn focus_next_waiting(state: &mut State) {
         }
         None => {
             state.flash = Some("no agent is waiting for you".into());
-            state.dirty = true;
         }
     }
 }
@@ -323,7 +316,6 @@ pub fn key(
             }
             Some(Command::Close) => {
                 state.approvals.composing = false;
-                state.dirty = true;
                 true
             }
             _ => false,
@@ -341,12 +333,10 @@ pub fn key(
                 "this is answered each time, never always: {} answers it once",
                 allow.unwrap_or_default()
             ));
-            state.dirty = true;
         }
         Some(Command::AllowAlways) => allow_always_focused(state, fx),
         Some(Command::Deny) => {
             state.approvals.composing = true;
-            state.dirty = true;
         }
         _ => return false,
     }
@@ -373,7 +363,6 @@ fn scroll_focused(state: &mut State, down: bool) -> bool {
     let last = rows - shown;
     p.scroll =
         if down { p.scroll.saturating_add(page).min(last) } else { p.scroll.saturating_sub(page) };
-    state.dirty = true;
     true
 }
 
@@ -398,7 +387,6 @@ pub(super) fn decide_focused(state: &mut State, decision: Decision, fx: &mut Vec
         fx.push(Effect::Decide { id: p.id, decision });
     }
     state.approvals.composing = false;
-    state.dirty = true;
 }
 
 /// Add a rule to an agent's allowed tools (kept with the workspace, passed to later turns).
@@ -419,7 +407,6 @@ fn allow_always_focused(state: &mut State, fx: &mut Vec<Effect>) {
         fx.push(Effect::Decide { id: p.id, decision: Decision::Allow });
         state.approvals.composing = false;
         state.flash = Some(format!("no rule names only this {tool} call: allowed once"));
-        state.dirty = true;
         return;
     };
     add_rule(state, index, &rule, fx);
@@ -437,7 +424,6 @@ fn allow_always_focused(state: &mut State, fx: &mut Vec<Effect>) {
     }
     state.approvals.composing = false;
     state.flash = Some(format!("{} may always use {rule}", state.agents[index].name()));
-    state.dirty = true;
 }
 
 /// Allow what the focused agent's last turn was denied and run it again (`--resume`, the rules
@@ -458,14 +444,12 @@ pub fn allow_denied_focused(state: &mut State, fx: &mut Vec<Effect>) -> Option<S
             added.push(rule);
         }
     }
-    state.dirty = true;
     if added.is_empty() {
         state.flash = Some("no rule names only the denied calls: nothing to allow".to_string());
         state.approvals.denials.insert(id, denials);
         return None;
     }
     state.flash = Some(format!("allowed {} and re-running", added.join(", ")));
-    state.dirty = true;
     Some(RERUN_PROMPT.to_string())
 }
 

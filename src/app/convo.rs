@@ -49,7 +49,6 @@ pub fn add(
     let id = agent.id;
     fx.push(Effect::History { agent: id, history: Box::new(history) });
     fx.push(Effect::Persist);
-    state.dirty = true;
     if worktree {
         super::worktree::open_for(state, index, None, fx);
         return Ok(ControlOk::OpeningWorktree { name, agent: id });
@@ -115,12 +114,10 @@ pub fn ask_fork(state: &mut State, fx: &mut Vec<Effect>) {
         Some(why) => state.flash = Some(why),
         None => fx.push(Effect::Convo(ConvoAsk::Turns { agent: a.id })),
     }
-    state.dirty = true;
 }
 
 /// An answer the loop read for the UI.
 pub fn on_msg(state: &mut State, msg: ConvoMsg, fx: &mut Vec<Effect>) {
-    state.dirty = true;
     match msg {
         ConvoMsg::Turns { agent, prompts } => {
             let Some(i) = state.index_of(agent) else { return };
@@ -153,7 +150,6 @@ pub fn on_msg(state: &mut State, msg: ConvoMsg, fx: &mut Vec<Effect>) {
 /// A key in the fork picker.
 pub fn picker_key(state: &mut State, command: Option<Command>, fx: &mut Vec<Effect>) {
     let Some(Overlay::Fork(p)) = &mut state.overlay else { return };
-    state.dirty = true;
     match command {
         Some(Command::ScrollUp) => p.at = p.at.saturating_sub(1).max(1),
         Some(Command::ScrollDown) => p.at = (p.at + 1).min(p.prompts.len()),

@@ -59,7 +59,6 @@ pub fn apply(state: &mut State, changes: Vec<Change>) {
             Change::OwnerGone => owner_gone(state, &resume_key),
         }
     }
-    state.dirty = true;
 }
 
 /// Turns still running when the owner went were cut short with it.

@@ -51,7 +51,6 @@ pub fn keep_if_held(state: &mut State, i: usize, prompt: &Prompt) -> bool {
     let a = &mut state.agents[i];
     a.queue.push_back(prompt.clone());
     a.held = true;
-    state.dirty = true;
     true
 }
 
@@ -59,16 +58,16 @@ pub fn keep_if_held(state: &mut State, i: usize, prompt: &Prompt) -> bool {
 pub fn release(state: &mut State, i: usize) -> bool {
     let Some(h) = held(state, i) else { return false };
     state.agents[i].release = Some(h.resumes_at);
-    state.dirty = true;
     true
 }
 
 /// Starts the next turn of every held agent whose hold has ended; a held agent whose queue
-/// the user emptied is no longer held.
-pub fn release_due(state: &mut State, fx: &mut Vec<Effect>) {
+/// the user emptied is no longer held. Whether any hold ended.
+pub fn release_due(state: &mut State, fx: &mut Vec<Effect>) -> bool {
     if !state.agents.iter().any(|a| a.held) {
-        return;
+        return false;
     }
+    let mut ended = false;
     let decisions = decisions(state);
     for (i, d) in decisions.into_iter().enumerate() {
         let a = &mut state.agents[i];
@@ -78,15 +77,17 @@ pub fn release_due(state: &mut State, fx: &mut Vec<Effect>) {
         if a.queue.is_empty() {
             a.held = false;
             a.refused_until = None;
-            state.dirty = true;
+            ended = true;
         } else if d == Decision::Start {
             if let Some(next) = a.queue.pop_front() {
                 a.held = false;
                 super::update::start_turn(state, i, next, fx);
                 fx.push(Effect::Persist);
+                ended = true;
             }
         }
     }
+    ended
 }
 
 /// When a hold may end by itself (a window's reset, a refusal's wait), or the limits line

@@ -54,6 +54,8 @@ pub enum Msg {
     Convo(super::convo::ConvoMsg),
     /// What changed in the workspace a read-only look follows (see `store::follow`).
     Followed(Vec<crate::store::follow::Change>),
+    /// The workspace could not be saved (the first store error; later ones are only logged).
+    NotSaved(String),
     /// A live process said how full its context window is (`get_context_usage`).
     ContextUsage {
         agent: AgentId,

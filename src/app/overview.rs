@@ -244,7 +244,6 @@ pub fn wanted_at_start(state: &State) -> bool {
 
 pub fn open(state: &mut State) {
     state.overlay = Some(Overlay::Overview(Box::default()));
-    state.dirty = true;
 }
 
 /// Focus the next agent that needs the user, in the inbox's order; says so when none does.
@@ -261,11 +260,9 @@ pub fn next_in_inbox(state: &mut State) {
                 Some(Overlay::Overview(o)) => o.pick = Some(Pick::Agent(state.agents[i].id)),
                 _ => state.set_focus(i),
             }
-            state.dirty = true;
         }
         _ => {
             state.flash = Some("no agent needs you".into());
-            state.dirty = true;
         }
     }
 }
@@ -292,7 +289,6 @@ pub fn key(state: &mut State, command: Option<Command>, typed: Option<TypedKey>)
     };
     if let Some(i) = moved {
         o.pick = entries.get(i).map(Entry::pick);
-        state.dirty = true;
         return;
     }
     match (command, at.and_then(|i| entries.get(i))) {
@@ -301,9 +297,7 @@ pub fn key(state: &mut State, command: Option<Command>, typed: Option<TypedKey>)
                 Entry::Group { repo, .. } => repo.clone(),
                 Entry::Agent(r) => r.repo.clone(),
             };
-            if !o.lens.folded.remove(&repo) {
-                o.lens.folded.insert(repo.clone());
-            }
+            toggle_fold(&mut o.lens.folded, &repo);
             o.pick = Some(Pick::Group(repo));
         }
         (Some(Command::Submit), Some(Entry::Agent(r))) => {
@@ -335,9 +329,7 @@ pub fn key(state: &mut State, command: Option<Command>, typed: Option<TypedKey>)
             }
         }
         (Some(Command::Submit), Some(Entry::Group { repo, .. })) => {
-            if !o.lens.folded.remove(repo) {
-                o.lens.folded.insert(repo.clone());
-            }
+            toggle_fold(&mut o.lens.folded, repo)
         }
         (Some(Command::HideIdle), _) => o.lens.hide_idle = !o.lens.hide_idle,
         (Some(Command::Close), _) => state.overlay = None,
@@ -354,9 +346,15 @@ pub fn key(state: &mut State, command: Option<Command>, typed: Option<TypedKey>)
             let shown = arrange(all, &o.lens);
             o.pick = o.selected(&shown).and_then(|i| shown.get(i)).map(Entry::pick);
         }
-        _ => return,
+        _ => {}
     }
-    state.dirty = true;
+}
+
+/// A folded repository opens, an open one folds.
+fn toggle_fold(folded: &mut BTreeSet<String>, repo: &str) {
+    if !folded.remove(repo) {
+        folded.insert(repo.to_string());
+    }
 }
 
 /// A key that edits the overview's filter.

@@ -45,7 +45,6 @@ pub fn key(
             Some(n) if empty && n <= options => p.answering.pick(&p.ask.input, &qs, n - 1),
             Some(n) if empty => {
                 state.flash = Some(format!("no option {n}: {options} to pick from"));
-                state.dirty = true;
                 return true;
             }
             _ => return false,
@@ -56,7 +55,6 @@ pub fn key(
             a.input = super::state::new_input();
         }
     }
-    state.dirty = true;
     if let Some(updated_input) = answered {
         super::approvals::decide_focused(state, Decision::Answer { updated_input }, fx);
     }

@@ -91,7 +91,6 @@ pub fn restore(state: &mut State, found: &Restored, first: &mut [Option<String>]
             }
         }
     }
-    state.dirty = true;
     lost
 }
 

@@ -51,13 +51,11 @@ pub fn open(state: &mut State, every_agent: bool) {
         (false, Some(a)) => Scope::One(a.id),
         (false, None) => {
             state.flash = Some("no agent to search".into());
-            state.dirty = true;
             return;
         }
         (true, _) => Scope::All,
     };
     state.overlay = Some(Overlay::Search(Box::new(SearchBar::new(scope))));
-    state.dirty = true;
 }
 
 /// The hits of `query` in `scope`, agent by agent in the team's order.
@@ -87,7 +85,6 @@ pub fn key(state: &mut State, command: Option<Command>, typed: Option<TypedKey>)
     match command {
         Some(Command::Close) => {
             state.overlay = None;
-            state.dirty = true;
             return;
         }
         Some(Command::ScrollDown) if n > 0 => bar.at = (bar.at + 1) % n,
@@ -95,7 +92,6 @@ pub fn key(state: &mut State, command: Option<Command>, typed: Option<TypedKey>)
         Some(Command::Submit) if bar.scope == Scope::All => {
             let picked = bar.current().cloned();
             state.overlay = None;
-            state.dirty = true;
             if let Some((id, hit)) = picked {
                 if let Some(i) = state.index_of(id) {
                     state.set_focus(i);
@@ -119,7 +115,6 @@ pub fn key(state: &mut State, command: Option<Command>, typed: Option<TypedKey>)
         refresh(state);
     }
     follow(state);
-    state.dirty = true;
 }
 
 /// Searches again for the bar's query.

@@ -296,7 +296,8 @@ pub struct State {
     pub wall_ms: u64,
     /// The subscription's usage windows, as the agents' CLIs reported them.
     pub limits: crate::limits::Limits,
-    /// Something visible changed since the last draw.
+    /// Something visible may have changed since the last draw: set by `update` alone (see
+    /// `update::shows`), cleared by the draw.
     pub dirty: bool,
     pub claude: ClaudeCmd,
     /// Options for agents created at run time.
@@ -429,7 +430,6 @@ impl State {
             agent.transcript.push_note(&format!("⎇ {notice}"), crate::transcript::NoteLevel::Info);
         }
         agent.tree = Some(super::worktree::AgentTree::new(wt, home));
-        self.dirty = true;
         true
     }
 
@@ -487,9 +487,6 @@ impl State {
 
     pub fn set_focus(&mut self, index: usize) {
         if index < self.agents.len() {
-            if self.focus != index {
-                self.dirty = true;
-            }
             self.focus = index;
             if !(self.has_supervisor() && index == 0) {
                 self.anchor = index;
@@ -636,7 +633,6 @@ impl State {
         let held = self.api_keys_set.first().filter(|_| subscription);
         agent.transcript.hold_key(held.map(String::as_str));
         agent.scroll.end();
-        self.dirty = true;
         let mut req = TurnRequest {
             agent: agent.id,
             turn: agent.turn_seq,

@@ -61,17 +61,18 @@ pub fn turn_ended(state: &mut State, i: usize, verdict: Verdict, judged: &Phase,
 }
 
 /// After every message: tasks no turn will end are reported as not run, and the reports
-/// waiting for the supervisor go to it as its next turn once the relay says so.
-pub fn step(state: &mut State, fx: &mut Vec<Effect>) {
-    lost_tasks(state);
-    let Some(sup) = state.agents.first().filter(|a| a.supervisor) else { return };
+/// waiting for the supervisor go to it as its next turn once the relay says so. Whether the
+/// relay's log or the screen changed.
+pub fn step(state: &mut State, fx: &mut Vec<Effect>) -> bool {
+    let lost = lost_tasks(state);
+    let Some(sup) = state.agents.first().filter(|a| a.supervisor) else { return lost };
     let idle = !sup.turn.is_active() && sup.queue.is_empty();
     let name = sup.name().to_string();
     let team_cost = crate::agent::event::sum_costs(state.agents.iter().map(|a| a.cost_usd));
     let now = state.wall_ms;
-    let Some(s) = state.supervision.as_mut() else { return };
+    let Some(s) = state.supervision.as_mut() else { return lost };
     match s.relay.poll(now, idle, team_cost) {
-        None => {}
+        None => return lost,
         Some(RelayAction::Stopped(stop)) => state.flash = Some(stop.note()),
         Some(RelayAction::Turn(turn)) => {
             let cmd = ControlCmd::Send { agent: name, prompt: turn.prompt, origin: Origin::Relay };
@@ -79,6 +80,7 @@ pub fn step(state: &mut State, fx: &mut Vec<Effect>) {
             let _ = super::update::control(state, cmd, fx);
         }
     }
+    true
 }
 
 /// When the relay's batching window ends, if reports wait for their siblings.
@@ -89,9 +91,9 @@ pub fn next_deadline(state: &State) -> Option<std::time::Instant> {
 }
 
 /// Tasks whose worker was closed, or that left its queue without running (the user cancelled
-/// them, or their turn could not start).
-fn lost_tasks(state: &mut State) {
-    let Some(s) = state.supervision.as_ref() else { return };
+/// them, or their turn could not start). Whether there were any.
+fn lost_tasks(state: &mut State) -> bool {
+    let Some(s) = state.supervision.as_ref() else { return false };
     let lost: Vec<(TaskId, TurnReport)> = s
         .relay
         .tasks()
@@ -106,11 +108,13 @@ fn lost_tasks(state: &mut State) {
         })
         .collect();
     let now = state.wall_ms;
+    let any = !lost.is_empty();
     if let Some(s) = state.supervision.as_mut() {
         for (task, report) in lost {
             s.relay.turn_ended(task, &report, now);
         }
     }
+    any
 }
 
 /// How a turn ended, in the words `wait` and the supervisor's reports use: the verdict's

@@ -59,7 +59,6 @@ pub fn open(state: &mut State) {
     let Some(a) = state.focused() else { return };
     if a.supervisor {
         state.flash = Some("the supervisor's model and mode are set in the team file".into());
-        state.dirty = true;
         return;
     }
     let (agent, model) = (a.id, a.spec.options.model.clone());
@@ -68,14 +67,12 @@ pub fn open(state: &mut State) {
         .position(|c| matches!(c, Choice::Model(m) if *m == model))
         .unwrap_or(0);
     state.overlay = Some(Overlay::Switch(Switch { agent, cursor }));
-    state.dirty = true;
 }
 
 pub fn key(state: &mut State, command: Option<Command>, fx: &mut Vec<Effect>) {
     let Some(Overlay::Switch(sw)) = &mut state.overlay else { return };
     let Some(i) = state.agents.iter().position(|a| a.id == sw.agent) else {
         state.overlay = None;
-        state.dirty = true;
         return;
     };
     let rows = choices(state.agents[i].spec.options.model.as_deref());
@@ -94,9 +91,8 @@ pub fn key(state: &mut State, command: Option<Command>, fx: &mut Vec<Effect>) {
             state.flash = Some(said(state, i));
         }
         Some(Command::Close) => state.overlay = None,
-        _ => return,
+        _ => {}
     }
-    state.dirty = true;
 }
 
 /// Changes agent `i`'s model (`Some(None)`: back to the CLI's default) and permission mode from
@@ -115,7 +111,6 @@ pub fn set(
     if mode.is_some() {
         options.permission_mode = mode;
     }
-    state.dirty = true;
     fx.push(Effect::Persist);
 }
 

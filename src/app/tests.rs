@@ -985,3 +985,45 @@ fn a_login_failure_names_the_key_subscription_billing_held_back() {
         );
     }
 }
+
+/// One place decides a redraw: a message that can change the screen marks it, the few that
+/// cannot leave it alone.
+#[test]
+fn which_messages_redraw() {
+    use crossterm::event::{KeyEvent, KeyEventKind};
+    let mouse =
+        |kind| Msg::Mouse(MouseEvent { kind, column: 60, row: 5, modifiers: KeyModifiers::NONE });
+    let release =
+        KeyEvent::new_with_kind(KeyCode::Char('x'), KeyModifiers::NONE, KeyEventKind::Release);
+    let table: Vec<(&str, Msg, bool)> = vec![
+        ("a key press", key(KeyCode::Char('x')), true),
+        ("a key release", Msg::Key(release), false),
+        ("a mouse move", mouse(MouseEventKind::Moved), false),
+        ("a drag", mouse(MouseEventKind::Drag(MouseButton::Left)), false),
+        ("a click", mouse(MouseEventKind::Down(MouseButton::Left)), true),
+        ("the wheel", mouse(MouseEventKind::ScrollDown), true),
+        ("a resize", Msg::Resize { width: 100, height: 30 }, true),
+        ("a paste", Msg::Paste("hi".into()), true),
+        ("a redraw", Msg::Redraw, true),
+        ("an idle wake", Msg::Wake, false),
+        ("a stale turn's exit", exited(crate::agent::AgentId(99), 7, 0), true),
+    ];
+    for (what, msg, redraws) in table {
+        let mut s = state(false, &[("a", ""), ("b", "")], (120, 30));
+        s.dirty = false;
+        update(&mut s, msg);
+        assert_eq!(s.dirty, redraws, "{what}");
+    }
+}
+
+/// A wake while nothing runs still redraws when a hold ended on it: the held turn starts.
+#[test]
+fn a_wake_that_ends_a_hold_redraws() {
+    let mut s = state(false, &[("a", "")], (80, 24));
+    s.agents[0].queue.push_back(super::queue::Prompt::user("later"));
+    s.agents[0].held = true;
+    s.dirty = false;
+    let fx = update(&mut s, Msg::Wake);
+    assert!(!spawned(&fx).is_empty(), "no hold is left, so the queued turn starts");
+    assert!(s.dirty);
+}

@@ -19,13 +19,13 @@ use crate::transcript::{result_failure, NoteLevel, Scroll, TurnFooter, TurnStatu
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     let mut fx = Vec::new();
+    let mut shown = shows(state, &msg);
     match msg {
         Msg::Key(key) => on_key(state, key, &mut fx),
         Msg::Mouse(m) => on_mouse(state, m),
         Msg::Paste(text) => on_paste(state, &text),
         Msg::Resize { width, height } => {
             state.size = (width, height);
-            state.dirty = true;
         }
         Msg::Engine(m) => on_engine(state, m, &mut fx),
         Msg::SpawnFailed { agent, turn, error } => {
@@ -34,7 +34,6 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 a.transcript.push_error(&format!("could not start: {error}"));
                 a.transcript.end_turn(TurnFooter::new(TurnStatus::Failed(error.clone())));
                 a.turn = TurnState::Error { message: error };
-                state.dirty = true;
             }
         }
         Msg::Approval { id, ask } => super::approvals::on_ask(state, id, ask, &mut fx),
@@ -45,37 +44,57 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             // to the loop before the turn that runs it starts.
             fx.insert(0, Effect::Reply { id, reply });
         }
-        Msg::Wake => {
-            if state.running() > 0 {
-                state.dirty = true;
-            }
-        }
-        Msg::Redraw => state.dirty = true,
+        // What a wake or a redraw shows is decided by `shows`.
+        Msg::Wake | Msg::Redraw => {}
         Msg::Suspend => fx.push(Effect::Suspend),
         Msg::Terminate => quit_now(state, &mut fx),
         Msg::Worktree(m) => super::worktree::on_msg(state, m, &mut fx),
         Msg::Convo(m) => super::convo::on_msg(state, m, &mut fx),
         Msg::Followed(changes) => super::follow::apply(state, changes),
+        Msg::NotSaved(text) => {
+            if let Some(a) = state.agents.get_mut(state.focus) {
+                a.transcript.push_note(&text, crate::transcript::NoteLevel::Warn);
+            }
+            state.flash = Some(text);
+        }
         Msg::ContextUsage { agent, used, window } => {
             if let Some(i) = state.index_of(agent) {
                 let context = super::state::ContextUse { used, window: Some(window) };
                 state.agents[i].context = Some(context);
-                state.dirty = true;
             }
         }
     }
     // Held turns whose window reset (or that the user released) start now.
-    super::governor::release_due(state, &mut fx);
+    shown |= super::governor::release_due(state, &mut fx);
     // Lost tasks are reported, and waiting reports go to the supervisor once it is free.
-    super::supervise::step(state, &mut fx);
+    shown |= super::supervise::step(state, &mut fx);
     // What the user has in front of them is read.
     if state.overlay.is_none() {
         if let Some(a) = state.agents.get_mut(state.focus).filter(|a| a.unread) {
             a.unread = false;
-            state.dirty = true;
+            shown = true;
         }
     }
+    state.dirty |= shown;
     fx
+}
+
+/// Whether a message may change what is on screen: the one place that decides a redraw.
+/// Almost every message may (a frame is coalesced and cheap; a missed change is a stale
+/// screen), so this names the few that cannot: a key's release, a mouse move or drag (only
+/// clicks and the wheel do anything), and a wake with nothing on a clock (a spinner's
+/// deadline that outlived its turn). A wake that ends a hold or a relay's wait says so
+/// through `release_due` and `supervise::step`.
+fn shows(state: &State, msg: &Msg) -> bool {
+    match msg {
+        Msg::Key(k) => k.kind != crossterm::event::KeyEventKind::Release,
+        Msg::Mouse(m) => matches!(
+            m.kind,
+            MouseEventKind::Down(_) | MouseEventKind::ScrollUp | MouseEventKind::ScrollDown
+        ),
+        Msg::Wake => state.running() > 0 || !state.limits.is_empty(),
+        _ => true,
+    }
 }
 
 /// The index of an agent if `turn` is its current turn (messages of older turns are stale).
@@ -100,9 +119,7 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
     if key.kind == crossterm::event::KeyEventKind::Release {
         return;
     }
-    if state.flash.take().is_some() {
-        state.dirty = true;
-    }
+    state.flash = None;
     let ctx = state.key_context();
     let command = state.keymap.resolve(ctx, &key);
     let browsing = matches!(
@@ -152,7 +169,6 @@ fn help_key(state: &mut State, command: Option<Command>) {
                 } else {
                     scroll.saturating_add(1)
                 };
-                state.dirty = true;
             }
         }
         _ => {}
@@ -184,7 +200,6 @@ fn confirm_key(state: &mut State, command: Option<Command>, fx: &mut Vec<Effect>
     match command {
         Some(Command::Yes) => {
             let Some(Overlay::Confirm(confirm)) = state.overlay.take() else { return };
-            state.dirty = true;
             match confirm {
                 Confirm::Quit { .. } => quit_now(state, fx),
                 Confirm::Close { agent } => {
@@ -217,7 +232,6 @@ fn typed_key(key: &KeyEvent) -> Option<super::overview::TypedKey> {
 
 fn close_overlay(state: &mut State) {
     state.overlay = None;
-    state.dirty = true;
 }
 
 fn ask_quit(state: &mut State, fx: &mut Vec<Effect>) {
@@ -225,7 +239,6 @@ fn ask_quit(state: &mut State, fx: &mut Vec<Effect>) {
         0 => quit_now(state, fx),
         running => {
             state.overlay = Some(Overlay::Confirm(Confirm::Quit { running }));
-            state.dirty = true;
         }
     }
 }
@@ -271,7 +284,6 @@ fn turn_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec
         Command::Newline => {
             if let Some(a) = state.focused_mut() {
                 a.input.insert_newline();
-                state.dirty = true;
             }
         }
         Command::HistoryPrev => history(state, key, -1),
@@ -283,7 +295,6 @@ fn turn_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec
                 Some(prompt) => start_turn(state, focus, Prompt::user(prompt), fx),
                 None => {
                     state.flash = Some("no denied tools to allow here".into());
-                    state.dirty = true;
                 }
             }
         }
@@ -296,7 +307,6 @@ fn turn_command(state: &mut State, command: Command, key: KeyEvent, fx: &mut Vec
                 Some(prompt) => start_turn(state, focus, Prompt::user(prompt), fx),
                 None => {
                     state.flash = Some("no interrupted turn to resume here".into());
-                    state.dirty = true;
                 }
             }
         }
@@ -318,7 +328,6 @@ fn queue_command(state: &mut State, command: Command, fx: &mut Vec<Effect>) {
             } else {
                 state.flash = Some("nothing queued".into());
             }
-            state.dirty = true;
         }
         Command::CancelQueued => {
             let Some(a) = state.focused_mut() else { return };
@@ -327,20 +336,17 @@ fn queue_command(state: &mut State, command: Command, fx: &mut Vec<Effect>) {
             } else {
                 state.flash = Some("nothing queued".into());
             }
-            state.dirty = true;
         }
         Command::PickQueuedPrev | Command::PickQueuedNext => {
             let Some(a) = state.focused_mut() else { return };
-            let moved = if command == Command::PickQueuedPrev {
-                a.queue.pick_prev()
+            if command == Command::PickQueuedPrev {
+                a.queue.pick_prev();
             } else {
-                a.queue.pick_next()
-            };
-            let empty = a.queue.is_empty();
-            if empty {
+                a.queue.pick_next();
+            }
+            if a.queue.is_empty() {
                 state.flash = Some("nothing queued".into());
             }
-            state.dirty |= moved || empty;
         }
         _ => {}
     }
@@ -365,12 +371,10 @@ fn layout_command(state: &mut State, command: Command) {
                 Arrangement::Zoomed => Arrangement::Tiled,
                 _ => Arrangement::Zoomed,
             };
-            state.dirty = true;
         }
         Command::CycleLayout => {
             state.arrangement = state.arrangement.next();
             state.flash = Some(format!("layout: {}", state.arrangement.name()));
-            state.dirty = true;
         }
         _ => {}
     }
@@ -394,7 +398,6 @@ fn transcript_command(state: &mut State, command: Command) {
                 a.transcript.select_next()
             };
             reveal(state, focus, selected);
-            state.dirty = true;
         }
         Command::ToggleExpand => {
             let focus = state.focus;
@@ -407,7 +410,6 @@ fn transcript_command(state: &mut State, command: Command) {
                 toggle_in_place(state, focus, cell);
             }
             reveal(state, focus, selected);
-            state.dirty = true;
         }
         _ => {}
     }
@@ -422,7 +424,6 @@ fn open_command(state: &mut State, command: Command, fx: &mut Vec<Effect>) {
         Command::Switch => super::switch::open(state),
         Command::Limits => {
             state.overlay = Some(Overlay::Limits);
-            state.dirty = true;
         }
         Command::Search => super::search::open(state, false),
         Command::SearchAll => super::search::open(state, true),
@@ -430,7 +431,6 @@ fn open_command(state: &mut State, command: Command, fx: &mut Vec<Effect>) {
             let model = state.defaults.model.clone();
             state.overlay =
                 Some(Overlay::NewAgent(Box::new(Form::new(&state.default_dir, model.as_deref()))));
-            state.dirty = true;
         }
         Command::CloseAgent => {
             let Some(a) = state.focused() else { return };
@@ -441,11 +441,9 @@ fn open_command(state: &mut State, command: Command, fx: &mut Vec<Effect>) {
             } else {
                 close_agent(state, state.focus, fx);
             }
-            state.dirty = true;
         }
         Command::Help => {
             state.overlay = Some(Overlay::Help { scroll: 0 });
-            state.dirty = true;
         }
         Command::Suspend => fx.push(Effect::Suspend),
         Command::Quit => ask_quit(state, fx),
@@ -460,7 +458,6 @@ fn scroll_focused(state: &mut State, f: impl FnOnce(&mut Scroll, Viewport)) {
     let v = state.viewport(state.focus);
     if let Some(a) = state.focused_mut() {
         f(&mut a.scroll, v);
-        state.dirty = true;
     }
 }
 
@@ -504,7 +501,6 @@ fn type_into_input(state: &mut State, key: KeyEvent) {
         if a.input.input(key) {
             a.history_pos = None;
         }
-        state.dirty = true;
     }
 }
 
@@ -518,7 +514,7 @@ fn on_paste(state: &mut State, text: &str) {
             let t = if single_line { text.replace('\n', " ") } else { text };
             form.active_field().insert_str(t);
         }
-        Some(_) => return,
+        Some(_) => {}
         None => {
             if let Some(a) = state.focused_mut() {
                 a.input.insert_str(text);
@@ -526,7 +522,6 @@ fn on_paste(state: &mut State, text: &str) {
             }
         }
     }
-    state.dirty = true;
 }
 
 /// Up/Down recall earlier prompts while the input is empty (or shows a recalled prompt);
@@ -539,7 +534,6 @@ fn history(state: &mut State, key: KeyEvent, step: isize) {
     };
     if !browsing || a.history.is_empty() {
         a.input.input(key);
-        state.dirty = true;
         return;
     }
     let len = a.history.len();
@@ -556,14 +550,12 @@ fn history(state: &mut State, key: KeyEvent, step: isize) {
         let text = a.history[i].clone();
         a.input.insert_str(text);
     }
-    state.dirty = true;
 }
 
 fn send_input(state: &mut State, fx: &mut Vec<Effect>) {
     if state.read_only {
         // The input stays, to be copied elsewhere.
         state.flash = Some(READ_ONLY_NOTE.into());
-        state.dirty = true;
         return;
     }
     let focus = state.focus;
@@ -585,7 +577,6 @@ fn send_input(state: &mut State, fx: &mut Vec<Effect>) {
     if a.history.last() != Some(&text) {
         a.history.push(text.clone());
     }
-    state.dirty = true;
     let prompt = if a.queue.is_editing() {
         if busy(state, focus) {
             // An edited follow-up goes back where it was taken from.
@@ -617,12 +608,10 @@ pub const READ_ONLY_NOTE: &str =
 fn submit(state: &mut State, index: usize, prompt: Prompt, fx: &mut Vec<Effect>) -> Option<usize> {
     if state.read_only {
         state.flash = Some(READ_ONLY_NOTE.into());
-        state.dirty = true;
         return None;
     }
     if busy(state, index) {
         let pos = state.agents.get_mut(index)?.queue.push_back(prompt);
-        state.dirty = true;
         fx.push(Effect::Persist);
         Some(pos)
     } else if super::governor::keep_if_held(state, index, &prompt) {
@@ -637,7 +626,6 @@ fn submit(state: &mut State, index: usize, prompt: Prompt, fx: &mut Vec<Effect>)
 pub(super) fn start_turn(state: &mut State, index: usize, prompt: Prompt, fx: &mut Vec<Effect>) {
     if state.read_only {
         state.flash = Some(READ_ONLY_NOTE.into());
-        state.dirty = true;
         return;
     }
     if let Some(req) = state.begin_turn(index, prompt) {
@@ -681,7 +669,6 @@ fn interrupt_focused(state: &mut State, fx: &mut Vec<Effect>) {
         let quit = state.keymap.key_label(Context::Pane, Command::Quit).unwrap_or_default();
         state.flash = Some(format!("nothing running ({quit} quits)"));
     }
-    state.dirty = true;
 }
 
 /// Closing asks first when the agent's worktree holds uncommitted changes (or they are not
@@ -705,12 +692,10 @@ fn close_agent(state: &mut State, index: usize, fx: &mut Vec<Effect>) {
     state.focus = fix(state.focus);
     state.anchor = fix(state.anchor);
     state.flash = Some(format!("closed {}", a.spec.name));
-    state.dirty = true;
 }
 
 fn form_key(state: &mut State, command: Option<Command>, key: KeyEvent, fx: &mut Vec<Effect>) {
     let Some(Overlay::NewAgent(form)) = &mut state.overlay else { return };
-    state.dirty = true;
     match command {
         Some(Command::Close) => state.overlay = None,
         Some(Command::NextField) => form.next(),
@@ -825,7 +810,6 @@ pub(super) fn add_spec(
     if let Some(p) = prompt.filter(|p| !p.trim().is_empty()) {
         start_turn(state, index, Prompt::user(p), fx);
     }
-    state.dirty = true;
     Ok(index)
 }
 
@@ -870,7 +854,6 @@ fn on_mouse(state: &mut State, m: MouseEvent) {
                 if expandable {
                     a.transcript.select(Some(cell));
                     toggle_in_place(state, pane, cell);
-                    state.dirty = true;
                 }
             }
         }
@@ -882,7 +865,6 @@ fn on_mouse(state: &mut State, m: MouseEvent) {
                 } else {
                     a.scroll.wheel_down(v);
                 }
-                state.dirty = true;
             }
         }
         _ => {}
@@ -903,7 +885,6 @@ fn on_engine(state: &mut State, msg: EngineMsg, fx: &mut Vec<Effect>) {
                 if let TurnState::Starting { .. } = a.turn {
                     a.turn = TurnState::Running { since: now };
                 }
-                state.dirty = true;
             }
         }
         EngineMsg::Lines { agent, turn, lines, .. } => {
@@ -911,7 +892,6 @@ fn on_engine(state: &mut State, msg: EngineMsg, fx: &mut Vec<Effect>) {
                 for (_, line) in &lines {
                     on_line(state, i, line, fx);
                 }
-                state.dirty = true;
             }
         }
         EngineMsg::Exited { agent, turn, exit } => {
@@ -1048,7 +1028,6 @@ fn on_exit(state: &mut State, i: usize, exit: ExitInfo, fx: &mut Vec<Effect>) {
     a.ended_at = Some(state.now);
     // A turn the user stopped is no news to them.
     a.unread = !matches!(a.turn, TurnState::Interrupted);
-    state.dirty = true;
     // What the turn changed in the agent's worktree, read off the UI thread.
     super::worktree::after_turn(state, i, fx);
     super::approvals::on_turn_end(state, i, fx);
@@ -1130,7 +1109,6 @@ pub(super) fn control(state: &mut State, cmd: ControlCmd, fx: &mut Vec<Effect>) 
             }
             a.progress.lifecycle.on_interrupt();
             fx.push(Effect::Interrupt { agent: a.id, turn: a.turn_seq });
-            state.dirty = true;
             Ok(ControlOk::Interrupted)
         }
         ControlCmd::Resume { agent } => {

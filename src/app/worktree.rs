@@ -306,7 +306,6 @@ pub fn open_for(state: &mut State, index: usize, prompt: Option<String>, fx: &mu
         ..OpenRequest::new(a.spec.name.clone(), a.spec.cwd.clone())
     };
     state.opening_worktrees.push(a.id);
-    state.dirty = true;
     fx.push(Effect::Worktree(WorktreeJob::Open { agent: a.id, request: Box::new(request) }));
 }
 
@@ -355,7 +354,6 @@ pub fn on_message(state: &mut State, index: usize, message: &MessageEvent) {
             );
             a.transcript.push_note(&line, NoteLevel::Warn);
         }
-        state.dirty = true;
     }
 }
 
@@ -385,7 +383,6 @@ pub fn pane_command(state: &mut State, command: Command, fx: &mut Vec<Effect>) -
         Command::RemoveWorktree => remove(state, focus, None, fx),
         _ => return false,
     }
-    state.dirty = true;
     true
 }
 
@@ -448,7 +445,6 @@ pub fn diff_key(state: &mut State, command: Option<Command>, fx: &mut Vec<Effect
     let inner = diff_overlay_inner(state.panes_area());
     let viewport = hunk_viewport(inner);
     let Some(Overlay::Diff(view)) = &mut state.overlay else { return };
-    state.dirty = true;
     let files = view.files.as_deref().unwrap_or(&[]);
     let n = files.len();
     let rows = files.get(view.scroll.selected).map_or(0, file_rows);
@@ -490,7 +486,6 @@ pub fn commit_key(
     fx: &mut Vec<Effect>,
 ) {
     let Some(Overlay::Commit(form)) = &mut state.overlay else { return };
-    state.dirty = true;
     if form.busy {
         return;
     }
@@ -524,7 +519,6 @@ pub fn commit_key(
 
 /// A job came back.
 pub fn on_msg(state: &mut State, msg: WorktreeMsg, fx: &mut Vec<Effect>) {
-    state.dirty = true;
     match msg {
         WorktreeMsg::Opened { agent, result } => opened(state, agent, result, fx),
         WorktreeMsg::Changes { agent, result } => changes_read(state, agent, result, fx),

@@ -60,6 +60,7 @@ impl<'a, B: Backend> Loop<'a, B> {
                 _ => {}
             }
         }
+        pending.extend(exec.persist.as_mut().and_then(super::persist::Persister::take_warning));
         state.set_clock(std::time::Instant::now(), crate::limits::wall_clock_ms());
         let frames = Frames::new(Instant::now());
         let mut l = Loop {
@@ -210,6 +211,8 @@ impl<'a, B: Backend> Loop<'a, B> {
         self.pending.extend(exec.control.settle(state));
         if let Some(p) = &mut exec.persist {
             p.after_batch(state);
+            // A save that failed is shown by `update`, in the next batch.
+            self.pending.extend(p.take_warning());
         }
         asked
     }

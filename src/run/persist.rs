@@ -20,7 +20,6 @@ use crate::app::{Effect, Msg, State};
 use crate::config::Team;
 use crate::store::follow::Follower;
 use crate::store::{AgentState, EndStatus, Record, StoreError, TurnEnd, TurnStart, Workspace};
-use crate::transcript::NoteLevel;
 
 /// Extras key: the agent works in a git worktree of its own (reopened on the next start).
 pub const WORKTREE_EXTRA: &str = "worktree";
@@ -79,14 +78,14 @@ pub fn open(state: &mut State, team: &Team, mut ws: Workspace) -> (Persister, Ve
                 }
             }
         }
-        Err(e) => p.report(state, e),
+        Err(e) => p.report(e),
     }
     if read_only {
         state.flash = Some(crate::app::update::READ_ONLY_NOTE.into());
     } else {
         fx.extend(crate::app::start_first_prompts(state, first));
         if let Err(e) = p.sync(state) {
-            p.report(state, e);
+            p.report(e);
         }
     }
     p.follower = follower.filter(|f| !f.owner_gone());
@@ -102,6 +101,8 @@ pub struct Persister {
     costs: std::collections::HashMap<AgentId, f64>,
     /// An error was shown already: later ones go to the log file only.
     reported: bool,
+    /// The error to show, until the run loop takes it to `update` (`Msg::NotSaved`).
+    unshown: Option<String>,
     /// The team file's agents: closing one keeps its transcript (the file brings it back on
     /// the next start, where it carries on rather than starting over).
     team: Vec<String>,
@@ -116,6 +117,7 @@ impl Persister {
             relay_kept: None,
             costs: Default::default(),
             reported: false,
+            unshown: None,
             team: Vec::new(),
             follower: None,
         }
@@ -130,36 +132,37 @@ impl Persister {
         &self.ws
     }
 
-    fn report(&mut self, state: &mut State, e: StoreError) {
+    fn report(&mut self, e: StoreError) {
         tracing::warn!("workspace: {e}");
         if self.reported {
             return;
         }
         self.reported = true;
         let text = format!("not saved: {e} (agentmux keeps running; this session may be lost)");
-        if let Some(a) = state.agents.get_mut(state.focus) {
-            a.transcript.push_note(&text, NoteLevel::Warn);
-        }
-        state.flash = Some(text);
-        state.dirty = true;
+        self.unshown = Some(text);
+    }
+
+    /// The first store error, for `update` to show (taken once).
+    pub fn take_warning(&mut self) -> Option<Msg> {
+        self.unshown.take().map(Msg::NotSaved)
     }
 
     /// The turns agentmux died in are over: a `Lost` end, so the log reads as it happened.
-    pub fn mark_lost(&mut self, state: &mut State, agents: &[String]) {
+    pub fn mark_lost(&mut self, state: &State, agents: &[String]) {
         for name in agents {
             let Some(a) = state.index_named(name).map(|i| &state.agents[i]) else { continue };
             let mut end = TurnEnd::new(EndStatus::Lost);
             end.session_id = a.session.clone();
             let turn = a.turn_seq;
             if let Err(e) = self.ws.append(name, turn, Record::TurnEnded(&end)) {
-                self.report(state, e);
+                self.report(e);
             }
         }
     }
 
     /// Before `update` sees a message: log the lines it carries and how a turn ended (the
     /// state still knows which turn it was and what its result said).
-    pub fn before(&mut self, msg: &Msg, state: &mut State) {
+    pub fn before(&mut self, msg: &Msg, state: &State) {
         if self.ws.is_read_only() {
             return;
         }
@@ -202,12 +205,12 @@ impl Persister {
             _ => return,
         };
         if let Err(e) = result {
-            self.report(state, e);
+            self.report(e);
         }
     }
 
     /// An effect `update` returned: a prompt going out, or something the state file keeps.
-    pub fn effect(&mut self, effect: &Effect, state: &mut State) {
+    pub fn effect(&mut self, effect: &Effect, state: &State) {
         if self.ws.is_read_only() {
             return;
         }
@@ -218,7 +221,7 @@ impl Persister {
             _ => Ok(()),
         };
         if let Err(e) = result {
-            self.report(state, e);
+            self.report(e);
         }
     }
 
@@ -306,7 +309,7 @@ impl Persister {
     /// After every batch: what the board shows and no message persists (the relay log lines,
     /// which agent has the focus) is kept as it changes, so a reopen after a kill -9 shows it
     /// too. Compares in memory; writes only on a change.
-    pub fn after_batch(&mut self, state: &mut State) {
+    pub fn after_batch(&mut self, state: &State) {
         if self.ws.is_read_only() {
             return;
         }
@@ -332,12 +335,12 @@ impl Persister {
             }
         }
         if let Err(e) = result {
-            self.report(state, e);
+            self.report(e);
         }
     }
 
     /// The run is over: turns still running were stopped by the quit; everything to disk.
-    pub fn close(&mut self, state: &mut State) {
+    pub fn close(&mut self, state: &State) {
         if self.ws.is_read_only() {
             return;
         }
@@ -351,13 +354,13 @@ impl Persister {
             let mut end = TurnEnd::new(EndStatus::Interrupted);
             end.session_id = session;
             if let Err(e) = self.ws.append(&name, turn, Record::TurnEnded(&end)) {
-                self.report(state, e);
+                self.report(e);
             }
         }
         let limits = kept_limits(&state.limits);
         let saved = self.sync(state).and_then(|()| self.ws.set_limits(limits));
         if let Err(e) = saved.and_then(|()| self.ws.sync()) {
-            self.report(state, e);
+            self.report(e);
         }
     }
 }
