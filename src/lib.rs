@@ -8,6 +8,7 @@
 pub mod agent;
 pub mod app;
 pub mod approval;
+pub mod attach;
 pub mod cli;
 pub mod config;
 pub mod control;
