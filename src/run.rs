@@ -324,10 +324,30 @@ fn draw<B: Backend>(state: &mut State, terminal: &mut Terminal<B>) -> io::Result
     Ok(())
 }
 
+/// Where the loop's frames go: one terminal, or every client attached to a server (see
+/// [`crate::attach`]), each drawn at its own size.
+pub trait Screen {
+    /// Draw the state (and mark it drawn).
+    fn draw(&mut self, state: &mut State) -> io::Result<()>;
+
+    /// Forget what is on screen: the next draw repaints everything.
+    fn clear(&mut self) -> io::Result<()>;
+}
+
+impl<B: Backend> Screen for Terminal<B> {
+    fn draw(&mut self, state: &mut State) -> io::Result<()> {
+        draw(state, self)
+    }
+
+    fn clear(&mut self) -> io::Result<()> {
+        Terminal::clear(self)
+    }
+}
+
 /// The loop. Returns when the user quits, a terminate signal arrives or the terminal's event
 /// channel closes.
-pub async fn event_loop<B>(
-    terminal: &mut Terminal<B>,
+pub async fn event_loop<S>(
+    terminal: &mut S,
     state: &mut State,
     inbox: Inbox,
     exec: &mut Executor,
@@ -335,7 +355,7 @@ pub async fn event_loop<B>(
     first: Vec<Effect>,
 ) -> Result<(), RunError>
 where
-    B: Backend,
+    S: Screen,
 {
     crate::render::highlight::warm_up();
     match cycle::Loop::start(terminal, state, inbox, exec, host, first)? {

@@ -6,18 +6,16 @@ use std::collections::VecDeque;
 use std::io;
 
 use crossterm::event::Event as TermEvent;
-use ratatui::backend::Backend;
-use ratatui::Terminal;
 use tokio::time::Instant;
 
 use super::frames::Frames;
-use super::{draw, hung_up, Effect, Executor, Host, Inbox, Outcome, RunError, MAX_BATCH};
+use super::{hung_up, Effect, Executor, Host, Inbox, Outcome, RunError, Screen, MAX_BATCH};
 use crate::agent::AgentId;
 use crate::app::{update, Msg, State};
 use crate::control::ControlCall;
 
-pub(super) struct Loop<'a, B: Backend> {
-    terminal: &'a mut Terminal<B>,
+pub(super) struct Loop<'a, S: Screen> {
+    terminal: &'a mut S,
     state: &'a mut State,
     inbox: Inbox,
     exec: &'a mut Executor,
@@ -37,11 +35,11 @@ struct Asked {
     shell: Option<(AgentId, Box<crate::worktree::AgentWorktree>)>,
 }
 
-impl<'a, B: Backend> Loop<'a, B> {
+impl<'a, S: Screen> Loop<'a, S> {
     /// Carries out the first effects and draws the first frame; `None` when those effects
     /// already quit.
     pub(super) fn start(
-        terminal: &'a mut Terminal<B>,
+        terminal: &'a mut S,
         state: &'a mut State,
         inbox: Inbox,
         exec: &'a mut Executor,
@@ -246,7 +244,7 @@ impl<'a, B: Backend> Loop<'a, B> {
     fn draw_now(&mut self) -> Result<(), RunError> {
         let now = Instant::now();
         self.state.set_clock(std::time::Instant::now(), crate::limits::wall_clock_ms());
-        match draw(self.state, self.terminal) {
+        match self.terminal.draw(self.state) {
             // Nothing to draw on any more: leave as on SIGHUP.
             Err(e) if hung_up(&e) => {
                 self.stdin_open = false;
@@ -269,9 +267,10 @@ mod tests {
     use std::sync::Arc;
 
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-    use ratatui::backend::{ClearType, TestBackend, WindowSize};
+    use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};
     use ratatui::buffer::Cell;
     use ratatui::layout::{Position, Size};
+    use ratatui::Terminal;
     use tokio::sync::mpsc;
 
     use super::super::{event_loop, Executor, Headless, Inbox, ENGINE_CHANNEL, FRAME};
