@@ -81,50 +81,8 @@ impl KeySpec {
                 None => ("", trimmed),
             },
         };
-        let mut mods = KeyModifiers::NONE;
-        for m in prefix.split('-').filter(|m| !m.is_empty()) {
-            mods |= match m.to_ascii_lowercase().as_str() {
-                "ctrl" | "control" | "c" => KeyModifiers::CONTROL,
-                "alt" | "meta" | "m" | "a" => KeyModifiers::ALT,
-                "shift" | "s" => KeyModifiers::SHIFT,
-                _ => return Err(bad()),
-            };
-        }
-        let lower = key.to_ascii_lowercase();
-        let code = match lower.as_str() {
-            "enter" | "return" | "ret" => KeyCode::Enter,
-            "esc" | "escape" => KeyCode::Esc,
-            "tab" => KeyCode::Tab,
-            "backtab" => KeyCode::BackTab,
-            "backspace" | "bs" => KeyCode::Backspace,
-            "delete" | "del" => KeyCode::Delete,
-            "insert" | "ins" => KeyCode::Insert,
-            "home" => KeyCode::Home,
-            "end" => KeyCode::End,
-            "pageup" | "pgup" => KeyCode::PageUp,
-            "pagedown" | "pgdn" | "pgdown" => KeyCode::PageDown,
-            "up" => KeyCode::Up,
-            "down" => KeyCode::Down,
-            "left" => KeyCode::Left,
-            "right" => KeyCode::Right,
-            "space" => KeyCode::Char(' '),
-            f if f.len() >= 2
-                && f.starts_with('f')
-                && f[1..].chars().all(|c| c.is_ascii_digit()) =>
-            {
-                match f[1..].parse::<u8>() {
-                    Ok(n @ 1..=24) => KeyCode::F(n),
-                    _ => return Err(bad()),
-                }
-            }
-            _ => {
-                let mut chars = key.chars();
-                match (chars.next(), chars.next()) {
-                    (Some(c), None) => KeyCode::Char(c),
-                    _ => return Err(bad()),
-                }
-            }
-        };
+        let mods = modifiers(prefix).ok_or_else(bad)?;
+        let code = key_code(key).ok_or_else(bad)?;
         // "shift-tab" is how terminals spell BackTab.
         if code == KeyCode::Tab && mods.contains(KeyModifiers::SHIFT) {
             return Ok(KeySpec::normalised(KeyCode::BackTab, mods));
@@ -509,6 +467,56 @@ impl Keymap {
             })
             .collect()
     }
+}
+
+/// "ctrl-alt" and the like; `None` for a name that is not a modifier.
+fn modifiers(prefix: &str) -> Option<KeyModifiers> {
+    let mut mods = KeyModifiers::NONE;
+    for m in prefix.split('-').filter(|m| !m.is_empty()) {
+        mods |= match m.to_ascii_lowercase().as_str() {
+            "ctrl" | "control" | "c" => KeyModifiers::CONTROL,
+            "alt" | "meta" | "m" | "a" => KeyModifiers::ALT,
+            "shift" | "s" => KeyModifiers::SHIFT,
+            _ => return None,
+        };
+    }
+    Some(mods)
+}
+
+/// A key's name ("enter", "pgup", "f5") or the character itself.
+fn key_code(key: &str) -> Option<KeyCode> {
+    let lower = key.to_ascii_lowercase();
+    Some(match lower.as_str() {
+        "enter" | "return" | "ret" => KeyCode::Enter,
+        "esc" | "escape" => KeyCode::Esc,
+        "tab" => KeyCode::Tab,
+        "backtab" => KeyCode::BackTab,
+        "backspace" | "bs" => KeyCode::Backspace,
+        "delete" | "del" => KeyCode::Delete,
+        "insert" | "ins" => KeyCode::Insert,
+        "home" => KeyCode::Home,
+        "end" => KeyCode::End,
+        "pageup" | "pgup" => KeyCode::PageUp,
+        "pagedown" | "pgdn" | "pgdown" => KeyCode::PageDown,
+        "up" => KeyCode::Up,
+        "down" => KeyCode::Down,
+        "left" => KeyCode::Left,
+        "right" => KeyCode::Right,
+        "space" => KeyCode::Char(' '),
+        f if f.len() >= 2 && f.starts_with('f') && f[1..].chars().all(|c| c.is_ascii_digit()) => {
+            match f[1..].parse::<u8>() {
+                Ok(n @ 1..=24) => KeyCode::F(n),
+                _ => return None,
+            }
+        }
+        _ => {
+            let mut chars = key.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => KeyCode::Char(c),
+                _ => return None,
+            }
+        }
+    })
 }
 
 #[cfg(test)]

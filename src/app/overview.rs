@@ -267,6 +267,23 @@ pub fn next_in_inbox(state: &mut State) {
     }
 }
 
+/// Where a movement key takes the selection, in a list of `n` entries.
+fn moved(command: Option<Command>, at: Option<usize>, n: usize) -> Option<usize> {
+    let step = |by: isize| {
+        let last = n.saturating_sub(1) as isize;
+        at.map(|i| (i as isize + by).clamp(0, last) as usize)
+    };
+    match command? {
+        Command::ScrollUp => step(-1),
+        Command::ScrollDown => step(1),
+        Command::PageUp => step(-10),
+        Command::PageDown => step(10),
+        Command::ScrollTop => (n > 0).then_some(0),
+        Command::ScrollBottom => n.checked_sub(1),
+        _ => None,
+    }
+}
+
 /// A key in the overview. `typed` is the key's character when no binding took it (it edits
 /// the filter).
 pub fn key(state: &mut State, command: Option<Command>, typed: Option<TypedKey>) {
@@ -274,20 +291,7 @@ pub fn key(state: &mut State, command: Option<Command>, typed: Option<TypedKey>)
     let entries = arrange(all.clone(), &lens_of(state));
     let Some(Overlay::Overview(o)) = &mut state.overlay else { return };
     let at = o.selected(&entries);
-    let step = |by: isize| {
-        let last = entries.len().saturating_sub(1) as isize;
-        at.map(|i| (i as isize + by).clamp(0, last) as usize)
-    };
-    let moved = match command {
-        Some(Command::ScrollUp) => step(-1),
-        Some(Command::ScrollDown) => step(1),
-        Some(Command::PageUp) => step(-10),
-        Some(Command::PageDown) => step(10),
-        Some(Command::ScrollTop) => (!entries.is_empty()).then_some(0),
-        Some(Command::ScrollBottom) => entries.len().checked_sub(1),
-        _ => None,
-    };
-    if let Some(i) = moved {
+    if let Some(i) = moved(command, at, entries.len()) {
         o.pick = entries.get(i).map(Entry::pick);
         return;
     }
@@ -301,32 +305,15 @@ pub fn key(state: &mut State, command: Option<Command>, typed: Option<TypedKey>)
             o.pick = Some(Pick::Group(repo));
         }
         (Some(Command::Submit), Some(Entry::Agent(r))) => {
-            let id = r.id;
             // A filter (or hidden idle agents) chose a few: the tiles show those; without one,
             // every agent again.
             let narrowed = !o.lens.filter.trim().is_empty() || o.lens.hide_idle;
-            state.shown = match narrowed {
-                true => entries
-                    .iter()
-                    .filter_map(|e| match e {
-                        Entry::Agent(r) => Some(r.id),
-                        Entry::Group { .. } => None,
-                    })
-                    .collect(),
-                false => Vec::new(),
-            };
-            state.overlay = None;
-            if let Some(i) = state.index_of(id) {
-                state.set_focus(i);
-            }
-            if narrowed {
-                state.flash = Some(format!(
-                    "tiles: {} of {} agents, as filtered (enter in the overview with no filter \
-                     shows all)",
-                    state.tiled_agents().len(),
-                    state.agents.len()
-                ));
-            }
+            let listed = entries.iter().filter_map(|e| match e {
+                Entry::Agent(r) => Some(r.id),
+                Entry::Group { .. } => None,
+            });
+            let tiles = if narrowed { listed.collect() } else { Vec::new() };
+            tile_and_focus(state, tiles, r.id);
         }
         (Some(Command::Submit), Some(Entry::Group { repo, .. })) => {
             toggle_fold(&mut o.lens.folded, repo)
@@ -347,6 +334,25 @@ pub fn key(state: &mut State, command: Option<Command>, typed: Option<TypedKey>)
             o.pick = o.selected(&shown).and_then(|i| shown.get(i)).map(Entry::pick);
         }
         _ => {}
+    }
+}
+
+/// Leaves the overview for the tiles (`tiles`: the agents to tile, empty for all) with
+/// agent `id` focused.
+fn tile_and_focus(state: &mut State, tiles: Vec<AgentId>, id: AgentId) {
+    let narrowed = !tiles.is_empty();
+    state.shown = tiles;
+    state.overlay = None;
+    if let Some(i) = state.index_of(id) {
+        state.set_focus(i);
+    }
+    if narrowed {
+        state.flash = Some(format!(
+            "tiles: {} of {} agents, as filtered (enter in the overview with no filter shows \
+             all)",
+            state.tiled_agents().len(),
+            state.agents.len()
+        ));
     }
 }
 

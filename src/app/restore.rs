@@ -109,10 +109,24 @@ pub fn restore_agent(agent: &mut Agent, kept: &RestoredAgent, resume_key: &str) 
         .extras
         .get(super::convo::FORK_EXTRA)
         .map(|f| f.get("at").and_then(serde_json::Value::as_str).map(String::from));
-    let mut proposed = false;
-    let mut confirmed = false;
-    // The last turn whose `result` is in the log.
-    let mut with_result = None;
+    restore_settings(agent, st);
+    let replayed = replay(agent, kept, resume_key);
+    if replayed.proposed && !replayed.confirmed {
+        // Its turns failed before the CLI said a word: there is no such conversation.
+        agent.session = None;
+        agent.session_live = false;
+    }
+    if let Some(turn) = &kept.interrupted {
+        count_lost(agent, replayed.with_result, turn.turn);
+        let mut end = TurnEnd::new(EndStatus::Lost);
+        end.session_id = Some(turn.session_id.clone());
+        end_turn(agent, &end, resume_key);
+    }
+    agent.scroll.end();
+}
+
+/// The queue, a hold, the turn count and the rules allowed at run time, as last kept.
+fn restore_settings(agent: &mut Agent, st: &crate::store::AgentState) {
     agent.queue = st.queue.iter().cloned().collect();
     // A held queue stays held: the governor lets it go at the reset, or `resume` does.
     if let Some(h) = st.extras.get(HELD_EXTRA).filter(|_| !agent.queue.is_empty()) {
@@ -129,6 +143,23 @@ pub fn restore_agent(agent: &mut Agent, kept: &RestoredAgent, resume_key: &str) 
             }
         }
     }
+}
+
+/// What a replay of the log learned about the kept conversation.
+#[derive(Default)]
+struct Replayed {
+    /// A turn proposed the kept id with `--session-id`.
+    proposed: bool,
+    /// The CLI used the kept id (a resume of it, or a line carrying it).
+    confirmed: bool,
+    /// The last turn whose `result` is in the log.
+    with_result: Option<u64>,
+}
+
+/// The pane's transcript and prompt history again, turn by turn.
+fn replay(agent: &mut Agent, kept: &RestoredAgent, resume_key: &str) -> Replayed {
+    let kept_id = kept.state.session_id.as_deref();
+    let mut r = Replayed::default();
     for (_, turn, item) in kept.log.replay() {
         match item {
             Replay::Prompt(p) => {
@@ -138,42 +169,30 @@ pub fn restore_agent(agent: &mut Agent, kept: &RestoredAgent, resume_key: &str) 
                 }
             }
             Replay::TurnStarted(start) => {
-                if Some(&start.session_id) == st.session_id.as_ref() {
+                if Some(start.session_id.as_str()) == kept_id {
                     // Proposed with `--session-id`, or resumed: the CLI had it by then.
-                    proposed |= !start.resume;
-                    confirmed |= start.resume;
+                    r.proposed |= !start.resume;
+                    r.confirmed |= start.resume;
                 }
             }
             Replay::Line(_, line) => {
                 if let Line::Event(ev) = &line {
-                    confirmed |=
-                        ev.session_id().is_some_and(|id| Some(id) == st.session_id.as_deref());
+                    r.confirmed |= ev.session_id().is_some_and(|id| Some(id) == kept_id);
                     if matches!(ev, Event::Result(_)) {
-                        with_result = Some(turn);
+                        r.with_result = Some(turn);
                     }
                 }
                 replay_line(agent, &line)
             }
             Replay::TurnEnded(end) => {
                 if end.status == EndStatus::Lost {
-                    count_lost(agent, with_result, turn);
+                    count_lost(agent, r.with_result, turn);
                 }
                 end_turn(agent, end, resume_key)
             }
         }
     }
-    if proposed && !confirmed {
-        // Its turns failed before the CLI said a word: there is no such conversation.
-        agent.session = None;
-        agent.session_live = false;
-    }
-    if let Some(turn) = &kept.interrupted {
-        count_lost(agent, with_result, turn.turn);
-        let mut end = TurnEnd::new(EndStatus::Lost);
-        end.session_id = Some(turn.session_id.clone());
-        end_turn(agent, &end, resume_key);
-    }
-    agent.scroll.end();
+    r
 }
 
 /// A turn agentmux died in counts as an interrupted one does (the CLI writes a `result` when

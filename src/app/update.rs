@@ -24,18 +24,9 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         Msg::Key(key) => on_key(state, key, &mut fx),
         Msg::Mouse(m) => on_mouse(state, m),
         Msg::Paste(text) => on_paste(state, &text),
-        Msg::Resize { width, height } => {
-            state.size = (width, height);
-        }
+        Msg::Resize { width, height } => state.size = (width, height),
         Msg::Engine(m) => on_engine(state, m, &mut fx),
-        Msg::SpawnFailed { agent, turn, error } => {
-            if let Some(i) = current(state, agent, turn) {
-                let a = &mut state.agents[i];
-                a.transcript.push_error(&format!("could not start: {error}"));
-                a.transcript.end_turn(TurnFooter::new(TurnStatus::Failed(error.clone())));
-                a.turn = TurnState::Error { message: error };
-            }
-        }
+        Msg::SpawnFailed { agent, turn, error } => spawn_failed(state, agent, turn, error),
         Msg::Approval { id, ask } => super::approvals::on_ask(state, id, ask, &mut fx),
         Msg::Withdrawn { id } => super::approvals::withdrawn(state, id),
         Msg::Control { id, cmd } => {
@@ -53,7 +44,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         Msg::Followed(changes) => super::follow::apply(state, changes),
         Msg::NotSaved(text) => {
             if let Some(a) = state.agents.get_mut(state.focus) {
-                a.transcript.push_note(&text, crate::transcript::NoteLevel::Warn);
+                a.transcript.push_note(&text, NoteLevel::Warn);
             }
             state.flash = Some(text);
         }
@@ -95,6 +86,14 @@ fn shows(state: &State, msg: &Msg) -> bool {
         Msg::Wake => state.running() > 0 || !state.limits.is_empty(),
         _ => true,
     }
+}
+
+fn spawn_failed(state: &mut State, agent: AgentId, turn: u64, error: String) {
+    let Some(i) = current(state, agent, turn) else { return };
+    let a = &mut state.agents[i];
+    a.transcript.push_error(&format!("could not start: {error}"));
+    a.transcript.end_turn(TurnFooter::new(TurnStatus::Failed(error.clone())));
+    a.turn = TurnState::Error { message: error };
 }
 
 /// The index of an agent if `turn` is its current turn (messages of older turns are stale).
@@ -910,18 +909,8 @@ fn on_line(state: &mut State, i: usize, line: &Line, fx: &mut Vec<Effect>) {
     a.transcript.apply(line);
     let Line::Event(ev) = line else { return };
     a.plan.apply(ev);
-    // Adopt the id the CLI reports: that is the conversation follow-ups must resume.
-    if let Some(sid) = ev.session_id() {
-        if !sid.is_empty() && a.session.as_deref() != Some(sid) {
-            a.session = Some(sid.to_string());
-            // A new id after a fork's turn: the copy is made, follow-ups resume it.
-            a.fork = None;
-            fx.push(Effect::Persist);
-        }
-        if !a.session_live && !sid.is_empty() {
-            a.session_live = true;
-            fx.push(Effect::Persist);
-        }
+    if let Some(sid) = ev.session_id().filter(|s| !s.is_empty()) {
+        adopt_session(a, sid, fx);
     }
     match ev {
         Event::System(s) => match &s.kind {
@@ -953,35 +942,51 @@ fn on_line(state: &mut State, i: usize, line: &Line, fx: &mut Vec<Effect>) {
         Event::RateLimit(r) => {
             let now = state.time();
             state.limits.apply(r, now);
-            let a = &mut state.agents[i];
             let status = r.status.clone().unwrap_or_default();
-            a.rate_limit = Some(status).filter(|s| s != "allowed" && !s.is_empty());
+            state.agents[i].rate_limit = Some(status).filter(|s| s != "allowed" && !s.is_empty());
         }
-        Event::Result(r) => {
-            if !r.permission_denials.is_empty() {
-                super::approvals::on_result(state, i, &r.permission_denials);
-            }
-            let a = &mut state.agents[i];
-            a.turns += 1;
-            if let Some(c) = r.total_cost_usd {
-                a.cost_usd = crate::agent::event::add_cost(a.cost_usd, c);
-            }
-            if let Some(u) = &r.usage {
-                a.tokens = a.tokens.saturating_add(u.total());
-            }
-            // A resume of a conversation the CLI does not have: start a new one next time.
-            if r.errors.iter().any(|e| e.contains("No conversation found")) {
-                a.session_live = false;
-                a.session = None;
-                a.transcript.push_note(
-                    "the session was not found; the next message starts a new one",
-                    NoteLevel::Info,
-                );
-            }
-            super::worktree::on_result_text(state, i, r.result.as_deref());
-        }
+        Event::Result(r) => on_result(state, i, r),
         _ => {}
     }
+}
+
+/// Adopts the conversation id the CLI reports: that is the one follow-ups must resume.
+fn adopt_session(a: &mut super::state::Agent, sid: &str, fx: &mut Vec<Effect>) {
+    if a.session.as_deref() != Some(sid) {
+        a.session = Some(sid.to_string());
+        // A new id after a fork's turn: the copy is made, follow-ups resume it.
+        a.fork = None;
+        fx.push(Effect::Persist);
+    }
+    if !a.session_live {
+        a.session_live = true;
+        fx.push(Effect::Persist);
+    }
+}
+
+/// A turn's result line: what it cost and counted, what it was denied, what it left to say.
+fn on_result(state: &mut State, i: usize, r: &crate::agent::event::ResultEvent) {
+    if !r.permission_denials.is_empty() {
+        super::approvals::on_result(state, i, &r.permission_denials);
+    }
+    let a = &mut state.agents[i];
+    a.turns += 1;
+    if let Some(c) = r.total_cost_usd {
+        a.cost_usd = crate::agent::event::add_cost(a.cost_usd, c);
+    }
+    if let Some(u) = &r.usage {
+        a.tokens = a.tokens.saturating_add(u.total());
+    }
+    // A resume of a conversation the CLI does not have: start a new one next time.
+    if r.errors.iter().any(|e| e.contains("No conversation found")) {
+        a.session_live = false;
+        a.session = None;
+        a.transcript.push_note(
+            "the session was not found; the next message starts a new one",
+            NoteLevel::Info,
+        );
+    }
+    super::worktree::on_result_text(state, i, r.result.as_deref());
 }
 
 fn on_exit(state: &mut State, i: usize, exit: ExitInfo, fx: &mut Vec<Effect>) {
@@ -1068,12 +1073,9 @@ const RETRY_GAP: i64 = 5;
 // Control
 
 pub(super) fn control(state: &mut State, cmd: ControlCmd, fx: &mut Vec<Effect>) -> ControlReply {
-    let find = |state: &State, name: &str| {
-        state.index_named(name).ok_or_else(|| ControlError::NoSuchAgent(name.to_string()))
-    };
     match cmd {
         ControlCmd::Send { agent, prompt, origin } => {
-            let i = find(state, &agent)?;
+            let i = named(state, &agent)?;
             if prompt.trim().is_empty() {
                 return Err(ControlError::EmptyPrompt);
             }
@@ -1086,23 +1088,12 @@ pub(super) fn control(state: &mut State, cmd: ControlCmd, fx: &mut Vec<Effect>) 
                 None => ControlOk::Started,
             })
         }
-        ControlCmd::New { spec, prompt, worktree } => {
-            let name = spec.name.clone();
-            if worktree {
-                // The first prompt waits in the queue until the worktree is ready.
-                let index = add_spec(state, *spec, None, fx)?;
-                super::worktree::open_for(state, index, prompt, fx);
-                Ok(ControlOk::OpeningWorktree { name, agent: state.agents[index].id })
-            } else {
-                add_spec(state, *spec, prompt, fx)?;
-                Ok(ControlOk::Created { name })
-            }
-        }
+        ControlCmd::New { spec, prompt, worktree } => new_agent(state, *spec, prompt, worktree, fx),
         ControlCmd::Continue { spec, history, how, worktree } => {
             super::convo::add(state, *spec, *history, how, worktree, fx)
         }
         ControlCmd::Interrupt { agent } => {
-            let i = find(state, &agent)?;
+            let i = named(state, &agent)?;
             let a = &mut state.agents[i];
             if !a.turn.is_active() {
                 return Err(ControlError::NotRunning(agent));
@@ -1111,18 +1102,9 @@ pub(super) fn control(state: &mut State, cmd: ControlCmd, fx: &mut Vec<Effect>) 
             fx.push(Effect::Interrupt { agent: a.id, turn: a.turn_seq });
             Ok(ControlOk::Interrupted)
         }
-        ControlCmd::Resume { agent } => {
-            let i = find(state, &agent)?;
-            if super::governor::release(state, i) {
-                return Ok(ControlOk::Resumed);
-            }
-            let prompt =
-                super::restore::take_resumable(state, i).ok_or(ControlError::NotHeld(agent))?;
-            start_turn(state, i, Prompt::user(prompt), fx);
-            Ok(ControlOk::Resumed)
-        }
+        ControlCmd::Resume { agent } => resume(state, &agent, fx),
         ControlCmd::Kill { agent } => {
-            let i = find(state, &agent)?;
+            let i = named(state, &agent)?;
             if state.agents[i].supervisor {
                 return Err(ControlError::Supervisor);
             }
@@ -1130,9 +1112,43 @@ pub(super) fn control(state: &mut State, cmd: ControlCmd, fx: &mut Vec<Effect>) 
             Ok(ControlOk::Closed)
         }
         ControlCmd::Set { agent, model, permission_mode } => {
-            let i = find(state, &agent)?;
+            let i = named(state, &agent)?;
             super::switch::set(state, i, model.map(Some), permission_mode, fx);
             Ok(ControlOk::Set)
         }
     }
+}
+
+fn named(state: &State, name: &str) -> Result<usize, ControlError> {
+    state.index_named(name).ok_or_else(|| ControlError::NoSuchAgent(name.to_string()))
+}
+
+/// `agentmux new`: with a worktree, the first prompt waits in the queue until it is ready.
+fn new_agent(
+    state: &mut State,
+    spec: AgentSpec,
+    prompt: Option<String>,
+    worktree: bool,
+    fx: &mut Vec<Effect>,
+) -> ControlReply {
+    let name = spec.name.clone();
+    if !worktree {
+        add_spec(state, spec, prompt, fx)?;
+        return Ok(ControlOk::Created { name });
+    }
+    let index = add_spec(state, spec, None, fx)?;
+    super::worktree::open_for(state, index, prompt, fx);
+    Ok(ControlOk::OpeningWorktree { name, agent: state.agents[index].id })
+}
+
+/// `agentmux resume`: a held agent starts now, or the turn agentmux died in runs again.
+fn resume(state: &mut State, agent: &str, fx: &mut Vec<Effect>) -> ControlReply {
+    let i = named(state, agent)?;
+    if super::governor::release(state, i) {
+        return Ok(ControlOk::Resumed);
+    }
+    let prompt = super::restore::take_resumable(state, i)
+        .ok_or_else(|| ControlError::NotHeld(agent.to_string()))?;
+    start_turn(state, i, Prompt::user(prompt), fx);
+    Ok(ControlOk::Resumed)
 }
