@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::agent::{AgentOptions, ClaudeCmd, PermissionMode};
+use crate::attach::client::{Place, SERVE_ENV};
 use crate::config::trust::{self, Standing, TrustStore};
 use crate::config::{ConfigError, Layers, Settings, Team, TEAM_FILE_NAME};
 use crate::control::client::Target;
@@ -70,6 +71,9 @@ pub struct OpenArgs {
     /// Limit of agentic turns per turn for every agent
     #[arg(long, value_name = "N")]
     pub max_turns: Option<u32>,
+    /// Run the agents in this terminal, not in a background server: they stop when it closes
+    #[arg(long, env = "AGENTMUX_NO_SERVER")]
+    pub no_server: bool,
     /// Run the team file without asking whether you trust it (for scripts; nothing is
     /// remembered). Without it, a team file you have not trusted before is shown first.
     #[arg(long)]
@@ -80,7 +84,13 @@ pub struct OpenArgs {
 pub enum Command {
     /// A supervisor and simulated agents at work (no claude, no network, nothing saved)
     Demo,
-    /// List saved workspaces, or remove one
+    /// Attach this terminal to a workspace whose agents run in the background
+    Attach {
+        /// The workspace (as `agentmux workspaces` lists it; default: this directory's)
+        #[arg(id = "attach_workspace", value_name = "WORKSPACE")]
+        workspace: Option<String>,
+    },
+    /// List saved workspaces (the running ones marked), or remove one
     Workspaces {
         #[command(subcommand)]
         action: Option<WorkspacesAction>,
@@ -261,6 +271,7 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         None => open(cli.open),
         Some(Command::Demo) => demo(),
+        Some(Command::Attach { workspace }) => attach(workspace),
         Some(Command::Workspaces { action: None | Some(WorkspacesAction::Ls) }) => {
             list_workspaces()
         }
@@ -411,7 +422,36 @@ pub fn plan_open(args: &OpenArgs, cwd: &Path) -> Result<OpenPlan, CliError> {
     Ok(OpenPlan { team, key, settings, trust })
 }
 
+/// Opens a workspace: in this terminal's own process with `--no-server` or `--read-only`,
+/// else by attaching to the workspace's server (started first when none runs). The server is
+/// this same command line run again with [`SERVE_ENV`] set.
 fn open(args: OpenArgs) -> Result<(), CliError> {
+    if std::env::var_os(SERVE_ENV).is_none() {
+        return open_here(args);
+    }
+    let result = open_here(args);
+    // Before it was ready, the terminal that started the server waits for this word.
+    if let Err(e) = &result {
+        crate::attach::client::say_failed(&e.to_string());
+    }
+    result
+}
+
+fn attach(workspace: Option<String>) -> Result<(), CliError> {
+    let cwd = std::env::current_dir()
+        .map_err(|source| CliError::Io { what: "current directory".into(), source })?;
+    let name = match workspace {
+        Some(name) => {
+            WorkspaceKey::Named(name.clone()).dir_name().map_err(|_| bad_workspace_name(&name))?;
+            name
+        }
+        None => workspace_name(&workspace_key(&cwd)),
+    };
+    let place = Place::of(&name).map_err(CliError::Other)?;
+    crate::attach::client::attach_running(&place).map_err(CliError::Other)
+}
+
+fn open_here(args: OpenArgs) -> Result<(), CliError> {
     let cwd = std::env::current_dir()
         .map_err(|source| CliError::Io { what: "current directory".into(), source })?;
     let plan = plan_open(&args, &cwd)?;
@@ -420,15 +460,20 @@ fn open(args: OpenArgs) -> Result<(), CliError> {
     if let Some(check) = &plan.trust {
         confirm_trust(check, &plan.team, args.trust)?;
     }
+    let serving = std::env::var_os(SERVE_ENV).is_some();
+    if !(serving || args.read_only || args.no_server) {
+        let place = Place::of(&workspace_name(&plan.key)).map_err(CliError::Other)?;
+        return crate::attach::client::open(&place).map_err(CliError::Other);
+    }
     let data_dir = store::data_dir()?;
     let access = if args.read_only { Access::ReadOnly } else { Access::Exclusive };
     let workspace = Workspace::open_or_create(&data_dir, &plan.key, access)?;
-    crate::run::run(RunOptions {
-        team: plan.team,
-        claude,
-        workspace: Some(workspace),
-        demo: false,
-    })?;
+    let opts = RunOptions { team: plan.team, claude, workspace: Some(workspace), demo: false };
+    if serving {
+        crate::run::serve(opts, Box::new(crate::attach::client::say_ready))?;
+    } else {
+        crate::run::run(opts)?;
+    }
     Ok(())
 }
 
@@ -557,7 +602,12 @@ fn list_workspaces() -> Result<(), CliError> {
     let text = if list.is_empty() {
         format!("no workspaces yet (in {})\n", store::workspaces_dir(&data_dir).display())
     } else {
-        workspace_table(&list)
+        let running: Vec<String> = list
+            .iter()
+            .filter(|w| w.in_use && Place::of(&w.name).is_ok_and(|p| p.is_running()))
+            .map(|w| w.name.clone())
+            .collect();
+        workspace_table(&list, &running)
     };
     std::io::stdout()
         .write_all(text.as_bytes())
@@ -565,13 +615,16 @@ fn list_workspaces() -> Result<(), CliError> {
 }
 
 /// The table `agentmux workspaces` prints: one line per workspace, columns padded to their
-/// widest cell, COST right-aligned under its header.
-pub fn workspace_table(list: &[store::WorkspaceSummary]) -> String {
+/// widest cell, COST right-aligned under its header. `running` names the workspaces whose
+/// server answers: their agents work in the background, `agentmux attach NAME` shows them.
+pub fn workspace_table(list: &[store::WorkspaceSummary], running: &[String]) -> String {
     let rows: Vec<[String; 5]> = list
         .iter()
         .map(|w| {
             let mut name = w.name.clone();
-            if w.in_use {
+            if running.contains(&w.name) {
+                name.push_str(" (running)");
+            } else if w.in_use {
                 name.push_str(" (in use)");
             }
             let agents = match &w.problem {
@@ -700,14 +753,18 @@ mod tests {
                 agents: agents.iter().map(|a| a.to_string()).collect(),
                 last_used_ms,
                 cost_usd,
-                in_use: name == "api",
+                in_use: name == "api" || name == "web",
                 problem: None,
             };
-        let table = workspace_table(&[
-            summary("api", &["backend", "frontend"], 1_795_000_000_000, 1.2345),
-            summary("fresh", &[], 1_795_000_060_000, -0.0),
-            summary("never", &[], 0, 12.5),
-        ]);
+        let table = workspace_table(
+            &[
+                summary("api", &["backend", "frontend"], 1_795_000_000_000, 1.2345),
+                summary("fresh", &[], 1_795_000_060_000, -0.0),
+                summary("never", &[], 0, 12.5),
+                summary("web", &["ui"], 1_795_000_120_000, 0.5),
+            ],
+            &["web".to_string()],
+        );
         insta::assert_snapshot!(table);
     }
 

@@ -197,6 +197,7 @@ impl Executor {
             Effect::Suspend => return Outcome::Suspend,
             Effect::Notify(bytes) => return Outcome::Notify(bytes),
             Effect::Quit => return Outcome::Quit,
+            Effect::Detach { client } => return Outcome::Detach(client),
             Effect::Worktree(job) => self.run_worktree_job(job, replies),
             Effect::Shell { agent, wt } => return Outcome::Shell { agent, wt },
             // A session file reads in milliseconds (see `run::convo`).
@@ -271,6 +272,7 @@ enum Outcome {
     Notify(String),
     Suspend,
     Quit,
+    Detach(Option<u32>),
     Shell { agent: AgentId, wt: Box<crate::worktree::AgentWorktree> },
 }
 
@@ -332,6 +334,11 @@ pub trait Screen {
 
     /// Forget what is on screen: the next draw repaints everything.
     fn clear(&mut self) -> io::Result<()>;
+
+    /// Let an attached client go (a screen of one terminal has none to let go).
+    fn detach(&mut self, client: Option<u32>) {
+        let _ = client;
+    }
 }
 
 impl<B: Backend> Screen for Terminal<B> {
@@ -377,7 +384,7 @@ fn hung_up(e: &io::Error) -> bool {
 /// then the panic hook, say) does nothing the second time.
 static TERMINAL_TAKEN: AtomicBool = AtomicBool::new(false);
 
-fn take_terminal() -> io::Result<()> {
+pub(crate) fn take_terminal() -> io::Result<()> {
     enable_raw_mode()?;
     TERMINAL_TAKEN.store(true, Ordering::SeqCst);
     let mut out = io::stdout();
@@ -413,7 +420,7 @@ pub fn restore_terminal() {
 }
 
 /// Restores the terminal when dropped (normal return and errors).
-struct TerminalGuard;
+pub(crate) struct TerminalGuard;
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
@@ -421,7 +428,7 @@ impl Drop for TerminalGuard {
     }
 }
 
-fn install_panic_hook() {
+pub(crate) fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore_terminal();
@@ -429,8 +436,8 @@ fn install_panic_hook() {
     }));
 }
 
-struct RealTerminal {
-    input: input::TerminalInput,
+pub(crate) struct RealTerminal {
+    pub(crate) input: input::TerminalInput,
 }
 
 impl Host for RealTerminal {
@@ -463,23 +470,39 @@ impl Host for RealTerminal {
     }
 }
 
+/// Whose signals: a terminal's, or a background server's (which has no terminal to lose).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Signals {
+    Terminal,
+    Server,
+}
+
 /// Signals become messages: SIGTERM, SIGHUP and SIGINT end the run (the terminal is restored
-/// on the way out); SIGTSTP from outside suspends as Ctrl-Z does; SIGCONT redraws.
-fn forward_signals(tx: mpsc::UnboundedSender<Msg>) -> io::Result<()> {
+/// on the way out); SIGTSTP from outside suspends as Ctrl-Z does; SIGCONT redraws. A server
+/// ends on SIGTERM and SIGINT only: a hang-up is some terminal's, never the server's, and
+/// it has nothing to suspend.
+fn forward_signals(tx: mpsc::UnboundedSender<Msg>, whose: Signals) -> io::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let kinds = [
+    let mut kinds = vec![
         (SignalKind::terminate(), SignalMsg::Terminate),
-        (SignalKind::hangup(), SignalMsg::Terminate),
         (SignalKind::interrupt(), SignalMsg::Terminate),
-        (SignalKind::from_raw(libc::SIGTSTP), SignalMsg::Suspend),
-        (SignalKind::from_raw(libc::SIGCONT), SignalMsg::Redraw),
     ];
+    match whose {
+        Signals::Terminal => kinds.extend([
+            (SignalKind::hangup(), SignalMsg::Terminate),
+            (SignalKind::from_raw(libc::SIGTSTP), SignalMsg::Suspend),
+            (SignalKind::from_raw(libc::SIGCONT), SignalMsg::Redraw),
+        ]),
+        // Listening for SIGHUP keeps its default action (to end the process) away.
+        Signals::Server => kinds.push((SignalKind::hangup(), SignalMsg::Ignore)),
+    }
     for (kind, what) in kinds {
         let mut stream = signal(kind)?;
         let tx = tx.clone();
         tokio::spawn(async move {
             while stream.recv().await.is_some() {
                 let msg = match what {
+                    SignalMsg::Ignore => continue,
                     SignalMsg::Terminate => Msg::Terminate,
                     SignalMsg::Suspend => Msg::Suspend,
                     SignalMsg::Redraw => Msg::Redraw,
@@ -494,7 +517,7 @@ fn forward_signals(tx: mpsc::UnboundedSender<Msg>) -> io::Result<()> {
 }
 
 /// A resize is no input on the terminal: wake the reader to ask crossterm, which saw the signal.
-fn nudge_on_resize(input: input::TerminalInput) -> io::Result<()> {
+pub(crate) fn nudge_on_resize(input: input::TerminalInput) -> io::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut stream = signal(SignalKind::window_change())?;
     tokio::spawn(async move {
@@ -507,6 +530,7 @@ fn nudge_on_resize(input: input::TerminalInput) -> io::Result<()> {
 
 #[derive(Clone, Copy)]
 enum SignalMsg {
+    Ignore,
     Terminate,
     Suspend,
     Redraw,
@@ -514,7 +538,7 @@ enum SignalMsg {
 
 /// Logs never go to the screen: with `AGENTMUX_LOG=<file>` they go to that file (the level from
 /// `AGENTMUX_LOG_LEVEL`, `info` by default); without it they are dropped.
-fn init_log() {
+pub(crate) fn init_log() {
     let Some(path) = std::env::var_os("AGENTMUX_LOG").filter(|p| !p.is_empty()) else {
         return;
     };
@@ -549,6 +573,24 @@ pub fn run(opts: RunOptions) -> Result<(), RunError> {
     // would drop it: catch it, shut down in the background, then let it go on.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         runtime.block_on(run_terminal(opts, worktrees))
+    }));
+    runtime.shutdown_background();
+    match result {
+        Ok(result) => result,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// Runs the workspace as a background server (see [`crate::attach`]) until a client quits it
+/// or it is terminated; `ready` is called once clients can attach.
+pub fn serve(opts: RunOptions, ready: Box<dyn FnOnce(&std::path::Path)>) -> Result<(), RunError> {
+    init_log();
+    let worktrees =
+        crate::app::worktree::open_team_worktrees(&crate::worktree::Git::default(), &opts.team)
+            .map_err(|(agent, source)| RunError::Worktree { agent, source })?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(run_server(opts, worktrees, ready))
     }));
     runtime.shutdown_background();
     match result {
@@ -595,37 +637,48 @@ fn initial_state(
     (state, settings, keymap_note)
 }
 
-async fn run_terminal(
-    opts: RunOptions,
-    worktrees: Vec<(String, crate::worktree::AgentWorktree)>,
-) -> Result<(), RunError> {
-    // The control socket first: a second agentmux on this workspace stops here, before the
-    // terminal is taken. A read-only look at a workspace leaves the socket to its owner.
-    let (control_tx, control_rx) = mpsc::channel(64);
+/// The control socket, bound first: a second agentmux on this workspace stops here, before
+/// the terminal is taken. A read-only look at a workspace leaves the socket to its owner.
+struct Control {
+    server: Option<crate::control::ServerHandle>,
+    note: Option<String>,
+    calls: mpsc::Receiver<ControlCall>,
+}
+
+fn bind_control(opts: &RunOptions) -> Result<Control, RunError> {
+    let (control_tx, calls) = mpsc::channel(64);
     let workspace_name = match &opts.workspace {
         Some(w) if w.is_read_only() => None,
         Some(w) => Some(w.name().to_string()),
         None => Some(format!("{}-{}", if opts.demo { "demo" } else { "run" }, std::process::id())),
     };
-    let (server, socket_note) = match workspace_name {
+    let (server, note) = match workspace_name {
         Some(name) => {
             let (server, note) = ControlServer::bind_workspace(&name)?;
             (Some(server.serve(control_tx)?), note)
         }
         None => (None, None),
     };
-    let (local_tx, local_rx) = mpsc::unbounded_channel();
-    forward_signals(local_tx.clone())?;
-    install_panic_hook();
-    take_terminal()?;
-    let _guard = TerminalGuard;
-    let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
-    terminal.clear()?;
-    let size = terminal.size()?;
+    Ok(Control { server, note, calls })
+}
 
-    let socket = server.as_ref().map(|s| s.path().to_path_buf());
-    let (mut state, settings, keymap_note) =
-        initial_state(&opts, (size.width, size.height), worktrees, socket);
+/// The state, its executor and its first effects, ready for the loop.
+struct Session {
+    state: State,
+    exec: Executor,
+    first: Vec<Effect>,
+    engine: mpsc::Receiver<EngineMsg>,
+}
+
+fn open_session(
+    opts: RunOptions,
+    size: (u16, u16),
+    worktrees: Vec<(String, crate::worktree::AgentWorktree)>,
+    control: &mut Control,
+    local_tx: &mpsc::UnboundedSender<Msg>,
+) -> Session {
+    let socket = control.server.as_ref().map(|s| s.path().to_path_buf());
+    let (mut state, settings, keymap_note) = initial_state(&opts, size, worktrees, socket.clone());
     // With a workspace: the panes as they were, and only the first prompts never sent.
     let (persister, first) = match opts.workspace {
         Some(ws) => {
@@ -635,25 +688,17 @@ async fn run_terminal(
         None => (None, start_first_prompts(&mut state, State::first_prompts(&opts.team))),
     };
     if state.flash.is_none() {
-        state.flash = keymap_note.or(socket_note);
+        state.flash = keymap_note.or(control.note.take());
     }
     // More agents than one screen of tiles holds: start where all of them can be seen.
     if crate::app::overview::wanted_at_start(&state) && state.overlay.is_none() {
         crate::app::overview::open(&mut state);
     }
-
-    let (engine_tx, engine_rx) = mpsc::channel(ENGINE_CHANNEL);
-    let (input, terminal_rx) = input::TerminalInput::spawn()?;
-    nudge_on_resize(input.clone())?;
-    let inbox =
-        Inbox { terminal: terminal_rx, engine: engine_rx, control: control_rx, local: local_rx };
+    let (engine_tx, engine) = mpsc::channel(ENGINE_CHANNEL);
     let mut exec = Executor::engine(engine_tx)
         .with_worktree_replies(local_tx.clone())
         .with_live_limits(live::Limits::from_config(opts.team.live, settings.live));
-    exec.control = bridge::ControlBridge::new(
-        server.as_ref().map(|s| s.path().to_path_buf()),
-        bridge::ControlBridge::current_exe_dir(),
-    );
+    exec.control = bridge::ControlBridge::new(socket, bridge::ControlBridge::current_exe_dir());
     exec.persist = persister;
     // A read-only look follows its owner as the owner's files change.
     if let Some(follower) = exec.persist.as_mut().and_then(persist::Persister::take_follower) {
@@ -661,11 +706,36 @@ async fn run_terminal(
             state.flash = Some(format!("not following the workspace live: {e}"));
         }
     }
-    // For the end-to-end test of the panic path (terminal restored, process gone): panics once
-    // the terminal is taken and the loop's machinery is running.
+    Session { state, exec, first, engine }
+}
+
+/// For the end-to-end test of the panic path (terminal restored, process gone): panics once
+/// the terminal is taken and the loop's machinery is running.
+fn test_panic() {
     if std::env::var_os("AGENTMUX_TEST_PANIC").is_some() {
         panic!("AGENTMUX_TEST_PANIC is set");
     }
+}
+
+async fn run_terminal(
+    opts: RunOptions,
+    worktrees: Vec<(String, crate::worktree::AgentWorktree)>,
+) -> Result<(), RunError> {
+    let mut control = bind_control(&opts)?;
+    let (local_tx, local_rx) = mpsc::unbounded_channel();
+    forward_signals(local_tx.clone(), Signals::Terminal)?;
+    install_panic_hook();
+    take_terminal()?;
+    let _guard = TerminalGuard;
+    let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    terminal.clear()?;
+    let size = terminal.size()?;
+    let Session { mut state, mut exec, first, engine } =
+        open_session(opts, (size.width, size.height), worktrees, &mut control, &local_tx);
+    let (input, terminal_rx) = input::TerminalInput::spawn()?;
+    nudge_on_resize(input.clone())?;
+    let inbox = Inbox { terminal: terminal_rx, engine, control: control.calls, local: local_rx };
+    test_panic();
     let result =
         event_loop(&mut terminal, &mut state, inbox, &mut exec, &mut RealTerminal { input }, first)
             .await;
@@ -676,6 +746,41 @@ async fn run_terminal(
     if terminal.show_cursor().is_err() {
         std::mem::forget(terminal);
     }
+    result
+}
+
+/// The workspace in a background server (see [`crate::attach`]): the same loop, drawing for
+/// every attached client, with no terminal of its own. `ready` is called once both sockets
+/// answer, before the first client attaches.
+async fn run_server(
+    opts: RunOptions,
+    worktrees: Vec<(String, crate::worktree::AgentWorktree)>,
+    ready: Box<dyn FnOnce(&std::path::Path)>,
+) -> Result<(), RunError> {
+    let name = opts.workspace.as_ref().map(|w| w.name().to_string()).unwrap_or_default();
+    let mut control = bind_control(&opts)?;
+    let control_path = control.server.as_ref().map(|s| s.path().to_path_buf());
+    let Some(control_path) = control_path else { return Err(RunError::NotATerminal) };
+    let attach_path = crate::attach::socket_beside(&control_path);
+    let listener = ControlServer::bind(&attach_path)?.into_listener();
+    let _attach_file = crate::attach::RemoveOnDrop(attach_path.clone());
+    let _pid_file = crate::attach::write_pid(&attach_path)?;
+    let (local_tx, local_rx) = mpsc::unbounded_channel();
+    forward_signals(local_tx.clone(), Signals::Server)?;
+    let Session { mut state, mut exec, first, engine } =
+        open_session(opts, (80, 24), worktrees, &mut control, &local_tx);
+    state.served = true;
+    let mut clients = crate::attach::server::Clients::default();
+    let _accept = clients.serve(listener, name, local_tx.clone())?;
+    // No terminal: this channel stays open and empty (clients' input comes as messages).
+    let (_no_terminal, terminal_rx) = mpsc::channel(1);
+    let inbox = Inbox { terminal: terminal_rx, engine, control: control.calls, local: local_rx };
+    ready(&attach_path);
+    test_panic();
+    let mut host = crate::attach::server::ClientsHost(clients.clone());
+    let result = event_loop(&mut clients, &mut state, inbox, &mut exec, &mut host, first).await;
+    exec.interrupt_all();
+    clients.farewell(crate::attach::proto::Bye::Quit).await;
     result
 }
 

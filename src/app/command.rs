@@ -67,6 +67,7 @@ commands! {
     Help => "help", "show / hide this help";
     Suspend => "suspend", "suspend agentmux (fg resumes)";
     Quit => "quit", "quit agentmux";
+    Detach => "detach", "detach (the agents go on; agentmux attach)";
     Close => "close", "close this window";
     NextField => "next-field", "next field";
     PrevField => "prev-field", "previous field";

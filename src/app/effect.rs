@@ -33,6 +33,8 @@ pub enum Effect {
     Notify(String),
     /// Leave: restore the terminal and exit.
     Quit,
+    /// Let this attached client go (`None`: the one whose input came last); the agents go on.
+    Detach { client: Option<u32> },
     /// Git work on an agent's worktree: run `job.run(&git)` on a blocking task and send the
     /// answer back as `Msg::Worktree`.
     Worktree(super::worktree::WorktreeJob),

@@ -48,6 +48,21 @@ pub enum Msg {
     Suspend,
     /// SIGTERM or SIGHUP: stop every turn and leave without asking.
     Terminate,
+    /// A terminal event of an attached client, with the client's size (see `crate::attach`).
+    Client {
+        id: u32,
+        size: (u16, u16),
+        event: TermEvent,
+    },
+    /// A client attached at this size.
+    Attached {
+        id: u32,
+        size: (u16, u16),
+    },
+    /// A client went away (it detached, or its terminal or connection did).
+    Left {
+        id: u32,
+    },
     /// A worktree job came back (see `Effect::Worktree`).
     Worktree(super::worktree::WorktreeMsg),
     /// A conversation read for a fork or an import (see `Effect::Convo`).

@@ -316,6 +316,11 @@ pub struct State {
     /// Tool calls waiting for the user, and how turns ask (see `app::approvals`).
     pub approvals: super::approvals::Approvals,
     pub quitting: bool,
+    /// The workspace runs in a background server and this screen is one of its attached
+    /// clients: detaching leaves the agents working.
+    pub served: bool,
+    /// The attached client whose input came last: its size is `size`, and a detach is its own.
+    pub client: Option<u32>,
     /// Files edited by agents that share a directory (for the warnings in their headers).
     pub edits: crate::worktree::overlap::EditLog,
     /// Agents whose worktree is being created: their prompts wait in their queues.
@@ -380,6 +385,8 @@ impl State {
             flash: None,
             approvals: Default::default(),
             quitting: false,
+            served: false,
+            client: None,
             edits: Default::default(),
             opening_worktrees: Vec::new(),
             worktree_settings: team.worktree.clone(),

@@ -39,6 +39,22 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         Msg::Wake | Msg::Redraw => {}
         Msg::Suspend => fx.push(Effect::Suspend),
         Msg::Terminate => quit_now(state, &mut fx),
+        Msg::Client { id, size, event } => {
+            state.client = Some(id);
+            state.size = size;
+            if let Some(m) = Msg::from_terminal(event) {
+                fx.extend(update(state, m));
+            }
+        }
+        Msg::Attached { id, size } => {
+            state.client = Some(id);
+            state.size = size;
+        }
+        Msg::Left { id } => {
+            if state.client == Some(id) {
+                state.client = None;
+            }
+        }
         Msg::Worktree(m) => super::worktree::on_msg(state, m, &mut fx),
         Msg::Convo(m) => super::convo::on_msg(state, m, &mut fx),
         Msg::Followed(changes) => super::follow::apply(state, changes),
@@ -84,6 +100,10 @@ fn shows(state: &State, msg: &Msg) -> bool {
             MouseEventKind::Down(_) | MouseEventKind::ScrollUp | MouseEventKind::ScrollDown
         ),
         Msg::Wake => state.running() > 0 || !state.limits.is_empty(),
+        // The event decides for itself (update is called on it); another size is a redraw.
+        Msg::Client { size, .. } => *size != state.size,
+        // The others draw at their own sizes, as they did.
+        Msg::Left { .. } => false,
         _ => true,
     }
 }
@@ -212,7 +232,26 @@ fn confirm_key(state: &mut State, command: Option<Command>, fx: &mut Vec<Effect>
             }
         }
         Some(Command::No) => close_overlay(state),
+        Some(Command::Detach)
+            if matches!(state.overlay, Some(Overlay::Confirm(Confirm::Quit { .. }))) =>
+        {
+            close_overlay(state);
+            detach(state, fx);
+        }
         _ => {}
+    }
+}
+
+/// Leave the agents working and this screen with them: only a screen attached to a server
+/// can (anywhere else, the agents are this process's children).
+fn detach(state: &mut State, fx: &mut Vec<Effect>) {
+    if state.served {
+        fx.push(Effect::Detach { client: state.client });
+    } else {
+        let quit = state.keymap.key_label(Context::Pane, Command::Quit).unwrap_or_default();
+        state.flash = Some(format!(
+            "nothing to detach from: these agents run in this terminal ({quit} quits)"
+        ));
     }
 }
 
@@ -446,6 +485,7 @@ fn open_command(state: &mut State, command: Command, fx: &mut Vec<Effect>) {
         }
         Command::Suspend => fx.push(Effect::Suspend),
         Command::Quit => ask_quit(state, fx),
+        Command::Detach => detach(state, fx),
         Command::Fork => super::convo::ask_fork(state, fx),
         other => {
             super::worktree::pane_command(state, other, fx);

@@ -37,6 +37,8 @@ pub enum ToServer {
     Event(TermEvent),
     /// The client goes away on its own (its user closed it); the server keeps running.
     Detach,
+    /// The client's screen was someone else's for a while (a suspend, a shell): draw all of it.
+    Repaint,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -55,6 +57,16 @@ pub enum ToClient {
     /// The server lets the client go: detached, quit, or refused.
     Bye {
         reason: Bye,
+    },
+    /// The user asked to suspend: the client gives its terminal back and stops itself; once
+    /// continued it takes the terminal again and asks for a `Repaint`.
+    Suspend,
+    /// The user asked for a shell in an agent's worktree: the client runs one there on its own
+    /// terminal, then asks for a `Repaint`.
+    Shell {
+        dir: std::path::PathBuf,
+        /// What the shell's environment has besides the client's (the agent, its worktree).
+        env: Vec<(String, String)>,
     },
 }
 
@@ -85,10 +97,13 @@ pub enum FrameError {
 const HELLO: u8 = 1;
 const EVENT: u8 = 2;
 const DETACH: u8 = 3;
+const REPAINT: u8 = 4;
 const WELCOME: u8 = 10;
 const MISMATCH: u8 = 11;
 const OUTPUT: u8 = 12;
 const BYE: u8 = 13;
+const SUSPEND: u8 = 14;
+const SHELL: u8 = 15;
 
 #[derive(Serialize, Deserialize)]
 struct WelcomeBody {
@@ -100,6 +115,13 @@ struct WelcomeBody {
 struct MismatchBody {
     server: String,
     pid: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ShellBody {
+    dir: std::path::PathBuf,
+    #[serde(default)]
+    env: Vec<(String, String)>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -130,6 +152,7 @@ impl ToServer {
             ToServer::Hello(h) => json(HELLO, h),
             ToServer::Event(ev) => json(EVENT, ev),
             ToServer::Detach => frame(DETACH, &[]),
+            ToServer::Repaint => frame(REPAINT, &[]),
         }
     }
 
@@ -138,6 +161,7 @@ impl ToServer {
             HELLO => ToServer::Hello(parse(payload)?),
             EVENT => ToServer::Event(parse(payload)?),
             DETACH => ToServer::Detach,
+            REPAINT => ToServer::Repaint,
             other => return Err(FrameError::UnknownTag(other)),
         })
     }
@@ -155,6 +179,10 @@ impl ToClient {
             }
             ToClient::Output(bytes) => frame(OUTPUT, bytes),
             ToClient::Bye { reason } => json(BYE, &ByeBody { reason: *reason }),
+            ToClient::Suspend => frame(SUSPEND, &[]),
+            ToClient::Shell { dir, env } => {
+                json(SHELL, &ShellBody { dir: dir.clone(), env: env.clone() })
+            }
         }
     }
 
@@ -170,6 +198,11 @@ impl ToClient {
             }
             OUTPUT => ToClient::Output(payload.to_vec()),
             BYE => ToClient::Bye { reason: parse::<ByeBody>(payload)?.reason },
+            SUSPEND => ToClient::Suspend,
+            SHELL => {
+                let b: ShellBody = parse(payload)?;
+                ToClient::Shell { dir: b.dir, env: b.env }
+            }
             other => return Err(FrameError::UnknownTag(other)),
         })
     }
@@ -260,6 +293,7 @@ mod tests {
             ToServer::Event(TermEvent::Resize(200, 60)),
             ToServer::Event(TermEvent::Paste("a\nb\u{1b}[2J".into())),
             ToServer::Detach,
+            ToServer::Repaint,
         ];
         for m in to_server {
             assert_eq!(round_server(m.clone()), m);
@@ -271,6 +305,11 @@ mod tests {
             ToClient::Output(Vec::new()),
             ToClient::Bye { reason: Bye::Detached },
             ToClient::Bye { reason: Bye::Quit },
+            ToClient::Suspend,
+            ToClient::Shell {
+                dir: "/home/u/api".into(),
+                env: vec![("AGENTMUX_AGENT".into(), "api".into())],
+            },
         ];
         for m in to_client {
             assert_eq!(round_client(m.clone()), m);

@@ -274,6 +274,12 @@ impl ControlServer {
         &self.path
     }
 
+    /// The bound socket, for a server of another protocol (the attach socket binds the same
+    /// way: private, stale files replaced, a live one refused).
+    pub fn into_listener(self) -> std::os::unix::net::UnixListener {
+        self.listener
+    }
+
     /// Serve on the current tokio runtime: every request becomes a [`ControlCall`] on `calls`.
     /// The returned handle stops the server and removes the socket file when dropped.
     pub fn serve(self, calls: mpsc::Sender<ControlCall>) -> Result<ServerHandle, ControlError> {

@@ -197,6 +197,7 @@ impl<'a, S: Screen> Loop<'a, S> {
                     Outcome::Notify(bytes) => self.host.notify(&bytes),
                     Outcome::Suspend => asked.suspend = true,
                     Outcome::Quit => asked.quit = true,
+                    Outcome::Detach(client) => self.terminal.detach(client),
                     Outcome::Shell { agent, wt } => asked.shell = Some((agent, wt)),
                 }
             }

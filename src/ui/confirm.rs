@@ -13,7 +13,16 @@ pub fn question(state: &State, confirm: &Confirm) -> String {
     match confirm {
         Confirm::Quit { running } => {
             let turns = if *running == 1 { "1 turn is" } else { &format!("{running} turns are") };
-            format!("Quit agentmux? {turns} running and will be stopped.")
+            if state.served {
+                let detach = state.keymap.key_label(Context::Confirm, Command::Detach);
+                let detach = detach.unwrap_or_default();
+                format!(
+                    "Quit agentmux? {turns} running and will be stopped. [{detach}] detaches \
+                     instead: the agents go on, `agentmux attach` comes back."
+                )
+            } else {
+                format!("Quit agentmux? {turns} running and will be stopped.")
+            }
         }
         Confirm::Close { agent } => {
             let Some(a) = state.index_of(*agent).map(|i| &state.agents[i]) else {

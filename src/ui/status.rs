@@ -33,6 +33,8 @@ fn relevant(state: &State, command: Command) -> bool {
         // Offered when the team does not fit on one screen of tiles.
         Command::Overview => state.tiling().pages > 1,
         Command::ResumeTurn => focused.is_some_and(|a| a.resumable || a.held),
+        // Only a screen attached to a server has anything to detach from.
+        Command::Detach => state.served,
         Command::AllowDenied => {
             focused.is_some_and(|a| !state.approvals.denials_of(a.id).is_empty())
         }
