@@ -319,6 +319,10 @@ fn control_target(open: &OpenArgs, cwd: &Path) -> Result<Target, CliError> {
 /// The workspaces a control command run in `cwd` most likely means: the one `agentmux` here
 /// opens, then any other open one whose team file is in this directory (`agentmux -c x.toml`).
 fn guess_target(cwd: &Path) -> Target {
+    Target::Guess(guess_names(cwd))
+}
+
+fn guess_names(cwd: &Path) -> Vec<String> {
     let mut names = vec![workspace_name(&workspace_key(cwd))];
     let cwd = std::fs::canonicalize(cwd).unwrap_or(cwd.to_path_buf());
     let list = store::data_dir().and_then(|d| store::list_workspaces(&d)).unwrap_or_default();
@@ -328,7 +332,7 @@ fn guess_target(cwd: &Path) -> Target {
             names.push(w.name);
         }
     }
-    Target::Guess(names)
+    names
 }
 
 /// The workspace's name as `agentmux` would open it (without a data directory: the old name).
@@ -440,14 +444,24 @@ fn open(args: OpenArgs) -> Result<(), CliError> {
 fn attach(workspace: Option<String>) -> Result<(), CliError> {
     let cwd = std::env::current_dir()
         .map_err(|source| CliError::Io { what: "current directory".into(), source })?;
-    let name = match workspace {
+    let place = match workspace {
         Some(name) => {
             WorkspaceKey::Named(name.clone()).dir_name().map_err(|_| bad_workspace_name(&name))?;
-            name
+            Place::of(&name).map_err(CliError::Other)?
         }
-        None => workspace_name(&workspace_key(&cwd)),
+        // The workspace `agentmux` here opens, else one running for a team file here.
+        None => {
+            let places: Vec<Place> =
+                guess_names(&cwd).iter().filter_map(|n| Place::of(n).ok()).collect();
+            let running = places.iter().find(|p| p.is_running()).cloned();
+            match running.or_else(|| places.into_iter().next()) {
+                Some(place) => place,
+                None => {
+                    Place::of(&workspace_name(&workspace_key(&cwd))).map_err(CliError::Other)?
+                }
+            }
+        }
     };
-    let place = Place::of(&name).map_err(CliError::Other)?;
     crate::attach::client::attach_running(&place).map_err(CliError::Other)
 }
 

@@ -57,6 +57,8 @@ impl Place {
 /// Opens the workspace in this terminal: attaches to its server, starting one first when
 /// none runs. `args` is this `agentmux`'s command line (the server runs the same one).
 pub fn open(place: &Place) -> Result<(), String> {
+    // Said before a server is started that nobody would attach to.
+    need_terminal()?;
     let stream = match place.connect() {
         Some(s) => s,
         None => {
@@ -168,11 +170,17 @@ enum Ending {
     ServerGone,
 }
 
-fn attach(stream: std::os::unix::net::UnixStream, place: &Place) -> Result<(), String> {
+fn need_terminal() -> Result<(), String> {
     use std::io::IsTerminal;
-    if !(io::stdin().is_terminal() && io::stdout().is_terminal()) {
-        return Err(crate::run::RunError::NotATerminal.to_string());
+    if io::stdin().is_terminal() && io::stdout().is_terminal() {
+        Ok(())
+    } else {
+        Err(crate::run::RunError::NotATerminal.to_string())
     }
+}
+
+fn attach(stream: std::os::unix::net::UnixStream, place: &Place) -> Result<(), String> {
+    need_terminal()?;
     let mut stream = stream;
     let (cols, rows) = crossterm::terminal::size().unwrap_or((80, 24));
     let hello = ToServer::Hello(Hello { version: proto::version(), cols, rows });

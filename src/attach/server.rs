@@ -321,3 +321,106 @@ impl Host for ClientsHost {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::fixtures;
+
+    impl Clients {
+        /// A client without a socket: its frames come out of the returned queue.
+        fn add(&self, size: (u16, u16), queue: usize) -> (u32, mpsc::Receiver<ToClient>) {
+            let (out, rx) = mpsc::channel(queue);
+            let sink = Sink::default();
+            let term = terminal(size, &sink).unwrap_or_else(|e| panic!("{e}"));
+            let mut shared = self.lock();
+            let id = shared.next_id;
+            shared.next_id += 1;
+            shared.clients.insert(id, Client { size, term, sink, out, repaint: true });
+            (id, rx)
+        }
+    }
+
+    /// What a client's terminal shows after every frame it was sent.
+    fn screen(
+        rx: &mut mpsc::Receiver<ToClient>,
+        size: (u16, u16),
+        parser: &mut vt100::Parser,
+    ) -> String {
+        parser.set_size(size.1, size.0);
+        while let Ok(m) = rx.try_recv() {
+            if let ToClient::Output(bytes) = m {
+                parser.process(&bytes);
+            }
+        }
+        parser.screen().contents()
+    }
+
+    fn outputs(rx: &mut mpsc::Receiver<ToClient>) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        while let Ok(m) = rx.try_recv() {
+            if let ToClient::Output(bytes) = m {
+                out.push(bytes);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn two_clients_see_the_one_state_each_at_its_own_size() {
+        let mut state = fixtures::state(false, &[("api", "fix the build")], (80, 24));
+        let mut clients = Clients::default();
+        let (small, mut small_rx) = clients.add((80, 24), 8);
+        let (_, mut big_rx) = clients.add((132, 40), 8);
+        state.client = Some(small);
+        clients.draw(&mut state).unwrap_or_else(|e| panic!("{e}"));
+        let (mut p_small, mut p_big) =
+            (vt100::Parser::new(24, 80, 0), vt100::Parser::new(40, 132, 0));
+        let small_screen = screen(&mut small_rx, (80, 24), &mut p_small);
+        let big_screen = screen(&mut big_rx, (132, 40), &mut p_big);
+        for s in [&small_screen, &big_screen] {
+            assert!(s.contains("api"), "{s}");
+        }
+        let widest = |s: &str| s.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+        assert_eq!((widest(&small_screen), widest(&big_screen)), (80, 132));
+        // The state keeps the size of the client whose input came last.
+        assert_eq!(state.size, (80, 24));
+        assert!(!state.dirty);
+    }
+
+    #[test]
+    fn a_client_that_falls_behind_is_skipped_then_repainted_whole() {
+        let mut state = fixtures::state(false, &[("api", "fix the build")], (80, 24));
+        let mut clients = Clients::default();
+        let (_, mut rx) = clients.add((80, 24), 1);
+        clients.draw(&mut state).unwrap_or_else(|e| panic!("{e}"));
+        // The queue holds the first frame: the next one finds it full and is skipped.
+        state.flash = Some("first change".into());
+        clients.draw(&mut state).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(outputs(&mut rx).len(), 1);
+        state.flash = Some("second change".into());
+        clients.draw(&mut state).unwrap_or_else(|e| panic!("{e}"));
+        let frames = outputs(&mut rx);
+        assert_eq!(frames.len(), 1);
+        // Whole: a cleared screen, then everything, not a diff against the skipped frame.
+        assert!(frames[0].starts_with(b"\x1b[H\x1b[2J"));
+        let mut parser = vt100::Parser::new(24, 80, 0);
+        parser.process(&frames[0]);
+        assert!(parser.screen().contents().contains("second change"));
+        // And caught up: the next frame is a diff again.
+        state.flash = Some("third".into());
+        clients.draw(&mut state).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!outputs(&mut rx)[0].starts_with(b"\x1b[H\x1b[2J"));
+    }
+
+    #[test]
+    fn a_detach_lets_that_client_go_and_no_other() {
+        let mut clients = Clients::default();
+        let (a, mut a_rx) = clients.add((80, 24), 8);
+        let (_, mut b_rx) = clients.add((80, 24), 8);
+        clients.detach(Some(a));
+        assert_eq!(clients.count(), 1);
+        assert!(matches!(a_rx.try_recv(), Ok(ToClient::Bye { reason: Bye::Detached })));
+        assert!(b_rx.try_recv().is_err());
+    }
+}

@@ -52,6 +52,9 @@ impl Term {
         cmd.env_remove("AGENTMUX_CLAUDE");
         cmd.env_remove("AGENTMUX_SOCKET");
         cmd.env("TERM", "xterm-256color");
+        // The agents in the terminal's own process, as these tests were written for; the
+        // tests of the background server (tests/attach.rs) set it to false.
+        cmd.env("AGENTMUX_NO_SERVER", "true");
         for (k, v) in env {
             cmd.env(k, v);
         }
