@@ -275,3 +275,21 @@ fn attach_with_nothing_running_says_how_to_start_it() {
         client.screen()
     );
 }
+
+#[test]
+fn a_server_that_cannot_start_says_why_in_the_terminal_that_asked() {
+    let home = Home::new("[[agent]]\nname = \"solo\"\ncwd = \".\"\n");
+    // The workspace held by an agentmux in its own terminal, without a server.
+    let mut env = home.env();
+    env.retain(|(k, _)| k != "AGENTMUX_NO_SERVER");
+    env.push(("AGENTMUX_NO_SERVER".into(), "true".into()));
+    let args = ["-c", "team.toml", "--trust", "--claude", "sim"];
+    let mut owner = Term::spawn(&args, home.path(), &env, (40, 120));
+    owner.wait_text("no turns yet");
+    let mut second = home.open();
+    assert_eq!(second.wait_exit().exit_code(), 1);
+    let said = second.screen();
+    assert!(said.contains("in use by another agentmux"), "{said}");
+    assert!(home.server_pid().is_none(), "no server is left behind");
+    assert_eq!(owner.quit().exit_code(), 0);
+}

@@ -578,6 +578,7 @@ fn killed_during_a_flood_reopens_with_every_logged_event_and_resumes_the_lost_tu
         .args(home.args(&[]))
         .current_dir(home.path().join("work"))
         .envs(home.env())
+        .env("AGENTMUX_NO_SERVER", "true")
         .output()
         .expect("run a second agentmux");
     let err = String::from_utf8_lossy(&out.stderr);

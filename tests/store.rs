@@ -336,6 +336,8 @@ fn a_second_agentmux_process_is_refused_with_one_line() {
         .arg("-c")
         .arg(&team)
         .args(["--claude", "/bin/sh", "--trust"])
+        // The single process takes the lock itself (tests/attach.rs has the server's way).
+        .env("AGENTMUX_NO_SERVER", "true")
         .env("AGENTMUX_DATA_DIR", data.path())
         .env("AGENTMUX_CONFIG_DIR", data.path().join("config"))
         .stdin(Stdio::null())

@@ -262,7 +262,11 @@ impl Screen for Clients {
             if c.repaint {
                 // A new terminal remembers nothing drawn: the whole screen goes out.
                 c.term = terminal(c.size, &c.sink)?;
-                c.sink.bytes().extend_from_slice(b"\x1b[H\x1b[2J");
+                // What the old terminal wrote as it was dropped (it shows the cursor) is for
+                // the screen about to be cleared.
+                let mut bytes = c.sink.bytes();
+                bytes.clear();
+                bytes.extend_from_slice(b"\x1b[H\x1b[2J");
             }
             c.term.draw(|f| crate::ui::view(state, f))?;
             let bytes = std::mem::take(&mut *c.sink.bytes());
