@@ -40,30 +40,16 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         Msg::Suspend => fx.push(Effect::Suspend),
         Msg::Terminate => quit_now(state, &mut fx),
         Msg::Client { id, size, event } => {
-            state.client = Some(id);
-            state.size = size;
-            if let Some(m) = Msg::from_terminal(event) {
-                fx.extend(update(state, m));
-            }
+            // The client typing is the one whose size the state has (its clicks hit there).
+            client_input(state, id, size);
+            fx.extend(Msg::from_terminal(event).map(|m| update(state, m)).unwrap_or_default());
         }
-        Msg::Attached { id, size } => {
-            state.client = Some(id);
-            state.size = size;
-        }
-        Msg::Left { id } => {
-            if state.client == Some(id) {
-                state.client = None;
-            }
-        }
+        Msg::Attached { id, size } => client_input(state, id, size),
+        Msg::Left { id } => state.client = state.client.filter(|&c| c != id),
         Msg::Worktree(m) => super::worktree::on_msg(state, m, &mut fx),
         Msg::Convo(m) => super::convo::on_msg(state, m, &mut fx),
         Msg::Followed(changes) => super::follow::apply(state, changes),
-        Msg::NotSaved(text) => {
-            if let Some(a) = state.agents.get_mut(state.focus) {
-                a.transcript.push_note(&text, NoteLevel::Warn);
-            }
-            state.flash = Some(text);
-        }
+        Msg::NotSaved(text) => not_saved(state, text),
         Msg::ContextUsage { agent, used, window } => {
             if let Some(i) = state.index_of(agent) {
                 let context = super::state::ContextUse { used, window: Some(window) };
@@ -106,6 +92,19 @@ fn shows(state: &State, msg: &Msg) -> bool {
         Msg::Left { .. } => false,
         _ => true,
     }
+}
+
+fn client_input(state: &mut State, id: u32, size: (u16, u16)) {
+    state.client = Some(id);
+    state.size = size;
+}
+
+/// A save that failed: in the pane in front of the user, and on the hint line.
+fn not_saved(state: &mut State, text: String) {
+    if let Some(a) = state.agents.get_mut(state.focus) {
+        a.transcript.push_note(&text, NoteLevel::Warn);
+    }
+    state.flash = Some(text);
 }
 
 fn spawn_failed(state: &mut State, agent: AgentId, turn: u64, error: String) {

@@ -102,34 +102,11 @@ impl ControlBridge {
     /// A request from the socket. Returns the messages to apply (none for a read-only request).
     pub fn call(&mut self, call: ControlCall, state: &State) -> Vec<Msg> {
         let ControlCall { from, request, reply } = call;
-        let answer = |reply: oneshot::Sender<Reply>, a: Answer| {
-            let _ = reply.send(Reply::Answer(a));
-        };
         let supervisor = supervisor_name(state);
         let from_supervisor = from.is_some() && from.as_deref() == supervisor.as_deref();
         match request {
-            Request::Ls => {
-                let limits = state.limits.at(state.time()).iter().map(LimitInfo::of).collect();
-                answer(reply, Answer::Agents { agents: agent_infos(state), limits });
-                Vec::new()
-            }
-            Request::Wait { agent } => {
-                match state.index_named(&agent).map(|i| &state.agents[i]) {
-                    None => answer(reply, Answer::no_such_agent(&agent)),
-                    Some(a) if is_idle(a) => answer(reply, Answer::TurnEnded(last_turn(a))),
-                    Some(a) => self.waiters.push(Waiter { agent: a.id, name: agent, reply }),
-                }
-                Vec::new()
-            }
-            Request::Tail { agent } => {
-                match state.index_named(&agent).map(|i| state.agents[i].id) {
-                    None => answer(reply, Answer::no_such_agent(&agent)),
-                    Some(id) => {
-                        let (tx, rx) = mpsc::channel(TAIL_BUFFER);
-                        self.tails.push((id, tx));
-                        let _ = reply.send(Reply::Tail { agent, lines: rx });
-                    }
-                }
+            Request::Ls | Request::Wait { .. } | Request::Tail { .. } | Request::Search { .. } => {
+                self.answer_now(request, reply, state);
                 Vec::new()
             }
             Request::Send { agent, text } => {
@@ -143,19 +120,14 @@ impl ControlBridge {
                 vec![Msg::Control { id, cmd: ControlCmd::Send { agent, prompt: text, origin } }]
             }
             Request::New { name, cwd, model, role, prompt, worktree } => {
-                let dir = match cwd {
-                    Some(d) => state.default_dir.join(d),
-                    None => state.default_dir.clone(),
-                };
+                let dir =
+                    cwd.map_or_else(|| state.default_dir.clone(), |d| state.default_dir.join(d));
                 let mut spec = AgentSpec::new(name, dir);
                 spec.options = state.defaults.clone();
-                if model.is_some() {
-                    spec.options.model = model;
-                }
+                spec.options.model = model.or(spec.options.model);
                 spec.role = role;
-                let id = self.ask(Pending::One { kind: Kind::New, reply });
                 let cmd = ControlCmd::New { spec: Box::new(spec), prompt, worktree };
-                vec![Msg::Control { id, cmd }]
+                self.command(Kind::New, cmd, reply)
             }
             Request::Import { session_id, cwd, name } => {
                 let cmd = super::convo::import(state, &session_id, &cwd, name);
@@ -167,43 +139,73 @@ impl ControlBridge {
             }
             Request::Kill { agent } => {
                 let kind = Kind::Kill { agent: agent.clone() };
-                let id = self.ask(Pending::One { kind, reply });
-                vec![Msg::Control { id, cmd: ControlCmd::Interrupt { agent } }]
+                self.command(kind, ControlCmd::Interrupt { agent }, reply)
             }
             Request::Set { agent, model, permission_mode } => {
                 let kind = Kind::Set { agent: agent.clone() };
-                let id = self.ask(Pending::One { kind, reply });
-                vec![Msg::Control { id, cmd: ControlCmd::Set { agent, model, permission_mode } }]
+                self.command(kind, ControlCmd::Set { agent, model, permission_mode }, reply)
             }
             Request::Resume { agent } => {
                 let kind = Kind::Resume { agent: agent.clone() };
-                let id = self.ask(Pending::One { kind, reply });
-                vec![Msg::Control { id, cmd: ControlCmd::Resume { agent } }]
+                self.command(kind, ControlCmd::Resume { agent }, reply)
             }
-            request @ Request::Approve { .. } => {
-                // The app holds the ask until the user (or a rule) decides.
-                match crate::approval::Ask::from_request(request) {
-                    Ok(ask) => {
-                        let id = RequestId::fresh();
-                        self.approvals.insert(id, reply);
-                        vec![Msg::Approval { id, ask }]
-                    }
-                    Err(_) => {
-                        answer(reply, Answer::error(ErrorCode::Internal, "not an approval"));
-                        Vec::new()
-                    }
-                }
-            }
-            Request::Search { text } => {
-                answer(reply, search(state, &text));
-                Vec::new()
-            }
+            request @ Request::Approve { .. } => self.approve(request, reply),
             Request::Broadcast { text } => {
                 if text.trim().is_empty() {
                     answer(reply, Answer::error(ErrorCode::BadRequest, "the text is empty"));
                     return Vec::new();
                 }
                 self.broadcast(state, reply, text, from_supervisor)
+            }
+        }
+    }
+
+    /// The requests answered from the state as it is (a `wait` on a busy agent waits, a
+    /// `tail` subscribes): nothing for `update` to change.
+    fn answer_now(&mut self, request: Request, reply: oneshot::Sender<Reply>, state: &State) {
+        match request {
+            Request::Ls => {
+                let limits = state.limits.at(state.time()).iter().map(LimitInfo::of).collect();
+                answer(reply, Answer::Agents { agents: agent_infos(state), limits });
+            }
+            Request::Wait { agent } => match state.index_named(&agent).map(|i| &state.agents[i]) {
+                None => answer(reply, Answer::no_such_agent(&agent)),
+                Some(a) if is_idle(a) => answer(reply, Answer::TurnEnded(last_turn(a))),
+                Some(a) => self.waiters.push(Waiter { agent: a.id, name: agent, reply }),
+            },
+            Request::Tail { agent } => {
+                match state.index_named(&agent).map(|i| state.agents[i].id) {
+                    None => answer(reply, Answer::no_such_agent(&agent)),
+                    Some(id) => {
+                        let (tx, rx) = mpsc::channel(TAIL_BUFFER);
+                        self.tails.push((id, tx));
+                        let _ = reply.send(Reply::Tail { agent, lines: rx });
+                    }
+                }
+            }
+            Request::Search { text } => answer(reply, search(state, &text)),
+            // Only the read-only requests come here.
+            _ => answer(reply, Answer::error(ErrorCode::Internal, "not a read-only request")),
+        }
+    }
+
+    /// A command `update` carries out and answers by the request's id.
+    fn command(&mut self, kind: Kind, cmd: ControlCmd, reply: oneshot::Sender<Reply>) -> Vec<Msg> {
+        let id = self.ask(Pending::One { kind, reply });
+        vec![Msg::Control { id, cmd }]
+    }
+
+    /// An approval request: the app holds the ask until the user (or a rule) decides.
+    fn approve(&mut self, request: Request, reply: oneshot::Sender<Reply>) -> Vec<Msg> {
+        match crate::approval::Ask::from_request(request) {
+            Ok(ask) => {
+                let id = RequestId::fresh();
+                self.approvals.insert(id, reply);
+                vec![Msg::Approval { id, ask }]
+            }
+            Err(_) => {
+                answer(reply, Answer::error(ErrorCode::Internal, "not an approval"));
+                Vec::new()
             }
         }
     }
@@ -500,6 +502,11 @@ fn supervisor_name(state: &State) -> Option<String> {
 fn is_idle(a: &Agent) -> bool {
     !a.turn.is_active()
         && (a.queue.is_empty() || a.held || matches!(a.turn, TurnState::Interrupted))
+}
+
+/// A plain answer; a client that went away is not an error.
+fn answer(reply: oneshot::Sender<Reply>, a: Answer) {
+    let _ = reply.send(Reply::Answer(a));
 }
 
 fn answer_for(kind: Kind, reply: ControlReply) -> Answer {

@@ -68,14 +68,8 @@ pub fn open(state: &mut State, team: &Team, mut ws: Workspace) -> (Persister, Ve
             if !read_only {
                 p.mark_lost(state, &lost);
             }
-            for kept in &found.agents {
-                let name = kept.state.spec.name.as_str();
-                let worktree = kept.state.extras.get(WORKTREE_EXTRA) == Some(&true.into());
-                if worktree && !read_only && !p.team.iter().any(|t| t == name) {
-                    if let Some(i) = state.index_named(name) {
-                        crate::app::worktree::open_for(state, i, None, &mut fx);
-                    }
-                }
+            if !read_only {
+                reopen_worktrees(state, &found, &p.team, &mut fx);
             }
         }
         Err(e) => p.report(e),
@@ -90,6 +84,24 @@ pub fn open(state: &mut State, team: &Team, mut ws: Workspace) -> (Persister, Ve
     }
     p.follower = follower.filter(|f| !f.owner_gone());
     (p, fx)
+}
+
+/// The worktrees of agents made at run time (the team's own are opened before the loop).
+fn reopen_worktrees(
+    state: &mut State,
+    found: &crate::store::Restored,
+    team: &[String],
+    fx: &mut Vec<Effect>,
+) {
+    for kept in &found.agents {
+        let name = kept.state.spec.name.as_str();
+        let worktree = kept.state.extras.get(WORKTREE_EXTRA) == Some(&true.into());
+        if worktree && !team.iter().any(|t| t == name) {
+            if let Some(i) = state.index_named(name) {
+                crate::app::worktree::open_for(state, i, None, fx);
+            }
+        }
+    }
 }
 
 pub struct Persister {
