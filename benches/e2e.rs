@@ -378,6 +378,9 @@ fn idle(home: &Path) -> Res<Vec<String>> {
     cmd.args(["-c", &team_arg, "--trust", "--claude", &wrapper.display().to_string()]);
     cmd.cwd(&dir);
     cmd.env("TERM", "xterm-256color");
+    // The single process: with the background server this process would only be a client,
+    // and the idle figure is the UI's together with its agents'.
+    cmd.env("AGENTMUX_NO_SERVER", "true");
     let mut child = pair.slave.spawn_command(cmd).map_err(|e| e.to_string())?;
     drop(pair.slave);
     let pid = child.process_id().ok_or("no pid")?;

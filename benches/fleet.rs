@@ -133,6 +133,9 @@ impl App {
         cmd.args(["-c", &team.display().to_string(), "--claude", &claude.display().to_string()]);
         cmd.cwd(dir);
         cmd.env("TERM", "xterm-256color");
+        // The single process: with the background server this process would only be a
+        // client, and these figures are of the UI that owns the agents.
+        cmd.env("AGENTMUX_NO_SERVER", "true");
         for (k, v) in env {
             cmd.env(k, v);
         }
