@@ -422,8 +422,7 @@ fn keys_and_idle(w: &Workspace, idle: bool) -> Res<Vec<String>> {
         let client = app.child.process_id().ok_or("no pid")?;
         let owner = || if no_server { Some(client) } else { w.server().map(|s| s.0) };
         settled(&app, owner)?;
-        app.until("the overview", Duration::from_secs(60), |t| t.contains("overview"))?;
-        app.send(b"\x1b")?; // esc: the tiles, the first agent's input box focused
+        // Eight tiles fit one screen: the first agent's input box has the focus.
         quiet(&app)?;
         let at = input_cell(&app)?;
         let v = type_pairs(&mut app, at)?;
@@ -543,7 +542,11 @@ fn attach(w: &Workspace) -> Res<Vec<String>> {
         attach.push(app.time_to(&shown, Duration::from_secs(60))?.as_secs_f64() * 1e3);
         app.detach()?;
     }
-    w.attach(&name)?.quit()?;
+    let app = w.attach(&name)?;
+    // Keys typed before the client has the terminal in raw mode go to the line discipline,
+    // which takes ctrl-q as flow control.
+    app.until("attached", Duration::from_secs(60), |t| t.contains("✓ done"))?;
+    app.quit()?;
     wait_for("the server's end", Duration::from_secs(30), || (!alive(pid)).then_some(()))?;
     let mut reopen = Vec::new();
     for _ in 0..RUNS {

@@ -474,8 +474,8 @@ fn open_here(args: OpenArgs) -> Result<(), CliError> {
     if let Some(check) = &plan.trust {
         confirm_trust(check, &plan.team, args.trust)?;
     }
-    let serving = std::env::var_os(SERVE_ENV).is_some();
-    if !(serving || args.read_only || args.no_server) {
+    let serving = std::env::var_os(SERVE_ENV);
+    if !(serving.is_some() || args.read_only || args.no_server) {
         let place = Place::of(&workspace_name(&plan.key)).map_err(CliError::Other)?;
         return crate::attach::client::open(&place).map_err(CliError::Other);
     }
@@ -483,8 +483,9 @@ fn open_here(args: OpenArgs) -> Result<(), CliError> {
     let access = if args.read_only { Access::ReadOnly } else { Access::Exclusive };
     let workspace = Workspace::open_or_create(&data_dir, &plan.key, access)?;
     let opts = RunOptions { team: plan.team, claude, workspace: Some(workspace), demo: false };
-    if serving {
-        crate::run::serve(opts, Box::new(crate::attach::client::say_ready))?;
+    if let Some(size) = serving {
+        let size = crate::attach::client::serve_size(&size);
+        crate::run::serve(opts, size, Box::new(crate::attach::client::say_ready))?;
     } else {
         crate::run::run(opts)?;
     }

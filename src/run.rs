@@ -583,14 +583,18 @@ pub fn run(opts: RunOptions) -> Result<(), RunError> {
 
 /// Runs the workspace as a background server (see [`crate::attach`]) until a client quits it
 /// or it is terminated; `ready` is called once clients can attach.
-pub fn serve(opts: RunOptions, ready: Box<dyn FnOnce(&std::path::Path)>) -> Result<(), RunError> {
+pub fn serve(
+    opts: RunOptions,
+    size: (u16, u16),
+    ready: Box<dyn FnOnce(&std::path::Path)>,
+) -> Result<(), RunError> {
     init_log();
     let worktrees =
         crate::app::worktree::open_team_worktrees(&crate::worktree::Git::default(), &opts.team)
             .map_err(|(agent, source)| RunError::Worktree { agent, source })?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        runtime.block_on(run_server(opts, worktrees, ready))
+        runtime.block_on(run_server(opts, size, worktrees, ready))
     }));
     runtime.shutdown_background();
     match result {
@@ -754,6 +758,7 @@ async fn run_terminal(
 /// answer, before the first client attaches.
 async fn run_server(
     opts: RunOptions,
+    size: (u16, u16),
     worktrees: Vec<(String, crate::worktree::AgentWorktree)>,
     ready: Box<dyn FnOnce(&std::path::Path)>,
 ) -> Result<(), RunError> {
@@ -768,7 +773,7 @@ async fn run_server(
     let (local_tx, local_rx) = mpsc::unbounded_channel();
     forward_signals(local_tx.clone(), Signals::Server)?;
     let Session { mut state, mut exec, first, engine } =
-        open_session(opts, (80, 24), worktrees, &mut control, &local_tx);
+        open_session(opts, size, worktrees, &mut control, &local_tx);
     state.served = true;
     let mut clients = crate::attach::server::Clients::default();
     let _accept = clients.serve(listener, name, local_tx.clone())?;

@@ -19,8 +19,19 @@ use super::proto::{self, Bye, Hello, ToClient, ToServer};
 use crate::run::input::TerminalInput;
 use crate::run::Host;
 
-/// Set in a server's environment: `agentmux` then runs the workspace in the background.
+/// Set in a server's environment: `agentmux` then runs the workspace in the background. Its
+/// value is the starting terminal's size (`COLSxROWS`), so the first screen is laid out for
+/// the terminal that will show it (a team too big for it starts on the overview, say).
 pub const SERVE_ENV: &str = "AGENTMUX_SERVE";
+
+/// The first screen's size a server was started with (80x24 when it says none).
+pub fn serve_size(value: &std::ffi::OsStr) -> (u16, u16) {
+    let parsed = value
+        .to_str()
+        .and_then(|v| v.split_once('x'))
+        .and_then(|(c, r)| Some((c.parse::<u16>().ok()?.max(1), r.parse::<u16>().ok()?.max(1))));
+    parsed.unwrap_or((80, 24))
+}
 
 /// The line a server writes on its ready pipe once clients can attach.
 const READY: &str = "ready";
@@ -95,8 +106,9 @@ fn start_server(place: &Place) -> Result<PathBuf, String> {
     let log = crate::store::fsutil::open_private(&place.log(), true)
         .map_err(|e| format!("{}: {e}", place.log().display()))?;
     let mut cmd = Command::new(exe);
+    let (cols, rows) = crossterm::terminal::size().unwrap_or((80, 24));
     cmd.args(std::env::args_os().skip(1))
-        .env(SERVE_ENV, "1")
+        .env(SERVE_ENV, format!("{cols}x{rows}"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(log);
@@ -334,4 +346,23 @@ fn read_frames(mut reader: tokio::net::unix::OwnedReadHalf) -> mpsc::Receiver<To
 /// Whether `path` names a socket a server answers on.
 pub fn answers(path: &Path) -> bool {
     std::os::unix::net::UnixStream::connect(path).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_server_starts_at_the_size_it_was_given_or_80x24() {
+        let cases: &[(&str, (u16, u16))] = &[
+            ("200x60", (200, 60)),
+            ("80x24", (80, 24)),
+            ("0x0", (1, 1)),
+            ("1", (80, 24)),
+            ("wide", (80, 24)),
+            ("120x", (80, 24)),
+            ("70000x10", (80, 24)),
+        ];
+        for (value, want) in cases {
+            assert_eq!(super::serve_size(std::ffi::OsStr::new(value)), *want, "{value}");
+        }
+    }
 }
