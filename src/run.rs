@@ -561,6 +561,25 @@ pub fn run(opts: RunOptions) -> Result<(), RunError> {
     if !(io::stdin().is_terminal() && io::stdout().is_terminal()) {
         return Err(RunError::NotATerminal);
     }
+    on_runtime(opts, run_terminal)
+}
+
+/// Runs the workspace as a background server (see [`crate::attach`]) until a client quits it
+/// or it is terminated; `ready` is called once clients can attach.
+pub fn serve(
+    opts: RunOptions,
+    size: (u16, u16),
+    ready: Box<dyn FnOnce(&std::path::Path)>,
+) -> Result<(), RunError> {
+    on_runtime(opts, move |opts, worktrees| run_server(opts, size, worktrees, ready))
+}
+
+/// Opens the team's worktrees, then runs `body` on a runtime of its own.
+fn on_runtime<F, Fut>(opts: RunOptions, body: F) -> Result<(), RunError>
+where
+    F: FnOnce(RunOptions, Vec<(String, crate::worktree::AgentWorktree)>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), RunError>>,
+{
     init_log();
     // Before the terminal is taken: setup commands may take a while, and an error (not a
     // repository, no commits...) reads best as a plain line.
@@ -572,29 +591,7 @@ pub fn run(opts: RunOptions) -> Result<(), RunError> {
     // be blocked on their PTYs). Dropping the runtime waits for them, and a panic's unwinding
     // would drop it: catch it, shut down in the background, then let it go on.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        runtime.block_on(run_terminal(opts, worktrees))
-    }));
-    runtime.shutdown_background();
-    match result {
-        Ok(result) => result,
-        Err(panic) => std::panic::resume_unwind(panic),
-    }
-}
-
-/// Runs the workspace as a background server (see [`crate::attach`]) until a client quits it
-/// or it is terminated; `ready` is called once clients can attach.
-pub fn serve(
-    opts: RunOptions,
-    size: (u16, u16),
-    ready: Box<dyn FnOnce(&std::path::Path)>,
-) -> Result<(), RunError> {
-    init_log();
-    let worktrees =
-        crate::app::worktree::open_team_worktrees(&crate::worktree::Git::default(), &opts.team)
-            .map_err(|(agent, source)| RunError::Worktree { agent, source })?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        runtime.block_on(run_server(opts, size, worktrees, ready))
+        runtime.block_on(body(opts, worktrees))
     }));
     runtime.shutdown_background();
     match result {

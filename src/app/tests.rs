@@ -367,7 +367,7 @@ fn turn_outcomes() {
     assert_eq!(s.agents[0].billing, Some(Billing::Api));
 }
 
-/// The engine's lifecycle decides how a turn ended (issue 2: "an exit with no result" fails),
+/// The engine's lifecycle decides how a turn ended (an exit with no result line fails),
 /// so the pane, `agentmux wait` and the relay agree even when the CLI exits 0.
 #[test]
 fn an_exit_without_a_result_is_a_failure_even_with_code_zero() {
